@@ -1,0 +1,10 @@
+"""nent_ref: reference numbers for the thermodynamics and information theory of diffusion models.
+
+Units: entropies and divergences are in nats unless a ``base=`` argument says otherwise.
+Time convention: forward (noising) time ``s``, data at ``s = 0``.
+See ``THEORY.md`` (shared notes) and README.md for the notation.
+"""
+from ._version import __version__
+from .estimate import Estimate
+
+# --- topic modules (one import line each; keep this section sorted) ---

@@ -1,0 +1,167 @@
+"""Command-line tool ``nent-ref``: ground-truth tables and theory figures.
+
+Sub-commands
+------------
+``nent-ref table [--suite NAME] [--format json|csv] [--out FILE]``
+    Print a ground-truth table.  Every row is a flat mapping of column name to
+    value; entropies are in nats.  A suite is a function ``rows(options)`` named in
+    :data:`SUITES`; ``all`` runs every suite.
+``nent-ref figures [--out DIR]``
+    Render the theory figures (PNG and PDF, with the plotted data as CSV beside
+    each) into ``DIR`` (default ``figures/``).
+
+Suites and figures are looked up lazily by dotted path so that a slow or optional
+module is imported only when asked for.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import io
+import json
+import math
+import sys
+from pathlib import Path
+
+from ._version import __version__
+
+#: Table suites: name -> "module:function".  The function takes a
+#: :class:`TableOptions` and returns a list of flat dicts (one per row).
+SUITES: dict[str, str] = {
+    "gaussian": "nent_ref.cases:gaussian_rows",
+}
+
+#: Figures: name -> "module:function".  The function takes an output directory
+#: (pathlib.Path) and a :class:`TableOptions` and returns the list of files written.
+FIGURES: dict[str, str] = {
+    "gaussian_rate": "nent_ref.figures:gaussian_rate_figure",
+}
+
+
+class TableOptions:
+    """Options shared by all suites (seed, workers, progress)."""
+
+    def __init__(self, seed: int = 0, workers: int = 1, quiet: bool = False,
+                 scheduler: str | None = None):
+        self.seed = int(seed)
+        self.workers = int(workers)
+        self.quiet = bool(quiet)
+        self.scheduler = scheduler
+
+    def progress(self, message: str) -> None:
+        """Write a progress line to stderr unless ``--quiet``."""
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+
+def _resolve(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _jsonable(value):
+    """Turn numpy scalars and non-finite floats into JSON-safe values."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def table_rows(suite: str, options: TableOptions | None = None) -> list[dict]:
+    """Compute the rows of one suite (or of every suite for ``"all"``)."""
+    options = options or TableOptions()
+    names = list(SUITES) if suite == "all" else [suite]
+    rows: list[dict] = []
+    for name in names:
+        if name not in SUITES:
+            raise ValueError(f"unknown suite {name!r}; choose from {sorted(SUITES) + ['all']}")
+        options.progress(f"nent-ref: computing suite {name!r}")
+        for row in _resolve(SUITES[name])(options):
+            rows.append({"suite": name, **row})
+    return rows
+
+
+def format_rows(rows: list[dict], fmt: str, suite: str) -> str:
+    """Render rows as JSON (with a header) or CSV (union of columns)."""
+    if fmt == "json":
+        doc = {"nent_ref_version": __version__, "suite": suite, "units": "nats",
+               "rows": [_jsonable(r) for r in rows]}
+        return json.dumps(doc, indent=1) + "\n"
+    if fmt == "csv":
+        columns: list[str] = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _jsonable(v) for k, v in row.items()})
+        return buf.getvalue()
+    raise ValueError(f"unknown format {fmt!r}; choose 'json' or 'csv'")
+
+
+def render_figures(out: Path, options: TableOptions | None = None,
+                   names: list[str] | None = None) -> list[Path]:
+    """Render the named figures (default: all) into ``out``; return the files."""
+    options = options or TableOptions()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in names or list(FIGURES):
+        if name not in FIGURES:
+            raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
+        options.progress(f"nent-ref: rendering figure {name!r}")
+        written.extend(Path(p) for p in _resolve(FIGURES[name])(out, options))
+    return written
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nent-ref", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seed", type=int, default=0, help="master seed for Monte Carlo (default 0)")
+    common.add_argument("--workers", type=int, default=1, help="worker processes for Monte Carlo")
+    common.add_argument("--scheduler", default=None, help="dask scheduler address (optional)")
+    common.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    t = sub.add_parser("table", parents=[common], help="print a ground-truth table")
+    t.add_argument("--suite", default="gaussian", choices=sorted(SUITES) + ["all"])
+    t.add_argument("--format", default="json", choices=["json", "csv"])
+    t.add_argument("--out", default=None, help="write to this file instead of stdout")
+
+    f = sub.add_parser("figures", parents=[common], help="render the theory figures")
+    f.add_argument("--out", default="figures", help="output directory (default figures/)")
+    f.add_argument("--only", nargs="*", default=None, choices=sorted(FIGURES),
+                   help="render only these figures")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``nent-ref`` console script."""
+    args = _build_parser().parse_args(argv)
+    options = TableOptions(seed=args.seed, workers=args.workers, quiet=args.quiet,
+                           scheduler=args.scheduler)
+    if args.command == "table":
+        text = format_rows(table_rows(args.suite, options), args.format, args.suite)
+        if args.out:
+            Path(args.out).write_text(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.command == "figures":
+        for path in render_figures(Path(args.out), options, args.only):
+            options.progress(f"wrote {path}")
+        return 0
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
