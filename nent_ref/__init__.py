@@ -6,5 +6,8 @@ See ``THEORY.md`` (shared notes) and README.md for the notation.
 """
 from ._version import __version__
 from .estimate import Estimate
+from .processes import VP, SL, VE, LinearSchedule, CosineSchedule
+from .data import Gaussian, Dirac
+from .entropy import entropy_production_rate, total_entropy, kl_to_equilibrium
 
 # --- topic modules (one import line each; keep this section sorted) ---

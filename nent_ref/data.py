@@ -1,0 +1,214 @@
+r"""Data distributions with exact forward marginals: :class:`Gaussian` and :class:`Dirac`.
+
+Under any linear process of :mod:`nent_ref.processes`, data :math:`N(m, S)` diffuse to
+
+.. math:: p_s = N\big(\mu(s)\, m,\; \mu(s)^2 S + v(s) I\big),
+
+so a Gaussian stays Gaussian and a Dirac atom at ``m`` becomes :math:`N(\mu m, v I)` for
+``s > 0``.  Both are stored through the eigendecomposition of the covariance,
+:math:`S = U \operatorname{diag}(\lambda) U^T`, which the diffusion keeps (eigenvalues
+:math:`\mu^2\lambda + v`); every closed form in :mod:`nent_ref.entropy` works on
+``(|m|^2, lambda)`` only.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["Gaussian", "Dirac", "as_points"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _as_vector(name: str, value) -> np.ndarray:
+    arr = np.array(value, dtype=float)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array (got shape {np.shape(value)})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def _as_covariance(cov, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate a covariance; return (symmetrised cov, eigenvalues, eigenvectors)."""
+    c = np.array(cov, dtype=float)
+    if c.ndim == 0 and dim == 1:
+        c = c.reshape(1, 1)
+    if c.shape != (dim, dim):
+        raise ValueError(f"covariance must have shape ({dim}, {dim}) to match the mean (got {np.shape(cov)})")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("covariance contains NaN or inf")
+    scale = np.max(np.abs(c))
+    if np.max(np.abs(c - c.T)) > 1e-10 * max(scale, 1e-300):
+        raise ValueError("covariance is not symmetric (|S - S^T| > 1e-10 max|S|)")
+    c = 0.5 * (c + c.T)
+    lam, U = np.linalg.eigh(c)
+    if not lam[0] > 1e-13 * max(lam[-1], 1e-300) or not lam[0] > 0:
+        raise ValueError(f"covariance is not positive definite (smallest eigenvalue {lam[0]:.3g}); "
+                         "use Dirac for a point mass")
+    return c, lam, U
+
+
+def as_points(x, dim: int, name: str = "x") -> np.ndarray:
+    """Validate query points of shape (..., dim) (a 1-D array of length dim is one point)."""
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim == 0 or arr.shape[-1] != dim:
+        raise ValueError(f"{name} must have shape (..., {dim}) (got {np.shape(x)})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def _diffusion_coefficients(process, s) -> tuple[float, float]:
+    """(mu(s), v(s)) at a scalar time, validated against the process domain."""
+    s_arr = np.asarray(s, dtype=float)
+    if s_arr.ndim != 0:
+        raise ValueError(f"diffuse takes a scalar time (got shape {s_arr.shape})")
+    return float(process.mean_coeff(s_arr)), float(process.marginal_var(s_arr))
+
+
+class Gaussian:
+    r"""Multivariate normal :math:`N(m, S)` in any dimension D.
+
+    Parameters
+    ----------
+    mean : array_like, shape (D,)
+    cov : array_like, shape (D, D)
+        Symmetric positive definite (checked; a ValueError names the problem).
+    """
+
+    def __init__(self, mean, cov):
+        self._mean = _as_vector("mean", mean)
+        self._cov, self._lam, self._U = _as_covariance(cov, self._mean.size)
+
+    @classmethod
+    def _from_spectrum(cls, mean, lam, U):
+        g = cls.__new__(cls)
+        g._mean = np.asarray(mean, dtype=float)
+        g._lam = np.asarray(lam, dtype=float)
+        g._U = U
+        g._cov = (U * g._lam) @ U.T
+        return g
+
+    @classmethod
+    def isotropic(cls, mean, var: float) -> "Gaussian":
+        """N(mean, var I)."""
+        mean = _as_vector("mean", mean)
+        var = float(var)
+        if not (math.isfinite(var) and var > 0):
+            raise ValueError(f"variance must be positive and finite (got {var})")
+        return cls._from_spectrum(mean, np.full(mean.size, var), np.eye(mean.size))
+
+    # -- basic attributes
+    @property
+    def dim(self) -> int:
+        return self._mean.size
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._mean.copy()
+
+    @property
+    def cov(self) -> np.ndarray:
+        return self._cov.copy()
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """Covariance eigenvalues, ascending."""
+        return self._lam.copy()
+
+    def __repr__(self):
+        return f"Gaussian(dim={self.dim}, mean={np.array2string(self._mean, precision=4)})"
+
+    # -- densities
+    def logpdf(self, x):
+        """log density at points x of shape (..., D); returns shape (...)."""
+        x = as_points(x, self.dim)
+        z = (x - self._mean) @ self._U
+        return -0.5 * (np.sum(z * z / self._lam, axis=-1) + np.sum(np.log(self._lam)) + self.dim * _LOG_2PI)
+
+    def score(self, x):
+        """Score grad log p(x) = -S^{-1}(x - m), shape (..., D)."""
+        x = as_points(x, self.dim)
+        z = (x - self._mean) @ self._U
+        return -(z / self._lam) @ self._U.T
+
+    def sample(self, n: int, seed=None) -> np.ndarray:
+        """n independent draws, shape (n, D), reproducible from ``seed`` (int or Generator)."""
+        n = _check_count(n)
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((n, self.dim))
+        return self._mean + (z * np.sqrt(self._lam)) @ self._U.T
+
+    # -- information quantities
+    def entropy(self, base=None) -> float:
+        r"""Differential entropy :math:`\tfrac12 \log\det(2\pi e S)` (nats unless ``base``)."""
+        from .estimate import log_base
+        return 0.5 * float(np.sum(np.log(self._lam)) + self.dim * (_LOG_2PI + 1.0)) / log_base(base)
+
+    def kl(self, other: "Gaussian", base=None) -> float:
+        r"""KL(self || other) for Gaussians:
+        :math:`\tfrac12[\operatorname{tr}(S_2^{-1}S_1) + \Delta^T S_2^{-1}\Delta - D + \log\det S_2/\det S_1]`."""
+        from .estimate import log_base
+        if not isinstance(other, Gaussian):
+            raise TypeError("kl needs another Gaussian")
+        if other.dim != self.dim:
+            raise ValueError(f"dimension mismatch ({self.dim} vs {other.dim})")
+        V = other._U
+        inv2 = 1.0 / other._lam
+        A = V.T @ self._cov @ V
+        d = V.T @ (self._mean - other._mean)
+        val = 0.5 * (np.sum(np.diag(A) * inv2) + np.sum(d * d * inv2) - self.dim
+                     + np.sum(np.log(other._lam)) - np.sum(np.log(self._lam)))
+        return float(val) / log_base(base)
+
+    def diffuse(self, process, s) -> "Gaussian":
+        """Exact marginal p_s = N(mu m, mu^2 S + v I) of the data under ``process``."""
+        mu, v = _diffusion_coefficients(process, s)
+        return Gaussian._from_spectrum(mu * self._mean, mu * mu * self._lam + v, self._U)
+
+
+class Dirac:
+    r"""A point mass :math:`\delta_m` in D dimensions.
+
+    For ``s > 0`` it diffuses to :math:`N(\mu m, v I)`.  Its entropy production diverges at
+    ``s -> 0`` like :math:`(D/2)\log(1/s)`, so every quantity needs a cutoff ``s0 > 0``.
+    """
+
+    def __init__(self, point):
+        self._point = _as_vector("point", point)
+
+    @property
+    def dim(self) -> int:
+        return self._point.size
+
+    @property
+    def point(self) -> np.ndarray:
+        return self._point.copy()
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._point.copy()
+
+    def __repr__(self):
+        return f"Dirac({np.array2string(self._point, precision=4)})"
+
+    def sample(self, n: int, seed=None) -> np.ndarray:
+        """n copies of the atom, shape (n, D)."""
+        return np.tile(self._point, (_check_count(n), 1))
+
+    def diffuse(self, process, s):
+        """The marginal at time s: the atom itself at s = 0, N(mu m, v I) for s > 0."""
+        mu, v = _diffusion_coefficients(process, s)
+        if v == 0.0:
+            return self
+        return Gaussian._from_spectrum(mu * self._point, np.full(self.dim, v), np.eye(self.dim))
+
+
+def _check_count(n) -> int:
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValueError(f"n must be a non-negative integer (got {n!r})")
+    return int(n)

@@ -1,0 +1,219 @@
+r"""Entropy production of the forward process: rate, total, and KL to equilibrium.
+
+Definitions (THEORY.md section 2; forward time ``s``, data at ``s = 0``, nats unless ``base=``):
+
+.. math::
+    \dot S(s) = D(s)\, \mathbb E_{p_s} \big\| \nabla\log p_{eq} - \nabla \log p_s \big\|^2 \ge 0,
+    \qquad S_{tot}(s_0, s_1) = \int_{s_0}^{s_1} \dot S(s)\, ds .
+
+For processes with a time-independent equilibrium (VP, VPx, SL) the exact identities
+:math:`\tfrac{d}{ds}\mathrm{KL}(p_s\|p_{eq}) = -\dot S` and
+:math:`S_{tot}(s_0,s_1) = \mathrm{KL}(p_{s_0}\|p_{eq}) - \mathrm{KL}(p_{s_1}\|p_{eq})` hold, and
+:func:`total_entropy` uses the KL difference.  For VE (no equilibrium)
+:math:`\dot S = D\,\mathbb E\|\nabla\log p_s\|^2 = dH(p_s)/ds` and
+:math:`S_{tot} = H(p_{s_1}) - H(p_{s_0})`.
+
+The three public functions dispatch on the data type (``functools.singledispatch`` on the
+private ``_rate``, ``_kl_eq`` and ``_total``); Gaussian and Dirac data are closed form
+(derived in ``derivations/linear_gaussian.py``).  Other modules register further data types.
+
+References
+----------
+Premkumar, "Neural entropy" (2024/2025) and THEORY.md; Seifert, Rep. Prog. Phys. 75, 126001 (2012).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .data import Dirac, Gaussian
+from .estimate import Estimate, log_base
+from .processes import check_times
+
+__all__ = ["entropy_production_rate", "total_entropy", "kl_to_equilibrium"]
+
+
+# --------------------------------------------------------------------------- public API
+def entropy_production_rate(data, process, s, *, base=None, **options) -> Estimate:
+    r"""Entropy production rate :math:`\dot S(s) = D(s)\,\mathbb E_{p_s}\|\nabla\log p_{eq}-\nabla\log p_s\|^2`.
+
+    Parameters
+    ----------
+    data : Gaussian, Dirac, or any registered data type
+        The data distribution at ``s = 0``.
+    process : VP, SL or VE
+    s : float or array_like
+        Forward time(s) in ``[0, T]`` (``[0, T)`` for SL and the cosine VP, whose drift is
+        singular at ``T``).  Dirac/empirical data need ``s > 0``.
+    base : float, optional
+        Unit: nats per unit time by default, ``base=2`` for bits.
+    **options
+        Method options of the data type (e.g. ``method=``, ``seed=`` for mixtures).
+
+    Returns
+    -------
+    Estimate
+        Array-valued when ``s`` is an array.
+    """
+    s = check_times(s, process, "s", allow_T=not process.singular_at_T)
+    return _in_base(_rate(data, process, s, **options), base)
+
+
+def kl_to_equilibrium(data, process, s, *, base=None, **options) -> Estimate:
+    r""":math:`\mathrm{KL}(p_s \,\|\, p_{eq})` at forward time(s) ``s``.
+
+    Raises ValueError for VE (no normalisable equilibrium) and for Dirac/empirical data at
+    ``s = 0`` (infinite).
+    """
+    if not process.has_equilibrium:
+        raise ValueError(f"{process!r} has no normalisable equilibrium, so KL(p_s || p_eq) is undefined")
+    s = check_times(s, process, "s")
+    return _in_base(_kl_eq(data, process, s, **options), base)
+
+
+def total_entropy(data, process, s0=0.0, s1=None, *, base=None, **options) -> Estimate:
+    r"""Total entropy produced between ``s0`` and ``s1``: :math:`S_{tot}(s_0, s_1) = \int_{s_0}^{s_1}\dot S\,ds`.
+
+    ``s1`` defaults to the process's final time ``T``.  Dirac and empirical data need
+    ``s0 > 0`` because :math:`S_{tot}(s_0, T)` grows like :math:`(D/2)\log(1/s_0)`.
+    ``s0`` and ``s1`` broadcast against each other.
+    """
+    s1 = process.T if s1 is None else s1
+    s0 = check_times(s0, process, "s0")
+    s1 = check_times(s1, process, "s1")
+    if np.any(s0 > s1):
+        raise ValueError(f"need s0 <= s1 (got s0={s0}, s1={s1})")
+    return _in_base(_total(data, process, s0, s1, **options), base)
+
+
+def _in_base(est: Estimate, base) -> Estimate:
+    return est if base is None else est.in_base(base)
+
+
+# --------------------------------------------------------------------------- dispatch
+@functools.singledispatch
+def _rate(data, process, s, **options) -> Estimate:
+    raise TypeError(f"no entropy-production rate for data of type {type(data).__name__}")
+
+
+@functools.singledispatch
+def _kl_eq(data, process, s, **options) -> Estimate:
+    raise TypeError(f"no KL to equilibrium for data of type {type(data).__name__}")
+
+
+@functools.singledispatch
+def _total(data, process, s0, s1, **options) -> Estimate:
+    raise TypeError(f"no total entropy for data of type {type(data).__name__}")
+
+
+# --------------------------------------------------------------------------- closed forms
+def _closed_form_only(options):
+    method = options.pop("method", "auto")
+    if method not in ("auto", "closed-form"):
+        raise ValueError(f"Gaussian and Dirac data are closed form; method={method!r} is not available")
+    if options:
+        raise TypeError(f"unexpected options for closed-form data: {sorted(options)}")
+
+
+def _spectrum(data):
+    """(|m|^2, covariance eigenvalues) of Gaussian or Dirac data (zeros for a Dirac)."""
+    if isinstance(data, Dirac):
+        m = data.point
+        return float(m @ m), np.zeros(m.size)
+    m = data.mean
+    return float(m @ m), data.eigenvalues
+
+
+def _require_positive(data, s, name):
+    if isinstance(data, Dirac) and np.any(np.asarray(s) <= 0):
+        raise ValueError(f"{name} must be > 0 for Dirac data: the entropy production diverges like "
+                         f"(D/2) log(1/{name}) as {name} -> 0 (use a cutoff, e.g. 1e-5)")
+
+
+def _x_minus_log1p_x(x):
+    """x - log(1 + x), accurate near x = 0 (series for |x| < 0.1), for x > -1."""
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 0.1
+    xs = np.where(small, x, 0.0)
+    series = np.zeros_like(xs)
+    for k in range(30, 1, -1):  # Horner on sum_{k>=2} (-1)^k x^k / k
+        series = series * xs + ((-1.0) ** k) / k
+    series = series * xs * xs
+    with np.errstate(divide="ignore"):
+        direct = x - np.log1p(np.where(small, 0.0, x))
+    return np.where(small, series, direct)
+
+
+def _eq_terms(process, s, lam):
+    """mu^2, 1 - mu^2 and x_i = mu^2 (lam_i - k^2)/k^2 on a grid of times (last axis: eigen-directions)."""
+    k2 = process.peq_var
+    mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
+    omm = np.asarray(process.marginal_var(s))[..., None] / k2
+    x = mu2 * (lam - k2) / k2
+    return mu2, omm, x
+
+
+def _gaussian_kl_eq(m2, lam, process, s):
+    r"""KL(p_s||p_eq) = 1/2 sum_i [x_i - log(1+x_i)] + mu^2 |m|^2 / (2 k^2), x_i = mu^2(lam_i - k^2)/k^2."""
+    k2 = process.peq_var
+    mu2, omm, x = _eq_terms(process, s, lam)
+    # log(1 + x) = log(mu^2 lam / k^2 + 1 - mu^2): use the second form away from x = 0 (Dirac: 1 - mu^2 -> 0)
+    with np.errstate(divide="ignore"):
+        log1px = np.where(np.abs(x) < 0.5, np.log1p(np.where(np.abs(x) < 0.5, x, 0.0)),
+                          np.log(mu2 * lam / k2 + omm))
+    terms = np.where(np.abs(x) < 0.1, _x_minus_log1p_x(x), x - log1px)
+    return 0.5 * np.sum(terms, axis=-1) + 0.5 * mu2[..., 0] * m2 / k2
+
+
+def _gaussian_rate(m2, lam, process, s):
+    r"""Sdot = D(s) [ sum_i mu^4 (k^2 - lam_i)^2 / (lam_s,i k^4) + mu^2 |m|^2 / k^4 ] (equilibrium processes),
+    Sdot = D(s) sum_i 1 / lam_s,i (VE)."""
+    Dcoef = np.asarray(process.diffusion(s))
+    if process.has_equilibrium:
+        k2 = process.peq_var
+        mu2, omm, _ = _eq_terms(process, s, lam)
+        lam_s = mu2 * lam + k2 * omm
+        inner = np.sum(mu2 * mu2 * (k2 - lam) ** 2 / lam_s, axis=-1) / k2 ** 2 + mu2[..., 0] * m2 / k2 ** 2
+    else:
+        lam_s = lam + np.asarray(process.marginal_var(s))[..., None]
+        inner = np.sum(1.0 / lam_s, axis=-1)
+    return Dcoef * inner
+
+
+def _gaussian_entropy(lam, process, s):
+    """Differential entropy of p_s up to the constant (D/2) log(2 pi e): 1/2 sum log lam_s."""
+    lam_s = np.asarray(process.mean_coeff_sq(s))[..., None] * lam + np.asarray(process.marginal_var(s))[..., None]
+    return 0.5 * np.sum(np.log(lam_s), axis=-1)
+
+
+@_rate.register(Gaussian)
+@_rate.register(Dirac)
+def _(data, process, s, **options):
+    _closed_form_only(options)
+    _require_positive(data, s, "s")
+    m2, lam = _spectrum(data)
+    return Estimate(_gaussian_rate(m2, lam, process, s), 0.0, "closed-form")
+
+
+@_kl_eq.register(Gaussian)
+@_kl_eq.register(Dirac)
+def _(data, process, s, **options):
+    _closed_form_only(options)
+    _require_positive(data, s, "s")
+    m2, lam = _spectrum(data)
+    return Estimate(_gaussian_kl_eq(m2, lam, process, s), 0.0, "closed-form")
+
+
+@_total.register(Gaussian)
+@_total.register(Dirac)
+def _(data, process, s0, s1, **options):
+    _closed_form_only(options)
+    _require_positive(data, s0, "s0")
+    m2, lam = _spectrum(data)
+    if process.has_equilibrium:
+        value = _gaussian_kl_eq(m2, lam, process, s0) - _gaussian_kl_eq(m2, lam, process, s1)
+    else:
+        value = _gaussian_entropy(lam, process, s1) - _gaussian_entropy(lam, process, s0)
+    # S_tot >= 0 exactly; clip the last-ulp negative values a difference can produce when s0 == s1
+    return Estimate(np.maximum(value, 0.0), 0.0, "closed-form")

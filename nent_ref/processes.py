@@ -1,0 +1,332 @@
+r"""Forward (noising) processes: VP (with width kappa), SL and VE, and their noise schedules.
+
+All processes are linear SDEs on :math:`\mathbb R^D`, isotropic in space,
+
+.. math::  dY_s = -a(s)\, Y_s\, ds + \sigma(s)\, dW_s,\qquad D(s) = \sigma(s)^2/2,
+
+with forward time ``s`` in ``[0, T]`` and the data at ``s = 0``.  Conditionally on the
+data point, :math:`Y_s \mid y_0 \sim N(\mu(s) y_0, v(s) I)` with
+:math:`\mu(s) = \exp(-\int_0^s a)` and :math:`v' = -2 a v + \sigma^2`, :math:`v(0) = 0`.
+
+For VP and SL the frozen-time stationary law :math:`p_{eq} = N(0, k^2 I)` does not depend
+on ``s`` (``sigma^2 = 2 a k^2``), which gives the exact relation :math:`v = k^2 (1 - \mu^2)`
+used everywhere for numerically stable closed forms.  VE has no equilibrium.
+
+References
+----------
+Song et al., "Score-based generative modeling through stochastic differential equations",
+ICLR 2021 (VP and VE).  Nichol & Dhariwal, "Improved denoising diffusion probabilistic models",
+ICML 2021 (cosine schedule).  THEORY.md section 1 (SL, VPx).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times"]
+
+
+def _finite_float(name: str, value) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number (got {value!r})") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite (got {x})")
+    return x
+
+
+def check_times(s, process, name: str = "s", *, allow_T: bool = True) -> np.ndarray:
+    """Validate forward times against a process's domain and return them as a float array.
+
+    Raises ValueError for NaN/inf or times outside ``[0, T]`` (``[0, T)`` when ``allow_T``
+    is False, used where the drift is singular at ``T``).
+    """
+    arr = np.asarray(s, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (got {s!r})")
+    T = process.T
+    hi_ok = arr <= T if allow_T else arr < T
+    if np.any(arr < 0) or not np.all(hi_ok):
+        bracket = "]" if allow_T else ")"
+        raise ValueError(f"{name} = {s!r} is outside the time domain [0, {T:g}{bracket} of {process!r}")
+    return arr
+
+
+# --------------------------------------------------------------------------- schedules
+class LinearSchedule:
+    r"""Linear noise schedule :math:`\beta(s) = \beta_{min} + (\beta_{max} - \beta_{min}) s`.
+
+    Its integral is :math:`B(s) = \beta_{min} s + (\beta_{max} - \beta_{min}) s^2 / 2`.
+    Song et al. (2021) use 0.1 -> 20; the neural-entropy paper uses 0.1 -> 16.
+    """
+
+    singular_at_T = False
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
+        self.beta_min = _finite_float("beta_min", beta_min)
+        self.beta_max = _finite_float("beta_max", beta_max)
+        if self.beta_min < 0 or self.beta_max <= 0:
+            raise ValueError(f"need beta_min >= 0 and beta_max > 0 (got {beta_min}, {beta_max})")
+        if self.beta_max < self.beta_min:
+            raise ValueError(f"need beta_max >= beta_min (got {beta_min} > {beta_max})")
+
+    def beta(self, s):
+        """Noise rate beta(s) (per unit time)."""
+        return self.beta_min + (self.beta_max - self.beta_min) * np.asarray(s, dtype=float)
+
+    def integral(self, s):
+        """B(s) = int_0^s beta."""
+        s = np.asarray(s, dtype=float)
+        return self.beta_min * s + 0.5 * (self.beta_max - self.beta_min) * s * s
+
+    def __repr__(self):
+        return f"LinearSchedule(beta_min={self.beta_min:g}, beta_max={self.beta_max:g})"
+
+
+class CosineSchedule:
+    r"""Cosine schedule of Nichol & Dhariwal (2021), defined through :math:`\mu(s)^2`.
+
+    :math:`\bar\alpha(s) = f(s)/f(0)`, :math:`f(s) = \cos^2\!\big(\tfrac{s + c}{1 + c}\tfrac{\pi}{2}\big)`,
+    so :math:`B(s) = -\log \bar\alpha(s)` and
+    :math:`\beta(s) = B'(s) = \tfrac{\pi}{1 + c} \tan\!\big(\tfrac{s + c}{1 + c}\tfrac{\pi}{2}\big)`.
+    ``mu(1) = 0`` exactly (p_1 = p_eq) and beta is singular at s = 1 (no clipping is applied).
+    """
+
+    singular_at_T = True
+
+    def __init__(self, s: float = 0.008):
+        self.s = _finite_float("s", s)
+        if self.s <= 0:
+            raise ValueError(f"the cosine offset s must be positive (got {s})")
+        self._phase0 = 0.5 * math.pi * self.s / (1.0 + self.s)
+
+    def _phase(self, t):
+        return 0.5 * math.pi * (np.asarray(t, dtype=float) + self.s) / (1.0 + self.s)
+
+    def beta(self, t):
+        """beta(t) = pi/(1+c) tan(phase(t)); infinite at t = 1."""
+        with np.errstate(divide="ignore", over="ignore"):
+            return math.pi / (1.0 + self.s) * np.tan(self._phase(t))
+
+    def integral(self, t):
+        """B(t) = -2 log( cos(phase(t)) / cos(phase(0)) ); +inf at t = 1."""
+        with np.errstate(divide="ignore"):
+            c = np.cos(self._phase(t))
+            c = np.where(np.asarray(t) >= 1.0, 0.0, c)
+            return -2.0 * (np.log(c) - math.log(math.cos(self._phase0)))
+
+    def __repr__(self):
+        return f"CosineSchedule(s={self.s:g})"
+
+
+# --------------------------------------------------------------------------- processes
+class _LinearProcess:
+    """Shared machinery of the isotropic linear processes (private base class)."""
+
+    T: float = 1.0
+    #: True when the drift (and D) diverge at s = T, so rates are defined on [0, T) only.
+    singular_at_T: bool = False
+    #: variance k^2 of p_eq = N(0, k^2 I), or None when the process has no equilibrium.
+    peq_var: float | None = None
+
+    # subclasses implement: _a(s), sigma2(s), _mu2(s), _one_minus_mu2(s), _clock(s0, s1)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        """Closed time domain (0, T); rates need s < T when ``singular_at_T``."""
+        return (0.0, self.T)
+
+    @property
+    def has_equilibrium(self) -> bool:
+        return self.peq_var is not None
+
+    def _times(self, s, name="s"):
+        return check_times(s, self, name)
+
+    def drift(self, x, s):
+        """Drift b(x, s) = -a(s) x; x has shape (..., D), s broadcasts against x[..., 0]."""
+        x = np.asarray(x, dtype=float)
+        s = self._times(s)
+        return -self._a(s)[..., None] * x if np.ndim(s) else -self._a(s) * x
+
+    b = drift
+
+    def diffusion(self, s):
+        """Diffusion coefficient D(s) = sigma(s)^2 / 2."""
+        return 0.5 * self.sigma2(s)
+
+    def mean_coeff(self, s):
+        """mu(s): Y_s | y_0 has mean mu(s) y_0."""
+        return np.sqrt(self._mu2(self._times(s)))
+
+    def mean_coeff_sq(self, s):
+        """mu(s)^2, computed without a square root."""
+        return self._mu2(self._times(s))
+
+    def marginal_var(self, s):
+        """v(s): Y_s | y_0 has covariance v(s) I."""
+        s = self._times(s)
+        if self.peq_var is not None:
+            return self.peq_var * self._one_minus_mu2(s)
+        return self._v(s)
+
+    def grad_log_peq(self, x, s=None):
+        """Score of the frozen-time equilibrium, -x / k^2 (zero for VE: flat, improper p_eq)."""
+        x = np.asarray(x, dtype=float)
+        if self.peq_var is None:
+            return np.zeros_like(x)
+        return -x / self.peq_var
+
+    def clock(self, s0, s1):
+        """Thermodynamic clock tau = int_{s0}^{s1} D(s) ds (units of squared length)."""
+        s0 = self._times(s0, "s0")
+        s1 = self._times(s1, "s1")
+        if np.any(s0 > s1):
+            raise ValueError(f"need s0 <= s1 (got s0={s0}, s1={s1})")
+        return self._clock(s0, s1)
+
+
+class VP(_LinearProcess):
+    r"""Variance-preserving process, optionally with equilibrium width ``kappa`` (VPx).
+
+    .. math:: dY = -\tfrac{\beta(s)}{2} Y\,ds + \kappa\sqrt{\beta(s)}\, dW,\qquad
+              \mu = e^{-B(s)/2},\quad v = \kappa^2 (1 - \mu^2),\quad p_{eq} = N(0, \kappa^2 I).
+
+    Parameters
+    ----------
+    beta_min, beta_max : float
+        Linear schedule (ignored when ``schedule`` is given).  Defaults 0.1 -> 20 (Song et al.).
+    kappa : float
+        Equilibrium standard deviation (``kappa = 1`` is the usual VP; the paper's VPx uses 0.1).
+    schedule : LinearSchedule or CosineSchedule, optional
+        Any object with ``beta(s)``, ``integral(s)`` and ``singular_at_T``.
+    T : float
+        Final time (1 by default; the cosine schedule requires T <= 1).
+    """
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, kappa: float = 1.0,
+                 schedule=None, T: float = 1.0):
+        self.schedule = schedule if schedule is not None else LinearSchedule(beta_min, beta_max)
+        self.kappa = _finite_float("kappa", kappa)
+        if self.kappa <= 0:
+            raise ValueError(f"kappa must be positive (got {kappa})")
+        self.T = _finite_float("T", T)
+        if self.T <= 0:
+            raise ValueError(f"T must be positive (got {T})")
+        if isinstance(self.schedule, CosineSchedule) and self.T > 1:
+            raise ValueError(f"the cosine schedule is defined on [0, 1] only (got T={T})")
+        self.singular_at_T = bool(getattr(self.schedule, "singular_at_T", False)) and self.T == 1.0
+        self.peq_var = self.kappa ** 2
+
+    def beta(self, s):
+        return self.schedule.beta(self._times(s))
+
+    def B(self, s):
+        """Integrated rate B(s) = int_0^s beta."""
+        return self.schedule.integral(self._times(s))
+
+    def _a(self, s):
+        return 0.5 * self.schedule.beta(s)
+
+    def sigma2(self, s):
+        """sigma(s)^2 = kappa^2 beta(s)."""
+        return self.peq_var * self.schedule.beta(self._times(s))
+
+    def _mu2(self, s):
+        return np.exp(-self.schedule.integral(s))
+
+    def _one_minus_mu2(self, s):
+        return -np.expm1(-self.schedule.integral(s))
+
+    def _clock(self, s0, s1):
+        return 0.5 * self.peq_var * (self.schedule.integral(s1) - self.schedule.integral(s0))
+
+    def __repr__(self):
+        return f"VP({self.schedule!r}, kappa={self.kappa:g}, T={self.T:g})"
+
+
+class SL(_LinearProcess):
+    r"""Straight-line process: :math:`\mu = 1 - s`, reaching :math:`p_{eq} = N(0, \Sigma_0^2 I)` at s = 1.
+
+    .. math:: b = -\frac{x}{1 - s},\quad \sigma^2 = \frac{2\Sigma_0^2}{1 - s},\quad
+              v = \Sigma_0^2 (1 - (1 - s)^2).
+
+    The drift is singular at s = T = 1: closed-form KL and S_tot accept s = 1 (where
+    p_1 = p_eq exactly), rates and simulations need s < 1.
+    """
+
+    singular_at_T = True
+
+    def __init__(self, sigma0: float = 1.0):
+        self.sigma0 = _finite_float("sigma0", sigma0)
+        if self.sigma0 <= 0:
+            raise ValueError(f"sigma0 must be positive (got {sigma0})")
+        self.T = 1.0
+        self.peq_var = self.sigma0 ** 2
+
+    def _a(self, s):
+        with np.errstate(divide="ignore"):
+            return 1.0 / (1.0 - s)
+
+    def sigma2(self, s):
+        """sigma(s)^2 = 2 Sigma0^2 / (1 - s) (infinite at s = 1)."""
+        s = self._times(s)
+        with np.errstate(divide="ignore"):
+            return 2.0 * self.peq_var / (1.0 - s)
+
+    def _mu2(self, s):
+        return (1.0 - s) ** 2
+
+    def _one_minus_mu2(self, s):
+        return s * (2.0 - s)
+
+    def _clock(self, s0, s1):
+        with np.errstate(divide="ignore"):
+            return self.peq_var * (np.log1p(-s0) - np.log1p(-s1))
+
+    def __repr__(self):
+        return f"SL(sigma0={self.sigma0:g})"
+
+
+class VE(_LinearProcess):
+    r"""Variance-exploding process with geometric noise :math:`\sigma_{ve}(s) = \sigma_{min} (\sigma_{max}/\sigma_{min})^s`.
+
+    .. math:: b = 0,\quad \sigma^2 = \frac{d\sigma_{ve}^2}{ds} = 2 \log(\sigma_{max}/\sigma_{min})\, \sigma_{ve}(s)^2,
+              \quad \mu = 1,\quad v = \sigma_{ve}(s)^2 - \sigma_{ve}(0)^2.
+
+    There is no normalisable equilibrium: ``grad_log_peq`` is zero, ``kl_to_equilibrium``
+    raises, and the total entropy is the entropy difference :math:`H(p_{s_1}) - H(p_{s_0})`.
+    """
+
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0):
+        self.sigma_min = _finite_float("sigma_min", sigma_min)
+        self.sigma_max = _finite_float("sigma_max", sigma_max)
+        if not 0 < self.sigma_min < self.sigma_max:
+            raise ValueError(f"need 0 < sigma_min < sigma_max (got {sigma_min}, {sigma_max})")
+        self.T = 1.0
+        self._log_ratio = math.log(self.sigma_max / self.sigma_min)
+
+    def sigma_ve(self, s):
+        """Noise level sigma_ve(s)."""
+        return self.sigma_min * np.exp(self._log_ratio * self._times(s))
+
+    def _a(self, s):
+        return np.zeros_like(s)
+
+    def sigma2(self, s):
+        s = self._times(s)
+        return 2.0 * self._log_ratio * self.sigma_min ** 2 * np.exp(2.0 * self._log_ratio * s)
+
+    def _mu2(self, s):
+        return np.ones_like(s)
+
+    def _v(self, s):
+        return self.sigma_min ** 2 * np.expm1(2.0 * self._log_ratio * s)
+
+    def _clock(self, s0, s1):
+        return 0.5 * (self._v(s1) - self._v(s0))
+
+    def __repr__(self):
+        return f"VE(sigma_min={self.sigma_min:g}, sigma_max={self.sigma_max:g})"
