@@ -1,0 +1,306 @@
+"""Private numerical core of :mod:`nent_ref.statmech`.
+
+* input validation (statistics matrices, probability vectors, base measures);
+* the face of ``conv{T(x)}`` whose relative interior contains a moment vector ``mu``
+  (one linear programme);
+* damped Newton on the convex dual ``eta -> log sum_x w(x) exp(eta . (T(x) - mu))``;
+* exact laws of sums of i.i.d. integer variables by dynamic programming, in an
+  exponentially tilted measure so that nothing underflows.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.special import logsumexp
+
+_EPS = np.finfo(float).eps
+
+
+# ----------------------------------------------------------------------------- validation
+def as_stats(stats, name: str = "stats") -> np.ndarray:
+    """Sufficient statistics as a finite float array of shape (m, d)."""
+    t = np.asarray(stats, dtype=float)
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.ndim != 2 or t.shape[0] < 1 or t.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (n_outcomes,) or (n_outcomes, dim); got {np.shape(stats)}")
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return t
+
+
+def as_vector(x, dim: int, name: str) -> np.ndarray:
+    """A finite float vector of length ``dim`` (scalars accepted when dim == 1)."""
+    v = np.atleast_1d(np.asarray(x, dtype=float))
+    if v.ndim != 1 or v.shape[0] != dim:
+        raise ValueError(f"{name} must have length {dim}; got shape {np.shape(x)}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return v
+
+
+def as_probability(p, m: int | None = None, name: str = "p", tol: float = 1e-9) -> np.ndarray:
+    """A probability vector: finite, non-negative, summing to one within ``tol``."""
+    v = np.asarray(p, dtype=float)
+    if v.ndim != 1 or v.shape[0] < 1:
+        raise ValueError(f"{name} must be a 1-d array of probabilities; got shape {np.shape(p)}")
+    if m is not None and v.shape[0] != m:
+        raise ValueError(f"{name} has {v.shape[0]} entries but there are {m} outcomes")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or inf")
+    if np.any(v < 0):
+        raise ValueError(f"{name} has negative entries")
+    s = float(v.sum())
+    if abs(s - 1.0) > tol:
+        raise ValueError(f"{name} must sum to one (sums to {s!r})")
+    return v / s
+
+
+def as_log_base_measure(base, m: int) -> np.ndarray:
+    """Log of a strictly positive base measure (None -> counting measure, all zeros)."""
+    if base is None:
+        return np.zeros(m)
+    h = np.asarray(base, dtype=float)
+    if h.ndim != 1 or h.shape[0] != m:
+        raise ValueError(f"base_measure must have length {m}; got shape {np.shape(base)}")
+    if not np.all(np.isfinite(h)):
+        raise ValueError("base_measure contains NaN or inf")
+    if np.any(h <= 0):
+        raise ValueError("base_measure must be strictly positive (drop outcomes of zero weight)")
+    return np.log(h)
+
+
+def safe_log(p: np.ndarray) -> np.ndarray:
+    """log p with log 0 = -inf and no RuntimeWarning."""
+    out = np.full(np.shape(p), -np.inf)
+    pos = p > 0
+    out[pos] = np.log(p[pos])
+    return out
+
+
+def xlogy_sum(q: np.ndarray, logp: np.ndarray) -> float:
+    """sum_x q(x) log p(x) with 0 log 0 = 0 (terms with q = 0 are skipped)."""
+    pos = q > 0
+    return float(np.dot(q[pos], logp[pos]))
+
+
+# ----------------------------------------------------------------------------- faces
+def minimal_face(t: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Boolean mask of the outcomes spanning the minimal face of conv{t_i} containing ``mu``.
+
+    Empty mask: ``mu`` is outside the convex hull.  Full mask: ``mu`` is in the
+    relative interior.  In one dimension the test is exact (comparisons with the
+    minimum and maximum); otherwise one linear programme finds a supporting
+    direction ``a`` with ``a . (t_i - mu) <= 0`` for all i that is strict for as many
+    points as possible (every face of a polytope is exposed, so one direction
+    exposes the whole minimal face).  Points closer than about 1e-9 (relative to the
+    spread of ``t``) to a face are treated as lying on it.
+    """
+    m, d = t.shape
+    if d == 1:
+        x, a = t[:, 0], float(mu[0])
+        lo, hi = float(x.min()), float(x.max())
+        if a < lo or a > hi:
+            return np.zeros(m, dtype=bool)
+        if lo == hi or (lo < a < hi):
+            return np.ones(m, dtype=bool)
+        return x == a
+    diff = t - mu
+    scale = float(np.max(np.abs(diff)))
+    if scale == 0.0:
+        return np.ones(m, dtype=bool)
+    diff = diff / scale
+    # variables: a (d, free), s (m, in [0, 1]); maximise sum s
+    # subject to diff a <= 0 and s_i + diff_i a <= 0.
+    c = np.concatenate([np.zeros(d), -np.ones(m)])
+    a_ub = np.block([[diff, np.zeros((m, m))], [diff, np.eye(m)]])
+    b_ub = np.zeros(2 * m)
+    bounds = [(None, None)] * d + [(0.0, 1.0)] * m
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if res.status != 0:  # pragma: no cover - the LP is always feasible (a = 0, s = 0) and bounded
+        raise RuntimeError(f"face linear programme failed: {res.message}")
+    s = res.x[d:]
+    return s < 0.5
+
+
+# ----------------------------------------------------------------------------- Newton on the dual
+def newton_dual(logw: np.ndarray, c: np.ndarray, tol: float = 1e-13, max_iter: int = 200):
+    """Minimise f(eta) = logsumexp(logw + c @ eta) by damped Newton.
+
+    ``c`` has shape (m, r) with full column rank and the origin in the relative
+    interior of the convex hull of its rows, so f is strictly convex and coercive.
+    At the minimum the tilted mean ``sum_i q_i c_i`` vanishes.
+
+    Returns ``(eta, f, q)`` with ``q`` the tilted distribution.  Raises ValueError
+    when the iteration cannot reach ``tol`` (``mu`` numerically on the boundary).
+    """
+    m, r = c.shape
+    eta = np.zeros(r)
+
+    def evaluate(e):
+        z = logw + c @ e
+        a = float(logsumexp(z))
+        return a, np.exp(z - a)
+
+    f, q = evaluate(eta)
+    if r == 0:
+        return eta, f, q
+    polished = False
+    for _ in range(max_iter):
+        g = q @ c
+        gnorm = float(np.max(np.abs(g)))
+        cc = c - g
+        hess = (cc * q[:, None]).T @ cc
+        try:
+            step = -np.linalg.solve(hess, g)
+        except np.linalg.LinAlgError:
+            step = -np.linalg.lstsq(hess, g, rcond=None)[0]
+        if not np.all(np.isfinite(step)):
+            break
+        if gnorm <= tol:
+            # one undamped polishing step, kept only if it reduces the gradient
+            if polished:
+                return eta, f, q
+            f2, q2 = evaluate(eta + step)
+            if float(np.max(np.abs(q2 @ c))) < gnorm:
+                eta, f, q = eta + step, f2, q2
+            polished = True
+            continue
+        dec = float(g @ step)
+        t = 1.0
+        while True:
+            f_new, q_new = evaluate(eta + t * step)
+            if f_new <= f + 1e-4 * t * dec + 8 * _EPS * abs(f):
+                break
+            t *= 0.5
+            if t < 1e-14:
+                raise ValueError("Newton iteration on the convex dual stalled: mu is numerically on the "
+                                 "boundary of the convex hull of the statistics")
+        eta, f, q = eta + t * step, f_new, q_new
+    g = q @ c
+    if float(np.max(np.abs(g))) <= 1e3 * tol:
+        return eta, f, q
+    raise ValueError("Newton iteration on the convex dual did not converge: mu is numerically on the "
+                     "boundary of the convex hull of the statistics")
+
+
+def project(logw: np.ndarray, t: np.ndarray, mu: np.ndarray):
+    """I-projection of the (possibly unnormalised) measure exp(logw) onto {E_q t = mu}.
+
+    Returns a dict with ``q`` (over all outcomes), ``divergence`` = sum q log(q / w)
+    (= KL(q || w) for normalised w), ``theta`` (natural parameter in the original
+    coordinates, minimum norm; None when mu is on the relative boundary so that
+    theta is infinite), ``on_boundary`` and ``face`` (mask of the support of q).
+    Raises ValueError when mu is outside the convex hull.
+    """
+    m, d = t.shape
+    face = minimal_face(t, mu)
+    if not face.any():
+        raise ValueError(f"mu = {mu.tolist()} is outside the convex hull of the statistics "
+                         f"(no distribution on the support has these moments)")
+    diff = t[face] - mu
+    scale = float(np.max(np.abs(diff))) if diff.size else 0.0
+    if scale == 0.0:
+        scale = 1.0
+    diff = diff / scale
+    if diff.shape[0] > 0 and np.any(diff):
+        _, sv, vt = np.linalg.svd(diff, full_matrices=False)
+        rank = int(np.sum(sv > 1e-10 * sv[0]))
+    else:
+        vt, rank = np.zeros((0, d)), 0
+    basis = vt[:rank].T  # (d, r)
+    coords = diff @ basis
+    eta, f, qf = newton_dual(logw[face], coords)
+    q = np.zeros(m)
+    q[face] = qf
+    resid = float(np.max(np.abs(qf @ (t[face] - mu)))) / scale
+    if resid > 1e-9:
+        raise ValueError(f"moment constraints met only to {resid:.2e}: mu is numerically on the boundary")
+    on_boundary = not bool(face.all())
+    theta = None if on_boundary else basis @ eta / scale
+    return {"q": q, "divergence": -f, "theta": theta, "on_boundary": on_boundary, "face": face}
+
+
+# ----------------------------------------------------------------------------- sums of integer variables
+def integer_values(values, name: str = "values") -> np.ndarray:
+    """Validate integer-valued support points; return them as int64."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or v.shape[0] < 1:
+        raise ValueError(f"{name} must be a 1-d array; got shape {np.shape(values)}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or inf")
+    if np.any(v != np.round(v)):
+        raise ValueError(f"{name} must be integers (the dynamic programme runs over integer sums)")
+    if np.max(np.abs(v)) > 2**40:
+        raise ValueError(f"{name} are too large for exact integer sums")
+    return np.round(v).astype(np.int64)
+
+
+def lattice_pmf(k: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """pmf on 0..max(k) with mass p[i] at k[i] (repeated values are merged)."""
+    r = np.zeros(int(k.max()) + 1)
+    np.add.at(r, k, p)
+    return r
+
+
+def sum_pmf(r: np.ndarray, n: int) -> np.ndarray:
+    """pmf of the sum of n i.i.d. copies of the lattice pmf r (direct convolution)."""
+    out = np.array([1.0])
+    for _ in range(n):
+        out = np.convolve(out, r)
+        s = out.sum()
+        out /= s
+    return out
+
+
+def tilt_for_mean(x: np.ndarray, logp: np.ndarray, a: float) -> float:
+    """The l solving d/dl log E exp(l x) = a for min x < a < max x (bracketing + brentq)."""
+    from scipy.optimize import brentq
+
+    spread = float(x.max() - x.min())
+    centred = x - a
+
+    def slope(lam):
+        z = logp + lam * centred
+        w = np.exp(z - logsumexp(z))
+        return float(w @ centred)
+
+    lo, hi = -1.0 / spread, 1.0 / spread
+    while slope(lo) > 0:
+        lo *= 2.0
+    while slope(hi) < 0:
+        hi *= 2.0
+    return float(brentq(slope, lo, hi, xtol=1e-15, rtol=4 * _EPS, maxiter=500))
+
+
+def log_sum_pmf(values, p, n: int, lam: float):
+    """Exact log P(S_n = s) for every attainable s, computed in the measure tilted by ``lam``.
+
+    Returns ``(s_grid, logpmf)`` where ``s_grid = n * min(values) + arange(len)``.
+    Entries that underflow in the tilted measure are -inf; choose ``lam`` so that the
+    sums of interest are typical under the tilt.
+    """
+    k0 = int(values.min())
+    k = values - k0
+    logp = safe_log(p)
+    lam_log_mgf = float(logsumexp(logp + lam * values))
+    tilted = np.exp(logp + lam * values - lam_log_mgf)
+    dist = sum_pmf(lattice_pmf(k, tilted), n)
+    s_grid = n * k0 + np.arange(dist.shape[0])
+    logpmf = safe_log(dist) - lam * s_grid + n * lam_log_mgf
+    return s_grid, logpmf
+
+
+def check_positive_int(n, name: str = "n", minimum: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {n!r}")
+    return int(n)
+
+
+def check_beta(beta) -> float:
+    b = float(beta)
+    if not math.isfinite(b) or b <= 0:
+        raise ValueError(f"beta must be a positive finite inverse temperature; got {beta!r}")
+    return b
