@@ -1,0 +1,743 @@
+r"""Neural entropy :math:`S_{NN}`, the entropy-matching loss :math:`L_{EM}`, their decomposition and bounds.
+
+A score model is parametrised by its deviation from equilibrium (THEORY.md section 3),
+:math:`\nabla\log p_s \approx \nabla\log p_{eq} + e(x, s)`; the optimum is
+:math:`e^* = \nabla\log p_s - \nabla\log p_{eq}`.  With :math:`D(s) = \sigma(s)^2/2`,
+
+.. math::
+    S_{NN}(e) &= \int_{s_0}^{s_1} D(s)\, \mathbb E_{p_s} \|e(x, s)\|^2\, ds                  \qquad (3.2)\\
+    L_{EM}(e) &= \int_{s_0}^{s_1} \lambda(s)\, \mathbb E_{p_s} \|e(x, s) - e^*(x, s)\|^2\, ds   \qquad (3.1)\\
+    C(e)      &= \int_{s_0}^{s_1} D(s)\, \mathbb E_{p_s} [e^* \cdot e]\, ds,
+
+with the likelihood weighting :math:`\lambda = D` (default) or the unit
+(:math:`\epsilon`-prediction) weighting :math:`\lambda = v(s)`.  For the likelihood weighting
+
+.. math::
+    L_{EM} = S_{tot} + S_{NN} - 2C,\qquad (\sqrt{S_{tot}} - \sqrt{S_{NN}})^2 \le L_{EM},\qquad
+    \mathrm{KL}(p_{s_0} \| p^{model}_{s_0}) \le \mathrm{KL}(p_{s_1} \| p_{eq}) + L_{EM}
+
+(the last one is Song et al. 2021, Theorem 1, for the model reverse SDE started from
+:math:`p_{eq}` at :math:`s_1`).  The denoising form that training code minimises is, with
+:math:`y = \mu x_0 + \sqrt v z`,
+
+.. math::
+    L_{den}(e) = \int \frac{\lambda(s)}{v(s)}\, \mathbb E \|\sqrt v\,(\nabla\log p_{eq}(y) + e(y, s)) + z\|^2 ds
+              = L_{EM}(e) + K,\qquad
+    K = \int \lambda(s) \Big[\frac{D_{dim}}{v(s)} - \mathbb E_{p_s}\|\nabla\log p_s\|^2\Big] ds \ge 0,
+
+where :math:`K` does not depend on :math:`e` (denoising score matching, Vincent 2011).  With the
+likelihood weighting :math:`K` diverges like :math:`(D_{dim}/2)\log(1/s_0)`, so that form needs
+``s0 > 0``.
+
+Estimation
+----------
+Every integral is a Monte Carlo sum over a design of time levels and, at each time level, fresh
+data samples ``x0 ~ p_d`` pushed through the exact forward kernel ``y = mu x0 + sqrt(v) z`` (so
+``S_NN`` and ``L_den`` need only ``data.sample``; the quantities involving :math:`e^*` also
+need the exact marginal score ``data.diffuse(process, s).score``).
+
+* ``scheme="stratified"`` (default): the time variable ``u`` in [0, 1] is cut into ``n_times``
+  equal strata with two uniformly drawn time levels each.  Unbiased (no quadrature error); the
+  standard error comes from the spread of the two levels in each stratum and includes both
+  the time and the sample noise.
+* ``scheme="gauss-legendre"``: ``n_times`` Gauss-Legendre nodes in ``u``; the standard error
+  is the sample noise, and ``error_bound`` is the difference to the ``n_times // 2``-node rule
+  (a deterministic quadrature-error estimate, evaluated on fresh samples).
+
+Time variable (``time_map``): ``"linear"`` (s linear in u), ``"log"`` (log s linear: resolves
+the ``1/s`` behaviour of Dirac/empirical data above a cutoff ``s0 > 0``), ``"log-end"``
+(log(T - s) linear: resolves a ``1/(T - s)`` integrand of processes whose drift is singular at
+``T``, SL and the cosine VP, for ``s1 < T``), ``"logit"`` (log(s/(T - s)) linear: both) and
+``"linear+log-end"`` (half of the strata linear on [s0, (s0 + T)/2], half log-end above).
+``"auto"`` picks ``log`` when ``s0 > 0``, ``linear+log-end`` when ``s0 = 0`` and the process is
+singular at ``T`` with ``s1 < T``, ``logit`` for both, ``linear`` otherwise.
+
+Cutoffs: ``s1`` defaults to ``T``, except for processes singular at ``T`` (SL, cosine VP), where
+it defaults to ``T - 1e-5``: for those :math:`D(s) \sim 1/(T - s)` and the integrand of a model
+whose ``e`` does not vanish at ``T`` diverges like ``1/(T - s)``.  (For the exact :math:`e^*`
+with Gaussian data the integrand vanishes like ``T - s``, so ``s1 = T`` may be passed
+explicitly.)  Dirac, empirical and sample-only data need ``s0 > 0`` (ValueError otherwise).
+
+Reproducibility: one ``numpy.random.SeedSequence(seed)`` is spawned into one child per time
+level (and one for the time jitter), so results do not depend on ``executor`` or
+``chunk_size``.  ``executor`` is any object with a ``map`` method (e.g.
+``concurrent.futures.ProcessPoolExecutor``; then the model must be picklable).
+
+References
+----------
+Premkumar, "Neural entropy" (2024/2025); Song, Durkan, Murray, Ermon, "Maximum likelihood
+training of score-based diffusion models", NeurIPS 2021; Vincent, Neural Computation 23 (2011).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import Dirac
+from .estimate import Estimate
+from .processes import check_times
+
+__all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
+           "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS"]
+
+#: Distance below T at which integrals stop by default for processes singular at T.
+DEFAULT_END_EPS = 1e-5
+
+# quantities computed per sample (indices into the result vector)
+_NN, _TOT, _CROSS, _LEM, _DEN, _CONST = range(6)
+_K = 6
+_NAMES = ("S_NN", "S_tot (Monte Carlo)", "C", "L_EM", "L_denoising", "K")
+
+
+# --------------------------------------------------------------------------- inputs
+class _SampleData:
+    """Data known only through samples: the empirical distribution of an (N, D) array."""
+
+    needs_cutoff = True
+
+    def __init__(self, points):
+        pts = np.asarray(points, dtype=float)
+        if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] == 0:
+            raise ValueError(f"sample data must be a non-empty (N, D) array (got shape {pts.shape})")
+        if not np.all(np.isfinite(pts)):
+            raise ValueError("sample data contain NaN or inf")
+        self.points = pts
+        self.dim = pts.shape[1]
+
+    def sample(self, n, seed=None):
+        rng = np.random.default_rng(seed)
+        return self.points[rng.integers(0, self.points.shape[0], size=int(n))]
+
+    def __repr__(self):
+        return f"samples(N={self.points.shape[0]}, D={self.dim})"
+
+
+def _as_data(data):
+    if data is None:
+        raise ValueError("data is required")
+    if isinstance(data, np.ndarray):
+        return _SampleData(data)
+    if not hasattr(data, "sample"):
+        raise ValueError(f"data must be a distribution with .sample(n, seed) (Gaussian, Dirac, mixture, "
+                         f"Empirical) or an (N, D) array of samples (got {type(data).__name__})")
+    return data
+
+
+def has_exact_score(data) -> bool:
+    """True when ``data.diffuse(process, s)`` gives the exact marginal (with ``.score``)."""
+    return hasattr(data, "diffuse") and not isinstance(data, _SampleData)
+
+
+def _needs_cutoff(data) -> bool:
+    return (isinstance(data, Dirac) or bool(getattr(data, "needs_cutoff", False))
+            or type(data).__name__ == "Empirical")
+
+
+def _data_dim(data) -> int:
+    dim = getattr(data, "dim", None)
+    if dim is None:
+        dim = np.asarray(data.sample(1, 0)).shape[-1]
+    return int(dim)
+
+
+class _Model:
+    """Wrap e(x, s) (or score(x, s), converted to e = score - grad log p_eq); check its output."""
+
+    def __init__(self, e, score, process):
+        if (e is None) == (score is None):
+            raise ValueError("pass exactly one of e (deviation from equilibrium) or score= (full score)")
+        fn = e if e is not None else score
+        if not callable(fn):
+            raise ValueError(f"the model must be callable as f(x, s) (got {type(fn).__name__})")
+        self.fn = fn
+        self.is_score = score is not None
+        self.process = process
+
+    def __call__(self, x, s):
+        out = np.asarray(self.fn(x, s), dtype=float)
+        if out.shape != x.shape:
+            raise ValueError(f"the model returned shape {out.shape} for x of shape {x.shape} "
+                             "(expected e(x, s) with the shape of x; x is (M, D), s is (M,))")
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"the model returned NaN or inf at s = {float(s[0]):.6g}")
+        if self.is_score:
+            out = out - self.process.grad_log_peq(x)
+        return out
+
+    def __repr__(self):
+        kind = "score" if self.is_score else "e"
+        return f"{kind}={getattr(self.fn, '__qualname__', None) or type(self.fn).__name__}"
+
+
+def _zero_e(x, s):
+    return np.zeros_like(x)
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
+    return int(value)
+
+
+def _interval(data, process, s0, s1):
+    if s1 is None:
+        s1 = process.T - DEFAULT_END_EPS if process.singular_at_T else process.T
+    s0 = float(check_times(s0, process, "s0"))
+    s1 = float(check_times(s1, process, "s1"))
+    if not s0 < s1:
+        raise ValueError(f"need s0 < s1 (got s0={s0}, s1={s1})")
+    if s0 == 0.0 and _needs_cutoff(data):
+        raise ValueError(f"s0 must be > 0 for {type(data).__name__} data: the entropy production diverges "
+                         "like (D/2) log(1/s0) as s0 -> 0 (use a cutoff, e.g. s0=1e-5)")
+    return s0, s1
+
+
+# --------------------------------------------------------------------------- time variable
+class _TimeMap:
+    """Map u in [0, 1] to s in [s0, s1]; returns (s, ds/du)."""
+
+    def __init__(self, kind, s0, s1, process):
+        T = process.T
+        if kind == "auto":
+            left = s0 > 0
+            right = bool(process.singular_at_T) and s1 < T
+            kind = {(False, False): "linear", (True, False): "log",
+                    (False, True): "linear+log-end", (True, True): "logit"}[(left, right)]
+        if kind not in ("linear", "log", "log-end", "logit", "linear+log-end"):
+            raise ValueError("time_map must be 'auto', 'linear', 'log', 'log-end', 'logit' or 'linear+log-end' "
+                             f"(got {kind!r})")
+        if kind in ("log", "logit") and s0 <= 0:
+            raise ValueError(f"time_map={kind!r} needs s0 > 0")
+        if kind in ("log-end", "logit", "linear+log-end") and s1 >= T:
+            raise ValueError(f"time_map={kind!r} needs s1 < T = {T:g}")
+        self.kind, self.s0, self.s1, self.T = kind, s0, s1, T
+        if kind == "log":
+            self.c = math.log(s1 / s0)
+        elif kind == "log-end":
+            self.c = math.log((T - s0) / (T - s1))
+        elif kind == "logit":
+            self.w0 = math.log(s0 / (T - s0))
+            self.c = math.log(s1 / (T - s1)) - self.w0
+        elif kind == "linear+log-end":
+            self.sm = 0.5 * (s0 + T)
+            if not s0 < self.sm < s1:
+                raise ValueError(f"time_map='linear+log-end' needs s0 < (s0 + T)/2 < s1 (got s0={s0}, s1={s1})")
+            self.c = math.log((T - self.sm) / (T - s1))
+
+    def __call__(self, u):
+        u = np.asarray(u, dtype=float)
+        s0, s1, T = self.s0, self.s1, self.T
+        if self.kind == "linear":
+            s = s0 + (s1 - s0) * u
+            jac = np.full_like(u, s1 - s0)
+        elif self.kind == "log":
+            s = s0 * np.exp(self.c * u)
+            jac = self.c * s
+        elif self.kind == "log-end":
+            r = (T - s0) * np.exp(-self.c * u)
+            s = T - r
+            jac = self.c * r
+        elif self.kind == "logit":
+            w = self.w0 + self.c * u
+            s = T / (1.0 + np.exp(-w))
+            jac = self.c * s * (T - s) / T
+        else:  # first half of u linear on [s0, sm], second half log(T - s) linear on [sm, s1]
+            lo = u < 0.5
+            ul = np.where(lo, 2.0 * u, 0.0)
+            ur = np.where(lo, 0.0, 2.0 * u - 1.0)
+            r = (T - self.sm) * np.exp(-self.c * ur)
+            s = np.where(lo, s0 + (self.sm - s0) * ul, T - r)
+            jac = np.where(lo, 2.0 * (self.sm - s0), 2.0 * self.c * r)
+        return np.clip(s, s0, s1), jac
+
+
+# --------------------------------------------------------------------------- the engine
+def _unit_task(args):
+    """One time level: n fresh samples at time s; returns (weight * mean, weight^2 * cov of mean)."""
+    model, data, process, s, weight, seed, n, flags, chunk = args
+    exact, denoising, lam_kind = flags
+    rng = np.random.default_rng(seed)
+    dim = _data_dim(data)
+    Dcoef = float(process.diffusion(s))
+    mu = float(process.mean_coeff(s))
+    v = float(process.marginal_var(s))
+    lam = Dcoef if lam_kind == "likelihood" else v
+    x0 = np.asarray(data.sample(n, rng), dtype=float).reshape(n, dim)
+    z = rng.standard_normal((n, dim))
+    sv = math.sqrt(v)
+    marginal = data.diffuse(process, s) if exact else None
+    G = np.zeros((n, _K))
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        y = mu * x0[a:b] + sv * z[a:b]
+        e = model(y, np.full(b - a, s))
+        G[a:b, _NN] = Dcoef * np.einsum("ij,ij->i", e, e)
+        if exact:
+            sc = np.asarray(marginal.score(y), dtype=float)
+            es = sc - process.grad_log_peq(y)
+            d = e - es
+            G[a:b, _TOT] = Dcoef * np.einsum("ij,ij->i", es, es)
+            G[a:b, _CROSS] = Dcoef * np.einsum("ij,ij->i", es, e)
+            G[a:b, _LEM] = lam * np.einsum("ij,ij->i", d, d)
+            if denoising:
+                r = sc + z[a:b] / sv          # grad log p_s(y) - grad log p(y | x0)
+                G[a:b, _CONST] = lam * np.einsum("ij,ij->i", r, r)
+        if denoising:
+            g = sv * (process.grad_log_peq(y) + e) + z[a:b]
+            G[a:b, _DEN] = (lam / v) * np.einsum("ij,ij->i", g, g)
+    mean = G.mean(axis=0)
+    cov = np.cov(G, rowvar=False) / n if n > 1 else np.zeros((_K, _K))
+    return weight * mean, weight * weight * np.atleast_2d(cov)
+
+
+@dataclass
+class _Run:
+    value: np.ndarray         # (K,)
+    cov: np.ndarray           # (K, K)
+    error_bound: np.ndarray   # (K,)
+    n_samples: int
+    method: str
+    exact: bool
+    denoising: bool
+
+
+def _design(scheme, n_times, tmap, root_time_seed):
+    """Time levels: list of (s, weight, group)."""
+    if scheme == "stratified":
+        reps = 2
+        rng = np.random.default_rng(root_time_seed)
+        j = np.repeat(np.arange(n_times), reps)
+        u = (j + rng.random(j.size)) / n_times
+        s, jac = tmap(u)
+        return list(zip(s.tolist(), (jac / n_times).tolist(), j.tolist()))
+    if scheme == "gauss-legendre":
+        xg, wg = np.polynomial.legendre.leggauss(n_times)
+        u = 0.5 * (xg + 1.0)
+        s, jac = tmap(u)
+        return list(zip(s.tolist(), (0.5 * wg * jac).tolist(), range(n_times)))
+    raise ValueError(f"scheme must be 'stratified' or 'gauss-legendre' (got {scheme!r})")
+
+
+def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor):
+    tasks = [(model, data, process, s, w, sd, n_per, flags, chunk) for (s, w, _), sd in zip(levels, seeds)]
+    mapper = map if executor is None else executor.map
+    return list(mapper(_unit_task, tasks))
+
+
+def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times,
+         scheme, time_map, seed, executor, chunk_size) -> _Run:
+    n_times = _check_int("n_times", n_times, 2)
+    n_samples = _check_int("n_samples", n_samples, 2)
+    chunk = _check_int("chunk_size", chunk_size, 1)
+    if weighting not in ("likelihood", "unit"):
+        raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
+    if exact and not has_exact_score(data):
+        raise ValueError("this quantity needs the exact marginal score (Gaussian, Dirac, mixture or Empirical "
+                         "data with .diffuse); sample-only data support S_NN and the denoising loss only")
+    tmap = _TimeMap(time_map, s0, s1, process)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    flags = (exact, denoising, weighting)
+    if scheme == "gauss-legendre":
+        if n_times < 4:
+            raise ValueError("scheme='gauss-legendre' needs n_times >= 4 (the error estimate uses n_times // 2)")
+        seq_main, seq_half = root.spawn(2)
+        outs = []
+        for k, seq in ((n_times, seq_main), (n_times // 2, seq_half)):
+            levels = _design(scheme, k, tmap, None)
+            n_per = max(2, n_samples // k)
+            res = _execute(model, data, process, levels, seq.spawn(len(levels)), n_per, flags, chunk, executor)
+            val = np.sum([r[0] for r in res], axis=0)
+            cov = np.sum([r[1] for r in res], axis=0)
+            outs.append((val, cov, n_per * len(levels)))
+        (val, cov, n_used), (val_half, _, n_half) = outs
+        return _Run(val, cov, np.abs(val - val_half), n_used + n_half, "gauss-legendre+monte-carlo",
+                    exact, denoising)
+    if scheme != "stratified":
+        raise ValueError(f"scheme must be 'stratified' or 'gauss-legendre' (got {scheme!r})")
+    time_seq, sample_seq = root.spawn(2)
+    levels = _design(scheme, n_times, tmap, time_seq)
+    n_per = max(2, n_samples // len(levels))
+    res = _execute(model, data, process, levels, sample_seq.spawn(len(levels)), n_per, flags, chunk, executor)
+    vals = np.array([r[0] for r in res])            # (L, K)
+    groups = np.array([g for (_, _, g) in levels])
+    value = np.zeros(_K)
+    cov = np.zeros((_K, _K))
+    for j in range(n_times):
+        f = vals[groups == j]
+        value += f.mean(axis=0)
+        cov += np.cov(f, rowvar=False) / f.shape[0]
+    return _Run(value, cov, np.zeros(_K), n_per * len(levels), "stratified-monte-carlo", exact, denoising)
+
+
+def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale=1.0) -> Estimate:
+    """Linear (delta-method) combination grad . Q of the run's quantities, plus independent parts."""
+    grad = np.asarray(grad, dtype=float)
+    val = float(grad @ run.value) if value is None else float(value)
+    var = float(grad @ run.cov @ grad) + float(extra_var)
+    bound = float(np.abs(grad) @ run.error_bound) + float(extra_bound)
+    return Estimate(val / scale, math.sqrt(max(var, 0.0)) / scale, run.method, bound / scale,
+                    run.n_samples)
+
+
+def _unit(k):
+    g = np.zeros(_K)
+    g[k] = 1.0
+    return g
+
+
+_COMMON_DOC = """
+    e : callable, optional
+        The model's deviation from equilibrium, ``e(x, s) -> array`` with ``x`` of shape (M, D)
+        and ``s`` of shape (M,) (forward times; all equal within one call), returning (M, D).
+    data : Gaussian, Dirac, GaussianMixture, Empirical or ndarray (N, D)
+        The data distribution at ``s = 0``; an array means its empirical distribution (samples only).
+    process : VP, SL or VE
+    s0, s1 : float
+        Integration interval (forward time).  ``s1`` defaults to ``T`` (``T - 1e-5`` for SL and
+        the cosine VP).  Dirac, empirical and sample data need ``s0 > 0``.
+    score : callable, optional
+        Instead of ``e``: the full score model ``score(x, s)``; then ``e = score - grad log p_eq``.
+    n_samples : int
+        Total number of data samples (spread evenly over the time levels).
+    n_times : int
+        Number of time strata (``"stratified"``, two levels each) or Gauss-Legendre nodes.
+    scheme : {"stratified", "gauss-legendre"}
+    time_map : {"auto", "linear", "log", "log-end", "logit"}
+    seed : int or SeedSequence
+    executor : object with ``.map``, optional
+        Evaluates the time levels (e.g. a ``ProcessPoolExecutor``; the model must then be picklable).
+    chunk_size : int
+        Maximum number of points per model call.
+    base : float, optional
+        Unit of the result (nats by default, ``base=2`` for bits).
+"""
+
+
+def _prepare(e, data, process, s0, s1, score):
+    if process is None:
+        raise ValueError("process is required")
+    data = _as_data(data)
+    model = _Model(e, score, process)
+    s0, s1 = _interval(data, process, s0, s1)
+    return model, data, s0, s1
+
+
+# --------------------------------------------------------------------------- public estimators
+def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=2 ** 15,
+                   n_times=32, scheme="stratified", time_map="auto", seed=0, executor=None,
+                   chunk_size=8192, base=None) -> Estimate:
+    r"""Neural entropy :math:`S_{NN}(e) = \int_{s_0}^{s_1} D(s)\,\mathbb E_{p_s}\|e(x,s)\|^2\,ds` (eq. 3.2).
+
+    The information (nats) that the model's control :math:`u = \sigma^2 e` injects into the
+    reverse process (its Girsanov path cost).  Needs only samples of the data.
+
+    Parameters
+    ----------""" + _COMMON_DOC + """
+    Returns
+    -------
+    Estimate
+        Monte Carlo estimate with its standard error (and, for Gauss-Legendre, ``error_bound``).
+    """
+    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    run = _run(model, data, process, s0, s1, exact=False, denoising=False, weighting="likelihood",
+               n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
+               executor=executor, chunk_size=chunk_size)
+    return _in_base(_estimate(run, _unit(_NN)), base)
+
+
+def _in_base(est, base):
+    return est if base is None else est.in_base(base)
+
+
+def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, form="exact",
+                          weighting="likelihood", n_samples=2 ** 15, n_times=32, scheme="stratified",
+                          time_map="auto", seed=0, executor=None, chunk_size=8192, base=None) -> Estimate:
+    r"""Entropy-matching loss, exact or in the denoising form that training code minimises.
+
+    ``form="exact"``: :math:`L_{EM} = \int \lambda(s)\,\mathbb E_{p_s}\|e - e^*\|^2 ds` (eq. 3.1); needs
+    the exact marginal score (Gaussian, Dirac, mixture, Empirical data).  ``L_EM(e*) = 0`` exactly.
+
+    ``form="denoising"``: :math:`L_{den} = \int \tfrac{\lambda}{v}\mathbb E\|\sqrt v(\nabla\log p_{eq}(y)
+    + e(y,s)) + z\|^2 ds` with :math:`y = \mu x_0 + \sqrt v z`; needs only samples.
+    :math:`L_{den} = L_{EM} + K` with the e-independent constant :math:`K` of
+    :func:`denoising_constant`, returned in ``extra["constant"]`` (``None`` for sample-only data)
+    together with ``extra["exact_equivalent"]`` :math:`= L_{den} - K`.
+
+    ``weighting="likelihood"``: :math:`\lambda = D(s) = \sigma^2/2` (then :math:`L_{EM}` is the path KL
+    of the model reverse SDE); ``"unit"``: :math:`\lambda = v(s)` (the plain epsilon-prediction loss).
+    The denoising form with the likelihood weighting needs ``s0 > 0`` (K diverges like
+    :math:`(D/2)\log(1/s_0)`).
+
+    Parameters
+    ----------""" + _COMMON_DOC + """
+    form : {"exact", "denoising"}
+    weighting : {"likelihood", "unit"}
+
+    Returns
+    -------
+    Estimate
+    """
+    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    if form not in ("exact", "denoising"):
+        raise ValueError(f"form must be 'exact' or 'denoising' (got {form!r})")
+    if weighting not in ("likelihood", "unit"):
+        raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
+    kw = dict(weighting=weighting, n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map,
+              seed=seed, executor=executor, chunk_size=chunk_size)
+    if form == "exact":
+        run = _run(model, data, process, s0, s1, exact=True, denoising=False, **kw)
+        return _in_base(_estimate(run, _unit(_LEM)), base)
+    if weighting == "likelihood" and s0 == 0.0:
+        raise ValueError("form='denoising' with weighting='likelihood' needs s0 > 0: the e-independent "
+                         "constant K diverges like (D/2) log(1/s0); pass e.g. s0=1e-5 or weighting='unit'")
+    exact = has_exact_score(data)
+    run = _run(model, data, process, s0, s1, exact=exact, denoising=True, **kw)
+    den = _estimate(run, _unit(_DEN))
+    extra = {"form": "denoising", "weighting": weighting, "constant": None, "exact_equivalent": None}
+    if exact:
+        const = denoising_constant(data, process, s0, s1, weighting=weighting, _from_run=run)
+        extra["constant"] = _in_base(const, base)
+        if const.method == "monte-carlo-same-samples":
+            equiv = _estimate(run, _unit(_DEN) - _unit(_CONST))
+        else:
+            equiv = Estimate(den.value - const.value, math.hypot(den.stderr, const.stderr), den.method,
+                             den.error_bound + const.error_bound, den.n_samples)
+        extra["exact_equivalent"] = _in_base(equiv, base)
+    den = _in_base(den, base)
+    return Estimate(den.value, den.stderr, den.method, den.error_bound, den.n_samples, den.unit, extra)
+
+
+def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _from_run=None, **mc) -> Estimate:
+    r"""The e-independent constant :math:`K = L_{den} - L_{EM}`.
+
+    .. math:: K = \int_{s_0}^{s_1} \lambda(s)\Big[\frac{D_{dim}}{v(s)} - \mathbb E_{p_s}\|\nabla\log p_s\|^2\Big]ds
+              = \int \lambda(s)\,\mathbb E\|\nabla\log p_s(y) - \nabla_y\log p(y\mid x_0)\|^2 ds .
+
+    Gaussian and Dirac data: :math:`\mathbb E\|\nabla\log p_s\|^2 = \operatorname{tr}\Sigma_s^{-1}`
+    (closed form; derivations/neural_gaussian.py), integrated by adaptive quadrature
+    (``method="quadrature"``, ``error_bound`` from the integrator).  Other data with an exact
+    score: Monte Carlo (options ``**mc`` as for :func:`entropy_matching_loss`).
+    """
+    from .data import Gaussian
+    s0, s1 = _interval(data, process, s0, s1)
+    if weighting not in ("likelihood", "unit"):
+        raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
+    if weighting == "likelihood" and s0 == 0.0:
+        raise ValueError("the likelihood-weighted constant diverges like (D/2) log(1/s0); need s0 > 0")
+    if isinstance(data, (Gaussian, Dirac)):
+        return _gaussian_denoising_constant(data, process, s0, s1, weighting)
+    if not has_exact_score(data):
+        raise ValueError("the denoising constant needs the exact marginal score (data with .diffuse)")
+    if _from_run is not None and _from_run.denoising and _from_run.exact:
+        est = _estimate(_from_run, _unit(_CONST))
+        return Estimate(est.value, est.stderr, "monte-carlo-same-samples", est.error_bound, est.n_samples)
+    opts = dict(n_samples=2 ** 15, n_times=32, scheme="stratified", time_map="auto", seed=0, executor=None,
+                chunk_size=8192)
+    opts.update(mc)
+    zero = _Model(_zero_e, None, process)
+    run = _run(zero, data, process, s0, s1, exact=True, denoising=True, weighting=weighting, **opts)
+    est = _estimate(run, _unit(_CONST))
+    return Estimate(est.value, est.stderr, "monte-carlo", est.error_bound, est.n_samples)
+
+
+
+def _gaussian_denoising_constant(data, process, s0, s1, weighting):
+    from scipy import integrate
+    from .entropy import _spectrum
+    _, lam = _spectrum(data)
+    tmap = _TimeMap("auto", s0, s1, process)
+
+    def integrand(u):
+        s, jac = tmap(np.array([u]))
+        s = float(s[0])
+        mu2 = float(process.mean_coeff_sq(s))
+        v = float(process.marginal_var(s))
+        weight = float(process.diffusion(s)) if weighting == "likelihood" else v
+        # D/v - sum 1/(mu^2 lam + v) = sum mu^2 lam / (v (mu^2 lam + v)), no cancellation
+        inner = float(np.sum(mu2 * lam / (v * (mu2 * lam + v))))
+        return weight * inner * float(jac[0])
+
+    val, err = integrate.quad(integrand, 0.0, 1.0, limit=200, epsabs=1e-13, epsrel=1e-11)
+    return Estimate(val, 0.0, "quadrature", abs(err))
+
+
+# --------------------------------------------------------------------------- decomposition
+@dataclass
+class Decomposition:
+    r"""S_tot, S_NN, C, L_EM (likelihood weighting) on one set of samples, with identities and bounds.
+
+    Attributes
+    ----------
+    s_tot : Estimate
+        Ground truth :math:`S_{tot}(s_0, s_1)` from :func:`nent_ref.total_entropy`.
+    s_tot_mc : Estimate
+        :math:`\int D\,\mathbb E\|e^*\|^2` on the same samples (independent check of ``s_tot``).
+    s_nn, cross, l_em : Estimate
+        :math:`S_{NN}`, :math:`C`, :math:`L_{EM}`.
+    residual : Estimate
+        :math:`L_{EM} - (S_{tot} + S_{NN} - 2C)` (zero in expectation).
+    bound_margin : Estimate
+        :math:`L_{EM} - (\sqrt{S_{tot}} - \sqrt{S_{NN}})^2` (non-negative in expectation).
+    projection_residual : Estimate
+        :math:`S_{tot} - S_{NN} - L_{EM} = 2(C - S_{NN})`; zero when e is the L2 projection of
+        e* onto a linear class (e.g. the best linear model), not in general.
+    kl_s1_eq : Estimate or None
+        :math:`\mathrm{KL}(p_{s_1}\|p_{eq})` (None without an equilibrium).
+    likelihood_bound : Estimate or None
+        :math:`\mathrm{KL}(p_{s_1}\|p_{eq}) + L_{EM}`, an upper bound on
+        :math:`\mathrm{KL}(p_{s_0}\|p^{model}_{s_0})`.
+    """
+
+    s0: float
+    s1: float
+    s_tot: Estimate
+    s_tot_mc: Estimate
+    s_nn: Estimate
+    cross: Estimate
+    l_em: Estimate
+    residual: Estimate
+    bound_margin: Estimate
+    projection_residual: Estimate
+    kl_s1_eq: Estimate | None
+    likelihood_bound: Estimate | None
+    denoising_gap: Estimate | None = None
+
+
+def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=2 ** 15,
+              n_times=32, scheme="stratified", time_map="auto", seed=0, executor=None, chunk_size=8192,
+              s_tot=None) -> Decomposition:
+    r"""Estimate S_NN, C and L_EM on one set of samples and check them against the exact S_tot.
+
+    Checks :math:`L_{EM} = S_{tot} + S_{NN} - 2C` and :math:`(\sqrt{S_{tot}}-\sqrt{S_{NN}})^2 \le L_{EM}`
+    (THEORY.md section 3) with error bars from the joint covariance of the estimates (delta method),
+    and returns the likelihood bound :math:`\mathrm{KL}(p_{s_1}\|p_{eq}) + L_{EM}`.  Likelihood
+    weighting throughout.  ``s_tot`` may be passed (an Estimate) to skip recomputing the ground truth.
+
+    Also returns ``denoising_gap`` :math:`= L_{den} - K - L_{EM}` (zero in expectation; likelihood
+    weighting when ``s0 > 0``, unit weighting otherwise) from the same samples.
+
+    Parameters
+    ----------""" + _COMMON_DOC
+    from .entropy import kl_to_equilibrium, total_entropy
+    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    weighting = "likelihood" if s0 > 0 else "unit"
+    run = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="likelihood",
+               n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
+               executor=executor, chunk_size=chunk_size)
+    if s_tot is None:
+        s_tot = total_entropy(data, process, s0, s1)
+    st, st_var = float(s_tot.value), float(s_tot.stderr) ** 2
+    st_bound = float(s_tot.error_bound)
+    s_nn = _estimate(run, _unit(_NN))
+    cross = _estimate(run, _unit(_CROSS))
+    l_em = _estimate(run, _unit(_LEM))
+    s_tot_mc = _estimate(run, _unit(_TOT))
+    residual = _estimate(run, _unit(_LEM) - _unit(_NN) + 2 * _unit(_CROSS),
+                         value=l_em.value - (st + s_nn.value - 2 * cross.value), extra_var=st_var,
+                         extra_bound=st_bound)
+    rt, rn = math.sqrt(max(st, 0.0)), math.sqrt(max(s_nn.value, 0.0))
+    g = _unit(_LEM) + ((rt - rn) / rn if rn > 0 else 0.0) * _unit(_NN)
+    dst = -(rt - rn) / rt if rt > 0 else 0.0
+    margin = _estimate(run, g, value=l_em.value - (rt - rn) ** 2, extra_var=dst * dst * st_var,
+                       extra_bound=abs(dst) * st_bound)
+    proj = _estimate(run, -_unit(_NN) - _unit(_LEM), value=st - s_nn.value - l_em.value,
+                     extra_var=st_var, extra_bound=st_bound)
+    kl = lik = None
+    if getattr(process, "has_equilibrium", False):
+        kl = kl_to_equilibrium(data, process, s1)
+        lik = Estimate(kl.value + l_em.value, math.hypot(kl.stderr, l_em.stderr), l_em.method,
+                       kl.error_bound + l_em.error_bound, l_em.n_samples)
+    gap = None
+    if weighting == "likelihood":
+        gap = _estimate(run, _unit(_DEN) - _unit(_CONST) - _unit(_LEM))
+    else:
+        # unit weighting needs its own run (the likelihood-weighted K diverges at s0 = 0)
+        run_u = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="unit",
+                     n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
+                     executor=executor, chunk_size=chunk_size)
+        gap = _estimate(run_u, _unit(_DEN) - _unit(_CONST) - _unit(_LEM))
+    gap = Estimate(gap.value, gap.stderr, gap.method, gap.error_bound, gap.n_samples,
+                   extra={"weighting": weighting})
+    return Decomposition(s0, s1, s_tot, s_tot_mc, s_nn, cross, l_em, residual, margin, proj, kl, lik, gap)
+
+
+# --------------------------------------------------------------------------- per-time curves
+@dataclass
+class RateCurves:
+    r"""Per-time rates on a grid of forward times ``s`` (nats per unit time).
+
+    ``sdot_nn`` :math:`= D\,\mathbb E\|e\|^2`, ``sdot_tot`` :math:`= D\,\mathbb E\|e^*\|^2` (closed form
+    or the data type's own method via :func:`nent_ref.entropy_production_rate`; Monte Carlo on the
+    same samples in ``sdot_tot_mc``), ``lem_rate`` :math:`= D\,\mathbb E\|e - e^*\|^2`, ``cross_rate``
+    :math:`= D\,\mathbb E[e\cdot e^*]`.  Each is an array-valued Estimate (None where unavailable).
+    """
+
+    s: np.ndarray
+    sdot_nn: Estimate
+    sdot_tot: Estimate | None
+    sdot_tot_mc: Estimate | None
+    lem_rate: Estimate | None
+    cross_rate: Estimate | None
+
+    def to_dict(self) -> dict:
+        out = {"s": self.s.tolist()}
+        for name in ("sdot_nn", "sdot_tot", "sdot_tot_mc", "lem_rate", "cross_rate"):
+            est = getattr(self, name)
+            out[name] = None if est is None else {"value": np.asarray(est.value).tolist(),
+                                                  "stderr": np.asarray(est.stderr).tolist(),
+                                                  "method": est.method}
+        return out
+
+
+def rate_curves(e=None, data=None, process=None, s=None, *, score=None, n_samples=4096, seed=0,
+                executor=None, chunk_size=8192) -> RateCurves:
+    r"""Per-time curves :math:`\dot S_{NN}(s)` and :math:`\dot S_{tot}(s)` (with :math:`L_{EM}` and C rates).
+
+    Parameters
+    ----------
+    s : array_like
+        Grid of forward times in ``[0, T]`` (``[0, T)`` for SL/cosine VP; ``> 0`` for Dirac and
+        empirical data).
+    n_samples : int
+        Samples per grid point (independent SeedSequence child per point).
+
+    Returns
+    -------
+    RateCurves
+    """
+    from .entropy import entropy_production_rate
+    if process is None:
+        raise ValueError("process is required")
+    data = _as_data(data)
+    model = _Model(e, score, process)
+    if s is None:
+        raise ValueError("a grid of times s is required")
+    grid = np.atleast_1d(check_times(s, process, "s", allow_T=not process.singular_at_T)).astype(float)
+    if grid.ndim != 1:
+        raise ValueError(f"s must be a 1-D grid (got shape {grid.shape})")
+    if _needs_cutoff(data) and np.any(grid <= 0):
+        raise ValueError(f"s must be > 0 for {type(data).__name__} data (the rate diverges like D/(2s))")
+    n = _check_int("n_samples", n_samples, 2)
+    chunk = _check_int("chunk_size", chunk_size, 1)
+    exact = has_exact_score(data)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    levels = [(float(t), 1.0, i) for i, t in enumerate(grid)]
+    res = _execute(model, data, process, levels, root.spawn(len(levels)), n, (exact, False, "likelihood"),
+                   chunk, executor)
+    vals = np.array([r[0] for r in res])
+    ses = np.sqrt(np.maximum(np.array([np.diag(r[1]) for r in res]), 0.0))
+    method = "monte-carlo"
+
+    def est(k):
+        return Estimate(vals[:, k], ses[:, k], method, 0.0, n)
+
+    sdot_tot = None
+    if exact:
+        try:
+            sdot_tot = entropy_production_rate(data, process, grid)
+        except TypeError:  # data type without a registered rate
+            sdot_tot = est(_TOT)
+    return RateCurves(grid, est(_NN), sdot_tot, est(_TOT) if exact else None, est(_LEM) if exact else None,
+                      est(_CROSS) if exact else None)
