@@ -1,0 +1,896 @@
+r"""Gaussian mixtures and empirical data: exact diffusion, scores, and entropy production.
+
+Data types
+----------
+:class:`GaussianMixture` ``(weights, means, covs)`` with ``covs`` of shape (K, D, D) (full),
+(K, D) (diagonal variances) or (K,) (isotropic variances); :class:`Empirical` ``(points,
+weights=None)``, N atoms in D dimensions.  Under every linear process (THEORY.md section 4)
+
+.. math:: p_s = \sum_k w_k\, N\big(\mu(s) m_k,\; \mu(s)^2 S_k + v(s) I\big),
+
+so a mixture stays a mixture and an empirical set becomes an isotropic mixture with the
+shared variance ``v(s)`` (``s > 0``).  Scores are exact (log-sum-exp responsibilities,
+Numba kernels in :mod:`nent_ref._kernels`).
+
+Quantities
+----------
+``nr.total_entropy``, ``nr.entropy_production_rate`` and ``nr.kl_to_equilibrium`` accept both
+types with the options
+
+* ``method="quadrature"`` (D <= 2): adaptive Gauss-Kronrod (G7/K15, tensor product in 2-D)
+  cubature, component by component in whitened coordinates :math:`x = m_k + L_k u`
+  (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), refined until the
+  summed ``|K15 - G7|`` error estimate is below ``rtol`` times the value (defaults 1e-10 in
+  1-D, 1e-8 in 2-D).  The Estimate has ``stderr = 0`` and the error estimate in
+  ``error_bound``.  ``S_tot`` is the KL difference (2.3),
+  :math:`\int p_{s_0}\log(p_{s_0}/p_{eq}) - \int p_{s_1}\log(p_{s_1}/p_{eq})`
+  (for VE the entropy difference).
+* ``method="monte-carlo"`` (any D): sample averages with standard errors.  ``S_tot`` uses
+  the KL difference (2.3) with common random numbers: the same data draw ``x0`` and noise
+  ``xi`` give :math:`y_{s} = \mu(s) x_0 + \sqrt{v(s)}\,\xi` at both times, and the estimator
+  averages :math:`\log\frac{p_{s_0}}{p_{eq}}(y_{s_0}) - \log\frac{p_{s_1}}{p_{eq}}(y_{s_1})`,
+  whose variance vanishes as :math:`p_s \to p_{eq}` (no noisy rate is integrated).
+  Options: ``n_samples`` (default :data:`DEFAULT_N_SAMPLES`), ``seed`` (int or SeedSequence;
+  the result is a deterministic function of it), ``executor`` (any
+  ``concurrent.futures.Executor``; a dask.distributed ``client.get_executor()`` runs on a
+  cluster), ``tasks`` (number of tasks submitted to the executor).  Samples are drawn in
+  fixed blocks of :data:`BLOCK` with independent streams
+  ``SeedSequence(seed).spawn(n_times)[j].spawn(n_blocks)[b]``; per-block means and sums of
+  squares are combined in block order, so the result is bitwise identical whatever the
+  executor or the number of tasks.
+* ``method="auto"`` (default): quadrature when D <= 2 and the data have at most
+  :data:`AUTO_QUADRATURE_MAX_COMPONENTS` components (atoms), otherwise Monte Carlo.
+
+Empirical data need times ``> 0``: :math:`S_{tot}(s_0, T)` diverges like
+:math:`(D/2)\log(1/s_0)`.  :func:`rate_curve` gives :math:`\dot S(s)` on a grid with
+log-spaced nodes near ``s0``.
+
+References
+----------
+Premkumar, "Neural entropy" (2024/2025); THEORY.md sections 2 and 4; Piessens et al.,
+QUADPACK (1983) for the Gauss-Kronrod rule.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+from .data import _diffusion_coefficients, _check_count, as_points
+from .entropy import _kl_eq, _rate, _total
+from .estimate import Estimate
+from .processes import check_times
+
+__all__ = ["GaussianMixture", "Empirical", "rate_curve", "DEFAULT_N_SAMPLES", "BLOCK",
+           "AUTO_QUADRATURE_MAX_COMPONENTS", "mixture_rows", "empirical_rows"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+#: Default Monte Carlo sample size (2**18 = 262144): the standard error is sd/512, i.e.
+#: about 0.3 % of S_tot for the paper's D = 9 mixtures, at about a second of kernel time.
+DEFAULT_N_SAMPLES = 2 ** 18
+#: Monte Carlo block size: the unit of an independent random stream.
+BLOCK = 2 ** 14
+#: ``method="auto"`` uses quadrature for D <= 2 only up to this many components.
+AUTO_QUADRATURE_MAX_COMPONENTS = 64
+#: Components with at least this many members and one shared isotropic variance use the
+#: matrix-product (empirical) kernel.
+_SHARED_KERNEL_MIN_K = 32
+
+
+# --------------------------------------------------------------------------- validation
+def _as_weights(weights, K: int) -> np.ndarray:
+    w = np.array(weights, dtype=float)
+    if w.ndim != 1 or w.size != K:
+        raise ValueError(f"weights must have shape ({K},) (got {np.shape(weights)})")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("weights contain NaN or inf")
+    if np.any(w < 0):
+        raise ValueError(f"weights must be non-negative (smallest is {w.min():.3g})")
+    total = float(np.sum(w))
+    if abs(total - 1.0) > 1e-10:
+        raise ValueError(f"weights must sum to 1 (they sum to {total!r})")
+    if not np.any(w > 0):
+        raise ValueError("at least one weight must be positive")
+    return w / total
+
+
+def _log(w):
+    with np.errstate(divide="ignore"):
+        return np.log(w)
+
+
+# --------------------------------------------------------------------------- data types
+class GaussianMixture:
+    r"""Gaussian mixture :math:`p = \sum_k w_k N(m_k, S_k)` in D dimensions.
+
+    Parameters
+    ----------
+    weights : (K,) array_like
+        Non-negative, summing to 1 (to 1e-10; ValueError otherwise).
+    means : (K, D) array_like
+    covs : array_like
+        (K, D, D) full covariances (symmetric positive definite), or the fast paths
+        (K, D) diagonal variances and (K,) isotropic variances (component k is
+        ``N(means[k], covs[k] I)``).  A scalar means one isotropic variance for all.
+
+    Notes
+    -----
+    ``params`` returns ``(weights, means, covs)`` in the stored form, which is what
+    :func:`nent_ref._kernels.mixture_logpdf_score` takes (with ``log(weights)``);
+    :meth:`diffused_params` gives them at a forward time without building an object.
+    """
+
+    def __init__(self, weights, means, covs):
+        means = np.array(means, dtype=float)
+        if means.ndim == 1:
+            means = means[:, None]
+        if means.ndim != 2 or means.size == 0:
+            raise ValueError(f"means must have shape (K, D) (got {np.shape(means)})")
+        if not np.all(np.isfinite(means)):
+            raise ValueError("means contain NaN or inf")
+        K, D = means.shape
+        w = _as_weights(weights, K)
+        covs = np.array(covs, dtype=float)
+        if covs.ndim == 0:
+            covs = np.full(K, float(covs))
+        if not np.all(np.isfinite(covs)):
+            raise ValueError("covariances contain NaN or inf")
+        if covs.shape == (K,):
+            kind = "iso"
+            if not np.all(covs > 0):
+                raise ValueError(f"isotropic variances must be positive (smallest {covs.min():.3g})")
+        elif covs.shape == (K, D):
+            kind = "diag"
+            if not np.all(covs > 0):
+                raise ValueError(f"diagonal variances must be positive (smallest {covs.min():.3g})")
+        elif covs.shape == (K, D, D):
+            kind = "full"
+            scale = np.max(np.abs(covs), axis=(1, 2))
+            asym = np.max(np.abs(covs - covs.transpose(0, 2, 1)), axis=(1, 2))
+            if np.any(asym > 1e-10 * scale):
+                raise ValueError(f"covariance of component {int(np.argmax(asym > 1e-10 * scale))} is not symmetric")
+            covs = 0.5 * (covs + covs.transpose(0, 2, 1))
+            lam = np.linalg.eigvalsh(covs)
+            bad = ~(lam[:, 0] > 1e-13 * lam[:, -1]) | ~(lam[:, 0] > 0)
+            if np.any(bad):
+                k = int(np.argmax(bad))
+                raise ValueError(f"covariance of component {k} is not positive definite "
+                                 f"(smallest eigenvalue {lam[k, 0]:.3g})")
+        else:
+            raise ValueError(f"covs must have shape ({K}, {D}, {D}), ({K}, {D}) or ({K},) (got {covs.shape})")
+        self._set(w, means, covs, kind)
+
+    def _set(self, w, means, covs, kind):
+        self._w, self._means, self._covs, self._kind = w, means, covs, kind
+        self._logw = _log(w)
+        return self
+
+    @classmethod
+    def _trusted(cls, w, means, covs, kind):
+        return cls.__new__(cls)._set(w, means, covs, kind)
+
+    @classmethod
+    def from_gaussian(cls, gaussian) -> "GaussianMixture":
+        """A one-component mixture holding a :class:`nent_ref.Gaussian`."""
+        return cls([1.0], gaussian.mean[None, :], gaussian.cov[None, :, :])
+
+    # -- attributes
+    @property
+    def dim(self) -> int:
+        return self._means.shape[1]
+
+    @property
+    def n_components(self) -> int:
+        return self._means.shape[0]
+
+    @property
+    def kind(self) -> str:
+        """``"iso"``, ``"diag"`` or ``"full"``: the stored covariance form."""
+        return self._kind
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._w.copy()
+
+    @property
+    def means(self) -> np.ndarray:
+        return self._means.copy()
+
+    @property
+    def covs(self) -> np.ndarray:
+        """Covariances in the stored form ((K,), (K, D) or (K, D, D))."""
+        return self._covs.copy()
+
+    @property
+    def params(self):
+        """``(weights, means, covs)`` (views, do not modify) for the kernels."""
+        return self._w, self._means, self._covs
+
+    def full_covs(self) -> np.ndarray:
+        """(K, D, D) covariance matrices."""
+        K, D = self._means.shape
+        if self._kind == "iso":
+            return self._covs[:, None, None] * np.eye(D)
+        if self._kind == "diag":
+            return self._covs[:, :, None] * np.eye(D)
+        return self._covs.copy()
+
+    def mean(self) -> np.ndarray:
+        """Mixture mean sum_k w_k m_k."""
+        return self._w @ self._means
+
+    def second_moment(self) -> float:
+        r""":math:`\mathbb E|x|^2 = \sum_k w_k (|m_k|^2 + \operatorname{tr} S_k)`."""
+        return float(self._w @ (np.sum(self._means ** 2, axis=1) + _traces(self._covs, self._kind, self.dim)))
+
+    def __repr__(self):
+        return f"GaussianMixture(K={self.n_components}, dim={self.dim}, kind={self._kind!r})"
+
+    # -- diffusion
+    def diffused_params(self, process, s):
+        """``(weights, means, covs)`` of p_s (stored form), cheap: no validation, no object."""
+        mu, v = _diffusion_coefficients(process, s)
+        return self._w, mu * self._means, _diffuse_covs(self._covs, self._kind, mu, v)
+
+    def diffuse(self, process, s) -> "GaussianMixture":
+        """Exact marginal p_s: component k becomes N(mu m_k, mu^2 S_k + v I), same weight."""
+        w, m, c = self.diffused_params(process, s)
+        return GaussianMixture._trusted(w, m, c, self._kind)
+
+    # -- densities
+    def _eval(self, x):
+        x = as_points(x, self.dim)
+        shape = x.shape[:-1]
+        lp, sc = _eval_params(_MixParams.of(self), x.reshape(-1, self.dim))
+        return lp.reshape(shape), sc.reshape(shape + (self.dim,))
+
+    def logpdf(self, x):
+        """log p(x) at points of shape (..., D) (log-sum-exp, no underflow)."""
+        return self._eval(x)[0]
+
+    def score(self, x):
+        r"""Score :math:`\nabla\log p(x)`, shape (..., D)."""
+        return self._eval(x)[1]
+
+    def logpdf_score(self, x):
+        """Both at once (one kernel pass)."""
+        return self._eval(x)
+
+    def sample(self, n: int, seed=None) -> np.ndarray:
+        """n independent draws, shape (n, D), reproducible from ``seed``."""
+        rng = np.random.default_rng(seed)
+        return _sample_mixture(self, rng, _check_count(n))
+
+
+class Empirical:
+    r"""Empirical distribution :math:`\sum_i w_i \delta_{a_i}` of N atoms in D dimensions.
+
+    Parameters
+    ----------
+    points : (N, D) array_like
+        The atoms (finite; a 1-D array is N atoms in one dimension).
+    weights : (N,) array_like, optional
+        Non-negative weights summing to 1; uniform by default.
+
+    For ``s > 0`` it diffuses to the isotropic mixture
+    :math:`\sum_i w_i N(\mu(s) a_i, v(s) I)`.  Densities of the data themselves do not exist,
+    and every entropy quantity needs times > 0.
+    """
+
+    def __init__(self, points, weights=None):
+        a = np.array(points, dtype=float)
+        if a.ndim == 1:
+            a = a[:, None]
+        if a.ndim != 2 or a.size == 0:
+            raise ValueError(f"points must have shape (N, D) (got {np.shape(points)})")
+        if not np.all(np.isfinite(a)):
+            bad = int(np.argmax(~np.all(np.isfinite(a), axis=1)))
+            raise ValueError(f"points contain NaN or inf (first at atom {bad})")
+        N = a.shape[0]
+        self._atoms = np.ascontiguousarray(a)
+        self._uniform = weights is None
+        self._w = np.full(N, 1.0 / N) if weights is None else _as_weights(weights, N)
+        self._logw = _log(self._w)
+
+    @property
+    def dim(self) -> int:
+        return self._atoms.shape[1]
+
+    @property
+    def n_atoms(self) -> int:
+        return self._atoms.shape[0]
+
+    n_components = n_atoms
+
+    @property
+    def points(self) -> np.ndarray:
+        return self._atoms.copy()
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._w.copy()
+
+    def mean(self) -> np.ndarray:
+        return self._w @ self._atoms
+
+    def second_moment(self) -> float:
+        return float(self._w @ np.sum(self._atoms ** 2, axis=1))
+
+    def __repr__(self):
+        return f"Empirical(N={self.n_atoms}, dim={self.dim})"
+
+    def diffused_params(self, process, s):
+        """``(weights, mu * atoms, v)``: p_s is the mixture of N(mu a_i, v I), for s > 0."""
+        mu, v = _diffusion_coefficients(process, s)
+        if v <= 0:
+            raise ValueError("empirical data have no density at s = 0; use s > 0")
+        return self._w, mu * self._atoms, v
+
+    def diffuse(self, process, s):
+        """The atoms themselves at s = 0; the isotropic mixture of N(mu a_i, v I) for s > 0."""
+        mu, v = _diffusion_coefficients(process, s)
+        if v == 0.0 and mu == 1.0:
+            return self
+        return GaussianMixture._trusted(self._w, mu * self._atoms, np.full(self.n_atoms, v), "iso")
+
+    def sample(self, n: int, seed=None) -> np.ndarray:
+        """n atoms drawn with replacement according to the weights, shape (n, D)."""
+        rng = np.random.default_rng(seed)
+        return self._atoms[_draw_index(self, rng, _check_count(n))]
+
+    def logpdf(self, x):
+        raise ValueError("empirical data (point masses) have no density; diffuse to s > 0 first")
+
+    score = logpdf
+
+
+def _traces(covs, kind, D):
+    if kind == "iso":
+        return D * covs
+    if kind == "diag":
+        return np.sum(covs, axis=1)
+    return np.trace(covs, axis1=1, axis2=2)
+
+
+def _diffuse_covs(covs, kind, mu, v):
+    if kind in ("iso", "diag"):
+        return mu * mu * covs + v
+    D = covs.shape[1]
+    return mu * mu * covs + v * np.eye(D)
+
+
+# --------------------------------------------------------------------------- evaluation core
+@dataclass
+class _MixParams:
+    """A mixture at one time, in the form the kernels take.
+
+    kind ``"shared"``: means = atoms, covs = (mu, v), component i is N(mu a_i, v I).
+    """
+
+    logw: np.ndarray
+    means: np.ndarray
+    covs: object
+    kind: str
+
+    @classmethod
+    def of(cls, mix: GaussianMixture):
+        c = mix._covs
+        if mix._kind == "iso" and mix.n_components >= _SHARED_KERNEL_MIN_K and np.all(c == c[0]):
+            return cls(mix._logw, mix._means, (1.0, float(c[0])), "shared")
+        return cls(mix._logw, mix._means, c, mix._kind)
+
+    @classmethod
+    def at(cls, data, process, s):
+        mu, v = _diffusion_coefficients(process, s)
+        if isinstance(data, Empirical):
+            if v <= 0:
+                raise ValueError("empirical data have no density at s = 0; use s > 0")
+            if data.n_atoms >= _SHARED_KERNEL_MIN_K:
+                return cls(data._logw, data._atoms, (mu, v), "shared")
+            return cls(data._logw, mu * data._atoms, np.full(data.n_atoms, v), "iso")
+        return cls(data._logw, mu * data._means, _diffuse_covs(data._covs, data._kind, mu, v), data._kind)
+
+    def chol(self):
+        """(K, D, D) Cholesky factors of the component covariances."""
+        K, D = self.means.shape
+        if self.kind == "shared":
+            return np.broadcast_to(math.sqrt(self.covs[1]) * np.eye(D), (K, D, D))
+        if self.kind == "iso":
+            return np.sqrt(self.covs)[:, None, None] * np.eye(D)
+        if self.kind == "diag":
+            return np.sqrt(self.covs)[:, :, None] * np.eye(D)
+        return np.linalg.cholesky(self.covs)
+
+    def centers(self):
+        if self.kind == "shared":
+            return self.covs[0] * self.means
+        return self.means
+
+
+def _eval_params(p: _MixParams, x):
+    if p.kind == "shared":
+        mu, v = p.covs
+        return _kernels.empirical_logpdf_score(x, p.means, p.logw, mu, v)
+    return _kernels.mixture_logpdf_score(x, p.logw, p.means, p.covs)
+
+
+def _draw_index(data, rng, n):
+    K = data._w.size
+    if isinstance(data, Empirical) and data._uniform:
+        return rng.integers(0, K, n)
+    return rng.choice(K, size=n, p=data._w)
+
+
+def _sample_mixture(mix, rng, n):
+    k = _draw_index(mix, rng, n)
+    z = rng.standard_normal((n, mix.dim))
+    if mix._kind == "iso":
+        return mix._means[k] + z * np.sqrt(mix._covs[k])[:, None]
+    if mix._kind == "diag":
+        return mix._means[k] + z * np.sqrt(mix._covs[k])
+    L = np.linalg.cholesky(mix._covs)
+    return mix._means[k] + np.einsum("nij,nj->ni", L[k], z)
+
+
+def _sample_data(data, rng, n):
+    if isinstance(data, Empirical):
+        return data._atoms[_draw_index(data, rng, n)]
+    return _sample_mixture(data, rng, n)
+
+
+def _log_peq(process, y):
+    """log p_eq(y) for N(0, k^2 I); 0 for VE (flat reference, so KL becomes -H)."""
+    if not process.has_equilibrium:
+        return np.zeros(y.shape[0])
+    k2 = process.peq_var
+    return -0.5 * (np.einsum("nd,nd->n", y, y) / k2 + y.shape[1] * (math.log(k2) + _LOG_2PI))
+
+
+def _integrand(kind, process, s, p: _MixParams):
+    """g(y) with E_{p_s}[g] the quantity: "kl" -> log(p_s/p_eq), "rate" -> D |grad log p_eq - score|^2."""
+    if kind == "kl":
+        def g(y):
+            return _eval_params(p, y)[0] - _log_peq(process, y)
+    else:
+        Dcoef = float(process.diffusion(s))
+
+        def g(y):
+            diff = process.grad_log_peq(y) - _eval_params(p, y)[1]
+            return Dcoef * np.einsum("nd,nd->n", diff, diff)
+    return g
+
+
+# --------------------------------------------------------------------------- quadrature
+# Gauss-Kronrod G7/K15 on [-1, 1] (QUADPACK constants; tests verify their exactness degrees).
+_XK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                0.207784955007898467600689403773245, 0.0])
+_WK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
+_WG = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+                0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
+GK_NODES = np.concatenate([-_XK[:-1], _XK[::-1]])                      # 15 nodes, ascending
+GK_KRONROD = np.concatenate([_WK[:-1], _WK[::-1]])
+_g = np.zeros(15)
+_g[[1, 3, 5, 7, 9, 11, 13]] = np.concatenate([_WG[:-1], _WG[::-1]])
+GK_GAUSS = _g                                                          # G7 weights on the K15 nodes
+#: Half-width of the whitened integration box (Gaussian mass outside < 2e-32 per dimension).
+QUAD_RADIUS = 12.0
+_DEFAULT_RTOL = {1: 1e-10, 2: 1e-8}
+_ROUNDING_FLOOR = 1e-13
+
+
+def _rule(D):
+    if D == 1:
+        return GK_NODES[:, None], GK_KRONROD, GK_GAUSS
+    X, Y = np.meshgrid(GK_NODES, GK_NODES, indexing="ij")
+    return (np.stack([X.ravel(), Y.ravel()], axis=1), np.outer(GK_KRONROD, GK_KRONROD).ravel(),
+            np.outer(GK_GAUSS, GK_GAUSS).ravel())
+
+
+def cubature_mixture(p: _MixParams, g, *, rtol, atol=0.0, max_boxes=400_000):
+    r"""Adaptive cubature of :math:`\sum_k w_k \int N_k(x) g(x)\, dx` (D = 1 or 2).
+
+    Component k is integrated in whitened coordinates :math:`x = c_k + L_k u` over
+    ``[-R, R]^D`` (R = :data:`QUAD_RADIUS`), starting from 8 (1-D) or 4 x 4 (2-D) boxes and
+    bisecting (all axes) every box whose weighted ``|K15 - G7|`` estimate exceeds its share
+    of the tolerance, until the summed estimate is below
+    ``max(rtol |I|, atol, 1e-13 max(1, int |g| p))`` (the last term is the rounding
+    floor of the integrand, e.g. where p_s = p_eq and the integral is exactly 0).
+
+    Returns (integral, error_estimate).
+    """
+    K, D = p.means.shape
+    if D > 2:
+        raise ValueError(f"quadrature is available for D <= 2 only (got D = {D}); use method='monte-carlo'")
+    nodes, wk, wg = _rule(D)
+    L = p.chol()
+    centers = p.centers()
+    w = np.exp(p.logw)
+    n0 = 8 if D == 1 else 4
+    edges = np.linspace(-QUAD_RADIUS, QUAD_RADIUS, n0 + 1)
+    lo1 = np.stack(np.meshgrid(*([edges[:-1]] * D), indexing="ij"), -1).reshape(-1, D)
+    live = w > 0
+    comp = np.repeat(np.flatnonzero(live), lo1.shape[0])
+    lo = np.tile(lo1, (int(live.sum()), 1))
+    half = np.full(lo.shape, 0.5 * (edges[1] - edges[0]))
+    log_norm = -0.5 * D * _LOG_2PI
+    done_I = done_E = done_A = 0.0
+
+    def evaluate(comp, lo, half):
+        u = (lo + half)[:, None, :] + half[:, None, :] * nodes[None, :, :]          # (B, P, D)
+        x = centers[comp][:, None, :] + np.einsum("bij,bpj->bpi", L[comp], u)
+        vals = g(x.reshape(-1, D)).reshape(u.shape[:2])
+        phi = np.exp(log_norm - 0.5 * np.sum(u * u, axis=-1))
+        f = phi * vals
+        vol = np.prod(half, axis=1)
+        ik = (f @ wk) * vol
+        ig = (f @ wg) * vol
+        ia = (np.abs(f) @ wk) * vol
+        wc = w[comp]
+        return wc * ik, wc * np.abs(ik - ig), wc * ia
+
+    while True:
+        I, E, A = evaluate(comp, lo, half)
+        total = done_I + I.sum()
+        err = done_E + E.sum()
+        target = max(rtol * abs(total), atol, _ROUNDING_FLOOR * max(1.0, done_A + A.sum()))
+        if err <= target or comp.size == 0:
+            break
+        if comp.size * 2 ** D > max_boxes:
+            break
+        split = E > (target - done_E) / (2.0 * comp.size) if target > done_E else E > 0
+        if not np.any(split):
+            split = E >= E.max()
+        keep = ~split
+        done_I += I[keep].sum()
+        done_E += E[keep].sum()
+        done_A += A[keep].sum()
+        comp, lo, half = comp[split], lo[split], half[split]
+        h2 = 0.5 * half
+        offs = np.stack(np.meshgrid(*([[0.0, 1.0]] * D), indexing="ij"), -1).reshape(-1, D)   # (2^D, D)
+        lo = (lo[:, None, :] + offs[None, :, :] * (2 * h2)[:, None, :]).reshape(-1, D)
+        comp = np.repeat(comp, offs.shape[0])
+        half = np.repeat(h2, offs.shape[0], axis=0)
+    return float(total), float(err)
+
+
+def _quad_expectation(data, process, s, kind, rtol, atol=0.0):
+    p = _MixParams.at(data, process, s)
+    return cubature_mixture(p, _integrand(kind, process, s, p), rtol=rtol, atol=atol)
+
+
+# --------------------------------------------------------------------------- Monte Carlo
+def _root_seed(seed):
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        raise ValueError("pass an int or SeedSequence as seed (a Generator's stream depends on chunking)")
+    return np.random.SeedSequence(seed)
+
+
+def _child(root, *keys):
+    return np.random.SeedSequence(entropy=root.entropy, spawn_key=tuple(root.spawn_key) + tuple(keys),
+                                  pool_size=root.pool_size)
+
+
+def _block_sizes(n):
+    n_full, rest = divmod(n, BLOCK)
+    return [BLOCK] * n_full + ([rest] if rest else [])
+
+
+def _mc_block_stats(job, seeds, sizes):
+    """Worker: per-block (count, mean, M2) of the sample columns of ``job`` (module level: picklable)."""
+    out = []
+    for ss, n in zip(seeds, sizes):
+        vals = job(np.random.default_rng(ss), n)                                  # (n, C)
+        m = vals.mean(axis=0)
+        out.append((n, m, np.sum((vals - m) ** 2, axis=0)))
+    return out
+
+
+@dataclass
+class _Job:
+    """Per-sample values for one time (or pair of times); called in workers."""
+
+    data: object
+    process: object
+    kind: str            # "kl", "rate", "total"
+    s0: float
+    s1: float = 0.0
+
+    def __call__(self, rng, n):
+        x0 = _sample_data(self.data, rng, n)
+        xi = rng.standard_normal(x0.shape)
+        if self.kind == "total":
+            cols = []
+            for s in (self.s0, self.s1):
+                mu, v = _diffusion_coefficients(self.process, s)
+                y = mu * x0 + math.sqrt(v) * xi
+                cols.append(_integrand("kl", self.process, s, _MixParams.at(self.data, self.process, s))(y))
+            return np.stack([cols[0] - cols[1], cols[0], cols[1]], axis=1)
+        mu, v = _diffusion_coefficients(self.process, self.s0)
+        y = mu * x0 + math.sqrt(v) * xi
+        p = _MixParams.at(self.data, self.process, self.s0)
+        return _integrand(self.kind, self.process, self.s0, p)(y)[:, None]
+
+
+def _run_mc(job, root, n_samples, executor=None, tasks=None):
+    """Mean and standard error of each column of ``job``; deterministic in (root, n_samples)."""
+    sizes = _block_sizes(n_samples)
+    seeds = [_child(root, b) for b in range(len(sizes))]
+    nb = len(sizes)
+    if executor is None:
+        stats = _mc_block_stats(job, seeds, sizes)
+    else:
+        n_tasks = max(1, min(nb, tasks or nb))
+        cuts = np.linspace(0, nb, n_tasks + 1).round().astype(int)
+        futures = [executor.submit(_mc_block_stats, job, seeds[a:b], sizes[a:b])
+                   for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        stats = [st for f in futures for st in f.result()]
+    n, mean, m2 = stats[0]
+    for nb_, mb, m2b in stats[1:]:                 # Chan et al. pairwise combination, block order
+        tot = n + nb_
+        delta = mb - mean
+        mean = mean + delta * (nb_ / tot)
+        m2 = m2 + m2b + delta * delta * (n * nb_ / tot)
+        n = tot
+    var = m2 / (n - 1) if n > 1 else np.full_like(m2, np.inf)
+    return mean, np.sqrt(var / n)
+
+
+# --------------------------------------------------------------------------- dispatch helpers
+_MC_OPTIONS = {"n_samples", "seed", "executor", "tasks"}
+
+
+def _parse_options(data, options):
+    options = dict(options)
+    method = options.pop("method", "auto")
+    rtol = options.pop("rtol", None)
+    mc = {k: options.pop(k) for k in list(options) if k in _MC_OPTIONS}
+    if options:
+        raise TypeError(f"unexpected options {sorted(options)}; mixtures take method, rtol, n_samples, "
+                        "seed, executor, tasks")
+    if method not in ("auto", "quadrature", "monte-carlo"):
+        raise ValueError(f"method must be 'auto', 'quadrature' or 'monte-carlo' (got {method!r})")
+    D = data.dim
+    if method == "auto":
+        method = ("quadrature" if D <= 2 and data.n_components <= AUTO_QUADRATURE_MAX_COMPONENTS
+                  else "monte-carlo")
+    if method == "quadrature":
+        if D > 2:
+            raise ValueError(f"quadrature is available for D <= 2 only (got D = {D}); use method='monte-carlo'")
+        rtol = _DEFAULT_RTOL[D] if rtol is None else float(rtol)
+        if not rtol > 0:
+            raise ValueError(f"rtol must be positive (got {rtol})")
+    n = mc.get("n_samples", DEFAULT_N_SAMPLES)
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise ValueError(f"n_samples must be an integer >= 2 (got {n!r})")
+    mc["n_samples"] = int(n)
+    root = _root_seed(mc.get("seed"))
+    return method, rtol, root, mc
+
+
+def _require_positive(data, s, name):
+    if isinstance(data, Empirical) and np.any(np.asarray(s) <= 0):
+        raise ValueError(f"{name} must be > 0 for empirical data: the entropy production diverges like "
+                         f"(D/2) log(1/{name}) as {name} -> 0 (use a cutoff, e.g. 1e-5)")
+
+
+def _mc_estimate(mean, se, n, root):
+    return Estimate(mean, se, "monte-carlo", 0.0, n, extra={"seed_entropy": root.entropy})
+
+
+def _pointwise(data, process, s, kind, options):
+    method, rtol, root, mc = _parse_options(data, options)
+    s = np.asarray(s, dtype=float)
+    flat = s.ravel()
+    vals, ses, errs = (np.empty(flat.size) for _ in range(3))
+    for j, sj in enumerate(flat):
+        if method == "quadrature":
+            vals[j], errs[j] = _quad_expectation(data, process, sj, kind, rtol)
+            ses[j] = 0.0
+        else:
+            mean, se = _run_mc(_Job(data, process, kind, float(sj)), _child(root, j), mc["n_samples"],
+                               mc.get("executor"), mc.get("tasks"))
+            vals[j], ses[j], errs[j] = mean[0], se[0], 0.0
+    shape = s.shape
+    if method == "quadrature":
+        return Estimate(vals.reshape(shape), 0.0, "quadrature", errs.reshape(shape))
+    return _mc_estimate(vals.reshape(shape), ses.reshape(shape), mc["n_samples"], root)
+
+
+@_rate.register(GaussianMixture)
+@_rate.register(Empirical)
+def _(data, process, s, **options):
+    _require_positive(data, s, "s")
+    return _pointwise(data, process, s, "rate", options)
+
+
+@_kl_eq.register(GaussianMixture)
+@_kl_eq.register(Empirical)
+def _(data, process, s, **options):
+    _require_positive(data, s, "s")
+    return _pointwise(data, process, s, "kl", options)
+
+
+@_total.register(GaussianMixture)
+@_total.register(Empirical)
+def _(data, process, s0, s1, **options):
+    _require_positive(data, s0, "s0")
+    method, rtol, root, mc = _parse_options(data, options)
+    s0, s1 = np.broadcast_arrays(np.asarray(s0, dtype=float), np.asarray(s1, dtype=float))
+    shape = s0.shape
+    a, b = s0.ravel(), s1.ravel()
+    n = a.size
+    out = {k: np.empty(n) for k in ("v", "se", "err", "k0", "k1", "se0", "se1", "e0", "e1")}
+    for j in range(n):
+        if method == "quadrature":
+            k0, e0 = _quad_expectation(data, process, a[j], "kl", rtol)
+            k1, e1 = _quad_expectation(data, process, b[j], "kl", rtol)
+            if e0 + e1 > rtol * abs(k0 - k1):        # cancellation: tighten to the difference
+                atol = 0.5 * rtol * abs(k0 - k1)
+                k0, e0 = _quad_expectation(data, process, a[j], "kl", rtol, atol)
+                k1, e1 = _quad_expectation(data, process, b[j], "kl", rtol, atol)
+            vals = (k0 - k1, 0.0, e0 + e1, k0, k1, 0.0, 0.0, e0, e1)
+        else:
+            mean, se = _run_mc(_Job(data, process, "total", float(a[j]), float(b[j])), _child(root, j),
+                               mc["n_samples"], mc.get("executor"), mc.get("tasks"))
+            vals = (mean[0], se[0], 0.0, mean[1], mean[2], se[1], se[2], 0.0, 0.0)
+        for key, val in zip(out, vals):
+            out[key][j] = val
+    r = {k: v.reshape(shape) if shape else float(v[0]) for k, v in out.items()}
+    if not process.has_equilibrium:
+        # VE: E[log p] = -H, so "k0 - k1" = H(p_s1) - H(p_s0); report the entropies
+        names = ("neg_entropy_s0", "neg_entropy_s1")
+    else:
+        names = ("kl_s0", "kl_s1")
+    if method == "quadrature":
+        extra = {names[0]: Estimate(r["k0"], 0.0, "quadrature", r["e0"]),
+                 names[1]: Estimate(r["k1"], 0.0, "quadrature", r["e1"])}
+        return Estimate(r["v"], 0.0, "quadrature", r["err"], extra=extra)
+    n_s = mc["n_samples"]
+    extra = {names[0]: Estimate(r["k0"], r["se0"], "monte-carlo", 0.0, n_s),
+             names[1]: Estimate(r["k1"], r["se1"], "monte-carlo", 0.0, n_s),
+             "seed_entropy": root.entropy}
+    return Estimate(r["v"], r["se"], "monte-carlo", 0.0, n_s, extra=extra)
+
+
+# --------------------------------------------------------------------------- rate curve
+def rate_nodes(s0, s1, n=64, log_fraction=0.5, first_offset=1e-4):
+    """Time grid on [s0, s1]: log-spaced near s0 for the first ``log_fraction`` of the nodes.
+
+    For ``s0 > 0`` the log part is ``geomspace(s0, s0 + 0.1 (s1 - s0))``; for ``s0 = 0``
+    it is ``0`` followed by ``geomspace(first_offset, 0.1) * (s1 - s0)``; the rest is linear
+    up to ``s1``.  Returns a strictly increasing array of about ``n`` nodes.
+    """
+    s0, s1 = float(s0), float(s1)
+    if not s1 > s0 >= 0:
+        raise ValueError(f"need 0 <= s0 < s1 (got {s0}, {s1})")
+    n_log = max(2, int(round(n * log_fraction)))
+    n_lin = max(2, n - n_log)
+    L = s1 - s0
+    knee = s0 + 0.1 * L
+    if s0 > 0:
+        head = np.geomspace(s0, knee, n_log)
+    else:
+        head = np.concatenate([[0.0], np.geomspace(first_offset * L, knee, n_log - 1)])
+    tail = np.linspace(knee, s1, n_lin + 1)[1:]
+    return np.concatenate([head, tail])
+
+
+def rate_curve(data, process, s0=None, s1=None, n=64, **options):
+    r"""The entropy-production rate :math:`\dot S(s)` on a grid, for figures.
+
+    ``s0`` defaults to 0 (``cases.EPS`` for Empirical and Dirac data), ``s1`` to T (or
+    ``T - 1e-4`` where the drift is singular at T).  Nodes from :func:`rate_nodes`
+    (log-spaced near s0).  Returns ``(s, Estimate)``; options go to
+    :func:`nent_ref.entropy_production_rate` (``method``, ``seed``, ``n_samples`` ...).
+    """
+    from .cases import EPS
+    from .data import Dirac
+    from .entropy import entropy_production_rate
+    if s0 is None:
+        s0 = EPS if isinstance(data, (Empirical, Dirac)) else 0.0
+    if s1 is None:
+        s1 = process.T - 1e-4 if process.singular_at_T else process.T
+    s = rate_nodes(s0, s1, n)
+    return s, entropy_production_rate(data, process, s, **options)
+
+
+# --------------------------------------------------------------------------- table suites
+def _executor_for(options):
+    workers = int(getattr(options, "workers", 1) or 1)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        return ProcessPoolExecutor(workers)
+    return None
+
+
+def paper_mixture(dim, n_components=5, seed=0) -> GaussianMixture:
+    """The paper's mixture (:func:`nent_ref.cases.paper_mixture_params`) as a GaussianMixture."""
+    from .cases import paper_mixture_params
+    w, m, sd = paper_mixture_params(dim, n_components, seed)
+    return GaussianMixture(w, m, sd ** 2)
+
+
+def _row_common(est, k0, k1):
+    return {"S_tot": est.value, "S_tot_stderr": est.stderr, "S_tot_error_bound": est.error_bound,
+            "kl_s0_eq": k0.value, "kl_s0_eq_stderr": k0.stderr, "kl_T_eq": k1.value,
+            "kl_T_eq_stderr": k1.stderr, "method": est.method, "n_samples": est.n_samples}
+
+
+def mixture_rows(options=None) -> list[dict]:
+    """Suite ``mixture``: the paper's 5-component mixtures, D in (2, 3, 6, 9), canonical processes,
+    s0 = 0, s1 = T.  S_tot by the KL difference (quadrature in 2-D, Monte Carlo otherwise),
+    with the Kolchinsky-Tracey bounds.  Nats."""
+    from . import bounds
+    from .cases import MIXTURE_DIMS, processes
+    from .entropy import total_entropy
+    seed = getattr(options, "seed", 0)
+    progress = getattr(options, "progress", lambda msg: None)
+    executor = _executor_for(options)
+    rows = []
+    try:
+        for pname, proc in processes().items():
+            for dim in MIXTURE_DIMS:
+                progress(f"mixture: {pname} D={dim}")
+                data = paper_mixture(dim)
+                s0, s1 = 0.0, proc.T
+                est = total_entropy(data, proc, s0, s1, seed=[seed, dim], executor=executor)
+                lo, hi = bounds.total_entropy_bounds(data, proc, s0, s1)
+                rows.append({"data": "mixture5", "dim": dim, "process": pname, "s0": s0, "s1": s1,
+                             **_row_common(est, est.extra["kl_s0"], est.extra["kl_s1"]),
+                             "S_tot_lower_bound": lo, "S_tot_upper_bound": hi})
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    return rows
+
+
+#: Atom counts of the ``empirical`` suite.
+EMPIRICAL_SIZES = (10, 100, 1000)
+
+
+def empirical_rows(options=None) -> list[dict]:
+    """Suite ``empirical``: the memoriser baseline.  N atoms drawn from the paper's mixture
+    (D in 2, 3, 6, 9; N in :data:`EMPIRICAL_SIZES`), s0 = cases.EPS, s1 = T, canonical processes;
+    each row also gives the population S_tot(EPS, T) of the mixture the atoms came from and
+    mean Dirac KL (the upper end of KL(p_s0^emp || p_eq)).  Monte Carlo with 2**15 samples,
+    quadrature in 2-D for N <= 64.  Nats."""
+    from .cases import EPS, MIXTURE_DIMS, processes
+    from .data import Dirac
+    from .entropy import kl_to_equilibrium, total_entropy
+    seed = getattr(options, "seed", 0)
+    progress = getattr(options, "progress", lambda msg: None)
+    executor = _executor_for(options)
+    rows = []
+    try:
+        for pname, proc in processes().items():
+            for dim in MIXTURE_DIMS:
+                pop = paper_mixture(dim)
+                pop_est = total_entropy(pop, proc, EPS, proc.T, seed=[seed, dim, 0], n_samples=2 ** 15,
+                                        executor=executor)
+                for N in EMPIRICAL_SIZES:
+                    progress(f"empirical: {pname} D={dim} N={N}")
+                    atoms = pop.sample(N, seed=[seed, dim, N])
+                    data = Empirical(atoms)
+                    est = total_entropy(data, proc, EPS, proc.T, seed=[seed, dim, N, 1], n_samples=2 ** 15,
+                                        executor=executor)
+                    dirac_kl = float(np.mean([kl_to_equilibrium(Dirac(a), proc, EPS).value for a in atoms]))
+                    rows.append({"data": "empirical", "dim": dim, "process": pname, "n_atoms": N,
+                                 "s0": EPS, "s1": proc.T,
+                                 **_row_common(est, est.extra["kl_s0"], est.extra["kl_s1"]),
+                                 "mean_dirac_kl_s0": dirac_kl, "log_N": math.log(N),
+                                 "S_tot_population": pop_est.value,
+                                 "S_tot_population_stderr": pop_est.stderr})
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    return rows
