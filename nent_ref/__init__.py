@@ -11,3 +11,4 @@ from .data import Gaussian, Dirac
 from .entropy import entropy_production_rate, total_entropy, kl_to_equilibrium
 
 # --- topic modules (one import line each; keep this section sorted) ---
+from . import statmech

@@ -30,6 +30,7 @@ from ._version import __version__
 #: :class:`TableOptions` and returns a list of flat dicts (one per row).
 SUITES: dict[str, str] = {
     "gaussian": "nent_ref.cases:gaussian_rows",
+    "statmech": "nent_ref.statmech:table_rows",
 }
 
 #: Figures: name -> "module:function".  The function takes an output directory
