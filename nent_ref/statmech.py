@@ -653,6 +653,8 @@ def log_sum_probability(values, p, n: int, total: int) -> float:
     vs, ps = v[supp], p[supp]
     if total < n * vs.min() or total > n * vs.max():
         return -math.inf
+    if total in (n * vs.min(), n * vs.max()):  # every X_i sits on the edge of the support
+        return n * math.log(float(ps[vs == total // n].sum()))
     lam = _tilt_for(vs, ps, total / n) or 0.0
     grid, logpmf = _c.log_sum_pmf(vs, ps, n, lam)
     return float(logpmf[total - grid[0]])
@@ -674,6 +676,8 @@ def log_sum_tail_probability(values, p, n: int, total: int) -> float:
         return -math.inf
     if total <= n * vs.min():
         return 0.0
+    if total == n * vs.max():
+        return n * math.log(float(ps[vs == vs.max()].sum()))
     mean = float(ps @ vs)
     lam = max(_tilt_for(vs, ps, total / n) or 0.0, 0.0) if total / n > mean else 0.0
     grid, logpmf = _c.log_sum_pmf(vs, ps, n, lam)

@@ -469,6 +469,13 @@ def test_sum_probabilities_against_exact_rational_convolution():
         tail = math.log(sum(w for t, w in dist.items() if t >= s))
         assert sm.log_sum_tail_probability(vals, pf, n, s) == pytest.approx(tail, abs=1e-12)
     assert sm.log_sum_probability(vals, pf, n, 22) == -math.inf
+    # edges of the range for large n: log p(edge)^n, no underflow
+    assert sm.log_sum_probability(FACES, FAIR, 1000, 6000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
+    assert sm.log_sum_tail_probability(FACES, FAIR, 1000, 6000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
+    assert sm.log_sum_probability(FACES, FAIR, 1000, 1000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
+    # one step inside the edge: n ways of placing a single 5 -> log(n) - n log 6
+    assert sm.log_sum_tail_probability(FACES, FAIR, 1000, 5999) == pytest.approx(
+        math.log(1001) - 1000 * math.log(6), rel=1e-12)
 
 
 # ------------------------------------------------------------------ Gibbs conditioning
