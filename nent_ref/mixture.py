@@ -586,18 +586,31 @@ def _block_sizes(n):
 
 
 def _mc_block_stats(job, seeds, sizes):
-    """Worker: per-block (count, mean, M2) of the sample columns of ``job`` (module level: picklable)."""
+    """Worker: per-block (count, mean, co-moment matrix) of the sample columns of ``job``."""
     out = []
     for ss, n in zip(seeds, sizes):
         vals = job(np.random.default_rng(ss), n)                                  # (n, C)
         m = vals.mean(axis=0)
-        out.append((n, m, np.sum((vals - m) ** 2, axis=0)))
+        c = vals - m
+        out.append((n, m, c.T @ c))
     return out
+
+
+def _control(data, process, s, y):
+    """|y|^2 - E_{p_s}|y|^2: a control variate with exactly known mean 0."""
+    mu2 = float(process.mean_coeff_sq(s))
+    v = float(process.marginal_var(s))
+    return np.einsum("nd,nd->n", y, y) - (mu2 * data.second_moment() + data.dim * v)
 
 
 @dataclass
 class _Job:
-    """Per-sample values for one time (or pair of times); called in workers."""
+    """Per-sample values for one time (or pair of times); called in workers.
+
+    Columns: the targets, then the controls (known mean 0).  ``kind`` "total" has targets
+    (d, f0, f1) with f_s = log(p_s/p_eq)(y_s), d = f0 - f1, and controls (h0, h1);
+    "kl" and "rate" have one target and one control.
+    """
 
     data: object
     process: object
@@ -605,24 +618,34 @@ class _Job:
     s0: float
     s1: float = 0.0
 
+    @property
+    def n_targets(self):
+        return 3 if self.kind == "total" else 1
+
     def __call__(self, rng, n):
         x0 = _sample_data(self.data, rng, n)
         xi = rng.standard_normal(x0.shape)
+        times = (self.s0, self.s1) if self.kind == "total" else (self.s0,)
+        f, h = [], []
+        for s in times:
+            mu, v = _diffusion_coefficients(self.process, s)
+            y = mu * x0 + math.sqrt(v) * xi
+            p = _MixParams.at(self.data, self.process, s)
+            f.append(_integrand("kl" if self.kind == "total" else self.kind, self.process, s, p)(y))
+            h.append(_control(self.data, self.process, s, y))
         if self.kind == "total":
-            cols = []
-            for s in (self.s0, self.s1):
-                mu, v = _diffusion_coefficients(self.process, s)
-                y = mu * x0 + math.sqrt(v) * xi
-                cols.append(_integrand("kl", self.process, s, _MixParams.at(self.data, self.process, s))(y))
-            return np.stack([cols[0] - cols[1], cols[0], cols[1]], axis=1)
-        mu, v = _diffusion_coefficients(self.process, self.s0)
-        y = mu * x0 + math.sqrt(v) * xi
-        p = _MixParams.at(self.data, self.process, self.s0)
-        return _integrand(self.kind, self.process, self.s0, p)(y)[:, None]
+            f = [f[0] - f[1]] + f
+        return np.stack(f + h, axis=1)
 
 
 def _run_mc(job, root, n_samples, executor=None, tasks=None):
-    """Mean and standard error of each column of ``job``; deterministic in (root, n_samples)."""
+    """Control-variate means and standard errors of the target columns of ``job``.
+
+    Deterministic in (root, n_samples): blocks have fixed sizes and streams, and their
+    statistics are combined in block order (Chan et al.), whatever the executor/tasks.
+    The control coefficients are the least-squares regression of the targets on the controls
+    (exactly known means), which removes the variance of the p_eq cross-entropy term.
+    """
     sizes = _block_sizes(n_samples)
     seeds = [_child(root, b) for b in range(len(sizes))]
     nb = len(sizes)
@@ -634,15 +657,20 @@ def _run_mc(job, root, n_samples, executor=None, tasks=None):
         futures = [executor.submit(_mc_block_stats, job, seeds[a:b], sizes[a:b])
                    for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
         stats = [st for f in futures for st in f.result()]
-    n, mean, m2 = stats[0]
-    for nb_, mb, m2b in stats[1:]:                 # Chan et al. pairwise combination, block order
+    n, mean, cm = stats[0]
+    for nb_, mb, cmb in stats[1:]:                  # pairwise combination in block order
         tot = n + nb_
         delta = mb - mean
         mean = mean + delta * (nb_ / tot)
-        m2 = m2 + m2b + delta * delta * (n * nb_ / tot)
+        cm = cm + cmb + np.outer(delta, delta) * (n * nb_ / tot)
         n = tot
-    var = m2 / (n - 1) if n > 1 else np.full_like(m2, np.inf)
-    return mean, np.sqrt(var / n)
+    t = job.n_targets
+    cov = cm / (n - 1)
+    Stt, Stc, Scc = cov[:t, :t], cov[:t, t:], cov[t:, t:]
+    beta = np.linalg.lstsq(Scc, Stc.T, rcond=1e-12)[0].T if np.any(Scc) else np.zeros_like(Stc)
+    value = mean[:t] - beta @ mean[t:]
+    resid = np.diag(Stt - beta @ Stc.T - Stc @ beta.T + beta @ Scc @ beta.T)
+    return value, np.sqrt(np.maximum(resid, 0.0) / n)
 
 
 # --------------------------------------------------------------------------- dispatch helpers
