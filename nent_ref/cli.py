@@ -29,7 +29,9 @@ from ._version import __version__
 #: Table suites: name -> "module:function".  The function takes a
 #: :class:`TableOptions` and returns a list of flat dicts (one per row).
 SUITES: dict[str, str] = {
+    "empirical": "nent_ref.mixture:empirical_rows",
     "gaussian": "nent_ref.cases:gaussian_rows",
+    "mixture": "nent_ref.mixture:mixture_rows",
     "statmech": "nent_ref.statmech:table_rows",
 }
 
