@@ -1,0 +1,405 @@
+r"""Numba kernels of the SDE engine, each next to a plain-Python/numpy twin that the tests compare.
+
+Random numbers
+--------------
+Normals come from a per-block generator: particles are split into fixed blocks of
+``BLOCK`` particles (independent of the number of threads), block ``b`` owns a
+xoshiro256++ stream (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
+ACM TOMS 2021) whose 256-bit state is four splitmix64 outputs of the key ``(k0, k1)`` and the
+block index, and standard normals are drawn from it by the 256-layer ziggurat
+(Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000).  Paths therefore depend on ``(seed, block)``
+only, never on which thread ran a block: the same seed gives the same paths for any
+``numba.set_num_threads``.
+
+Kernels
+-------
+``forward_linear(x, c, d, g, key0, key1, tables, path, med)``
+    x_{k+1} = c_k x_k + d_k z_k for every particle, in place; optionally records the path and
+    accumulates the Stratonovich midpoint sum  med += g_k (x_k + x_{k+1})/2 . (x_{k+1} - x_k).
+``fill_normals(states, out, tables)``
+    one standard normal per entry of ``out`` (n, D), block b from ``states[b]`` (advanced).
+``affine_noise_update(x, score, c1, c2, d, states, tables)``
+    x <- c1 x + c2 score + d z   (one reverse Euler-Maruyama step).
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+__all__ = ["BLOCK", "ziggurat_tables", "block_keys", "forward_linear", "forward_linear_numpy",
+           "init_states", "init_states_python", "fill_normals", "normals_python",
+           "affine_noise_update", "affine_noise_update_numpy"]
+
+#: particles per random-number block (fixed: results never depend on the thread count)
+BLOCK = 64
+#: per-step kernels (one call per time step) run threaded only above this many numbers: every
+#: parallel region ends in a barrier, which costs a scheduler time slice on a busy machine.
+#: Serial and threaded versions draw identical numbers (same blocks, same streams).
+PARALLEL_MIN = 1 << 20
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+# --------------------------------------------------------------------------- ziggurat tables
+def _ziggurat_layers(n_layers: int = 256, r: float = 3.6541528853610088):
+    """Layer abscissae x_0 > x_1 = r > ... > x_{n-1} > x_n = 0 of the normal ziggurat.
+
+    Every layer has area v = r f(r) + int_r^inf f (f(x) = exp(-x^2/2)); x_0 = v / f(r) is the
+    width of the base strip that holds the tail.  r is the value for which the recursion
+    x_{i+1} = f^{-1}(v / x_i + f(x_i)) closes at the top (checked by the tests).
+    """
+    f = lambda t: math.exp(-0.5 * t * t)  # noqa: E731
+    v = r * f(r) + math.sqrt(0.5 * math.pi) * math.erfc(r / math.sqrt(2.0))
+    x = np.empty(n_layers + 1)
+    x[0] = v / f(r)
+    x[1] = r
+    for i in range(1, n_layers - 1):
+        x[i + 1] = math.sqrt(-2.0 * math.log(v / x[i] + f(x[i])))
+    x[n_layers] = 0.0
+    return x, v
+
+
+def ziggurat_tables():
+    """(k, w, f) arrays of the 256-layer ziggurat on 52-bit magnitudes.
+
+    k[i] = floor(2^52 x_{i+1} / x_i) (fast acceptance), w[i] = x_i / 2^52, f[i] = exp(-x_i^2/2)
+    (f has 257 entries).
+    """
+    x, _ = _ziggurat_layers()
+    two52 = float(2 ** 52)
+    k = np.array([int(math.floor(two52 * x[i + 1] / x[i])) for i in range(256)], dtype=np.uint64)
+    w = x[:256] / two52
+    f = np.exp(-0.5 * x * x)
+    return k, w, f
+
+
+_R = 3.6541528853610088
+_TABLES = ziggurat_tables()
+
+
+def block_keys(seed_sequence: np.random.SeedSequence) -> tuple[int, int]:
+    """Two 64-bit keys from a SeedSequence (the per-block streams are derived from them)."""
+    k = seed_sequence.generate_state(2, np.uint64)
+    return int(k[0]), int(k[1])
+
+
+# --------------------------------------------------------------------------- generator (numba)
+@numba.njit(inline="always", cache=True)
+def _rotl(x, k):  # pragma: no cover - compiled
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@numba.njit(inline="always", cache=True)
+def _splitmix(z):  # pragma: no cover - compiled
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    y = z
+    y = (y ^ (y >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    y = (y ^ (y >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z, y ^ (y >> np.uint64(31))
+
+
+@numba.njit(cache=True)
+def _seed_block(st, key0, key1, b):  # pragma: no cover - compiled
+    z = np.uint64(key0) ^ (np.uint64(b) * np.uint64(0xD1B54A32D192ED03) + np.uint64(key1))
+    for j in range(4):
+        z, out = _splitmix(z)
+        st[j] = out
+    if st[0] == 0 and st[1] == 0 and st[2] == 0 and st[3] == 0:
+        st[0] = np.uint64(1)
+
+
+@numba.njit(inline="always", cache=True)
+def _next(st):  # pragma: no cover - compiled
+    s0 = st[0]
+    s1 = st[1]
+    s2 = st[2]
+    s3 = st[3]
+    result = _rotl(s0 + s3, 23) + s0
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    st[0] = s0
+    st[1] = s1
+    st[2] = s2
+    st[3] = s3
+    return result
+
+
+@numba.njit(inline="always", cache=True)
+def _uniform(st):  # pragma: no cover - compiled
+    """Uniform on [0, 1) with 53 random bits."""
+    return float(_next(st) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True)
+def _normal_slow(st, i, x, zw, zf):  # pragma: no cover - compiled
+    """Rejection branch of the ziggurat (about 1.2 % of draws)."""
+    if i == 0:  # tail beyond r: Marsaglia (1964)
+        while True:
+            a = -math.log(1.0 - _uniform(st)) / 3.6541528853610088
+            b = -math.log(1.0 - _uniform(st))
+            if 2.0 * b > a * a:
+                return 3.6541528853610088 + a
+    y = zf[i] + _uniform(st) * (zf[i + 1] - zf[i])
+    if y < math.exp(-0.5 * x * x):
+        return x
+    return -1.0  # reject: caller draws again
+
+
+@numba.njit(inline="always", cache=True)
+def _normal(st, zk, zw, zf):  # pragma: no cover - compiled
+    while True:
+        u = _next(st)
+        i = np.int64(u & np.uint64(255))
+        neg = (u >> np.uint64(8)) & np.uint64(1)
+        j = u >> np.uint64(12)
+        x = float(j) * zw[i]
+        if j < zk[i]:
+            return -x if neg else x
+        x = _normal_slow(st, i, x, zw, zf)
+        if x >= 0.0:
+            return -x if neg else x
+
+
+# --------------------------------------------------------------------------- kernels
+@numba.njit(parallel=True, cache=True)
+def _forward_linear_nb(x, c, d, g, key0, key1, zk, zw, zf, path, med, block):  # pragma: no cover
+    n, D = x.shape
+    nsteps = c.shape[0]
+    nb = (n + block - 1) // block
+    record = path.shape[0] > 0
+    do_med = g.shape[0] > 0
+    for b in prange(nb):
+        st = np.empty(4, dtype=np.uint64)
+        _seed_block(st, key0, key1, b)
+        lo = b * block
+        hi = min(n, lo + block)
+        for k in range(nsteps):
+            ck = c[k]
+            dk = d[k]
+            if do_med:
+                gk = 0.5 * g[k]
+                for i in range(lo, hi):
+                    acc = 0.0
+                    for j in range(D):
+                        old = x[i, j]
+                        new = ck * old + dk * _normal(st, zk, zw, zf)
+                        x[i, j] = new
+                        acc += (old + new) * (new - old)
+                    med[i] += gk * acc
+            else:
+                for i in range(lo, hi):
+                    for j in range(D):
+                        x[i, j] = ck * x[i, j] + dk * _normal(st, zk, zw, zf)
+            if record:
+                for i in range(lo, hi):
+                    for j in range(D):
+                        path[k + 1, i, j] = x[i, j]
+
+
+def forward_linear(x, c, d, key0, key1, *, g=None, record=False, block=BLOCK):
+    """Run x_{k+1} = c_k x_k + d_k z_k in place on x (n, D) (Numba, parallel over blocks).
+
+    Returns ``(path or None, med or None)``: the recorded path (nsteps + 1, n, D) when
+    ``record``, and the Stratonovich sum  sum_k g_k (x_k + x_{k+1})/2 . (x_{k+1} - x_k)  per
+    particle when ``g`` is given.
+    """
+    n, D = x.shape
+    c = np.ascontiguousarray(c, dtype=np.float64)
+    d = np.ascontiguousarray(d, dtype=np.float64)
+    if record:
+        path = np.empty((c.shape[0] + 1, n, D))
+        path[0] = x
+    else:
+        path = np.empty((0, 0, 0))
+    gg = np.empty(0) if g is None else np.ascontiguousarray(g, dtype=np.float64)
+    med = np.zeros(n if g is not None else 0)
+    _forward_linear_nb(x, c, d, gg, np.uint64(key0), np.uint64(key1), *_TABLES, path, med, block)
+    return (path if record else None), (med if g is not None else None)
+
+
+@numba.njit(parallel=True, cache=True)
+def _init_states_nb(key0, key1, nb):  # pragma: no cover - compiled
+    states = np.empty((nb, 4), dtype=np.uint64)
+    for b in prange(nb):
+        _seed_block(states[b], key0, key1, b)
+    return states
+
+
+def init_states(key0, key1, n, block=BLOCK):
+    """Generator states (n_blocks, 4) for n particles."""
+    return _init_states_nb(np.uint64(key0), np.uint64(key1), (n + block - 1) // block)
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill_normals_nb(states, out, zk, zw, zf, block):  # pragma: no cover - compiled
+    n, D = out.shape
+    nb = states.shape[0]
+    for b in prange(nb):
+        st = states[b]
+        for i in range(b * block, min(n, (b + 1) * block)):
+            for j in range(D):
+                out[i, j] = _normal(st, zk, zw, zf)
+
+
+
+@numba.njit(cache=True)
+def _fill_normals_serial_nb(states, out, zk, zw, zf, block):  # pragma: no cover - compiled
+    n, D = out.shape
+    nb = states.shape[0]
+    for b in range(nb):
+        st = states[b]
+        for i in range(b * block, min(n, (b + 1) * block)):
+            for j in range(D):
+                out[i, j] = _normal(st, zk, zw, zf)
+
+
+def fill_normals(states, out, block=BLOCK):
+    """Fill out (n, D) with standard normals, block b from states[b] (advanced in place)."""
+    kern = _fill_normals_nb if out.size >= PARALLEL_MIN else _fill_normals_serial_nb
+    kern(states, out, *_TABLES, block)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _affine_noise_nb(x, score, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+    n, D = x.shape
+    nb = states.shape[0]
+    for b in prange(nb):
+        st = states[b]
+        for i in range(b * block, min(n, (b + 1) * block)):
+            for j in range(D):
+                x[i, j] = c1 * x[i, j] + c2 * score[i, j] + d * _normal(st, zk, zw, zf)
+
+
+
+@numba.njit(cache=True)
+def _affine_noise_serial_nb(x, score, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+    n, D = x.shape
+    nb = states.shape[0]
+    for b in range(nb):
+        st = states[b]
+        for i in range(b * block, min(n, (b + 1) * block)):
+            for j in range(D):
+                x[i, j] = c1 * x[i, j] + c2 * score[i, j] + d * _normal(st, zk, zw, zf)
+
+
+def affine_noise_update(x, score, c1, c2, d, states, block=BLOCK):
+    """x <- c1 x + c2 score + d z in place, z from the block generators (one reverse EM step)."""
+    kern = _affine_noise_nb if x.size >= PARALLEL_MIN else _affine_noise_serial_nb
+    kern(x, score, float(c1), float(c2), float(d), states, *_TABLES, block)
+    return x
+
+
+# --------------------------------------------------------------------------- plain-Python twins
+def _splitmix_py(z):
+    z = (z + _GOLDEN) & _MASK
+    y = z
+    y = ((y ^ (y >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    y = ((y ^ (y >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z, y ^ (y >> 31)
+
+
+def _seed_block_py(key0, key1, b):
+    z = key0 ^ ((b * 0xD1B54A32D192ED03 + key1) & _MASK)
+    st = []
+    for _ in range(4):
+        z, out = _splitmix_py(z)
+        st.append(out)
+    if not any(st):
+        st[0] = 1
+    return st
+
+
+def init_states_python(key0, key1, n, block=BLOCK):
+    """Plain-Python twin of :func:`init_states` (list of 4-word lists)."""
+    return [_seed_block_py(int(key0), int(key1), b) for b in range((n + block - 1) // block)]
+
+
+def _next_py(st):
+    rotl = lambda v, k: ((v << k) | (v >> (64 - k))) & _MASK  # noqa: E731
+    s0, s1, s2, s3 = st
+    result = (rotl((s0 + s3) & _MASK, 23) + s0) & _MASK
+    t = (s1 << 17) & _MASK
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = rotl(s3, 45)
+    st[:] = [s0, s1, s2, s3]
+    return result
+
+
+def _normal_py(st):
+    zk, zw, zf = _TABLES
+    while True:
+        u = _next_py(st)
+        i = u & 255
+        neg = (u >> 8) & 1
+        j = u >> 12
+        x = float(j) * float(zw[i])
+        if j < int(zk[i]):
+            return -x if neg else x
+        if i == 0:
+            while True:
+                a = -math.log(1.0 - (_next_py(st) >> 11) * 2.0 ** -53) / _R
+                b = -math.log(1.0 - (_next_py(st) >> 11) * 2.0 ** -53)
+                if 2.0 * b > a * a:
+                    x = _R + a
+                    return -x if neg else x
+        y = float(zf[i]) + (_next_py(st) >> 11) * 2.0 ** -53 * (float(zf[i + 1]) - float(zf[i]))
+        if y < math.exp(-0.5 * x * x):
+            return -x if neg else x
+
+
+def normals_python(states, n, D, block=BLOCK):
+    """Plain-Python twin of :func:`fill_normals`: an (n, D) array, states advanced in place."""
+    out = np.empty((n, D))
+    for b, st in enumerate(states):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            for j in range(D):
+                out[i, j] = _normal_py(st)
+    return out
+
+
+def forward_linear_numpy(x, c, d, z, g=None):
+    """Plain-numpy twin of :func:`forward_linear` driven by given normals z (nsteps, n, D).
+
+    Returns (final x, path (nsteps + 1, n, D), med or None); x is not modified.
+    """
+    x = np.array(x, dtype=float)
+    path = [x.copy()]
+    med = None if g is None else np.zeros(x.shape[0])
+    for k in range(len(c)):
+        new = c[k] * x + d[k] * z[k]
+        if g is not None:
+            med += 0.5 * g[k] * np.sum((x + new) * (new - x), axis=1)
+        x = new
+        path.append(x.copy())
+    return x, np.array(path), med
+
+
+def forward_normals_python(key0, key1, n, D, nsteps, block=BLOCK):
+    """The normals z (nsteps, n, D) that :func:`forward_linear` draws (block b, step k, particle, dim order)."""
+    z = np.empty((nsteps, n, D))
+    for b, st in enumerate(init_states_python(key0, key1, n, block)):
+        lo, hi = b * block, min(n, (b + 1) * block)
+        for k in range(nsteps):
+            for i in range(lo, hi):
+                for j in range(D):
+                    z[k, i, j] = _normal_py(st)
+    return z
+
+
+def affine_noise_update_numpy(x, score, c1, c2, d, z):
+    """Plain-numpy twin of :func:`affine_noise_update` with given normals z."""
+    return c1 * np.asarray(x) + c2 * np.asarray(score) + d * np.asarray(z)
