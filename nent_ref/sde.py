@@ -210,43 +210,21 @@ def _exact_score_fn(process, data):
 
 
 def _mixture_fast_path(process, data):
-    """Per-step call into the Numba mixture kernel for GaussianMixture data (None otherwise)."""
+    """score(x, s) of a GaussianMixture by one call of the Numba mixture kernel per step
+    (``data.diffused_params``: no per-step object or validation); None for other data."""
     try:
-        from .mixture import GaussianMixture  # noqa: F401  (written by the mixtures issue)
+        from .mixture import GaussianMixture
         from ._kernels import mixture_logpdf_score
-    except ImportError:
+    except ImportError:  # pragma: no cover - the mixtures module is part of the package
         return None
     if not isinstance(data, GaussianMixture):
         return None
-    params = _mixture_params(data)
-    if params is None:
-        return None
-    log_w, means, covs = params
+    log_w = np.log(data.weights)
 
     def score(x, s):
-        mu = float(process.mean_coeff(s))
-        v = float(process.marginal_var(s))
-        if covs.ndim == 1:
-            cs = mu * mu * covs + v
-        elif covs.ndim == 2:
-            cs = mu * mu * covs + v
-        else:
-            cs = mu * mu * covs + v * np.eye(covs.shape[-1])
-        return mixture_logpdf_score(x, log_w, mu * means, cs)[1]
+        _, means, covs = data.diffused_params(process, s)
+        return mixture_logpdf_score(x, log_w, means, covs)[1]
     return score
-
-
-def _mixture_params(data):
-    """(log weights, means, covs) of a GaussianMixture, whatever attribute names it uses."""
-    try:
-        w = np.asarray(data.weights, dtype=float)
-        means = np.asarray(data.means, dtype=float)
-        covs = np.asarray(getattr(data, "covs", getattr(data, "covariances", None)), dtype=float)
-    except (AttributeError, TypeError, ValueError):
-        return None
-    if covs.ndim == 0 or means.ndim != 2:
-        return None
-    return np.log(w), means, covs
 
 
 def _score_fn(process, score, e, data):
