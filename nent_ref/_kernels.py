@@ -274,6 +274,39 @@ def _emp_block_nb(G, xx, aa, lw, mu, inv2v, logc, tol):  # pragma: no cover - co
     return logp, colmax
 
 
+@numba.njit(cache=True, fastmath=False)
+def _emp_refine_nb(x, atoms, cols, lw, mu, inv2v, logc, tol):  # pragma: no cover - compiled
+    # Exact (direct-difference) log terms over the candidate atoms ``cols``; returns
+    # (log p per row, responsibilities (B, len(cols))).
+    B, D = x.shape
+    C = cols.size
+    R = np.empty((B, C))
+    logp = np.empty(B)
+    for i in range(B):
+        tmax = -np.inf
+        for c in range(C):
+            j = cols[c]
+            q = 0.0
+            for d in range(D):
+                z = x[i, d] - mu * atoms[j, d]
+                q += z * z
+            t = lw[j] - q * inv2v
+            R[i, c] = t
+            if t > tmax:
+                tmax = t
+        ssum = 0.0
+        for c in range(C):
+            e = math.exp(R[i, c] - tmax)
+            R[i, c] = e
+            ssum += e
+        logp[i] = tmax + math.log(ssum) + logc
+        inv = 1.0 / ssum
+        for c in range(C):
+            r = R[i, c] * inv
+            R[i, c] = r if r >= tol else 0.0
+    return logp, R
+
+
 def _prepare_empirical(x, atoms, log_weights, mu, v):
     x = np.ascontiguousarray(x, dtype=np.float64)
     atoms = np.ascontiguousarray(atoms, dtype=np.float64)
@@ -296,7 +329,9 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=32 * 2 *
     evaluation); a fused Numba pass turns them into log-sum-exp and responsibilities.
     Memory: ``block_bytes`` for the (block, N) distance block plus O((M + N) D).
     The expansion carries an absolute error of order ``1e-16 (|x|^2 + mu^2 |a|^2) / v``
-    in the component log terms (irrelevant unless v is tiny compared with |x|^2 * 1e-12).
+    in the component log terms; when that could exceed 1e-15 (small v), the log terms of the
+    candidate atoms (responsibility above 1e-18/N by the expansion) are recomputed from direct
+    differences, so the result is accurate to rounding in every regime.
 
     Parameters
     ----------
@@ -319,6 +354,8 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=32 * 2 *
     logc = -0.5 * D * (math.log(v) + _LOG_2PI)
     inv2v = 0.5 / v
     tol = 1e-18 / N
+    # absolute rounding error of the expanded log terms; refine when it could exceed 1e-15
+    refine = 4e-16 * (float(xx.max(initial=0.0)) + mu * mu * float(aa.max(initial=0.0))) * inv2v > 1e-15
     B = int(max(1, min(M, block_bytes // (8 * N))))
     logp = np.empty(M)
     abar = np.empty((M, D))
@@ -328,7 +365,13 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=32 * 2 *
         lp, colmax = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
         logp[start:stop] = lp
         cols = np.flatnonzero(colmax > 0.0)
-        if cols.size > N // 2:
+        if refine and cols.size <= N // 2:
+            # the expansion's rounding error matters: redo the few candidate atoms exactly
+            # (atoms outside ``cols`` carry < 1e-17 of the mass even with that error)
+            lp, R = _emp_refine_nb(x[start:stop], atoms, cols, lw, mu, inv2v, logc, tol)
+            logp[start:stop] = lp
+            abar[start:stop] = R @ atoms[cols]
+        elif cols.size > N // 2:
             abar[start:stop] = G @ atoms
         else:
             abar[start:stop] = G[:, cols] @ atoms[cols]
