@@ -12,5 +12,6 @@ from .entropy import entropy_production_rate, total_entropy, kl_to_equilibrium
 
 # --- topic modules (one import line each; keep this section sorted) ---
 from . import bounds
+from . import sde
 from . import statmech
 from .mixture import GaussianMixture, Empirical
