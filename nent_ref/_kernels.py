@@ -129,26 +129,28 @@ def _mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=False)
-def _mix_full_nb(x, logc, means, chol):  # pragma: no cover - compiled
-    # chol[k] lower triangular with chol[k] chol[k]^T = S_k;  z = L^{-1}(x - m), q = |z|^2,
-    # S^{-1}(x - m) = L^{-T} z.
+def _mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
+    # linv[k] = L_k^{-1}, lower triangular, L_k L_k^T = S_k:  z = L^{-1}(x - m), q = |z|^2,
+    # S^{-1}(x - m) = L^{-T} z (row-major loops over the triangle, no divisions).
     M, D = x.shape
     K = means.shape[0]
     logp = np.empty(M)
     score = np.zeros((M, D))
     t = np.empty(K)
     z = np.empty((K, D))
-    u = np.empty(D)
+    dv = np.empty(D)
     for i in range(M):
         tmax = -np.inf
         for k in range(K):
+            for d in range(D):
+                dv[d] = x[i, d] - means[k, d]
             q = 0.0
-            for d in range(D):  # forward substitution
-                acc = x[i, d] - means[k, d]
-                for j in range(d):
-                    acc -= chol[k, d, j] * z[k, j]
-                z[k, d] = acc / chol[k, d, d]
-                q += z[k, d] * z[k, d]
+            for d in range(D):
+                acc = 0.0
+                for j in range(d + 1):
+                    acc += linv[k, d, j] * dv[j]
+                z[k, d] = acc
+                q += acc * acc
             t[k] = logc[k] - 0.5 * q
             if t[k] > tmax:
                 tmax = t[k]
@@ -160,13 +162,10 @@ def _mix_full_nb(x, logc, means, chol):  # pragma: no cover - compiled
         for k in range(K):
             c = t[k] / ssum
             if c != 0.0:
-                for d in range(D - 1, -1, -1):  # back substitution L^T u = z
-                    acc = z[k, d]
-                    for j in range(d + 1, D):
-                        acc -= chol[k, j, d] * u[j]
-                    u[d] = acc / chol[k, d, d]
                 for d in range(D):
-                    score[i, d] -= c * u[d]
+                    zd = c * z[k, d]
+                    for j in range(d + 1):
+                        score[i, j] -= linv[k, d, j] * zd
     return logp, score
 
 
@@ -185,7 +184,8 @@ def _component_terms(log_weights, covs, D):
     except np.linalg.LinAlgError:
         raise ValueError("a component covariance is not positive definite") from None
     half_logdet = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
-    return log_weights - half_logdet - 0.5 * D * _LOG_2PI, np.ascontiguousarray(chol)
+    linv = np.linalg.solve(chol, np.broadcast_to(np.eye(D), chol.shape))
+    return log_weights - half_logdet - 0.5 * D * _LOG_2PI, np.ascontiguousarray(np.tril(linv))
 
 
 def mixture_logpdf_score(x, log_weights, means, covs):
@@ -240,14 +240,13 @@ def mixture_logpdf_score_numpy(x, log_weights, means, covs):
 
 
 # --------------------------------------------------------------------------- empirical data
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, fastmath=False, parallel=True)
 def _emp_block_nb(G, xx, aa, lw, mu, inv2v, logc, tol):  # pragma: no cover - compiled
-    # G (B, N) holds x @ atoms.T on entry and the responsibilities on exit.
-    # Returns (log p per row, per-atom max responsibility over the block).
+    # G (B, N) holds x @ atoms.T on entry and the responsibilities on exit (entries below
+    # ``tol`` set to 0).  Returns log p per row.  Rows run in parallel.
     B, N = G.shape
     logp = np.empty(B)
-    colmax = np.zeros(N)
-    for i in range(B):
+    for i in numba.prange(B):
         tmax = -np.inf
         for j in range(N):
             q = xx[i] - 2.0 * mu * G[i, j] + mu * mu * aa[j]
@@ -259,46 +258,46 @@ def _emp_block_nb(G, xx, aa, lw, mu, inv2v, logc, tol):  # pragma: no cover - co
                 tmax = t
         ssum = 0.0
         for j in range(N):
-            e = math.exp(G[i, j] - tmax)
+            d = G[i, j] - tmax
+            e = math.exp(d) if d > -745.0 else 0.0
             G[i, j] = e
             ssum += e
         logp[i] = tmax + math.log(ssum) + logc
+        cut = tol * ssum
         inv = 1.0 / ssum
         for j in range(N):
-            r = G[i, j] * inv
-            if r < tol:
-                r = 0.0
-            G[i, j] = r
-            if r > colmax[j]:
-                colmax[j] = r
-    return logp, colmax
+            e = G[i, j]
+            G[i, j] = e * inv if e >= cut else 0.0
+    return logp
 
 
-@numba.njit(cache=True, fastmath=False)
-def _emp_refine_nb(x, atoms, cols, lw, mu, inv2v, logc, tol):  # pragma: no cover - compiled
-    # Exact (direct-difference) log terms over the candidate atoms ``cols``; returns
-    # (log p per row, responsibilities (B, len(cols))).
+@numba.njit(cache=True, fastmath=False, parallel=True)
+def _emp_refine_nb(x, atoms, cols, G, lw, mu, inv2v, logc, tol):  # pragma: no cover - compiled
+    # Exact (direct-difference) log terms over each row's candidate atoms (cols[c] with
+    # G[i, cols[c]] > 0); returns (log p per row, responsibilities (B, len(cols))).
     B, D = x.shape
     C = cols.size
-    R = np.empty((B, C))
+    R = np.zeros((B, C))
     logp = np.empty(B)
-    for i in range(B):
+    for i in numba.prange(B):
         tmax = -np.inf
         for c in range(C):
             j = cols[c]
-            q = 0.0
-            for d in range(D):
-                z = x[i, d] - mu * atoms[j, d]
-                q += z * z
-            t = lw[j] - q * inv2v
-            R[i, c] = t
-            if t > tmax:
-                tmax = t
+            if G[i, j] > 0.0:
+                q = 0.0
+                for d in range(D):
+                    z = x[i, d] - mu * atoms[j, d]
+                    q += z * z
+                t = lw[j] - q * inv2v
+                R[i, c] = t
+                if t > tmax:
+                    tmax = t
         ssum = 0.0
         for c in range(C):
-            e = math.exp(R[i, c] - tmax)
-            R[i, c] = e
-            ssum += e
+            if G[i, cols[c]] > 0.0:
+                e = math.exp(R[i, c] - tmax)
+                R[i, c] = e
+                ssum += e
         logp[i] = tmax + math.log(ssum) + logc
         inv = 1.0 / ssum
         for c in range(C):
@@ -362,13 +361,12 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=32 * 2 *
     for start in range(0, M, B):
         stop = min(M, start + B)
         G = x[start:stop] @ atoms.T
-        lp, colmax = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
-        logp[start:stop] = lp
-        cols = np.flatnonzero(colmax > 0.0)
+        logp[start:stop] = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
+        cols = np.flatnonzero(np.any(G > 0.0, axis=0))
         if refine and cols.size <= N // 2:
-            # the expansion's rounding error matters: redo the few candidate atoms exactly
-            # (atoms outside ``cols`` carry < 1e-17 of the mass even with that error)
-            lp, R = _emp_refine_nb(x[start:stop], atoms, cols, lw, mu, inv2v, logc, tol)
+            # the expansion's rounding error matters: redo each row's candidate atoms exactly
+            # (the dropped atoms carry < 1e-17 of the mass even with that error)
+            lp, R = _emp_refine_nb(x[start:stop], atoms, cols, G, lw, mu, inv2v, logc, tol)
             logp[start:stop] = lp
             abar[start:stop] = R @ atoms[cols]
         elif cols.size > N // 2:
