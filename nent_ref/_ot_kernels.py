@@ -1,0 +1,717 @@
+"""Numba kernels for :mod:`nent_ref.ot`, each beside a plain-numpy reference twin.
+
+Private module.  Every kernel works in float64 with the squared Euclidean cost
+``C_ij = |x_i - y_j|^2`` (computed as a sum of squared differences, so identical
+points give exactly 0).  The numpy twins (suffix ``_np``) implement the same
+mathematics in the most direct way and exist so that tests can compare against them.
+
+Kernels
+-------
+``sq_cost``                Squared Euclidean cost matrix (parallel over rows).
+``lap_solve``              Dense linear assignment: Jonker-Volgenant column reduction and
+                           augmenting row reduction followed by shortest augmenting paths
+                           (Jonker & Volgenant, Computing 38, 1987), with dual potentials.
+``network_simplex``        Exact transportation problem with real weights: primal network
+                           simplex with a strongly feasible spanning tree (Cunningham's
+                           leaving-arc rule, no cycling) and block-search pricing.
+``sinkhorn_stabilized``    Entropic OT at one epsilon: Sinkhorn scaling iterations on a kernel
+                           with absorbed log-domain potentials (Schmitzer, SIAM J. Sci. Comput.
+                           41, 2019), re-absorbed whenever the scalings leave [1e-100, 1e100].
+``lse_update_rows/cols``   Exact log-domain half-steps (log-sum-exp), parallel and deterministic.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Problems with fewer cost entries than this run the Sinkhorn matrix-vector products serially
+#: (thread start-up costs more than it saves on small problems).
+PARALLEL_MIN_SIZE = 1_000_000
+
+# ----------------------------------------------------------------------------------------------
+# cost matrix
+
+
+@njit(cache=True, parallel=True)
+def sq_cost(x, y):
+    """C_ij = sum_k (x_ik - y_jk)^2 (float64)."""
+    n, d = x.shape
+    m = y.shape[0]
+    C = np.empty((n, m))
+    for i in prange(n):
+        for j in range(m):
+            s = 0.0
+            for k in range(d):
+                t = x[i, k] - y[j, k]
+                s += t * t
+            C[i, j] = s
+    return C
+
+
+def sq_cost_np(x, y):
+    """numpy twin of :func:`sq_cost`."""
+    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# linear assignment (uniform weights, equal sizes)
+
+
+@njit(cache=True)
+def lap_solve(C):
+    """Minimum-cost perfect assignment of the square matrix C.
+
+    Returns ``(col4row, u, v)`` with ``u_i + v_j <= C_ij`` for all i, j and equality on
+    ``(i, col4row[i])``; hence ``sum u + sum v = sum_i C[i, col4row[i]]`` (strong duality).
+    """
+    n = C.shape[0]
+    col4row = np.full(n, -1, np.int64)
+    row4col = np.full(n, -1, np.int64)
+    u = np.zeros(n)
+    v = np.empty(n)
+    # 1. column reduction: v_j = min_i C_ij, assign the argmin row if it is still free
+    for j in range(n - 1, -1, -1):
+        best = np.inf
+        ib = 0
+        for i in range(n):
+            if C[i, j] < best:
+                best = C[i, j]
+                ib = i
+        v[j] = best
+        if col4row[ib] < 0:
+            col4row[ib] = j
+            row4col[j] = ib
+    free = np.empty(n, np.int64)
+    nfree = 0
+    for i in range(n):
+        if col4row[i] < 0:
+            free[nfree] = i
+            nfree += 1
+    # 2. augmenting row reduction, two passes (keeps C_ij - v_j >= row minimum tight on assigned pairs)
+    guard = 0
+    for _ in range(2):
+        k = 0
+        prev = nfree
+        nfree = 0
+        while k < prev:
+            i = free[k]
+            k += 1
+            guard += 1
+            umin = np.inf
+            usub = np.inf
+            j1 = 0
+            j2 = 0
+            for j in range(n):
+                h = C[i, j] - v[j]
+                if h < usub:
+                    if h >= umin:
+                        usub = h
+                        j2 = j
+                    else:
+                        usub = umin
+                        j2 = j1
+                        umin = h
+                        j1 = j
+            i0 = row4col[j1]
+            lowered = umin < usub
+            if lowered:
+                v[j1] = v[j1] - (usub - umin)
+            elif i0 >= 0:
+                j1 = j2
+                i0 = row4col[j2]
+            col4row[i] = j1
+            row4col[j1] = i
+            if i0 >= 0:
+                col4row[i0] = -1
+                if lowered and guard < 8 * n:
+                    k -= 1
+                    free[k] = i0
+                else:
+                    free[nfree] = i0
+                    nfree += 1
+    # duals of the assigned rows: u_i = C_i,col - v_col (the row minimum of C_ij - v_j)
+    for i in range(n):
+        if col4row[i] >= 0:
+            u[i] = C[i, col4row[i]] - v[col4row[i]]
+        else:
+            # any value with u_i <= min_j (C_ij - v_j) is feasible; take the minimum
+            mn = np.inf
+            for j in range(n):
+                h = C[i, j] - v[j]
+                if h < mn:
+                    mn = h
+            u[i] = mn
+    # 3. shortest augmenting paths (Dijkstra on reduced costs) for the remaining free rows
+    shortest = np.empty(n)
+    path = np.empty(n, np.int64)
+    remaining = np.empty(n, np.int64)
+    sr_rows = np.empty(n, np.int64)
+    sc = np.zeros(n, np.bool_)
+    for f in range(nfree):
+        cur = free[f]
+        for j in range(n):
+            shortest[j] = np.inf
+            remaining[j] = n - 1 - j
+            sc[j] = False
+        nrem = n
+        nsr = 0
+        minval = 0.0
+        sink = -1
+        i = cur
+        while sink < 0:
+            sr_rows[nsr] = i
+            nsr += 1
+            lowest = np.inf
+            index = -1
+            ui = u[i]
+            for it in range(nrem):
+                j = remaining[it]
+                r = minval + C[i, j] - ui - v[j]
+                if r < shortest[j]:
+                    path[j] = i
+                    shortest[j] = r
+                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] < 0):
+                    lowest = shortest[j]
+                    index = it
+            minval = lowest
+            j = remaining[index]
+            if row4col[j] < 0:
+                sink = j
+            else:
+                i = row4col[j]
+            sc[j] = True
+            nrem -= 1
+            remaining[index] = remaining[nrem]
+        # dual update
+        u[cur] += minval
+        for t in range(1, nsr):
+            i = sr_rows[t]
+            u[i] += minval - shortest[col4row[i]]
+        for j in range(n):
+            if sc[j]:
+                v[j] -= minval - shortest[j]
+        # augment along the path
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            jn = col4row[i]
+            col4row[i] = j
+            j = jn
+            if i == cur:
+                break
+    return col4row, u, v
+
+
+# ----------------------------------------------------------------------------------------------
+# network simplex (general weights)
+
+
+@njit(cache=True)
+def _arc_ends(e, n, m, nm):
+    """Tail and head node of arc e.  Nodes: sources 0..n-1, sinks n..n+m-1, root n+m.
+    Arcs: real i->j (e = i*m + j), artificial source->root (nm + i), root->sink (nm + n + j)."""
+    if e < nm:
+        return e // m, n + e % m
+    if e < nm + n:
+        return e - nm, n + m
+    return n + m, n + (e - nm - n)
+
+
+@njit(cache=True)
+def _arc_cost(e, C, n, m, nm, big):
+    if e < nm:
+        return C[e // m, e % m]
+    return big
+
+
+@njit(cache=True)
+def _link(h, node, head_of, nxt, prv):
+    nxt[h] = head_of[node]
+    prv[h] = -1
+    if head_of[node] >= 0:
+        prv[head_of[node]] = h
+    head_of[node] = h
+
+
+@njit(cache=True)
+def _unlink(h, node, head_of, nxt, prv):
+    if prv[h] >= 0:
+        nxt[prv[h]] = nxt[h]
+    else:
+        head_of[node] = nxt[h]
+    if nxt[h] >= 0:
+        prv[nxt[h]] = prv[h]
+
+
+@njit(cache=True)
+def network_simplex(C, a, b, tol, max_pivots):
+    """Exact min-cost transportation plan for supplies ``a`` (n) and demands ``b`` (m).
+
+    Requires a > 0, b > 0 and sum a = sum b (up to rounding; the imbalance stays on the
+    artificial arcs and is reported by the caller).  Returns
+    ``(tails, heads, flows, phi, n_pivots, status)`` where the basic real arcs are
+    ``(tails[k], heads[k]) -> flows[k]`` (heads are sink indices 0..m-1) and ``phi`` are
+    node potentials with ``C_ij >= phi_i - phi_{n+j} - tol`` for all arcs (u = phi[:n],
+    v = -phi[n:n+m]).  status 0: optimal; 1: pivot limit reached.
+    """
+    n, m = C.shape
+    nm = n * m
+    N = n + m + 1
+    root = n + m
+    E = nm + n + m
+    cmax = 0.0
+    for i in range(n):
+        for j in range(m):
+            if abs(C[i, j]) > cmax:
+                cmax = abs(C[i, j])
+    big = (cmax + 1.0) * N
+    # tree storage: slots 0..N-2 hold basic arcs; half-edges 2*slot (at tail), 2*slot+1 (at head)
+    nslot = N - 1
+    slot_arc = np.empty(nslot, np.int64)
+    slot_flow = np.empty(nslot)
+    head_of = np.full(N, -1, np.int64)      # first half-edge of node
+    nxt = np.full(2 * nslot, -1, np.int64)
+    prv = np.full(2 * nslot, -1, np.int64)
+    parent = np.full(N, -1, np.int64)
+    pslot = np.full(N, -1, np.int64)
+    depth = np.zeros(N, np.int64)
+    phi = np.zeros(N)
+    # initial strongly feasible tree: source i -> root carries a_i (upward), root -> sink j carries b_j
+    for i in range(n):
+        s = i
+        slot_arc[s] = nm + i
+        slot_flow[s] = a[i]
+        _link(2 * s, i, head_of, nxt, prv)
+        _link(2 * s + 1, root, head_of, nxt, prv)
+        parent[i] = root
+        pslot[i] = s
+        depth[i] = 1
+        phi[i] = big          # C_e = phi_tail - phi_head for basic arcs, phi_root = 0
+    for j in range(m):
+        s = n + j
+        slot_arc[s] = nm + n + j
+        slot_flow[s] = b[j]
+        _link(2 * s, root, head_of, nxt, prv)
+        _link(2 * s + 1, n + j, head_of, nxt, prv)
+        parent[n + j] = root
+        pslot[n + j] = s
+        depth[n + j] = 1
+        phi[n + j] = -big
+    block = max(int(np.sqrt(E)), 64)
+    pos = 0
+    pivots = 0
+    status = 0
+    stack = np.empty(N, np.int64)
+    while True:
+        # ---- pricing: block search for the most negative reduced cost C_e - phi_t + phi_h
+        best = -tol
+        enter = -1
+        scanned = 0
+        cnt = 0
+        while scanned < E:
+            e = pos
+            pos += 1
+            if pos == E:
+                pos = 0
+            scanned += 1
+            cnt += 1
+            if e < nm:
+                i = e // m
+                j = e - i * m
+                r = C[i, j] - phi[i] + phi[n + j]
+            elif e < nm + n:
+                r = big - phi[e - nm]
+            else:
+                r = big + phi[n + (e - nm - n)]
+            if r < best:
+                best = r
+                enter = e
+            if cnt == block:
+                cnt = 0
+                if enter >= 0:
+                    break
+        if enter < 0:
+            break
+        if pivots >= max_pivots:
+            status = 1
+            break
+        pivots += 1
+        t, h = _arc_ends(enter, n, m, nm)
+        # ---- apex (lowest common ancestor)
+        p = t
+        q = h
+        while depth[p] > depth[q]:
+            p = parent[p]
+        while depth[q] > depth[p]:
+            q = parent[q]
+        while p != q:
+            p = parent[p]
+            q = parent[q]
+        apex = p
+        # ---- leaving arc (Cunningham): traverse apex -> t, then t -> h, then h -> apex;
+        # blocking arcs are those traversed against their orientation; take the LAST one.
+        delta = np.inf
+        leave_node = -1   # child endpoint of the leaving tree arc
+        leave_side = 0    # 0: on the t side, 1: on the h side
+        x = t
+        while x != apex:  # t side, walked upward; traversal direction there is parent -> x
+            s = pslot[x]
+            tt, hh = _arc_ends(slot_arc[s], n, m, nm)
+            if tt == x:   # arc x -> parent traversed backwards: blocking
+                if slot_flow[s] < delta:   # strict: keep the one nearest t (last in traversal)
+                    delta = slot_flow[s]
+                    leave_node = x
+                    leave_side = 0
+            x = parent[x]
+        x = h
+        while x != apex:  # h side, traversal direction x -> parent
+            s = pslot[x]
+            tt, hh = _arc_ends(slot_arc[s], n, m, nm)
+            if tt != x:   # arc parent -> x traversed backwards: blocking
+                if slot_flow[s] <= delta:  # non-strict: later (nearer the apex) wins ties
+                    delta = slot_flow[s]
+                    leave_node = x
+                    leave_side = 1
+            x = parent[x]
+        # ---- flow update
+        if delta > 0.0:
+            x = t
+            while x != apex:
+                s = pslot[x]
+                tt, hh = _arc_ends(slot_arc[s], n, m, nm)
+                if tt == x:
+                    slot_flow[s] -= delta
+                else:
+                    slot_flow[s] += delta
+                x = parent[x]
+            x = h
+            while x != apex:
+                s = pslot[x]
+                tt, hh = _arc_ends(slot_arc[s], n, m, nm)
+                if tt != x:
+                    slot_flow[s] -= delta
+                else:
+                    slot_flow[s] += delta
+                x = parent[x]
+        # ---- replace the leaving arc by the entering arc in the same slot
+        ls = pslot[leave_node]
+        tt, hh = _arc_ends(slot_arc[ls], n, m, nm)
+        _unlink(2 * ls, tt, head_of, nxt, prv)
+        _unlink(2 * ls + 1, hh, head_of, nxt, prv)
+        slot_arc[ls] = enter
+        slot_flow[ls] = delta
+        _link(2 * ls, t, head_of, nxt, prv)
+        _link(2 * ls + 1, h, head_of, nxt, prv)
+        # ---- re-hang the subtree cut off below leave_node: it contains t (side 0) or h (side 1)
+        if leave_side == 0:
+            start = t
+            newpar = h
+        else:
+            start = h
+            newpar = t
+        parent[start] = newpar
+        pslot[start] = ls
+        ce = _arc_cost(enter, C, n, m, nm, big)
+        phi[start] = phi[newpar] - ce if start == h else phi[newpar] + ce
+        depth[start] = depth[newpar] + 1
+        top = 0
+        stack[top] = start
+        top += 1
+        while top > 0:
+            top -= 1
+            x = stack[top]
+            hf = head_of[x]
+            while hf >= 0:
+                s = hf >> 1
+                if s != pslot[x]:
+                    tt, hh = _arc_ends(slot_arc[s], n, m, nm)
+                    y = hh if tt == x else tt
+                    parent[y] = x
+                    pslot[y] = s
+                    depth[y] = depth[x] + 1
+                    cy = _arc_cost(slot_arc[s], C, n, m, nm, big)
+                    phi[y] = phi[x] - cy if tt == x else phi[x] + cy
+                    stack[top] = y
+                    top += 1
+                hf = nxt[hf]
+    # ---- output the basic real arcs
+    cntr = 0
+    for s in range(nslot):
+        if slot_arc[s] < nm:
+            cntr += 1
+    tails = np.empty(cntr, np.int64)
+    heads = np.empty(cntr, np.int64)
+    flows = np.empty(cntr)
+    k = 0
+    for s in range(nslot):
+        e = slot_arc[s]
+        if e < nm:
+            tails[k] = e // m
+            heads[k] = e % m
+            flows[k] = slot_flow[s]
+            k += 1
+    return tails, heads, flows, phi, pivots, status
+
+
+# ----------------------------------------------------------------------------------------------
+# Sinkhorn (entropic OT with reference measure a (x) b)
+
+
+@njit(cache=True, parallel=True)
+def lse_update_rows(C, g, logb, eps):
+    """f_i = -eps log sum_j b_j exp((g_j - C_ij)/eps)   (exact, max-shifted log-sum-exp)."""
+    n, m = C.shape
+    f = np.empty(n)
+    for i in prange(n):
+        mx = -np.inf
+        for j in range(m):
+            z = (g[j] - C[i, j]) / eps + logb[j]
+            if z > mx:
+                mx = z
+        s = 0.0
+        for j in range(m):
+            s += np.exp((g[j] - C[i, j]) / eps + logb[j] - mx)
+        f[i] = -eps * (mx + np.log(s))
+    return f
+
+
+@njit(cache=True, parallel=True)
+def lse_update_cols(C, f, loga, eps):
+    """g_j = -eps log sum_i a_i exp((f_i - C_ij)/eps); columns split in blocks over threads."""
+    n, m = C.shape
+    nb = 64
+    nblocks = (m + nb - 1) // nb
+    g = np.empty(m)
+    for bk in prange(nblocks):
+        j0 = bk * nb
+        j1 = min(m, j0 + nb)
+        mx = np.full(j1 - j0, -np.inf)
+        for i in range(n):
+            for j in range(j0, j1):
+                z = (f[i] - C[i, j]) / eps + loga[i]
+                if z > mx[j - j0]:
+                    mx[j - j0] = z
+        s = np.zeros(j1 - j0)
+        for i in range(n):
+            for j in range(j0, j1):
+                s[j - j0] += np.exp((f[i] - C[i, j]) / eps + loga[i] - mx[j - j0])
+        for j in range(j0, j1):
+            g[j] = -eps * (mx[j - j0] + np.log(s[j - j0]))
+    return g
+
+
+@njit(cache=True, parallel=True)
+def _absorbed_kernel(C, f, g, loga, logb, eps, K):
+    """K_ij = a_i b_j exp((f_i + g_j - C_ij)/eps) (entries below 1e-308 underflow to 0)."""
+    n, m = C.shape
+    for i in prange(n):
+        for j in range(m):
+            K[i, j] = np.exp((f[i] + g[j] - C[i, j]) / eps + loga[i] + logb[j])
+
+
+@njit(cache=True, parallel=True)
+def _matvec(K, x, out):
+    n, m = K.shape
+    for i in prange(n):
+        s = 0.0
+        for j in range(m):
+            s += K[i, j] * x[j]
+        out[i] = s
+
+
+@njit(cache=True, parallel=True)
+def _rmatvec(K, x, out):
+    """out_j = sum_i K_ij x_i, column blocks over threads (deterministic)."""
+    n, m = K.shape
+    nb = 256
+    nblocks = (m + nb - 1) // nb
+    for bk in prange(nblocks):
+        j0 = bk * nb
+        j1 = min(m, j0 + nb)
+        for j in range(j0, j1):
+            out[j] = 0.0
+        for i in range(n):
+            xi = x[i]
+            for j in range(j0, j1):
+                out[j] += K[i, j] * xi
+
+
+@njit(cache=True)
+def _matvec_serial(K, x, out):
+    n, m = K.shape
+    for i in range(n):
+        s = 0.0
+        for j in range(m):
+            s += K[i, j] * x[j]
+        out[i] = s
+
+
+@njit(cache=True)
+def _rmatvec_serial(K, x, out):
+    n, m = K.shape
+    for j in range(m):
+        out[j] = 0.0
+    for i in range(n):
+        xi = x[i]
+        for j in range(m):
+            out[j] += K[i, j] * xi
+
+
+@njit(cache=True)
+def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
+    """Sinkhorn at a fixed eps from potentials (f, g), which are updated in place.
+
+    Iterate: column update (exact column marginals), row update (exact row marginals); every
+    ``check_every`` iterations compute the column-marginal violation ||P^T 1 - b||_2 and stop
+    when it is below ``tol`` (only when ``final``; otherwise run ``max_iter`` iterations).
+    Potentials are kept as absorbed log-domain values plus scalings; the kernel is rebuilt
+    (after two exact log-sum-exp half-steps) whenever a scaling leaves [1e-100, 1e100] or a
+    kernel row/column sum vanishes.  Returns ``(n_iter, violation, n_absorb)``.
+    """
+    n, m = C.shape
+    par = n * m >= PARALLEL_MIN_SIZE
+    loga = np.log(a)
+    logb = np.log(b)
+    K = np.empty((n, m))
+    alpha = np.ones(n)
+    beta = np.ones(m)
+    kb = np.empty(n)
+    ka = np.empty(m)
+    absorbs = 0
+    need_absorb = True
+    it = 0
+    viol = np.inf
+    while it < max_iter:
+        if need_absorb:
+            for i in range(n):
+                f[i] += eps * np.log(alpha[i])
+                alpha[i] = 1.0
+            for j in range(m):
+                g[j] += eps * np.log(beta[j])
+                beta[j] = 1.0
+            f[:] = lse_update_rows(C, g, logb, eps)
+            g[:] = lse_update_cols(C, f, loga, eps)
+            _absorbed_kernel(C, f, g, loga, logb, eps, K)
+            absorbs += 1
+            need_absorb = False
+        # column update: beta_j = b_j / sum_i K_ij alpha_i  (K already carries a_i b_j)
+        if par:
+            _rmatvec(K, alpha, ka)
+        else:
+            _rmatvec_serial(K, alpha, ka)
+        ok = True
+        for j in range(m):
+            if not (ka[j] > 0.0):
+                ok = False
+                break
+            beta[j] = b[j] / ka[j]
+            if beta[j] > 1e100 or beta[j] < 1e-100:
+                ok = False
+        if ok:
+            if par:
+                _matvec(K, beta, kb)
+            else:
+                _matvec_serial(K, beta, kb)
+            for i in range(n):
+                if not (kb[i] > 0.0):
+                    ok = False
+                    break
+                alpha[i] = a[i] / kb[i]
+                if alpha[i] > 1e100 or alpha[i] < 1e-100:
+                    ok = False
+        if not ok:
+            # undo nothing: scalings are finite where computed; fall back to exact log steps
+            for i in range(n):
+                if not (alpha[i] > 0.0 and alpha[i] < np.inf):
+                    alpha[i] = 1.0
+            for j in range(m):
+                if not (beta[j] > 0.0 and beta[j] < np.inf):
+                    beta[j] = 1.0
+            need_absorb = True
+            it += 1
+            continue
+        it += 1
+        if final and (it % check_every == 0 or it == max_iter):
+            if par:
+                _rmatvec(K, alpha, ka)
+            else:
+                _rmatvec_serial(K, alpha, ka)
+            s = 0.0
+            for j in range(m):
+                d = ka[j] * beta[j] - b[j]
+                s += d * d
+            viol = np.sqrt(s)
+            if viol < tol:
+                break
+    for i in range(n):
+        f[i] += eps * np.log(alpha[i])
+    for j in range(m):
+        g[j] += eps * np.log(beta[j])
+    return it, viol, absorbs
+
+
+@njit(cache=True, parallel=True)
+def plan_summary(C, f, g, loga, logb, eps):
+    """From converged potentials: (<P,C>, sum P (f+g-C)/eps = KL(P || a b^T), row sums, col sums)."""
+    n, m = C.shape
+    lin = np.zeros(n)
+    kl = np.zeros(n)
+    rows = np.zeros(n)
+    for i in prange(n):
+        for j in range(m):
+            z = (f[i] + g[j] - C[i, j]) / eps
+            p = np.exp(z + loga[i] + logb[j])
+            lin[i] += p * C[i, j]
+            kl[i] += p * z
+            rows[i] += p
+    cols = np.zeros(m)
+    for i in range(n):
+        for j in range(m):
+            cols[j] += np.exp((f[i] + g[j] - C[i, j]) / eps + loga[i] + logb[j])
+    return lin.sum(), kl.sum(), rows, cols
+
+
+# ----------------------------------------------------------------------------------------------
+# numpy twins of the Sinkhorn iterations (tests only)
+
+
+def sinkhorn_log_np(C, a, b, eps, n_iter):
+    """Plain log-domain Sinkhorn (scipy logsumexp), from zero potentials, ``n_iter`` iterations
+    of (column, row) updates.  Returns (f, g)."""
+    from scipy.special import logsumexp
+    f = np.zeros(C.shape[0])
+    g = np.zeros(C.shape[1])
+    for _ in range(n_iter):
+        g = -eps * logsumexp((f[:, None] - C) / eps + np.log(a)[:, None], axis=0)
+        f = -eps * logsumexp((g[None, :] - C) / eps + np.log(b)[None, :], axis=1)
+    return f, g
+
+
+def sinkhorn_kernel_np(C, a, b, eps, n_iter):
+    """Plain kernel-domain Sinkhorn with K = exp(-C/eps): u, v scalings with
+    P = diag(u) K diag(v); ``n_iter`` iterations of (column, row) updates.  Returns
+    (f, g) = eps log(u / a), eps log(v / b) in the convention P = a_i b_j exp((f+g-C)/eps).
+    Underflows (division by zero) once C/eps exceeds ~700."""
+    K = np.exp(-C / eps)
+    u = np.array(a, dtype=float)
+    v = np.ones(C.shape[1])
+    for _ in range(n_iter):
+        v = b / (K.T @ u)
+        u = a / (K @ v)
+    return eps * np.log(u / a), eps * np.log(v / b)
+
+
+def network_simplex_np(C, a, b):
+    """LP twin for general weights (scipy HiGHS); returns the optimal value only."""
+    from scipy.optimize import linprog
+    n, m = C.shape
+    A_eq = np.zeros((n + m, n * m))
+    for i in range(n):
+        A_eq[i, i * m:(i + 1) * m] = 1.0
+    for j in range(m):
+        A_eq[n + j, j::m] = 1.0
+    res = linprog(C.ravel(), A_eq=A_eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
+    if not res.success:
+        raise RuntimeError(res.message)
+    return float(res.fun)
