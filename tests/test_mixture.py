@@ -1,0 +1,311 @@
+"""Gaussian mixtures: data type, exact diffusion, quadrature vs Monte Carlo vs closed form, chunking."""
+import math
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+import nent_ref as nr
+from nent_ref import cases
+from nent_ref.mixture import (BLOCK, Empirical, GaussianMixture, cubature_mixture, paper_mixture, rate_curve,
+                              rate_nodes, _MixParams, GK_NODES, GK_KRONROD, GK_GAUSS)
+
+PROCS = cases.processes()
+VE = nr.VE()
+
+
+def _full_mixture(D, K=3, seed=0):
+    rng = np.random.default_rng([seed, D, K])
+    A = rng.normal(size=(K, D, D))
+    covs = A @ A.transpose(0, 2, 1) / D + 0.3 * np.eye(D)
+    return GaussianMixture(rng.dirichlet(np.ones(K)), rng.uniform(-2, 2, (K, D)), covs)
+
+
+# --------------------------------------------------------------------------- the quadrature rule
+def test_gauss_kronrod_rule_exactness():
+    """K15 integrates x^k exactly for k <= 22 and G7 for k <= 13 (defining property; catches a typo)."""
+    for k in range(0, 23):
+        exact = 0.0 if k % 2 else 2.0 / (k + 1)
+        assert abs(GK_KRONROD @ GK_NODES ** k - exact) < 1e-15
+        if k <= 13:
+            assert abs(GK_GAUSS @ GK_NODES ** k - exact) < 1e-15
+    assert abs(GK_KRONROD @ GK_NODES ** 24 - 2.0 / 25) > 1e-12      # and not beyond: a true degree-23 rule
+
+
+@pytest.mark.parametrize("D", [1, 2])
+def test_cubature_normalisation_and_second_moment(D):
+    mix = _full_mixture(D)
+    p = _MixParams.of(mix)
+    one, err = cubature_mixture(p, lambda y: np.ones(len(y)), rtol=1e-13)
+    assert abs(one - 1.0) < 1e-13
+    m2, _ = cubature_mixture(p, lambda y: np.sum(y * y, axis=1), rtol=1e-13)
+    assert abs(m2 - mix.second_moment()) < 1e-12 * mix.second_moment()
+
+
+# --------------------------------------------------------------------------- data type
+def test_bad_input_rejected():
+    m = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="non-negative"):
+        GaussianMixture([1.5, -0.5], m, [1.0, 1.0])
+    with pytest.raises(ValueError, match="sum to 1"):
+        GaussianMixture([0.5, 0.6], m, [1.0, 1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianMixture([0.5, np.nan], m, [1.0, 1.0])
+    with pytest.raises(ValueError, match="not positive definite"):
+        GaussianMixture([0.5, 0.5], m, np.array([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]]))
+    with pytest.raises(ValueError, match="not symmetric"):
+        GaussianMixture([0.5, 0.5], m, np.array([np.eye(2), [[1.0, 0.5], [0.0, 1.0]]]))
+    with pytest.raises(ValueError, match="positive"):
+        GaussianMixture([0.5, 0.5], m, [1.0, 0.0])
+    with pytest.raises(ValueError, match="means contain NaN"):
+        GaussianMixture([0.5, 0.5], [[0.0, np.nan], [0.0, 0.0]], [1.0, 1.0])
+    with pytest.raises(ValueError, match="covs must have shape"):
+        GaussianMixture([0.5, 0.5], m, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="weights must have shape"):
+        GaussianMixture([1.0], m, [1.0, 1.0])
+    mix = GaussianMixture([0.5, 0.5], m, [1.0, 2.0])
+    with pytest.raises(ValueError, match="shape"):
+        mix.logpdf(np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        mix.score([np.nan, 0.0])
+
+
+def test_method_options_rejected():
+    mix = paper_mixture(3)
+    with pytest.raises(ValueError, match="D <= 2"):
+        nr.total_entropy(mix, PROCS["vp16"], method="quadrature")
+    with pytest.raises(ValueError, match="method"):
+        nr.total_entropy(mix, PROCS["vp16"], method="simpson")
+    with pytest.raises(TypeError, match="unexpected options"):
+        nr.total_entropy(mix, PROCS["vp16"], n_sample=10)
+    with pytest.raises(ValueError, match="n_samples"):
+        nr.total_entropy(mix, PROCS["vp16"], n_samples=1)
+    with pytest.raises(ValueError, match="no normalisable equilibrium"):
+        nr.kl_to_equilibrium(mix, VE, 0.5)
+
+
+@pytest.mark.parametrize("kind", ["iso", "diag", "full"])
+def test_diffuse_is_componentwise_gaussian_diffusion(kind):
+    rng = np.random.default_rng(4)
+    D, K = 3, 4
+    means = rng.normal(size=(K, D))
+    covs = {"iso": rng.uniform(0.2, 1, K), "diag": rng.uniform(0.2, 1, (K, D)),
+            "full": _full_mixture(D, K).covs}[kind]
+    mix = GaussianMixture(rng.dirichlet(np.ones(K)), means, covs)
+    full = mix.full_covs()
+    for proc in (PROCS["vpx"], PROCS["sl"], VE):
+        s = 0.37
+        ms = mix.diffuse(proc, s)
+        assert ms.kind == kind
+        w, m, c = mix.diffused_params(proc, s)
+        np.testing.assert_array_equal(c, ms.covs)
+        for k in range(K):
+            g = nr.Gaussian(means[k], full[k]).diffuse(proc, s)
+            np.testing.assert_allclose(ms.means[k], g.mean, rtol=1e-14, atol=1e-15)
+            np.testing.assert_allclose(ms.full_covs()[k], g.cov, rtol=1e-13, atol=1e-14)
+
+
+def test_logpdf_score_consistent():
+    """Score = gradient of logpdf (central differences), K = 1 logpdf = Gaussian logpdf."""
+    mix = _full_mixture(2, 3)
+    x = np.random.default_rng(1).normal(size=(20, 2))
+    h = 1e-5
+    fd = np.stack([(mix.logpdf(x + h * e) - mix.logpdf(x - h * e)) / (2 * h) for e in np.eye(2)], axis=1)
+    np.testing.assert_allclose(mix.score(x), fd, rtol=1e-7, atol=1e-7)
+    g = cases.gaussian_case(3)
+    one = GaussianMixture.from_gaussian(g)
+    y = np.random.default_rng(2).normal(size=(5, 3))
+    np.testing.assert_allclose(one.logpdf(y), g.logpdf(y), rtol=1e-13)
+    assert mix.logpdf(x[0]).shape == ()
+    assert mix.score(x.reshape(4, 5, 2)).shape == (4, 5, 2)
+
+
+@pytest.mark.parametrize("kind", ["iso", "full"])
+def test_sample_moments(kind):
+    mix = paper_mixture(3) if kind == "iso" else _full_mixture(3)
+    n = 200_000
+    x = mix.sample(n, seed=3)
+    se = x.std(axis=0) / math.sqrt(n)
+    assert np.all(np.abs(x.mean(axis=0) - mix.mean()) < 5 * se)
+    r2 = np.sum(x * x, axis=1)
+    assert abs(r2.mean() - mix.second_moment()) < 5 * r2.std() / math.sqrt(n)
+    np.testing.assert_array_equal(mix.sample(10, seed=3), mix.sample(10, seed=3))
+
+
+# --------------------------------------------------------------------------- K = 1: closed form
+@pytest.mark.parametrize("pname", ["vp16", "vpx", "sl", "ve"])
+def test_single_component_1d_quadrature_matches_closed_form(pname):
+    """The general quadrature path with K = 1 reproduces the Gaussian closed forms to 1e-12."""
+    proc = VE if pname == "ve" else PROCS[pname]
+    g = nr.Gaussian([0.4], [[0.6]])
+    mix = GaussianMixture.from_gaussian(g)
+    s1 = proc.T if pname != "ve" else 0.8
+    for s0 in (0.0, 0.05):
+        ref = nr.total_entropy(g, proc, s0, s1).value
+        est = nr.total_entropy(mix, proc, s0, s1, method="quadrature")
+        assert est.method == "quadrature" and est.stderr == 0.0
+        assert abs(est.value - ref) <= 1e-12 * abs(ref)
+        assert est.error_bound <= 1e-10 * abs(ref)
+    s = np.array([0.0, 0.2, 0.6])
+    np.testing.assert_allclose(nr.entropy_production_rate(mix, proc, s, method="quadrature").value,
+                               nr.entropy_production_rate(g, proc, s).value, rtol=1e-12)
+    if proc.has_equilibrium:
+        np.testing.assert_allclose(nr.kl_to_equilibrium(mix, proc, s, method="quadrature").value,
+                                   nr.kl_to_equilibrium(g, proc, s).value, rtol=1e-12)
+
+
+@pytest.mark.parametrize("pname", ["vp20", "vpx"])
+def test_single_component_2d_full_covariance_quadrature(pname):
+    proc = PROCS[pname]
+    g = cases.gaussian_case(2)
+    mix = GaussianMixture.from_gaussian(g)
+    ref = nr.total_entropy(g, proc).value
+    est = nr.total_entropy(mix, proc)                       # auto -> quadrature in 2-D
+    assert est.method == "quadrature"
+    assert abs(est.value - ref) <= 1e-8 * ref and est.error_bound <= 1e-8 * ref
+    tight = nr.total_entropy(mix, proc, rtol=1e-12)
+    assert abs(tight.value - ref) <= 1e-12 * ref
+
+
+def test_single_component_3d_monte_carlo_matches_closed_form():
+    g = cases.gaussian_case(3)
+    mix = GaussianMixture.from_gaussian(g)
+    for pname in ("vp16", "vpx"):
+        proc = PROCS[pname]
+        est = nr.total_entropy(mix, proc, 0.0, proc.T, seed=11, n_samples=2 ** 16)
+        assert est.method == "monte-carlo" and est.stderr > 0 and est.n_samples == 2 ** 16
+        assert abs(est.z_score(nr.total_entropy(g, proc).value)) < 5
+        rate = nr.entropy_production_rate(mix, proc, 0.3, seed=12, n_samples=2 ** 16)
+        assert abs(rate.z_score(nr.entropy_production_rate(g, proc, 0.3).value)) < 5
+
+
+# --------------------------------------------------------------------------- quadrature accuracy
+@pytest.mark.parametrize("D", [1, 2])
+def test_quadrature_meets_its_tolerance(D):
+    """Default rtol (1e-10 in 1-D, 1e-8 in 2-D) against a run at a 1000x tighter tolerance."""
+    mix = paper_mixture(2) if D == 2 else GaussianMixture(*cases.paper_mixture_params(1)[:2],
+                                                         cases.paper_mixture_params(1)[2] ** 2)
+    rtol = {1: 1e-10, 2: 1e-8}[D]
+    for pname in ("vp16", "sl"):
+        proc = PROCS[pname]
+        est = nr.total_entropy(mix, proc)
+        ref = nr.total_entropy(mix, proc, rtol=rtol * 1e-3)
+        assert est.method == "quadrature"
+        assert abs(est.value - ref.value) <= rtol * ref.value
+        assert est.error_bound <= rtol * ref.value
+
+
+def test_rate_is_minus_derivative_of_kl():
+    """Identity (2.2), checked between two independent quadratures (rate integrand vs KL integrand)."""
+    w, m, sd = cases.paper_mixture_params(1)
+    mix = GaussianMixture(w, m, sd ** 2)
+    proc = PROCS["vp16"]
+    for s in (0.1, 0.4):
+        h = 1e-3
+        kl = lambda t: nr.kl_to_equilibrium(mix, proc, t, rtol=1e-13).value  # noqa: E731
+        # 5-point stencil: truncation ~ h^4 f^(5) / 30, rounding ~ 1e-15 / h
+        deriv = (-kl(s + 2 * h) + 8 * kl(s + h) - 8 * kl(s - h) + kl(s - 2 * h)) / (12 * h)
+        rate = nr.entropy_production_rate(mix, proc, s, rtol=1e-13).value
+        assert abs(-deriv - rate) < 1e-7 * rate
+
+
+# --------------------------------------------------------------------------- quadrature vs Monte Carlo
+@pytest.mark.parametrize("pname", ["vp16", "vpx", "ve"])
+def test_quadrature_vs_monte_carlo_2d(pname):
+    proc = VE if pname == "ve" else PROCS[pname]
+    mix = paper_mixture(2)
+    s1 = 0.7 if pname == "ve" else proc.T
+    q = nr.total_entropy(mix, proc, 0.0, s1, method="quadrature")
+    mc = nr.total_entropy(mix, proc, 0.0, s1, method="monte-carlo", seed=5, n_samples=2 ** 16)
+    assert abs(mc.z_score(q.value)) < 5
+    qr = nr.entropy_production_rate(mix, proc, 0.2, method="quadrature")
+    mr = nr.entropy_production_rate(mix, proc, 0.2, method="monte-carlo", seed=6, n_samples=2 ** 16)
+    assert abs(mr.z_score(qr.value)) < 5
+    if proc.has_equilibrium:
+        name = "kl_s0"
+        assert abs(mc.extra[name].z_score(q.extra[name].value)) < 5
+
+
+# --------------------------------------------------------------------------- Monte Carlo machinery
+def test_monte_carlo_reproducible_and_seed_dependent():
+    mix = paper_mixture(3)
+    proc = PROCS["vp16"]
+    a = nr.total_entropy(mix, proc, seed=1, n_samples=3 * BLOCK + 17)
+    b = nr.total_entropy(mix, proc, seed=1, n_samples=3 * BLOCK + 17)
+    c = nr.total_entropy(mix, proc, seed=2, n_samples=3 * BLOCK + 17)
+    assert a.value == b.value and a.stderr == b.stderr
+    assert a.value != c.value
+    assert a.n_samples == 3 * BLOCK + 17
+
+
+def test_monte_carlo_identical_under_process_pool_and_any_chunking():
+    mix = paper_mixture(6)
+    proc = PROCS["vpx"]
+    n = 4 * BLOCK + 123
+    ref = nr.total_entropy(mix, proc, seed=9, n_samples=n)
+    with ProcessPoolExecutor(2) as ex:
+        for tasks in (1, 2, 5):
+            est = nr.total_entropy(mix, proc, seed=9, n_samples=n, executor=ex, tasks=tasks)
+            assert est.value == ref.value and est.stderr == ref.stderr
+        r1 = nr.entropy_production_rate(mix, proc, [0.1, 0.5], seed=3, n_samples=BLOCK + 5, executor=ex)
+    r0 = nr.entropy_production_rate(mix, proc, [0.1, 0.5], seed=3, n_samples=BLOCK + 5)
+    np.testing.assert_array_equal(r0.value, r1.value)
+
+
+def test_monte_carlo_with_dask_local_cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    mix = paper_mixture(3)
+    proc = PROCS["vp16"]
+    ref = nr.total_entropy(mix, proc, seed=4, n_samples=2 * BLOCK)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
+            distributed.Client(cluster) as client:
+        est = nr.total_entropy(mix, proc, seed=4, n_samples=2 * BLOCK, executor=client.get_executor())
+    assert est.value == ref.value and est.stderr == ref.stderr
+
+
+def test_control_variate_monte_carlo_stderr_is_honest():
+    """Spread of independent estimates matches the reported standard error (chi-square style)."""
+    g = nr.Gaussian([0.5, -0.3, 1.0], np.diag([0.4, 0.7, 1.0]))
+    mix = GaussianMixture.from_gaussian(g)
+    proc = PROCS["vpx"]
+    ref = nr.total_entropy(g, proc).value
+    ests = [nr.total_entropy(mix, proc, seed=[7, i], n_samples=BLOCK) for i in range(12)]
+    z = np.array([e.z_score(ref) for e in ests])
+    # mean of z^2 for 12 standard normals: 5-sigma band of chi2_12 / 12 is [0, 1 + 5 sqrt(2/12)]
+    assert np.mean(z ** 2) < 1 + 5 * math.sqrt(2 / 12)
+    assert np.mean(z ** 2) > 0.1
+
+
+# --------------------------------------------------------------------------- rate curve
+def test_rate_curve_nodes_and_values():
+    s = rate_nodes(1e-5, 1.0, 40)
+    assert s[0] == 1e-5 and s[-1] == 1.0 and np.all(np.diff(s) > 0)
+    assert np.allclose(np.diff(np.log(s[:20])), np.log(s[1] / s[0]))   # log-spaced head
+    s0 = rate_nodes(0.0, 1.0, 10)
+    assert s0[0] == 0.0 and s0[1] > 0
+    mix = paper_mixture(2)
+    proc = PROCS["vp16"]
+    grid, est = rate_curve(mix, proc, n=12)
+    assert grid[0] == 0.0 and est.value.shape == grid.shape
+    np.testing.assert_allclose(est.value[3], nr.entropy_production_rate(mix, proc, grid[3]).value, rtol=1e-14)
+    grid, est = rate_curve(nr.Dirac([0.3, 0.1]), PROCS["sl"], n=10)
+    assert grid[0] == cases.EPS and grid[-1] < 1.0
+    np.testing.assert_allclose(est.value, nr.entropy_production_rate(nr.Dirac([0.3, 0.1]), PROCS["sl"], grid).value)
+
+
+def test_suites_rows_shape():
+    """The mixture suite's rows have the documented columns and S_tot within the KT bounds."""
+    from nent_ref.mixture import mixture_rows
+
+    class Opt:
+        seed, workers, quiet = 0, 1, True
+
+        def progress(self, msg):
+            pass
+    rows = mixture_rows(Opt())
+    assert len(rows) == 16
+    for r in rows:
+        for key in ("S_tot", "S_tot_stderr", "kl_s0_eq", "kl_T_eq", "method"):
+            assert key in r
+        tol = 5 * r["S_tot_stderr"] + r["S_tot_error_bound"]
+        assert r["S_tot_lower_bound"] - tol <= r["S_tot"] <= r["S_tot_upper_bound"] + tol
