@@ -65,8 +65,10 @@ def _check_steps(n) -> int:
 
 
 def _logcosh(x: float) -> float:
-    """log cosh x without overflow."""
+    """log cosh x to full relative precision: log1p(2 sinh^2(x/2)) for |x| < 1, no overflow for large |x|."""
     a = abs(x)
+    if a < 1.0:
+        return math.log1p(2.0 * math.sinh(0.5 * a) ** 2)
     return a + math.log1p(math.exp(-2.0 * a)) - LOG2
 
 
@@ -104,10 +106,15 @@ def ising1d_decimation_step(K, h=0.0) -> tuple[float, float, float]:
     Erdmenger, Grosvenor, Jefferson, SciPost Phys. 12, 041 (2022), arXiv:2107.06898, sec. 3.
     """
     K, h = _check_coupling(K, h)
-    lp, lm, l0 = _logcosh(2 * K + h), _logcosh(2 * K - h), _logcosh(h)
-    K_new = 0.25 * (lp + lm - 2.0 * l0)
-    h_new = h + 0.5 * (lp - lm)
-    g = 0.25 * (4.0 * LOG2 + lp + lm + 2.0 * l0)
+    # cosh(2K+h) cosh(2K-h) = cosh^2 h + sinh^2 2K  =>  K' = log1p(sinh^2 2K / cosh^2 h) / 4 (no cancellation)
+    K_new = 0.25 * math.log1p((math.sinh(2 * K) / math.cosh(h)) ** 2)
+    # cosh(2K+h) / cosh(2K-h) = (1 + tanh 2K tanh h) / (1 - tanh 2K tanh h)
+    t = math.tanh(2 * K) * math.tanh(h)
+    if abs(t) < 0.5:
+        h_new = h + math.atanh(t)
+    else:
+        h_new = h + 0.5 * (_logcosh(2 * K + h) - _logcosh(2 * K - h))
+    g = LOG2 + _logcosh(h) + K_new
     return K_new, h_new, g
 
 

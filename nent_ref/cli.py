@@ -32,6 +32,7 @@ SUITES: dict[str, str] = {
     "empirical": "nent_ref.mixture:empirical_rows",
     "gaussian": "nent_ref.cases:gaussian_rows",
     "mixture": "nent_ref.mixture:mixture_rows",
+    "rg": "nent_ref.rg:table_rows",
     "statmech": "nent_ref.statmech:table_rows",
 }
 
@@ -39,6 +40,7 @@ SUITES: dict[str, str] = {
 #: (pathlib.Path) and a :class:`TableOptions` and returns the list of files written.
 FIGURES: dict[str, str] = {
     "gaussian_rate": "nent_ref.figures:gaussian_rate_figure",
+    "rg_kl_flow": "nent_ref.rg:kl_flow_figure",
 }
 
 
