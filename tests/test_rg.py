@@ -618,3 +618,15 @@ def test_kl_flow_figure_writes_files(tmp_path):
     paths = rg.kl_flow_figure(tmp_path, TableOptions(quiet=True))
     assert {p.suffix for p in paths} == {".png", ".pdf", ".csv"}
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_2d_forward_asymptote_has_log_divergent_slope_at_Kc():
+    # log 2 - s(K0) has slope 2 K0 d<ss'>/dK0, which diverges like (8 K_c / pi) (-log|K0 - K_c|)
+    # (from Onsager's closed form: 2 tanh^2 2K - 1 ~ 2 sqrt2 dK and K(k) ~ -log|dK|): per decade of the
+    # one-sided step the finite-difference slope grows by (8 K_c / pi) log 10 = 2.58396...
+    Kc = rg.ISING2D_KC
+    f = lambda K: rg.ising2d_kl_asymptotes(K, "one_coupling")["original_vs_renormalised"]  # noqa: E731
+    slopes = [(f(Kc + h) - f(Kc)) / h for h in (1e-3, 1e-4, 1e-5)]
+    per_decade = 8 * Kc / math.pi * math.log(10)
+    assert slopes[2] - slopes[1] == pytest.approx(per_decade, rel=5e-3)
+    assert abs(slopes[2] - slopes[1] - per_decade) < abs(slopes[1] - slopes[0] - per_decade)
