@@ -23,6 +23,7 @@ Kernels
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numba
@@ -37,8 +38,22 @@ __all__ = ["BLOCK", "ziggurat_tables", "block_keys", "forward_linear", "forward_
 BLOCK = 64
 #: per-step kernels (one call per time step) run threaded only above this many numbers: every
 #: parallel region ends in a barrier, which costs a scheduler time slice on a busy machine.
-#: Serial and threaded versions draw identical numbers (same blocks, same streams).
+#: Below it they run on one thread (same blocks, same streams: identical numbers).
 PARALLEL_MIN = 1 << 20
+
+
+@contextlib.contextmanager
+def _threads_for(size):
+    """Run a per-step kernel on one Numba thread when the work is below PARALLEL_MIN."""
+    if size >= PARALLEL_MIN:
+        yield
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -244,28 +259,18 @@ def _fill_normals_nb(states, out, zk, zw, zf, block):  # pragma: no cover - comp
     n, D = out.shape
     nb = states.shape[0]
     for b in prange(nb):
-        st = states[b]
+        st = states[b].copy()          # a local copy keeps the state in registers
         for i in range(b * block, min(n, (b + 1) * block)):
             for j in range(D):
                 out[i, j] = _normal(st, zk, zw, zf)
+        states[b, :] = st
 
-
-
-@numba.njit(cache=True)
-def _fill_normals_serial_nb(states, out, zk, zw, zf, block):  # pragma: no cover - compiled
-    n, D = out.shape
-    nb = states.shape[0]
-    for b in range(nb):
-        st = states[b]
-        for i in range(b * block, min(n, (b + 1) * block)):
-            for j in range(D):
-                out[i, j] = _normal(st, zk, zw, zf)
 
 
 def fill_normals(states, out, block=BLOCK):
     """Fill out (n, D) with standard normals, block b from states[b] (advanced in place)."""
-    kern = _fill_normals_nb if out.size >= PARALLEL_MIN else _fill_normals_serial_nb
-    kern(states, out, *_TABLES, block)
+    with _threads_for(out.size):
+        _fill_normals_nb(states, out, *_TABLES, block)
     return out
 
 
@@ -274,28 +279,18 @@ def _affine_noise_nb(x, score, c1, c2, d, states, zk, zw, zf, block):  # pragma:
     n, D = x.shape
     nb = states.shape[0]
     for b in prange(nb):
-        st = states[b]
+        st = states[b].copy()
         for i in range(b * block, min(n, (b + 1) * block)):
             for j in range(D):
                 x[i, j] = c1 * x[i, j] + c2 * score[i, j] + d * _normal(st, zk, zw, zf)
+        states[b, :] = st
 
-
-
-@numba.njit(cache=True)
-def _affine_noise_serial_nb(x, score, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
-    n, D = x.shape
-    nb = states.shape[0]
-    for b in range(nb):
-        st = states[b]
-        for i in range(b * block, min(n, (b + 1) * block)):
-            for j in range(D):
-                x[i, j] = c1 * x[i, j] + c2 * score[i, j] + d * _normal(st, zk, zw, zf)
 
 
 def affine_noise_update(x, score, c1, c2, d, states, block=BLOCK):
     """x <- c1 x + c2 score + d z in place, z from the block generators (one reverse EM step)."""
-    kern = _affine_noise_nb if x.size >= PARALLEL_MIN else _affine_noise_serial_nb
-    kern(x, score, float(c1), float(c2), float(d), states, *_TABLES, block)
+    with _threads_for(x.size):
+        _affine_noise_nb(x, score, float(c1), float(c2), float(d), states, *_TABLES, block)
     return x
 
 
@@ -403,3 +398,92 @@ def forward_normals_python(key0, key1, n, D, nsteps, block=BLOCK):
 def affine_noise_update_numpy(x, score, c1, c2, d, z):
     """Plain-numpy twin of :func:`affine_noise_update` with given normals z."""
     return c1 * np.asarray(x) + c2 * np.asarray(score) + d * np.asarray(z)
+
+
+# --------------------------------------------------------------------------- fused reverse SDE, mixture data
+# The exact score of a diffused Gaussian mixture comes from the mixtures issue's Numba kernels
+# (nent_ref._kernels: _mix_iso_nb / _mix_diag_nb / _mix_full_nb, the kernels behind
+# mixture_logpdf_score), called here per block and per step inside one parallel region.  Each
+# block draws its normals in the same order as the per-step path (step by step, particle by
+# particle), so the fused kernel returns the same numbers as calling mixture_logpdf_score and
+# affine_noise_update once per step.
+from . import _kernels as _mk  # noqa: E402
+
+
+@numba.njit(parallel=True, cache=True)
+def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+    n, D = x.shape
+    nb = states.shape[0]
+    for b in prange(nb):
+        st = states[b].copy()
+        lo = b * block
+        hi = min(n, lo + block)
+        for k in range(c1.shape[0]):
+            _, sc = _mk._mix_iso_nb(x[lo:hi], logc[k], means[k], param[k])
+            for i in range(lo, hi):
+                for j in range(D):
+                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
+        states[b, :] = st
+
+
+@numba.njit(parallel=True, cache=True)
+def _reverse_mix_diag_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+    n, D = x.shape
+    nb = states.shape[0]
+    for b in prange(nb):
+        st = states[b].copy()
+        lo = b * block
+        hi = min(n, lo + block)
+        for k in range(c1.shape[0]):
+            _, sc = _mk._mix_diag_nb(x[lo:hi], logc[k], means[k], param[k])
+            for i in range(lo, hi):
+                for j in range(D):
+                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
+        states[b, :] = st
+
+
+@numba.njit(parallel=True, cache=True)
+def _reverse_mix_full_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+    n, D = x.shape
+    nb = states.shape[0]
+    for b in prange(nb):
+        st = states[b].copy()
+        lo = b * block
+        hi = min(n, lo + block)
+        for k in range(c1.shape[0]):
+            _, sc = _mk._mix_full_nb(x[lo:hi], logc[k], means[k], param[k])
+            for i in range(lo, hi):
+                for j in range(D):
+                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
+        states[b, :] = st
+
+
+def reverse_mixture(x, log_weights, means_steps, covs_steps, c1, c2, d, states, block=BLOCK):
+    """Fused reverse Euler-Maruyama with an exact Gaussian-mixture score, in place on x (n, D).
+
+    Step k (in the order of application): x <- c1[k] x + c2[k] score_k(x) + d[k] z, where score_k is
+    the score of the mixture with ``log_weights`` (K,), means ``means_steps[k]`` (K, D) and covariances
+    ``covs_steps[k]`` in any of the three forms of :func:`nent_ref._kernels.mixture_logpdf_score`.
+    """
+    N = len(c1)
+    covs_steps = np.asarray(covs_steps, dtype=np.float64)
+    D = x.shape[1]
+    terms = [_mk._component_terms(np.asarray(log_weights, dtype=np.float64), covs_steps[k], D) for k in range(N)]
+    logc = np.ascontiguousarray([t[0] for t in terms])
+    param = np.ascontiguousarray([t[1] for t in terms])
+    means_steps = np.ascontiguousarray(means_steps, dtype=np.float64)
+    kern = {2: _reverse_mix_iso_nb, 3: _reverse_mix_diag_nb, 4: _reverse_mix_full_nb}[covs_steps.ndim]
+    # one parallel region for all steps (a single barrier), so always threaded
+    kern(x, logc, means_steps, param, np.ascontiguousarray(c1, dtype=np.float64),
+         np.ascontiguousarray(c2, dtype=np.float64), np.ascontiguousarray(d, dtype=np.float64),
+         states, *_TABLES, block)
+    return x
+
+
+def reverse_mixture_numpy(x, log_weights, means_steps, covs_steps, c1, c2, d, z):
+    """Plain-numpy twin of :func:`reverse_mixture` with given normals z (N, n, D)."""
+    x = np.array(x, dtype=float)
+    for k in range(len(c1)):
+        sc = _mk.mixture_logpdf_score_numpy(x, log_weights, means_steps[k], covs_steps[k])[1]
+        x = c1[k] * x + c2[k] * sc + d[k] * z[k]
+    return x

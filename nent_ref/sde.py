@@ -227,6 +227,14 @@ def _mixture_fast_path(process, data):
     return score
 
 
+def _is_mixture(data) -> bool:
+    try:
+        from .mixture import GaussianMixture
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(data, GaussianMixture)
+
+
 def _score_fn(process, score, e, data):
     given = [name for name, v in (("score", score), ("e", e), ("data", data)) if v is not None]
     if len(given) != 1:
@@ -326,6 +334,15 @@ def sample(process, n, s_grid, score=None, e=None, data=None, method="sde", seed
         states = _K.init_states(*keys, x.shape[0])
         a = _a(process, s)
         sig2 = process.sigma2(s)
+        if _is_mixture(data):
+            # fused kernel: all steps in one parallel region, same numbers as the per-step loop below
+            ks = np.arange(len(s) - 1, 0, -1)
+            h = s[ks] - s[ks - 1]
+            params = [data.diffused_params(process, s[k]) for k in ks]
+            _K.reverse_mixture(x, np.log(data.weights), np.array([p[1] for p in params]),
+                               np.array([p[2] for p in params]), 1.0 + a[ks] * h, sig2[ks] * h,
+                               np.sqrt(sig2[ks] * h), states)
+            return x
         for k in range(len(s) - 1, 0, -1):
             h = s[k] - s[k - 1]
             sc = np.ascontiguousarray(fn(x, s[k]))

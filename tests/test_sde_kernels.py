@@ -60,13 +60,22 @@ def test_affine_update_matches_numpy_twin():
     np.testing.assert_allclose(x, K.affine_noise_update_numpy(x0, sc, 1.1, 0.2, 0.3, z), rtol=0, atol=1e-14)
 
 
-def test_serial_and_parallel_per_step_kernels_agree():
-    n, D = 1000, 2
+def test_one_thread_and_threaded_per_step_kernels_agree():
+    n, D = (K.PARALLEL_MIN // 2) + 77, 2                  # threaded path (size >= PARALLEL_MIN)
     a = np.empty((n, D))
+    K.fill_normals(K.init_states(1, 2, n), a)
     b = np.empty((n, D))
-    K._fill_normals_nb(K.init_states(1, 2, n), a, *K._TABLES, K.BLOCK)
-    K._fill_normals_serial_nb(K.init_states(1, 2, n), b, *K._TABLES, K.BLOCK)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        K.fill_normals(K.init_states(1, 2, n), b)
+    finally:
+        numba.set_num_threads(old)
     np.testing.assert_array_equal(a, b)
+    small = np.empty((100, D))                            # one-thread path restores the thread count
+    K.fill_normals(K.init_states(1, 2, 100), small)
+    assert numba.get_num_threads() == old
+    np.testing.assert_array_equal(small[:64], a[:64])     # block 0 is the same stream whatever n
 
 
 @pytest.fixture(scope="module")
