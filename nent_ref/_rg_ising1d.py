@@ -296,8 +296,9 @@ def ising1d_kl_original_vs_renormalised_per_site(K0, h0=0.0, n: int = 1, N: int 
         \frac{1}{N} D(p_a\|p_b) = (K_a-K_b)\langle s_i s_{i+1}\rangle_a + (h_a-h_b)\langle s_i\rangle_a
         - \frac{\log Z_N(a)}{N} + \frac{\log Z_N(b)}{N}.
 
-    It is 0 at ``n = 0``; at ``h0 = 0`` it increases with ``n`` to
-    :math:`K_0\tanh K_0 - \log\cosh K_0` (:func:`ising1d_kl_limits`).
+    It is 0 at ``n = 0`` and, for ferromagnetic ``K0 >= 0`` (any field), non-decreasing in ``n``; at
+    ``h0 = 0`` it tends to :math:`K_0\tanh K_0 - \log\cosh K_0` (:func:`ising1d_kl_limits`).  From
+    ``K0 < 0`` the first step jumps to ``K1 > 0`` and the sequence is not monotone.
 
     Parameters
     ----------
@@ -320,8 +321,8 @@ def ising1d_kl_original_vs_renormalised_per_site(K0, h0=0.0, n: int = 1, N: int 
 def ising1d_kl_renormalised_vs_original_per_site(K0, h0=0.0, n: int = 1, N: int | None = None) -> float:
     r"""Per-site :math:`D(p_{K_n,h_n} \,\|\, p_{K_0,h_0})` on one periodic chain of ``N`` spins (nats).
 
-    The reverse of :func:`ising1d_kl_original_vs_renormalised_per_site`; at ``h0 = 0`` it increases
-    with ``n`` to :math:`\log\cosh K_0`.
+    The reverse of :func:`ising1d_kl_original_vs_renormalised_per_site`; non-decreasing in ``n`` for
+    ``K0 >= 0``; at ``h0 = 0`` it tends to :math:`\log\cosh K_0`.
     """
     n = _check_steps(n)
     flow = ising1d_flow(K0, h0, n)
@@ -376,6 +377,8 @@ def ising1d_kl_lifted_coarse_vs_original_per_site(K0, h0=0.0, n: int = 1, N: int
         - 2^{-n}\left[s_{N/2^n}(K_n,h_n) + h_0 \langle s\rangle_{K_n,h_n}\right],
 
     which tends to :math:`\log Z/N - \log 2` (:math:`\log\cosh K_0` at ``h0 = 0``, ``N = inf``).
+    Unlike the other three it is *not* monotone: 0 at ``n = 0``, a jump at ``n = 1``, then (at
+    ``h0 = 0``) a decrease to the limit.
     """
     n = _check_steps(n)
     N = _lift_check(N, n)
@@ -400,9 +403,9 @@ def ising1d_kl_limits(K0, h0=0.0, tol: float = 1e-15, max_steps: int = 200) -> d
 
     * ``original_vs_renormalised``: :math:`K_0 u + (h_0-h_\infty) m - \phi + \log(2\cosh h_\infty)`
       (:math:`= K_0\tanh K_0 - \log\cosh K_0` at ``h0 = 0``);
-    * ``renormalised_vs_original``: :math:`-(\ldots)` reversed:
-      :math:`(h_\infty-h_0)\tanh h_\infty - \log(2\cosh h_\infty) + \phi + \ldots`
-      (:math:`=\log\cosh K_0` at ``h0 = 0``);
+    * ``renormalised_vs_original``: :math:`-K_0 \tanh^2 h_\infty + (h_\infty-h_0)\tanh h_\infty
+      - \log(2\cosh h_\infty) + \phi` (the limit measure is a product measure with
+      :math:`\langle s\rangle = \tanh h_\infty`; :math:`=\log\cosh K_0` at ``h0 = 0``);
     * ``original_vs_lifted_coarse``: :math:`\log 2 - s`;
     * ``lifted_coarse_vs_original``: :math:`\phi - \log 2`.
 

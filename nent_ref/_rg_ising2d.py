@@ -236,7 +236,7 @@ def ising2d_transfer_matrix_thermo(K, Lx: int, Ly: int | None = None) -> Ising2D
         v = V[:, -1]
         logz = (math.log(lmax) + K * M) / Lx
         dlog = (v @ dT @ v) / lmax / Lx            # d log lambda / dK, per site (with the M shift)
-        u = 0.5 * (dlog + 0.0)
+        u = 0.5 * dlog
         return Ising2DThermo(logz, u, logz - 2 * K * u)
     Ly = int(Ly)
     N = Lx * Ly

@@ -306,8 +306,11 @@ def kl_flow_figure(out_dir, options) -> list[Path]:
     for scheme in ISING2D_SCHEMES:
         rev = [ising2d_kl_asymptotes(K, scheme)["renormalised_vs_original"] for K in K0s]
         fwd = [ising2d_kl_asymptotes(K, scheme)["original_vs_renormalised"] for K in K0s]
-        ax.plot(K0s, rev, label=f"D(p_inf || p_K0), {scheme}")
-        fwd_plot = [v if math.isfinite(v) else np.nan for v in fwd]
+        below = K0s < ising2d_fixed_point(scheme)       # plot the two basins separately (jump at K*)
+        rev_a = np.array(rev)
+        line, = ax.plot(K0s[below], rev_a[below], label=f"D(p_inf || p_K0), {scheme}")
+        ax.plot(K0s[~below], rev_a[~below], color=line.get_color())
+        fwd_plot = np.array([v if math.isfinite(v) else np.nan for v in fwd])
         ax.plot(K0s, fwd_plot, "--", label=f"D(p_K0 || p_inf), {scheme} (inf beyond K*)")
         adata += [[scheme, K, r, f] for K, r, f in zip(K0s, rev, fwd)]
     ax.axvline(ISING2D_KC, color="k", lw=0.8, label="Onsager K_c")
