@@ -24,10 +24,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-#: Problems with fewer cost entries than this run the Sinkhorn matrix-vector products serially
-#: (thread start-up costs more than it saves on small problems).
-PARALLEL_MIN_SIZE = 1_000_000
-
 # ----------------------------------------------------------------------------------------------
 # cost matrix
 
@@ -510,35 +506,10 @@ def _absorbed_kernel(C, f, g, loga, logb, eps, K):
             K[i, j] = np.exp((f[i] + g[j] - C[i, j]) / eps + loga[i] + logb[j])
 
 
-@njit(cache=True, parallel=True)
-def _matvec(K, x, out):
-    n, m = K.shape
-    for i in prange(n):
-        s = 0.0
-        for j in range(m):
-            s += K[i, j] * x[j]
-        out[i] = s
-
-
-@njit(cache=True, parallel=True)
-def _rmatvec(K, x, out):
-    """out_j = sum_i K_ij x_i, column blocks over threads (deterministic)."""
-    n, m = K.shape
-    nb = 256
-    nblocks = (m + nb - 1) // nb
-    for bk in prange(nblocks):
-        j0 = bk * nb
-        j1 = min(m, j0 + nb)
-        for j in range(j0, j1):
-            out[j] = 0.0
-        for i in range(n):
-            xi = x[i]
-            for j in range(j0, j1):
-                out[j] += K[i, j] * xi
-
-
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _matvec_serial(K, x, out):
+    """out_i = sum_j K_ij x_j.  fastmath lets LLVM vectorise the reduction; the summation
+    order is fixed at compile time, so results are deterministic."""
     n, m = K.shape
     for i in range(n):
         s = 0.0
@@ -565,12 +536,11 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
     Iterate: column update (exact column marginals), row update (exact row marginals); every
     ``check_every`` iterations compute the column-marginal violation ||P^T 1 - b||_2 and stop
     when it is below ``tol`` (only when ``final``; otherwise run ``max_iter`` iterations).
-    Potentials are kept as absorbed log-domain values plus scalings; the kernel is rebuilt
-    (after two exact log-sum-exp half-steps) whenever a scaling leaves [1e-100, 1e100] or a
-    kernel row/column sum vanishes.  Returns ``(n_iter, violation, n_absorb)``.
+    Potentials are kept as absorbed log-domain values plus scalings; the kernel is rebuilt from
+    the absorbed potentials at the start and, after two exact log-sum-exp half-steps, whenever a
+    scaling leaves [1e-100, 1e100] or a kernel row/column sum vanishes (underflow).  Returns ``(n_iter, violation, n_absorb)``.
     """
     n, m = C.shape
-    par = n * m >= PARALLEL_MIN_SIZE
     loga = np.log(a)
     logb = np.log(b)
     K = np.empty((n, m))
@@ -580,6 +550,7 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
     ka = np.empty(m)
     absorbs = 0
     need_absorb = True
+    use_lse = False
     it = 0
     viol = np.inf
     while it < max_iter:
@@ -590,16 +561,15 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
             for j in range(m):
                 g[j] += eps * np.log(beta[j])
                 beta[j] = 1.0
-            f[:] = lse_update_rows(C, g, logb, eps)
-            g[:] = lse_update_cols(C, f, loga, eps)
+            if use_lse:
+                f[:] = lse_update_rows(C, g, logb, eps)
+                g[:] = lse_update_cols(C, f, loga, eps)
+                use_lse = False
             _absorbed_kernel(C, f, g, loga, logb, eps, K)
             absorbs += 1
             need_absorb = False
         # column update: beta_j = b_j / sum_i K_ij alpha_i  (K already carries a_i b_j)
-        if par:
-            _rmatvec(K, alpha, ka)
-        else:
-            _rmatvec_serial(K, alpha, ka)
+        _rmatvec_serial(K, alpha, ka)
         ok = True
         for j in range(m):
             if not (ka[j] > 0.0):
@@ -609,10 +579,7 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
             if beta[j] > 1e100 or beta[j] < 1e-100:
                 ok = False
         if ok:
-            if par:
-                _matvec(K, beta, kb)
-            else:
-                _matvec_serial(K, beta, kb)
+            _matvec_serial(K, beta, kb)
             for i in range(n):
                 if not (kb[i] > 0.0):
                     ok = False
@@ -629,14 +596,12 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
                 if not (beta[j] > 0.0 and beta[j] < np.inf):
                     beta[j] = 1.0
             need_absorb = True
+            use_lse = True
             it += 1
             continue
         it += 1
         if final and (it % check_every == 0 or it == max_iter):
-            if par:
-                _rmatvec(K, alpha, ka)
-            else:
-                _rmatvec_serial(K, alpha, ka)
+            _rmatvec_serial(K, alpha, ka)
             s = 0.0
             for j in range(m):
                 d = ka[j] * beta[j] - b[j]

@@ -451,7 +451,7 @@ class SinkhornResult:
 
 
 def sinkhorn(x, y, eps, a=None, b=None, *, tol: float = 1e-9, max_iter: int = 100_000,
-             eps_scaling: bool = True, scaling_factor: float = 0.5, stage_iter: int = 20,
+             eps_scaling: bool = True, scaling_factor: float = 0.25, stage_iter: int = 10,
              check_every: int = 10, return_plan: bool = False) -> SinkhornResult:
     """Entropic optimal transport (cost |x - y|^2) by log-stabilised Sinkhorn with epsilon-scaling.
 
