@@ -12,10 +12,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import linprog, nnls
 from scipy.special import logsumexp
 
 _EPS = np.finfo(float).eps
+#: an outcome that no distribution with the target mean can give this much mass is off the face
+FACE_WEIGHT_TOL = 1e-7
+#: a moment vector farther outside the hull than this (relative to the spread) is outside
+OUTSIDE_TOL = 1e-10
+#: an I-projection with less mass than this off the face is reported as on the boundary
+OFF_FACE_MASS = 1e-11
+#: singular values (relative to the spread of the statistics) below this are rank deficiency
+RANK_TOL = 1e-9
 
 
 # ----------------------------------------------------------------------------- validation
@@ -87,16 +95,21 @@ def xlogy_sum(q: np.ndarray, logp: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- faces
-def minimal_face(t: np.ndarray, mu: np.ndarray) -> np.ndarray:
+def minimal_face(t: np.ndarray, mu: np.ndarray, weight_tol: float = FACE_WEIGHT_TOL) -> np.ndarray:
     """Boolean mask of the outcomes spanning the minimal face of conv{t_i} containing ``mu``.
 
     Empty mask: ``mu`` is outside the convex hull.  Full mask: ``mu`` is in the
     relative interior.  In one dimension the test is exact (comparisons with the
-    minimum and maximum); otherwise one linear programme finds a supporting
-    direction ``a`` with ``a . (t_i - mu) <= 0`` for all i that is strict for as many
-    points as possible (every face of a polytope is exposed, so one direction
-    exposes the whole minimal face).  Points closer than about 1e-9 (relative to the
-    spread of ``t``) to a face are treated as lying on it.
+    minimum and maximum).  Otherwise a linear programme over weights ``v >= 0``,
+    ``sum v = 1``, ``sum_i v_i (t_i - mu) = 0`` maximises ``sum_i min(v_i, weight_tol)``:
+    outcome i belongs to the face iff some distribution with mean ``mu`` can give it
+    mass of order ``weight_tol`` (averaging feasible distributions shows one LP finds
+    all of them).  Outcomes that can carry only less mass are left out; callers
+    (:func:`project`) re-check such near-boundary cases with the full Newton solve.
+    If the programme is infeasible, a non-negative least-squares fit of the moments
+    decides: a residual above ``OUTSIDE_TOL`` (relative to the spread of ``t``) means
+    ``mu`` is outside the hull; below it (rounding) the programme is re-solved with
+    the moment equations relaxed to that level.
     """
     m, d = t.shape
     if d == 1:
@@ -112,26 +125,55 @@ def minimal_face(t: np.ndarray, mu: np.ndarray) -> np.ndarray:
     if scale == 0.0:
         return np.ones(m, dtype=bool)
     diff = diff / scale
-    # variables: a (d, free), s (m, in [0, 1]); maximise sum s
-    # subject to diff a <= 0 and s_i + diff_i a <= 0.
-    c = np.concatenate([np.zeros(d), -np.ones(m)])
-    a_ub = np.block([[diff, np.zeros((m, m))], [diff, np.eye(m)]])
-    b_ub = np.zeros(2 * m)
-    bounds = [(None, None)] * d + [(0.0, 1.0)] * m
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-    if res.status != 0:  # pragma: no cover - the LP is always feasible (a = 0, s = 0) and bounded
-        raise RuntimeError(f"face linear programme failed: {res.message}")
-    s = res.x[d:]
-    return s < 0.5
+    opts = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+    # variables: v (m, in [0, 1]), s (m, in [0, weight_tol]); maximise sum s
+    # subject to s_i <= v_i, sum v = 1 and diff^T v = 0 (or |diff^T v| <= slack).
+    c = np.concatenate([np.zeros(m), -np.ones(m)])
+    bounds = [(0.0, 1.0)] * m + [(0.0, weight_tol)] * m
+    moment = np.hstack([diff.T, np.zeros((d, m))])
+    norm_row = np.concatenate([np.ones(m), np.zeros(m)])[None, :]
+    couple = np.hstack([-np.eye(m), np.eye(m)])
+
+    def solve(slack):
+        if slack == 0.0:
+            kw = dict(A_ub=couple, b_ub=np.zeros(m), A_eq=np.vstack([moment, norm_row]),
+                      b_eq=np.concatenate([np.zeros(d), [1.0]]))
+        else:
+            kw = dict(A_ub=np.vstack([couple, moment, -moment]),
+                      b_ub=np.concatenate([np.zeros(m), np.full(2 * d, slack)]), A_eq=norm_row, b_eq=[1.0])
+        res = linprog(c, bounds=bounds, method="highs", options=opts, **kw)
+        if res.status not in (0, 2):
+            res = linprog(c, bounds=bounds, method="highs-ipm", options=opts, **kw)
+        return res
+
+    res = solve(0.0)
+    if res.status == 2:
+        # infeasible for HiGHS: decide with an accurate non-negative least-squares fit
+        # of the moments; within rounding of the hull, retry with a tiny slack.
+        _, resid = nnls(np.vstack([diff.T, np.ones((1, m))]), np.concatenate([np.zeros(d), [1.0]]))
+        if resid > OUTSIDE_TOL:
+            return np.zeros(m, dtype=bool)
+        res = solve(max(10.0 * resid, 1e-12))
+    if res.status != 0:
+        raise ValueError("mu is numerically on the boundary of the convex hull of the statistics "
+                         f"and its face could not be determined ({res.message})")
+    return res.x[m:] > 0.5 * weight_tol
 
 
 # ----------------------------------------------------------------------------- Newton on the dual
-def newton_dual(logw: np.ndarray, c: np.ndarray, tol: float = 1e-13, max_iter: int = 200):
-    """Minimise f(eta) = logsumexp(logw + c @ eta) by damped Newton.
+def newton_dual(logw: np.ndarray, c: np.ndarray, tol: float = 1e-13, max_iter: int = 500):
+    """Minimise f(eta) = logsumexp(logw + c @ eta) by regularised Newton.
 
     ``c`` has shape (m, r) with full column rank and the origin in the relative
     interior of the convex hull of its rows, so f is strictly convex and coercive.
     At the minimum the tilted mean ``sum_i q_i c_i`` vanishes.
+
+    Steps solve ``(H + lam I) s = -g`` with ``lam = sqrt(L |g|)`` (Mishchenko,
+    SIAM J. Optim. 33, 1440 (2023)): ``L`` is raised until the Armijo condition holds
+    and lowered after each success.  The regularisation keeps the iteration global
+    where the tilted law degenerates onto a few outcomes (Hessian nearly zero) and
+    vanishes as ``g -> 0`` (superlinear local convergence); one plain Newton step
+    polishes the result.
 
     Returns ``(eta, f, q)`` with ``q`` the tilted distribution.  Raises ValueError
     when the iteration cannot reach ``tol`` (``mu`` numerically on the boundary).
@@ -142,48 +184,73 @@ def newton_dual(logw: np.ndarray, c: np.ndarray, tol: float = 1e-13, max_iter: i
     def evaluate(e):
         z = logw + c @ e
         a = float(logsumexp(z))
-        return a, np.exp(z - a)
+        return a, np.exp(z - a), float(np.max(np.abs(z)))
 
-    f, q = evaluate(eta)
+    f, q, zmax = evaluate(eta)
     if r == 0:
         return eta, f, q
+    eye = np.eye(r)
+    big_l = 1.0
     polished = False
     for _ in range(max_iter):
         g = q @ c
         gnorm = float(np.max(np.abs(g)))
         cc = c - g
         hess = (cc * q[:, None]).T @ cc
-        try:
-            step = -np.linalg.solve(hess, g)
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(hess, g, rcond=None)[0]
-        if not np.all(np.isfinite(step)):
-            break
         if gnorm <= tol:
-            # one undamped polishing step, kept only if it reduces the gradient
+            # one plain Newton polishing step, kept only if it reduces the gradient
             if polished:
                 return eta, f, q
-            f2, q2 = evaluate(eta + step)
-            if float(np.max(np.abs(q2 @ c))) < gnorm:
-                eta, f, q = eta + step, f2, q2
+            try:
+                step = -np.linalg.solve(hess, g)
+            except np.linalg.LinAlgError:
+                return eta, f, q
+            if np.all(np.isfinite(step)):
+                f2, q2, z2 = evaluate(eta + step)
+                if float(np.max(np.abs(q2 @ c))) < gnorm:
+                    eta, f, q, zmax = eta + step, f2, q2, z2
             polished = True
             continue
-        dec = float(g @ step)
-        t = 1.0
+        # f carries an absolute rounding error ~ eps * max|logits|; below that level the
+        # Armijo test is meaningless and a step is accepted if it reduces the gradient.
+        slack = 64 * _EPS * (1.0 + zmax)
+        g2 = float(np.sqrt(g @ g))
         while True:
-            f_new, q_new = evaluate(eta + t * step)
-            if f_new <= f + 1e-4 * t * dec + 8 * _EPS * abs(f):
+            step = -np.linalg.solve(hess + math.sqrt(big_l * g2) * eye, g)
+            dec = float(g @ step)
+            f_new, q_new, z_new = evaluate(eta + step)
+            if f_new <= f + 1e-4 * dec:
                 break
-            t *= 0.5
-            if t < 1e-14:
+            if f_new <= f + slack and float(np.max(np.abs(q_new @ c))) < gnorm:
+                break
+            big_l *= 4.0
+            if big_l > 1e40:
                 raise ValueError("Newton iteration on the convex dual stalled: mu is numerically on the "
                                  "boundary of the convex hull of the statistics")
-        eta, f, q = eta + t * step, f_new, q_new
+        eta, f, q, zmax = eta + step, f_new, q_new, z_new
+        big_l = max(big_l / 4.0, 1e-12)
     g = q @ c
     if float(np.max(np.abs(g))) <= 1e3 * tol:
         return eta, f, q
     raise ValueError("Newton iteration on the convex dual did not converge: mu is numerically on the "
                      "boundary of the convex hull of the statistics")
+
+
+def _solve_on(logw, t, mu, mask, scale):
+    """Newton solve restricted to the outcomes in ``mask``; returns (q, f, theta_or_None_basis)."""
+    m, d = t.shape
+    diff = (t[mask] - mu) / scale
+    _, sv, vt = np.linalg.svd(diff, full_matrices=False)
+    rank = int(np.sum(sv > RANK_TOL))
+    basis = vt[:rank].T  # (d, r)
+    eta, f, qf = newton_dual(logw[mask], diff @ basis)
+    q = np.zeros(m)
+    q[mask] = qf
+    resid = float(np.max(np.abs(qf @ diff)))
+    if resid > 1e-9:
+        raise ValueError(f"moment constraints met only to {resid:.2e} (relative): mu is numerically "
+                         "on the boundary of the convex hull of the statistics")
+    return q, f, basis @ eta / scale
 
 
 def project(logw: np.ndarray, t: np.ndarray, mu: np.ndarray):
@@ -193,6 +260,11 @@ def project(logw: np.ndarray, t: np.ndarray, mu: np.ndarray):
     (= KL(q || w) for normalised w), ``theta`` (natural parameter in the original
     coordinates, minimum norm; None when mu is on the relative boundary so that
     theta is infinite), ``on_boundary`` and ``face`` (mask of the support of q).
+
+    The minimal face containing ``mu`` is found first (:func:`minimal_face`).  In more
+    than one dimension a face smaller than the support is confirmed by also solving
+    the full problem: if that converges and puts at least ``OFF_FACE_MASS`` off the
+    face, ``mu`` is a (near-boundary) interior point and the full solution is returned.
     Raises ValueError when mu is outside the convex hull.
     """
     m, d = t.shape
@@ -200,27 +272,29 @@ def project(logw: np.ndarray, t: np.ndarray, mu: np.ndarray):
     if not face.any():
         raise ValueError(f"mu = {mu.tolist()} is outside the convex hull of the statistics "
                          f"(no distribution on the support has these moments)")
-    diff = t[face] - mu
-    scale = float(np.max(np.abs(diff))) if diff.size else 0.0
+    scale = float(np.max(np.abs(t - mu)))
     if scale == 0.0:
         scale = 1.0
-    diff = diff / scale
-    if diff.shape[0] > 0 and np.any(diff):
-        _, sv, vt = np.linalg.svd(diff, full_matrices=False)
-        rank = int(np.sum(sv > 1e-10 * sv[0]))
-    else:
-        vt, rank = np.zeros((0, d)), 0
-    basis = vt[:rank].T  # (d, r)
-    coords = diff @ basis
-    eta, f, qf = newton_dual(logw[face], coords)
-    q = np.zeros(m)
-    q[face] = qf
-    resid = float(np.max(np.abs(qf @ (t[face] - mu)))) / scale
-    if resid > 1e-9:
-        raise ValueError(f"moment constraints met only to {resid:.2e}: mu is numerically on the boundary")
-    on_boundary = not bool(face.all())
-    theta = None if on_boundary else basis @ eta / scale
-    return {"q": q, "divergence": -f, "theta": theta, "on_boundary": on_boundary, "face": face}
+    full = np.ones(m, dtype=bool)
+    if face.all():
+        q, f, theta = _solve_on(logw, t, mu, full, scale)
+        return {"q": q, "divergence": -f, "theta": theta, "on_boundary": False, "face": full}
+    face_err = None
+    try:
+        q, f, _ = _solve_on(logw, t, mu, face, scale)
+    except ValueError as err:
+        face_err = err
+    if d > 1:
+        try:
+            q_full, f_full, theta_full = _solve_on(logw, t, mu, full, scale)
+        except ValueError:
+            q_full = None
+        if q_full is not None and (face_err is not None or float(q_full[~face].sum()) >= OFF_FACE_MASS):
+            return {"q": q_full, "divergence": -f_full, "theta": theta_full, "on_boundary": False,
+                    "face": full}
+    if face_err is not None:
+        raise face_err
+    return {"q": q, "divergence": -f, "theta": None, "on_boundary": True, "face": face}
 
 
 # ----------------------------------------------------------------------------- sums of integer variables

@@ -300,6 +300,42 @@ def test_near_boundary_interior_still_solved():
     assert res.theta[0] == pytest.approx(float(th), rel=1e-9)
 
 
+@HYP
+@given(seeds)
+def test_simplex_projection_is_the_barycentric_law(seed):
+    """m = d + 1 affinely independent points: the only feasible q is the barycentric
+    weight vector, whatever p0 -- also when mu sits close to a vertex, where the
+    undamped Newton step overshoots onto a degenerate (nearly singular) region."""
+    rng = _rng(seed)
+    d = int(rng.integers(2, 5))
+    t = rng.normal(size=(d + 1, d)) * 10 ** rng.uniform(-2, 2)
+    w = rng.dirichlet(np.full(d + 1, 10 ** rng.uniform(-1.5, 0.5)))
+    w = np.maximum(w, 1e-6)
+    w /= w.sum()
+    p0 = random_prob(rng, d + 1, floor=1e-3)
+    res = sm.i_projection(p0, t, w @ t)
+    assert not res.on_boundary
+    np.testing.assert_allclose(res.q, w, rtol=1e-8, atol=1e-13)
+    assert res.kl == pytest.approx(sm.kl_divergence(w, p0), abs=1e-9)
+
+
+@pytest.mark.parametrize("gap", [1e-3, 1e-6, 1e-9])
+def test_square_projection_is_a_product_of_bernoullis_near_the_edge(gap):
+    """Uniform law on the corners of the unit square, constraint E(x, y) = (1 - gap, 0.3):
+    the I-projection is Bernoulli(1 - gap) x Bernoulli(0.3) (independent statistics)."""
+    t = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=float)
+    mx, my = 1 - gap, 0.3
+    res = sm.i_projection(np.full(4, 0.25), t, [mx, my])
+    assert not res.on_boundary
+    expected = np.array([(1 - mx) * (1 - my), mx * (1 - my), (1 - mx) * my, mx * my])
+    np.testing.assert_allclose(res.q, expected, rtol=1e-6, atol=1e-15)
+
+    def kl_bern(a):
+        return sum(x * math.log(2 * x) for x in (a, 1 - a) if x > 0)
+
+    assert res.kl == pytest.approx(kl_bern(mx) + kl_bern(my), abs=1e-12)
+
+
 @pytest.mark.parametrize("mu", [0.5, 6.5])
 def test_moments_outside_hull_raise(mu):
     with pytest.raises(ValueError, match="outside the convex hull"):
