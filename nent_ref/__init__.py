@@ -12,6 +12,7 @@ from .entropy import entropy_production_rate, total_entropy, kl_to_equilibrium
 
 # --- topic modules (one import line each; keep this section sorted) ---
 from . import bounds
+from . import ot
 from . import rg
 from . import sde
 from . import statmech
