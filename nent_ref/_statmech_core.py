@@ -26,6 +26,10 @@ OFF_FACE_MASS = 1e-11
 RANK_TOL = 1e-9
 
 
+class OutsideHullError(ValueError):
+    """The target moments are outside the convex hull of the statistics."""
+
+
 # ----------------------------------------------------------------------------- validation
 def as_stats(stats, name: str = "stats") -> np.ndarray:
     """Sufficient statistics as a finite float array of shape (m, d)."""
@@ -270,7 +274,7 @@ def project(logw: np.ndarray, t: np.ndarray, mu: np.ndarray):
     m, d = t.shape
     face = minimal_face(t, mu)
     if not face.any():
-        raise ValueError(f"mu = {mu.tolist()} is outside the convex hull of the statistics "
+        raise OutsideHullError(f"mu = {mu.tolist()} is outside the convex hull of the statistics "
                          f"(no distribution on the support has these moments)")
     scale = float(np.max(np.abs(t - mu)))
     if scale == 0.0:

@@ -662,6 +662,24 @@ def test_mean_field_free_energy_bounds_exact_on_random_graphs(seed, beta):
     assert mf.free_energy - ex.free_energy == pytest.approx(sm.kl_divergence(q, p) / beta, abs=1e-10)
 
 
+@pytest.mark.parametrize("beta", [0.1, 0.2, 0.5])
+def test_mean_field_curie_weiss_closed_form(beta):
+    """Complete graph, J_ij = 1, h = 0: symmetric solution m = tanh(beta (n-1) m);
+    nonzero iff beta (n-1) > 1 (brentq on the scalar equation as reference)."""
+    from scipy.optimize import brentq
+
+    n = 8
+    j = np.ones((n, n)) - np.eye(n)
+    mf = sm.ising_mean_field(j, beta)
+    k = beta * (n - 1)
+    ref = 0.0 if k <= 1 else brentq(lambda x: x - math.tanh(k * x), 1e-3, 1.0, xtol=1e-15)
+    np.testing.assert_allclose(np.abs(mf.m), ref, atol=1e-12)
+    assert mf.m_error < 1e-10
+    f_ref = -0.5 * n * (n - 1) * ref**2 - n * sm.shannon_entropy([(1 + ref) / 2, (1 - ref) / 2]) / beta
+    assert mf.free_energy == pytest.approx(f_ref, abs=1e-12)
+    assert mf.free_energy >= sm.ising_exact(j, beta).free_energy
+
+
 def test_mean_field_is_exact_without_couplings():
     h = np.array([0.3, -1.2, 0.0, 2.0])
     beta = 0.9
