@@ -1,0 +1,393 @@
+"""Tests of nent_ref.ot (cost |x - y|^2, values are W2^2)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy.optimize import linear_sum_assignment
+
+import nent_ref as nr
+from nent_ref import _ot_kernels as K
+from nent_ref import ot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rng(*key):
+    return np.random.default_rng([2026, *key])
+
+
+def _spd(rng, d, lo=0.2, hi=2.0):
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    q = q * np.sign(np.diag(r))
+    return (q * rng.uniform(lo, hi, d)) @ q.T
+
+
+# ------------------------------------------------------------------ exact discrete OT
+
+def test_planted_assignment_kernel():
+    # cost matrix with zeros on a known permutation and >= 1 elsewhere: that permutation is the
+    # unique optimum (cost 0); the dual certifies it.
+    rng = _rng(1)
+    n = 40
+    perm = rng.permutation(n)
+    C = 1.0 + rng.random((n, n))
+    C[np.arange(n), perm] = 0.0
+    col4row, u, v = K.lap_solve(C)
+    assert np.array_equal(col4row, perm)
+    assert np.min(C - u[:, None] - v[None, :]) >= -1e-12
+    assert abs(u.sum() + v.sum()) <= 1e-12
+
+
+def test_planted_permutation_points():
+    # y = x[perm] + tiny jitter, points 1 apart on a line with jitter 1e-3: the optimal plan is the
+    # permutation (monotone rearrangement), for both solvers.
+    rng = _rng(2)
+    n = 30
+    x = np.arange(n, dtype=float)[:, None] * np.array([[1.0, 0.5]])
+    perm = rng.permutation(n)
+    y = x[perm] + 1e-3 * rng.standard_normal((n, 2))
+    expected = np.zeros((n, n))
+    expected[perm, np.arange(n)] = 1.0 / n
+    val, plan = ot.w2_squared(x, y, return_plan=True)
+    np.testing.assert_allclose(plan, expected, atol=1e-15)
+    assert val == pytest.approx(np.mean(np.sum((x[perm] - y) ** 2, axis=1)), rel=1e-12)
+    # network simplex through non-uniform-looking but uniform weights given as a different n
+    a = np.full(n, 1.0 / n)
+    res = ot.exact_ot(x, np.concatenate([y, y[:1]]), a, np.concatenate([a, [0.0]]))
+    assert res.method == "network-simplex"
+    np.testing.assert_allclose(res.plan[:, :n], expected, atol=1e-14)
+    assert res.w2_squared == pytest.approx(val, rel=1e-12)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "random"])
+def test_identical_clouds_zero_and_identity(weights):
+    rng = _rng(3)
+    n = 25
+    x = rng.standard_normal((n, 3))
+    a = None if weights == "uniform" else rng.dirichlet(np.ones(n))
+    res = ot.exact_ot(x, x, a, a)
+    assert res.w2_squared == 0.0
+    w = np.full(n, 1.0 / n) if a is None else a
+    np.testing.assert_allclose(res.plan, np.diag(w), atol=1e-15)
+
+
+def test_exact_vs_linear_sum_assignment_and_sorted_1d():
+    rng = _rng(4)
+    for n, d in ((7, 2), (120, 2), (300, 5)):
+        x = rng.standard_normal((n, d))
+        y = rng.standard_normal((n, d)) + 0.3
+        C = ((x[:, None] - y[None]) ** 2).sum(-1)
+        r, c = linear_sum_assignment(C)
+        ref = C[r, c].sum() / n          # scipy's exact assignment
+        assert abs(ot.w2_squared(x, y) - ref) <= 1e-10
+        # network simplex on the same problem (forced via explicit non-uniform path)
+        a = np.full(n, 1.0 / n)
+        ns = K.network_simplex(C, a, a, 1e-13, 10 ** 7)
+        assert abs(np.sum(ns[2] * C[ns[0], ns[1]]) - ref) <= 1e-10
+    # 1-D: sorted matching is optimal
+    x = rng.standard_normal(500)
+    y = rng.exponential(size=500)
+    ref = np.mean((np.sort(x) - np.sort(y)) ** 2)
+    assert abs(ot.w2_squared(x, y) - ref) <= 1e-10
+    assert abs(ot.w2_squared_1d(x, y) - ref) <= 1e-10
+
+
+def test_general_weights_vs_lp_and_1d():
+    rng = _rng(5)
+    n, m = 30, 45
+    x = rng.standard_normal((n, 2))
+    y = rng.standard_normal((m, 2))
+    a = rng.dirichlet(np.ones(n))
+    b = rng.dirichlet(np.ones(m))
+    res = ot.exact_ot(x, y, a, b)
+    ref = K.network_simplex_np(ot.cost_matrix(x, y), a, b)   # scipy HiGHS LP
+    assert abs(res.w2_squared - ref) <= 1e-9
+    np.testing.assert_allclose(res.plan.sum(1), a, atol=1e-14)
+    np.testing.assert_allclose(res.plan.sum(0), b, atol=1e-14)
+    assert np.all(res.plan >= 0)
+    # 1-D weighted: network simplex = quantile formula
+    x1 = rng.standard_normal(60)
+    y1 = rng.standard_normal(80) * 2 + 1
+    a1 = rng.dirichlet(np.ones(60))
+    b1 = rng.dirichlet(np.ones(80))
+    assert abs(ot.w2_squared(x1, y1, a1, b1) - ot.w2_squared_1d(x1, y1, a1, b1)) <= 1e-10
+
+
+@pytest.mark.parametrize("weights", ["uniform", "random"])
+def test_duality(weights):
+    rng = _rng(6)
+    n, m = (80, 80) if weights == "uniform" else (70, 90)
+    x = rng.standard_normal((n, 2))
+    y = rng.standard_normal((m, 2)) * 1.5
+    a = None if weights == "uniform" else rng.dirichlet(np.ones(n))
+    b = None if weights == "uniform" else rng.dirichlet(np.ones(m))
+    res = ot.exact_ot(x, y, a, b)
+    C = ot.cost_matrix(x, y)
+    assert res.method == ("jonker-volgenant" if weights == "uniform" else "network-simplex")
+    assert np.all(res.u[:, None] + res.v[None, :] <= C + 1e-9)       # dual feasibility
+    assert abs(res.dual_objective - res.w2_squared) <= 1e-9          # strong duality
+    support = res.plan > 0
+    assert np.all(np.abs((C - res.u[:, None] - res.v[None, :])[support]) <= 1e-9)   # slackness
+
+
+def test_zero_weights_duplicates_float32_renormalisation():
+    rng = _rng(7)
+    n = 40
+    x = rng.standard_normal((n, 2))
+    y = np.concatenate([x[:20], x[:20]])                 # duplicate points
+    val = ot.w2_squared(x, y)
+    C = ot.cost_matrix(x, y)
+    r, c = linear_sum_assignment(C)
+    assert abs(val - C[r, c].mean()) <= 1e-10
+    # float32 input: same as solving the float64 conversion of the same numbers
+    x32 = x.astype(np.float32)
+    y32 = y.astype(np.float32)
+    assert ot.w2_squared(x32, y32) == ot.w2_squared(x32.astype(np.float64), y32.astype(np.float64))
+    # weights off by rounding are renormalised; the original sums are recorded
+    a = np.full(n, 1.0 / n) * (1 + 3e-7)
+    b = rng.dirichlet(np.ones(n)).astype(np.float32)
+    res = ot.exact_ot(x, y, a, b)
+    assert res.weight_sums[0] == pytest.approx(1 + 3e-7, rel=1e-12)
+    ref = ot.exact_ot(x, y, a / a.sum(), b.astype(np.float64) / b.astype(np.float64).sum())
+    assert abs(res.w2_squared - ref.w2_squared) <= 1e-12
+    # zero weights: dropped, with feasible potentials restored
+    a0 = np.full(n, 1.0 / (n - 5))
+    a0[:5] = 0.0
+    res0 = ot.exact_ot(x, y, a0, None)
+    C = ot.cost_matrix(x, y)
+    assert np.all(res0.u[:, None] + res0.v[None, :] <= C + 1e-9)
+    assert np.all(res0.plan[:5] == 0.0)
+    assert abs(res0.dual_objective - res0.w2_squared) <= 1e-9
+
+
+def test_bad_input_raises():
+    x = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="sum to one"):
+        ot.w2_squared(x, x, np.full(4, 0.3))
+    with pytest.raises(ValueError, match="negative"):
+        ot.w2_squared(x, x, np.array([0.5, 0.5, 0.5, -0.5]))
+    with pytest.raises(ValueError, match="NaN"):
+        ot.w2_squared(np.full((4, 2), np.nan), x)
+    with pytest.raises(ValueError, match="same dimension"):
+        ot.w2_squared(x, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="shape"):
+        ot.w2_squared(x, x, np.full(3, 1 / 3))
+    with pytest.raises(ValueError, match="shape"):
+        ot.w2_squared(np.zeros((2, 2, 2)), x)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        ot.w2_squared_1d(x, x)
+    with pytest.raises(ValueError, match="eps"):
+        ot.sinkhorn(x, x, 0.0)
+    with pytest.raises(ValueError, match="positive weights"):
+        ot.sinkhorn(x, x, 0.1, a=np.array([0.0, 0.5, 0.25, 0.25]))
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        ot.w2_squared_gaussian(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="symmetric"):
+        ot.w2_squared_gaussian(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="positive definite"):
+        ot.gaussian_monge_map(np.zeros(2), np.diag([1.0, 0.0]), np.zeros(2), np.eye(2))
+
+
+def test_w2_squared_1d_weighted_exact():
+    # two-point vs one-point: W2^2 = sum_i a_i (x_i - y)^2 exactly
+    assert ot.w2_squared_1d([0.0, 2.0], [0.5], [0.25, 0.75]) == pytest.approx(0.25 * 0.25 + 0.75 * 2.25, rel=1e-15)
+    # two uniform clouds of different sizes: hand-computed quantile overlap
+    # F^-1 = 0 on (0,1/2], 1 on (1/2,1];  G^-1 = 0,1,2 on thirds  ->  (1/2-1/3)*1 + (1-2/3)*1 = 1/2
+    assert ot.w2_squared_1d([0.0, 1.0], [0.0, 1.0, 2.0]) == pytest.approx(0.5, rel=1e-14)
+
+
+# ------------------------------------------------------------------ Gaussians
+
+def test_bures_commuting_closed_form_and_batching():
+    rng = _rng(8)
+    a = rng.uniform(0.1, 3.0, (5, 3))
+    b = rng.uniform(0.1, 3.0, (5, 3))
+    m1 = rng.standard_normal((5, 3))
+    m2 = rng.standard_normal((5, 3))
+    S1 = np.einsum("bi,ij->bij", a, np.eye(3))
+    S2 = np.einsum("bi,ij->bij", b, np.eye(3))
+    # closed form for commuting covariances (derivations/ot_gaussian.py, check 2)
+    ref = np.sum((m1 - m2) ** 2, axis=1) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2, axis=1)
+    np.testing.assert_allclose(ot.w2_squared_gaussian(m1, S1, m2, S2), ref, rtol=1e-12)
+    # scalars (1-D)
+    assert ot.w2_squared_gaussian(1.0, 4.0, -1.0, 1.0) == pytest.approx(4.0 + 1.0, rel=1e-14)
+    # rational 2-D example of derivations/ot_gaussian.py (exact value 10699/240)
+    R = np.array([[3, -4], [4, 3]]) / 5
+    r1 = R @ np.diag([2.0, 3.0]) @ R.T
+    N = np.array([[2.0, 0.5], [0.5, 1.0]])
+    S2r = np.linalg.solve(r1, np.linalg.solve(r1, N @ N).T).T
+    val = ot.w2_squared_gaussian([1, -2], r1 @ r1, [1 / 3, 4], S2r)
+    assert val == pytest.approx(10699 / 240, rel=1e-12)
+
+
+def test_monge_map():
+    rng = _rng(9)
+    for d in (1, 2, 4):
+        S1, S2 = _spd(rng, d), _spd(rng, d)
+        m1, m2 = rng.standard_normal(d), rng.standard_normal(d)
+        A, shift = ot.gaussian_monge_map(m1, S1, m2, S2)
+        np.testing.assert_allclose(A, A.T, atol=1e-14)
+        assert np.all(np.linalg.eigvalsh(A) > 0)
+        np.testing.assert_allclose(A @ S1 @ A, S2, atol=1e-11)
+        np.testing.assert_allclose(A @ m1 + shift, m2, atol=1e-13)
+        # its transport cost equals the Bures value
+        cost = np.sum((m1 - m2) ** 2) + np.trace((np.eye(d) - A) @ S1 @ (np.eye(d) - A).T)
+        assert cost == pytest.approx(ot.w2_squared_gaussian(m1, S1, m2, S2), rel=1e-10, abs=1e-13)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), d=st.integers(1, 4))
+def test_bures_symmetric_and_triangle(seed, d):
+    rng = np.random.default_rng(seed)
+    g = [(rng.standard_normal(d) * 2, _spd(rng, d, 0.01, 4.0)) for _ in range(3)]
+    w = lambda p, q: ot.w2_squared_gaussian(p[0], p[1], q[0], q[1])   # noqa: E731
+    assert w(g[0], g[1]) == pytest.approx(w(g[1], g[0]), rel=1e-9, abs=1e-12)
+    assert w(g[0], g[0]) <= 1e-12
+    # W2 (the square root) is a metric
+    assert np.sqrt(w(g[0], g[2])) <= np.sqrt(w(g[0], g[1])) + np.sqrt(w(g[1], g[2])) + 1e-7
+
+
+def test_bures_vs_sample_exact_ot():
+    # Plug-in W2^2 between independent samples: unbiased to first order, with a positive bias of
+    # the order of the self-transport terms E W2^2(p_n, p'_n) / 2 (measured here, not assumed).
+    rng = _rng(10)
+    m1, m2 = np.array([0.0, 0.0]), np.array([1.5, -0.5])
+    S1 = np.array([[1.0, 0.3], [0.3, 0.5]])
+    S2 = np.array([[0.6, -0.2], [-0.2, 1.2]])
+    exact = ot.w2_squared_gaussian(m1, S1, m2, S2)
+    n, reps = 600, 6
+    vals, selfs = [], []
+    for _ in range(reps):
+        x = rng.multivariate_normal(m1, S1, n)
+        y = rng.multivariate_normal(m2, S2, n)
+        vals.append(ot.w2_squared(x, y))
+        x2 = rng.multivariate_normal(m1, S1, n)
+        y2 = rng.multivariate_normal(m2, S2, n)
+        selfs.append(0.5 * (ot.w2_squared(x, x2) + ot.w2_squared(y, y2)))
+    mean = np.mean(vals)
+    se = np.std(vals, ddof=1) / np.sqrt(reps)
+    bias_scale = np.mean(selfs)
+    assert abs(mean - exact) <= 5 * se + bias_scale, (mean, exact, se, bias_scale)
+    assert bias_scale < 0.2 * exact      # the check is meaningful: the bias scale is small
+
+
+# ------------------------------------------------------------------ Sinkhorn
+
+def test_sinkhorn_kernel_vs_numpy_twins():
+    # fixed number of (column, row) updates from zero potentials: Numba = numpy log-domain = numpy
+    # kernel-domain (eps large enough that exp(-C/eps) does not underflow)
+    rng = _rng(11)
+    x = rng.standard_normal((50, 2))
+    y = rng.standard_normal((40, 2)) + 0.5
+    a = rng.dirichlet(np.ones(50))
+    b = rng.dirichlet(np.ones(40))
+    C = K.sq_cost(x, y)
+    np.testing.assert_allclose(C, K.sq_cost_np(x, y), rtol=1e-14, atol=1e-14)
+    eps = 0.5
+    f = np.zeros(50)
+    g = np.zeros(40)
+    K.sinkhorn_stabilized(C, a, b, f, g, eps, 0.0, 25, 10, False)
+    f_log, g_log = K.sinkhorn_log_np(C, a, b, eps, 25)
+    f_ker, g_ker = K.sinkhorn_kernel_np(C, a, b, eps, 25)
+    np.testing.assert_allclose(f, f_log, atol=1e-10)
+    np.testing.assert_allclose(g, g_log, atol=1e-10)
+    np.testing.assert_allclose(f_ker, f_log, atol=1e-10)
+    np.testing.assert_allclose(g_ker, g_log, atol=1e-10)
+    # LSE kernels vs scipy
+    from scipy.special import logsumexp
+    np.testing.assert_allclose(K.lse_update_rows(C, g, np.log(b), eps),
+                               -eps * logsumexp((g[None] - C) / eps + np.log(b)[None], axis=1), atol=1e-12)
+    np.testing.assert_allclose(K.lse_update_cols(C, f, np.log(a), eps),
+                               -eps * logsumexp((f[:, None] - C) / eps + np.log(a)[:, None], axis=0), atol=1e-12)
+
+
+def test_sinkhorn_converged_matches_kernel_domain():
+    rng = _rng(12)
+    x = rng.random((60, 2))
+    y = rng.random((70, 2))
+    res = ot.sinkhorn(x, y, 0.05, tol=1e-12, return_plan=True)
+    assert res.converged
+    C = K.sq_cost(x, y)
+    a, b = np.full(60, 1 / 60), np.full(70, 1 / 70)
+    f_ker, g_ker = K.sinkhorn_kernel_np(C, a, b, 0.05, 5000)
+    P_ker = a[:, None] * b[None] * np.exp((f_ker[:, None] + g_ker[None] - C) / 0.05)
+    np.testing.assert_allclose(res.plan, P_ker, atol=1e-12)
+    assert res.linear_cost == pytest.approx(np.sum(P_ker * C), rel=1e-9)
+    assert res.objective == pytest.approx(res.dual_objective, rel=1e-9)
+    assert res.marginal_violation <= 1e-10
+
+
+def test_sinkhorn_converges_to_exact():
+    # 0 <= <P_eps, C> - W2^2 <= OT_eps - W2^2 <= eps KL(P_perm || a b^T) = eps log n
+    rng = _rng(13)
+    n = 60
+    x = rng.random((n, 2))
+    y = rng.random((n, 2))
+    exact = ot.w2_squared(x, y)
+    gaps = []
+    for eps in (0.1, 0.03, 0.01, 0.003):
+        res = ot.sinkhorn(x, y, eps, tol=1e-9, max_iter=200_000)
+        assert res.converged
+        gap = res.linear_cost - exact
+        assert -1e-9 <= gap <= eps * np.log(n)
+        assert exact - 1e-9 <= res.objective <= exact + eps * np.log(n) + 1e-9
+        gaps.append(gap)
+    assert all(g2 < g1 for g1, g2 in zip(gaps, gaps[1:]))
+
+
+def test_sinkhorn_stable_at_small_eps():
+    rng = _rng(14)
+    n = 80
+    x = rng.random((n, 2))
+    y = rng.random((n, 2)) + np.array([2.0, 0.0])   # unit-scale clouds two units apart: C >= 1
+    C = K.sq_cost(x, y)
+    # kernel-domain Sinkhorn underflows at eps = 1e-3: exp(-C/eps) = 0 everywhere -> NaN
+    with np.errstate(all="ignore"):
+        assert np.all(np.exp(-C / 1e-3) == 0.0)
+        f_ker, _ = K.sinkhorn_kernel_np(C, np.full(n, 1 / n), np.full(n, 1 / n), 1e-3, 5)
+    assert not np.any(np.isfinite(f_ker))
+    # (Sinkhorn converges slowly at eps = 1e-3; 1e-5 on the marginals is reached in ~5000 iterations)
+    res = ot.sinkhorn(x, y, 1e-3, tol=1e-5, max_iter=50_000)
+    assert np.all(np.isfinite(res.f)) and np.all(np.isfinite(res.g))
+    assert res.converged and res.marginal_violation < 1e-4
+    exact = ot.w2_squared(x, y)
+    assert -1e-4 * np.ptp(C) <= res.linear_cost - exact <= 1e-3 * np.log(n)   # up to the marginal error
+
+
+def test_sinkhorn_entropic_gaussian_closed_form():
+    # Janati et al. (2020) closed form (derivations/ot_gaussian.py, check 4) vs Sinkhorn on samples.
+    # The plug-in entropic cost has O(1/n) bias (del Barrio, Gonzalez-Sanz, Loubes & Niles-Weed 2023),
+    # here far below the 5-sigma sampling tolerance.
+    rng = _rng(15)
+    m1, m2 = np.array([0.0, 0.5]), np.array([1.0, -0.5])
+    S1 = np.array([[1.0, 0.4], [0.4, 0.8]])
+    S2 = np.array([[0.5, 0.0], [0.0, 1.5]])
+    eps = 1.0
+    exact = ot.entropic_ot_gaussian(m1, S1, m2, S2, eps)
+    vals = []
+    for _ in range(4):
+        x = rng.multivariate_normal(m1, S1, 800)
+        y = rng.multivariate_normal(m2, S2, 800)
+        res = ot.sinkhorn(x, y, eps, tol=1e-10)
+        assert res.converged
+        vals.append(res.objective)
+    mean = np.mean(vals)
+    se = np.std(vals, ddof=1) / 2
+    assert abs(mean - exact) <= 5 * se, (mean, exact, se)
+    # the closed form tends to Bures as eps -> 0
+    assert ot.entropic_ot_gaussian(m1, S1, m2, S2, 1e-9) == pytest.approx(
+        ot.w2_squared_gaussian(m1, S1, m2, S2), abs=1e-7)
+
+
+def test_derivation_script():
+    proc = subprocess.run([sys.executable, str(ROOT / "derivations" / "ot_gaussian.py")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all checks passed" in proc.stdout
+
+
+def test_reexported():
+    assert nr.ot.w2_squared is ot.w2_squared
