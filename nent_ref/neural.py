@@ -603,6 +603,8 @@ class Decomposition:
     kl_s1_eq: Estimate | None
     likelihood_bound: Estimate | None
     denoising_gap: Estimate | None = None
+    denoising_loss: Estimate | None = None
+    denoising_constant: Estimate | None = None
 
 
 def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=2 ** 15,
@@ -615,8 +617,10 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     and returns the likelihood bound :math:`\mathrm{KL}(p_{s_1}\|p_{eq}) + L_{EM}`.  Likelihood
     weighting throughout.  ``s_tot`` may be passed (an Estimate) to skip recomputing the ground truth.
 
-    Also returns ``denoising_gap`` :math:`= L_{den} - K - L_{EM}` (zero in expectation; likelihood
-    weighting when ``s0 > 0``, unit weighting otherwise) from the same samples.
+    Also returns the denoising loss :math:`L_{den}`, its constant :math:`K` (Monte Carlo on the same
+    samples) and ``denoising_gap`` :math:`= L_{den} - K - L_{EM}` (zero in expectation), with the
+    likelihood weighting when ``s0 > 0`` and the unit weighting otherwise (``extra["weighting"]``;
+    the gap then compares with the unit-weighted L_EM of a separate run on the same seed).
 
     Parameters
     ----------""" + _COMMON_DOC
@@ -649,18 +653,23 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
         kl = kl_to_equilibrium(data, process, s1)
         lik = Estimate(kl.value + l_em.value, math.hypot(kl.stderr, l_em.stderr), l_em.method,
                        kl.error_bound + l_em.error_bound, l_em.n_samples)
-    gap = None
     if weighting == "likelihood":
-        gap = _estimate(run, _unit(_DEN) - _unit(_CONST) - _unit(_LEM))
+        run_d = run
     else:
         # unit weighting needs its own run (the likelihood-weighted K diverges at s0 = 0)
-        run_u = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="unit",
+        run_d = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="unit",
                      n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
                      executor=executor, chunk_size=chunk_size)
-        gap = _estimate(run_u, _unit(_DEN) - _unit(_CONST) - _unit(_LEM))
-    gap = Estimate(gap.value, gap.stderr, gap.method, gap.error_bound, gap.n_samples,
-                   extra={"weighting": weighting})
-    return Decomposition(s0, s1, s_tot, s_tot_mc, s_nn, cross, l_em, residual, margin, proj, kl, lik, gap)
+    tag = {"weighting": weighting}
+
+    def tagged(est):
+        return Estimate(est.value, est.stderr, est.method, est.error_bound, est.n_samples, extra=dict(tag))
+
+    gap = tagged(_estimate(run_d, _unit(_DEN) - _unit(_CONST) - _unit(_LEM)))
+    den = tagged(_estimate(run_d, _unit(_DEN)))
+    const = tagged(_estimate(run_d, _unit(_CONST)))
+    return Decomposition(s0, s1, s_tot, s_tot_mc, s_nn, cross, l_em, residual, margin, proj, kl, lik, gap,
+                         den, const)
 
 
 # --------------------------------------------------------------------------- per-time curves
