@@ -146,12 +146,15 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="figures", help="output directory (default figures/)")
     f.add_argument("--only", nargs="*", default=None, choices=sorted(FIGURES),
                    help="render only these figures")
+    _add_validate_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nent-ref`` console script."""
     args = _build_parser().parse_args(argv)
+    if args.command == "validate":
+        return _run_validate(args)
     options = TableOptions(seed=args.seed, workers=args.workers, quiet=args.quiet,
                            scheduler=args.scheduler)
     if args.command == "table":
@@ -166,6 +169,61 @@ def main(argv: list[str] | None = None) -> int:
             options.progress(f"wrote {path}")
         return 0
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+# --------------------------------------------------------------------------- validate (nent_ref.validate)
+def _add_validate_parser(sub) -> None:
+    """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME``."""
+    v = sub.add_parser("validate", help="validate a score model against exact ground truth",
+                       description="Validate a score model e(x, s) (or score(x, s) with --score) against exact "
+                                   "ground truth; prints the report and exits 1 when a check fails.")
+    v.add_argument("model", help="package.module:function, called as f(x, s) with x (M, D), s (M,)")
+    v.add_argument("--data", required=True,
+                   help="data preset (gaussian-<D>d, dirac-<D>d, mixture-<D>d) or a .npz file "
+                        "(mean+cov, weights+means+covs, or points)")
+    v.add_argument("--process", required=True, choices=["vp", "vp16", "vp20", "vpx", "sl"],
+                   help="forward process (vp = vp16, the paper's VP 0.1 -> 16)")
+    v.add_argument("--score", action="store_true", help="the model returns the full score, not e")
+    v.add_argument("--factory", action="store_true",
+                   help="call the target as f(data, process) first to build the model")
+    v.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    v.add_argument("--n-samples", type=int, default=2 ** 15, help="Monte Carlo samples (default 32768)")
+    v.add_argument("--s0", type=float, default=None, help="start time (default 0, 1e-5 for Dirac data)")
+    v.add_argument("--s1", type=float, default=None, help="end time (default T, T - 1e-5 for SL)")
+    v.add_argument("--threshold", type=float, default=5.0, help="pass threshold in standard errors (default 5)")
+    v.add_argument("--workers", type=int, default=1, help="worker processes (the model must be picklable)")
+    v.add_argument("--no-curves", action="store_true", help="skip the per-time rate curves")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _run_validate(args) -> int:
+    from .validate import load_data, process_presets, validate
+    try:
+        target = _resolve(args.model)
+    except (ImportError, AttributeError, ValueError) as exc:
+        print(f"nent-ref validate: cannot load {args.model!r} (expected package.module:function): {exc}",
+              file=sys.stderr)
+        return 2
+    try:
+        data = load_data(args.data)
+        process = process_presets()[args.process]
+        model = target(data, process) if args.factory else target
+        executor = None
+        if args.workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            executor = ProcessPoolExecutor(max_workers=args.workers)
+        try:
+            report = validate(model, data, process, args.s0, args.s1, score=args.score, n_samples=args.n_samples,
+                              seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
+                              executor=executor)
+        finally:
+            if executor is not None:
+                executor.shutdown()
+    except ValueError as exc:
+        print(f"nent-ref validate: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else report)
+    return 0 if report.passed else 1
 
 
 if __name__ == "__main__":  # pragma: no cover
