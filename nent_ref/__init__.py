@@ -13,7 +13,10 @@ from .entropy import entropy_production_rate, total_entropy, kl_to_equilibrium
 # --- topic modules (one import line each; keep this section sorted) ---
 from . import bounds
 from . import ot
+from . import reference_models
 from . import rg
 from . import sde
 from . import statmech
 from .mixture import GaussianMixture, Empirical
+from .neural import neural_entropy, entropy_matching_loss
+from .validate import validate
