@@ -360,9 +360,13 @@ def i_projection(p0, stats, mu) -> IProjection:
     Raises
     ------
     ValueError
-        If ``mu`` is outside the convex hull of ``{T(x): p0(x) > 0}``, or on bad input.
-        On the relative boundary the projection is supported on the face containing
-        ``mu`` and ``theta`` is ``None``.
+        If ``mu`` is outside the convex hull of ``{T(x): p0(x) > 0}`` (by more than about
+        1e-10 relative to the spread of ``T``), or on bad input.  On the relative
+        boundary the projection is supported on the face containing ``mu`` and ``theta``
+        is ``None``.  In one dimension the boundary test is exact; in more dimensions it
+        is numerical (a linear programme proposes the face and the full problem is
+        solved to confirm it, see docs/statmech.md); a ``mu`` so close to a
+        low-dimensional face that neither resolves raises a ValueError.
 
     References
     ----------
