@@ -616,25 +616,30 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
     return it, viol, absorbs
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def plan_summary(C, f, g, loga, logb, eps):
-    """From converged potentials: (<P,C>, sum P (f+g-C)/eps = KL(P || a b^T), row sums, col sums)."""
+    """From potentials, in one pass: (<P,C>, sum P (f+g-C)/eps = KL(P || a b^T), row sums, col sums)
+    of P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)."""
     n, m = C.shape
-    lin = np.zeros(n)
-    kl = np.zeros(n)
+    lin = 0.0
+    kl = 0.0
     rows = np.zeros(n)
-    for i in prange(n):
+    cols = np.zeros(m)
+    for i in range(n):
+        li = 0.0
+        ki = 0.0
+        ri = 0.0
         for j in range(m):
             z = (f[i] + g[j] - C[i, j]) / eps
             p = np.exp(z + loga[i] + logb[j])
-            lin[i] += p * C[i, j]
-            kl[i] += p * z
-            rows[i] += p
-    cols = np.zeros(m)
-    for i in range(n):
-        for j in range(m):
-            cols[j] += np.exp((f[i] + g[j] - C[i, j]) / eps + loga[i] + logb[j])
-    return lin.sum(), kl.sum(), rows, cols
+            li += p * C[i, j]
+            ki += p * z
+            ri += p
+            cols[j] += p
+        lin += li
+        kl += ki
+        rows[i] = ri
+    return lin, kl, rows, cols
 
 
 # ----------------------------------------------------------------------------------------------

@@ -450,6 +450,19 @@ class SinkhornResult:
     plan: object = None
 
 
+def _eps_stages(spread: float, eps: float, factor: float) -> list[float]:
+    """Intermediate eps values eps / factor^k (decreasing), the largest below spread / 10; none
+    when eps >= spread / 50 (the kernel then spans less than e^-50 and needs no warm start)."""
+    stages = []
+    if eps * 50.0 >= spread:
+        return stages
+    e = eps / factor
+    while e <= spread / 10.0:
+        stages.append(e)
+        e /= factor
+    return stages[::-1]
+
+
 def sinkhorn(x, y, eps, a=None, b=None, *, tol: float = 1e-9, max_iter: int = 100_000,
              eps_scaling: bool = True, scaling_factor: float = 0.25, stage_iter: int = 10,
              check_every: int = 10, return_plan: bool = False) -> SinkhornResult:
@@ -468,8 +481,11 @@ def sinkhorn(x, y, eps, a=None, b=None, *, tol: float = 1e-9, max_iter: int = 10
     unit-scale data (where ``exp(-C/eps)`` underflows).  Each absorption starts with two exact
     log-sum-exp half-steps.
 
-    With ``eps_scaling`` the target is approached through eps_k = max(eps, C_max factor^k),
-    ``stage_iter`` iterations per intermediate stage, warm-starting the potentials.
+    With ``eps_scaling`` (and eps < spread(C) / 50) the target is approached through
+    eps_k = eps / factor^k, starting below spread(C) / 10, with ``stage_iter`` iterations per
+    intermediate stage, warm-starting the potentials.  The solution does not depend on the
+    stages (entropic OT has a unique optimum); they only save iterations and keep the
+    absorbed kernel well conditioned.
 
     Stopping rule (identical to POT's ``sinkhorn``/``sinkhorn_log`` ``stopThr``): after a row
     update the row marginals are exact; every ``check_every`` iterations the L2 norm of the
@@ -507,11 +523,7 @@ def sinkhorn(x, y, eps, a=None, b=None, *, tol: float = 1e-9, max_iter: int = 10
     g = np.zeros(y.shape[0])
     total = 0
     if eps_scaling:
-        e = float(C.max())
-        while e * scaling_factor > eps:
-            e *= scaling_factor
-            if e <= eps:
-                break
+        for e in _eps_stages(float(C.max() - C.min()), eps, scaling_factor):
             it, _, _ = _k.sinkhorn_stabilized(C, a, b, f, g, e, 0.0, int(stage_iter), check_every, False)
             total += it
     n_iter, viol, _ = _k.sinkhorn_stabilized(C, a, b, f, g, eps, float(tol), int(max_iter), int(check_every), True)
