@@ -13,8 +13,8 @@
    ``nent_ref.sde.sample(..., data=mixture)`` against a numpy reference (the mixture score by
    broadcasting over (n, K, D) plus a numpy EM update).  Target: >= 5x.
 
-Timings are the best of ``--repeat`` runs (the machine may be shared); every ratio compares numbers
-taken in this run.
+Timings are the best of ``--repeat`` runs, the candidates taking turns within each repeat (the machine
+may be shared); every ratio compares numbers taken in this run.
 """
 from __future__ import annotations
 
@@ -30,12 +30,17 @@ from nent_ref import _kernels, cases, sde
 from nent_ref.mixture import GaussianMixture
 
 
-def best_time(fn, repeat):
-    best = math.inf
+def interleaved(named, repeat, max_threads):
+    """Best time of each (name, threads, fn), the candidates run in turn within every repeat so
+    that all of them see the same machine load."""
+    best = {name: math.inf for name, _, _ in named}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
+        for name, threads, fn in named:
+            numba.set_num_threads(threads)
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    numba.set_num_threads(max_threads)
     return best
 
 
@@ -78,7 +83,7 @@ def reverse_numpy(proc, mix, x0, grid, seed):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="the issue's sizes (1e6 particles x 1000 steps, D = 2 and 64)")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     proc = nr.VP(0.1, 20.0)
     if args.full:
@@ -104,13 +109,12 @@ def main(argv=None):
         grid = np.linspace(0.0, 1.0, steps + 1)
         x0 = np.random.default_rng(0).standard_normal((n, D))
         work = n * D * steps / 1e6
-        t_floor = best_time(lambda: normals_floor((n, D), steps, 1), args.repeat)
-        t_np = best_time(lambda: forward_numpy_em(proc, x0, grid, 1), args.repeat)
-        t_eng = {}
-        for t in threads:
-            numba.set_num_threads(t)
-            t_eng[t] = best_time(lambda: sde.simulate(proc, x0, grid, seed=1), args.repeat)
-        numba.set_num_threads(max_threads)
+        named = [("floor", 1, lambda: normals_floor((n, D), steps, 1)),
+                 ("numpy", 1, lambda: forward_numpy_em(proc, x0, grid, 1))]
+        named += [(t, t, lambda: sde.simulate(proc, x0, grid, seed=1)) for t in threads]
+        best = interleaved(named, args.repeat, max_threads)
+        t_floor, t_np = best["floor"], best["numpy"]
+        t_eng = {t: best[t] for t in threads}
         print(f"{D:>3} {n:>10} {steps:>6} | {work / t_floor:8.1f} {work / t_np:9.1f} | "
               + " ".join(f"{work / t_eng[t]:11.1f}" for t in threads)
               + " | " + " ".join(f"{t_floor / t_eng[t]:11.2f}x" for t in threads)
@@ -125,13 +129,13 @@ def main(argv=None):
     grid = np.linspace(1e-3, 1.0, steps + 1)
     x0 = np.random.default_rng(2).standard_normal((n, 9))
     sde.sample(proc, 10, grid[:3], data=mix, x_init=x0[:10])       # warm-up
-    t_np = best_time(lambda: reverse_numpy(proc, mix, x0, grid, 3), args.repeat)
+    named = [("numpy", 1, lambda: reverse_numpy(proc, mix, x0, grid, 3))]
+    named += [(t, t, lambda: sde.sample(proc, n, grid, data=mix, seed=3, x_init=x0)) for t in threads]
+    best = interleaved(named, args.repeat, max_threads)
+    t_np = best["numpy"]
     print(f"particles {n}, steps {steps}: numpy reference {t_np:.2f} s")
     for t in threads:
-        numba.set_num_threads(t)
-        t_e = best_time(lambda: sde.sample(proc, n, grid, data=mix, seed=3, x_init=x0), args.repeat)
-        print(f"  engine threads={t}: {t_e:.2f} s   ratio vs numpy reference {t_np / t_e:.2f}x")
-    numba.set_num_threads(max_threads)
+        print(f"  engine threads={t}: {best[t]:.2f} s   ratio vs numpy reference {t_np / best[t]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,6 @@ from .processes import check_times
 __all__ = ["simulate", "sample", "path_entropy", "path_kl", "log_density_lower_bound",
            "PathEntropy", "PathKL", "transition_coefficients"]
 
-_LOG_2PI = math.log(2.0 * math.pi)
 _METHODS = ("sde", "ode-heun", "ode-rk4", "ode-scipy")
 
 
