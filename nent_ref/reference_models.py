@@ -142,7 +142,7 @@ class PerturbedE(ExactE):
         The model drift is affine in x, so its law stays Gaussian: mean M and covariance P obey
         :math:`-dM/ds = F M + g`, :math:`-dP/ds = F P + P F^T + \sigma^2 I` with
         :math:`F = -a I + \sigma^2(-\Sigma_s^{-1} + I/k^2 + A)`, :math:`g = \sigma^2(\Sigma_s^{-1} m_s + c)`,
-        integrated from :math:`s_1` down to :math:`s_0` (scipy Radau, ``rtol``); the KL between
+        integrated from :math:`s_1` down to :math:`s_0` (scipy DOP853, ``rtol``); the KL between
         Gaussians is then closed form.  ``error_bound`` is the change when ``rtol`` is 100 times looser.
         """
         from scipy.integrate import solve_ivp
@@ -176,7 +176,7 @@ class PerturbedE(ExactE):
         y1 = np.concatenate([np.zeros(D), (k2 * I).ravel()])
 
         def solve(tol):
-            sol = solve_ivp(rhs, (s1, s0), y1, method="Radau", rtol=tol, atol=tol * 1e-3)
+            sol = solve_ivp(rhs, (s1, s0), y1, method="DOP853", rtol=tol, atol=tol * 1e-3)
             if not sol.success:
                 raise RuntimeError(f"moment equations failed: {sol.message}")
             M, P = sol.y[:D, -1], sol.y[D:, -1].reshape(D, D)
@@ -254,6 +254,8 @@ class Memoriser:
     """
 
     def __init__(self, points, process, weights=None):
+        if type(points).__name__ == "Empirical":          # nent_ref.mixture.Empirical
+            points, weights = points.points, points.weights if weights is None else weights
         pts = np.asarray(points, dtype=float)
         if pts.ndim != 2 or pts.shape[0] == 0:
             raise ValueError(f"training points must be a non-empty (N, D) array (got shape {pts.shape})")
@@ -286,7 +288,7 @@ class Memoriser:
 
 
 def memoriser(points, process, weights=None) -> Memoriser:
-    """The memorising model of the training points ``points`` (N, D)."""
+    """The memorising model of the training points ``points`` ((N, D) array or an Empirical)."""
     return Memoriser(points, process, weights)
 
 
