@@ -1,0 +1,168 @@
+"""Tests of nent_ref.validate and the ``nent-ref validate`` command.
+
+Ground truth: closed-form S_tot (Gaussian, Dirac), 2-D mixture quadrature, the PerturbedE closed
+forms and moment-ODE KL (see tests/test_neural.py).  Checks use 5 standard errors.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import nent_ref as nr
+from nent_ref import cases, cli, total_entropy
+from nent_ref import reference_models as rm
+from nent_ref.estimate import Estimate
+from nent_ref.validate import ValidationReport, data_presets, load_data, process_presets
+
+SMALL = dict(n_samples=2 ** 13, n_times=16, curve_samples=512, n_curve_points=5)
+
+
+def test_validate_exact_model_passes_and_reports():
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(3)
+    rep = nr.validate(rm.exact_e(g, proc), g, proc, **SMALL)
+    assert isinstance(rep, ValidationReport) and rep.passed
+    assert rep.l_em.value == 0.0
+    assert rep.s_tot.value == total_entropy(g, proc).value and rep.s_tot.method == "closed-form"
+    assert abs(rep.s_nn.z_score(rep.s_tot.value)) <= 5
+    assert {c.name for c in rep.checks} == {"decomposition", "sqrt_bound", "denoising"}
+    assert rep.curves is not None and len(rep.curves.s) == 5
+    text = str(rep)
+    assert "overall: PASSED" in text and "S_NN" in text and "[PASS] decomposition" in text
+    doc = json.loads(rep.to_json())
+    assert doc["passed"] is True and doc["units"] == "nats"
+    assert doc["S_tot"]["value"] == pytest.approx(rep.s_tot.value, rel=1e-15)
+    assert len(doc["curves"]["sdot_nn"]["value"]) == 5
+
+
+def test_validate_perturbed_model_checks_likelihood_bound():
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(3)
+    rng = np.random.default_rng(1)
+    model = rm.perturbed_e(g, proc, 0.3 * rng.standard_normal((3, 3)), 0.5 * rng.standard_normal(3))
+    rep = nr.validate(model, g, proc, curves=False, **{k: SMALL[k] for k in ("n_samples", "n_times")})
+    assert rep.passed
+    names = [c.name for c in rep.checks]
+    assert "likelihood_bound" in names
+    cf = model.closed_form()
+    assert abs(rep.l_em.z_score(cf["l_em"].value)) <= 5
+    assert rep.kl_data_model.method == "ode" and rep.kl_data_model.value < rep.likelihood_bound.value
+
+
+def test_validate_fails_when_a_claim_is_false():
+    """A claimed KL(p_d || p_model) above the bound, and a wrong ground truth, must fail."""
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    opts = dict(curves=False, n_samples=2 ** 12, n_times=16)
+    rep = nr.validate(e, g, proc, kl_data_model=1.0, **opts)
+    assert not rep.passed
+    assert [c.name for c in rep.checks if not c.passed] == ["likelihood_bound"]
+    assert "overall: FAILED" in str(rep) and json.loads(rep.to_json())["passed"] is False
+    wrong = Estimate(total_entropy(g, proc).value * 1.5)
+    rep = nr.validate(e, g, proc, s_tot=wrong, **opts)
+    assert not rep.passed and not next(c for c in rep.checks if c.name == "decomposition").passed
+
+
+def test_validate_mixture_best_linear_and_dirac_memoriser():
+    proc = cases.processes()["vp16"]
+    mix = load_data("mixture-2d")
+    rep = nr.validate(rm.best_linear_e(mix, proc), mix, proc, **SMALL)
+    assert rep.passed and rep.s_tot.method == "quadrature"
+    assert rep.stored_fraction < 1.0 and rep.l_em.value > 0
+    d = load_data("dirac-2d")
+    rep = nr.validate(rm.memoriser(d.sample(1, 0) + 0.1, proc), d, proc, curves=False,
+                      n_samples=2 ** 12, n_times=16)
+    assert rep.s0 == 1e-5 and rep.passed                 # default cutoff for Dirac data
+
+
+def test_validate_score_model():
+    proc, g = cases.processes()["sl"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+
+    def score(x, s):
+        return e(x, s) + proc.grad_log_peq(x)
+
+    rep = nr.validate(score, g, proc, score=True, curves=False, n_samples=2 ** 12, n_times=16)
+    assert rep.passed and rep.l_em.value == pytest.approx(0.0, abs=1e-9) and rep.s1 == 1 - 1e-5
+
+
+def test_load_data_presets_and_files(tmp_path):
+    assert "gaussian-3d" in data_presets() and "mixture-9d" in data_presets()
+    g = load_data("gaussian-3d")
+    np.testing.assert_array_equal(g.mean, cases.gaussian_case(3).mean)
+    mix = load_data("mixture-3d")
+    w, m, sd = cases.paper_mixture_params(3)
+    np.testing.assert_array_equal(mix.means, m)
+    np.testing.assert_allclose(mix.covs, sd ** 2)
+    f1 = tmp_path / "g.npz"
+    np.savez(f1, mean=[0.0, 1.0], cov=np.eye(2))
+    assert isinstance(load_data(str(f1)), nr.Gaussian)
+    f2 = tmp_path / "p.npz"
+    np.savez(f2, points=np.arange(6.0).reshape(3, 2))
+    assert isinstance(load_data(str(f2)), nr.Empirical)
+    f3 = tmp_path / "m.npz"
+    np.savez(f3, weights=w, means=m, covs=sd ** 2)
+    assert isinstance(load_data(str(f3)), nr.GaussianMixture)
+    f4 = tmp_path / "bad.npz"
+    np.savez(f4, foo=np.zeros(2))
+    with pytest.raises(ValueError, match="expected arrays"):
+        load_data(str(f4))
+    with pytest.raises(ValueError, match="unknown data preset"):
+        load_data("gaussian-4d")
+    with pytest.raises(ValueError, match="no such data file"):
+        load_data(str(tmp_path / "missing.npz"))
+    assert process_presets()["vp"].schedule.beta_max == 16.0
+
+
+def test_validate_bad_input():
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(2)
+    with pytest.raises(ValueError, match="callable"):
+        nr.validate(3.0, g, proc)
+    with pytest.raises(ValueError, match="threshold"):
+        nr.validate(rm.exact_e(g, proc), g, proc, threshold=0)
+    with pytest.raises(ValueError, match="exact marginal score"):
+        nr.validate(rm.exact_e(g, proc), g.sample(100, 0), proc, s0=0.1, s_tot=Estimate(1.0))
+
+
+# --------------------------------------------------------------------------- CLI
+def _cli(argv, capsys):
+    code = cli.main(argv)
+    return code, capsys.readouterr()
+
+
+def test_cli_validate_passes(capsys):
+    code, out = _cli(["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "gaussian-2d",
+                      "--process", "vp", "--n-samples", "4096", "--no-curves"], capsys)
+    assert code == 0, out.err
+    assert "overall: PASSED" in out.out
+    code, out = _cli(["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "gaussian-2d",
+                      "--process", "sl", "--n-samples", "4096", "--no-curves", "--json", "--seed", "3"], capsys)
+    assert code == 0 and json.loads(out.out)["settings"]["seed"] == 3
+
+
+class _Overclaiming:
+    """e* with a false claim KL(p_d || p_model) = 10 nats (far above the likelihood bound)."""
+
+    def __init__(self, data, process):
+        self.e = rm.exact_e(data, process)
+
+    def __call__(self, x, s):
+        return self.e(x, s)
+
+    def kl_data_model(self, s0, s1):
+        return Estimate(10.0)
+
+
+def test_cli_validate_fails_and_usage_errors(capsys, monkeypatch):
+    monkeypatch.setattr(rm, "_Overclaiming", _Overclaiming, raising=False)
+    code, out = _cli(["validate", "nent_ref.reference_models:_Overclaiming", "--factory", "--data", "gaussian-1d",
+                      "--process", "vp16", "--n-samples", "4096", "--no-curves"], capsys)
+    assert code == 1 and "[FAIL] likelihood_bound" in out.out and "overall: FAILED" in out.out
+    code, out = _cli(["validate", "no_such_module:f", "--data", "gaussian-1d", "--process", "vp"], capsys)
+    assert code == 2 and "cannot load" in out.err
+    code, out = _cli(["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "nonsense",
+                      "--process", "vp"], capsys)
+    assert code == 2 and "unknown data preset" in out.err
+    with pytest.raises(SystemExit):
+        cli.main(["validate", "nent_ref.reference_models:exact_e", "--data", "gaussian-1d", "--process", "ve"])
