@@ -197,7 +197,10 @@ def _add_validate_parser(sub) -> None:
 
 
 def _run_validate(args) -> int:
+    import os
     from .validate import load_data, process_presets, validate
+    if os.getcwd() not in sys.path:       # resolve user modules from the working directory, as python -m does
+        sys.path.insert(0, os.getcwd())
     try:
         target = _resolve(args.model)
     except (ImportError, AttributeError, ValueError) as exc:

@@ -160,8 +160,9 @@ class ValidationReport:
         ]
         if self.kl_data_model is not None:
             lines.append(f"  KL(p_data || p_model)              {fmt(self.kl_data_model)}")
-        lines.append(f"  denoising loss ({self.denoising_weighting} weighting)   {fmt(self.denoising_loss)}"
-                     f"   = L_EM + K,  K = {fmt(self.denoising_constant)}")
+        lines.append(f"  L_den   denoising loss ({self.denoising_weighting} weighting) {fmt(self.denoising_loss)}")
+        lines.append(f"  K       L_den - L_EM ({self.denoising_weighting} weighting), e-independent "
+                     f"{fmt(self.denoising_constant)}")
         lines += ["", f"  checks (z = margin / standard error; identity: |z| <= t, bound: z >= -t)"]
         for c in self.checks:
             mark = "PASS" if c.passed else "FAIL"
@@ -271,10 +272,11 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
 
 
 def _describe(model) -> str:
-    name = getattr(model, "__qualname__", None)
-    if name is None:
+    if hasattr(model, "__qualname__"):                  # a function
+        return f"{getattr(model, '__module__', '?')}.{model.__qualname__}"
+    if type(model).__repr__ is not object.__repr__:     # an object with its own description
         return repr(model)
-    return f"{getattr(model, '__module__', '?')}.{name}"
+    return f"{type(model).__module__}.{type(model).__qualname__} instance"
 
 
 # --------------------------------------------------------------------------- presets for the CLI
