@@ -33,6 +33,7 @@ SUITES: dict[str, str] = {
     "gaussian": "nent_ref.cases:gaussian_rows",
     "mixture": "nent_ref.mixture:mixture_rows",
     "rg": "nent_ref.rg:table_rows",
+    "speed-limit": "nent_ref.speed:table_rows",
     "statmech": "nent_ref.statmech:table_rows",
 }
 
