@@ -17,7 +17,7 @@ from . import reference_models
 from . import rg
 from . import sde
 from . import statmech
-from .speed import speed_limit
 from .mixture import GaussianMixture, Empirical
 from .neural import neural_entropy, entropy_matching_loss
+from .speed import speed_limit
 from .validate import validate
