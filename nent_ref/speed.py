@@ -334,18 +334,31 @@ def table_rows(options) -> list[dict]:
     Monte Carlo and W2^2 from exact OT between samples, with stderr and bias scale).  Window
     [s0, s1] = [0, T] for VP/VPx, [0, 1 - 1e-3] for SL (whose clock diverges at s = 1).
     """
+    rows = _gaussian_rows()
+    rows += _mixture_rows(options)
+    return rows
+
+
+def _table_processes():
     from . import cases
     procs = {k: v for k, v in cases.processes().items() if k in ("vp16", "vpx", "sl")}
+    return {k: (p, p.T - 1e-3 if k == "sl" else p.T) for k, p in procs.items()}
+
+
+def _gaussian_rows() -> list[dict]:
+    from . import cases
     rows = []
-    for pname, proc in procs.items():
-        s1 = proc.T - 1e-3 if pname == "sl" else proc.T
+    for pname, (proc, s1) in _table_processes().items():
         for dim in cases.DIMS:
-            res = speed_limit(cases.gaussian_case(dim), proc, 0.0, s1)
-            rows.append(_row("gaussian", dim, pname, res))
-        try:
-            from .mixture import GaussianMixture
-        except ImportError:  # pragma: no cover
-            continue
+            rows.append(_row("gaussian", dim, pname, speed_limit(cases.gaussian_case(dim), proc, 0.0, s1)))
+    return rows
+
+
+def _mixture_rows(options) -> list[dict]:
+    from . import cases
+    from .mixture import GaussianMixture
+    rows = []
+    for pname, (proc, s1) in _table_processes().items():
         for dim in (1,) + tuple(cases.MIXTURE_DIMS):
             w, m, sd = cases.paper_mixture_params(dim)
             mix = GaussianMixture(w, m, sd ** 2)
