@@ -111,11 +111,16 @@ class CosineSchedule:
             return math.pi / (1.0 + self.s) * np.tan(self._phase(t))
 
     def integral(self, t):
-        """B(t) = -2 log( cos(phase(t)) / cos(phase(0)) ); +inf at t = 1."""
+        """B(t) = -2 log( cos(phase(t)) / cos(phase(0)) ); +inf at t = 1.
+
+        Evaluated without cancellation at small t: with d = phase(t) - phase(0),
+        cos(phase0 + d)/cos(phase0) = 1 - 2 sin^2(d/2) - tan(phase0) sin d, then log1p.
+        """
+        t = np.asarray(t, dtype=float)
+        d = 0.5 * math.pi * t / (1.0 + self.s)
+        ratio_m1 = -2.0 * np.sin(0.5 * d) ** 2 - math.tan(self._phase0) * np.sin(d)
         with np.errstate(divide="ignore"):
-            c = np.cos(self._phase(t))
-            c = np.where(np.asarray(t) >= 1.0, 0.0, c)
-            return -2.0 * (np.log(c) - math.log(math.cos(self._phase0)))
+            return np.where(t >= 1.0, np.inf, -2.0 * np.log1p(np.maximum(ratio_m1, -1.0)))
 
     def __repr__(self):
         return f"CosineSchedule(s={self.s:g})"
