@@ -2,6 +2,7 @@
 
     /work/venv/bin/python benchmarks/bench_sde.py            # default sizes (minutes)
     /work/venv/bin/python benchmarks/bench_sde.py --full     # the sizes: 1e6 particles x 1000 steps
+    /work/venv/bin/python benchmarks/bench_sde.py --full --dims 2 --repeat 1 --skip-reverse   # D = 2 only
 
 1. Forward VP Euler-Maruyama (beta 0.1 -> 20), D = 2 and D = 64: throughput in particle-dimension-steps
    per second of ``nent_ref.sde.simulate`` with 1 and 2 Numba threads, against
@@ -84,6 +85,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="the issue's sizes (1e6 particles x 1000 steps, D = 2 and 64)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dims", default="2,64", help="comma-separated dimensions of part 1 (default 2,64)")
+    ap.add_argument("--skip-reverse", action="store_true", help="run part 1 only")
     args = ap.parse_args(argv)
     proc = nr.VP(0.1, 20.0)
     if args.full:
@@ -92,6 +95,8 @@ def main(argv=None):
     else:
         fwd_cases = [(2, 1_000_000, 100), (64, 100_000, 100)]
         rev = (20_000, 100)
+    dims = {int(d) for d in args.dims.split(",")}
+    fwd_cases = [c for c in fwd_cases if c[0] in dims]
     max_threads = numba.config.NUMBA_NUM_THREADS
     threads = [t for t in (1, 2) if t <= max_threads]
     print(f"numpy {np.__version__}, numba {numba.__version__}, NUMBA_NUM_THREADS={max_threads}, "
@@ -121,6 +126,8 @@ def main(argv=None):
               + " " + " ".join(f"{t_np / t_eng[t]:11.2f}x" for t in threads))
     print(f"threading layer: {numba.threading_layer()}")
 
+    if args.skip_reverse:
+        return
     print()
     print("2. reverse SDE, exact score of the paper's 5-component mixture, D = 9 (VP 0.1 -> 20)")
     w, m, sd = cases.paper_mixture_params(9)

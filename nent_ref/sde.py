@@ -47,7 +47,7 @@ import numpy as np
 
 from . import _sde_kernels as _K
 from .estimate import Estimate
-from .processes import check_times
+from .processes import SL, check_times
 
 __all__ = ["simulate", "sample", "path_entropy", "path_kl", "log_density_lower_bound",
            "PathEntropy", "PathKL", "transition_coefficients"]
@@ -118,7 +118,7 @@ def _one_minus_r2(process, s0, s1):
     """1 - (mu(s1)/mu(s0))^2 for arrays s0 < s1, without cancellation where a closed form exists."""
     if hasattr(process, "B"):   # VP: r^2 = exp(-(B(s1) - B(s0)))
         return -np.expm1(-(process.B(s1) - process.B(s0)))
-    if getattr(process, "sigma0", None) is not None and hasattr(process, "peq_var"):  # SL: r = (1-s1)/(1-s0)
+    if isinstance(process, SL):  # r = (1 - s1)/(1 - s0)
         return (s1 - s0) * (2.0 - s0 - s1) / (1.0 - s0) ** 2
     r = process.mean_coeff(s1) / process.mean_coeff(s0)
     return 1.0 - r * r
@@ -531,7 +531,7 @@ def path_kl(process, n_paths, s_grid, *, e=None, data=None, seed=0, x_init=None,
     """
     s = _grid(process, s_grid, allow_T=False)
     fn, ddim = _e_fn(process, e, data)
-    n = _count(n_paths, "n_paths") if x_init is None else None
+    n = _count(n_paths, "n_paths")
     rng, keys = _streams(seed)
     x = _prior_states(process, n, dim if dim is not None else ddim, s[-1], x_init, rng)
     states = _K.init_states(*keys, x.shape[0])

@@ -372,6 +372,8 @@ def test_bad_input_raises():
         sde.sample(vp, 10, [0.0, 0.5], e=lambda x, s: x * np.nan, dim=2)
     with pytest.raises(ValueError, match="dimension"):
         sde.sample(vp, 3, [0.0, 0.5], data=g, x_init=np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="rows but n"):
+        sde.path_kl(vp, 5, [0.0, 0.5], data=g, x_init=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="no density at s0"):
         sde.path_entropy(cases.dirac_case(2), vp, 10, [0.0, 0.5])
     with pytest.raises(ValueError, match="no equilibrium"):
