@@ -1,0 +1,95 @@
+"""Bad input gets a ValueError naming the problem, never a wrong number."""
+import numpy as np
+import pytest
+
+import nent_ref as nr
+
+VP = nr.VP()
+
+
+@pytest.mark.parametrize("mean, cov, match", [
+    ([0.0, 0.0], [[1.0, 0.5], [0.4, 1.0]], "not symmetric"),
+    ([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]], "not positive definite"),
+    ([0.0, 0.0], [[1.0, 0.0], [0.0, 0.0]], "not positive definite"),
+    ([0.0, 0.0], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], "shape"),
+    ([0.0, np.nan], np.eye(2), "NaN or inf"),
+    ([0.0, 0.0], [[1.0, np.inf], [np.inf, 1.0]], "NaN or inf"),
+    ([[0.0, 0.0]], np.eye(2), "1-D"),
+])
+def test_gaussian_rejects(mean, cov, match):
+    with pytest.raises(ValueError, match=match):
+        nr.Gaussian(mean, cov)
+
+
+def test_dirac_rejects_nan_and_needs_positive_cutoff():
+    with pytest.raises(ValueError, match="NaN or inf"):
+        nr.Dirac([0.0, np.inf])
+    d = nr.Dirac([1.0, 2.0])
+    for fn in (lambda: nr.total_entropy(d, VP, 0.0), lambda: nr.kl_to_equilibrium(d, VP, 0.0),
+               lambda: nr.entropy_production_rate(d, VP, [0.0, 0.5])):
+        with pytest.raises(ValueError, match=r"diverges like \(D/2\) log"):
+            fn()
+
+
+@pytest.mark.parametrize("s", [-0.1, 1.5, np.nan, np.inf])
+def test_times_outside_domain(s):
+    g = nr.Gaussian([0.0], [[1.0]])
+    for fn in (nr.entropy_production_rate, nr.kl_to_equilibrium):
+        with pytest.raises(ValueError, match="outside the time domain|finite"):
+            fn(g, VP, s)
+    with pytest.raises(ValueError, match="outside the time domain|finite"):
+        VP.marginal_var(s)
+
+
+def test_s0_after_s1_and_singular_endpoint():
+    g = nr.Gaussian([0.0], [[1.0]])
+    with pytest.raises(ValueError, match="s0 <= s1"):
+        nr.total_entropy(g, VP, 0.6, 0.5)
+    with pytest.raises(ValueError, match="s0 <= s1"):
+        VP.clock(0.6, 0.5)
+    # SL and cosine VP: drift singular at s = 1, so the rate is only defined on [0, 1)
+    for proc in (nr.SL(0.1), nr.VP(schedule=nr.CosineSchedule())):
+        with pytest.raises(ValueError, match=r"\[0, 1\)"):
+            nr.entropy_production_rate(g, proc, 1.0)
+        assert float(nr.kl_to_equilibrium(g, proc, 1.0)) == 0.0  # closed form is fine at s = 1
+
+
+def test_ve_has_no_equilibrium():
+    g = nr.Gaussian([0.0], [[1.0]])
+    with pytest.raises(ValueError, match="no normalisable equilibrium"):
+        nr.kl_to_equilibrium(g, nr.VE(), 0.5)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nr.VP(beta_min=-1.0), "beta_min >= 0"),
+    (lambda: nr.VP(beta_min=5.0, beta_max=1.0), "beta_max >= beta_min"),
+    (lambda: nr.VP(kappa=0.0), "kappa must be positive"),
+    (lambda: nr.VP(kappa=np.nan), "finite"),
+    (lambda: nr.VP(schedule=nr.CosineSchedule(), T=2.0), "cosine schedule"),
+    (lambda: nr.CosineSchedule(s=0.0), "positive"),
+    (lambda: nr.SL(sigma0=-1.0), "sigma0 must be positive"),
+    (lambda: nr.VE(sigma_min=1.0, sigma_max=0.5), "sigma_min < sigma_max"),
+])
+def test_process_parameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_query_shapes_and_base_and_method():
+    g = nr.Gaussian([0.0, 1.0], np.eye(2))
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
+        g.logpdf(np.zeros(3))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        g.score([np.nan, 0.0])
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        g.kl(nr.Gaussian([0.0], [[1.0]]))
+    with pytest.raises(ValueError, match="base must be"):
+        nr.total_entropy(g, VP, base=1.0)
+    with pytest.raises(ValueError, match="closed form"):
+        nr.total_entropy(g, VP, method="monte-carlo")
+    with pytest.raises(ValueError, match="non-negative integer"):
+        g.sample(-3)
+    with pytest.raises(ValueError, match="scalar time"):
+        g.diffuse(VP, [0.1, 0.2])
+    with pytest.raises(TypeError, match="no total entropy"):
+        nr.total_entropy(object(), VP)
