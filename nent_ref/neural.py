@@ -37,20 +37,21 @@ data samples ``x0 ~ p_d`` pushed through the exact forward kernel ``y = mu x0 + 
 need the exact marginal score ``data.diffuse(process, s).score``).
 
 * ``scheme="stratified"`` (default): the time variable ``u`` in [0, 1] is cut into ``n_times``
-  equal strata with two uniformly drawn time levels each.  Unbiased (no quadrature error); the
-  standard error comes from the spread of the two levels in each stratum and includes both
-  the time and the sample noise.
+  equal strata with ``LEVELS_PER_STRATUM = 4`` uniformly drawn time levels each.  Unbiased (no
+  quadrature error); the standard error comes from the spread of the levels in each stratum
+  (3 degrees of freedom per stratum) and includes both the time and the sample noise.
 * ``scheme="gauss-legendre"``: ``n_times`` Gauss-Legendre nodes in ``u``; the standard error
   is the sample noise, and ``error_bound`` is the difference to the ``n_times // 2``-node rule
   (a deterministic quadrature-error estimate, evaluated on fresh samples).
 
-Time variable (``time_map``): ``"linear"`` (s linear in u), ``"log"`` (log s linear: resolves
-the ``1/s`` behaviour of Dirac/empirical data above a cutoff ``s0 > 0``), ``"log-end"``
-(log(T - s) linear: resolves a ``1/(T - s)`` integrand of processes whose drift is singular at
-``T``, SL and the cosine VP, for ``s1 < T``), ``"logit"`` (log(s/(T - s)) linear: both) and
-``"linear+log-end"`` (half of the strata linear on [s0, (s0 + T)/2], half log-end above).
-``"auto"`` picks ``log`` when ``s0 > 0``, ``linear+log-end`` when ``s0 = 0`` and the process is
-singular at ``T`` with ``s1 < T``, ``logit`` for both, ``linear`` otherwise.
+Time variable (``time_map``): the strata are equal slices of ``u = Q(s)``, the CDF of the time
+density :math:`q(s) = \alpha/(s_1 - s_0) + \beta/(s\log(s_1/s_0)) + \gamma/((T - s)\log\frac{T - s_0}{T - s_1})`
+(uniform, log-uniform near 0 and near T; the integrand is divided by q).  ``"auto"`` (default)
+takes alpha = 1/2 and shares the other half between the log parts that apply: near 0 when
+``s0 > 0`` (Dirac/empirical rates grow like ``D/(2s)``), near T when the process is singular at
+``T`` and ``s1 < T`` (``D ~ 1/(T - s)``); alpha = 1 otherwise.  ``"linear"``, ``"log"``,
+``"log-end"``, ``"logit"`` are (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1/2, 1/2); a tuple gives the
+weights directly.
 
 Cutoffs: ``s1`` defaults to ``T``, except for processes singular at ``T`` (SL, cosine VP), where
 it defaults to ``T - 1e-5``: for those :math:`D(s) \sim 1/(T - s)` and the integrand of a model
@@ -84,6 +85,8 @@ __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "dec
 
 #: Distance below T at which integrals stop by default for processes singular at T.
 DEFAULT_END_EPS = 1e-5
+#: Time levels per stratum of the stratified scheme (gives 3 degrees of freedom per stratum).
+LEVELS_PER_STRATUM = 4
 
 # quantities computed per sample (indices into the result vector)
 _NN, _TOT, _CROSS, _LEM, _DEN, _CONST = range(6)
@@ -196,61 +199,78 @@ def _interval(data, process, s0, s1):
 
 # --------------------------------------------------------------------------- time variable
 class _TimeMap:
-    """Map u in [0, 1] to s in [s0, s1]; returns (s, ds/du)."""
+    r"""Stratification variable u in [0, 1] -> s in [s0, s1] through the inverse CDF of a time density.
+
+    The density is the defensive mixture
+
+    .. math:: q(s) = \frac{\alpha}{s_1 - s_0} + \frac{\beta}{s \log(s_1/s_0)}
+              + \frac{\gamma}{(T - s) \log\frac{T - s_0}{T - s_1}},\qquad \alpha + \beta + \gamma = 1,
+
+    uniform plus log-uniform near 0 plus log-uniform near T, so that integrands that are smooth,
+    grow like 1/s (Dirac/empirical data) or like 1/(T - s) (singular processes) all have a bounded
+    ratio f/q.  Returns (s, ds/du = 1/q(s)).
+    """
+
+    _NAMED = {"linear": (1.0, 0.0, 0.0), "log": (0.0, 1.0, 0.0), "log-end": (0.0, 0.0, 1.0),
+              "logit": (0.0, 0.5, 0.5)}
 
     def __init__(self, kind, s0, s1, process):
         T = process.T
-        if kind == "auto":
-            left = s0 > 0
-            right = bool(process.singular_at_T) and s1 < T
-            kind = {(False, False): "linear", (True, False): "log",
-                    (False, True): "linear+log-end", (True, True): "logit"}[(left, right)]
-        if kind not in ("linear", "log", "log-end", "logit", "linear+log-end"):
-            raise ValueError("time_map must be 'auto', 'linear', 'log', 'log-end', 'logit' or 'linear+log-end' "
-                             f"(got {kind!r})")
-        if kind in ("log", "logit") and s0 <= 0:
-            raise ValueError(f"time_map={kind!r} needs s0 > 0")
-        if kind in ("log-end", "logit", "linear+log-end") and s1 >= T:
-            raise ValueError(f"time_map={kind!r} needs s1 < T = {T:g}")
-        self.kind, self.s0, self.s1, self.T = kind, s0, s1, T
-        if kind == "log":
-            self.c = math.log(s1 / s0)
-        elif kind == "log-end":
-            self.c = math.log((T - s0) / (T - s1))
-        elif kind == "logit":
-            self.w0 = math.log(s0 / (T - s0))
-            self.c = math.log(s1 / (T - s1)) - self.w0
-        elif kind == "linear+log-end":
-            self.sm = 0.5 * (s0 + T)
-            if not s0 < self.sm < s1:
-                raise ValueError(f"time_map='linear+log-end' needs s0 < (s0 + T)/2 < s1 (got s0={s0}, s1={s1})")
-            self.c = math.log((T - self.sm) / (T - s1))
+        if isinstance(kind, str):
+            if kind == "auto":
+                left = s0 > 0
+                right = bool(process.singular_at_T) and s1 < T
+                rest = 0.5 / (left + right) if (left or right) else 0.0
+                weights = (1.0 - rest * (left + right), rest if left else 0.0, rest if right else 0.0)
+            elif kind in self._NAMED:
+                weights = self._NAMED[kind]
+            else:
+                raise ValueError("time_map must be 'auto', 'linear', 'log', 'log-end', 'logit' or three "
+                                 f"weights (uniform, log-near-0, log-near-T) (got {kind!r})")
+        else:
+            weights = tuple(float(w) for w in kind)
+            if len(weights) != 3 or min(weights) < 0 or not math.isclose(sum(weights), 1.0, abs_tol=1e-12):
+                raise ValueError(f"time_map weights must be three non-negative numbers summing to 1 (got {kind!r})")
+        a, b, c = weights
+        if b > 0 and s0 <= 0:
+            raise ValueError(f"time_map={kind!r} puts log-uniform weight near s = 0 and needs s0 > 0")
+        if c > 0 and s1 >= T:
+            raise ValueError(f"time_map={kind!r} puts log-uniform weight near T and needs s1 < T = {T:g}")
+        self.kind, self.weights, self.s0, self.s1, self.T = kind, (a, b, c), s0, s1, T
+        self._Ll = math.log(s1 / s0) if b > 0 else 1.0
+        self._Lr = math.log((T - s0) / (T - s1)) if c > 0 else 1.0
+
+    def density(self, s):
+        a, b, c = self.weights
+        q = np.full_like(s, a / (self.s1 - self.s0))
+        if b > 0:
+            q = q + b / (s * self._Ll)
+        if c > 0:
+            q = q + c / ((self.T - s) * self._Lr)
+        return q
+
+    def cdf(self, s):
+        a, b, c = self.weights
+        out = a * (s - self.s0) / (self.s1 - self.s0)
+        if b > 0:
+            out = out + b * np.log(s / self.s0) / self._Ll
+        if c > 0:
+            out = out + c * np.log((self.T - self.s0) / (self.T - s)) / self._Lr
+        return out
 
     def __call__(self, u):
         u = np.asarray(u, dtype=float)
-        s0, s1, T = self.s0, self.s1, self.T
-        if self.kind == "linear":
-            s = s0 + (s1 - s0) * u
-            jac = np.full_like(u, s1 - s0)
-        elif self.kind == "log":
-            s = s0 * np.exp(self.c * u)
-            jac = self.c * s
-        elif self.kind == "log-end":
-            r = (T - s0) * np.exp(-self.c * u)
-            s = T - r
-            jac = self.c * r
-        elif self.kind == "logit":
-            w = self.w0 + self.c * u
-            s = T / (1.0 + np.exp(-w))
-            jac = self.c * s * (T - s) / T
-        else:  # first half of u linear on [s0, sm], second half log(T - s) linear on [sm, s1]
-            lo = u < 0.5
-            ul = np.where(lo, 2.0 * u, 0.0)
-            ur = np.where(lo, 0.0, 2.0 * u - 1.0)
-            r = (T - self.sm) * np.exp(-self.c * ur)
-            s = np.where(lo, s0 + (self.sm - s0) * ul, T - r)
-            jac = np.where(lo, 2.0 * (self.sm - s0), 2.0 * self.c * r)
-        return np.clip(s, s0, s1), jac
+        lo = np.full_like(u, self.s0)
+        hi = np.full_like(u, self.s1)
+        for _ in range(200):                              # bisection to full double precision
+            mid = 0.5 * (lo + hi)
+            below = self.cdf(mid) < u
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+            if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(np.abs(hi), 1e-300)):
+                break
+        s = np.clip(0.5 * (lo + hi), self.s0, self.s1)
+        return s, 1.0 / self.density(s)
 
 
 # --------------------------------------------------------------------------- the engine
@@ -306,7 +326,7 @@ class _Run:
 def _design(scheme, n_times, tmap, root_time_seed):
     """Time levels: list of (s, weight, group)."""
     if scheme == "stratified":
-        reps = 2
+        reps = LEVELS_PER_STRATUM
         rng = np.random.default_rng(root_time_seed)
         j = np.repeat(np.arange(n_times), reps)
         u = (j + rng.random(j.size)) / n_times
@@ -402,9 +422,10 @@ _COMMON_DOC = """
     n_samples : int
         Total number of data samples (spread evenly over the time levels).
     n_times : int
-        Number of time strata (``"stratified"``, two levels each) or Gauss-Legendre nodes.
+        Number of time strata (``"stratified"``, four levels each) or Gauss-Legendre nodes.
     scheme : {"stratified", "gauss-legendre"}
-    time_map : {"auto", "linear", "log", "log-end", "logit"}
+    time_map : {"auto", "linear", "log", "log-end", "logit"} or (alpha, beta, gamma)
+        Time density used for the strata (see the module docstring).
     seed : int or SeedSequence
     executor : object with ``.map``, optional
         Evaluates the time levels (e.g. a ``ProcessPoolExecutor``; the model must then be picklable).

@@ -28,7 +28,7 @@ from .data import Dirac, Gaussian
 from .estimate import Estimate
 
 __all__ = ["ExactE", "PerturbedE", "Memoriser", "exact_e", "perturbed_e", "best_linear_e", "memoriser",
-           "memoriser_from", "data_moments"]
+           "memoriser_from", "data_moments", "compare"]
 
 
 def _check_batch(x, s, dim):
@@ -297,3 +297,41 @@ def memoriser_from(data, n, process, seed=0) -> Memoriser:
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer (got {n!r})")
     return Memoriser(np.asarray(data.sample(int(n), seed), dtype=float), process)
+
+
+# --------------------------------------------------------------------------- comparison rows
+def compare(data, process, *, s0=None, s1=None, perturbation=(0.2, 0.0), memoriser_sizes=(), seed=0,
+            n_samples=2 ** 15, n_times=32, s_tot=None) -> list[dict]:
+    r"""S_tot, S_NN, C and L_EM (likelihood weighting, with standard errors) of the reference models.
+
+    One row per model: ``exact`` (e*), ``perturbed`` (e* + A x + c with ``perturbation = (A, c)``;
+    ``None`` to skip), ``best-linear`` and ``memoriser`` for each N in ``memoriser_sizes`` (training
+    points drawn from ``data`` with ``SeedSequence(seed)`` children).  All models share the
+    interval: ``s0`` defaults to 1e-5 when memorisers are included or the data need a cutoff,
+    else 0.  Rows are flat dicts (for tables and figure 6: S_NN versus S_tot).
+    """
+    from .neural import _needs_cutoff, decompose
+    from .entropy import total_entropy
+    if s0 is None:
+        s0 = 1e-5 if (len(memoriser_sizes) or _needs_cutoff(data)) else 0.0
+    if s1 is None:
+        s1 = process.T - 1e-5 if process.singular_at_T else process.T
+    if s_tot is None:
+        s_tot = total_entropy(data, process, s0, s1)
+    models = [("exact", None, exact_e(data, process))]
+    if perturbation is not None:
+        models.append(("perturbed", None, perturbed_e(data, process, *perturbation)))
+    models.append(("best-linear", None, best_linear_e(data, process)))
+    seeds = np.random.SeedSequence(seed).spawn(len(memoriser_sizes) + 1)
+    for n, sd in zip(memoriser_sizes, seeds[1:]):
+        models.append(("memoriser", int(n), memoriser_from(data, int(n), process, seed=sd)))
+    rows = []
+    for name, n, model in models:
+        dec = decompose(model, data, process, s0, s1, n_samples=n_samples, n_times=n_times, seed=seeds[0],
+                        s_tot=s_tot)
+        row = {"model": name, "N": n, "s0": float(s0), "s1": float(s1)}
+        for key, est in (("S_tot", dec.s_tot), ("S_NN", dec.s_nn), ("L_EM", dec.l_em), ("C", dec.cross)):
+            row[key] = float(est.value)
+            row[f"{key}_stderr"] = float(est.stderr)
+        rows.append(row)
+    return rows
