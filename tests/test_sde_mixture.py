@@ -103,8 +103,8 @@ def test_paper_mixture_D9_mean_entropy_production(pname):
     """The paper's 5-component mixture in D = 9 (reference: marginal Monte Carlo of nent_ref.mixture)."""
     proc = cases.processes()[pname]
     mix = _paper_mixture(9)
-    ref = nr.total_entropy(mix, proc, 0.0, 1.0, method="monte-carlo", n_samples=400000, seed=1)
-    r = sde.path_entropy(mix, proc, 200000, np.linspace(0, 1, 11), seed=2)
+    ref = nr.total_entropy(mix, proc, 0.0, 1.0, method="monte-carlo", n_samples=2_000_000, seed=1)
+    r = sde.path_entropy(mix, proc, 1_000_000, np.linspace(0, 1, 11), seed=2)
     assert abs(_z(r.mean, ref)) < Z, (r.mean, ref)
 
 
@@ -137,3 +137,18 @@ def test_fused_mixture_kernel_matches_numpy_twin():
     z = K.forward_normals_python(3, 4, n, 2, N)         # same stream layout (block, step, particle, dim)
     ref = K.reverse_mixture_numpy(x0, np.log(w), means, covs, c1, c2, d, z)
     np.testing.assert_allclose(x, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_paper_mixture_D9_girsanov_kl_and_bound():
+    """D = 9 paper mixture: Girsanov KL = S_tot (marginal Monte Carlo reference) and a tight bound under SL."""
+    mix = _paper_mixture(9)
+    proc = nr.VP(0.1, 20)
+    n = 20000
+    x_init = mix.diffuse(proc, 1.0).sample(n, seed=11)
+    r = sde.path_kl(proc, n, np.linspace(0, 1, 2001), data=mix, seed=12, x_init=x_init)
+    ref = nr.total_entropy(mix, proc, 0.0, 1.0, method="monte-carlo", n_samples=1_000_000, seed=13)
+    assert abs(_z(r.kl, ref)) < Z, (r.kl, ref)
+    x = mix.sample(4, seed=14)
+    lb = sde.log_density_lower_bound(x, nr.SL(1.0), data=mix, n_time=20000, seed=15)
+    assert np.all(np.abs(lb.value - mix.logpdf(x)) < Z * lb.stderr), (lb.value - mix.logpdf(x)) / lb.stderr
