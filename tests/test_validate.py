@@ -166,3 +166,30 @@ def test_cli_validate_fails_and_usage_errors(capsys, monkeypatch):
     assert code == 2 and "unknown data preset" in out.err
     with pytest.raises(SystemExit):
         cli.main(["validate", "nent_ref.reference_models:exact_e", "--data", "gaussian-1d", "--process", "ve"])
+
+
+# --------------------------------------------------------------------------- docs walkthrough
+def _doc_blocks():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "docs" / "neural.md").read_text()
+    code = text.split("```python\n")[2].split("```")[0]          # the walkthrough (second python block)
+    output = text.split("The one-line validation prints (abridged):\n\n```\n")[1].split("```")[0]
+    return code, output
+
+
+def test_docs_walkthrough_reproduces_documented_numbers(capsys):
+    """docs/neural.md: run the 'validate your own model' code and compare with the printed output there."""
+    code, documented = _doc_blocks()
+    assert "class BinnedAffine" in code
+    exec(compile(code, "docs/neural.md", "exec"), {"__name__": "docs_example"})
+    printed = capsys.readouterr().out
+    assert "overall: PASSED" in printed
+
+    def number(text, label):
+        """The first number after ``label`` on the line that starts with it."""
+        line = next(ln.strip() for ln in text.splitlines() if ln.strip().startswith(label))
+        return float(line[len(label):].split()[0])
+
+    for label in ("S_NN    neural entropy", "L_EM    entropy-matching loss", "C       cross term int D E[e*.e]",
+                  "S_tot   ground truth"):
+        assert number(printed, label) == pytest.approx(number(documented, label), rel=1e-5), label
