@@ -536,9 +536,12 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
     Iterate: column update (exact column marginals), row update (exact row marginals); every
     ``check_every`` iterations compute the column-marginal violation ||P^T 1 - b||_2 and stop
     when it is below ``tol`` (only when ``final``; otherwise run ``max_iter`` iterations).
+    Also returns, from the final kernel and scalings, ``<P, C>``, ``KL(P || a b^T)`` and the row
+    and column sums of P.
     Potentials are kept as absorbed log-domain values plus scalings; the kernel is rebuilt from
     the absorbed potentials at the start and, after two exact log-sum-exp half-steps, whenever a
-    scaling leaves [1e-100, 1e100] or a kernel row/column sum vanishes (underflow).  Returns ``(n_iter, violation, n_absorb)``.
+    scaling leaves [1e-100, 1e100] or a kernel row/column sum vanishes (underflow).  Returns
+    ``(n_iter, violation, n_absorb, linear_cost, kl, row_sums, col_sums)``.
     """
     n, m = C.shape
     loga = np.log(a)
@@ -613,33 +616,20 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
         f[i] += eps * np.log(alpha[i])
     for j in range(m):
         g[j] += eps * np.log(beta[j])
-    return it, viol, absorbs
-
-
-@njit(cache=True)
-def plan_summary(C, f, g, loga, logb, eps):
-    """From potentials, in one pass: (<P,C>, sum P (f+g-C)/eps = KL(P || a b^T), row sums, col sums)
-    of P_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)."""
-    n, m = C.shape
+    # summary of P_ij = alpha_i K_ij beta_j = a_i b_j exp((f_i + g_j - C_ij)/eps) without new exps
     lin = 0.0
     kl = 0.0
     rows = np.zeros(n)
     cols = np.zeros(m)
     for i in range(n):
-        li = 0.0
-        ki = 0.0
-        ri = 0.0
         for j in range(m):
-            z = (f[i] + g[j] - C[i, j]) / eps
-            p = np.exp(z + loga[i] + logb[j])
-            li += p * C[i, j]
-            ki += p * z
-            ri += p
-            cols[j] += p
-        lin += li
-        kl += ki
-        rows[i] = ri
-    return lin, kl, rows, cols
+            p = alpha[i] * K[i, j] * beta[j]
+            if p > 0.0:
+                lin += p * C[i, j]
+                kl += p * (f[i] + g[j] - C[i, j]) / eps
+                rows[i] += p
+                cols[j] += p
+    return it, viol, absorbs, lin, kl, rows, cols
 
 
 # ----------------------------------------------------------------------------------------------

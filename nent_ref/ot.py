@@ -524,13 +524,13 @@ def sinkhorn(x, y, eps, a=None, b=None, *, tol: float = 1e-9, max_iter: int = 10
     total = 0
     if eps_scaling:
         for e in _eps_stages(float(C.max() - C.min()), eps, scaling_factor):
-            it, _, _ = _k.sinkhorn_stabilized(C, a, b, f, g, e, 0.0, int(stage_iter), check_every, False)
+            it = _k.sinkhorn_stabilized(C, a, b, f, g, e, 0.0, int(stage_iter), check_every, False)[0]
             total += it
-    n_iter, viol, _ = _k.sinkhorn_stabilized(C, a, b, f, g, eps, float(tol), int(max_iter), int(check_every), True)
+    n_iter, viol, _, lin, klsum, rows, cols = _k.sinkhorn_stabilized(
+        C, a, b, f, g, eps, float(tol), int(max_iter), int(check_every), True)
     total += n_iter
     loga = np.log(a)
     logb = np.log(b)
-    lin, klsum, rows, cols = _k.plan_summary(C, f, g, loga, logb, eps)
     obj = float(lin + eps * klsum)
     mv = float(np.abs(rows - a).sum() + np.abs(cols - b).sum())
     plan = None
