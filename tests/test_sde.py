@@ -179,7 +179,8 @@ def test_reverse_w2_shrinks_with_step(method):
     g = nr.Gaussian([1.5], [[0.09]])
     n = 20000
     x_init = g.diffuse(proc, 1.0).sample(n, seed=1)
-    steps = (4, 8, 16, 32) if method != "sde" else (8, 16, 32, 64)
+    # grids chosen so that the discretisation error stays above the sampling floor of W2 (~0.005 at n = 2e4)
+    steps = {"sde": (8, 16, 32, 64), "ode-heun": (4, 8, 16, 32), "ode-rk4": (2, 3, 4, 6)}[method]
     w2 = [_w2_gauss_1d(sde.sample(proc, n, np.linspace(0, 1, k + 1), data=g, method=method, seed=2,
                                   x_init=x_init)[:, 0], 1.5, 0.3) for k in steps]
     assert np.all(np.diff(w2) < 0), w2
