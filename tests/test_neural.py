@@ -350,3 +350,80 @@ def test_bad_input_raises_value_error():
         rm.memoriser(g.sample(5, 0), proc)(np.zeros((2, 2)), np.zeros(2))
     with pytest.raises(ValueError, match="sum to one"):
         rm.memoriser(g.sample(5, 0), proc, weights=np.full(5, 0.3))
+
+
+def test_time_map_weights():
+    proc, d = PROCS["vp16"], cases.dirac_case(2)
+    ref = total_entropy(d, proc, 1e-4, 1.0).value
+    _close(nr.neural_entropy(rm.exact_e(d, proc), d, proc, s0=1e-4, time_map=(0.3, 0.7, 0.0), **SMALL), ref)
+    tm = neural._TimeMap("auto", 1e-4, 1 - 1e-4, PROCS["sl"])
+    u = np.linspace(0.0, 1.0, 11)
+    s, jac = tm(u)
+    assert s[0] == pytest.approx(1e-4, rel=1e-14) and s[-1] == pytest.approx(1 - 1e-4, abs=1e-15)
+    np.testing.assert_allclose(tm.cdf(s), u, atol=1e-13)           # the map inverts the CDF
+    np.testing.assert_allclose(jac, 1.0 / tm.density(s))
+    with pytest.raises(ValueError, match="summing to 1"):
+        nr.neural_entropy(rm.exact_e(d, proc), d, proc, s0=1e-4, time_map=(0.5, 0.2, 0.2))
+    with pytest.raises(ValueError, match="near T"):
+        nr.neural_entropy(rm.exact_e(d, proc), d, proc, s0=1e-4, time_map="log-end")   # vp16 is not singular
+
+
+def test_compare_rows_for_reference_models():
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    rows = rm.compare(g, proc, memoriser_sizes=(20,), n_samples=2 ** 12, n_times=8)
+    assert [r["model"] for r in rows] == ["exact", "perturbed", "best-linear", "memoriser"]
+    assert all(r["s0"] == 1e-5 for r in rows) and rows[3]["N"] == 20
+    exact = rows[0]
+    assert exact["L_EM"] == 0.0 and abs(exact["S_NN"] - exact["S_tot"]) <= Z * exact["S_NN_stderr"]
+    cf = rm.perturbed_e(g, proc, 0.2, 0.0).closed_form(1e-5, 1.0)
+    assert abs(rows[1]["L_EM"] - cf["l_em"].value) <= Z * rows[1]["L_EM_stderr"]
+    assert rows[3]["S_NN"] > rows[0]["S_NN"]
+
+
+# --------------------------------------------------------------------------- slow statistical tests
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [("sl", "dirac", 1e-5), ("vp16", "gaussian", 1e-5), ("vpx", "gaussian", 0.0)])
+def test_stderr_is_calibrated_over_seeds(case):
+    """z = (S_NN(e*) - S_tot) / stderr over K = 60 seeds: mean 0 +- 5/sqrt(K), sd 1 +- 5/sqrt(2K) if calibrated."""
+    pname, kind, s0 = case
+    proc = PROCS[pname]
+    data = cases.dirac_case(2) if kind == "dirac" else cases.gaussian_case(2)
+    ref = total_entropy(data, proc, s0, _s1(proc)).value
+    K = 60
+    z = np.array([nr.neural_entropy(rm.exact_e(data, proc), data, proc, s0=s0, seed=k).z_score(ref)
+                  for k in range(K)])
+    assert abs(z.mean()) <= Z / math.sqrt(K)
+    assert abs(z.std() - 1.0) <= Z / math.sqrt(2 * K)
+
+
+@pytest.mark.slow
+def test_process_pool_executor_is_bitwise_reproducible():
+    from concurrent.futures import ProcessPoolExecutor
+    proc, g = PROCS["vp16"], cases.gaussian_case(3)
+    e = rm.perturbed_e(g, proc, *_perturbation(3))
+    a = neural.decompose(e, g, proc, seed=5)
+    with ProcessPoolExecutor(2) as ex:
+        b = neural.decompose(e, g, proc, seed=5, executor=ex)
+    assert a.s_nn.value == b.s_nn.value and a.l_em.value == b.l_em.value and a.cross.value == b.cross.value
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dim", [6, 9])
+def test_paper_mixtures_high_dimension(dim):
+    """Paper mixtures in D = 6, 9 (Monte Carlo ground truth with its own stderr): e*, best linear."""
+    proc, mix = PROCS["vp16"], _mixture(dim)
+    st = total_entropy(mix, proc, 0.0, 1.0, method="monte-carlo")
+    _close(nr.neural_entropy(rm.exact_e(mix, proc), mix, proc), st.value, st.stderr)
+    dec = neural.decompose(rm.best_linear_e(mix, proc), mix, proc, s_tot=st)
+    _check_decomposition(dec, projection=True)
+
+
+@pytest.mark.slow
+def test_memoriser_of_empirical_data_is_exact_and_grows_with_n():
+    """On Empirical data of its own training points the memoriser is e*: S_NN = S_tot(eps, T) (mixture module)."""
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    for n in (10, 100):
+        mem = rm.memoriser_from(g, n, proc, seed=n)
+        emp = nr.Empirical(mem.points)
+        st = total_entropy(emp, proc, cases.EPS, 1.0)
+        _close(nr.neural_entropy(mem, emp, proc, s0=cases.EPS), st.value, st.stderr + st.error_bound)
