@@ -204,7 +204,14 @@ def _exact_score_fn(process, data):
         return fast
 
     def score(x, s):
-        return data.diffuse(process, s).score(x)
+        p = data.diffuse(process, s)
+        if isinstance(p, type(data)) and float(process.marginal_var(s)) == 0.0:
+            try:
+                return p.score(x)
+            except (AttributeError, ValueError):
+                raise ValueError(f"{data!r} has no score at s = {s:g} (point masses): start s_grid at s0 > 0 "
+                                 "(e.g. 1e-5)") from None
+        return p.score(x)
     return score
 
 

@@ -375,6 +375,8 @@ def test_bad_input_raises():
         sde.sample(vp, 3, [0.0, 0.5], data=g, x_init=np.zeros((3, 4)))
     with pytest.raises(ValueError, match="rows but n"):
         sde.path_kl(vp, 5, [0.0, 0.5], data=g, x_init=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="no score at s = 0"):
+        sde.sample(vp, 10, [0.0, 0.5], data=cases.dirac_case(2), method="ode-heun")
     with pytest.raises(ValueError, match="no density at s0"):
         sde.path_entropy(cases.dirac_case(2), vp, 10, [0.0, 0.5])
     with pytest.raises(ValueError, match="no equilibrium"):
