@@ -172,7 +172,12 @@ class ValidationReport:
             lines += ["", "  per-time rates (nats per unit time)", "      s          Sdot_NN               Sdot_tot"]
             c = self.curves
             for i, t in enumerate(c.s):
-                tot = "n/a" if c.sdot_tot is None else f"{np.asarray(c.sdot_tot.value)[i]:.5g}"
+                if c.sdot_tot is None:
+                    tot = "n/a"
+                else:
+                    tot = f"{np.asarray(c.sdot_tot.value)[i]:.5g}"
+                    err = np.asarray(c.sdot_tot.stderr)[i] + np.asarray(c.sdot_tot.error_bound)[i]
+                    tot += f" ± {err:.2g}" if err > 0 else ""
                 lines.append(f"  {t:9.4g}   {np.asarray(c.sdot_nn.value)[i]:10.5g} ± {np.asarray(c.sdot_nn.stderr)[i]:8.2g}"
                              f"   {tot}")
         lines += ["", f"  overall: {'PASSED' if self.passed else 'FAILED'}"]
