@@ -609,6 +609,9 @@ class Decomposition:
     likelihood_bound : Estimate or None
         :math:`\mathrm{KL}(p_{s_1}\|p_{eq}) + L_{EM}`, an upper bound on
         :math:`\mathrm{KL}(p_{s_0}\|p^{model}_{s_0})`.
+    denoising_loss, denoising_constant, denoising_gap : Estimate
+        :math:`L_{den}`, :math:`K` and :math:`L_{den} - K - L_{EM}` (zero in expectation), with the
+        weighting named in ``extra["weighting"]`` (likelihood if ``s0 > 0``, else unit).
     """
 
     s0: float

@@ -427,3 +427,12 @@ def test_memoriser_of_empirical_data_is_exact_and_grows_with_n():
         emp = nr.Empirical(mem.points)
         st = total_entropy(emp, proc, cases.EPS, 1.0)
         _close(nr.neural_entropy(mem, emp, proc, s0=cases.EPS), st.value, st.stderr + st.error_bound)
+
+
+def test_denoising_form_on_mixture_data_same_sample_constant():
+    proc, mix = PROCS["vp16"], _mixture(2)
+    model = rm.perturbed_e(mix, proc, *_perturbation(2, seed=2))
+    den = nr.entropy_matching_loss(model, mix, proc, s0=1e-3, form="denoising", **SMALL)
+    assert den.extra["constant"].method == "monte-carlo-same-samples"
+    exact = nr.entropy_matching_loss(model, mix, proc, s0=1e-3, seed=9, **SMALL)
+    _close(den.extra["exact_equivalent"], exact.value, exact.stderr)
