@@ -31,7 +31,8 @@ from .entropy import total_entropy
 from .estimate import Estimate
 from . import ot as _ot
 
-__all__ = ["speed_limit", "SpeedLimitResult", "geodesic_protocol", "GeodesicProtocol", "table_rows"]
+__all__ = ["speed_limit", "SpeedLimitResult", "geodesic_protocol", "GeodesicProtocol", "gelbrich_lower_bound",
+           "table_rows"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,27 @@ def _w2_squared_1d_mixtures(p0, p1):
     return total, err
 
 
+def _moments(p):
+    """(mean, covariance) of a Gaussian mixture-like object (weights, means, full_covs), else None."""
+    try:
+        w, m, S = p.weights, p.means, p.full_covs()
+    except (AttributeError, TypeError):
+        return None
+    mean = w @ m
+    d = m - mean
+    return mean, np.einsum("k,kij->ij", w, S) + (d.T * w) @ d
+
+
+def gelbrich_lower_bound(p0, p1):
+    """Gelbrich's lower bound W2^2(p0, p1) >= W2^2(N(m0, S0), N(m1, S1)) with the means and
+    covariances of p0, p1 (Gelbrich, Math. Nachr. 147, 1990); equality for Gaussians.
+    Returns None when the moments are not available."""
+    g0, g1 = _moments(p0), _moments(p1)
+    if g0 is None or g1 is None:
+        return None
+    return _ot.w2_squared_gaussian(g0[0], g0[1], g1[0], g1[1])
+
+
 def _w2_squared_samples(p0, p1, n, pairs, seed):
     """Exact OT between independent samples: mean over ``pairs`` independent (p0, p1) sample
     pairs of size n, its standard error, and the bias scale (mean self-transport term
@@ -144,7 +166,7 @@ def _w2_squared_samples(p0, p1, n, pairs, seed):
 
 
 def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_method: str = "auto",
-                n_samples: int = 1000, n_pairs: int = 8, seed=0, **entropy_options) -> SpeedLimitResult:
+                w2_samples: int = 1000, w2_pairs: int = 8, w2_seed=0, **entropy_options) -> SpeedLimitResult:
     r"""Both sides of the thermodynamic speed limit ``S_tot(s0, s1) >= W2^2(p_s0, p_s1) / clock``.
 
     Parameters
@@ -160,10 +182,13 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
         ``closed-form``: Bures formula (Gaussian/Dirac marginals, exact).  ``quantile``: 1-D
         Gaussian mixtures, ``int_0^1 (F0^-1 - F1^-1)^2 dt`` by adaptive quadrature with the
         quantiles found by root finding (error estimate in ``error_bound``).  ``samples``:
-        exact discrete OT (:func:`nent_ref.ot.w2_squared`, cost |x - y|^2) between ``n_pairs``
-        independent pairs of ``n_samples`` draws; ``stderr`` is the standard error over pairs and
+        exact discrete OT (:func:`nent_ref.ot.w2_squared`, cost |x - y|^2) between ``w2_pairs``
+        independent pairs of ``w2_samples`` draws (seeded by ``w2_seed``, int or SeedSequence);
+        ``stderr`` is the standard error over pairs and
         ``error_bound`` the bias scale (mean self-transport cost of two independent samples of the
-        same marginal), which bounds the order of the plug-in estimator's positive bias.
+        same marginal), which bounds the order of the plug-in estimator's positive bias; in high
+        dimension that bias is large (curse of dimensionality), so ``extra`` also carries
+        Gelbrich's moment lower bound (:func:`gelbrich_lower_bound`) when available.
         ``auto``: closed form if possible, else quantile in 1-D, else samples.
     **entropy_options
         Passed to :func:`nent_ref.total_entropy` (``method``, ``n_samples``, ``seed``, ...).
@@ -196,9 +221,12 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
         val, err = _w2_squared_1d_mixtures(m0, m1)
         w2 = Estimate(val, 0.0, "quadrature (quantile functions)", error_bound=err)
     elif w2_method == "samples":
-        mean, se, bias = _w2_squared_samples(p0, p1, int(n_samples), int(n_pairs), seed)
+        if int(w2_pairs) < 2 or int(w2_samples) < 2:
+            raise ValueError("w2_pairs and w2_samples must be at least 2")
+        mean, se, bias = _w2_squared_samples(p0, p1, int(w2_samples), int(w2_pairs), w2_seed)
         w2 = Estimate(mean, se, "monte-carlo (exact OT between samples)", error_bound=bias,
-                      n_samples=int(n_samples) * int(n_pairs), extra={"bias_scale": bias})
+                      n_samples=int(w2_samples) * int(w2_pairs),
+                      extra={"bias_scale": bias, "gelbrich_lower_bound": gelbrich_lower_bound(p0, p1)})
     else:
         raise ValueError(f"unknown w2_method {w2_method!r}")
     if math.isinf(clock):
@@ -364,7 +392,7 @@ def _mixture_rows(options) -> list[dict]:
             mix = GaussianMixture(w, m, sd ** 2)
             options.progress(f"speed-limit: mixture D={dim} {pname}")
             opts = {} if dim <= 2 else {"seed": options.seed}
-            res = speed_limit(mix, proc, 0.0, s1, n_samples=500, n_pairs=6, seed=options.seed, **opts)
+            res = speed_limit(mix, proc, 0.0, s1, w2_samples=500, w2_pairs=6, w2_seed=options.seed, **opts)
             rows.append(_row("mixture", dim, pname, res))
     return rows
 
@@ -373,7 +401,8 @@ def _row(kind, dim, pname, res: SpeedLimitResult) -> dict:
     return {"data": kind, "dim": dim, "process": pname, "s0": res.s0, "s1": res.s1,
             "S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr,
             "W2_squared": res.w2_squared.value, "W2_squared_stderr": res.w2_squared.stderr,
-            "W2_squared_bias_scale": res.w2_squared.error_bound, "clock": res.clock,
+            "W2_squared_bias_scale": res.w2_squared.error_bound,
+            "W2_squared_gelbrich_lower": res.w2_squared.extra.get("gelbrich_lower_bound"), "clock": res.clock,
             "bound": res.bound.value, "efficiency": res.efficiency.value,
             "efficiency_stderr": res.efficiency.stderr, "w2_method": res.w2_method,
             "S_tot_method": res.s_tot.method}

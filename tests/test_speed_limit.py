@@ -112,11 +112,27 @@ def test_samples_route_agrees_with_closed_form():
     g = cases.gaussian_case(2)
     proc = nr.VP(0.1, 16.0)
     exact = speed.speed_limit(g, proc, 0.0, 0.3)
-    est = speed.speed_limit(g, proc, 0.0, 0.3, w2_method="samples", n_samples=300, n_pairs=6, seed=1)
+    est = speed.speed_limit(g, proc, 0.0, 0.3, w2_method="samples", w2_samples=300, w2_pairs=6, w2_seed=1)
     w2 = est.w2_squared
     assert w2.stderr > 0 and w2.error_bound > 0
     assert abs(w2.value - exact.w2_squared.value) <= 5 * w2.stderr + w2.error_bound
     assert est.s_tot.value == exact.s_tot.value          # S_tot is still closed form
+
+
+def test_gelbrich_lower_bound():
+    # equality for Gaussians (a one-component mixture); a lower bound for a mixture in 1-D, where
+    # the quantile quadrature is exact
+    g = cases.gaussian_case(3)
+    proc = nr.VP(0.1, 16.0)
+    gm = GaussianMixture([1.0], g.mean[None], g.cov[None])
+    lb = speed.gelbrich_lower_bound(gm.diffuse(proc, 0.0), gm.diffuse(proc, 0.4))
+    assert lb == pytest.approx(speed.speed_limit(g, proc, 0.0, 0.4).w2_squared.value, rel=1e-10)
+    w, m, sd = cases.paper_mixture_params(1)
+    mix = GaussianMixture(w, m, sd ** 2)
+    p0, p1 = mix.diffuse(proc, 0.0), mix.diffuse(proc, 0.3)
+    exact, _ = speed._w2_squared_1d_mixtures(speed._mixture_params_1d(p0), speed._mixture_params_1d(p1))
+    assert speed.gelbrich_lower_bound(p0, p1) <= exact * (1 + 1e-10)
+    assert speed.gelbrich_lower_bound(nr.Gaussian([0.0], [[1.0]]), p1) is None
 
 
 def test_mixture_speed_limit_holds():
