@@ -554,6 +554,7 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
     absorbs = 0
     need_absorb = True
     use_lse = False
+    have_ka = False
     it = 0
     viol = np.inf
     while it < max_iter:
@@ -569,10 +570,14 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
                 g[:] = lse_update_cols(C, f, loga, eps)
                 use_lse = False
             _absorbed_kernel(C, f, g, loga, logb, eps, K)
+            have_ka = False
             absorbs += 1
             need_absorb = False
-        # column update: beta_j = b_j / sum_i K_ij alpha_i  (K already carries a_i b_j)
-        _rmatvec_serial(K, alpha, ka)
+        # column update: beta_j = b_j / sum_i K_ij alpha_i  (K already carries a_i b_j);
+        # K^T alpha is still in ka when the previous iteration ended with a marginal check
+        if not have_ka:
+            _rmatvec_serial(K, alpha, ka)
+        have_ka = False
         ok = True
         for j in range(m):
             if not (ka[j] > 0.0):
@@ -612,6 +617,7 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
             viol = np.sqrt(s)
             if viol < tol:
                 break
+            have_ka = True
     for i in range(n):
         f[i] += eps * np.log(alpha[i])
     for j in range(m):
