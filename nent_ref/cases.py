@@ -96,3 +96,66 @@ def gaussian_rows(options=None) -> list[dict]:
                     "method": stot.method,
                 })
     return rows
+
+
+#: Processes of the paper's analytic settings (VP beta 0.1 -> 16, VPx kappa = 0.1, SL Sigma0 = 0.1).
+PAPER_PROCESSES = ("vp16", "vpx", "sl")
+#: Training-set sizes of the memoriser rows of the ``paper`` suite.
+PAPER_SIZES = (10, 100, 1000)
+#: Monte Carlo sample size of the ``paper`` suite (per KL; standard errors are reported).
+PAPER_N_SAMPLES = 2 ** 16
+
+
+def _efficiency_window(proc):
+    """[EPS, s1] for the speed-limit efficiency: s1 = T, or T - 1e-3 where the clock diverges (SL)."""
+    return EPS, (proc.T - 1e-3 if proc.singular_at_T else proc.T)
+
+
+def paper_rows(options=None) -> list[dict]:
+    """Suite ``paper``: the paper's analytic settings, cutoff ``s0 = EPS = 1e-5``, ``s1 = T``.
+
+    Mixture rows (5 components, D in 2, 3, 6, 9): S_tot(EPS, T) (cubature in 2-D, Monte Carlo with
+    standard errors otherwise), KL(p_d || p_eq) at s = 0, KL(p_T || p_eq), and the speed-limit
+    efficiency W2^2 / (clock S_tot) on [EPS, s1] (s1 = T - 1e-3 for SL, whose clock diverges at 1;
+    W2^2 from exact OT between samples with its stderr and bias scale).  Memoriser rows: the
+    empirical S_tot(EPS, T) of N points drawn from the same mixture (N in 10, 100, 1000), the exact
+    S_tot of a network that memorises its training set.  Nats; seeds derive from ``options.seed``.
+    """
+    from .mixture import Empirical, paper_mixture
+    from .speed import speed_limit
+    seed = getattr(options, "seed", 0)
+    progress = getattr(options, "progress", lambda msg: None)
+    rows = []
+    for pname in PAPER_PROCESSES:
+        proc = processes()[pname]
+        for dim in MIXTURE_DIMS:
+            progress(f"paper: mixture D={dim} {pname}")
+            mix = paper_mixture(dim)
+            mc = {"seed": [seed, 6, dim], "n_samples": PAPER_N_SAMPLES}
+            stot = total_entropy(mix, proc, EPS, proc.T, **mc)
+            kl_d = kl_to_equilibrium(mix, proc, 0.0, **mc)
+            kl_T = stot.extra.get("kl_s1") or kl_to_equilibrium(mix, proc, proc.T, **mc)
+            e0, e1 = _efficiency_window(proc)
+            eff = speed_limit(mix, proc, e0, e1, w2_samples=500, w2_pairs=6, w2_seed=[seed, 7, dim], **mc).efficiency
+            rows.append({"data": "mixture5", "dim": dim, "process": pname, "n_atoms": None, "s0": EPS,
+                         "s1": proc.T, "S_tot": stot.value, "S_tot_stderr": stot.stderr,
+                         "S_tot_error_bound": stot.error_bound, "kl_data_eq": kl_d.value,
+                         "kl_data_eq_stderr": kl_d.stderr, "kl_T_eq": kl_T.value, "kl_T_eq_stderr": kl_T.stderr,
+                         "efficiency": eff.value, "efficiency_stderr": eff.stderr,
+                         "efficiency_bias_bound": eff.error_bound, "efficiency_s1": e1, "method": stot.method})
+            for n in PAPER_SIZES:
+                progress(f"paper: memoriser D={dim} N={n} {pname}")
+                emp = Empirical(mix.sample(n, seed=[seed, 8, dim, n]))
+                est = total_entropy(emp, proc, EPS, proc.T, method="monte-carlo", seed=[seed, 9, dim, n],
+                                    n_samples=PAPER_N_SAMPLES)
+                rows.append({"data": "memoriser", "dim": dim, "process": pname, "n_atoms": n, "s0": EPS,
+                             "s1": proc.T, "S_tot": est.value, "S_tot_stderr": est.stderr,
+                             "S_tot_error_bound": est.error_bound, "method": est.method})
+    return rows
+
+
+def default_rows(options=None) -> list[dict]:
+    """Suite ``default`` (what ``nent-ref table`` prints): the closed-form ``gaussian`` suite
+    followed by the ``paper`` suite, each row tagged with its sub-suite."""
+    return ([{"part": "gaussian", **r} for r in gaussian_rows(options)]
+            + [{"part": "paper", **r} for r in paper_rows(options)])

@@ -30,8 +30,10 @@ from ._version import __version__
 #: :class:`TableOptions` and returns a list of flat dicts (one per row).
 SUITES: dict[str, str] = {
     "empirical": "nent_ref.mixture:empirical_rows",
+    "default": "nent_ref.cases:default_rows",
     "gaussian": "nent_ref.cases:gaussian_rows",
     "mixture": "nent_ref.mixture:mixture_rows",
+    "paper": "nent_ref.cases:paper_rows",
     "rg": "nent_ref.rg:table_rows",
     "speed-limit": "nent_ref.speed:table_rows",
     "statmech": "nent_ref.statmech:table_rows",
@@ -41,6 +43,12 @@ SUITES: dict[str, str] = {
 #: (pathlib.Path) and a :class:`TableOptions` and returns the list of files written.
 FIGURES: dict[str, str] = {
     "gaussian_rate": "nent_ref.figures:gaussian_rate_figure",
+    "transport_rates": "nent_ref.figures:transport_figure",
+    "stot_vs_kappa": "nent_ref.figures:kappa_figure",
+    "memoriser": "nent_ref.figures:memoriser_figure",
+    "speed_limit_efficiency": "nent_ref.figures:efficiency_figure",
+    "fluctuation_theorem": "nent_ref.figures:fluctuation_figure",
+    "neural_vs_total": "nent_ref.figures:neural_figure",
     "rg_kl_flow": "nent_ref.rg:kl_flow_figure",
 }
 
@@ -139,7 +147,7 @@ def _build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     t = sub.add_parser("table", parents=[common], help="print a ground-truth table")
-    t.add_argument("--suite", default="gaussian", choices=sorted(SUITES) + ["all"])
+    t.add_argument("--suite", default="default", choices=sorted(SUITES) + ["all"])
     t.add_argument("--format", default="json", choices=["json", "csv"])
     t.add_argument("--out", default=None, help="write to this file instead of stdout")
 

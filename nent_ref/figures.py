@@ -75,3 +75,207 @@ def gaussian_rate_figure(out_dir: Path, options=None) -> list[Path]:
     axes[0].legend(fontsize=7)
     stem = "gaussian_rate"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
+
+
+# --------------------------------------------------------------------------- issue-6 theory figures
+#: The processes of the paper's transport setting, in plotting order.
+PAPER_PROCESSES = ("vp16", "vpx", "sl")
+
+
+def _paper_mixture(dim):
+    from .mixture import paper_mixture
+    return paper_mixture(dim)
+
+
+def transport_figure(out_dir: Path, options=None) -> list[Path]:
+    """Figure 1: Sdot(s) and S_tot(0, s) for VP, VPx and SL on the paper's 2-D mixture.
+
+    Both by adaptive cubature (``method="quadrature"``, relative accuracy 1e-8):
+    the rate directly, S_tot(0, s) as KL(p_0 || p_eq) - KL(p_s || p_eq) (identity 2.3).
+    """
+    from .mixture import rate_nodes
+    from .entropy import kl_to_equilibrium
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    data = _paper_mixture(2)
+    s = rate_nodes(0.0, 0.999, 30)
+    columns = {"s": s}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for name in PAPER_PROCESSES:
+        proc = cases.processes()[name]
+        rate = entropy_production_rate(data, proc, s, method="quadrature")
+        kl = kl_to_equilibrium(data, proc, np.concatenate([[0.0], s]), method="quadrature")
+        stot = kl.value[0] - kl.value[1:]
+        columns[f"rate_{name}"] = rate.value
+        columns[f"S_tot_{name}"] = stot
+        axes[0].semilogy(s, rate.value, label=_LABELS[name])
+        axes[1].plot(s, stot, label=_LABELS[name])
+    axes[0].set(xlabel="forward time s", ylabel=r"$\dot S(s)$ [nats per unit time]",
+                title="entropy production rate, 5-component mixture (D = 2)")
+    axes[1].set(xlabel="forward time s", ylabel=r"$S_{tot}(0, s)$ [nats]", title="total entropy")
+    axes[0].legend(fontsize=8)
+    stem = "transport_rates"
+    return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
+
+
+#: Equilibrium widths of figure 2.
+KAPPAS = np.geomspace(0.05, 5.0, 13)
+
+
+def kappa_figure(out_dir: Path, options=None) -> list[Path]:
+    """Figure 2: S_tot(0, T) versus the equilibrium width kappa (VP, beta 0.1 -> 16) for the
+    3-D canonical Gaussian (closed form) and the paper's 2-D mixture (cubature)."""
+    from .processes import VP
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    gauss, mix = cases.gaussian_case(3), _paper_mixture(2)
+    g_vals, m_vals, m_err = [], [], []
+    for kappa in KAPPAS:
+        proc = VP(0.1, 16.0, kappa=float(kappa))
+        g_vals.append(total_entropy(gauss, proc).value)
+        est = total_entropy(mix, proc, method="quadrature")
+        m_vals.append(est.value)
+        m_err.append(est.error_bound)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.loglog(KAPPAS, g_vals, "o-", label="Gaussian, D = 3 (closed form)")
+    ax.loglog(KAPPAS, m_vals, "s-", label="5-component mixture, D = 2 (cubature)")
+    ax.set(xlabel=r"equilibrium width $\kappa$", ylabel=r"$S_{tot}(0, T)$ [nats]",
+           title=r"VP ($\beta$ 0.1$\to$16): entropy versus $\kappa$")
+    ax.legend(fontsize=8)
+    stem = "stot_vs_kappa"
+    cols = {"kappa": KAPPAS, "S_tot_gaussian3": g_vals, "S_tot_mixture2": m_vals, "S_tot_mixture2_error_bound": m_err}
+    return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
+
+
+#: Training-set sizes of figure 3.
+MEMORISER_SIZES = (1, 4, 16, 64, 256, 1024)
+
+
+def memoriser_figure(out_dir: Path, options=None) -> list[Path]:
+    """Figure 3: the memoriser's S_tot(EPS, T) versus N (VP, beta 0.1 -> 16, D = 2), with the
+    population S_tot(EPS, T) and the bounds mean Dirac KL - log N <= KL(p_EPS^emp || p_eq) <= mean
+    Dirac KL.  Monte Carlo with standard errors (seeded by ``options.seed``)."""
+    from .data import Dirac
+    from .entropy import kl_to_equilibrium
+    from .mixture import Empirical
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    seed = getattr(options, "seed", 0)
+    proc = cases.processes()["vp16"]
+    pop = _paper_mixture(2)
+    pop_est = total_entropy(pop, proc, cases.EPS, proc.T, method="quadrature")
+    cols = {k: [] for k in ("N", "S_tot", "S_tot_stderr", "kl_eps", "kl_eps_stderr", "mean_dirac_kl",
+                            "lower_bound", "S_tot_population")}
+    for n in MEMORISER_SIZES:
+        atoms = pop.sample(n, seed=[seed, 3, n])
+        emp = Empirical(atoms)
+        est = total_entropy(emp, proc, cases.EPS, proc.T, method="monte-carlo", seed=[seed, 3, n, 1],
+                            n_samples=2 ** 14)
+        dirac = float(np.mean([kl_to_equilibrium(Dirac(a), proc, cases.EPS).value for a in atoms]))
+        kl0 = est.extra["kl_s0"]
+        for key, val in (("N", n), ("S_tot", est.value), ("S_tot_stderr", est.stderr), ("kl_eps", kl0.value),
+                         ("kl_eps_stderr", kl0.stderr), ("mean_dirac_kl", dirac),
+                         ("lower_bound", dirac - np.log(n)), ("S_tot_population", pop_est.value)):
+            cols[key].append(val)
+    N = np.asarray(cols["N"], dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(N, cols["S_tot"], yerr=cols["S_tot_stderr"], fmt="o-", label=r"memoriser $S_{tot}(\epsilon, T)$")
+    ax.errorbar(N, cols["kl_eps"], yerr=cols["kl_eps_stderr"], fmt="s", ms=3,
+                label=r"KL$(p^{emp}_\epsilon \| p_{eq})$")
+    ax.fill_between(N, cols["lower_bound"], cols["mean_dirac_kl"], alpha=0.2,
+                    label=r"mean Dirac KL $-\log N$ .. mean Dirac KL")
+    ax.axhline(pop_est.value, color="k", ls="--", label=r"population $S_{tot}(\epsilon, T)$")
+    ax.set(xscale="log", xlabel="training-set size N", ylabel="[nats]",
+           title=r"memorisation baseline (VP, D = 2, $\epsilon = 10^{-5}$)")
+    ax.legend(fontsize=7)
+    stem = "memoriser"
+    return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
+
+
+def efficiency_figure(out_dir: Path, options=None) -> list[Path]:
+    """Figure 4: thermodynamic efficiency W2^2 / (clock S_tot) per process for the canonical
+    Gaussians (closed form) and the paper's 1-D mixture (quantile quadrature); SL on [0, 1 - 1e-3]."""
+    from .speed import speed_limit
+    from .mixture import paper_mixture
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    cols = {"process_index": [], "dim": [], "is_mixture": [], "efficiency": [], "efficiency_stderr": []}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, name in enumerate(PAPER_PROCESSES):
+        proc = cases.processes()[name]
+        s1 = proc.T - 1e-3 if proc.singular_at_T else proc.T
+        for dim in cases.DIMS:
+            res = speed_limit(cases.gaussian_case(dim), proc, 0.0, s1)
+            for k, v in (("process_index", i), ("dim", dim), ("is_mixture", 0), ("efficiency", res.efficiency.value),
+                         ("efficiency_stderr", res.efficiency.stderr)):
+                cols[k].append(v)
+        res = speed_limit(paper_mixture(1), proc, 0.0, s1)
+        for k, v in (("process_index", i), ("dim", 1), ("is_mixture", 1), ("efficiency", res.efficiency.value),
+                     ("efficiency_stderr", res.efficiency.stderr)):
+            cols[k].append(v)
+    idx = np.asarray(cols["process_index"]) + 0.06 * (np.asarray(cols["dim"]) - 5)
+    mix = np.asarray(cols["is_mixture"]) == 1
+    eff = np.asarray(cols["efficiency"])
+    ax.plot(idx[~mix], eff[~mix], "o", label="Gaussian, D = 1..9")
+    ax.plot(idx[mix], eff[mix], "s", label="5-component mixture, D = 1")
+    ax.set_xticks(range(len(PAPER_PROCESSES)), [_LABELS[n] for n in PAPER_PROCESSES], fontsize=8)
+    ax.set(ylabel=r"efficiency $W_2^2 / (\tau\, S_{tot})$ [dimensionless]", ylim=(0, 1.05),
+           title="thermodynamic speed limit: efficiency")
+    ax.legend(fontsize=8)
+    stem = "speed_limit_efficiency"
+    return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
+
+
+def fluctuation_figure(out_dir: Path, options=None) -> list[Path]:
+    """Figure 5: histogram of the total entropy production Delta s_tot along 20 000 forward paths
+    (1-D canonical Gaussian, VP beta 0.1 -> 16, 400 steps), with E[Delta s_tot] against the closed-form
+    S_tot and the integral fluctuation theorem E[exp(-Delta s_tot)] = 1."""
+    from . import sde
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    seed = getattr(options, "seed", 0)
+    data, proc = cases.gaussian_case(1), cases.processes()["vp16"]
+    grid = np.linspace(0.0, 1.0, 401)
+    pe = sde.path_entropy(data, proc, 20_000, grid, seed=seed)
+    s_tot = total_entropy(data, proc, 0.0, 1.0).value
+    fig, ax = plt.subplots(figsize=(6, 4))
+    counts, edges, _ = ax.hist(pe.ds_tot, bins=80, density=True, alpha=0.7)
+    ax.axvline(s_tot, color="k", ls="--", label=f"closed-form $S_{{tot}}$ = {s_tot:.4f}")
+    ax.axvline(pe.mean.value, color="C1", label=rf"mean $\Delta s_{{tot}}$ = {pe.mean.value:.4f} ± {pe.mean.stderr:.4f}")
+    ax.set(xlabel=r"$\Delta s_{tot}$ per path [nats]", ylabel="probability density [1/nats]",
+           title=rf"fluctuation theorem: E[exp(-$\Delta s_{{tot}}$)] = {pe.ift.value:.4f} ± {pe.ift.stderr:.4f}")
+    ax.legend(fontsize=8)
+    stem = "fluctuation_theorem"
+    cols = {"bin_left": edges[:-1], "bin_right": edges[1:], "density": counts,
+            "mean_ds_tot": np.full(counts.size, pe.mean.value), "mean_ds_tot_stderr": np.full(counts.size, pe.mean.stderr),
+            "ift": np.full(counts.size, pe.ift.value), "ift_stderr": np.full(counts.size, pe.ift.stderr),
+            "S_tot_closed_form": np.full(counts.size, s_tot)}
+    return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
+
+
+def neural_figure(out_dir: Path, options=None) -> list[Path]:
+    """Figure 6: S_NN, S_tot and L_EM (likelihood weighting, with standard errors) of the reference
+    models on the paper's 2-D mixture under VP (beta 0.1 -> 16): the exact e*, e* + 0.2 x, the best
+    linear model and memorisers of N = 16 and 256 points, on [EPS, T]."""
+    from .reference_models import compare
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    seed = getattr(options, "seed", 0)
+    rows = compare(_paper_mixture(2), cases.processes()["vp16"], s0=cases.EPS, memoriser_sizes=(16, 256),
+                   seed=seed, n_samples=2 ** 13, n_times=32)
+    labels = [r["model"] + (f" N={r['N']}" if r["N"] else "") for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for j, key in enumerate(("S_tot", "S_NN", "L_EM")):
+        ax.bar(x + (j - 1) * 0.27, [r[key] for r in rows], 0.27, yerr=[r[f"{key}_stderr"] for r in rows],
+               label=key.replace("_", " "))
+    ax.set_xticks(x, labels, fontsize=8, rotation=15)
+    ax.set_yscale("log")
+    ax.set(ylabel="[nats] (log scale)", title=r"neural entropy of reference models (mixture D = 2, VP, $\epsilon = 10^{-5}$)")
+    ax.legend(fontsize=8)
+    stem = "neural_vs_total"
+    cols = {"model_index": x, "N": [r["N"] or 0 for r in rows]}
+    for key in ("S_tot", "S_NN", "L_EM", "C"):
+        cols[key] = [r[key] for r in rows]
+        cols[f"{key}_stderr"] = [r[f"{key}_stderr"] for r in rows]
+    return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]

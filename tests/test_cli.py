@@ -32,7 +32,7 @@ def test_table_json_matches_library(capsys):
 
 def test_table_csv(tmp_path):
     out = tmp_path / "t.csv"
-    assert main(["table", "--format", "csv", "--out", str(out), "--quiet"]) == 0
+    assert main(["table", "--suite", "gaussian", "--format", "csv", "--out", str(out), "--quiet"]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert {"S_tot", "S_tot_stderr", "kl_s0_eq", "kl_T_eq", "process", "dim"} <= set(rows[0])
     assert len(rows) == len(cases.processes()) * len(cases.DIMS) * 2
@@ -56,6 +56,6 @@ def test_gaussian_figure_data_matches_library(tmp_path):
 
 @pytest.mark.skipif(shutil.which("nent-ref") is None, reason="console script not installed")
 def test_console_script_runs():
-    proc = subprocess.run(["nent-ref", "table", "--quiet", "--format", "csv"], capture_output=True, text=True,
+    proc = subprocess.run(["nent-ref", "table", "--suite", "gaussian", "--quiet", "--format", "csv"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0 and proc.stdout.startswith("suite,")
