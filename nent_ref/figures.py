@@ -119,7 +119,7 @@ def transport_figure(out_dir: Path, options=None) -> list[Path]:
 
 
 #: Equilibrium widths of figure 2.
-KAPPAS = np.geomspace(0.05, 5.0, 13)
+KAPPAS = np.geomspace(0.1, 10.0, 13)  # contains 0.1 (VPx) and 1 (VP) at indices 0 and 6
 
 
 def kappa_figure(out_dir: Path, options=None) -> list[Path]:

@@ -1,0 +1,109 @@
+"""`nent-ref figures`: every theory figure renders (PNG, PDF, CSV) and its plotted data agree with the
+library's table values (same functions, independent routes where one exists)."""
+import math
+
+import numpy as np
+import pytest
+
+import nent_ref as nr
+from nent_ref import cases
+from nent_ref.cli import FIGURES, main
+from nent_ref.mixture import paper_mixture
+
+OWN = ["gaussian_rate", "transport_rates", "stot_vs_kappa", "memoriser", "speed_limit_efficiency",
+       "fluctuation_theorem", "neural_vs_total"]
+
+
+@pytest.fixture(scope="module")
+def figdir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    assert main(["figures", "--out", str(out), "--quiet", "--only", *OWN]) == 0
+    return out
+
+
+def _csv(figdir, stem):
+    return np.genfromtxt(figdir / f"{stem}.csv", delimiter=",", names=True)
+
+
+def test_all_registered_and_rendered(figdir):
+    assert set(OWN) <= set(FIGURES)
+    for stem in OWN:
+        for ext in ("png", "pdf", "csv"):
+            assert (figdir / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
+
+
+def test_transport_figure(figdir):
+    d = _csv(figdir, "transport_rates")
+    mix = paper_mixture(2)
+    for name in ("vp16", "vpx", "sl"):
+        proc = cases.processes()[name]
+        for i in (5, len(d) - 1):
+            est = nr.total_entropy(mix, proc, 0.0, d["s"][i], method="quadrature")
+            assert d[f"S_tot_{name}"][i] == pytest.approx(est.value, rel=1e-7)
+        assert np.all(d[f"rate_{name}"] > 0)
+        assert np.all(np.diff(d[f"S_tot_{name}"]) >= -1e-9)   # S_tot(0, s) non-decreasing
+
+
+def test_kappa_figure(figdir):
+    d = _csv(figdir, "stot_vs_kappa")
+    g = cases.gaussian_case(3)
+    for kappa, val in zip(d["kappa"], d["S_tot_gaussian3"]):
+        # invariance S_tot(p_d, VPx kappa) = S_tot(p_d / kappa, VP): an independent route to each point
+        scaled = nr.Gaussian(g.mean / kappa, g.cov / kappa ** 2)
+        assert val == pytest.approx(float(nr.total_entropy(scaled, nr.VP(0.1, 16.0))), rel=1e-10)
+    mix = paper_mixture(2)
+    for idx, pname in ((0, "vpx"), (6, "vp16")):
+        assert d["kappa"][idx] == pytest.approx(cases.processes()[pname].kappa, rel=1e-12)
+        table = nr.total_entropy(mix, cases.processes()[pname], method="quadrature")
+        assert d["S_tot_mixture2"][idx] == pytest.approx(table.value, rel=1e-7)
+
+
+def test_memoriser_figure(figdir):
+    d = _csv(figdir, "memoriser")
+    proc = cases.processes()["vp16"]
+    pop = nr.total_entropy(paper_mixture(2), proc, cases.EPS, proc.T, method="quadrature")
+    assert np.allclose(d["S_tot_population"], pop.value, rtol=1e-12)
+    # the theorem bracket, within 5 standard errors of the Monte Carlo KL
+    assert np.all(d["lower_bound"] <= d["kl_eps"] + 5 * d["kl_eps_stderr"])
+    assert np.all(d["kl_eps"] <= d["mean_dirac_kl"] + 5 * d["kl_eps_stderr"])
+    # one atom: the memoriser is the Dirac closed form
+    assert d["kl_eps"][0] == pytest.approx(d["mean_dirac_kl"][0], abs=5 * d["kl_eps_stderr"][0] + 1e-9)
+
+
+def test_efficiency_figure(figdir):
+    d = _csv(figdir, "speed_limit_efficiency")
+    assert np.all(d["efficiency"] > 0)
+    assert np.all(d["efficiency"] <= 1 + 5 * d["efficiency_stderr"] + 1e-12)
+    names = ("vp16", "vpx", "sl")
+    for row in d[d["is_mixture"] == 0]:
+        proc = cases.processes()[names[int(row["process_index"])]]
+        s1 = proc.T - 1e-3 if proc.singular_at_T else proc.T
+        g = cases.gaussian_case(int(row["dim"]))
+        w2 = nr.ot.w2_squared_gaussian(g.mean, g.cov, *(lambda p: (p.mean, p.cov))(g.diffuse(proc, s1)))
+        ref = w2 / (float(proc.clock(0.0, s1)) * float(nr.total_entropy(g, proc, 0.0, s1)))
+        assert row["efficiency"] == pytest.approx(ref, rel=1e-10)
+
+
+def test_fluctuation_figure(figdir):
+    d = _csv(figdir, "fluctuation_theorem")
+    proc = cases.processes()["vp16"]
+    s_tot = float(nr.total_entropy(cases.gaussian_case(1), proc, 0.0, 1.0))
+    assert np.allclose(d["S_tot_closed_form"], s_tot, rtol=1e-15)
+    assert abs(d["mean_ds_tot"][0] - s_tot) < 5 * d["mean_ds_tot_stderr"][0]
+    assert abs(d["ift"][0] - 1.0) < 5 * d["ift_stderr"][0]
+    widths = d["bin_right"] - d["bin_left"]
+    assert math.isclose(float(np.sum(d["density"] * widths)), 1.0, rel_tol=1e-9)
+
+
+def test_neural_figure(figdir):
+    d = _csv(figdir, "neural_vs_total")
+    proc = cases.processes()["vp16"]
+    ref = float(nr.total_entropy(paper_mixture(2), proc, cases.EPS, proc.T, method="quadrature"))
+    assert np.allclose(d["S_tot"], ref, rtol=1e-9)
+    exact = d[0]
+    assert exact["L_EM"] == 0.0
+    assert abs(exact["S_NN"] - ref) < 5 * exact["S_NN_stderr"]
+    # every model: (sqrt S_tot - sqrt S_NN)^2 <= L_EM within 5 standard errors of L_EM and S_NN
+    for row in d:
+        lhs = (math.sqrt(row["S_tot"]) - math.sqrt(row["S_NN"])) ** 2
+        assert lhs <= row["L_EM"] + 5 * (row["L_EM_stderr"] + row["S_NN_stderr"]) + 1e-12
