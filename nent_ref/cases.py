@@ -159,3 +159,14 @@ def default_rows(options=None) -> list[dict]:
     followed by the ``paper`` suite, each row tagged with its sub-suite."""
     return ([{"part": "gaussian", **r} for r in gaussian_rows(options)]
             + [{"part": "paper", **r} for r in paper_rows(options)])
+
+
+def shipped_table() -> dict:
+    """The versioned default table shipped with the package (``nent-ref table`` output, JSON).
+
+    Regenerate with ``nent-ref table --quiet --out nent_ref/reference/default_table.json`` after any
+    change that moves a number; ``tests/test_shipped_table.py`` recomputes a subset and compares.
+    """
+    import json
+    from importlib import resources
+    return json.loads(resources.files("nent_ref").joinpath("reference/default_table.json").read_text())
