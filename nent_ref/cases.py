@@ -121,6 +121,12 @@ def paper_rows(options=None) -> list[dict]:
     empirical S_tot(EPS, T) of N points drawn from the same mixture (N in 10, 100, 1000), the exact
     S_tot of a network that memorises its training set.  Nats; seeds derive from ``options.seed``.
     """
+    from .cli import executor_for
+    with executor_for(options) as executor:
+        return _paper_rows(options, executor)
+
+
+def _paper_rows(options, executor) -> list[dict]:
     from .mixture import Empirical, paper_mixture
     from .speed import speed_limit
     seed = getattr(options, "seed", 0)
@@ -131,7 +137,7 @@ def paper_rows(options=None) -> list[dict]:
         for dim in MIXTURE_DIMS:
             progress(f"paper: mixture D={dim} {pname}")
             mix = paper_mixture(dim)
-            mc = {"seed": [seed, 6, dim], "n_samples": PAPER_N_SAMPLES}
+            mc = {"seed": [seed, 6, dim], "n_samples": PAPER_N_SAMPLES, "executor": executor}
             stot = total_entropy(mix, proc, EPS, proc.T, **mc)
             kl_d = kl_to_equilibrium(mix, proc, 0.0, **mc)
             kl_T = stot.extra.get("kl_s1") or kl_to_equilibrium(mix, proc, proc.T, **mc)
@@ -147,7 +153,7 @@ def paper_rows(options=None) -> list[dict]:
                 progress(f"paper: memoriser D={dim} N={n} {pname}")
                 emp = Empirical(mix.sample(n, seed=[seed, 8, dim, n]))
                 est = total_entropy(emp, proc, EPS, proc.T, method="monte-carlo", seed=[seed, 9, dim, n],
-                                    n_samples=PAPER_N_SAMPLES)
+                                    n_samples=PAPER_N_SAMPLES, executor=executor)
                 rows.append({"data": "memoriser", "dim": dim, "process": pname, "n_atoms": n, "s0": EPS,
                              "s1": proc.T, "S_tot": est.value, "S_tot_stderr": est.stderr,
                              "S_tot_error_bound": est.error_bound, "method": est.method})

@@ -16,6 +16,7 @@ module is imported only when asked for.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import importlib
 import io
@@ -67,6 +68,36 @@ class TableOptions:
         """Write a progress line to stderr unless ``--quiet``."""
         if not self.quiet:
             print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def executor_for(options):
+    """Context manager giving the executor a suite should pass to Monte Carlo (``executor=``).
+
+    ``--scheduler ADDRESS``: a dask.distributed client's executor (needs the ``dask`` extra);
+    ``--workers N`` with N > 1: a ``ProcessPoolExecutor(N)``; otherwise ``None`` (in-process).
+    Monte Carlo results do not depend on the choice (independent streams per block).
+    """
+    scheduler = getattr(options, "scheduler", None)
+    workers = int(getattr(options, "workers", 1) or 1)
+    if scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed: pip install 'nent_ref[dask]'") from None
+        client = Client(scheduler)
+        try:
+            yield client.get_executor()
+        finally:
+            client.close()
+    elif workers > 1:
+        # spawn, not fork: the parent may already run Numba's OpenMP threads, which fork would break
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+    else:
+        yield None
 
 
 def _resolve(path: str):

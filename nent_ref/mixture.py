@@ -833,14 +833,6 @@ def rate_curve(data, process, s0=None, s1=None, n=64, **options):
 
 
 # --------------------------------------------------------------------------- table suites
-def _executor_for(options):
-    workers = int(getattr(options, "workers", 1) or 1)
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        return ProcessPoolExecutor(workers)
-    return None
-
-
 def paper_mixture(dim, n_components=5, seed=0) -> GaussianMixture:
     """The paper's mixture (:func:`nent_ref.cases.paper_mixture_params`) as a GaussianMixture."""
     from .cases import paper_mixture_params
@@ -863,9 +855,9 @@ def mixture_rows(options=None) -> list[dict]:
     from .entropy import total_entropy
     seed = getattr(options, "seed", 0)
     progress = getattr(options, "progress", lambda msg: None)
-    executor = _executor_for(options)
+    from .cli import executor_for
     rows = []
-    try:
+    with executor_for(options) as executor:
         for pname, proc in processes().items():
             for dim in MIXTURE_DIMS:
                 progress(f"mixture: {pname} D={dim}")
@@ -876,9 +868,6 @@ def mixture_rows(options=None) -> list[dict]:
                 rows.append({"data": "mixture5", "dim": dim, "process": pname, "s0": s0, "s1": s1,
                              **_row_common(est, est.extra["kl_s0"], est.extra["kl_s1"]),
                              "S_tot_lower_bound": lo, "S_tot_upper_bound": hi})
-    finally:
-        if executor is not None:
-            executor.shutdown()
     return rows
 
 
@@ -897,9 +886,9 @@ def empirical_rows(options=None) -> list[dict]:
     from .entropy import kl_to_equilibrium, total_entropy
     seed = getattr(options, "seed", 0)
     progress = getattr(options, "progress", lambda msg: None)
-    executor = _executor_for(options)
+    from .cli import executor_for
     rows = []
-    try:
+    with executor_for(options) as executor:
         for pname, proc in processes().items():
             for dim in MIXTURE_DIMS:
                 pop = paper_mixture(dim)
@@ -918,7 +907,4 @@ def empirical_rows(options=None) -> list[dict]:
                                  "mean_dirac_kl_s0": dirac_kl, "log_N": math.log(N),
                                  "S_tot_population": pop_est.value,
                                  "S_tot_population_stderr": pop_est.stderr})
-    finally:
-        if executor is not None:
-            executor.shutdown()
     return rows

@@ -59,3 +59,25 @@ def test_console_script_runs():
     proc = subprocess.run(["nent-ref", "table", "--suite", "gaussian", "--quiet", "--format", "csv"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0 and proc.stdout.startswith("suite,")
+
+
+def test_executor_for_options():
+    from concurrent.futures import ProcessPoolExecutor
+    from nent_ref.cli import TableOptions, executor_for
+    with executor_for(TableOptions()) as ex:
+        assert ex is None
+    with executor_for(None) as ex:
+        assert ex is None
+    with executor_for(TableOptions(workers=2)) as ex:
+        assert isinstance(ex, ProcessPoolExecutor)
+        # Monte Carlo through the pool equals the in-process result (independent streams per block)
+        mix = nr.GaussianMixture([0.5, 0.5], [[-1.0, 0.0, 0.0], [1.0, 0.5, 0.0]], [0.3, 0.6])
+        a = nr.total_entropy(mix, nr.VP(), method="monte-carlo", n_samples=2 ** 15, seed=3, executor=ex)
+    b = nr.total_entropy(mix, nr.VP(), method="monte-carlo", n_samples=2 ** 15, seed=3)
+    assert a.value == b.value and a.stderr == b.stderr > 0
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="dask"):
+            with executor_for(TableOptions(scheduler="tcp://127.0.0.1:1")):
+                pass
