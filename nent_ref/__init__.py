@@ -20,4 +20,4 @@ from . import statmech
 from .mixture import GaussianMixture, Empirical
 from .neural import neural_entropy, entropy_matching_loss
 from .speed import speed_limit
-from .validate import validate
+from .validation import validate

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse enforces the choices
 
 
-# --------------------------------------------------------------------------- validate (nent_ref.validate)
+# --------------------------------------------------------------------------- validate (nent_ref.validation)
 def _add_validate_parser(sub) -> None:
     """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME``."""
     v = sub.add_parser("validate", help="validate a score model against exact ground truth",
@@ -238,7 +238,7 @@ def _add_validate_parser(sub) -> None:
 
 def _run_validate(args) -> int:
     import os
-    from .validate import load_data, process_presets, validate
+    from .validation import load_data, process_presets, validate
     if os.getcwd() not in sys.path:       # resolve user modules from the working directory, as python -m does
         sys.path.insert(0, os.getcwd())
     try:

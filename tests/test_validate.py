@@ -1,4 +1,4 @@
-"""Tests of nent_ref.validate and the ``nent-ref validate`` command.
+"""Tests of nent_ref.validation and the ``nent-ref validate`` command.
 
 Ground truth: closed-form S_tot (Gaussian, Dirac), 2-D mixture quadrature, the PerturbedE closed
 forms and moment-ODE KL (see tests/test_neural.py).  Checks use 5 standard errors.
@@ -15,7 +15,7 @@ import nent_ref as nr
 from nent_ref import cases, cli, total_entropy
 from nent_ref import reference_models as rm
 from nent_ref.estimate import Estimate
-from nent_ref.validate import ValidationReport, data_presets, load_data, process_presets
+from nent_ref.validation import ValidationReport, data_presets, load_data, process_presets
 
 SMALL = dict(n_samples=2 ** 13, n_times=16, curve_samples=512, n_curve_points=5)
 
