@@ -192,3 +192,38 @@ def test_table_gaussian_rows():
     for r in rows:
         assert 0 < r["efficiency"] <= 1
         assert r["bound"] <= r["S_tot"]
+
+
+def test_componentwise_upper_bound_brackets_exact_w2_in_1d():
+    """Gelbrich <= W2^2 <= component-wise Bures coupling; the exact 1-D W2^2 (quantile quadrature)
+    is the independent reference.  K = 1: both bounds equal the Bures value."""
+    from nent_ref import cases
+    from nent_ref.mixture import paper_mixture
+    from nent_ref.speed import componentwise_upper_bound, gelbrich_lower_bound
+    mix = paper_mixture(1)
+    for name in ("vp16", "vpx", "sl"):
+        proc = cases.processes()[name]
+        p0, p1 = mix.diffuse(proc, 0.05), mix.diffuse(proc, 0.6)
+        exact = nr.speed_limit(mix, proc, 0.05, 0.6, w2_method="quantile").w2_squared
+        lo, hi = gelbrich_lower_bound(p0, p1), componentwise_upper_bound(p0, p1)
+        assert lo - exact.error_bound <= exact.value <= hi + exact.error_bound
+    one = nr.GaussianMixture([1.0], [[0.3, -0.2]], [[[1.0, 0.2], [0.2, 0.5]]])
+    proc = cases.processes()["vp16"]
+    q0, q1 = one.diffuse(proc, 0.1), one.diffuse(proc, 0.7)
+    g0, g1 = nr.Gaussian([0.3, -0.2], [[1.0, 0.2], [0.2, 0.5]]).diffuse(proc, 0.1), \
+        nr.Gaussian([0.3, -0.2], [[1.0, 0.2], [0.2, 0.5]]).diffuse(proc, 0.7)
+    bures = nr.ot.w2_squared_gaussian(g0.mean, g0.cov, g1.mean, g1.cov)
+    assert componentwise_upper_bound(q0, q1) == pytest.approx(bures, rel=1e-12)
+    assert gelbrich_lower_bound(q0, q1) == pytest.approx(bures, rel=1e-12)
+    assert componentwise_upper_bound(g0, g1) is None   # not mixtures
+
+
+def test_sample_route_reports_efficiency_bracket():
+    from nent_ref import cases
+    from nent_ref.mixture import paper_mixture
+    proc = cases.processes()["vpx"]
+    res = nr.speed_limit(paper_mixture(3), proc, 0.0, 1.0, w2_samples=300, w2_pairs=4, w2_seed=1)
+    lo, hi = res.efficiency.extra["efficiency_lower"], res.efficiency.extra["efficiency_upper"]
+    assert 0 < lo <= hi
+    # the plug-in estimate is biased upwards: it may exceed hi, but not fall below lo by more than 5 stderr
+    assert res.efficiency.value >= lo - 5 * res.efficiency.stderr
