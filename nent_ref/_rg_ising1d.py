@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._checks import finite_float
+
 LOG2 = math.log(2.0)
 
 __all__ = [
@@ -31,13 +33,7 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- validation helpers
 def _finite_float(x, name: str) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number (got {x!r})") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite (got {value!r})")
-    return value
+    return finite_float(name, x)
 
 
 def _check_coupling(K, h, limit: float = 100.0) -> tuple[float, float]:

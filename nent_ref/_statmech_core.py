@@ -15,6 +15,8 @@ import numpy as np
 from scipy.optimize import linprog, nnls
 from scipy.special import logsumexp
 
+from ._checks import probability_vector
+
 _EPS = np.finfo(float).eps
 #: an outcome that no distribution with the target mean can give this much mass is off the face
 FACE_WEIGHT_TOL = 1e-7
@@ -55,19 +57,7 @@ def as_vector(x, dim: int, name: str) -> np.ndarray:
 
 def as_probability(p, m: int | None = None, name: str = "p", tol: float = 1e-9) -> np.ndarray:
     """A probability vector: finite, non-negative, summing to one within ``tol``."""
-    v = np.asarray(p, dtype=float)
-    if v.ndim != 1 or v.shape[0] < 1:
-        raise ValueError(f"{name} must be a 1-d array of probabilities; got shape {np.shape(p)}")
-    if m is not None and v.shape[0] != m:
-        raise ValueError(f"{name} has {v.shape[0]} entries but there are {m} outcomes")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} contains NaN or inf")
-    if np.any(v < 0):
-        raise ValueError(f"{name} has negative entries")
-    s = float(v.sum())
-    if abs(s - 1.0) > tol:
-        raise ValueError(f"{name} must sum to one (sums to {s!r})")
-    return v / s
+    return probability_vector(p, m, name, tol=tol, what="outcomes")[0]
 
 
 def as_log_base_measure(base, m: int) -> np.ndarray:

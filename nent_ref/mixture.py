@@ -58,6 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
+from ._checks import probability_vector
 from .data import _diffusion_coefficients, _check_count, as_points
 from .entropy import _kl_eq, _rate, _total
 from .estimate import Estimate
@@ -82,19 +83,7 @@ _SHARED_KERNEL_MIN_K = 32
 
 # --------------------------------------------------------------------------- validation
 def _as_weights(weights, K: int) -> np.ndarray:
-    w = np.array(weights, dtype=float)
-    if w.ndim != 1 or w.size != K:
-        raise ValueError(f"weights must have shape ({K},) (got {np.shape(weights)})")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("weights contain NaN or inf")
-    if np.any(w < 0):
-        raise ValueError(f"weights must be non-negative (smallest is {w.min():.3g})")
-    total = float(np.sum(w))
-    if abs(total - 1.0) > 1e-10:
-        raise ValueError(f"weights must sum to 1 (they sum to {total!r})")
-    if not np.any(w > 0):
-        raise ValueError("at least one weight must be positive")
-    return w / total
+    return probability_vector(weights, K, "weights", tol=1e-10, what="components")[0]
 
 
 def _log(w):

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _ot_kernels as _k
+from ._checks import probability_vector
 
 __all__ = ["WEIGHT_RTOL", "w2_squared_gaussian", "gaussian_monge_map", "entropic_ot_gaussian",
            "sqrtm_psd", "w2_squared_1d", "w2_squared", "exact_ot", "ExactOTResult", "sinkhorn",
@@ -68,21 +69,8 @@ def _as_weights(a, n: int, name: str) -> tuple[np.ndarray, float]:
     """Uniform if None; else validated, float64, renormalised if sum(a) = 1 up to WEIGHT_RTOL."""
     if a is None:
         return np.full(n, 1.0 / n), 1.0
-    w = np.asarray(a)
-    if w.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be a real array")
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the points, got {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ValueError(f"{name} contains NaN or inf")
-    if np.any(w < 0):
-        raise ValueError(f"{name} has negative entries")
-    total = float(w.sum())
-    if not abs(total - 1.0) <= WEIGHT_RTOL:
-        raise ValueError(f"{name} must sum to one (sum = {total!r}; deviations up to "
-                         f"{WEIGHT_RTOL:g} are treated as rounding and renormalised)")
-    return w / total, total
+    return probability_vector(a, n, name, tol=WEIGHT_RTOL, what="points",
+                              note=f"; deviations up to {WEIGHT_RTOL:g} are treated as rounding and renormalised")
 
 
 def cost_matrix(x, y) -> np.ndarray:

@@ -24,17 +24,9 @@ import math
 
 import numpy as np
 
+from ._checks import finite_float as _finite_float
+
 __all__ = ["LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times"]
-
-
-def _finite_float(name: str, value) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number (got {value!r})") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be finite (got {x})")
-    return x
 
 
 def check_times(s, process, name: str = "s", *, allow_T: bool = True) -> np.ndarray:

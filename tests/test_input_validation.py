@@ -93,3 +93,27 @@ def test_query_shapes_and_base_and_method():
         g.diffuse(VP, [0.1, 0.2])
     with pytest.raises(TypeError, match="no total entropy"):
         nr.total_entropy(object(), VP)
+
+
+@pytest.mark.parametrize("value, n, match", [
+    ([0.5, 0.6], None, "sum to one"),
+    ([1.5, -0.5], None, "non-negative"),
+    ([0.5, np.nan], None, "NaN or inf"),
+    ([[0.5, 0.5]], None, "non-empty 1-D"),
+    ([0.5, 0.5], 3, r"shape \(3,\): it has 2 entries but there are 3"),
+    (["a", "b"], None, "real array"),
+])
+def test_shared_probability_vector_check(value, n, match):
+    from nent_ref._checks import probability_vector
+    with pytest.raises(ValueError, match=match):
+        probability_vector(value, n)
+
+
+def test_shared_checks_accept_and_renormalise():
+    from nent_ref._checks import finite_float, probability_vector
+    w, total = probability_vector([0.25, 0.75 + 1e-12], 2)
+    assert total == 1.0 + 1e-12 and abs(w.sum() - 1.0) < 1e-15
+    assert finite_float("x", "2.5") == 2.5
+    for bad in (np.inf, "x", None):
+        with pytest.raises(ValueError, match="x must be"):
+            finite_float("x", bad)
