@@ -80,6 +80,9 @@ class Gaussian:
         Symmetric positive definite (checked; a ValueError names the problem).
     """
 
+    #: False: the entropy production is finite down to s = 0.
+    needs_cutoff = False
+
     def __init__(self, mean, cov):
         self._mean = _as_vector("mean", mean)
         self._cov, self._lam, self._U = _as_covariance(cov, self._mean.size)
@@ -177,6 +180,9 @@ class Dirac:
     For ``s > 0`` it diffuses to :math:`N(\mu m, v I)`.  Its entropy production diverges at
     ``s -> 0`` like :math:`(D/2)\log(1/s)`, so every quantity needs a cutoff ``s0 > 0``.
     """
+
+    #: True: quantities diverge as s -> 0, so every one needs s0 > 0.
+    needs_cutoff = True
 
     def __init__(self, point):
         self._point = _as_vector("point", point)

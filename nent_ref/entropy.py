@@ -125,10 +125,11 @@ def _spectrum(data):
     return float(m @ m), data.eigenvalues
 
 
-def _require_positive(data, s, name):
-    if isinstance(data, Dirac) and np.any(np.asarray(s) <= 0):
-        raise ValueError(f"{name} must be > 0 for Dirac data: the entropy production diverges like "
-                         f"(D/2) log(1/{name}) as {name} -> 0 (use a cutoff, e.g. 1e-5)")
+def require_cutoff(data, s, name):
+    """ValueError when ``data`` has atoms (``data.needs_cutoff``: Dirac, Empirical) and a time is 0."""
+    if getattr(data, "needs_cutoff", False) and np.any(np.asarray(s) <= 0):
+        raise ValueError(f"{name} must be > 0 for {type(data).__name__} data: the entropy production "
+                         f"diverges like (D/2) log(1/{name}) as {name} -> 0 (use a cutoff, e.g. 1e-5)")
 
 
 def _x_minus_log1p_x(x):
@@ -191,7 +192,7 @@ def _gaussian_entropy(lam, process, s):
 @_rate.register(Dirac)
 def _(data, process, s, **options):
     _closed_form_only(options)
-    _require_positive(data, s, "s")
+    require_cutoff(data, s, "s")
     m2, lam = _spectrum(data)
     return Estimate(_gaussian_rate(m2, lam, process, s), 0.0, "closed-form")
 
@@ -200,7 +201,7 @@ def _(data, process, s, **options):
 @_kl_eq.register(Dirac)
 def _(data, process, s, **options):
     _closed_form_only(options)
-    _require_positive(data, s, "s")
+    require_cutoff(data, s, "s")
     m2, lam = _spectrum(data)
     return Estimate(_gaussian_kl_eq(m2, lam, process, s), 0.0, "closed-form")
 
@@ -209,7 +210,7 @@ def _(data, process, s, **options):
 @_total.register(Dirac)
 def _(data, process, s0, s1, **options):
     _closed_form_only(options)
-    _require_positive(data, s0, "s0")
+    require_cutoff(data, s0, "s0")
     m2, lam = _spectrum(data)
     if process.has_equilibrium:
         value = _gaussian_kl_eq(m2, lam, process, s0) - _gaussian_kl_eq(m2, lam, process, s1)

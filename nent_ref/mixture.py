@@ -60,7 +60,7 @@ import numpy as np
 from . import _kernels
 from ._checks import probability_vector
 from .data import _diffusion_coefficients, _check_count, as_points
-from .entropy import _kl_eq, _rate, _total
+from .entropy import _kl_eq, _rate, _total, require_cutoff
 from .estimate import Estimate
 from .processes import check_times
 
@@ -111,6 +111,9 @@ class GaussianMixture:
     :func:`nent_ref._kernels.mixture_logpdf_score` takes (with ``log(weights)``);
     :meth:`diffused_params` gives them at a forward time without building an object.
     """
+
+    #: False: finite entropy production down to s = 0.
+    needs_cutoff = False
 
     def __init__(self, weights, means, covs):
         means = np.array(means, dtype=float)
@@ -268,6 +271,9 @@ class Empirical:
     :math:`\sum_i w_i N(\mu(s) a_i, v(s) I)`.  Densities of the data themselves do not exist,
     and every entropy quantity needs times > 0.
     """
+
+    #: True: every quantity diverges as s -> 0, so s0 > 0 is required.
+    needs_cutoff = True
 
     def __init__(self, points, weights=None):
         a = np.array(points, dtype=float)
@@ -694,12 +700,6 @@ def _parse_options(data, options):
     return method, rtol, root, mc
 
 
-def _require_positive(data, s, name):
-    if isinstance(data, Empirical) and np.any(np.asarray(s) <= 0):
-        raise ValueError(f"{name} must be > 0 for empirical data: the entropy production diverges like "
-                         f"(D/2) log(1/{name}) as {name} -> 0 (use a cutoff, e.g. 1e-5)")
-
-
 def _mc_estimate(mean, se, n, root):
     return Estimate(mean, se, "monte-carlo", 0.0, n, extra={"seed_entropy": root.entropy})
 
@@ -726,21 +726,21 @@ def _pointwise(data, process, s, kind, options):
 @_rate.register(GaussianMixture)
 @_rate.register(Empirical)
 def _(data, process, s, **options):
-    _require_positive(data, s, "s")
+    require_cutoff(data, s, "s")
     return _pointwise(data, process, s, "rate", options)
 
 
 @_kl_eq.register(GaussianMixture)
 @_kl_eq.register(Empirical)
 def _(data, process, s, **options):
-    _require_positive(data, s, "s")
+    require_cutoff(data, s, "s")
     return _pointwise(data, process, s, "kl", options)
 
 
 @_total.register(GaussianMixture)
 @_total.register(Empirical)
 def _(data, process, s0, s1, **options):
-    _require_positive(data, s0, "s0")
+    require_cutoff(data, s0, "s0")
     method, rtol, root, mc = _parse_options(data, options)
     s0, s1 = np.broadcast_arrays(np.asarray(s0, dtype=float), np.asarray(s1, dtype=float))
     shape = s0.shape
@@ -814,7 +814,7 @@ def rate_curve(data, process, s0=None, s1=None, n=64, **options):
     from .data import Dirac
     from .entropy import entropy_production_rate
     if s0 is None:
-        s0 = EPS if isinstance(data, (Empirical, Dirac)) else 0.0
+        s0 = EPS if getattr(data, "needs_cutoff", False) else 0.0
     if s1 is None:
         s1 = process.T - 1e-4 if process.singular_at_T else process.T
     s = rate_nodes(s0, s1, n)

@@ -134,8 +134,7 @@ def has_exact_score(data) -> bool:
 
 
 def _needs_cutoff(data) -> bool:
-    return (isinstance(data, Dirac) or bool(getattr(data, "needs_cutoff", False))
-            or type(data).__name__ == "Empirical")
+    return bool(getattr(data, "needs_cutoff", False))
 
 
 def _data_dim(data) -> int:
