@@ -234,9 +234,8 @@ def kl_flow_figure(out_dir, options) -> list[Path]:
     list of pathlib.Path
         The files written.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import _pyplot, save
+    plt = _pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -289,12 +288,7 @@ def kl_flow_figure(out_dir, options) -> list[Path]:
     ax.legend(fontsize=6)
     fig.tight_layout()
 
-    written = []
-    for ext in ("png", "pdf"):
-        p = out_dir / f"rg_kl_flow.{ext}"
-        fig.savefig(p, dpi=150)
-        written.append(p)
-    plt.close(fig)
+    written = save(fig, out_dir, "rg_kl_flow")        # PNG + PDF, reproducible bytes
     p = out_dir / "rg_kl_flow.csv"
     _write_csv(p, ["panel", "series", "step", "value_nats", "stderr_nats"], data)
     written.append(p)
@@ -319,11 +313,7 @@ def kl_flow_figure(out_dir, options) -> list[Path]:
     ax.set_title("2-D Ising: n -> inf limit of the per-site KL")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        p = out_dir / f"rg_kl_asymptote.{ext}"
-        fig.savefig(p, dpi=150)
-        written.append(p)
-    plt.close(fig)
+    written += save(fig, out_dir, "rg_kl_asymptote")
     p = out_dir / "rg_kl_asymptote.csv"
     _write_csv(p, ["scheme", "K0", "kl_renormalised_vs_original_per_site",
                    "kl_original_vs_renormalised_per_site"], adata)
