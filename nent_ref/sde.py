@@ -432,6 +432,17 @@ class PathEntropy:
     scheme: str
     extra: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def negative_tail(self, a) -> Estimate:
+        r""":math:`P(\Delta s_{tot} < -a)` with its binomial standard error, for ``a >= 0``.
+
+        The integral fluctuation theorem and Markov's inequality bound it by :math:`e^{-a}`
+        (THEORY.md section 6): entropy-consuming paths are exponentially rare.
+        """
+        a = float(a)
+        if not (math.isfinite(a) and a >= 0):
+            raise ValueError(f"a must be finite and >= 0 (got {a})")
+        return _mc(self.ds_tot < -a, "monte-carlo (frequency)")
+
 
 def path_entropy(data, process, n_paths, s_grid, seed=0, *, scheme="exact") -> PathEntropy:
     r"""Stochastic entropy production of ``n_paths`` forward paths on ``s_grid``.

@@ -260,6 +260,13 @@ def test_integral_fluctuation_theorem(pname):
     r = sde.path_entropy(data, proc, 40000, np.linspace(0, 1.0, 51), seed=3)
     _zcheck(r.ift, 1.0)
     _zcheck(r.mean, nr.total_entropy(data, proc, 0.0, 1.0).value)
+    # consequence of the IFT (Markov): P(Delta s_tot < -a) <= exp(-a), within 5 binomial standard errors
+    assert np.any(r.ds_tot < 0)                       # the check is not vacuous: some paths consume entropy
+    for a in (0.0, 0.01, 0.05, 0.2, 1.0):
+        tail = r.negative_tail(a)
+        assert tail.value <= math.exp(-a) + 5 * tail.stderr
+    with pytest.raises(ValueError, match="a must be"):
+        r.negative_tail(-1.0)
 
 
 def test_em_path_entropy_matches_S_tot():
