@@ -252,17 +252,10 @@ def _run_validate(args) -> int:
         data = load_data(args.data)
         process = process_presets()[args.process]
         model = target(data, process) if args.factory else target
-        executor = None
-        if args.workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-            executor = ProcessPoolExecutor(max_workers=args.workers)
-        try:
+        with executor_for(TableOptions(workers=args.workers)) as executor:
             report = validate(model, data, process, args.s0, args.s1, score=args.score, n_samples=args.n_samples,
                               seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
                               executor=executor)
-        finally:
-            if executor is not None:
-                executor.shutdown()
     except ValueError as exc:
         print(f"nent-ref validate: {exc}", file=sys.stderr)
         return 2
