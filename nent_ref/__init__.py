@@ -8,7 +8,7 @@ from ._version import __version__
 from .estimate import Estimate
 from .processes import VP, SL, VE, LinearSchedule, CosineSchedule
 from .data import Gaussian, Dirac
-from .entropy import entropy_production_rate, total_entropy, kl_to_equilibrium
+from .entropy import entropy_production_rate, total_entropy, kl_to_equilibrium, rate_curve
 
 # --- topic modules (one import line each; keep this section sorted) ---
 from . import bounds

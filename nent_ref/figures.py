@@ -93,7 +93,7 @@ def transport_figure(out_dir: Path, options=None) -> list[Path]:
     Both by adaptive cubature (``method="quadrature"``, relative accuracy 1e-8):
     the rate directly, S_tot(0, s) as KL(p_0 || p_eq) - KL(p_s || p_eq) (identity 2.3).
     """
-    from .mixture import rate_nodes
+    from .entropy import rate_nodes
     from .entropy import kl_to_equilibrium
     plt = _pyplot()
     out_dir = Path(out_dir)

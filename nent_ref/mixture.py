@@ -42,7 +42,7 @@ types with the options
   :data:`AUTO_QUADRATURE_MAX_COMPONENTS` components (atoms), otherwise Monte Carlo.
 
 Empirical data need times ``> 0``: :math:`S_{tot}(s_0, T)` diverges like
-:math:`(D/2)\log(1/s_0)`.  :func:`rate_curve` gives :math:`\dot S(s)` on a grid with
+:math:`(D/2)\log(1/s_0)`.  :func:`nent_ref.entropy.rate_curve` gives :math:`\dot S(s)` on a grid with
 log-spaced nodes near ``s0``.
 
 References
@@ -64,7 +64,7 @@ from .entropy import _kl_eq, _rate, _total, require_cutoff
 from .estimate import Estimate
 from .processes import check_times
 
-__all__ = ["GaussianMixture", "Empirical", "rate_curve", "DEFAULT_N_SAMPLES", "BLOCK",
+__all__ = ["GaussianMixture", "Empirical", "DEFAULT_N_SAMPLES", "BLOCK",
            "AUTO_QUADRATURE_MAX_COMPONENTS", "mixture_rows", "empirical_rows"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -777,48 +777,6 @@ def _(data, process, s0, s1, **options):
              names[1]: Estimate(r["k1"], r["se1"], "monte-carlo", 0.0, n_s),
              "seed_entropy": root.entropy}
     return Estimate(r["v"], r["se"], "monte-carlo", 0.0, n_s, extra=extra)
-
-
-# --------------------------------------------------------------------------- rate curve
-def rate_nodes(s0, s1, n=64, log_fraction=0.5, first_offset=1e-4):
-    """Time grid on [s0, s1]: log-spaced near s0 for the first ``log_fraction`` of the nodes.
-
-    For ``s0 > 0`` the log part is ``geomspace(s0, s0 + 0.1 (s1 - s0))``; for ``s0 = 0``
-    it is ``0`` followed by ``geomspace(first_offset, 0.1) * (s1 - s0)``; the rest is linear
-    up to ``s1``.  Returns a strictly increasing array of about ``n`` nodes.
-    """
-    s0, s1 = float(s0), float(s1)
-    if not s1 > s0 >= 0:
-        raise ValueError(f"need 0 <= s0 < s1 (got {s0}, {s1})")
-    n_log = max(2, int(round(n * log_fraction)))
-    n_lin = max(2, n - n_log)
-    L = s1 - s0
-    knee = s0 + 0.1 * L
-    if s0 > 0:
-        head = np.geomspace(s0, knee, n_log)
-    else:
-        head = np.concatenate([[0.0], np.geomspace(first_offset * L, knee, n_log - 1)])
-    tail = np.linspace(knee, s1, n_lin + 1)[1:]
-    return np.concatenate([head, tail])
-
-
-def rate_curve(data, process, s0=None, s1=None, n=64, **options):
-    r"""The entropy-production rate :math:`\dot S(s)` on a grid, for figures.
-
-    ``s0`` defaults to 0 (``cases.EPS`` for Empirical and Dirac data), ``s1`` to T (or
-    ``T - 1e-4`` where the drift is singular at T).  Nodes from :func:`rate_nodes`
-    (log-spaced near s0).  Returns ``(s, Estimate)``; options go to
-    :func:`nent_ref.entropy_production_rate` (``method``, ``seed``, ``n_samples`` ...).
-    """
-    from .cases import EPS
-    from .data import Dirac
-    from .entropy import entropy_production_rate
-    if s0 is None:
-        s0 = EPS if getattr(data, "needs_cutoff", False) else 0.0
-    if s1 is None:
-        s1 = process.T - 1e-4 if process.singular_at_T else process.T
-    s = rate_nodes(s0, s1, n)
-    return s, entropy_production_rate(data, process, s, **options)
 
 
 # --------------------------------------------------------------------------- table suites

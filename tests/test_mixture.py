@@ -7,8 +7,9 @@ import pytest
 
 import nent_ref as nr
 from nent_ref import cases
-from nent_ref.mixture import (BLOCK, Empirical, GaussianMixture, cubature_mixture, paper_mixture, rate_curve,
-                              rate_nodes, _MixParams, GK_NODES, GK_KRONROD, GK_GAUSS)
+from nent_ref.entropy import rate_curve, rate_nodes
+from nent_ref.mixture import (BLOCK, Empirical, GaussianMixture, cubature_mixture, paper_mixture,
+                              _MixParams, GK_NODES, GK_KRONROD, GK_GAUSS)
 
 PROCS = cases.processes()
 VE = nr.VE()
