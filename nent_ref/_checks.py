@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-__all__ = ["finite_float", "probability_vector"]
+__all__ = ["finite_float", "probability_vector", "model_output"]
 
 
 def finite_float(name: str, value) -> float:
@@ -47,3 +47,18 @@ def probability_vector(value, n: int | None = None, name: str = "weights", tol: 
     if not abs(total - 1.0) <= tol:
         raise ValueError(f"{name} must sum to one (sum to 1 within {tol:g}; they sum to {total!r}){note}")
     return w / total, total
+
+
+def model_output(out, x, name: str, s) -> np.ndarray:
+    """Check what a user model ``f(x, s)`` returned: a finite float array with the shape of ``x``.
+
+    ``s`` (scalar or array of times) is quoted in the error message.
+    """
+    out = np.asarray(out, dtype=float)
+    if out.shape != np.shape(x):
+        raise ValueError(f"{name}(x, s) returned shape {out.shape} for x of shape {np.shape(x)} "
+                         "(expected an array with the shape of x; x is (M, D), s is a time or (M,) times)")
+    if not np.all(np.isfinite(out)):
+        s_first = float(np.ravel(s)[0]) if np.size(s) else float("nan")
+        raise ValueError(f"{name}(x, s) returned NaN or inf (at s = {s_first:.6g})")
+    return out

@@ -77,6 +77,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Dirac
+from ._checks import model_output
 from .estimate import Estimate
 from .processes import check_times
 
@@ -158,12 +159,7 @@ class _Model:
         self.process = process
 
     def __call__(self, x, s):
-        out = np.asarray(self.fn(x, s), dtype=float)
-        if out.shape != x.shape:
-            raise ValueError(f"the model returned shape {out.shape} for x of shape {x.shape} "
-                             "(expected e(x, s) with the shape of x; x is (M, D), s is (M,))")
-        if not np.all(np.isfinite(out)):
-            raise ValueError(f"the model returned NaN or inf at s = {float(s[0]):.6g}")
+        out = model_output(self.fn(x, s), x, "score" if self.is_score else "e", s)
         if self.is_score:
             out = out - self.process.grad_log_peq(x)
         return out

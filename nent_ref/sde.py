@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _sde_kernels as _K
+from ._checks import model_output
 from .estimate import Estimate
 from .processes import SL, check_times
 
@@ -252,11 +253,7 @@ def _score_fn(process, score, e, data):
         raise ValueError(f"{given[0]} must be a callable f(x, s) -> (n, D) array")
 
     def checked(x, s):
-        out = np.asarray(fn(x, s), dtype=float)
-        if out.shape != x.shape:
-            raise ValueError(f"{given[0]}(x, s) returned shape {out.shape}, expected {x.shape}")
-        if not np.all(np.isfinite(out)):
-            raise ValueError(f"{given[0]}(x, s={s:g}) returned NaN or inf")
+        out = model_output(fn(x, s), x, given[0], s)
         return out if score is not None else process.grad_log_peq(x) + out
     return checked, None
 
@@ -273,12 +270,7 @@ def _e_fn(process, e, data):
         raise ValueError("e must be a callable e(x, s) -> (n, D) array")
 
     def checked(x, s):
-        out = np.asarray(e(x, s), dtype=float)
-        if out.shape != x.shape:
-            raise ValueError(f"e(x, s) returned shape {out.shape}, expected {x.shape}")
-        if not np.all(np.isfinite(out)):
-            raise ValueError(f"e(x, s={s:g}) returned NaN or inf")
-        return out
+        return model_output(e(x, s), x, "e", s)
     return checked, None
 
 
