@@ -1,4 +1,4 @@
-"""Command-line tool ``nent-ref``: ground-truth tables and theory figures.
+"""Command-line tool ``nent-ref``: ground-truth tables, theory figures and model validation.
 
 Sub-commands
 ------------
@@ -179,8 +179,9 @@ def _build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     t = sub.add_parser("table", parents=[common], help="print a ground-truth table")
-    t.add_argument("--suite", default="default", choices=sorted(SUITES) + ["all"])
-    t.add_argument("--format", default="json", choices=["json", "csv"])
+    t.add_argument("--suite", default="default", choices=sorted(SUITES) + ["all"],
+                   help="which table (default: the closed-form gaussian suite + the paper suite)")
+    t.add_argument("--format", default="json", choices=["json", "csv"], help="output format (default json)")
     t.add_argument("--out", default=None, help="write to this file instead of stdout")
 
     f = sub.add_parser("figures", parents=[common], help="render the theory figures")
