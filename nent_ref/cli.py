@@ -9,6 +9,9 @@ Sub-commands
 ``nent-ref figures [--out DIR]``
     Render the theory figures (PNG and PDF, with the plotted data as CSV beside
     each) into ``DIR`` (default ``figures/``).
+``nent-ref validate package.module:function --data PRESET --process NAME``
+    Validate a user's score model against exact ground truth (:func:`nent_ref.validate`);
+    exits 1 when a check fails.
 
 Suites and figures are looked up lazily by dotted path so that a slow or optional
 module is imported only when asked for.
