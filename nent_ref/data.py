@@ -9,6 +9,12 @@ so a Gaussian stays Gaussian and a Dirac atom at ``m`` becomes :math:`N(\mu m, v
 :math:`S = U \operatorname{diag}(\lambda) U^T`, which the diffusion keeps (eigenvalues
 :math:`\mu^2\lambda + v`); every closed form in :mod:`nent_ref.entropy` works on
 ``(|m|^2, lambda)`` only.
+
+References
+----------
+Song et al., "Score-based generative modeling through stochastic differential equations", ICLR 2021
+(marginals of linear SDEs); Cover & Thomas, *Elements of Information Theory* (2006), sections 8.4 and
+8.6 (Gaussian entropy and KL); THEORY.md section 4.
 """
 from __future__ import annotations
 
