@@ -530,6 +530,21 @@ def _rmatvec_serial(K, x, out):
 
 
 @njit(cache=True)
+def _rescale(scal, target, denom):
+    """scal <- target / denom (one Sinkhorn half-step).  False when a denominator is not positive
+    (stop there) or a scaling leaves [1e-100, 1e100]; the caller then absorbs the scalings into the
+    log-domain potentials."""
+    ok = True
+    for i in range(scal.shape[0]):
+        if not (denom[i] > 0.0):
+            return False
+        scal[i] = target[i] / denom[i]
+        if scal[i] > 1e100 or scal[i] < 1e-100:
+            ok = False
+    return ok
+
+
+@njit(cache=True)
 def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
     """Sinkhorn at a fixed eps from potentials (f, g), which are updated in place.
 
@@ -578,23 +593,10 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
         if not have_ka:
             _rmatvec_serial(K, alpha, ka)
         have_ka = False
-        ok = True
-        for j in range(m):
-            if not (ka[j] > 0.0):
-                ok = False
-                break
-            beta[j] = b[j] / ka[j]
-            if beta[j] > 1e100 or beta[j] < 1e-100:
-                ok = False
+        ok = _rescale(beta, b, ka)
         if ok:
             _matvec_serial(K, beta, kb)
-            for i in range(n):
-                if not (kb[i] > 0.0):
-                    ok = False
-                    break
-                alpha[i] = a[i] / kb[i]
-                if alpha[i] > 1e100 or alpha[i] < 1e-100:
-                    ok = False
+            ok = _rescale(alpha, a, kb)
         if not ok:
             # undo nothing: scalings are finite where computed; fall back to exact log steps
             for i in range(n):
