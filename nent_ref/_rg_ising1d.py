@@ -332,6 +332,17 @@ def _lift_check(N, n):
     return N
 
 
+def _lifted_ends(K0, h0, n, N):
+    """(thermo at (K0, h0) on N sites, thermo at (K_n, h_n) on N / 2^n sites, 2^-n); None for n = 0."""
+    n = _check_steps(n)
+    N = _lift_check(N, n)
+    if n == 0:
+        return None
+    flow = ising1d_flow(K0, h0, n)
+    Nn = None if N is None else N // 2 ** n
+    return (ising1d_thermo(flow.K[0], flow.h[0], N), ising1d_thermo(flow.K[-1], flow.h[-1], Nn), 2.0 ** (-n))
+
+
 def ising1d_kl_original_vs_lifted_coarse_per_site(K0, h0=0.0, n: int = 1, N: int | None = None) -> float:
     r"""Per-site :math:`D(p_{K_0,h_0} \,\|\, q_n)`, ``q_n`` the coarse distribution lifted to the fine chain.
 
@@ -349,16 +360,11 @@ def ising1d_kl_original_vs_lifted_coarse_per_site(K0, h0=0.0, n: int = 1, N: int
     ``n`` for every ``(K0, h0)`` and tends to :math:`\log 2 - s(K_0,h_0)`.
     ``N`` must be divisible by ``2**n``.
     """
-    n = _check_steps(n)
-    N = _lift_check(N, n)
-    if n == 0:
+    ends = _lifted_ends(K0, h0, n, N)
+    if ends is None:
         return 0.0
-    flow = ising1d_flow(K0, h0, n)
-    Nn = None if N is None else N // 2 ** n
-    s0 = ising1d_thermo(flow.K[0], flow.h[0], N).entropy_per_site
-    sn = ising1d_thermo(flow.K[-1], flow.h[-1], Nn).entropy_per_site
-    frac = 2.0 ** (-n)
-    return max((1.0 - frac) * LOG2 - s0 + frac * sn, 0.0)
+    t0, tn, frac = ends
+    return max((1.0 - frac) * LOG2 - t0.entropy_per_site + frac * tn.entropy_per_site, 0.0)
 
 
 def ising1d_kl_lifted_coarse_vs_original_per_site(K0, h0=0.0, n: int = 1, N: int | None = None) -> float:
@@ -376,17 +382,12 @@ def ising1d_kl_lifted_coarse_vs_original_per_site(K0, h0=0.0, n: int = 1, N: int
     Unlike the other three it is *not* monotone: 0 at ``n = 0``, a jump at ``n = 1``, then (at
     ``h0 = 0``) a decrease to the limit.
     """
-    n = _check_steps(n)
-    N = _lift_check(N, n)
-    if n == 0:
+    ends = _lifted_ends(K0, h0, n, N)
+    if ends is None:
         return 0.0
-    flow = ising1d_flow(K0, h0, n)
-    Nn = None if N is None else N // 2 ** n
-    t0 = ising1d_thermo(flow.K[0], flow.h[0], N)
-    tn = ising1d_thermo(flow.K[-1], flow.h[-1], Nn)
-    frac = 2.0 ** (-n)
+    t0, tn, frac = ends
     value = (t0.log_partition_per_site - (1.0 - frac) * LOG2
-             - frac * (tn.entropy_per_site + flow.h[0] * tn.magnetization))
+             - frac * (tn.entropy_per_site + float(h0) * tn.magnetization))
     return max(value, 0.0)
 
 

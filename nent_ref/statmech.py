@@ -582,12 +582,17 @@ def sanov_rate(p, stats, mu, sense: str = "==") -> float:
     return best
 
 
-def log_mgf(values, p, lam) -> float:
-    r"""Cumulant generating function :math:`\Lambda(\lambda) = \log E_p e^{\lambda X}` (stable)."""
+def _scalar_law(values, p):
+    """Validated (values as an (m, 1) array, probabilities) of a one-dimensional discrete law."""
     x = _c.as_stats(values, "values")
     if x.shape[1] != 1:
         raise ValueError("values must be one-dimensional")
-    p = _c.as_probability(p, x.shape[0])
+    return x, _c.as_probability(p, x.shape[0])
+
+
+def log_mgf(values, p, lam) -> float:
+    r"""Cumulant generating function :math:`\Lambda(\lambda) = \log E_p e^{\lambda X}` (stable)."""
+    x, p = _scalar_law(values, p)
     lam = float(lam)
     if not math.isfinite(lam):
         raise ValueError("lam must be finite")
@@ -608,10 +613,7 @@ def cramer_rate(values, p, a) -> float:
     Cover & Thomas (2006), section 11.5 and problem 11.9; Dembo & Zeitouni,
     *Large Deviations Techniques and Applications* (1998), theorem 2.2.3.
     """
-    x = _c.as_stats(values, "values")
-    if x.shape[1] != 1:
-        raise ValueError("values must be one-dimensional")
-    p = _c.as_probability(p, x.shape[0])
+    x, p = _scalar_law(values, p)
     a = float(a)
     if not math.isfinite(a):
         raise ValueError("a must be finite")
