@@ -187,7 +187,8 @@ def _w2_squared_samples(p0, p1, n, pairs, seed):
 
 
 def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_method: str = "auto",
-                w2_samples: int = 1000, w2_pairs: int = 8, w2_seed=0, **entropy_options) -> SpeedLimitResult:
+                w2_samples: int = 1000, w2_pairs: int = 8, w2_seed=0, s_tot=None,
+                **entropy_options) -> SpeedLimitResult:
     r"""Both sides of the thermodynamic speed limit ``S_tot(s0, s1) >= W2^2(p_s0, p_s1) / clock``.
 
     Parameters
@@ -211,6 +212,8 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
         dimension that bias is large (curse of dimensionality), so ``extra`` also carries
         Gelbrich's moment lower bound (:func:`gelbrich_lower_bound`) when available.
         ``auto``: closed form if possible, else quantile in 1-D, else samples.
+    s_tot : Estimate, optional
+        S_tot(s0, s1) when the caller already has it (then it is not recomputed).
     **entropy_options
         Passed to :func:`nent_ref.total_entropy` (``method``, ``n_samples``, ``seed``, ...).
 
@@ -223,7 +226,8 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
     """
     s1 = process.T if s1 is None else s1
     s0, s1 = float(s0), float(s1)
-    s_tot = total_entropy(data, process, s0, s1, **entropy_options)
+    if s_tot is None:
+        s_tot = total_entropy(data, process, s0, s1, **entropy_options)
     clock = float(process.clock(s0, s1))
     p0 = data.diffuse(process, s0)
     p1 = data.diffuse(process, s1)
