@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-__all__ = ["finite_float", "probability_vector", "model_output"]
+__all__ = ["finite_float", "probability_vector", "model_output", "seed_sequence", "rng", "real_array", "count"]
 
 
 def finite_float(name: str, value) -> float:
@@ -54,7 +54,11 @@ def model_output(out, x, name: str, s) -> np.ndarray:
 
     ``s`` (scalar or array of times) is quoted in the error message.
     """
-    out = np.asarray(out, dtype=float)
+    raw = np.asarray(out)
+    if raw.dtype.kind not in "fiub":
+        what = "complex values" if raw.dtype.kind == "c" else f"dtype {raw.dtype}"
+        raise ValueError(f"{name}(x, s) returned {what}; expected a real float array with the shape of x")
+    out = raw.astype(float, copy=False)
     if out.shape != np.shape(x):
         raise ValueError(f"{name}(x, s) returned shape {out.shape} for x of shape {np.shape(x)} "
                          "(expected an array with the shape of x; x is (M, D), s is a time or (M,) times)")
@@ -62,3 +66,76 @@ def model_output(out, x, name: str, s) -> np.ndarray:
         s_first = float(np.ravel(s)[0]) if np.size(s) else float("nan")
         raise ValueError(f"{name}(x, s) returned NaN or inf (at s = {s_first:.6g})")
     return out
+
+
+# --------------------------------------------------------------------------- seeds
+_SEED_HELP = ("must be a non-negative integer, a sequence of non-negative integers, a numpy "
+              "SeedSequence, a numpy Generator, or None for fresh OS entropy")
+
+
+def seed_sequence(seed, name: str = "seed") -> np.random.SeedSequence:
+    """The one seed validator of the package: ``seed`` as a :class:`numpy.random.SeedSequence`.
+
+    Accepts a non-negative integer (Python or numpy), a sequence of non-negative integers, a
+    SeedSequence (returned as is), a :class:`numpy.random.Generator` (a child of its seed
+    sequence is spawned, so the result is deterministic given the generator and independent of
+    how work is later split), or ``None`` (fresh OS entropy; the entropy is recorded in the
+    SeedSequence).  Anything else (negative or fractional numbers, strings, booleans) is a
+    ValueError naming ``name``.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        ss = getattr(seed.bit_generator, "seed_seq", None) or getattr(seed.bit_generator, "_seed_seq", None)
+        if not isinstance(ss, np.random.SeedSequence):
+            raise ValueError(f"{name}: this Generator carries no SeedSequence; pass an int or SeedSequence")
+        return ss.spawn(1)[0]
+    if seed is None:
+        return np.random.SeedSequence()
+    items = seed if isinstance(seed, (list, tuple, np.ndarray)) else [seed]
+    if isinstance(seed, np.ndarray) and seed.ndim != 1:
+        raise ValueError(f"{name} {_SEED_HELP} (got an array of shape {seed.shape})")
+    if len(items) == 0:
+        raise ValueError(f"{name} {_SEED_HELP} (got an empty sequence)")
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)) or item < 0:
+            raise ValueError(f"{name} {_SEED_HELP} (got {seed!r})")
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        return np.random.SeedSequence([int(i) for i in items])
+    return np.random.SeedSequence(int(seed))
+
+
+def rng(seed, name: str = "seed") -> np.random.Generator:
+    """A :class:`numpy.random.Generator` from ``seed``: a Generator is used as is (its stream
+    continues), anything else goes through :func:`seed_sequence`."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed_sequence(seed, name))
+
+
+# --------------------------------------------------------------------------- arrays and counts
+def real_array(name: str, value, *, finite: bool = True) -> np.ndarray:
+    """``value`` as a float ndarray; ValueError for complex, non-numeric or (``finite``) NaN/inf input.
+
+    A complex array is rejected even when its imaginary part is zero: numpy would silently drop it.
+    """
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real numeric array ({exc})") from None
+    if raw.dtype.kind == "c":
+        raise ValueError(f"{name} must be real (got a complex array; pass its real part explicitly if "
+                         "the imaginary part is meant to be zero)")
+    if raw.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a real numeric array (got dtype {raw.dtype})")
+    arr = raw.astype(float)
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def count(name: str, value, minimum: int = 1) -> int:
+    """``value`` as a Python int >= ``minimum`` (rejects booleans, fractions, strings)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
+    return int(value)

@@ -28,7 +28,7 @@ import functools
 import numpy as np
 
 from .data import Dirac, Gaussian
-from .estimate import Estimate, log_base
+from .estimate import NAT_PER_TIME, Estimate, log_base
 from .processes import check_times
 
 __all__ = ["entropy_production_rate", "total_entropy", "kl_to_equilibrium", "rate_curve", "rate_nodes"]
@@ -54,10 +54,10 @@ def entropy_production_rate(data, process, s, *, base=None, **options) -> Estima
     Returns
     -------
     Estimate
-        Array-valued when ``s`` is an array.
+        In nats per unit time (``unit="nat/time"``); array-valued when ``s`` is an array.
     """
     s = check_times(s, process, "s", allow_T=not process.singular_at_T)
-    return _in_base(_rate(data, process, s, **options), base)
+    return _in_base(_rate(data, process, s, **options).with_unit(NAT_PER_TIME), base)
 
 
 def kl_to_equilibrium(data, process, s, *, base=None, **options) -> Estimate:
