@@ -15,7 +15,7 @@ import numpy as np
 from . import cases
 from .entropy import entropy_production_rate, total_entropy
 
-__all__ = ["write_csv", "save", "gaussian_rate_figure"]
+__all__ = ["CSV_SIGNIFICANT_DIGITS", "format_number", "write_csv", "save", "gaussian_rate_figure"]
 
 _LABELS = {"vp16": r"VP ($\beta$ 0.1$\to$16)", "vp20": r"VP ($\beta$ 0.1$\to$20)",
            "vpx": r"VPx ($\kappa$ = 0.1)", "sl": r"SL ($\Sigma_0$ = 0.1)"}
@@ -28,15 +28,34 @@ def _pyplot():
     return plt
 
 
+#: Significant digits of every number in a figure's CSV.  Figure data are for plotting and for
+#: checking against the tables; 8 digits keep committed CSVs byte-identical across machines whose
+#: BLAS builds differ in the last bits (differences of ~1e-14 relative), and no figure needs more.
+CSV_SIGNIFICANT_DIGITS = 8
+
+
+def format_number(value) -> str:
+    """One CSV field: ``value`` with :data:`CSV_SIGNIFICANT_DIGITS` significant digits (``-0`` as ``0``).
+
+    Raises ValueError for NaN or inf: figure data never hold them.
+    """
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"figure data must be finite (got {v})")
+    text = f"{v:.{CSV_SIGNIFICANT_DIGITS}g}"
+    return "0" if text == "-0" else text
+
+
 def write_csv(path: Path, columns: dict) -> Path:
-    """Write equal-length columns (name -> 1-D array) to ``path`` as CSV."""
+    """Write equal-length numeric columns (name -> 1-D array) to ``path`` as CSV, with
+    :data:`CSV_SIGNIFICANT_DIGITS` significant digits."""
     names = list(columns)
     data = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
     with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(names)
         for row in data:
-            writer.writerow([repr(float(v)) for v in row])
+            writer.writerow([format_number(v) for v in row])
     return path
 
 

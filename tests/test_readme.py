@@ -14,10 +14,26 @@ def test_python_examples_run(capsys):
     assert "overall: PASSED" in out and out.rstrip().endswith("True")
 
 
+def _command(marker):
+    return README.split(f"<!-- {marker} -->", 1)[1].split("```", 2)[1].strip()
+
+
 def test_two_commands_at_the_top():
     head = README[:1500]
-    assert "nent-ref table" in head and "nent-ref figures" in head
+    assert "<!-- main-command -->" in head and "<!-- test-command -->" in head
+    main_cmd, test_cmd = _command("main-command"), _command("test-command")
+    assert "nent-ref table" in main_cmd and "nent-ref figures" in main_cmd
+    assert "pip install -e '.[test]'" in test_cmd and "pytest" in test_cmd
+    # CI runs both, in order, exactly as written
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
-    assert "<!-- test-command -->" in ci and "<!-- test-command -->" in head
-    cmd = README.split("<!-- test-command -->", 1)[1].split("```", 2)[1].strip()
-    assert "pip install -e '.[test]'" in cmd and "pytest" in cmd
+    assert "readme_command main-command" in ci and "readme_command test-command" in ci
+
+
+def test_two_commands_share_one_install_mode():
+    # Regression (issue 11): the main job used `pip install .`, whose Numba cache in
+    # site-packages/nent_ref/__pycache__ survived the test command's editable install and turned
+    # `import nent_ref` into an empty namespace package.  Both commands install editable into .venv.
+    for marker in ("main-command", "test-command"):
+        cmd = _command(marker)
+        assert "python3 -m venv .venv" in cmd and re.search(r"pip install -e ", cmd), cmd
+        assert "pip install ." not in cmd.replace("pip install -e .", ""), cmd
