@@ -2,7 +2,7 @@
 
 Units: entropies and divergences are in nats unless a ``base=`` argument says otherwise.
 Time convention: forward (noising) time ``s``, data at ``s = 0``.
-See ``THEORY.md`` (shared notes) and README.md for the notation.
+See ``docs/theory.md`` (the theory guide: notation, identities, references) and README.md.
 """
 from ._version import __version__
 from .estimate import Estimate
