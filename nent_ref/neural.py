@@ -57,7 +57,14 @@ Cutoffs: ``s1`` defaults to ``T``, except for processes singular at ``T`` (SL, c
 it defaults to ``T - 1e-5``: for those :math:`D(s) \sim 1/(T - s)` and the integrand of a model
 whose ``e`` does not vanish at ``T`` diverges like ``1/(T - s)``.  (For the exact :math:`e^*`
 with Gaussian data the integrand vanishes like ``T - s``, so ``s1 = T`` may be passed
-explicitly.)  Dirac, empirical and sample-only data need ``s0 > 0`` (ValueError otherwise).
+explicitly.)  Dirac, empirical and sample-only data need ``s0 > 0`` (ValueError otherwise), and
+more: a sample :math:`y = \mu a + \sqrt v z` of an atom ``a`` keeps its noise only while
+:math:`\sqrt v` is well above the rounding of :math:`\mu a` (a user model sees ``y`` in absolute
+coordinates).  The estimators require :math:`\epsilon\,\mu(s_0)\max_{ij}|a_{ij}| \le 10^{-6}\sqrt{v(s_0)}`
+(per-sample relative rounding error below ``ATOM_NOISE_RTOL = 1e-6``, derivation in
+:func:`smallest_safe_cutoff`) and raise ValueError with the smallest allowed ``s0`` otherwise.
+For atoms of size ~1 under the VP processes that is ``s0 >~ 5e-19`` (VPx: ``5e-17``), far below
+the paper's ``1e-5``.
 
 Reproducibility: one ``numpy.random.SeedSequence(seed)`` is spawned into one child per time
 level (and one for the time jitter), so results do not depend on ``executor`` or
@@ -77,17 +84,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Dirac
-from ._checks import model_output
-from .estimate import Estimate
+from ._checks import count, finite_float, model_output, real_array, seed_sequence
+from .estimate import NAT_PER_TIME, Estimate
 from .processes import check_times
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
-           "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS"]
+           "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS", "ATOM_NOISE_RTOL",
+           "smallest_safe_cutoff"]
 
 #: Distance below T at which integrals stop by default for processes singular at T.
 DEFAULT_END_EPS = 1e-5
 #: Time levels per stratum of the stratified scheme (gives 3 degrees of freedom per stratum).
 LEVELS_PER_STRATUM = 4
+#: Largest relative rounding error allowed in the noise ``sqrt(v) z`` of a sample of atom data
+#: (Dirac, Empirical, sample arrays); sets the smallest cutoff s0 (see "Cutoffs" above and
+#: :func:`smallest_safe_cutoff`).
+ATOM_NOISE_RTOL = 1e-6
 
 # quantities computed per sample (indices into the result vector)
 _NN, _TOT, _CROSS, _LEM, _DEN, _CONST = range(6)
@@ -102,7 +114,7 @@ class _SampleData:
     needs_cutoff = True
 
     def __init__(self, points):
-        pts = np.asarray(points, dtype=float)
+        pts = real_array("sample data", points, finite=False)
         if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] == 0:
             raise ValueError(f"sample data must be a non-empty (N, D) array (got shape {pts.shape})")
         if not np.all(np.isfinite(pts)):
@@ -127,6 +139,16 @@ def _as_data(data):
         raise ValueError(f"data must be a distribution with .sample(n, seed) (Gaussian, Dirac, mixture, "
                          f"Empirical) or an (N, D) array of samples (got {type(data).__name__})")
     return data
+
+
+def _check_process(process, name="process"):
+    """ValueError unless ``process`` is one of the forward processes (VP, SL, VE)."""
+    from .processes import _LinearProcess
+    if process is None:
+        raise ValueError(f"{name} is required (a VP, SL or VE process)")
+    if not isinstance(process, _LinearProcess):
+        raise ValueError(f"{name} must be a VP, SL or VE process (got {type(process).__name__})")
+    return process
 
 
 def has_exact_score(data) -> bool:
@@ -173,22 +195,109 @@ def _zero_e(x, s):
     return np.zeros_like(x)
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
-    return int(value)
+def _atom_radius(data):
+    """Largest absolute coordinate of the atoms of atom data (Dirac, Empirical, sample arrays); None otherwise."""
+    if isinstance(data, Dirac):
+        return float(np.max(np.abs(data.point)))
+    if isinstance(data, _SampleData):
+        return float(np.max(np.abs(data.points)))
+    from .mixture import Empirical
+    if isinstance(data, Empirical):
+        return float(np.max(np.abs(data.points)))
+    return None
+
+
+def _noise_resolved(process, s, radius) -> bool:
+    """True when eps * mu(s) * radius <= ATOM_NOISE_RTOL * sqrt(v(s)) (and v(s) > 0)."""
+    v = float(process.marginal_var(s))
+    mu = float(process.mean_coeff(s))
+    return v > 0.0 and np.finfo(float).eps * mu * radius <= ATOM_NOISE_RTOL * math.sqrt(v)
+
+
+def smallest_safe_cutoff(data, process) -> float:
+    r"""Smallest cutoff ``s0`` at which samples of atom data keep their noise (0.0 for other data).
+
+    A sample at time s is :math:`y = \mu a + \sqrt v\, z` for an atom :math:`a`.  In double
+    precision each coordinate of ``y`` carries an absolute rounding error of about
+    :math:`\epsilon |\mu a_j|` (:math:`\epsilon = 2^{-52}`: half an ulp for the product, half for the
+    sum), and a model evaluated at ``y`` (the optimum :math:`e^*` through :math:`y - \mu a`) sees the
+    noise :math:`\sqrt v z_j` with the relative error :math:`\epsilon |\mu a_j| / (\sqrt v |z_j|)`;
+    :math:`\|y - \mu a\|^2 / v` then has the absolute error :math:`\le 2\delta \sum_j |z_j|` with
+    :math:`\delta = \epsilon \max_j |\mu a_j| / \sqrt v`, a relative error of order
+    :math:`\delta` for typical :math:`|z_j| \sim 1`.  The rule is
+
+    .. math:: \epsilon\, \mu(s_0)\, R \le \text{ATOM\_NOISE\_RTOL}\cdot\sqrt{v(s_0)},\qquad
+              R = \max_{i,j} |a_{ij}|,\qquad \text{ATOM\_NOISE\_RTOL} = 10^{-6},
+
+    i.e. :math:`\sqrt{v(s_0)} \ge 2.2\times 10^{-10}\,\mu(s_0) R`.  Since :math:`\sqrt v/\mu`
+    increases with s, the rule at ``s0`` covers the whole interval.  Below the cutoff an estimate
+    of ``S_NN`` for the exact model would be biased by rounding (a Dirac at 1e-100 loses its noise
+    completely), so the estimators raise instead.  The paper's settings are far inside the safe
+    range: VPx (kappa = 0.1) at s0 = 1e-5 has :math:`\sqrt v \approx 10^{-4}` against
+    :math:`2.2\times 10^{-10} R` for atoms of size R ~ 3.
+
+    Returns the smallest safe ``s0`` (to relative precision 1e-6, on the safe side) found by
+    bisection in log s; raises ValueError when no cutoff in (0, T] is safe.
+    """
+    radius = _atom_radius(data)
+    if radius is None:
+        return 0.0
+    T = float(process.T)
+    if not _noise_resolved(process, T, radius):
+        raise ValueError(f"{type(data).__name__} data with atom coordinates up to {radius:.3g} cannot be diffused "
+                         f"under {process!r} in double precision: even at s = T the noise is below "
+                         f"1/{ATOM_NOISE_RTOL:.0e} times the rounding of the atoms (rescale the data)")
+    lo, hi = 1e-300 * T, T
+    if _noise_resolved(process, lo, radius):
+        return lo
+    while hi > lo * (1.0 + 1e-6):
+        mid = math.sqrt(lo * hi)
+        if _noise_resolved(process, mid, radius):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _round_up(x: float) -> float:
+    """x rounded up to two significant digits (for messages that quote a lower limit)."""
+    e = math.floor(math.log10(x)) - 1
+    return math.ceil(x / 10.0 ** e * (1 - 1e-12)) * 10.0 ** e
+
+
+def _check_atom_cutoff(data, process, s0, name="s0"):
+    """ValueError when atom data at the cutoff ``s0`` would lose their noise to rounding."""
+    radius = _atom_radius(data)
+    if radius is None or s0 <= 0.0 or _noise_resolved(process, s0, radius):
+        return
+    floor = smallest_safe_cutoff(data, process)
+    v = float(process.marginal_var(s0))
+    raise ValueError(
+        f"{name} = {s0:.3g} is below the safe range for {type(data).__name__} data (largest atom coordinate "
+        f"|a| = {radius:.3g}) under {process!r}: samples y = mu a + sqrt(v) z have the noise sqrt(v) = "
+        f"{math.sqrt(v):.3g} there, and the rounding of mu a (relative 2.2e-16) changes it by more than "
+        f"{ATOM_NOISE_RTOL:g} relative, which biases every estimate; the smallest allowed s0 is "
+        f"{_round_up(floor):.2g} (rule: nent_ref.neural.smallest_safe_cutoff)")
+
+
+def _real_scalar(name, value):
+    arr = real_array(name, value, finite=False)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a single time (got shape {arr.shape})")
+    return arr
 
 
 def _interval(data, process, s0, s1):
     if s1 is None:
         s1 = process.T - DEFAULT_END_EPS if process.singular_at_T else process.T
-    s0 = float(check_times(s0, process, "s0"))
-    s1 = float(check_times(s1, process, "s1"))
+    s0 = float(check_times(_real_scalar("s0", s0), process, "s0"))
+    s1 = float(check_times(_real_scalar("s1", s1), process, "s1"))
     if not s0 < s1:
         raise ValueError(f"need s0 < s1 (got s0={s0}, s1={s1})")
     if s0 == 0.0 and _needs_cutoff(data):
         raise ValueError(f"s0 must be > 0 for {type(data).__name__} data: the entropy production diverges "
                          "like (D/2) log(1/s0) as s0 -> 0 (use a cutoff, e.g. s0=1e-5)")
+    _check_atom_cutoff(data, process, s0)
     return s0, s1
 
 
@@ -223,7 +332,7 @@ class _TimeMap:
                 raise ValueError("time_map must be 'auto', 'linear', 'log', 'log-end', 'logit' or three "
                                  f"weights (uniform, log-near-0, log-near-T) (got {kind!r})")
         else:
-            weights = tuple(float(w) for w in kind)
+            weights = tuple(float(w) for w in np.ravel(real_array("time_map weights", kind)))
             if len(weights) != 3 or min(weights) < 0 or not math.isclose(sum(weights), 1.0, abs_tol=1e-12):
                 raise ValueError(f"time_map weights must be three non-negative numbers summing to 1 (got {kind!r})")
         a, b, c = weights
@@ -343,16 +452,16 @@ def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor)
 
 def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times,
          scheme, time_map, seed, executor, chunk_size) -> _Run:
-    n_times = _check_int("n_times", n_times, 2)
-    n_samples = _check_int("n_samples", n_samples, 2)
-    chunk = _check_int("chunk_size", chunk_size, 1)
+    n_times = count("n_times", n_times, 2)
+    n_samples = count("n_samples", n_samples, 2)
+    chunk = count("chunk_size", chunk_size, 1)
     if weighting not in ("likelihood", "unit"):
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
     if exact and not has_exact_score(data):
         raise ValueError("this quantity needs the exact marginal score (Gaussian, Dirac, mixture or Empirical "
                          "data with .diffuse); sample-only data support S_NN and the denoising loss only")
     tmap = _TimeMap(time_map, s0, s1, process)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    root = seed_sequence(seed, "seed")
     flags = (exact, denoising, weighting)
     if scheme == "gauss-legendre":
         if n_times < 4:
@@ -386,14 +495,19 @@ def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples
     return _Run(value, cov, np.zeros(_K), n_per * len(levels), "stratified-monte-carlo", exact, denoising)
 
 
-def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale=1.0) -> Estimate:
-    """Linear (delta-method) combination grad . Q of the run's quantities, plus independent parts."""
+def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale=None) -> Estimate:
+    """Linear (delta-method) combination grad . Q of the run's quantities, plus independent parts.
+
+    ``scale`` (the magnitude of the terms combined, for the rounding floor of
+    :meth:`Estimate.z_score`) defaults to ``|grad| . |Q|``; pass it when ``value`` is given.
+    """
     grad = np.asarray(grad, dtype=float)
     val = float(grad @ run.value) if value is None else float(value)
     var = float(grad @ run.cov @ grad) + float(extra_var)
     bound = float(np.abs(grad) @ run.error_bound) + float(extra_bound)
-    return Estimate(val / scale, math.sqrt(max(var, 0.0)) / scale, run.method, bound / scale,
-                    run.n_samples)
+    if scale is None:
+        scale = float(np.abs(grad) @ np.abs(run.value))
+    return Estimate(val, math.sqrt(max(var, 0.0)), run.method, bound, run.n_samples, scale=scale)
 
 
 def _unit(k):
@@ -432,8 +546,7 @@ _COMMON_DOC = """
 
 
 def _prepare(e, data, process, s0, s1, score):
-    if process is None:
-        raise ValueError("process is required")
+    _check_process(process)
     data = _as_data(data)
     model = _Model(e, score, process)
     s0, s1 = _interval(data, process, s0, s1)
@@ -519,10 +632,12 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
             equiv = _estimate(run, _unit(_DEN) - _unit(_CONST))
         else:
             equiv = Estimate(den.value - const.value, math.hypot(den.stderr, const.stderr), den.method,
-                             den.error_bound + const.error_bound, den.n_samples)
+                             den.error_bound + const.error_bound, den.n_samples,
+                             scale=abs(den.value) + abs(const.value))
         extra["exact_equivalent"] = _in_base(equiv, base)
     den = _in_base(den, base)
-    return Estimate(den.value, den.stderr, den.method, den.error_bound, den.n_samples, den.unit, extra)
+    return Estimate(den.value, den.stderr, den.method, den.error_bound, den.n_samples, den.unit, extra,
+                    den.scale)
 
 
 def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _from_run=None, **mc) -> Estimate:
@@ -537,6 +652,7 @@ def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _f
     score: Monte Carlo (options ``**mc`` as for :func:`entropy_matching_loss`).
     """
     from .data import Gaussian
+    _check_process(process)
     s0, s1 = _interval(data, process, s0, s1)
     if weighting not in ("likelihood", "unit"):
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
@@ -657,21 +773,23 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     cross = _estimate(run, _unit(_CROSS))
     l_em = _estimate(run, _unit(_LEM))
     s_tot_mc = _estimate(run, _unit(_TOT))
+    mag_st, mag_nn, mag_lem = abs(st), abs(s_nn.value), abs(l_em.value)
     residual = _estimate(run, _unit(_LEM) - _unit(_NN) + 2 * _unit(_CROSS),
                          value=l_em.value - (st + s_nn.value - 2 * cross.value), extra_var=st_var,
-                         extra_bound=st_bound)
+                         extra_bound=st_bound, scale=mag_lem + mag_st + mag_nn + 2 * abs(cross.value))
     rt, rn = math.sqrt(max(st, 0.0)), math.sqrt(max(s_nn.value, 0.0))
     g = _unit(_LEM) + ((rt - rn) / rn if rn > 0 else 0.0) * _unit(_NN)
     dst = -(rt - rn) / rt if rt > 0 else 0.0
     margin = _estimate(run, g, value=l_em.value - (rt - rn) ** 2, extra_var=dst * dst * st_var,
-                       extra_bound=abs(dst) * st_bound)
+                       extra_bound=abs(dst) * st_bound, scale=mag_lem + mag_st + mag_nn)
     proj = _estimate(run, -_unit(_NN) - _unit(_LEM), value=st - s_nn.value - l_em.value,
-                     extra_var=st_var, extra_bound=st_bound)
+                     extra_var=st_var, extra_bound=st_bound, scale=mag_st + mag_nn + mag_lem)
     kl = lik = None
     if getattr(process, "has_equilibrium", False):
         kl = kl_to_equilibrium(data, process, s1)
         lik = Estimate(kl.value + l_em.value, math.hypot(kl.stderr, l_em.stderr), l_em.method,
-                       kl.error_bound + l_em.error_bound, l_em.n_samples)
+                       kl.error_bound + l_em.error_bound, l_em.n_samples,
+                       scale=abs(kl.value) + abs(l_em.value))
     if weighting == "likelihood":
         run_d = run
     else:
@@ -682,7 +800,8 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     tag = {"weighting": weighting}
 
     def tagged(est):
-        return Estimate(est.value, est.stderr, est.method, est.error_bound, est.n_samples, extra=dict(tag))
+        return Estimate(est.value, est.stderr, est.method, est.error_bound, est.n_samples, extra=dict(tag),
+                        scale=est.scale)
 
     gap = tagged(_estimate(run_d, _unit(_DEN) - _unit(_CONST) - _unit(_LEM)))
     den = tagged(_estimate(run_d, _unit(_DEN)))
@@ -715,7 +834,7 @@ class RateCurves:
             est = getattr(self, name)
             out[name] = None if est is None else {"value": np.asarray(est.value).tolist(),
                                                   "stderr": np.asarray(est.stderr).tolist(),
-                                                  "method": est.method}
+                                                  "method": est.method, "unit": est.unit}
         return out
 
 
@@ -736,21 +855,22 @@ def rate_curves(e=None, data=None, process=None, s=None, *, score=None, n_sample
     RateCurves
     """
     from .entropy import entropy_production_rate
-    if process is None:
-        raise ValueError("process is required")
+    _check_process(process)
     data = _as_data(data)
     model = _Model(e, score, process)
     if s is None:
         raise ValueError("a grid of times s is required")
-    grid = np.atleast_1d(check_times(s, process, "s", allow_T=not process.singular_at_T)).astype(float)
-    if grid.ndim != 1:
-        raise ValueError(f"s must be a 1-D grid (got shape {grid.shape})")
+    grid = np.atleast_1d(check_times(real_array("s", s, finite=False), process, "s",
+                                     allow_T=not process.singular_at_T)).astype(float)
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(f"s must be a non-empty 1-D grid (got shape {grid.shape})")
     if _needs_cutoff(data) and np.any(grid <= 0):
         raise ValueError(f"s must be > 0 for {type(data).__name__} data (the rate diverges like D/(2s))")
-    n = _check_int("n_samples", n_samples, 2)
-    chunk = _check_int("chunk_size", chunk_size, 1)
+    _check_atom_cutoff(data, process, float(grid.min()), "min(s)")
+    n = count("n_samples", n_samples, 2)
+    chunk = count("chunk_size", chunk_size, 1)
     exact = has_exact_score(data)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    root = seed_sequence(seed, "seed")
     levels = [(float(t), 1.0, i) for i, t in enumerate(grid)]
     res = _execute(model, data, process, levels, root.spawn(len(levels)), n, (exact, False, "likelihood"),
                    chunk, executor)
@@ -759,12 +879,12 @@ def rate_curves(e=None, data=None, process=None, s=None, *, score=None, n_sample
     method = "monte-carlo"
 
     def est(k):
-        return Estimate(vals[:, k], ses[:, k], method, 0.0, n)
+        return Estimate(vals[:, k], ses[:, k], method, 0.0, n, NAT_PER_TIME)
 
     sdot_tot = None
     if exact:
         try:
-            sdot_tot = entropy_production_rate(data, process, grid)
+            sdot_tot = entropy_production_rate(data, process, grid).with_unit(NAT_PER_TIME)
         except TypeError:  # data type without a registered rate
             sdot_tot = est(_TOT)
     return RateCurves(grid, est(_NN), sdot_tot, est(_TOT) if exact else None, est(_LEM) if exact else None,
