@@ -85,7 +85,7 @@ import numpy as np
 
 from .data import Dirac
 from ._checks import count, finite_float, model_output, real_array, seed_sequence
-from .estimate import NAT_PER_TIME, Estimate
+from .estimate import NAT, NAT_PER_TIME, Estimate
 from .processes import check_times
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
@@ -576,6 +576,15 @@ def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=No
     return _in_base(_estimate(run, _unit(_NN)), base)
 
 
+#: Unit of the unit-weighted (lambda = v) losses: v |e|^2 is dimensionless, integrated over forward time.
+TIME = "time"
+
+
+def _loss_unit(weighting):
+    """nat for the likelihood weighting (lambda = D), "time" for the unit weighting (lambda = v)."""
+    return NAT if weighting == "likelihood" else TIME
+
+
 def _in_base(est, base):
     return est if base is None else est.in_base(base)
 
@@ -595,8 +604,9 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
     together with ``extra["exact_equivalent"]`` :math:`= L_{den} - K`.
 
     ``weighting="likelihood"``: :math:`\lambda = D(s) = \sigma^2/2` (then :math:`L_{EM}` is the path KL
-    of the model reverse SDE); ``"unit"``: :math:`\lambda = v(s)` (the plain epsilon-prediction loss).
-    The denoising form with the likelihood weighting needs ``s0 > 0`` (K diverges like
+    of the model reverse SDE, in nats); ``"unit"``: :math:`\lambda = v(s)` (the plain epsilon-prediction
+    loss; :math:`v\,\|e - e^*\|^2` is dimensionless, so its integral over s has the unit of forward
+    time, ``unit="time"``, and ``base`` does not apply).  The denoising form with the likelihood weighting needs ``s0 > 0`` (K diverges like
     :math:`(D/2)\log(1/s_0)`).
 
     Parameters
@@ -613,26 +623,30 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
         raise ValueError(f"form must be 'exact' or 'denoising' (got {form!r})")
     if weighting not in ("likelihood", "unit"):
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
+    unit = _loss_unit(weighting)
+    if base is not None and unit != NAT:
+        raise ValueError("base converts nats only; the unit-weighted loss int v E|e - e*|^2 ds is in units of "
+                         "forward time (not information): use weighting='likelihood' for nats or bits")
     kw = dict(weighting=weighting, n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map,
               seed=seed, executor=executor, chunk_size=chunk_size)
     if form == "exact":
         run = _run(model, data, process, s0, s1, exact=True, denoising=False, **kw)
-        return _in_base(_estimate(run, _unit(_LEM)), base)
+        return _in_base(_estimate(run, _unit(_LEM)).with_unit(unit), base)
     if weighting == "likelihood" and s0 == 0.0:
         raise ValueError("form='denoising' with weighting='likelihood' needs s0 > 0: the e-independent "
                          "constant K diverges like (D/2) log(1/s0); pass e.g. s0=1e-5 or weighting='unit'")
     exact = has_exact_score(data)
     run = _run(model, data, process, s0, s1, exact=exact, denoising=True, **kw)
-    den = _estimate(run, _unit(_DEN))
+    den = _estimate(run, _unit(_DEN)).with_unit(unit)
     extra = {"form": "denoising", "weighting": weighting, "constant": None, "exact_equivalent": None}
     if exact:
         const = denoising_constant(data, process, s0, s1, weighting=weighting, _from_run=run)
         extra["constant"] = _in_base(const, base)
         if const.method == "monte-carlo-same-samples":
-            equiv = _estimate(run, _unit(_DEN) - _unit(_CONST))
+            equiv = _estimate(run, _unit(_DEN) - _unit(_CONST)).with_unit(unit)
         else:
             equiv = Estimate(den.value - const.value, math.hypot(den.stderr, const.stderr), den.method,
-                             den.error_bound + const.error_bound, den.n_samples,
+                             den.error_bound + const.error_bound, den.n_samples, unit,
                              scale=abs(den.value) + abs(const.value))
         extra["exact_equivalent"] = _in_base(equiv, base)
     den = _in_base(den, base)
@@ -649,7 +663,8 @@ def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _f
     Gaussian and Dirac data: :math:`\mathbb E\|\nabla\log p_s\|^2 = \operatorname{tr}\Sigma_s^{-1}`
     (closed form; derivations/neural_gaussian.py), integrated by adaptive quadrature
     (``method="quadrature"``, ``error_bound`` from the integrator).  Other data with an exact
-    score: Monte Carlo (options ``**mc`` as for :func:`entropy_matching_loss`).
+    score: Monte Carlo (options ``**mc`` as for :func:`entropy_matching_loss`).  In nats for the
+    likelihood weighting, in units of forward time (``unit="time"``) for the unit weighting.
     """
     from .data import Gaussian
     _check_process(process)
@@ -658,20 +673,21 @@ def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _f
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
     if weighting == "likelihood" and s0 == 0.0:
         raise ValueError("the likelihood-weighted constant diverges like (D/2) log(1/s0); need s0 > 0")
+    unit = _loss_unit(weighting)
     if isinstance(data, (Gaussian, Dirac)):
-        return _gaussian_denoising_constant(data, process, s0, s1, weighting)
+        return _gaussian_denoising_constant(data, process, s0, s1, weighting).with_unit(unit)
     if not has_exact_score(data):
         raise ValueError("the denoising constant needs the exact marginal score (data with .diffuse)")
     if _from_run is not None and _from_run.denoising and _from_run.exact:
         est = _estimate(_from_run, _unit(_CONST))
-        return Estimate(est.value, est.stderr, "monte-carlo-same-samples", est.error_bound, est.n_samples)
+        return Estimate(est.value, est.stderr, "monte-carlo-same-samples", est.error_bound, est.n_samples, unit)
     opts = dict(n_samples=2 ** 15, n_times=32, scheme="stratified", time_map="auto", seed=0, executor=None,
                 chunk_size=8192)
     opts.update(mc)
     zero = _Model(_zero_e, None, process)
     run = _run(zero, data, process, s0, s1, exact=True, denoising=True, weighting=weighting, **opts)
     est = _estimate(run, _unit(_CONST))
-    return Estimate(est.value, est.stderr, "monte-carlo", est.error_bound, est.n_samples)
+    return Estimate(est.value, est.stderr, "monte-carlo", est.error_bound, est.n_samples, unit)
 
 
 
@@ -722,7 +738,8 @@ class Decomposition:
         :math:`\mathrm{KL}(p_{s_0}\|p^{model}_{s_0})`.
     denoising_loss, denoising_constant, denoising_gap : Estimate
         :math:`L_{den}`, :math:`K` and :math:`L_{den} - K - L_{EM}` (zero in expectation), with the
-        weighting named in ``extra["weighting"]`` (likelihood if ``s0 > 0``, else unit).
+        weighting named in ``extra["weighting"]`` (likelihood if ``s0 > 0``, in nats; else unit,
+        ``unit="time"``).
     """
 
     s0: float
@@ -800,8 +817,8 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     tag = {"weighting": weighting}
 
     def tagged(est):
-        return Estimate(est.value, est.stderr, est.method, est.error_bound, est.n_samples, extra=dict(tag),
-                        scale=est.scale)
+        return Estimate(est.value, est.stderr, est.method, est.error_bound, est.n_samples, _loss_unit(weighting),
+                        extra=dict(tag), scale=est.scale)
 
     gap = tagged(_estimate(run_d, _unit(_DEN) - _unit(_CONST) - _unit(_LEM)))
     den = tagged(_estimate(run_d, _unit(_DEN)))

@@ -143,6 +143,8 @@ class ValidationReport:
                 out += f" ± {e.stderr:.2g}"
             if e.error_bound:
                 out += f" (± {e.error_bound:.2g} bound)"
+            if e.unit != NAT:
+                out += f" {e.unit}"
             return out + f"  [{e.method}]"
         lines = [
             "nent_ref validation report (nats)",

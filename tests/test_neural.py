@@ -647,3 +647,33 @@ def test_process_type_checked_at_the_boundary():
             neural.rate_curves(e, g, bad, [0.1])
         with pytest.raises(ValueError, match="process"):
             neural.denoising_constant(g, bad, 0.1)
+
+
+def test_units_of_losses_and_rates():
+    """Issue 11.5: likelihood-weighted quantities are nats, unit-weighted losses (lambda = v) have the
+    unit of forward time (not information: base= refuses them), rates are nats per unit time."""
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    model = rm.perturbed_e(g, proc, 0.1, 0.2)
+    small = dict(n_samples=2 ** 10, n_times=4)
+    assert nr.neural_entropy(model, g, proc, **small).unit == "nat"
+    assert nr.entropy_matching_loss(model, g, proc, **small).unit == "nat"
+    assert nr.entropy_matching_loss(model, g, proc, base=2, **small).unit == "bit"
+    unit_w = nr.entropy_matching_loss(model, g, proc, weighting="unit", **small)
+    assert unit_w.unit == "time"
+    den = nr.entropy_matching_loss(model, g, proc, form="denoising", weighting="unit", **small)
+    assert den.unit == den.extra["constant"].unit == den.extra["exact_equivalent"].unit == "time"
+    den = nr.entropy_matching_loss(model, g, proc, s0=1e-3, form="denoising", **small)
+    assert den.unit == den.extra["constant"].unit == den.extra["exact_equivalent"].unit == "nat"
+    with pytest.raises(ValueError, match="base converts nats only"):
+        nr.entropy_matching_loss(model, g, proc, weighting="unit", base=2, **small)
+    assert neural.denoising_constant(g, proc, 0.0, weighting="unit").unit == "time"
+    assert neural.denoising_constant(g, proc, 1e-3).unit == "nat"
+    dec = neural.decompose(model, g, proc, **small)                 # s0 = 0: unit weighting for L_den
+    assert {dec.s_nn.unit, dec.l_em.unit, dec.cross.unit, dec.residual.unit, dec.bound_margin.unit,
+            dec.projection_residual.unit, dec.likelihood_bound.unit} == {"nat"}
+    assert {dec.denoising_gap.unit, dec.denoising_loss.unit, dec.denoising_constant.unit} == {"time"}
+    rc = neural.rate_curves(model, g, proc, [0.1, 0.5], n_samples=64)
+    for name in ("sdot_nn", "sdot_tot", "sdot_tot_mc", "lem_rate", "cross_rate"):
+        assert getattr(rc, name).unit == "nat/time"
+        assert rc.to_dict()[name]["unit"] == "nat/time"
+    assert rc.sdot_nn.in_base(2).unit == "bit/time"

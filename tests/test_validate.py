@@ -127,8 +127,9 @@ def test_validate_bad_input():
 
 # --------------------------------------------------------------------------- issue 11 regressions
 def test_validate_exact_model_with_rounding_level_gap_passes(monkeypatch):
-    """Regression (issue 11.1): the denoising gap of e* was 4.4e-16 with stderr 0 on some BLAS builds, so
-    its z was inf (stderr 0 and a private 1e-9 floor in _make_check).  Constructed deterministically: the
+    """Issue 11.1: the denoising gap of e* is 4.4e-16 with stderr 0 on some BLAS builds.  validate used to
+    excuse it with a private 1e-9 floor (so this passed before); it now relies on the one mechanism,
+    the rounding floor of Estimate.z_score through the gap's scale.  Constructed deterministically: the
     run is replaced by a fixed one whose gap is 2 ulps; every check must pass with a finite, tiny z."""
     from nent_ref import neural
     proc, g = cases.processes()["vpx"], cases.gaussian_case(3)
@@ -198,9 +199,16 @@ def test_validate_units():
     proc, g = cases.processes()["vp16"], cases.gaussian_case(2)
     rep = nr.validate(rm.exact_e(g, proc), g, proc, n_samples=2 ** 10, n_times=4, curve_samples=64,
                       n_curve_points=2)
-    for est in (rep.s_tot, rep.s_nn, rep.l_em, rep.cross, rep.likelihood_bound, rep.denoising_loss,
-                rep.denoising_constant, *(c.margin for c in rep.checks)):
+    for est in (rep.s_tot, rep.s_nn, rep.l_em, rep.cross, rep.likelihood_bound,
+                *(c.margin for c in rep.checks if c.name != "denoising")):
         assert est.unit == "nat", est
+    # s0 = 0: the denoising identity uses the unit weighting (lambda = v), whose losses have the unit of time
+    assert rep.denoising_weighting == "unit"
+    for est in (rep.denoising_loss, rep.denoising_constant, rep.checks[2].margin):
+        assert est.unit == "time", est
+    lik = nr.validate(rm.exact_e(g, proc), g, proc, s0=1e-3, curves=False, n_samples=2 ** 10, n_times=4)
+    assert lik.denoising_weighting == "likelihood"
+    assert lik.denoising_loss.unit == lik.denoising_constant.unit == lik.checks[2].margin.unit == "nat"
     for name in ("sdot_nn", "sdot_tot", "sdot_tot_mc", "lem_rate", "cross_rate"):
         assert getattr(rep.curves, name).unit == "nat/time"
         assert json.loads(rep.to_json())["curves"][name]["unit"] == "nat/time"
