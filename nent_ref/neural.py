@@ -535,7 +535,9 @@ _COMMON_DOC = """
     scheme : {"stratified", "gauss-legendre"}
     time_map : {"auto", "linear", "log", "log-end", "logit"} or (alpha, beta, gamma)
         Time density used for the strata (see the module docstring).
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Root of the random streams, validated by :func:`nent_ref._checks.seed_sequence` (a
+        Generator seeds a spawned child of its SeedSequence; None draws fresh OS entropy).
     executor : object with ``.map``, optional
         Evaluates the time levels (e.g. a ``ProcessPoolExecutor``; the model must then be picklable).
     chunk_size : int

@@ -150,7 +150,9 @@ def simulate(process, x0, s_grid, seed=0, record=False, *, n=None, scheme="em"):
         from ``s = 0`` to ``s_grid[0]`` by the exact transition when ``s_grid[0] > 0``).
     s_grid : array_like, increasing
         Forward times; with ``scheme="em"`` the last one must be below T for SL / cosine VP.
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
         The same seed gives the same paths for any number of threads.
     record : bool
         False: return the final states (n, D) only (no path storage).  True: return the whole path,
@@ -305,12 +307,15 @@ def sample(process, n, s_grid, score=None, e=None, data=None, method="sde", seed
     method : {"sde", "ode-heun", "ode-rk4", "ode-scipy"}
         Reverse SDE by Euler-Maruyama, or the probability-flow ODE by fixed-step Heun or RK4 on
         the grid, or by scipy's adaptive DOP853 (``rtol``, ``atol``; the grid only sets the ends).
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
         Seeds the start draws and the noise; same paths for any number of threads.
     x_init : array_like (n, D), optional
         Start states at ``s_grid[-1]``; default draws from p_eq = N(0, k^2 I) (VE: N(0, v(s_N) I)).
     dim : int, optional
-        Dimension, needed with a user callable when ``x_init`` is not given.
+        Dimension (an integer >= 1; must match the data's), needed with a user callable when
+        ``x_init`` is not given.
 
     Returns
     -------
@@ -455,7 +460,9 @@ def path_entropy(data, process, n_paths, s_grid, seed=0, *, scheme="exact") -> P
     process : VP, SL or VE
     n_paths : int
     s_grid : increasing forward times; ``scheme="exact"`` accepts ``s_grid[-1] = T`` (SL: p_T = p_eq).
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
     scheme : {"exact", "em"}
         Exact Gaussian transitions (no time-discretisation bias in the marginals; default) or
         Euler-Maruyama (bias O(h), what a discretised sampler does).
@@ -592,7 +599,9 @@ def log_density_lower_bound(x, process, *, e=None, data=None, s0=0.0, s1=None, n
     s0, s1 : float
         Time range, default [0, T]; s1 = T is allowed (the integrand is evaluated at s < s1 only).
     n_time : int
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
 
     Returns
     -------

@@ -207,7 +207,9 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
         Interval; ``s0`` defaults to 0, or 1e-5 for Dirac/empirical data; ``s1`` to ``T``
         (``T - 1e-5`` for SL and the cosine VP).
     n_samples, n_times, scheme, seed, executor, chunk_size
-        Monte Carlo design, as in :func:`nent_ref.neural_entropy`.
+        Monte Carlo design, as in :func:`nent_ref.neural_entropy`.  A Generator or ``None`` seed is
+        turned into one SeedSequence (shared by the decomposition and the curves) whose entropy and
+        spawn key are recorded in ``settings["seed"]``.
     threshold : float
         Pass threshold in standard errors (default 5).
     curves : bool
