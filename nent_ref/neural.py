@@ -84,7 +84,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Dirac
-from ._checks import count, finite_float, model_output, real_array, seed_sequence
+from ._checks import count, model_output, real_array, seed_sequence
 from .estimate import NAT, NAT_PER_TIME, Estimate
 from .processes import check_times
 
@@ -149,6 +149,18 @@ def _check_process(process, name="process"):
     if not isinstance(process, _LinearProcess):
         raise ValueError(f"{name} must be a VP, SL or VE process (got {type(process).__name__})")
     return process
+
+
+def _check_s_tot(s_tot):
+    """ValueError unless ``s_tot`` is a finite scalar Estimate in nats (a given ground truth S_tot)."""
+    if not isinstance(s_tot, Estimate):
+        raise ValueError(f"s_tot must be an Estimate of S_tot(s0, s1) in nats (got {type(s_tot).__name__})")
+    if np.ndim(s_tot.value) != 0:
+        raise ValueError("s_tot must hold a single number (got an array-valued Estimate)")
+    if s_tot.unit != NAT:
+        raise ValueError(f"s_tot must be in nats (got unit {s_tot.unit!r})")
+    if not (math.isfinite(s_tot.value) and math.isfinite(s_tot.stderr) and math.isfinite(s_tot.error_bound)):
+        raise ValueError(f"s_tot must be finite (got {s_tot!r})")
 
 
 def has_exact_score(data) -> bool:
@@ -780,6 +792,8 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     ----------""" + _COMMON_DOC
     from .entropy import kl_to_equilibrium, total_entropy
     model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    if s_tot is not None:
+        _check_s_tot(s_tot)
     weighting = "likelihood" if s0 > 0 else "unit"
     run = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="likelihood",
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,

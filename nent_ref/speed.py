@@ -30,7 +30,7 @@ from ._checks import count, seed_sequence
 from .data import Dirac, Gaussian
 from .entropy import total_entropy
 from .estimate import DIMENSIONLESS, LENGTH2, NAT, Estimate
-from .neural import _check_process, _real_scalar
+from .neural import _check_process, _check_s_tot, _real_scalar
 from .processes import check_times
 from . import ot as _ot
 
@@ -314,17 +314,6 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
         eff = _efficiency(w2, clock, s_tot, sampled=(w2_method == "samples"))
     return SpeedLimitResult(s_tot, w2, Estimate(clock, 0.0, "closed-form", unit=LENGTH2), bound, eff, s0, s1,
                             w2_method)
-
-
-def _check_s_tot(s_tot):
-    if not isinstance(s_tot, Estimate):
-        raise ValueError(f"s_tot must be an Estimate of S_tot(s0, s1) in nats (got {type(s_tot).__name__})")
-    if np.ndim(s_tot.value) != 0:
-        raise ValueError("s_tot must hold a single number (got an array-valued Estimate)")
-    if s_tot.unit != NAT:
-        raise ValueError(f"s_tot must be in nats (got unit {s_tot.unit!r})")
-    if not (math.isfinite(s_tot.value) and math.isfinite(s_tot.stderr) and math.isfinite(s_tot.error_bound)):
-        raise ValueError(f"s_tot must be finite (got {s_tot!r})")
 
 
 def _efficiency(w2, clock, s_tot, *, sampled):

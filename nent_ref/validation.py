@@ -33,8 +33,8 @@ import numpy as np
 
 from ._checks import count, finite_float, seed_sequence
 from .estimate import NAT, Estimate
-from .neural import (RateCurves, _check_atom_cutoff, _check_process, _needs_cutoff, _real_scalar, decompose,
-                     rate_curves)
+from .neural import (RateCurves, _check_atom_cutoff, _check_process, _check_s_tot, _needs_cutoff, _real_scalar,
+                     decompose, rate_curves)
 
 __all__ = ["validate", "ValidationReport", "Check", "load_data", "data_presets", "process_presets"]
 
@@ -247,6 +247,8 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
     kw = {"e": None, "score": model} if score else {"e": model, "score": None}
     if s_tot is None:
         s_tot = total_entropy(data, process, s0, s1, **(s_tot_options or {}))
+    else:
+        _check_s_tot(s_tot)
     dec = decompose(data=data, process=process, s0=s0, s1=s1, n_samples=n_samples, n_times=n_times,
                     scheme=scheme, seed=seed, executor=executor, chunk_size=chunk_size, s_tot=s_tot, **kw)
     checks = [

@@ -677,3 +677,14 @@ def test_units_of_losses_and_rates():
         assert getattr(rc, name).unit == "nat/time"
         assert rc.to_dict()[name]["unit"] == "nat/time"
     assert rc.sdot_nn.in_base(2).unit == "bit/time"
+
+
+def test_given_ground_truth_is_checked():
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    with pytest.raises(ValueError, match="s_tot must be an Estimate"):
+        neural.decompose(e, g, proc, s_tot=1.0)
+    with pytest.raises(ValueError, match="nats"):
+        neural.decompose(e, g, proc, s_tot=Estimate(1.0, unit="length^2"))
+    with pytest.raises(ValueError, match="finite"):
+        nr.validate(e, g, proc, s_tot=Estimate(math.nan))
