@@ -119,7 +119,11 @@ def paper_rows(options=None) -> list[dict]:
     efficiency W2^2 / (clock S_tot) on [EPS, s1] (s1 = T - 1e-3 for SL, whose clock diverges at 1;
     W2^2 from exact OT between samples with its stderr and bias scale, biased upwards in high D,
     so the rows also give the closed-form bracket ``efficiency_lower`` (Gelbrich's moment bound)
-    and ``efficiency_upper`` (component-wise Bures coupling) of the true efficiency).  Memoriser rows: the
+    and ``efficiency_upper`` (component-wise Bures coupling, capped at 1 by the speed limit) of
+    the true efficiency; ``efficiency`` is the sample plug-in, null where its bias scale is not
+    below the bracket width (reason in ``efficiency_note``), and ``efficiency_quote`` +-
+    ``efficiency_quote_error`` with ``efficiency_quote_kind`` ("plug-in" or "bracket") is the
+    number to quote; see :func:`nent_ref.speed.speed_limit`).  Memoriser rows: the
     empirical S_tot(EPS, T) of N points drawn from the same mixture (N in 10, 100, 1000), the exact
     S_tot of a network that memorises its training set.  Nats; seeds derive from ``options.seed``.
     """
@@ -130,7 +134,7 @@ def paper_rows(options=None) -> list[dict]:
 
 def _paper_rows(options, executor) -> list[dict]:
     from .mixture import Empirical, paper_mixture
-    from .speed import speed_limit
+    from .speed import efficiency_columns, speed_limit
     seed = getattr(options, "seed", 0)
     progress = getattr(options, "progress", lambda msg: None)
     rows = []
@@ -148,15 +152,13 @@ def _paper_rows(options, executor) -> list[dict]:
             eff = speed_limit(mix, proc, e0, e1, w2_samples=500, w2_pairs=6, w2_seed=[seed, 7, dim],
                               s_tot=stot if e1 == proc.T else None, **mc).efficiency
             # the sample-based W2^2 is biased upwards in high D; the closed-form bracket
-            # [Gelbrich lower, component-wise upper] / (clock S_tot) holds whatever the dimension
+            # [Gelbrich lower, min(component-wise upper, 1)] / (clock S_tot) holds whatever the dimension,
+            # and efficiency_quote(_kind) says which of the two to quote
             rows.append({"data": "mixture5", "dim": dim, "process": pname, "n_atoms": None, "s0": EPS,
                          "s1": proc.T, "S_tot": stot.value, "S_tot_stderr": stot.stderr,
                          "S_tot_error_bound": stot.error_bound, "kl_data_eq": kl_d.value,
                          "kl_data_eq_stderr": kl_d.stderr, "kl_T_eq": kl_T.value, "kl_T_eq_stderr": kl_T.stderr,
-                         "efficiency": eff.value, "efficiency_stderr": eff.stderr,
-                         "efficiency_bias_bound": eff.error_bound, "efficiency_lower": eff.extra.get("efficiency_lower"),
-                         "efficiency_upper": eff.extra.get("efficiency_upper"), "efficiency_s1": e1,
-                         "method": stot.method})
+                         **efficiency_columns(eff), "efficiency_s1": e1, "method": stot.method})
             for n in PAPER_SIZES:
                 progress(f"paper: memoriser D={dim} N={n} {pname}")
                 emp = Empirical(mix.sample(n, seed=[seed, 8, dim, n]))

@@ -57,7 +57,14 @@ Cutoffs: ``s1`` defaults to ``T``, except for processes singular at ``T`` (SL, c
 it defaults to ``T - 1e-5``: for those :math:`D(s) \sim 1/(T - s)` and the integrand of a model
 whose ``e`` does not vanish at ``T`` diverges like ``1/(T - s)``.  (For the exact :math:`e^*`
 with Gaussian data the integrand vanishes like ``T - s``, so ``s1 = T`` may be passed
-explicitly.)  Dirac, empirical and sample-only data need ``s0 > 0`` (ValueError otherwise).
+explicitly.)  Dirac, empirical and sample-only data need ``s0 > 0`` (ValueError otherwise), and
+more: a sample :math:`y = \mu a + \sqrt v z` of an atom ``a`` keeps its noise only while
+:math:`\sqrt v` is well above the rounding of :math:`\mu a` (a user model sees ``y`` in absolute
+coordinates).  The estimators require :math:`\epsilon\,\mu(s_0)\max_{ij}|a_{ij}| \le 10^{-6}\sqrt{v(s_0)}`
+(per-sample relative rounding error below ``ATOM_NOISE_RTOL = 1e-6``, derivation in
+:func:`smallest_safe_cutoff`) and raise ValueError with the smallest allowed ``s0`` otherwise.
+For atoms of size ~1 under the VP processes that is ``s0 >~ 5e-19`` (VPx: ``5e-17``), far below
+the paper's ``1e-5``.
 
 Reproducibility: one ``numpy.random.SeedSequence(seed)`` is spawned into one child per time
 level (and one for the time jitter), so results do not depend on ``executor`` or
@@ -77,17 +84,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Dirac
-from ._checks import model_output
-from .estimate import Estimate
+from ._checks import count, model_output, real_array, seed_sequence
+from .estimate import NAT, NAT_PER_TIME, Estimate
 from .processes import check_times
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
-           "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS"]
+           "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS", "ATOM_NOISE_RTOL",
+           "smallest_safe_cutoff"]
 
 #: Distance below T at which integrals stop by default for processes singular at T.
 DEFAULT_END_EPS = 1e-5
 #: Time levels per stratum of the stratified scheme (gives 3 degrees of freedom per stratum).
 LEVELS_PER_STRATUM = 4
+#: Largest relative rounding error allowed in the noise ``sqrt(v) z`` of a sample of atom data
+#: (Dirac, Empirical, sample arrays); sets the smallest cutoff s0 (see "Cutoffs" above and
+#: :func:`smallest_safe_cutoff`).
+ATOM_NOISE_RTOL = 1e-6
 
 # quantities computed per sample (indices into the result vector)
 _NN, _TOT, _CROSS, _LEM, _DEN, _CONST = range(6)
@@ -102,7 +114,7 @@ class _SampleData:
     needs_cutoff = True
 
     def __init__(self, points):
-        pts = np.asarray(points, dtype=float)
+        pts = real_array("sample data", points, finite=False)
         if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] == 0:
             raise ValueError(f"sample data must be a non-empty (N, D) array (got shape {pts.shape})")
         if not np.all(np.isfinite(pts)):
@@ -127,6 +139,28 @@ def _as_data(data):
         raise ValueError(f"data must be a distribution with .sample(n, seed) (Gaussian, Dirac, mixture, "
                          f"Empirical) or an (N, D) array of samples (got {type(data).__name__})")
     return data
+
+
+def _check_process(process, name="process"):
+    """ValueError unless ``process`` is one of the forward processes (VP, SL, VE)."""
+    from .processes import _LinearProcess
+    if process is None:
+        raise ValueError(f"{name} is required (a VP, SL or VE process)")
+    if not isinstance(process, _LinearProcess):
+        raise ValueError(f"{name} must be a VP, SL or VE process (got {type(process).__name__})")
+    return process
+
+
+def _check_s_tot(s_tot):
+    """ValueError unless ``s_tot`` is a finite scalar Estimate in nats (a given ground truth S_tot)."""
+    if not isinstance(s_tot, Estimate):
+        raise ValueError(f"s_tot must be an Estimate of S_tot(s0, s1) in nats (got {type(s_tot).__name__})")
+    if np.ndim(s_tot.value) != 0:
+        raise ValueError("s_tot must hold a single number (got an array-valued Estimate)")
+    if s_tot.unit != NAT:
+        raise ValueError(f"s_tot must be in nats (got unit {s_tot.unit!r})")
+    if not (math.isfinite(s_tot.value) and math.isfinite(s_tot.stderr) and math.isfinite(s_tot.error_bound)):
+        raise ValueError(f"s_tot must be finite (got {s_tot!r})")
 
 
 def has_exact_score(data) -> bool:
@@ -173,22 +207,109 @@ def _zero_e(x, s):
     return np.zeros_like(x)
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
-    return int(value)
+def _atom_radius(data):
+    """Largest absolute coordinate of the atoms of atom data (Dirac, Empirical, sample arrays); None otherwise."""
+    if isinstance(data, Dirac):
+        return float(np.max(np.abs(data.point)))
+    if isinstance(data, _SampleData):
+        return float(np.max(np.abs(data.points)))
+    from .mixture import Empirical
+    if isinstance(data, Empirical):
+        return float(np.max(np.abs(data.points)))
+    return None
+
+
+def _noise_resolved(process, s, radius) -> bool:
+    """True when eps * mu(s) * radius <= ATOM_NOISE_RTOL * sqrt(v(s)) (and v(s) > 0)."""
+    v = float(process.marginal_var(s))
+    mu = float(process.mean_coeff(s))
+    return v > 0.0 and np.finfo(float).eps * mu * radius <= ATOM_NOISE_RTOL * math.sqrt(v)
+
+
+def smallest_safe_cutoff(data, process) -> float:
+    r"""Smallest cutoff ``s0`` at which samples of atom data keep their noise (0.0 for other data).
+
+    A sample at time s is :math:`y = \mu a + \sqrt v\, z` for an atom :math:`a`.  In double
+    precision each coordinate of ``y`` carries an absolute rounding error of about
+    :math:`\epsilon |\mu a_j|` (:math:`\epsilon = 2^{-52}`: half an ulp for the product, half for the
+    sum), and a model evaluated at ``y`` (the optimum :math:`e^*` through :math:`y - \mu a`) sees the
+    noise :math:`\sqrt v z_j` with the relative error :math:`\epsilon |\mu a_j| / (\sqrt v |z_j|)`;
+    :math:`\|y - \mu a\|^2 / v` then has the absolute error :math:`\le 2\delta \sum_j |z_j|` with
+    :math:`\delta = \epsilon \max_j |\mu a_j| / \sqrt v`, a relative error of order
+    :math:`\delta` for typical :math:`|z_j| \sim 1`.  The rule is
+
+    .. math:: \epsilon\, \mu(s_0)\, R \le \text{ATOM\_NOISE\_RTOL}\cdot\sqrt{v(s_0)},\qquad
+              R = \max_{i,j} |a_{ij}|,\qquad \text{ATOM\_NOISE\_RTOL} = 10^{-6},
+
+    i.e. :math:`\sqrt{v(s_0)} \ge 2.2\times 10^{-10}\,\mu(s_0) R`.  Since :math:`\sqrt v/\mu`
+    increases with s, the rule at ``s0`` covers the whole interval.  Below the cutoff an estimate
+    of ``S_NN`` for the exact model would be biased by rounding (a Dirac at 1e-100 loses its noise
+    completely), so the estimators raise instead.  The paper's settings are far inside the safe
+    range: VPx (kappa = 0.1) at s0 = 1e-5 has :math:`\sqrt v \approx 10^{-4}` against
+    :math:`2.2\times 10^{-10} R` for atoms of size R ~ 3.
+
+    Returns the smallest safe ``s0`` (to relative precision 1e-6, on the safe side) found by
+    bisection in log s; raises ValueError when no cutoff in (0, T] is safe.
+    """
+    radius = _atom_radius(data)
+    if radius is None:
+        return 0.0
+    T = float(process.T)
+    if not _noise_resolved(process, T, radius):
+        raise ValueError(f"{type(data).__name__} data with atom coordinates up to {radius:.3g} cannot be diffused "
+                         f"under {process!r} in double precision: even at s = T the noise is below "
+                         f"1/{ATOM_NOISE_RTOL:.0e} times the rounding of the atoms (rescale the data)")
+    lo, hi = 1e-300 * T, T
+    if _noise_resolved(process, lo, radius):
+        return lo
+    while hi > lo * (1.0 + 1e-6):
+        mid = math.sqrt(lo * hi)
+        if _noise_resolved(process, mid, radius):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _round_up(x: float) -> float:
+    """x rounded up to two significant digits (for messages that quote a lower limit)."""
+    e = math.floor(math.log10(x)) - 1
+    return math.ceil(x / 10.0 ** e * (1 - 1e-12)) * 10.0 ** e
+
+
+def _check_atom_cutoff(data, process, s0, name="s0"):
+    """ValueError when atom data at the cutoff ``s0`` would lose their noise to rounding."""
+    radius = _atom_radius(data)
+    if radius is None or s0 <= 0.0 or _noise_resolved(process, s0, radius):
+        return
+    floor = smallest_safe_cutoff(data, process)
+    v = float(process.marginal_var(s0))
+    raise ValueError(
+        f"{name} = {s0:.3g} is below the safe range for {type(data).__name__} data (largest atom coordinate "
+        f"|a| = {radius:.3g}) under {process!r}: samples y = mu a + sqrt(v) z have the noise sqrt(v) = "
+        f"{math.sqrt(v):.3g} there, and the rounding of mu a (relative 2.2e-16) changes it by more than "
+        f"{ATOM_NOISE_RTOL:g} relative, which biases every estimate; the smallest allowed s0 is "
+        f"{_round_up(floor):.2g} (rule: nent_ref.neural.smallest_safe_cutoff)")
+
+
+def _real_scalar(name, value):
+    arr = real_array(name, value, finite=False)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a single time (got shape {arr.shape})")
+    return arr
 
 
 def _interval(data, process, s0, s1):
     if s1 is None:
         s1 = process.T - DEFAULT_END_EPS if process.singular_at_T else process.T
-    s0 = float(check_times(s0, process, "s0"))
-    s1 = float(check_times(s1, process, "s1"))
+    s0 = float(check_times(_real_scalar("s0", s0), process, "s0"))
+    s1 = float(check_times(_real_scalar("s1", s1), process, "s1"))
     if not s0 < s1:
         raise ValueError(f"need s0 < s1 (got s0={s0}, s1={s1})")
     if s0 == 0.0 and _needs_cutoff(data):
         raise ValueError(f"s0 must be > 0 for {type(data).__name__} data: the entropy production diverges "
                          "like (D/2) log(1/s0) as s0 -> 0 (use a cutoff, e.g. s0=1e-5)")
+    _check_atom_cutoff(data, process, s0)
     return s0, s1
 
 
@@ -223,7 +344,7 @@ class _TimeMap:
                 raise ValueError("time_map must be 'auto', 'linear', 'log', 'log-end', 'logit' or three "
                                  f"weights (uniform, log-near-0, log-near-T) (got {kind!r})")
         else:
-            weights = tuple(float(w) for w in kind)
+            weights = tuple(float(w) for w in np.ravel(real_array("time_map weights", kind)))
             if len(weights) != 3 or min(weights) < 0 or not math.isclose(sum(weights), 1.0, abs_tol=1e-12):
                 raise ValueError(f"time_map weights must be three non-negative numbers summing to 1 (got {kind!r})")
         a, b, c = weights
@@ -343,16 +464,16 @@ def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor)
 
 def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times,
          scheme, time_map, seed, executor, chunk_size) -> _Run:
-    n_times = _check_int("n_times", n_times, 2)
-    n_samples = _check_int("n_samples", n_samples, 2)
-    chunk = _check_int("chunk_size", chunk_size, 1)
+    n_times = count("n_times", n_times, 2)
+    n_samples = count("n_samples", n_samples, 2)
+    chunk = count("chunk_size", chunk_size, 1)
     if weighting not in ("likelihood", "unit"):
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
     if exact and not has_exact_score(data):
         raise ValueError("this quantity needs the exact marginal score (Gaussian, Dirac, mixture or Empirical "
                          "data with .diffuse); sample-only data support S_NN and the denoising loss only")
     tmap = _TimeMap(time_map, s0, s1, process)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    root = seed_sequence(seed, "seed")
     flags = (exact, denoising, weighting)
     if scheme == "gauss-legendre":
         if n_times < 4:
@@ -386,14 +507,19 @@ def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples
     return _Run(value, cov, np.zeros(_K), n_per * len(levels), "stratified-monte-carlo", exact, denoising)
 
 
-def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale=1.0) -> Estimate:
-    """Linear (delta-method) combination grad . Q of the run's quantities, plus independent parts."""
+def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale=None) -> Estimate:
+    """Linear (delta-method) combination grad . Q of the run's quantities, plus independent parts.
+
+    ``scale`` (the magnitude of the terms combined, for the rounding floor of
+    :meth:`Estimate.z_score`) defaults to ``|grad| . |Q|``; pass it when ``value`` is given.
+    """
     grad = np.asarray(grad, dtype=float)
     val = float(grad @ run.value) if value is None else float(value)
     var = float(grad @ run.cov @ grad) + float(extra_var)
     bound = float(np.abs(grad) @ run.error_bound) + float(extra_bound)
-    return Estimate(val / scale, math.sqrt(max(var, 0.0)) / scale, run.method, bound / scale,
-                    run.n_samples)
+    if scale is None:
+        scale = float(np.abs(grad) @ np.abs(run.value))
+    return Estimate(val, math.sqrt(max(var, 0.0)), run.method, bound, run.n_samples, scale=scale)
 
 
 def _unit(k):
@@ -421,7 +547,9 @@ _COMMON_DOC = """
     scheme : {"stratified", "gauss-legendre"}
     time_map : {"auto", "linear", "log", "log-end", "logit"} or (alpha, beta, gamma)
         Time density used for the strata (see the module docstring).
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Root of the random streams, validated by :func:`nent_ref._checks.seed_sequence` (a
+        Generator seeds a spawned child of its SeedSequence; None draws fresh OS entropy).
     executor : object with ``.map``, optional
         Evaluates the time levels (e.g. a ``ProcessPoolExecutor``; the model must then be picklable).
     chunk_size : int
@@ -432,8 +560,7 @@ _COMMON_DOC = """
 
 
 def _prepare(e, data, process, s0, s1, score):
-    if process is None:
-        raise ValueError("process is required")
+    _check_process(process)
     data = _as_data(data)
     model = _Model(e, score, process)
     s0, s1 = _interval(data, process, s0, s1)
@@ -463,6 +590,15 @@ def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=No
     return _in_base(_estimate(run, _unit(_NN)), base)
 
 
+#: Unit of the unit-weighted (lambda = v) losses: v |e|^2 is dimensionless, integrated over forward time.
+TIME = "time"
+
+
+def _loss_unit(weighting):
+    """nat for the likelihood weighting (lambda = D), "time" for the unit weighting (lambda = v)."""
+    return NAT if weighting == "likelihood" else TIME
+
+
 def _in_base(est, base):
     return est if base is None else est.in_base(base)
 
@@ -482,8 +618,9 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
     together with ``extra["exact_equivalent"]`` :math:`= L_{den} - K`.
 
     ``weighting="likelihood"``: :math:`\lambda = D(s) = \sigma^2/2` (then :math:`L_{EM}` is the path KL
-    of the model reverse SDE); ``"unit"``: :math:`\lambda = v(s)` (the plain epsilon-prediction loss).
-    The denoising form with the likelihood weighting needs ``s0 > 0`` (K diverges like
+    of the model reverse SDE, in nats); ``"unit"``: :math:`\lambda = v(s)` (the plain epsilon-prediction
+    loss; :math:`v\,\|e - e^*\|^2` is dimensionless, so its integral over s has the unit of forward
+    time, ``unit="time"``, and ``base`` does not apply).  The denoising form with the likelihood weighting needs ``s0 > 0`` (K diverges like
     :math:`(D/2)\log(1/s_0)`).
 
     Parameters
@@ -500,29 +637,35 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
         raise ValueError(f"form must be 'exact' or 'denoising' (got {form!r})")
     if weighting not in ("likelihood", "unit"):
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
+    unit = _loss_unit(weighting)
+    if base is not None and unit != NAT:
+        raise ValueError("base converts nats only; the unit-weighted loss int v E|e - e*|^2 ds is in units of "
+                         "forward time (not information): use weighting='likelihood' for nats or bits")
     kw = dict(weighting=weighting, n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map,
               seed=seed, executor=executor, chunk_size=chunk_size)
     if form == "exact":
         run = _run(model, data, process, s0, s1, exact=True, denoising=False, **kw)
-        return _in_base(_estimate(run, _unit(_LEM)), base)
+        return _in_base(_estimate(run, _unit(_LEM)).with_unit(unit), base)
     if weighting == "likelihood" and s0 == 0.0:
         raise ValueError("form='denoising' with weighting='likelihood' needs s0 > 0: the e-independent "
                          "constant K diverges like (D/2) log(1/s0); pass e.g. s0=1e-5 or weighting='unit'")
     exact = has_exact_score(data)
     run = _run(model, data, process, s0, s1, exact=exact, denoising=True, **kw)
-    den = _estimate(run, _unit(_DEN))
+    den = _estimate(run, _unit(_DEN)).with_unit(unit)
     extra = {"form": "denoising", "weighting": weighting, "constant": None, "exact_equivalent": None}
     if exact:
         const = denoising_constant(data, process, s0, s1, weighting=weighting, _from_run=run)
         extra["constant"] = _in_base(const, base)
         if const.method == "monte-carlo-same-samples":
-            equiv = _estimate(run, _unit(_DEN) - _unit(_CONST))
+            equiv = _estimate(run, _unit(_DEN) - _unit(_CONST)).with_unit(unit)
         else:
             equiv = Estimate(den.value - const.value, math.hypot(den.stderr, const.stderr), den.method,
-                             den.error_bound + const.error_bound, den.n_samples)
+                             den.error_bound + const.error_bound, den.n_samples, unit,
+                             scale=abs(den.value) + abs(const.value))
         extra["exact_equivalent"] = _in_base(equiv, base)
     den = _in_base(den, base)
-    return Estimate(den.value, den.stderr, den.method, den.error_bound, den.n_samples, den.unit, extra)
+    return Estimate(den.value, den.stderr, den.method, den.error_bound, den.n_samples, den.unit, extra,
+                    den.scale)
 
 
 def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _from_run=None, **mc) -> Estimate:
@@ -534,28 +677,31 @@ def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _f
     Gaussian and Dirac data: :math:`\mathbb E\|\nabla\log p_s\|^2 = \operatorname{tr}\Sigma_s^{-1}`
     (closed form; derivations/neural_gaussian.py), integrated by adaptive quadrature
     (``method="quadrature"``, ``error_bound`` from the integrator).  Other data with an exact
-    score: Monte Carlo (options ``**mc`` as for :func:`entropy_matching_loss`).
+    score: Monte Carlo (options ``**mc`` as for :func:`entropy_matching_loss`).  In nats for the
+    likelihood weighting, in units of forward time (``unit="time"``) for the unit weighting.
     """
     from .data import Gaussian
+    _check_process(process)
     s0, s1 = _interval(data, process, s0, s1)
     if weighting not in ("likelihood", "unit"):
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
     if weighting == "likelihood" and s0 == 0.0:
         raise ValueError("the likelihood-weighted constant diverges like (D/2) log(1/s0); need s0 > 0")
+    unit = _loss_unit(weighting)
     if isinstance(data, (Gaussian, Dirac)):
-        return _gaussian_denoising_constant(data, process, s0, s1, weighting)
+        return _gaussian_denoising_constant(data, process, s0, s1, weighting).with_unit(unit)
     if not has_exact_score(data):
         raise ValueError("the denoising constant needs the exact marginal score (data with .diffuse)")
     if _from_run is not None and _from_run.denoising and _from_run.exact:
         est = _estimate(_from_run, _unit(_CONST))
-        return Estimate(est.value, est.stderr, "monte-carlo-same-samples", est.error_bound, est.n_samples)
+        return Estimate(est.value, est.stderr, "monte-carlo-same-samples", est.error_bound, est.n_samples, unit)
     opts = dict(n_samples=2 ** 15, n_times=32, scheme="stratified", time_map="auto", seed=0, executor=None,
                 chunk_size=8192)
     opts.update(mc)
     zero = _Model(_zero_e, None, process)
     run = _run(zero, data, process, s0, s1, exact=True, denoising=True, weighting=weighting, **opts)
     est = _estimate(run, _unit(_CONST))
-    return Estimate(est.value, est.stderr, "monte-carlo", est.error_bound, est.n_samples)
+    return Estimate(est.value, est.stderr, "monte-carlo", est.error_bound, est.n_samples, unit)
 
 
 
@@ -606,7 +752,8 @@ class Decomposition:
         :math:`\mathrm{KL}(p_{s_0}\|p^{model}_{s_0})`.
     denoising_loss, denoising_constant, denoising_gap : Estimate
         :math:`L_{den}`, :math:`K` and :math:`L_{den} - K - L_{EM}` (zero in expectation), with the
-        weighting named in ``extra["weighting"]`` (likelihood if ``s0 > 0``, else unit).
+        weighting named in ``extra["weighting"]`` (likelihood if ``s0 > 0``, in nats; else unit,
+        ``unit="time"``).
     """
 
     s0: float
@@ -645,6 +792,8 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     ----------""" + _COMMON_DOC
     from .entropy import kl_to_equilibrium, total_entropy
     model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    if s_tot is not None:
+        _check_s_tot(s_tot)
     weighting = "likelihood" if s0 > 0 else "unit"
     run = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="likelihood",
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
@@ -657,21 +806,23 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     cross = _estimate(run, _unit(_CROSS))
     l_em = _estimate(run, _unit(_LEM))
     s_tot_mc = _estimate(run, _unit(_TOT))
+    mag_st, mag_nn, mag_lem = abs(st), abs(s_nn.value), abs(l_em.value)
     residual = _estimate(run, _unit(_LEM) - _unit(_NN) + 2 * _unit(_CROSS),
                          value=l_em.value - (st + s_nn.value - 2 * cross.value), extra_var=st_var,
-                         extra_bound=st_bound)
+                         extra_bound=st_bound, scale=mag_lem + mag_st + mag_nn + 2 * abs(cross.value))
     rt, rn = math.sqrt(max(st, 0.0)), math.sqrt(max(s_nn.value, 0.0))
     g = _unit(_LEM) + ((rt - rn) / rn if rn > 0 else 0.0) * _unit(_NN)
     dst = -(rt - rn) / rt if rt > 0 else 0.0
     margin = _estimate(run, g, value=l_em.value - (rt - rn) ** 2, extra_var=dst * dst * st_var,
-                       extra_bound=abs(dst) * st_bound)
+                       extra_bound=abs(dst) * st_bound, scale=mag_lem + mag_st + mag_nn)
     proj = _estimate(run, -_unit(_NN) - _unit(_LEM), value=st - s_nn.value - l_em.value,
-                     extra_var=st_var, extra_bound=st_bound)
+                     extra_var=st_var, extra_bound=st_bound, scale=mag_st + mag_nn + mag_lem)
     kl = lik = None
     if getattr(process, "has_equilibrium", False):
         kl = kl_to_equilibrium(data, process, s1)
         lik = Estimate(kl.value + l_em.value, math.hypot(kl.stderr, l_em.stderr), l_em.method,
-                       kl.error_bound + l_em.error_bound, l_em.n_samples)
+                       kl.error_bound + l_em.error_bound, l_em.n_samples,
+                       scale=abs(kl.value) + abs(l_em.value))
     if weighting == "likelihood":
         run_d = run
     else:
@@ -682,7 +833,8 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     tag = {"weighting": weighting}
 
     def tagged(est):
-        return Estimate(est.value, est.stderr, est.method, est.error_bound, est.n_samples, extra=dict(tag))
+        return Estimate(est.value, est.stderr, est.method, est.error_bound, est.n_samples, _loss_unit(weighting),
+                        extra=dict(tag), scale=est.scale)
 
     gap = tagged(_estimate(run_d, _unit(_DEN) - _unit(_CONST) - _unit(_LEM)))
     den = tagged(_estimate(run_d, _unit(_DEN)))
@@ -715,7 +867,7 @@ class RateCurves:
             est = getattr(self, name)
             out[name] = None if est is None else {"value": np.asarray(est.value).tolist(),
                                                   "stderr": np.asarray(est.stderr).tolist(),
-                                                  "method": est.method}
+                                                  "method": est.method, "unit": est.unit}
         return out
 
 
@@ -736,21 +888,22 @@ def rate_curves(e=None, data=None, process=None, s=None, *, score=None, n_sample
     RateCurves
     """
     from .entropy import entropy_production_rate
-    if process is None:
-        raise ValueError("process is required")
+    _check_process(process)
     data = _as_data(data)
     model = _Model(e, score, process)
     if s is None:
         raise ValueError("a grid of times s is required")
-    grid = np.atleast_1d(check_times(s, process, "s", allow_T=not process.singular_at_T)).astype(float)
-    if grid.ndim != 1:
-        raise ValueError(f"s must be a 1-D grid (got shape {grid.shape})")
+    grid = np.atleast_1d(check_times(real_array("s", s, finite=False), process, "s",
+                                     allow_T=not process.singular_at_T)).astype(float)
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError(f"s must be a non-empty 1-D grid (got shape {grid.shape})")
     if _needs_cutoff(data) and np.any(grid <= 0):
         raise ValueError(f"s must be > 0 for {type(data).__name__} data (the rate diverges like D/(2s))")
-    n = _check_int("n_samples", n_samples, 2)
-    chunk = _check_int("chunk_size", chunk_size, 1)
+    _check_atom_cutoff(data, process, float(grid.min()), "min(s)")
+    n = count("n_samples", n_samples, 2)
+    chunk = count("chunk_size", chunk_size, 1)
     exact = has_exact_score(data)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    root = seed_sequence(seed, "seed")
     levels = [(float(t), 1.0, i) for i, t in enumerate(grid)]
     res = _execute(model, data, process, levels, root.spawn(len(levels)), n, (exact, False, "likelihood"),
                    chunk, executor)
@@ -759,12 +912,12 @@ def rate_curves(e=None, data=None, process=None, s=None, *, score=None, n_sample
     method = "monte-carlo"
 
     def est(k):
-        return Estimate(vals[:, k], ses[:, k], method, 0.0, n)
+        return Estimate(vals[:, k], ses[:, k], method, 0.0, n, NAT_PER_TIME)
 
     sdot_tot = None
     if exact:
         try:
-            sdot_tot = entropy_production_rate(data, process, grid)
+            sdot_tot = entropy_production_rate(data, process, grid).with_unit(NAT_PER_TIME)
         except TypeError:  # data type without a registered rate
             sdot_tot = est(_TOT)
     return RateCurves(grid, est(_NN), sdot_tot, est(_TOT) if exact else None, est(_LEM) if exact else None,

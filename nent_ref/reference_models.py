@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from ._checks import count, real_array, rng as _rng, seed_sequence
 from .data import Dirac, Gaussian
 from .estimate import Estimate
 
@@ -32,8 +33,8 @@ __all__ = ["ExactE", "PerturbedE", "Memoriser", "exact_e", "perturbed_e", "best_
 
 
 def _check_batch(x, s, dim):
-    x = np.asarray(x, dtype=float)
-    s = np.asarray(s, dtype=float)
+    x = real_array("x", x, finite=False)
+    s = real_array("s", s, finite=False)
     if x.ndim != 2 or x.shape[1] != dim:
         raise ValueError(f"x must have shape (M, {dim}) (got {x.shape})")
     if s.ndim == 0:
@@ -79,18 +80,19 @@ class PerturbedE(ExactE):
     def __init__(self, data, process, A=0.0, c=0.0):
         super().__init__(data, process)
         D = self.dim
-        A = np.asarray(A, dtype=float)
+        A = real_array("A", A, finite=False)
         if A.ndim == 0:
             A = float(A) * np.eye(D)
         if A.shape != (D, D) or not np.all(np.isfinite(A)):
             raise ValueError(f"A must be a finite scalar or a ({D}, {D}) matrix (got shape {A.shape})")
-        c = np.broadcast_to(np.asarray(c, dtype=float), (D,)).copy() if np.ndim(c) == 0 else np.asarray(c, float)
+        c = real_array("c", c, finite=False)
+        c = np.full(D, float(c)) if c.ndim == 0 else c
         if c.shape != (D,) or not np.all(np.isfinite(c)):
             raise ValueError(f"c must be a finite scalar or a length-{D} vector (got shape {c.shape})")
         self.A, self.c = A, c
 
     def __call__(self, x, s):
-        x = np.asarray(x, dtype=float)
+        x = real_array("x", x, finite=False)
         return super().__call__(x, s) + x @ self.A.T + self.c
 
     def __repr__(self):
@@ -237,7 +239,8 @@ def best_linear_e(data, process, mean=None, cov=None) -> ExactE:
         m, C = data_moments(data)
         mean = m if mean is None else mean
         cov = C if cov is None else cov
-    cov = np.asarray(cov, dtype=float)
+    mean = real_array("mean", mean)
+    cov = real_array("cov", cov)
     if np.allclose(cov, 0.0):
         return ExactE(Dirac(mean), process)
     return ExactE(Gaussian(mean, cov), process)
@@ -256,13 +259,13 @@ class Memoriser:
     def __init__(self, points, process, weights=None):
         if type(points).__name__ == "Empirical":          # nent_ref.mixture.Empirical
             points, weights = points.points, points.weights if weights is None else weights
-        pts = np.asarray(points, dtype=float)
+        pts = real_array("training points", points, finite=False)
         if pts.ndim != 2 or pts.shape[0] == 0:
             raise ValueError(f"training points must be a non-empty (N, D) array (got shape {pts.shape})")
         if not np.all(np.isfinite(pts)):
             raise ValueError("training points contain NaN or inf")
         n = pts.shape[0]
-        w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=float)
+        w = np.full(n, 1.0 / n) if weights is None else real_array("weights", weights, finite=False)
         if w.shape != (n,) or np.any(w < 0) or not math.isclose(float(w.sum()), 1.0, rel_tol=0, abs_tol=1e-12):
             raise ValueError("weights must be non-negative, one per point, and sum to one")
         self.points, self.process, self.dim = pts, process, pts.shape[1]
@@ -293,10 +296,10 @@ def memoriser(points, process, weights=None) -> Memoriser:
 
 
 def memoriser_from(data, n, process, seed=0) -> Memoriser:
-    """A memoriser of ``n`` training points drawn from ``data`` with ``seed``."""
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer (got {n!r})")
-    return Memoriser(np.asarray(data.sample(int(n), seed), dtype=float), process)
+    """A memoriser of ``n`` training points drawn from ``data`` with ``seed`` (int, sequence of ints,
+    SeedSequence or Generator; see :func:`nent_ref._checks.seed_sequence`)."""
+    n = count("n", n, 1)
+    return Memoriser(data.sample(n, _rng(seed, "seed")), process)
 
 
 # --------------------------------------------------------------------------- comparison rows
@@ -322,7 +325,7 @@ def compare(data, process, *, s0=None, s1=None, perturbation=(0.2, 0.0), memoris
     if perturbation is not None:
         models.append(("perturbed", None, perturbed_e(data, process, *perturbation)))
     models.append(("best-linear", None, best_linear_e(data, process)))
-    seeds = np.random.SeedSequence(seed).spawn(len(memoriser_sizes) + 1)
+    seeds = seed_sequence(seed, "seed").spawn(len(memoriser_sizes) + 1)
     for n, sd in zip(memoriser_sizes, seeds[1:]):
         models.append(("memoriser", int(n), memoriser_from(data, int(n), process, seed=sd)))
     rows = []

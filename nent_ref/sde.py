@@ -46,8 +46,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _sde_kernels as _K
-from ._checks import model_output
-from .estimate import Estimate
+from ._checks import count, model_output, real_array, seed_sequence
+from .estimate import DIMENSIONLESS, Estimate
+from .neural import _check_process, _real_scalar
 from .processes import SL, check_times
 
 __all__ = ["simulate", "sample", "path_entropy", "path_kl", "log_density_lower_bound",
@@ -57,33 +58,18 @@ _METHODS = ("sde", "ode-heun", "ode-rk4", "ode-scipy")
 
 
 # --------------------------------------------------------------------------- validation helpers
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (bool, np.bool_)) or seed is None:
-        raise ValueError(f"seed must be a non-negative integer or a SeedSequence (got {seed!r})")
-    try:
-        return np.random.SeedSequence(seed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"seed must be a non-negative integer or a SeedSequence (got {seed!r})") from exc
-
-
 def _streams(seed):
-    """(Generator for initial draws, (key0, key1) for the block streams) from one seed."""
-    ss = _seed_sequence(seed)
+    """(Generator for initial draws, (key0, key1) for the block streams) from one seed
+    (validated by :func:`nent_ref._checks.seed_sequence`)."""
+    ss = seed_sequence(seed, "seed")
     init, noise = ss.spawn(2)
     return np.random.default_rng(init), _K.block_keys(noise)
 
 
-def _count(n, name="n") -> int:
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive integer (got {n!r})")
-    return int(n)
-
-
 def _grid(process, s_grid, *, allow_T: bool) -> np.ndarray:
     """An increasing 1-D grid of forward times inside the process domain."""
-    s = np.asarray(s_grid, dtype=float)
+    _check_process(process)
+    s = real_array("s_grid", s_grid, finite=False)
     if s.ndim != 1 or s.size < 2:
         raise ValueError(f"s_grid must be a 1-D array of at least two times (got shape {s.shape})")
     if not np.all(np.isfinite(s)):
@@ -99,7 +85,7 @@ def _grid(process, s_grid, *, allow_T: bool) -> np.ndarray:
 
 
 def _points(x, name="x") -> np.ndarray:
-    arr = np.array(x, dtype=np.float64, order="C")
+    arr = np.ascontiguousarray(real_array(name, x, finite=False))
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -164,7 +150,9 @@ def simulate(process, x0, s_grid, seed=0, record=False, *, n=None, scheme="em"):
         from ``s = 0`` to ``s_grid[0]`` by the exact transition when ``s_grid[0] > 0``).
     s_grid : array_like, increasing
         Forward times; with ``scheme="em"`` the last one must be below T for SL / cosine VP.
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
         The same seed gives the same paths for any number of threads.
     record : bool
         False: return the final states (n, D) only (no path storage).  True: return the whole path,
@@ -186,7 +174,7 @@ def _initial_states(process, x0, s0, n, rng):
     if hasattr(x0, "sample") and not isinstance(x0, np.ndarray):
         if n is None:
             raise ValueError("n (number of draws) is required when x0 is a data object")
-        x = _points(x0.sample(_count(n), seed=rng), "data samples")
+        x = _points(x0.sample(count("n", n), seed=rng), "data samples")
         if s0 > 0:
             mu = float(process.mean_coeff(s0))
             sd = math.sqrt(float(process.marginal_var(s0)))
@@ -274,6 +262,16 @@ def _e_fn(process, e, data):
     return checked, None
 
 
+def _dimension(dim, ddim):
+    """The dimension from ``dim=`` (an integer >= 1) and the data's own (``ddim``), which must agree."""
+    if dim is None:
+        return ddim
+    dim = count("dim", dim)
+    if ddim is not None and dim != ddim:
+        raise ValueError(f"dim = {dim} but the data have dimension {ddim}")
+    return dim
+
+
 def _prior_states(process, n, dim, s_top, x_init, rng):
     """Reverse-time initial states: x_init, or draws from p_eq (VE: N(0, v(s_top) I))."""
     if x_init is not None:
@@ -309,12 +307,15 @@ def sample(process, n, s_grid, score=None, e=None, data=None, method="sde", seed
     method : {"sde", "ode-heun", "ode-rk4", "ode-scipy"}
         Reverse SDE by Euler-Maruyama, or the probability-flow ODE by fixed-step Heun or RK4 on
         the grid, or by scipy's adaptive DOP853 (``rtol``, ``atol``; the grid only sets the ends).
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
         Seeds the start draws and the noise; same paths for any number of threads.
     x_init : array_like (n, D), optional
         Start states at ``s_grid[-1]``; default draws from p_eq = N(0, k^2 I) (VE: N(0, v(s_N) I)).
     dim : int, optional
-        Dimension, needed with a user callable when ``x_init`` is not given.
+        Dimension (an integer >= 1; must match the data's), needed with a user callable when
+        ``x_init`` is not given.
 
     Returns
     -------
@@ -325,9 +326,10 @@ def sample(process, n, s_grid, score=None, e=None, data=None, method="sde", seed
         raise ValueError(f"method must be one of {_METHODS} (got {method!r})")
     s = _grid(process, s_grid, allow_T=False)
     fn, ddim = _score_fn(process, score, e, data)
-    n = _count(n) if x_init is None else (None if n is None else _count(n))
+    n = count("n", n) if x_init is None else (None if n is None else count("n", n))
+    dim = _dimension(dim, ddim)
     rng, keys = _streams(seed)
-    x = _prior_states(process, n, dim if dim is not None else ddim, s[-1], x_init, rng)
+    x = _prior_states(process, n, dim, s[-1], x_init, rng)
     if method == "sde":
         states = _K.init_states(*keys, x.shape[0])
         a = _a(process, s)
@@ -387,10 +389,10 @@ def _ode_scipy(process, fn, x, s, rtol, atol):
 
 
 # --------------------------------------------------------------------------- trajectory entropy
-def _mc(values, method, n=None) -> Estimate:
+def _mc(values, method, n=None, unit="nat") -> Estimate:
     v = np.asarray(values, dtype=float)
     n = v.size if n is None else n
-    return Estimate(float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(n)), method, n_samples=n)
+    return Estimate(float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(n)), method, n_samples=n, unit=unit)
 
 
 @dataclass(frozen=True)
@@ -433,7 +435,7 @@ class PathEntropy:
         a = float(a)
         if not (math.isfinite(a) and a >= 0):
             raise ValueError(f"a must be finite and >= 0 (got {a})")
-        return _mc(self.ds_tot < -a, "monte-carlo (frequency)")
+        return _mc(self.ds_tot < -a, "monte-carlo (frequency)", unit=DIMENSIONLESS)
 
 
 def path_entropy(data, process, n_paths, s_grid, seed=0, *, scheme="exact") -> PathEntropy:
@@ -458,7 +460,9 @@ def path_entropy(data, process, n_paths, s_grid, seed=0, *, scheme="exact") -> P
     process : VP, SL or VE
     n_paths : int
     s_grid : increasing forward times; ``scheme="exact"`` accepts ``s_grid[-1] = T`` (SL: p_T = p_eq).
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
     scheme : {"exact", "em"}
         Exact Gaussian transitions (no time-discretisation bias in the marginals; default) or
         Euler-Maruyama (bias O(h), what a discretised sampler does).
@@ -469,7 +473,7 @@ def path_entropy(data, process, n_paths, s_grid, seed=0, *, scheme="exact") -> P
     not much narrower than p_eq (Gaussian data: every covariance eigenvalue above k^2/2); otherwise
     its standard error is not reliable.
     """
-    n_paths = _count(n_paths, "n_paths")
+    n_paths = count("n_paths", n_paths)
     if scheme not in ("exact", "em"):
         raise ValueError(f"scheme must be 'exact' or 'em' (got {scheme!r})")
     s = _grid(process, s_grid, allow_T=(scheme == "exact"))
@@ -487,7 +491,7 @@ def path_entropy(data, process, n_paths, s_grid, seed=0, *, scheme="exact") -> P
     ds_tot = ds_sys + med
     method = f"monte-carlo (forward paths, {scheme})"
     return PathEntropy(ds_sys=ds_sys, ds_med=med, ds_tot=ds_tot,
-                       mean=_mc(ds_tot, method), ift=_mc(np.exp(-ds_tot), method),
+                       mean=_mc(ds_tot, method), ift=_mc(np.exp(-ds_tot), method, unit=DIMENSIONLESS),
                        mean_sys=_mc(ds_sys, method), mean_med=_mc(med, method),
                        s0=float(s[0]), s1=float(s[-1]), scheme=scheme,
                        extra={"y0": y0, "y1": x})
@@ -541,9 +545,10 @@ def path_kl(process, n_paths, s_grid, *, e=None, data=None, seed=0, x_init=None,
     """
     s = _grid(process, s_grid, allow_T=False)
     fn, ddim = _e_fn(process, e, data)
-    n = _count(n_paths, "n_paths")
+    n = count("n_paths", n_paths)
+    dim = _dimension(dim, ddim)
     rng, keys = _streams(seed)
-    x = _prior_states(process, n, dim if dim is not None else ddim, s[-1], x_init, rng)
+    x = _prior_states(process, n, dim, s[-1], x_init, rng)
     states = _K.init_states(*keys, x.shape[0])
     a = _a(process, s)
     sig2 = process.sigma2(s)
@@ -560,7 +565,7 @@ def path_kl(process, n_paths, s_grid, *, e=None, data=None, seed=0, x_init=None,
         x = (1.0 + a[k] * h) * x + sig2[k] * h * (process.grad_log_peq(x) + ek) + math.sqrt(sig2[k] * h) * z
     log_rn = energy + mart
     method = "monte-carlo (Girsanov, reverse EM paths)"
-    return PathKL(kl=_mc(energy, method), kl_log_rn=_mc(log_rn, method), ift=_mc(np.exp(-log_rn), method),
+    return PathKL(kl=_mc(energy, method), kl_log_rn=_mc(log_rn, method), ift=_mc(np.exp(-log_rn), method, unit=DIMENSIONLESS),
                   energy=energy, log_rn=log_rn, samples=x)
 
 
@@ -594,21 +599,24 @@ def log_density_lower_bound(x, process, *, e=None, data=None, s0=0.0, s1=None, n
     s0, s1 : float
         Time range, default [0, T]; s1 = T is allowed (the integrand is evaluated at s < s1 only).
     n_time : int
-    seed : int or SeedSequence
+    seed : int, sequence of ints, SeedSequence, Generator or None
+        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        its SeedSequence; None draws fresh OS entropy).
 
     Returns
     -------
     Estimate
         value and stderr arrays of shape (m,), in nats.
     """
+    _check_process(process)
     if not process.has_equilibrium:
         raise ValueError(f"{process!r} has no equilibrium prior p_eq; the bound needs VP or SL")
     s1 = process.T if s1 is None else s1
-    s0 = float(check_times(s0, process, "s0"))
-    s1 = float(check_times(s1, process, "s1"))
+    s0 = float(check_times(_real_scalar("s0", s0), process, "s0"))
+    s1 = float(check_times(_real_scalar("s1", s1), process, "s1"))
     if not s0 < s1:
         raise ValueError(f"need s0 < s1 (got {s0}, {s1})")
-    n_time = _count(n_time, "n_time")
+    n_time = count("n_time", n_time)
     if n_time < 2:
         raise ValueError("n_time must be at least 2 (the standard error needs two strata)")
     x = _points(x, "x")

@@ -26,14 +26,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import count, seed_sequence
 from .data import Dirac, Gaussian
 from .entropy import total_entropy
-from .estimate import Estimate
+from .estimate import DIMENSIONLESS, LENGTH2, NAT, Estimate
+from .neural import _check_process, _check_s_tot, _real_scalar
+from .processes import check_times
 from . import ot as _ot
 
 __all__ = ["speed_limit", "SpeedLimitResult", "geodesic_protocol", "GeodesicProtocol", "gelbrich_lower_bound",
-           "componentwise_upper_bound",
+           "componentwise_upper_bound", "efficiency_columns", "QUOTE_KINDS",
            "table_rows"]
+
+
+#: Kinds of number :func:`speed_limit` tells a user to quote for the efficiency (``extra["quote_kind"]``).
+QUOTE_KINDS = ("closed-form", "plug-in", "bracket")
 
 
 @dataclass(frozen=True)
@@ -43,22 +50,25 @@ class SpeedLimitResult:
     Attributes
     ----------
     s_tot : Estimate
-        Total entropy produced on [s0, s1] (nats), from :func:`nent_ref.total_entropy`.
+        Total entropy produced on [s0, s1] (unit ``"nat"``), from :func:`nent_ref.total_entropy`.
     w2_squared : Estimate
-        W2^2(p_s0, p_s1) for the cost |x - y|^2 (squared length units).
-    clock : float
-        ``int_{s0}^{s1} D(s) ds`` (squared length units).
+        W2^2(p_s0, p_s1) for the cost |x - y|^2 (unit ``"length^2"``, squared data units).
+    clock : Estimate
+        ``int_{s0}^{s1} D(s) ds`` (unit ``"length^2"``; closed form, ``float(result.clock)`` gives the number).
     bound : Estimate
-        ``W2^2 / clock`` (nats), the lower bound on S_tot.
+        ``W2^2 / clock`` (unit ``"nat"``), the lower bound on S_tot.
     efficiency : Estimate
-        ``W2^2 / (clock * S_tot)`` in (0, 1] (dimensionless; errors propagated to first order).
+        ``W2^2 / (clock * S_tot)`` in (0, 1] (unit ``"1"``; errors propagated to first order).  Its
+        ``extra`` says which number to quote (see :func:`speed_limit`): ``quote``, ``quote_error``,
+        ``quote_kind`` in :data:`QUOTE_KINDS`, the closed-form bracket ``efficiency_lower`` /
+        ``efficiency_upper`` (clipped to (0, 1]; sample route only), and ``plugin`` / ``plugin_note``.
     s0, s1 : float
     w2_method : str
     """
 
     s_tot: Estimate
     w2_squared: Estimate
-    clock: float
+    clock: Estimate
     bound: Estimate
     efficiency: Estimate
     s0: float
@@ -174,7 +184,7 @@ def _w2_squared_samples(p0, p1, n, pairs, seed):
     pairs of size n, its standard error, and the bias scale (mean self-transport term
     (W2^2(p0_n, p0'_n) + W2^2(p1_n, p1'_n)) / 2, the order of the positive bias of the plug-in
     estimator)."""
-    ss = np.random.SeedSequence(seed)
+    ss = seed_sequence(seed, "w2_seed")
     vals, selfs = [], []
     for child in ss.spawn(pairs):
         k = child.spawn(4)
@@ -198,36 +208,78 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
         ``sample(n, seed)``, and supported by :func:`nent_ref.total_entropy`).
     process : VP, SL, VE
     s0, s1 : float
-        Forward-time window, ``s1`` defaults to ``process.T``.  Dirac and empirical data need
-        ``s0 > 0``.
+        Forward-time window, ``s0 < s1`` (ValueError otherwise); ``s1`` defaults to ``process.T``.
+        Dirac and empirical data need ``s0 > 0``.
     w2_method : {"auto", "closed-form", "quantile", "samples"}
         ``closed-form``: Bures formula (Gaussian/Dirac marginals, exact).  ``quantile``: 1-D
         Gaussian mixtures, ``int_0^1 (F0^-1 - F1^-1)^2 dt`` by adaptive quadrature with the
         quantiles found by root finding (error estimate in ``error_bound``).  ``samples``:
         exact discrete OT (:func:`nent_ref.ot.w2_squared`, cost |x - y|^2) between ``w2_pairs``
-        independent pairs of ``w2_samples`` draws (seeded by ``w2_seed``, int or SeedSequence);
-        ``stderr`` is the standard error over pairs and
+        independent pairs of ``w2_samples`` draws (seeded by ``w2_seed``, any seed accepted by
+        :func:`nent_ref._checks.seed_sequence`); ``stderr`` is the standard error over pairs and
         ``error_bound`` the bias scale (mean self-transport cost of two independent samples of the
         same marginal), which bounds the order of the plug-in estimator's positive bias; in high
         dimension that bias is large (curse of dimensionality), so ``extra`` also carries
-        Gelbrich's moment lower bound (:func:`gelbrich_lower_bound`) when available.
+        Gelbrich's moment lower bound (:func:`gelbrich_lower_bound`) and the component-wise
+        upper bound (:func:`componentwise_upper_bound`) when available.
         ``auto``: closed form if possible, else quantile in 1-D, else samples.
     s_tot : Estimate, optional
-        S_tot(s0, s1) when the caller already has it (then it is not recomputed).
+        S_tot(s0, s1) in nats when the caller already has it (then it is not recomputed).
     **entropy_options
         Passed to :func:`nent_ref.total_entropy` (``method``, ``n_samples``, ``seed``, ...).
 
     Returns
     -------
     SpeedLimitResult
-        ``s_tot`` (nats), ``w2_squared``, ``clock = int D ds``, ``bound = W2^2 / clock`` and the
-        efficiency ``W2^2 / (clock * S_tot)``, which is <= 1 (up to the stated errors).  When the
-        clock is infinite (SL up to s1 = 1) the bound and the efficiency are 0.
+        ``s_tot`` (nat), ``w2_squared`` (length^2), ``clock = int D ds`` (length^2),
+        ``bound = W2^2 / clock`` (nat) and the efficiency ``eta = W2^2 / (clock * S_tot)`` (unit
+        "1"), which is <= 1 (up to the stated errors).  When the clock is infinite (SL up to
+        s1 = 1) the bound and the efficiency are 0.
+
+    Which efficiency to quote
+    -------------------------
+    ``efficiency.extra`` holds ``quote``, ``quote_error`` and ``quote_kind``:
+
+    * ``"closed-form"``: W2^2 is deterministic (Bures formula or quantile quadrature); quote
+      ``eta`` with ``stderr + error_bound`` (the uncertainty of S_tot and of the quadrature).
+    * sample route: the true efficiency lies in the closed-form bracket
+      ``[efficiency_lower, efficiency_upper]`` = [Gelbrich lower bound, min(component-wise upper
+      bound, 1)] / (clock S_tot) (clipped to (0, 1]: the speed limit forbids eta > 1; a missing
+      side is 0 or 1), evaluated at the given S_tot (so it carries S_tot's relative standard
+      error).  The sample plug-in ``eta`` is reported (``extra["plugin"]``) only where its bias
+      scale (``error_bound``) is below the bracket width, else ``plugin`` is None and
+      ``plugin_note`` says why.  ``"plug-in"`` is quoted (``quote_error = stderr + bias scale``)
+      when it is reported, lies inside the bracket and its error is below half the bracket
+      width; otherwise ``"bracket"``: ``quote`` is the bracket midpoint and ``quote_error`` its
+      half-width.
     """
+    if not hasattr(data, "diffuse"):
+        raise ValueError("data must be a distribution with .diffuse(process, s) (Gaussian, Dirac, GaussianMixture, "
+                         f"Empirical) (got {type(data).__name__})")
+    _check_process(process)
+    if w2_method not in ("auto", "closed-form", "quantile", "samples"):
+        raise ValueError(f"unknown w2_method {w2_method!r} (choose 'auto', 'closed-form', 'quantile' or 'samples')")
     s1 = process.T if s1 is None else s1
-    s0, s1 = float(s0), float(s1)
+    s0 = float(check_times(_real_scalar("s0", s0), process, "s0"))
+    s1 = float(check_times(_real_scalar("s1", s1), process, "s1"))
+    if not s0 < s1:
+        raise ValueError(f"need s0 < s1 (got s0={s0:g}, s1={s1:g}): the speed limit compares p_s0 with p_s1 "
+                         "over a window of positive length (clock = 0 there)")
+    if w2_method in ("auto", "samples"):
+        w2_samples = count("w2_samples", w2_samples, 2)
+        w2_pairs = count("w2_pairs", w2_pairs, 2)
+        w2_seed = seed_sequence(w2_seed, "w2_seed")    # validated before any work (an int gives the same root)
     if s_tot is None:
         s_tot = total_entropy(data, process, s0, s1, **entropy_options)
+    else:
+        _check_s_tot(s_tot)
+    if not s_tot.value > 0:
+        if s_tot.value == 0:
+            raise ValueError(f"S_tot(s0, s1) = 0 on [{s0:g}, {s1:g}]: no entropy is produced (the marginals do not "
+                             "move, e.g. data already at equilibrium), so the efficiency W2^2 / (clock S_tot) is "
+                             "undefined (0/0)")
+        raise ValueError(f"S_tot(s0, s1) must be positive (got {s_tot.value!r}): the efficiency "
+                         "W2^2 / (clock S_tot) is undefined otherwise")
     clock = float(process.clock(s0, s1))
     p0 = data.diffuse(process, s0)
     p1 = data.diffuse(process, s1)
@@ -239,38 +291,62 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
     if w2_method == "closed-form":
         if g0 is None or g1 is None:
             raise ValueError("w2_method='closed-form' needs Gaussian (or Dirac) marginals")
-        w2 = Estimate(_ot.w2_squared_gaussian(g0[0], g0[1], g1[0], g1[1]), 0.0, "closed-form (Bures)")
+        w2 = Estimate(_ot.w2_squared_gaussian(g0[0], g0[1], g1[0], g1[1]), 0.0, "closed-form (Bures)", unit=LENGTH2)
     elif w2_method == "quantile":
         if m0 is None or m1 is None:
             raise ValueError("w2_method='quantile' needs one-dimensional Gaussian(-mixture) marginals")
         val, err = _w2_squared_1d_mixtures(m0, m1)
-        w2 = Estimate(val, 0.0, "quadrature (quantile functions)", error_bound=err)
-    elif w2_method == "samples":
-        if int(w2_pairs) < 2 or int(w2_samples) < 2:
-            raise ValueError("w2_pairs and w2_samples must be at least 2")
-        mean, se, bias = _w2_squared_samples(p0, p1, int(w2_samples), int(w2_pairs), w2_seed)
+        w2 = Estimate(val, 0.0, "quadrature (quantile functions)", error_bound=err, unit=LENGTH2)
+    else:
+        mean, se, bias = _w2_squared_samples(p0, p1, w2_samples, w2_pairs, w2_seed)
         w2 = Estimate(mean, se, "monte-carlo (exact OT between samples)", error_bound=bias,
-                      n_samples=int(w2_samples) * int(w2_pairs),
+                      n_samples=w2_samples * w2_pairs, unit=LENGTH2,
                       extra={"bias_scale": bias, "gelbrich_lower_bound": gelbrich_lower_bound(p0, p1),
                              "componentwise_upper_bound": componentwise_upper_bound(p0, p1)})
-    else:
-        raise ValueError(f"unknown w2_method {w2_method!r}")
     if math.isinf(clock):
-        bound = Estimate(0.0, 0.0, w2.method)
-        eff = Estimate(0.0, 0.0, "clock is infinite")
+        bound = Estimate(0.0, 0.0, w2.method, unit=NAT)
+        eff = Estimate(0.0, 0.0, "clock is infinite", unit=DIMENSIONLESS,
+                       extra={"quote": 0.0, "quote_error": 0.0, "quote_kind": "closed-form", "plugin": 0.0,
+                              "plugin_note": None, "efficiency_lower": None, "efficiency_upper": None})
     else:
-        bound = Estimate(w2.value / clock, w2.stderr / clock, w2.method, error_bound=w2.error_bound / clock)
-        eta = w2.value / (clock * s_tot.value)
-        rel = lambda e: (e.stderr / abs(e.value)) if e.value else 0.0   # noqa: E731
-        relb = lambda e: (e.error_bound / abs(e.value)) if e.value else 0.0   # noqa: E731
-        # closed-form bracket of the efficiency from the W2^2 bounds (sample route), at the estimated S_tot
-        bracket = {f"efficiency_{side}": (w2.extra[key] / (clock * s_tot.value)
-                                          if w2.extra.get(key) is not None else None)
-                   for side, key in (("lower", "gelbrich_lower_bound"), ("upper", "componentwise_upper_bound"))}
-        eff = Estimate(eta, abs(eta) * math.hypot(rel(w2), rel(s_tot)),
-                       f"{w2.method} / {s_tot.method}", error_bound=abs(eta) * (relb(w2) + relb(s_tot)),
-                       extra=bracket)
-    return SpeedLimitResult(s_tot, w2, clock, bound, eff, s0, s1, w2_method)
+        bound = Estimate(w2.value / clock, w2.stderr / clock, w2.method, error_bound=w2.error_bound / clock,
+                         unit=NAT)
+        eff = _efficiency(w2, clock, s_tot, sampled=(w2_method == "samples"))
+    return SpeedLimitResult(s_tot, w2, Estimate(clock, 0.0, "closed-form", unit=LENGTH2), bound, eff, s0, s1,
+                            w2_method)
+
+
+def _efficiency(w2, clock, s_tot, *, sampled):
+    """eta = W2^2 / (clock S_tot) with first-order errors, the clipped bracket and the quote (see speed_limit)."""
+    eta = w2.value / (clock * s_tot.value)
+    rel = lambda e: (e.stderr / abs(e.value)) if e.value else 0.0   # noqa: E731
+    relb = lambda e: (e.error_bound / abs(e.value)) if e.value else 0.0   # noqa: E731
+    stderr = abs(eta) * math.hypot(rel(w2), rel(s_tot))
+    bias = abs(eta) * (relb(w2) + relb(s_tot))
+    if not sampled:
+        extra = {"quote": eta, "quote_error": stderr + bias, "quote_kind": "closed-form", "plugin": eta,
+                 "plugin_note": None, "efficiency_lower": None, "efficiency_upper": None}
+    else:
+        # closed-form bracket of the efficiency from the W2^2 bounds, at the given S_tot, clipped to (0, 1]
+        lo_w2, up_w2 = w2.extra.get("gelbrich_lower_bound"), w2.extra.get("componentwise_upper_bound")
+        upper = 1.0 if up_w2 is None else min(up_w2 / (clock * s_tot.value), 1.0)
+        lower = 0.0 if lo_w2 is None else min(max(lo_w2 / (clock * s_tot.value), 0.0), upper)
+        width = upper - lower
+        plugin, note = eta, None
+        if not bias < width:
+            plugin = None
+            note = (f"plug-in not reported: its bias scale {bias:.3g} is not below the width {width:.3g} of the "
+                    "closed-form bracket")
+        elif not lower <= eta <= upper:
+            note = (f"plug-in {eta:.4g} lies outside the closed-form bracket [{lower:.4g}, {upper:.4g}] "
+                    f"(by {max(lower - eta, eta - upper) / stderr if stderr else math.inf:.2g} standard errors)")
+        if plugin is not None and note is None and stderr + bias < 0.5 * width:
+            quote, quote_error, kind = eta, stderr + bias, "plug-in"
+        else:
+            quote, quote_error, kind = 0.5 * (lower + upper), 0.5 * width, "bracket"
+        extra = {"quote": quote, "quote_error": quote_error, "quote_kind": kind, "plugin": plugin,
+                 "plugin_note": note, "efficiency_lower": lower, "efficiency_upper": upper}
+    return Estimate(eta, stderr, f"{w2.method} / {s_tot.method}", error_bound=bias, unit=DIMENSIONLESS, extra=extra)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -392,6 +468,12 @@ def table_rows(options) -> list[dict]:
     5-component mixtures (D = 1 exact via quantile quadrature; D in 2, 3, 6, 9 with S_tot from
     Monte Carlo and W2^2 from exact OT between samples, with stderr and bias scale).  Window
     [s0, s1] = [0, T] for VP/VPx, [0, 1 - 1e-3] for SL (whose clock diverges at s = 1).
+
+    Efficiency columns (:func:`efficiency_columns`): ``efficiency`` (null where the sample plug-in
+    is not reported, with the reason in ``efficiency_note``), the bracket ``efficiency_lower`` /
+    ``efficiency_upper`` clipped to (0, 1], and the number to quote, ``efficiency_quote`` +-
+    ``efficiency_quote_error`` of kind ``efficiency_quote_kind`` ("closed-form", "plug-in" or
+    "bracket"; see :func:`speed_limit`).
     """
     rows = _gaussian_rows()
     rows += _mixture_rows(options)
@@ -428,15 +510,33 @@ def _mixture_rows(options) -> list[dict]:
     return rows
 
 
+def efficiency_columns(eff: Estimate) -> dict:
+    """Table columns of an efficiency from :func:`speed_limit` (``result.efficiency``).
+
+    ``efficiency``, ``efficiency_stderr``: the plug-in ``W2^2 / (clock S_tot)`` (null, with the reason
+    in ``efficiency_note``, where a sample plug-in's bias scale is not below the bracket width);
+    ``efficiency_bias_bound``: its bias scale (``error_bound``); ``efficiency_lower`` /
+    ``efficiency_upper``: the closed-form bracket clipped to (0, 1] (null for closed-form rows);
+    ``efficiency_quote`` +- ``efficiency_quote_error`` and ``efficiency_quote_kind`` in
+    :data:`QUOTE_KINDS`: the number a user should quote (rules in :func:`speed_limit`).
+    """
+    x = eff.extra
+    reported = x.get("plugin") is not None
+    return {"efficiency": eff.value if reported else None,
+            "efficiency_stderr": eff.stderr if reported else None,
+            "efficiency_bias_bound": eff.error_bound,
+            "efficiency_note": x.get("plugin_note"),
+            "efficiency_lower": x.get("efficiency_lower"), "efficiency_upper": x.get("efficiency_upper"),
+            "efficiency_quote": x.get("quote"), "efficiency_quote_error": x.get("quote_error"),
+            "efficiency_quote_kind": x.get("quote_kind")}
+
+
 def _row(kind, dim, pname, res: SpeedLimitResult) -> dict:
     return {"data": kind, "dim": dim, "process": pname, "s0": res.s0, "s1": res.s1,
             "S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr,
             "W2_squared": res.w2_squared.value, "W2_squared_stderr": res.w2_squared.stderr,
             "W2_squared_bias_scale": res.w2_squared.error_bound,
             "W2_squared_gelbrich_lower": res.w2_squared.extra.get("gelbrich_lower_bound"),
-            "W2_squared_componentwise_upper": res.w2_squared.extra.get("componentwise_upper_bound"), "clock": res.clock,
-            "bound": res.bound.value, "efficiency": res.efficiency.value,
-            "efficiency_stderr": res.efficiency.stderr,
-            "efficiency_lower": res.efficiency.extra.get("efficiency_lower"),
-            "efficiency_upper": res.efficiency.extra.get("efficiency_upper"), "w2_method": res.w2_method,
-            "S_tot_method": res.s_tot.method}
+            "W2_squared_componentwise_upper": res.w2_squared.extra.get("componentwise_upper_bound"),
+            "clock": float(res.clock), "bound": res.bound.value,
+            **efficiency_columns(res.efficiency), "w2_method": res.w2_method, "S_tot_method": res.s_tot.method}

@@ -16,9 +16,11 @@ identity or bound of THEORY.md section 3 checked with its margin in standard err
   ``kl_data_model=`` or provided by the model's own ``kl_data_model(s0, s1)`` method (the
   reference model :func:`nent_ref.reference_models.perturbed_e` with Gaussian data has one).
 
-An identity passes when ``|z| <= threshold`` and a bound when ``z >= -threshold``, where ``z`` is
-the margin divided by its standard error (plus any deterministic error bound; a rounding floor of
-``1e-9`` times the magnitudes involved keeps exact cases from dividing by zero).
+An identity passes when ``|z| <= threshold`` and a bound when ``z >= -threshold``, where
+``z = margin.z_score(0)``: the margin divided by its standard error plus any deterministic error
+bound plus the rounding floor of :meth:`nent_ref.estimate.Estimate.z_score` (``ROUNDING_RTOL =
+1e-10`` times ``margin.scale``, the magnitude of the terms the margin was computed from), which
+keeps exact cases (``stderr = 0``, a margin of a few ulps) from dividing by zero.
 """
 from __future__ import annotations
 
@@ -29,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .estimate import Estimate
-from .neural import RateCurves, _needs_cutoff, decompose, rate_curves
+from ._checks import count, finite_float, seed_sequence
+from .estimate import NAT, Estimate
+from .neural import (RateCurves, _check_atom_cutoff, _check_process, _check_s_tot, _needs_cutoff, _real_scalar,
+                     decompose, rate_curves)
 
 __all__ = ["validate", "ValidationReport", "Check", "load_data", "data_presets", "process_presets"]
 
@@ -63,10 +67,9 @@ def _num(x):
     return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
 
 
-def _make_check(name, statement, kind, margin: Estimate, threshold, scale):
-    sigma = float(margin.stderr) + float(margin.error_bound)
-    sigma = max(sigma, 1e-9 * float(scale))
-    z = float(margin.value) / sigma if sigma > 0 else (0.0 if margin.value == 0 else math.copysign(math.inf, margin.value))
+def _make_check(name, statement, kind, margin: Estimate, threshold):
+    """A Check with ``z = margin.z_score(0.0)`` (stderr + error bound + rounding floor from ``margin.scale``)."""
+    z = float(margin.z_score(0.0))
     passed = abs(z) <= threshold if kind == "identity" else z >= -threshold
     return Check(name, statement, kind, margin, z, float(threshold), bool(passed))
 
@@ -140,6 +143,8 @@ class ValidationReport:
                 out += f" ± {e.stderr:.2g}"
             if e.error_bound:
                 out += f" (± {e.error_bound:.2g} bound)"
+            if e.unit != NAT:
+                out += f" {e.unit}"
             return out + f"  [{e.method}]"
         lines = [
             "nent_ref validation report (nats)",
@@ -202,7 +207,9 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
         Interval; ``s0`` defaults to 0, or 1e-5 for Dirac/empirical data; ``s1`` to ``T``
         (``T - 1e-5`` for SL and the cosine VP).
     n_samples, n_times, scheme, seed, executor, chunk_size
-        Monte Carlo design, as in :func:`nent_ref.neural_entropy`.
+        Monte Carlo design, as in :func:`nent_ref.neural_entropy`.  A Generator or ``None`` seed is
+        turned into one SeedSequence (shared by the decomposition and the curves) whose entropy and
+        spawn key are recorded in ``settings["seed"]``.
     threshold : float
         Pass threshold in standard errors (default 5).
     curves : bool
@@ -222,27 +229,33 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
     from .entropy import total_entropy
     if not callable(model):
         raise ValueError(f"model must be callable as f(x, s) (got {type(model).__name__})")
+    _check_process(process)
     if s0 is None:
         s0 = DEFAULT_EPS if _needs_cutoff(data) else 0.0
     if s1 is None:
         s1 = process.T - DEFAULT_EPS if process.singular_at_T else process.T
-    threshold = float(threshold)
+    threshold = finite_float("threshold", threshold)
     if not threshold > 0:
         raise ValueError(f"threshold must be positive (got {threshold})")
+    root = seed_sequence(seed, "seed")        # validates the seed
+    if seed is None or isinstance(seed, np.random.Generator):
+        seed = root                           # fixed once (and recorded) for the decomposition and the curves
+    if isinstance(data, np.ndarray):
+        raise ValueError("validate needs data with an exact marginal score (Gaussian, Dirac, GaussianMixture, "
+                         "Empirical), not an array of samples: S_tot, L_EM and C need the exact score")
+    _check_atom_cutoff(data, process, float(_real_scalar("s0", s0)))
     kw = {"e": None, "score": model} if score else {"e": model, "score": None}
     if s_tot is None:
         s_tot = total_entropy(data, process, s0, s1, **(s_tot_options or {}))
+    else:
+        _check_s_tot(s_tot)
     dec = decompose(data=data, process=process, s0=s0, s1=s1, n_samples=n_samples, n_times=n_times,
                     scheme=scheme, seed=seed, executor=executor, chunk_size=chunk_size, s_tot=s_tot, **kw)
-    st = abs(float(dec.s_tot.value))
     checks = [
-        _make_check("decomposition", "L_EM = S_tot + S_NN - 2C", "identity", dec.residual, threshold,
-                    st + abs(dec.s_nn.value) + abs(dec.l_em.value) + 2 * abs(dec.cross.value)),
-        _make_check("sqrt_bound", "(sqrt(S_tot) - sqrt(S_NN))^2 <= L_EM", "bound", dec.bound_margin, threshold,
-                    st + abs(dec.s_nn.value) + abs(dec.l_em.value)),
+        _make_check("decomposition", "L_EM = S_tot + S_NN - 2C", "identity", dec.residual, threshold),
+        _make_check("sqrt_bound", "(sqrt(S_tot) - sqrt(S_NN))^2 <= L_EM", "bound", dec.bound_margin, threshold),
         _make_check("denoising", f"L_den - K = L_EM ({dec.denoising_gap.extra['weighting']} weighting)",
-                    "identity", dec.denoising_gap, threshold,
-                    abs(dec.denoising_loss.value) + abs(dec.denoising_constant.value)),
+                    "identity", dec.denoising_gap, threshold),
     ]
     kl_dm = kl_data_model
     if kl_dm is None and hasattr(model, "kl_data_model") and callable(model.kl_data_model):
@@ -250,23 +263,22 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
             kl_dm = model.kl_data_model(s0, s1)
         except ValueError:
             kl_dm = None  # not available for this data/process
-    if kl_dm is not None and not isinstance(kl_dm, Estimate):
-        kl_dm = Estimate(float(kl_dm), 0.0, "given")
+    kl_dm = _as_kl(kl_dm)
     if kl_dm is not None and dec.likelihood_bound is not None:
         lb = dec.likelihood_bound
         margin = Estimate(lb.value - kl_dm.value, math.hypot(lb.stderr, kl_dm.stderr), lb.method,
-                          lb.error_bound + kl_dm.error_bound, lb.n_samples)
+                          lb.error_bound + kl_dm.error_bound, lb.n_samples,
+                          scale=abs(lb.value) + abs(kl_dm.value))
         checks.append(_make_check("likelihood_bound", "KL(p_data||p_model) <= KL(p_s1||p_eq) + L_EM", "bound",
-                                  margin, threshold, abs(lb.value) + abs(kl_dm.value)))
+                                  margin, threshold))
     rc = None
     if curves:
-        k = int(n_curve_points)
-        if k < 2:
-            raise ValueError(f"n_curve_points must be >= 2 (got {n_curve_points})")
+        k = count("n_curve_points", n_curve_points, 2)
         grid = np.geomspace(s0, s1, k) if s0 > 0 else np.linspace(s0, s1, k)
         rc = rate_curves(data=data, process=process, s=grid, n_samples=curve_samples, seed=seed,
                          executor=executor, chunk_size=chunk_size, **kw)
-    settings = {"n_samples": dec.s_nn.n_samples, "n_times": int(n_times), "scheme": scheme, "seed": seed,
+    settings = {"n_samples": dec.s_nn.n_samples, "n_times": int(n_times), "scheme": scheme,
+                "seed": _seed_setting(seed, root),
                 "threshold": threshold, "score_model": bool(score)}
     return ValidationReport(
         model=_describe(model), data=repr(data), process=repr(process), s0=float(s0), s1=float(s1),
@@ -274,6 +286,32 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
         kl_s1_eq=dec.kl_s1_eq, likelihood_bound=dec.likelihood_bound, kl_data_model=kl_dm,
         denoising_loss=dec.denoising_loss, denoising_constant=dec.denoising_constant,
         denoising_weighting=dec.denoising_gap.extra["weighting"], checks=checks, curves=rc)
+
+
+def _as_kl(kl):
+    """KL(p_data || p_model) as a real, finite Estimate in nats (or None)."""
+    if kl is None:
+        return None
+    if isinstance(kl, Estimate):
+        if np.ndim(kl.value) != 0:
+            raise ValueError("kl_data_model must be a single number (got an array-valued Estimate)")
+        if kl.unit != NAT:
+            raise ValueError(f"kl_data_model must be in nats (got unit {kl.unit!r})")
+        for part in ("value", "stderr", "error_bound"):
+            finite_float(f"kl_data_model.{part}", getattr(kl, part))
+        return kl
+    if isinstance(kl, (complex, np.complexfloating)) or np.iscomplexobj(kl):
+        raise ValueError(f"kl_data_model must be real (got {kl!r})")
+    return Estimate(finite_float("kl_data_model", kl), 0.0, "given")
+
+
+def _seed_setting(seed, ss):
+    """The seed as recorded in the report: as given when it is an int or list, else the SeedSequence state."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return int(seed)
+    if isinstance(seed, (list, tuple)):
+        return [int(i) for i in seed]
+    return {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)}
 
 
 def _describe(model) -> str:

@@ -436,3 +436,255 @@ def test_denoising_form_on_mixture_data_same_sample_constant():
     assert den.extra["constant"].method == "monte-carlo-same-samples"
     exact = nr.entropy_matching_loss(model, mix, proc, s0=1e-3, seed=9, **SMALL)
     _close(den.extra["exact_equivalent"], exact.value, exact.stderr)
+
+
+# --------------------------------------------------------------------------- rounding floor (issue 11.1)
+def _exact_run(st, const, gap_ulps):
+    """A deterministic run of the exact model e* on Gaussian data: S_NN = S_tot(MC) = C = st, L_EM = 0,
+    zero covariance, and L_den = K + gap_ulps ulps, i.e. a denoising gap that is pure rounding (what a
+    BLAS build that sums in another order gives; seen on fresh machines as 4.4e-16 with stderr 0)."""
+    den = const
+    for _ in range(gap_ulps):
+        den = float(np.nextafter(den, np.inf))
+    value = np.zeros(neural._K)
+    value[[neural._NN, neural._TOT, neural._CROSS]] = st
+    value[neural._DEN], value[neural._CONST] = den, const
+    return neural._Run(value, np.zeros((neural._K, neural._K)), np.zeros(neural._K), 2 ** 13,
+                       "stratified-monte-carlo", True, True)
+
+
+def test_rounding_level_gap_has_finite_small_z(monkeypatch):
+    """Regression (issue 11.1): a gap of 2 ulps with stderr 0 gave z = inf (now: rounding floor from ``scale``)."""
+    proc, g = PROCS["vpx"], cases.gaussian_case(3)
+    st = total_entropy(g, proc)
+    # K of this case is ~2.0996 (the value seen in the bug report); gap = 2 ulps = 4.4e-16
+    run = _exact_run(st.value, 2.0996333102624694, 2)
+    monkeypatch.setattr(neural, "_run", lambda *a, **k: run)
+    dec = neural.decompose(rm.exact_e(g, proc), g, proc, s_tot=st, **SMALL)
+    gap = dec.denoising_gap
+    assert gap.stderr == 0.0 and gap.value == pytest.approx(4.440892098500626e-16, rel=1e-12)
+    # scale = |L_den| + |K| + |L_EM|: the floor is 1e-10 * 4.2, so z ~ 1e-6
+    assert gap.scale == pytest.approx(2 * 2.0996333102624694, rel=1e-12)
+    z = gap.z_score(0.0)
+    assert math.isfinite(z) and abs(z) < 1e-5, z
+    _check_decomposition(dec, projection=True)
+    for name in ("residual", "bound_margin", "projection_residual"):
+        assert abs(getattr(dec, name).z_score(0.0)) < 1e-5, getattr(dec, name)
+
+
+def test_combined_estimates_carry_the_scale_of_their_terms():
+    """Every difference/combination in decompose and the denoising form has scale = sum of |terms|."""
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    A, c = _perturbation(2)
+    model = rm.perturbed_e(g, proc, A, c)
+    dec = neural.decompose(model, g, proc, s0=1e-3, **SMALL)
+    st, nn, lem, cr = abs(dec.s_tot.value), abs(dec.s_nn.value), abs(dec.l_em.value), abs(dec.cross.value)
+    assert dec.residual.scale == pytest.approx(lem + st + nn + 2 * cr, rel=1e-12)
+    assert dec.bound_margin.scale == pytest.approx(lem + st + nn, rel=1e-12)
+    assert dec.projection_residual.scale == pytest.approx(st + nn + lem, rel=1e-12)
+    assert dec.denoising_gap.scale == pytest.approx(
+        abs(dec.denoising_loss.value) + abs(dec.denoising_constant.value) + lem, rel=1e-12)
+    assert dec.likelihood_bound.scale == pytest.approx(abs(dec.kl_s1_eq.value) + lem, rel=1e-12)
+    den = nr.entropy_matching_loss(model, g, proc, s0=1e-3, form="denoising", **SMALL)
+    eq = den.extra["exact_equivalent"]
+    assert eq.scale == pytest.approx(abs(den.value) + abs(den.extra["constant"].value), rel=1e-12)
+    # the mixture (same-sample K) route goes through the delta-method combination
+    mix = _mixture(2)
+    den = nr.entropy_matching_loss(rm.perturbed_e(mix, proc, A, c), mix, proc, s0=1e-3, form="denoising",
+                                   n_samples=2 ** 10, n_times=4)
+    eq = den.extra["exact_equivalent"]
+    assert eq.scale == pytest.approx(abs(den.value) + abs(den.extra["constant"].value), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- atom cutoffs (issue 11.2)
+def test_dirac_cutoff_below_rounding_is_rejected():
+    """Regression (issue 11.2): e* of a Dirac at s0 = 1e-100 gave S_NN 8 sigma off (y = mu a + sqrt(v) z
+    rounds to mu a); now every entry point raises with the smallest allowed s0."""
+    proc, d = PROCS["vp16"], cases.dirac_case(2)
+    e = rm.exact_e(d, proc)
+    floor = neural.smallest_safe_cutoff(d, proc)
+    msg = r"smallest allowed s0 is (\S+) "
+    with pytest.raises(ValueError, match=msg) as info:
+        nr.neural_entropy(e, d, proc, s0=1e-100, **SMALL)
+    import re
+    quoted = float(re.search(msg, str(info.value)).group(1))
+    assert floor <= quoted <= 1.1 * floor            # rounded up to two digits: still safe
+    with pytest.raises(ValueError, match="smallest allowed s0"):
+        nr.entropy_matching_loss(e, d, proc, s0=1e-100, **SMALL)
+    with pytest.raises(ValueError, match="smallest allowed s0"):
+        nr.entropy_matching_loss(e, d, proc, s0=1e-100, form="denoising", **SMALL)
+    with pytest.raises(ValueError, match="smallest allowed s0"):
+        neural.decompose(e, d, proc, s0=1e-100, **SMALL)
+    with pytest.raises(ValueError, match="smallest allowed s0"):
+        neural.rate_curves(e, d, proc, [1e-100, 0.5])
+    with pytest.raises(ValueError, match="smallest allowed s0"):
+        nr.validate(e, d, proc, s0=1e-100)
+    # Empirical data and sample arrays follow the same rule (atoms of size 10)
+    pts = 10.0 * cases.gaussian_case(2).sample(50, 0)
+    for data in (nr.Empirical(pts), pts):
+        with pytest.raises(ValueError, match="smallest allowed s0"):
+            nr.neural_entropy(e, data, proc, s0=1e-17, **SMALL)
+    with pytest.raises(ValueError, match="smallest allowed s0"):
+        nr.validate(rm.exact_e(nr.Empirical(pts), proc), nr.Empirical(pts), proc, s0=1e-17)
+
+
+def test_safe_cutoff_rule_and_agreement_with_closed_form():
+    """The rule eps mu(s0) R <= 1e-6 sqrt(v(s0)) holds at the returned floor and fails just below it;
+    just above the floor the exact model still reproduces the closed-form S_tot (Dirac)."""
+    eps = np.finfo(float).eps
+    for pname in ("vp16", "vpx", "sl"):
+        proc, d = PROCS[pname], cases.dirac_case(2)
+        R = float(np.max(np.abs(d.point)))
+        floor = neural.smallest_safe_cutoff(d, proc)
+
+        def ratio(s):
+            return eps * float(proc.mean_coeff(s)) * R / math.sqrt(float(proc.marginal_var(s)))
+        assert ratio(floor) <= neural.ATOM_NOISE_RTOL < ratio(floor * (1 - 1e-5))
+        s0 = 2 * floor
+        ref = total_entropy(d, proc, s0, _s1(proc))             # closed form (Dirac)
+        _close(nr.neural_entropy(rm.exact_e(d, proc), d, proc, s0=s0, **SMALL), ref.value)
+    # Gaussian data have no atoms: no floor
+    assert neural.smallest_safe_cutoff(cases.gaussian_case(2), PROCS["vp16"]) == 0.0
+
+
+def test_paper_regime_is_inside_the_safe_range():
+    """VPx (kappa = 0.1) and SL (sigma0 = 0.1) at the paper's s0 = 1e-5 with atoms of radius ~3."""
+    atoms = nr.Empirical(np.array([[3.0, -2.5], [-1.0, 2.9], [0.5, 0.5]]))
+    for pname in ("vpx", "sl", "vp16"):
+        proc = PROCS[pname]
+        assert neural.smallest_safe_cutoff(atoms, proc) < 1e-12      # margin >~ 1e7 below 1e-5
+    proc, d = PROCS["vpx"], nr.Dirac([3.0, -2.5])
+    _close(nr.neural_entropy(rm.exact_e(d, proc), d, proc, s0=cases.EPS, **SMALL),
+           total_entropy(d, proc, cases.EPS, 1.0).value)
+
+
+# --------------------------------------------------------------------------- seeds (issue 11.3)
+BAD_SEEDS = [-1, "a", 1.5, True]
+
+
+@pytest.mark.parametrize("seed", BAD_SEEDS)
+def test_bad_seeds_raise_everywhere(seed):
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    calls = [
+        lambda: nr.neural_entropy(e, g, proc, seed=seed, **SMALL),
+        lambda: nr.entropy_matching_loss(e, g, proc, seed=seed, **SMALL),
+        lambda: nr.entropy_matching_loss(e, g, proc, s0=1e-3, form="denoising", seed=seed, **SMALL),
+        lambda: neural.decompose(e, g, proc, seed=seed, **SMALL),
+        lambda: neural.rate_curves(e, g, proc, [0.1, 0.5], seed=seed),
+        lambda: rm.memoriser_from(g, 5, proc, seed=seed),
+        lambda: rm.compare(g, proc, seed=seed, n_samples=2 ** 10, n_times=4),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            call()
+
+
+def test_generator_and_seed_sequence_seeds():
+    """A SeedSequence is used as the root (same numbers as the int it came from); a Generator spawns a
+    child of its SeedSequence (deterministic given the generator)."""
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    small = dict(n_samples=2 ** 10, n_times=4)
+    a = nr.neural_entropy(e, g, proc, seed=7, **small)
+    assert nr.neural_entropy(e, g, proc, seed=np.random.SeedSequence(7), **small).value == a.value
+    b1 = nr.neural_entropy(e, g, proc, seed=np.random.default_rng(3), **small)
+    b2 = nr.neural_entropy(e, g, proc, seed=np.random.default_rng(3), **small)
+    assert b1.value == b2.value and b1.stderr > 0
+    r1 = neural.rate_curves(e, g, proc, [0.1, 0.5], seed=np.random.default_rng(3), n_samples=64)
+    r2 = neural.rate_curves(e, g, proc, [0.1, 0.5], seed=np.random.SeedSequence(3).spawn(1)[0], n_samples=64)
+    np.testing.assert_array_equal(r1.sdot_nn.value, r2.sdot_nn.value)
+    m1 = rm.memoriser_from(g, 4, proc, seed=np.random.default_rng(2))
+    assert np.array_equal(m1.points, g.sample(4, np.random.default_rng(2)))
+    assert np.array_equal(rm.memoriser_from(g, 4, proc, seed=np.random.SeedSequence(6)).points,
+                          rm.memoriser_from(g, 4, proc, seed=6).points)
+    rows = rm.compare(g, proc, seed=np.random.SeedSequence(3), perturbation=None, n_samples=2 ** 10, n_times=4)
+    assert rows == rm.compare(g, proc, seed=3, perturbation=None, n_samples=2 ** 10, n_times=4)
+
+
+# --------------------------------------------------------------------------- complex input (issue 11.4)
+def test_complex_model_output_and_input_rejected():
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+
+    def complex_e(x, s):
+        return e(x, s) + 0j                               # imaginary part zero: still rejected
+
+    calls = [
+        lambda: nr.neural_entropy(complex_e, g, proc, **SMALL),
+        lambda: nr.neural_entropy(None, g, proc, score=complex_e, **SMALL),
+        lambda: nr.entropy_matching_loss(complex_e, g, proc, **SMALL),
+        lambda: nr.entropy_matching_loss(complex_e, g.sample(100, 0), proc, s0=1e-3, form="denoising", **SMALL),
+        lambda: neural.decompose(complex_e, g, proc, **SMALL),
+        lambda: neural.rate_curves(complex_e, g, proc, [0.1, 0.5]),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="complex"):
+            call()
+    with pytest.raises(ValueError, match="complex"):
+        nr.neural_entropy(e, g.sample(100, 0) + 0j, proc, s0=1e-3, **SMALL)
+    with pytest.raises(ValueError, match="complex"):
+        neural.rate_curves(e, g, proc, np.array([0.1, 0.5]) + 0j)
+    with pytest.raises(ValueError, match="complex"):
+        nr.neural_entropy(e, g, proc, s0=0.1 + 0j, **SMALL)
+    with pytest.raises(ValueError, match="complex"):
+        rm.perturbed_e(g, proc, np.eye(2) * (1 + 1j))
+    with pytest.raises(ValueError, match="complex"):
+        rm.perturbed_e(g, proc, 0.0, np.ones(2) + 1j)
+    with pytest.raises(ValueError, match="complex"):
+        rm.memoriser(g.sample(5, 0) + 1j, proc)
+    with pytest.raises(ValueError, match="complex"):
+        e(np.zeros((2, 2)) + 1j, np.full(2, 0.5))
+
+
+def test_process_type_checked_at_the_boundary():
+    g = cases.gaussian_case(2)
+    e = rm.exact_e(g, PROCS["vp16"])
+    for bad in (None, "vp16", 3.0):
+        with pytest.raises(ValueError, match="process"):
+            nr.neural_entropy(e, g, bad, **SMALL)
+        with pytest.raises(ValueError, match="process"):
+            neural.rate_curves(e, g, bad, [0.1])
+        with pytest.raises(ValueError, match="process"):
+            neural.denoising_constant(g, bad, 0.1)
+
+
+def test_units_of_losses_and_rates():
+    """Issue 11.5: likelihood-weighted quantities are nats, unit-weighted losses (lambda = v) have the
+    unit of forward time (not information: base= refuses them), rates are nats per unit time."""
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    model = rm.perturbed_e(g, proc, 0.1, 0.2)
+    small = dict(n_samples=2 ** 10, n_times=4)
+    assert nr.neural_entropy(model, g, proc, **small).unit == "nat"
+    assert nr.entropy_matching_loss(model, g, proc, **small).unit == "nat"
+    assert nr.entropy_matching_loss(model, g, proc, base=2, **small).unit == "bit"
+    unit_w = nr.entropy_matching_loss(model, g, proc, weighting="unit", **small)
+    assert unit_w.unit == "time"
+    den = nr.entropy_matching_loss(model, g, proc, form="denoising", weighting="unit", **small)
+    assert den.unit == den.extra["constant"].unit == den.extra["exact_equivalent"].unit == "time"
+    den = nr.entropy_matching_loss(model, g, proc, s0=1e-3, form="denoising", **small)
+    assert den.unit == den.extra["constant"].unit == den.extra["exact_equivalent"].unit == "nat"
+    with pytest.raises(ValueError, match="base converts nats only"):
+        nr.entropy_matching_loss(model, g, proc, weighting="unit", base=2, **small)
+    assert neural.denoising_constant(g, proc, 0.0, weighting="unit").unit == "time"
+    assert neural.denoising_constant(g, proc, 1e-3).unit == "nat"
+    dec = neural.decompose(model, g, proc, **small)                 # s0 = 0: unit weighting for L_den
+    assert {dec.s_nn.unit, dec.l_em.unit, dec.cross.unit, dec.residual.unit, dec.bound_margin.unit,
+            dec.projection_residual.unit, dec.likelihood_bound.unit} == {"nat"}
+    assert {dec.denoising_gap.unit, dec.denoising_loss.unit, dec.denoising_constant.unit} == {"time"}
+    rc = neural.rate_curves(model, g, proc, [0.1, 0.5], n_samples=64)
+    for name in ("sdot_nn", "sdot_tot", "sdot_tot_mc", "lem_rate", "cross_rate"):
+        assert getattr(rc, name).unit == "nat/time"
+        assert rc.to_dict()[name]["unit"] == "nat/time"
+    assert rc.sdot_nn.in_base(2).unit == "bit/time"
+
+
+def test_given_ground_truth_is_checked():
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    with pytest.raises(ValueError, match="s_tot must be an Estimate"):
+        neural.decompose(e, g, proc, s_tot=1.0)
+    with pytest.raises(ValueError, match="nats"):
+        neural.decompose(e, g, proc, s_tot=Estimate(1.0, unit="length^2"))
+    with pytest.raises(ValueError, match="finite"):
+        nr.validate(e, g, proc, s_tot=Estimate(math.nan))

@@ -372,7 +372,7 @@ def test_bad_input_raises():
         sde.sample(vp, 10, [0.0, 0.5], score=lambda x, s: -x)
     with pytest.raises(ValueError, match="method"):
         sde.sample(vp, 10, [0.0, 0.5], data=g, method="ode-euler")
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"n must be an integer >= 1"):
         sde.sample(vp, 0, [0.0, 0.5], data=g)
     with pytest.raises(ValueError, match="returned shape"):
         sde.sample(vp, 10, [0.0, 0.5], score=lambda x, s: x[:, :1], dim=2)
@@ -392,3 +392,116 @@ def test_bad_input_raises():
         sde.log_density_lower_bound(x, vp, data=g, s0=0.5, s1=0.5)
     with pytest.raises(ValueError, match="dimension"):
         sde.log_density_lower_bound(np.zeros((2, 3)), vp, data=g)
+
+
+# --------------------------------------------------------------------------- issue 11 regressions
+BAD_SEEDS = [-1, "a", 1.5, True, [1, -2]]
+
+
+def _sde_calls(seed):
+    vp, g = nr.VP(), cases.gaussian_case(2)
+    x = np.zeros((3, 2))
+    grid = [1e-3, 0.5, 1.0]
+    return [
+        lambda: sde.simulate(vp, x, [0.0, 0.5], seed=seed),
+        lambda: sde.simulate(vp, g, [0.0, 0.5], seed=seed, n=4),
+        lambda: sde.sample(vp, 4, grid, data=g, seed=seed),
+        lambda: sde.sample(vp, 4, grid, data=g, method="ode-heun", seed=seed),
+        lambda: sde.path_entropy(g, vp, 4, [0.0, 0.5], seed=seed),
+        lambda: sde.path_kl(vp, 4, grid, data=g, seed=seed),
+        lambda: sde.log_density_lower_bound(x, vp, data=g, n_time=4, seed=seed),
+    ]
+
+
+@pytest.mark.parametrize("seed", BAD_SEEDS)
+def test_bad_seeds_raise_the_one_seed_error(seed):
+    """Regression (issue 11.3): sde had its own _seed_sequence; now _checks.seed_sequence everywhere."""
+    assert not hasattr(sde, "_seed_sequence")
+    for call in _sde_calls(seed):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            call()
+
+
+def test_seed_sequence_generator_and_none_seeds():
+    vp, g = nr.VP(), cases.gaussian_case(2)
+    grid = np.linspace(1e-3, 1.0, 5)
+    a = sde.sample(vp, 6, grid, data=g, seed=5)
+    np.testing.assert_array_equal(a, sde.sample(vp, 6, grid, data=g, seed=np.random.SeedSequence(5)))
+    b1 = sde.sample(vp, 6, grid, data=g, seed=np.random.default_rng(9))
+    b2 = sde.sample(vp, 6, grid, data=g, seed=np.random.SeedSequence(9).spawn(1)[0])
+    np.testing.assert_array_equal(b1, b2)                 # a Generator seeds a child of its SeedSequence
+    for call in _sde_calls(None):                         # None: fresh OS entropy, accepted everywhere
+        call()
+
+
+def test_complex_model_outputs_and_inputs_rejected():
+    """Regression (issue 11.4): complex values were silently truncated to their real part."""
+    vp, g = nr.VP(), cases.gaussian_case(2)
+    grid = [1e-3, 0.5, 1.0]
+    score = sde._exact_score_fn(vp, g)
+
+    def cscore(x, s):
+        return score(x, s) + 0j
+
+    def ce(x, s):
+        return score(x, s) - vp.grad_log_peq(x) + 0j
+
+    for method in ("sde", "ode-heun", "ode-rk4", "ode-scipy"):
+        with pytest.raises(ValueError, match="complex"):
+            sde.sample(vp, 4, grid, score=cscore, dim=2, method=method)
+        with pytest.raises(ValueError, match="complex"):
+            sde.sample(vp, 4, grid, e=ce, dim=2, method=method)
+    with pytest.raises(ValueError, match="complex"):
+        sde.path_kl(vp, 4, grid, e=ce, dim=2)
+    with pytest.raises(ValueError, match="complex"):
+        sde.log_density_lower_bound(np.zeros((3, 2)), vp, e=ce, n_time=4)
+    with pytest.raises(ValueError, match="complex"):
+        sde.simulate(vp, np.zeros((3, 2)) + 1j, [0.0, 0.5])
+    with pytest.raises(ValueError, match="complex"):
+        sde.simulate(vp, np.zeros((3, 2)), np.array([0.0, 0.5]) + 0j)
+    with pytest.raises(ValueError, match="complex"):
+        sde.sample(vp, 3, grid, data=g, x_init=np.zeros((3, 2)) + 0j)
+    with pytest.raises(ValueError, match="complex"):
+        sde.log_density_lower_bound(np.zeros((3, 2)) + 1j, vp, data=g, n_time=4)
+    with pytest.raises(ValueError, match="complex"):
+        sde.log_density_lower_bound(np.zeros((3, 2)), vp, data=g, s0=0.1 + 0j, n_time=4)
+
+
+def test_dimension_and_counts_checked():
+    """Regression (issue 11.4): sample(..., dim=0) returned an (n, 0) array."""
+    vp, g = nr.VP(), cases.gaussian_case(2)
+    grid = [1e-3, 0.5, 1.0]
+    for dim in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="dim must be an integer >= 1"):
+            sde.sample(vp, 4, grid, score=lambda x, s: -x, dim=dim)
+        with pytest.raises(ValueError, match="dim must be an integer >= 1"):
+            sde.path_kl(vp, 4, grid, e=lambda x, s: 0 * x, dim=dim)
+    for n in (0, -3, 2.0):
+        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+            sde.sample(vp, n, grid, score=lambda x, s: -x, dim=1)
+        with pytest.raises(ValueError, match="n_paths must be an integer >= 1"):
+            sde.path_kl(vp, n, grid, data=g)
+        with pytest.raises(ValueError, match="n_paths must be an integer >= 1"):
+            sde.path_entropy(g, vp, n, [0.0, 0.5])
+        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+            sde.simulate(vp, g, [0.0, 0.5], n=n)
+    with pytest.raises(ValueError, match="dim = 3 but the data have dimension 2"):
+        sde.sample(vp, 4, grid, data=g, dim=3)
+    with pytest.raises(ValueError, match="process"):
+        sde.sample("vp", 4, grid, data=g)
+    with pytest.raises(ValueError, match="process"):
+        sde.log_density_lower_bound(np.zeros((3, 2)), None, data=g)
+    assert sde.sample(vp, 4, grid, score=lambda x, s: -x, dim=1).shape == (4, 1)
+
+
+def test_units_of_path_estimates():
+    """Regression (issue 11.5): the fluctuation-theorem averages and tail frequencies are dimensionless."""
+    vp, g = nr.VP(), cases.gaussian_case(2)
+    pe = sde.path_entropy(g, vp, 50, [0.0, 0.5, 1.0], seed=1)
+    assert pe.mean.unit == pe.mean_sys.unit == pe.mean_med.unit == "nat"
+    assert pe.ift.unit == "1" and pe.negative_tail(1.0).unit == "1"
+    pk = sde.path_kl(vp, 20, [1e-3, 0.5, 1.0], data=g, seed=1)
+    assert pk.kl.unit == pk.kl_log_rn.unit == "nat" and pk.ift.unit == "1"
+    with pytest.raises(ValueError, match="nats only"):
+        pk.ift.in_base(2)
+    assert sde.log_density_lower_bound(np.zeros((2, 2)), vp, data=g, n_time=4).unit == "nat"

@@ -40,14 +40,14 @@ def test_inequality_random_gaussians_every_process(seed, d, pname, u0, u1):
     g = nr.Gaussian(rng.standard_normal(d) * rng.uniform(0, 3), _spd(rng, d))
     res = speed.speed_limit(g, proc, s0, s1)
     assert res.w2_method == "closed-form"
-    assert res.s_tot.value > 0 and res.clock > 0
+    assert res.s_tot.value > 0 and float(res.clock) > 0
     # the speed limit (both sides closed form; relative rounding allowance 1e-10)
     assert res.s_tot.value >= res.bound.value * (1 - 1e-10)
     assert 0 < res.efficiency.value <= 1 + 1e-10
     # ingredients against independent routes
     p0, p1 = g.diffuse(proc, s0), g.diffuse(proc, s1)
     assert res.w2_squared.value == pytest.approx(ot.w2_squared_gaussian(p0.mean, p0.cov, p1.mean, p1.cov), rel=1e-12)
-    assert res.clock == pytest.approx(float(proc.clock(s0, s1)), rel=1e-14)
+    assert float(res.clock) == pytest.approx(float(proc.clock(s0, s1)), rel=1e-14)
 
 
 def test_clock_and_bound_one_dimensional_by_hand():
@@ -58,10 +58,10 @@ def test_clock_and_bound_one_dimensional_by_hand():
     proc = nr.VP(0.1, 16.0)
     res = speed.speed_limit(nr.Gaussian([a], [[w]]), proc, 0.0, 1.0)
     mu = math.exp(-8.05 / 2)
-    assert res.clock == pytest.approx(8.05 / 2, rel=1e-14)
+    assert float(res.clock) == pytest.approx(8.05 / 2, rel=1e-14)
     w2 = (a - mu * a) ** 2 + (math.sqrt(w) - math.sqrt(mu ** 2 * w + 1 - mu ** 2)) ** 2
     assert res.w2_squared.value == pytest.approx(w2, rel=1e-12)
-    assert res.efficiency.value == pytest.approx(w2 / (res.clock * res.s_tot.value), rel=1e-12)
+    assert res.efficiency.value == pytest.approx(w2 / (float(res.clock) * res.s_tot.value), rel=1e-12)
 
 
 def test_sl_to_one_has_infinite_clock():
@@ -227,3 +227,137 @@ def test_sample_route_reports_efficiency_bracket():
     assert 0 < lo <= hi
     # the plug-in estimate is biased upwards: it may exceed hi, but not fall below lo by more than 5 stderr
     assert res.efficiency.value >= lo - 5 * res.efficiency.stderr
+
+
+# --------------------------------------------------------------------------- issue 11 regressions
+def test_units_of_every_estimate():
+    """Regression (issue 11.5): W2^2 and the clock are squared data units, the bound nats, the
+    efficiency dimensionless (was: all "nat", clock a bare float)."""
+    g, proc = cases.gaussian_case(2), nr.VP(0.1, 16.0)
+    w, m, sd = cases.paper_mixture_params(1)
+    mix1 = GaussianMixture(w, m, sd ** 2)
+    results = [speed.speed_limit(g, proc, 0.0, 0.5),
+               speed.speed_limit(mix1, proc, 0.0, 0.5),
+               speed.speed_limit(g, proc, 0.0, 0.5, w2_method="samples", w2_samples=50, w2_pairs=2),
+               speed.speed_limit(g, nr.SL(0.1), 0.0, 1.0)]                  # infinite clock
+    for res in results:
+        assert res.s_tot.unit == "nat" and res.bound.unit == "nat"
+        assert res.w2_squared.unit == "length^2" and res.clock.unit == "length^2"
+        assert res.efficiency.unit == "1"
+        assert isinstance(res.clock, nr.Estimate) and res.clock.stderr == 0.0
+        assert float(res.clock) == float(res.clock.value)
+        with pytest.raises(ValueError, match="nats only"):
+            res.w2_squared.in_base(2)
+        with pytest.raises(ValueError, match="nats only"):
+            res.efficiency.in_base(2)
+        assert res.bound.in_base(2).unit == "bit"
+    assert float(results[0].clock) == pytest.approx(float(proc.clock(0.0, 0.5)), rel=1e-15)
+    assert math.isinf(float(results[3].clock))
+
+
+def test_degenerate_windows_and_zero_entropy_raise_value_error():
+    """Regression (issue 11.6): s0 = s1 and S_tot = 0 raised ZeroDivisionError."""
+    g, vp = cases.gaussian_case(2), nr.VP()
+    with pytest.raises(ValueError, match="s0 < s1"):
+        speed.speed_limit(g, vp, .3, .3)
+    with pytest.raises(ValueError, match="s0 < s1"):
+        speed.speed_limit(g, vp, .5, .2)
+    with pytest.raises(ValueError, match=r"S_tot\(s0, s1\) = 0.*undefined"):
+        speed.speed_limit(g, vp, 0.0, 0.5, s_tot=nr.Estimate(0.0))
+    with pytest.raises(ValueError, match=r"S_tot\(s0, s1\) = 0.*undefined"):
+        speed.speed_limit(nr.Gaussian(np.zeros(2), np.eye(2)), vp, 0.0, 1.0)   # data = p_eq: S_tot = 0
+    with pytest.raises(ValueError, match="must be positive"):
+        speed.speed_limit(g, vp, 0.0, 0.5, s_tot=nr.Estimate(-1.0))
+
+
+def test_boundary_types_are_validated():
+    g, vp = cases.gaussian_case(2), nr.VP()
+    with pytest.raises(ValueError, match="data must be a distribution"):
+        speed.speed_limit(g.sample(10, 0), vp, 0.0, 0.5)
+    with pytest.raises(ValueError, match="data must be a distribution"):
+        speed.speed_limit(None, vp, 0.0, 0.5)
+    for bad in (None, "vp", 1.0):
+        with pytest.raises(ValueError, match="process"):
+            speed.speed_limit(g, bad, 0.0, 0.5)
+    with pytest.raises(ValueError, match="s_tot must be an Estimate"):
+        speed.speed_limit(g, vp, 0.0, 0.5, s_tot=1.0)
+    with pytest.raises(ValueError, match="nats"):
+        speed.speed_limit(g, vp, 0.0, 0.5, s_tot=nr.Estimate(1.0, unit="1"))
+    with pytest.raises(ValueError, match="finite"):
+        speed.speed_limit(g, vp, 0.0, 0.5, s_tot=nr.Estimate(math.inf))
+    with pytest.raises(ValueError, match="complex"):
+        speed.speed_limit(g, vp, 0.0, 0.5 + 0j)
+    with pytest.raises(ValueError, match="outside the time domain"):
+        speed.speed_limit(g, vp, 0.0, 1.5)
+    with pytest.raises(ValueError, match="w2_samples must be an integer >= 2"):
+        speed.speed_limit(g, vp, 0.0, 0.5, w2_method="samples", w2_samples=1)
+    with pytest.raises(ValueError, match="w2_pairs must be an integer >= 2"):
+        speed.speed_limit(g, vp, 0.0, 0.5, w2_method="samples", w2_pairs=2.5)
+    for seed in (-1, "a", 1.5, True):
+        with pytest.raises(ValueError, match="w2_seed must be a non-negative integer"):
+            speed.speed_limit(g, vp, 0.0, 0.5, w2_method="samples", w2_seed=seed)
+    # a Generator or a SeedSequence seeds the sample route (an int gives the same numbers as its SeedSequence)
+    a = speed.speed_limit(g, vp, 0.0, 0.5, w2_method="samples", w2_samples=40, w2_pairs=2, w2_seed=3)
+    b = speed.speed_limit(g, vp, 0.0, 0.5, w2_method="samples", w2_samples=40, w2_pairs=2,
+                          w2_seed=np.random.SeedSequence(3))
+    assert a.w2_squared.value == b.w2_squared.value
+    speed.speed_limit(g, vp, 0.0, 0.5, w2_method="samples", w2_samples=40, w2_pairs=2,
+                      w2_seed=np.random.default_rng(1))
+
+
+def _fake_w2(value, stderr, bias, lower, upper):
+    """A sample-route W2^2 estimate with the given bias scale and closed-form bounds."""
+    return nr.Estimate(value, stderr, "monte-carlo (exact OT between samples)", error_bound=bias, unit="length^2",
+                       extra={"bias_scale": bias, "gelbrich_lower_bound": lower, "componentwise_upper_bound": upper})
+
+
+def test_efficiency_bracket_clipped_and_quote_rules():
+    """Issue 11.7 on constructed inputs (clock = S_tot = 1, so efficiency = W2^2):
+    the bracket is clipped to (0, 1]; the plug-in is reported only where its bias scale is below the
+    bracket width; the quote is the plug-in only inside the bracket with error < half-width."""
+    st = nr.Estimate(1.0)
+    # upper bound above 1 (vp16 D = 2 of the table had 1.03): clipped to 1
+    eff = speed._efficiency(_fake_w2(0.33, 0.01, 0.03, 0.26, 1.03), 1.0, st, sampled=True)
+    x = eff.extra
+    assert x["efficiency_upper"] == 1.0 and x["efficiency_lower"] == 0.26
+    assert x["plugin"] == 0.33 and x["plugin_note"] is None
+    assert x["quote_kind"] == "plug-in" and x["quote"] == 0.33 and x["quote_error"] == pytest.approx(0.04)
+    # bias scale above the bracket width: no plug-in, the reason, and the bracket is quoted
+    eff = speed._efficiency(_fake_w2(0.46, 0.005, 0.036, 0.4457, 0.4630), 1.0, st, sampled=True)
+    cols = speed.efficiency_columns(eff)
+    assert cols["efficiency"] is None and cols["efficiency_stderr"] is None
+    assert "bias scale 0.036 is not below the width 0.0173" in cols["efficiency_note"]
+    assert cols["efficiency_quote_kind"] == "bracket"
+    assert cols["efficiency_quote"] == pytest.approx(0.5 * (0.4457 + 0.4630))
+    assert cols["efficiency_quote_error"] == pytest.approx(0.5 * (0.4630 - 0.4457))
+    # the table's VPx D = 2 case: plug-in 0.4411 below its own lower bound 0.443 -> reported with a
+    # note, but the bracket is quoted
+    eff = speed._efficiency(_fake_w2(0.4411, 0.0038, 0.0062, 0.4430, 0.4633), 1.0, st, sampled=True)
+    cols = speed.efficiency_columns(eff)
+    assert cols["efficiency"] == 0.4411 and "outside the closed-form bracket" in cols["efficiency_note"]
+    assert cols["efficiency_quote_kind"] == "bracket"
+    assert cols["efficiency_lower"] <= cols["efficiency_quote"] <= cols["efficiency_upper"]
+    # missing sides: (0, 1]
+    eff = speed._efficiency(_fake_w2(0.5, 0.01, 0.02, None, None), 1.0, st, sampled=True)
+    assert (eff.extra["efficiency_lower"], eff.extra["efficiency_upper"]) == (0.0, 1.0)
+    # closed-form route: the efficiency itself is quoted
+    eff = speed._efficiency(nr.Estimate(0.7, unit="length^2"), 1.0, st, sampled=False)
+    assert eff.extra["quote_kind"] == "closed-form" and eff.extra["quote"] == 0.7
+    assert set(speed.QUOTE_KINDS) == {"closed-form", "plug-in", "bracket"}
+
+
+def test_table_rows_quote_columns():
+    """Every row of the speed-limit table says what to quote; brackets lie in (0, 1] and contain the quote."""
+    rows = speed._gaussian_rows()
+    for r in rows:
+        assert r["efficiency_quote_kind"] == "closed-form" and r["efficiency_quote"] == r["efficiency"]
+        assert r["efficiency_lower"] is None and r["efficiency_upper"] is None and isinstance(r["clock"], float)
+    w, m, sd = cases.paper_mixture_params(2)
+    res = speed.speed_limit(GaussianMixture(w, m, sd ** 2), cases.processes()["vp16"], 0.0, 1.0,
+                            w2_samples=200, w2_pairs=3, w2_seed=0)
+    r = speed._row("mixture", 2, "vp16", res)
+    assert set(rows[0]) == set(r)
+    assert 0.0 <= r["efficiency_lower"] <= r["efficiency_upper"] <= 1.0
+    assert r["efficiency_quote_kind"] in ("plug-in", "bracket")
+    assert r["efficiency_lower"] <= r["efficiency_quote"] <= r["efficiency_upper"]
+    assert (r["efficiency"] is None) == (r["efficiency_note"] is not None and "not reported" in r["efficiency_note"])
