@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["Estimate", "log_base", "UNITS", "ROUNDING_RTOL", "NAT", "NAT_PER_TIME", "LENGTH2", "DIMENSIONLESS"]
+__all__ = ["Estimate", "log_base", "UNITS", "ROUNDING_RTOL", "NAT", "NAT_PER_TIME", "LENGTH2", "DIMENSIONLESS", "TIME"]
 
 #: Entropies, divergences, losses: natural units of information.
 NAT = "nat"
@@ -38,12 +38,15 @@ NAT_PER_TIME = "nat/time"
 LENGTH2 = "length^2"
 #: Dimensionless ratios (efficiencies, S_NN / S_tot).
 DIMENSIONLESS = "1"
+#: Units of forward time (e.g. a loss with the unit weighting lambda = v, int v E|e - e*|^2 ds).
+TIME = "time"
 #: The units an Estimate may carry, with what they mean.
 UNITS = {
     NAT: "nats (natural units of information)",
     NAT_PER_TIME: "nats per unit of forward time s",
     LENGTH2: "squared data units",
     DIMENSIONLESS: "dimensionless",
+    TIME: "units of forward time s (unit-weighted losses)",
     "bit": "bits (base-2 units of information)",
     "bit/time": "bits per unit of forward time s",
 }

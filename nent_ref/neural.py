@@ -85,7 +85,7 @@ import numpy as np
 
 from .data import Dirac
 from ._checks import count, model_output, real_array, seed_sequence
-from .estimate import NAT, NAT_PER_TIME, Estimate
+from .estimate import NAT, NAT_PER_TIME, TIME, Estimate
 from .processes import check_times
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
@@ -588,10 +588,6 @@ def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=No
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
                executor=executor, chunk_size=chunk_size)
     return _in_base(_estimate(run, _unit(_NN)), base)
-
-
-#: Unit of the unit-weighted (lambda = v) losses: v |e|^2 is dimensionless, integrated over forward time.
-TIME = "time"
 
 
 def _loss_unit(weighting):
