@@ -18,7 +18,10 @@ Stable public signatures (other modules, e.g. the SDE engine, call these per tim
         forward time with mean coefficient mu and variance v (THEORY.md section 4).
 
 Both are numerically stable (log-sum-exp: no underflow far from every component, no NaN
-when one component dominates) and never allocate an (M, K, D) array: the mixture kernels
+when one component dominates; a component energy that overflows the plain sum of squares is
+recomputed in an overflow-free order, and where every energy truly exceeds the largest double
+the result is ``log p = -inf`` with the score of the dominant component, i.e. the widest one or
+the nearest among equally wide ones, as :class:`nent_ref.Gaussian` gives; never NaN) and never allocate an (M, K, D) array: the mixture kernels
 loop over points and components with O(K) (iso/diag) or O(K D) (full) scratch per point;
 the empirical kernel computes the squared distances through the matrix product
 ``x @ atoms.T`` in query blocks whose size keeps the memory linear in N*D, and the score's
@@ -74,9 +77,14 @@ _BIG = 1e300
 
 
 @numba.njit(cache=True, fastmath=False)
-def _point_scale(x, i, mmax):  # pragma: no cover - compiled
+def _point_scale(x, i, means):  # pragma: no cover - compiled
     # a power of two >= max(1, max_d |x_id|, max |means|): x / Z - m / Z is exact and of order one
-    z = max(1.0, mmax)
+    # (only on the far-point path, so the O(K D) scan of the means costs nothing in practice)
+    z = 1.0
+    for k in range(means.shape[0]):
+        for d in range(means.shape[1]):
+            if abs(means[k, d]) > z:
+                z = abs(means[k, d])
     for d in range(x.shape[1]):
         if abs(x[i, d]) > z:
             z = abs(x[i, d])
@@ -110,7 +118,7 @@ def _tied_responsibilities(t, logc):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=False)
-def _mix_iso_nb(x, logc, means, inv_var, mmax):  # pragma: no cover - compiled
+def _mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
     M, D = x.shape
     K = means.shape[0]
     logp = np.empty(M)
@@ -135,7 +143,7 @@ def _mix_iso_nb(x, logc, means, inv_var, mmax):  # pragma: no cover - compiled
                 tmax = t[k]
         if tmax == -np.inf:                 # every energy overflows: log p = -inf, far-point score
             logp[i] = -np.inf
-            Z = _point_scale(x, i, mmax)
+            Z = _point_scale(x, i, means)
             for k in range(K):
                 q = 0.0
                 for d in range(D):
@@ -163,7 +171,7 @@ def _mix_iso_nb(x, logc, means, inv_var, mmax):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=False)
-def _mix_diag_nb(x, logc, means, inv_var, mmax):  # pragma: no cover - compiled
+def _mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
     M, D = x.shape
     K = means.shape[0]
     logp = np.empty(M)
@@ -187,7 +195,7 @@ def _mix_diag_nb(x, logc, means, inv_var, mmax):  # pragma: no cover - compiled
                 tmax = t[k]
         if tmax == -np.inf:
             logp[i] = -np.inf
-            Z = _point_scale(x, i, mmax)
+            Z = _point_scale(x, i, means)
             for k in range(K):
                 q = 0.0
                 for d in range(D):
@@ -215,7 +223,7 @@ def _mix_diag_nb(x, logc, means, inv_var, mmax):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=False)
-def _mix_full_nb(x, logc, means, linv, mmax):  # pragma: no cover - compiled
+def _mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
     # linv[k] = L_k^{-1}, lower triangular, L_k L_k^T = S_k:  z = L^{-1}(x - m), q = |z|^2,
     # S^{-1}(x - m) = L^{-T} z (row-major loops over the triangle, no divisions).
     M, D = x.shape
@@ -248,7 +256,7 @@ def _mix_full_nb(x, logc, means, linv, mmax):  # pragma: no cover - compiled
                 tmax = t[k]
         if tmax == -np.inf:
             logp[i] = -np.inf
-            Z = _point_scale(x, i, mmax)
+            Z = _point_scale(x, i, means)
             for k in range(K):
                 for d in range(D):
                     dv[d] = x[i, d] / Z - means[k, d] / Z
@@ -324,12 +332,11 @@ def mixture_logpdf_score(x, log_weights, means, covs):
     x, lw, means, covs = _prepare_mixture(x, log_weights, means, covs)
     logc, param = _component_terms(lw, covs, means.shape[1])
     logc = np.ascontiguousarray(logc)
-    mmax = float(np.max(np.abs(means), initial=0.0))
     if covs.ndim == 1:
-        return _mix_iso_nb(x, logc, means, param, mmax)
+        return _mix_iso_nb(x, logc, means, param)
     if covs.ndim == 2:
-        return _mix_diag_nb(x, logc, means, param, mmax)
-    return _mix_full_nb(x, logc, means, param, mmax)
+        return _mix_diag_nb(x, logc, means, param)
+    return _mix_full_nb(x, logc, means, param)
 
 
 def mixture_logpdf_score_numpy(x, log_weights, means, covs):

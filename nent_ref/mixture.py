@@ -22,7 +22,8 @@ types with the options
   (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), refined until the
   summed ``|K15 - G7|`` error estimate is below ``rtol`` times the value (defaults 1e-10 in
   1-D, 1e-8 in 2-D).  The Estimate has ``stderr = 0`` and the error estimate in
-  ``error_bound``.  ``S_tot`` is the KL difference (2.3),
+  ``error_bound``; KL and ``S_tot`` are clamped at 0 (both are non-negative; rounding near
+  equilibrium could give -1e-16).  ``S_tot`` is the KL difference (2.3),
   :math:`\int p_{s_0}\log(p_{s_0}/p_{eq}) - \int p_{s_1}\log(p_{s_1}/p_{eq})`
   (for VE the entropy difference).
 * ``method="monte-carlo"`` (any D): sample averages with standard errors.  ``S_tot`` uses
@@ -30,8 +31,11 @@ types with the options
   ``xi`` give :math:`y_{s} = \mu(s) x_0 + \sqrt{v(s)}\,\xi` at both times, and the estimator
   averages :math:`\log\frac{p_{s_0}}{p_{eq}}(y_{s_0}) - \log\frac{p_{s_1}}{p_{eq}}(y_{s_1})`,
   whose variance vanishes as :math:`p_s \to p_{eq}` (no noisy rate is integrated).
-  Options: ``n_samples`` (default :data:`DEFAULT_N_SAMPLES`), ``seed`` (int or SeedSequence;
-  the result is a deterministic function of it), ``executor`` (any
+  Options: ``n_samples`` (default :data:`DEFAULT_N_SAMPLES`, at least :data:`MIN_MC_SAMPLES`
+  = 1024, below which the standard error is not calibrated: ValueError), ``seed`` (validated by
+  :func:`nent_ref._checks.seed_sequence`: an int, a sequence of ints, a SeedSequence, or a
+  Generator, which contributes a spawned child; the result is a deterministic function of
+  it), ``executor`` (any
   ``concurrent.futures.Executor``; a dask.distributed ``client.get_executor()`` runs on a
   cluster), ``tasks`` (number of tasks submitted to the executor).  Samples are drawn in
   fixed blocks of :data:`BLOCK` with independent streams
@@ -42,7 +46,11 @@ types with the options
   :data:`AUTO_QUADRATURE_MAX_COMPONENTS` components (atoms), otherwise Monte Carlo.
 
 Empirical data need times ``> 0``: :math:`S_{tot}(s_0, T)` diverges like
-:math:`(D/2)\log(1/s_0)`.  :func:`nent_ref.entropy.rate_curve` gives :math:`\dot S(s)` on a grid with
+:math:`(D/2)\log(1/s_0)`.  At tiny cutoffs, where the noise ``sqrt(v)`` of a diffused atom is
+below the rounding of the atom itself, :func:`cutoff_check` decides: the separated-atoms closed
+form (``mean Dirac KL - H(w)``, exact to double precision; method label
+``"closed-form (separated atoms)"``) when distinct atoms are at least :data:`SEPARATION_MIN`
+noise widths apart, a ValueError naming the smallest safe cutoff otherwise.  :func:`nent_ref.entropy.rate_curve` gives :math:`\dot S(s)` on a grid with
 log-spaced nodes near ``s0``.
 
 References
