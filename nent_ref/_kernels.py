@@ -18,7 +18,10 @@ Stable public signatures (other modules, e.g. the SDE engine, call these per tim
         forward time with mean coefficient mu and variance v (THEORY.md section 4).
 
 Both are numerically stable (log-sum-exp: no underflow far from every component, no NaN
-when one component dominates) and never allocate an (M, K, D) array: the mixture kernels
+when one component dominates; a component energy that overflows the plain sum of squares is
+recomputed in an overflow-free order, and where every energy truly exceeds the largest double
+the result is ``log p = -inf`` with the score of the dominant component, i.e. the widest one or
+the nearest among equally wide ones, as :class:`nent_ref.Gaussian` gives; never NaN) and never allocate an (M, K, D) array: the mixture kernels
 loop over points and components with O(K) (iso/diag) or O(K D) (full) scratch per point;
 the empirical kernel computes the squared distances through the matrix product
 ``x @ atoms.T`` in query blocks whose size keeps the memory linear in N*D, and the score's
@@ -68,6 +71,52 @@ def _prepare_mixture(x, log_weights, means, covs):
 
 
 # --------------------------------------------------------------------------- numba kernels
+#: A component's quadratic energy above this is recomputed in an overflow-free order (the plain
+#: sum of squared differences overflows for |x - m| > 1.3e154 even when the energy does not).
+_BIG = 1e300
+
+
+@numba.njit(cache=True, fastmath=False)
+def _point_scale(x, i, means):  # pragma: no cover - compiled
+    # a power of two >= max(1, max_d |x_id|, max |means|): x / Z - m / Z is exact and of order one
+    # (only on the far-point path, so the O(K D) scan of the means costs nothing in practice)
+    z = 1.0
+    for k in range(means.shape[0]):
+        for d in range(means.shape[1]):
+            if abs(means[k, d]) > z:
+                z = abs(means[k, d])
+    for d in range(x.shape[1]):
+        if abs(x[i, d]) > z:
+            z = abs(x[i, d])
+    return 2.0 ** math.ceil(math.log2(z))
+
+
+@numba.njit(cache=True, fastmath=False)
+def _tied_responsibilities(t, logc):  # pragma: no cover - compiled
+    # Far-point limit: t holds scaled energies (inf for zero-weight components).  Every energy
+    # overflowed, so the true energies are >= 1e308 and one ulp of difference is >= 1e292 nats:
+    # only the components tied at the smallest scaled energy carry weight, in proportion to
+    # exp(logc).  Overwrites t with the responsibilities.
+    K = t.shape[0]
+    emin = np.inf
+    for k in range(K):
+        if t[k] < emin:
+            emin = t[k]
+    lmax = -np.inf
+    for k in range(K):
+        if t[k] == emin and logc[k] > lmax:
+            lmax = logc[k]
+    ssum = 0.0
+    for k in range(K):
+        if t[k] == emin and logc[k] > -np.inf:
+            t[k] = math.exp(logc[k] - lmax)
+            ssum += t[k]
+        else:
+            t[k] = 0.0
+    for k in range(K):
+        t[k] = t[k] / ssum
+
+
 @numba.njit(cache=True, fastmath=False)
 def _mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
     M, D = x.shape
@@ -82,9 +131,32 @@ def _mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
             for d in range(D):
                 z = x[i, d] - means[k, d]
                 q += z * z
-            t[k] = logc[k] - 0.5 * q * inv_var[k]
+            e = 0.5 * q * inv_var[k]
+            if e > _BIG:                    # overflow-free order: sum (z sqrt(iv / 2))^2
+                h = math.sqrt(0.5 * inv_var[k])
+                e = 0.0
+                for d in range(D):
+                    w = (x[i, d] - means[k, d]) * h
+                    e += w * w
+            t[k] = logc[k] - e
             if t[k] > tmax:
                 tmax = t[k]
+        if tmax == -np.inf:                 # every energy overflows: log p = -inf, far-point score
+            logp[i] = -np.inf
+            Z = _point_scale(x, i, means)
+            for k in range(K):
+                q = 0.0
+                for d in range(D):
+                    z = x[i, d] / Z - means[k, d] / Z
+                    q += z * z
+                t[k] = 0.5 * q * inv_var[k] if logc[k] > -np.inf else np.inf
+            _tied_responsibilities(t, logc)
+            for k in range(K):
+                c = t[k] * inv_var[k]
+                if c != 0.0:
+                    for d in range(D):
+                        score[i, d] -= c * (x[i, d] - means[k, d])
+            continue
         ssum = 0.0
         for k in range(K):
             t[k] = math.exp(t[k] - tmax)
@@ -112,9 +184,31 @@ def _mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
             for d in range(D):
                 z = x[i, d] - means[k, d]
                 q += z * z * inv_var[k, d]
-            t[k] = logc[k] - 0.5 * q
+            e = 0.5 * q
+            if e > _BIG:
+                e = 0.0
+                for d in range(D):
+                    w = (x[i, d] - means[k, d]) * math.sqrt(0.5 * inv_var[k, d])
+                    e += w * w
+            t[k] = logc[k] - e
             if t[k] > tmax:
                 tmax = t[k]
+        if tmax == -np.inf:
+            logp[i] = -np.inf
+            Z = _point_scale(x, i, means)
+            for k in range(K):
+                q = 0.0
+                for d in range(D):
+                    z = x[i, d] / Z - means[k, d] / Z
+                    q += z * z * inv_var[k, d]
+                t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
+            _tied_responsibilities(t, logc)
+            for k in range(K):
+                c = t[k]
+                if c != 0.0:
+                    for d in range(D):
+                        score[i, d] -= c * inv_var[k, d] * (x[i, d] - means[k, d])
+            continue
         ssum = 0.0
         for k in range(K):
             t[k] = math.exp(t[k] - tmax)
@@ -151,9 +245,38 @@ def _mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
                     acc += linv[k, d, j] * dv[j]
                 z[k, d] = acc
                 q += acc * acc
-            t[k] = logc[k] - 0.5 * q
+            e = 0.5 * q
+            if e > _BIG:
+                e = 0.0
+                for d in range(D):
+                    w = z[k, d] * math.sqrt(0.5)
+                    e += w * w
+            t[k] = logc[k] - e
             if t[k] > tmax:
                 tmax = t[k]
+        if tmax == -np.inf:
+            logp[i] = -np.inf
+            Z = _point_scale(x, i, means)
+            for k in range(K):
+                for d in range(D):
+                    dv[d] = x[i, d] / Z - means[k, d] / Z
+                q = 0.0
+                for d in range(D):
+                    acc = 0.0
+                    for j in range(d + 1):
+                        acc += linv[k, d, j] * dv[j]
+                    z[k, d] = acc               # scaled whitened vector, L^{-1}(x - m) / Z
+                    q += acc * acc
+                t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
+            _tied_responsibilities(t, logc)
+            for k in range(K):
+                c = t[k]
+                if c != 0.0:
+                    for d in range(D):
+                        zd = c * z[k, d]
+                        for j in range(d + 1):
+                            score[i, j] -= (linv[k, d, j] * zd) * Z
+            continue
         ssum = 0.0
         for k in range(K):
             t[k] = math.exp(t[k] - tmax)
@@ -217,10 +340,17 @@ def mixture_logpdf_score(x, log_weights, means, covs):
 
 
 def mixture_logpdf_score_numpy(x, log_weights, means, covs):
-    """Plain-numpy reference for :func:`mixture_logpdf_score` (allocates (M, K, D))."""
+    """Plain-numpy reference for :func:`mixture_logpdf_score` (allocates (M, K, D)).
+
+    Differences are taken in coordinates scaled by a per-point power of two (exact), so far
+    points (``|x| > 1e154``) give ``log p = -inf`` and the score of the dominant component (the
+    widest one, or the nearest among equally wide ones), never NaN, as the kernel does.
+    """
     x, lw, means, covs = _prepare_mixture(x, log_weights, means, covs)
     D = means.shape[1]
-    diff = x[:, None, :] - means[None, :, :]                                  # (M, K, D)
+    mmax = float(np.max(np.abs(means), initial=0.0))
+    Z = np.exp2(np.ceil(np.log2(np.maximum(np.max(np.abs(x), axis=1), max(mmax, 1.0)))))[:, None]   # (M, 1)
+    diff = x[:, None, :] / Z[:, :, None] - means[None, :, :] / Z[:, :, None]       # (M, K, D), scaled
     if covs.ndim == 1:
         prec_diff = diff / covs[None, :, None]
         logdet = D * np.log(covs)
@@ -231,11 +361,23 @@ def mixture_logpdf_score_numpy(x, log_weights, means, covs):
         prec = np.linalg.inv(covs)
         prec_diff = np.einsum("kde,mke->mkd", prec, diff)
         logdet = np.linalg.slogdet(covs)[1]
-    quad = np.sum(diff * prec_diff, axis=-1)                                   # (M, K)
-    terms = lw[None, :] - 0.5 * (quad + logdet[None, :] + D * _LOG_2PI)
+    quad_s = np.sum(diff * prec_diff, axis=-1)                                 # (M, K), scaled by Z^-2
+    with np.errstate(over="ignore"):
+        energy = (np.sqrt(0.5 * quad_s) * Z) ** 2                               # inf only past the largest double
+    terms = lw[None, :] - energy - 0.5 * (logdet[None, :] + D * _LOG_2PI)
     logp = logsumexp(terms, axis=1)
-    resp = np.exp(terms - logp[:, None])
-    score = -np.einsum("mk,mkd->md", resp, prec_diff)
+    far = ~np.isfinite(logp)
+    with np.errstate(invalid="ignore"):
+        resp = np.exp(terms - logp[:, None])
+        resp /= resp.sum(axis=1, keepdims=True)     # logp may have lost log(sum) when |logp| is huge
+    if np.any(far):         # far-point limit: the components tied at the least scaled energy
+        e = np.where(np.isfinite(lw)[None, :], quad_s, np.inf)[far]
+        tied = e == e.min(axis=1, keepdims=True)
+        lt = np.where(tied, lw[None, :] - 0.5 * logdet[None, :], -np.inf)
+        r = np.exp(lt - lt.max(axis=1, keepdims=True))
+        resp[far] = r / r.sum(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):
+        score = -np.einsum("mk,mkd->md", resp, prec_diff) * Z
     return logp, score
 
 
@@ -261,6 +403,12 @@ def _emp_block_nb(G, xx, aa, lw, mu, inv2v, logc, tol):  # pragma: no cover - co
             if t > tmax:
                 tmax = t
         qmin[i] = qm
+        if not tmax > -np.inf:          # every log term overflowed (far point): flag for the exact path
+            qmin[i] = -1.0
+            logp[i] = -np.inf
+            for j in range(N):
+                G[i, j] = 0.0
+            continue
         ssum = 0.0
         for j in range(N):
             d = G[i, j] - tmax
@@ -298,6 +446,11 @@ def _emp_refine_nb(x, atoms, rows, G, lw, mu, inv2v, logc, tol):  # pragma: no c
                     tmax = t
             else:
                 G[i, j] = -np.inf
+        if not tmax > -np.inf:          # far point: flag (NaN) for the exact path
+            out[r] = np.nan
+            for j in range(N):
+                G[i, j] = 0.0
+            continue
         ssum = 0.0
         for j in range(N):
             if G[i, j] > -np.inf:
@@ -314,6 +467,10 @@ def _emp_refine_nb(x, atoms, rows, G, lw, mu, inv2v, logc, tol):  # pragma: no c
             G[i, j] = e * inv if e >= cut else 0.0
     return out
 
+
+#: Query rows with |x|^2 above this skip the matrix-product expansion (it would overflow) and
+#: take the exact scaled path of the numpy twin.
+_FAR = 1e300
 
 #: Rows whose expansion |x|^2 + mu^2 max|a|^2 exceeds this multiple of the smallest squared
 #: distance lose more than ~6 bits to cancellation and are recomputed from direct differences.
@@ -365,7 +522,8 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
     x, atoms, lw, mu, v = _prepare_empirical(x, atoms, log_weights, mu, v)
     M, D = x.shape
     N = atoms.shape[0]
-    xx = np.einsum("md,md->m", x, x)
+    with np.errstate(over="ignore"):
+        xx = np.einsum("md,md->m", x, x)        # inf for far points, which take the exact path
     aa = np.einsum("nd,nd->n", atoms, atoms)
     logc = -0.5 * D * (math.log(v) + _LOG_2PI)
     inv2v = 0.5 / v
@@ -374,15 +532,22 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
     B = int(max(1, min(M, max(min_block_rows, block_bytes // (8 * N)))))
     logp = np.empty(M)
     abar = np.empty((M, D))
+    far_rows = []
     for start in range(0, M, B):
         stop = min(M, start + B)
         G = x[start:stop] @ atoms.T
         lp, qmin = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
-        rows = np.flatnonzero(xx[start:stop] + aamax > _CANCELLATION_LIMIT * qmin)
+        far = (qmin < 0) | ~(xx[start:stop] <= _FAR)
+        with np.errstate(over="ignore"):
+            rows = np.flatnonzero((xx[start:stop] + aamax > _CANCELLATION_LIMIT * qmin) & ~far)
         if rows.size:
             # cancellation in the expansion: redo these rows' candidate atoms exactly
             # (the atoms dropped by the expansion carry < 1e-17 of the mass even with its error)
             lp[rows] = _emp_refine_nb(x[start:stop], atoms, rows, G, lw, mu, inv2v, logc, tol)
+            far[rows[np.isnan(lp[rows])]] = True
+        if np.any(far):
+            G[far] = 0.0
+            far_rows.append(start + np.flatnonzero(far))
         logp[start:stop] = lp
         cols = np.flatnonzero(np.any(G > 0.0, axis=0))
         # (atoms^T G^T)^T: OpenBLAS runs this orientation about twice as fast as G @ atoms
@@ -395,21 +560,45 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
                 c = cols[c0:c0 + step]
                 acc += (atoms[c].T @ G[:, c].T).T
             abar[start:stop] = acc
-    score = (mu * abar - x) / v
+    with np.errstate(over="ignore"):
+        score = (mu * abar - x) / v              # +-inf only where the score exceeds the largest double
+    if far_rows:
+        # far points (|x|^2 or every log term overflows): exact scaled direct differences
+        idx = np.concatenate(far_rows)
+        logp[idx], score[idx] = empirical_logpdf_score_numpy(x[idx], atoms, lw, mu, v)
     return logp, score
 
 
 def empirical_logpdf_score_numpy(x, atoms, log_weights, mu, v):
-    """Plain-numpy reference for :func:`empirical_logpdf_score`: direct differences, one query at a time."""
+    """Plain-numpy reference for :func:`empirical_logpdf_score`: direct differences, one query at a time.
+
+    Differences are taken in coordinates scaled by a power of two (exact) and the energies summed
+    in an overflow-free order, so far points give ``log p = -inf`` (only when the true value is
+    below the most negative double) and the score of the nearest atoms, never NaN.
+    """
     x, atoms, lw, mu, v = _prepare_empirical(x, atoms, log_weights, mu, v)
     M, D = x.shape
     logp = np.empty(M)
     score = np.empty((M, D))
+    centers = mu * atoms
+    cmax = float(np.max(np.abs(centers), initial=0.0))
+    live = np.isfinite(lw)
     for i in range(M):
-        diff = x[i] - mu * atoms                                                 # (N, D)
-        terms = lw - 0.5 * np.sum(diff * diff, axis=1) / v
+        Z = 2.0 ** math.ceil(math.log2(max(1.0, cmax, float(np.max(np.abs(x[i]))))))
+        diff = x[i] / Z - centers / Z                                            # (N, D), exact scaling
+        q = np.sum(diff * diff, axis=1)
+        with np.errstate(over="ignore"):
+            terms = lw - (np.sqrt(0.5 * q / v) * Z) ** 2
         lse = logsumexp(terms)
-        r = np.exp(terms - lse)
+        if np.isfinite(lse):
+            r = np.exp(terms - lse)
+            r /= r.sum()                # lse may have lost log(sum) to rounding when |lse| is huge
+        else:                           # far-point limit: the nearest atoms (ties by weight)
+            e = np.where(live, q, np.inf)
+            lt = np.where(e == e.min(), lw, -np.inf)
+            r = np.exp(lt - lt.max())
+            r /= r.sum()
         logp[i] = lse - 0.5 * D * (math.log(v) + _LOG_2PI)
-        score[i] = -(r @ diff) / v
+        with np.errstate(over="ignore"):
+            score[i] = -((r @ diff) / v) * Z
     return logp, score

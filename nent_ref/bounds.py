@@ -34,23 +34,46 @@ import math
 
 import numpy as np
 
+from .data import Dirac, Gaussian
 from .mixture import Empirical, GaussianMixture, _MixParams
-from .processes import check_times
+from .processes import check_times, is_process
 
 __all__ = ["pairwise_kl", "pairwise_bhattacharyya", "entropy_bounds", "kl_to_equilibrium_bounds",
            "total_entropy_bounds"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _BLOCK_ELEMS = 4_000_000
+_EPS = float(np.finfo(float).eps)
+
+
+def _as_data(data):
+    """GaussianMixture or Empirical data; a Gaussian becomes a one-component mixture and a Dirac a
+    one-atom Empirical (their bounds are then exact); anything else is a TypeError."""
+    if isinstance(data, (GaussianMixture, Empirical)):
+        return data
+    if isinstance(data, Gaussian):
+        return GaussianMixture.from_gaussian(data)
+    if isinstance(data, Dirac):
+        return Empirical(data.point[None, :])
+    raise TypeError(f"data must be a GaussianMixture or Empirical (or a Gaussian / Dirac, taken as one "
+                    f"component / atom); got {type(data).__name__}")
 
 
 def _as_params(mix) -> _MixParams:
     if isinstance(mix, _MixParams):
         return mix
+    if isinstance(mix, Gaussian):
+        mix = GaussianMixture.from_gaussian(mix)
     if isinstance(mix, GaussianMixture):
         p = _MixParams.of(mix)
         return p
-    raise TypeError(f"need a GaussianMixture (got {type(mix).__name__}); diffuse empirical data to s > 0 first")
+    raise TypeError(f"need a GaussianMixture or Gaussian (got {type(mix).__name__}); diffuse empirical data "
+                    "to s > 0 first")
+
+
+def _check_process(process):
+    if not is_process(process):
+        raise TypeError(f"process must be a forward process (nr.VP, nr.SL or nr.VE); got {type(process).__name__}")
 
 
 def _logdets(p: _MixParams):
@@ -73,7 +96,16 @@ def _pair_block(p: _MixParams, rows: slice, which: str) -> np.ndarray:
         var = np.full(K, p.covs[1]) if p.kind == "shared" else p.covs
         vi = var[rows][:, None]
         vj = var[None, :]
-        d2 = np.maximum(np.sum(ci ** 2, 1)[:, None] - 2.0 * ci @ c.T + np.sum(c ** 2, 1)[None, :], 0.0)
+        sq = np.sum(c ** 2, 1)
+        d2 = np.maximum(sq[rows][:, None] - 2.0 * ci @ c.T + sq[None, :], 0.0)
+        # the expansion errs by ~4 eps (|c_i|^2 + |c_j|^2): where that is visible at the scale of the
+        # variances (tiny cutoffs) and the pair is near enough to matter (d^2 / 8v < 800), use direct differences
+        err = 4.0 * _EPS * (sq[rows][:, None] + sq[None, :])
+        redo = (err > 1e-13 * np.minimum(vi, vj)) & (d2 - err < 6400.0 * np.maximum(vi, vj))
+        if np.any(redo):
+            ii, jj = np.nonzero(redo)
+            diff = ci[ii] - c[jj]
+            d2[ii, jj] = np.einsum("nd,nd->n", diff, diff)
         if which == "kl":
             r = vi / vj
             return 0.5 * (D * (r - 1.0 - np.log(r)) + d2 / vj)
@@ -149,7 +181,7 @@ def entropy_bounds(mix) -> tuple[float, float]:
     r"""(lower, upper) bounds on the differential entropy H(p) of a GaussianMixture, nats.
 
     Lower: Bhattacharyya pairwise bound; upper: KL pairwise bound (Kolchinsky & Tracey 2017).
-    Both equal H exactly for one component.
+    Both equal H exactly for one component (a :class:`nent_ref.Gaussian` is accepted as one).
     """
     p = _as_params(mix)
     h0 = _component_entropy(p)
@@ -159,6 +191,9 @@ def entropy_bounds(mix) -> tuple[float, float]:
 def _entropy_bounds_at(data, process, s):
     if isinstance(data, Empirical) and s <= 0:
         raise ValueError("empirical data need s > 0: their entropy is -infinity at s = 0")
+    if isinstance(data, Empirical) and not float(process.marginal_var(s)) > 0:
+        raise ValueError(f"v(s) underflows to 0 at s = {s!r}: the bounds need a representable noise variance "
+                         "(nr.kl_to_equilibrium handles such cutoffs by the separated-atoms closed form)")
     return entropy_bounds(_MixParams.at(data, process, s))
 
 
@@ -171,8 +206,11 @@ def _second_moment_at(data, process, s):
 def kl_to_equilibrium_bounds(data, process, s):
     """(lower, upper) bounds on KL(p_s || p_eq) for GaussianMixture or Empirical data (nats).
 
-    Arrays when ``s`` is an array; the lower bound is clipped at 0.
+    Arrays when ``s`` is an array; the lower bound is clipped at 0.  A Gaussian (Dirac) is taken
+    as a one-component mixture (one-atom Empirical), for which both bounds are exact.
     """
+    data = _as_data(data)
+    _check_process(process)
     if not process.has_equilibrium:
         raise ValueError(f"{process!r} has no normalisable equilibrium, so KL(p_s || p_eq) is undefined")
     s = check_times(s, process, "s")
@@ -190,8 +228,10 @@ def kl_to_equilibrium_bounds(data, process, s):
 def total_entropy_bounds(data, process, s0=0.0, s1=None):
     """(lower, upper) bounds on S_tot(s0, s1) from the entropy bounds at both ends (nats).
 
-    Scalar times only.  Lower bound clipped at 0.
+    Scalar times only.  Lower bound clipped at 0.  Data as in :func:`kl_to_equilibrium_bounds`.
     """
+    data = _as_data(data)
+    _check_process(process)
     s1 = process.T if s1 is None else s1
     s0 = float(check_times(s0, process, "s0"))
     s1 = float(check_times(s1, process, "s1"))

@@ -22,13 +22,21 @@ import math
 
 import numpy as np
 
+from ._checks import real_array, rng as _rng
+
 __all__ = ["Gaussian", "Dirac", "as_points"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+#: Largest accepted covariance condition number lam_max / lam_min: the eigenvalues from the
+#: symmetric eigensolver have absolute errors of order 1e-16 lam_max, so beyond this limit
+#: the smallest one (hence log det and the KL closed forms) loses more than 3 digits.
+MAX_CONDITION = 1e13
+
+
 def _as_vector(name: str, value) -> np.ndarray:
-    arr = np.array(value, dtype=float)
+    arr = real_array(name, value, finite=False).copy()
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.size == 0:
@@ -38,9 +46,22 @@ def _as_vector(name: str, value) -> np.ndarray:
     return arr
 
 
+def definiteness_problem(lam_min: float, lam_max: float, what: str = "covariance") -> str | None:
+    """Why eigenvalues ``lam_min <= lam_max`` are refused as a covariance (None when they are fine):
+    not positive definite, or positive definite with a condition number above :data:`MAX_CONDITION`."""
+    if not lam_min > 0:
+        return (f"{what} is not positive definite (smallest eigenvalue {lam_min:.3g}); "
+                "use Dirac (or Empirical) for a point mass")
+    if not lam_min > lam_max / MAX_CONDITION:
+        return (f"{what} is positive definite but too ill-conditioned: condition number "
+                f"{lam_max / lam_min:.3g} (eigenvalues {lam_min:.3g} .. {lam_max:.3g}) exceeds the limit "
+                f"{MAX_CONDITION:.0e}, beyond which its smallest eigenvalue is not known to 3 digits")
+    return None
+
+
 def _as_covariance(cov, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate a covariance; return (symmetrised cov, eigenvalues, eigenvectors)."""
-    c = np.array(cov, dtype=float)
+    c = real_array("covariance", cov, finite=False).copy()
     if c.ndim == 0 and dim == 1:
         c = c.reshape(1, 1)
     if c.shape != (dim, dim):
@@ -52,15 +73,15 @@ def _as_covariance(cov, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError("covariance is not symmetric (|S - S^T| > 1e-10 max|S|)")
     c = 0.5 * (c + c.T)
     lam, U = np.linalg.eigh(c)
-    if not lam[0] > 1e-13 * max(lam[-1], 1e-300) or not lam[0] > 0:
-        raise ValueError(f"covariance is not positive definite (smallest eigenvalue {lam[0]:.3g}); "
-                         "use Dirac for a point mass")
+    problem = definiteness_problem(lam[0], lam[-1])
+    if problem:
+        raise ValueError(problem)
     return c, lam, U
 
 
 def as_points(x, dim: int, name: str = "x") -> np.ndarray:
     """Validate query points of shape (..., dim) (a 1-D array of length dim is one point)."""
-    arr = np.asarray(x, dtype=float)
+    arr = real_array(name, x, finite=False)
     if arr.ndim == 0 or arr.shape[-1] != dim:
         raise ValueError(f"{name} must have shape (..., {dim}) (got {np.shape(x)})")
     if not np.all(np.isfinite(arr)):
@@ -133,22 +154,37 @@ class Gaussian:
         return f"Gaussian(dim={self.dim}, mean={np.array2string(self._mean, precision=4)})"
 
     # -- densities
-    def logpdf(self, x):
-        """log density at points x of shape (..., D); returns shape (...)."""
+    def _whitened(self, x):
+        """(z / scale, scale) with z = U^T (x - m) and a per-point power-of-two scale that keeps
+        z / scale of order one (no overflow for |x| up to the largest double)."""
         x = as_points(x, self.dim)
-        z = (x - self._mean) @ self._U
-        return -0.5 * (np.sum(z * z / self._lam, axis=-1) + np.sum(np.log(self._lam)) + self.dim * _LOG_2PI)
+        scale = np.maximum(np.max(np.abs(x), axis=-1, keepdims=True), np.max(np.abs(self._mean)))
+        scale = np.exp2(np.ceil(np.log2(np.maximum(scale, 1.0))))
+        return ((x / scale - self._mean / scale) @ self._U), scale
+
+    def logpdf(self, x):
+        """log density at points x of shape (..., D); returns shape (...).
+
+        The quadratic form is summed as ``sum (z_i / sqrt(2 lam_i))^2`` in scaled coordinates, so it
+        overflows (to ``-inf``) only when the true log density is below the most negative double.
+        """
+        zs, scale = self._whitened(x)
+        with np.errstate(over="ignore"):
+            w = (zs / np.sqrt(2.0 * self._lam)) * scale
+            q = np.sum(w * w, axis=-1)
+        return -(q + 0.5 * (np.sum(np.log(self._lam)) + self.dim * _LOG_2PI))
 
     def score(self, x):
-        """Score grad log p(x) = -S^{-1}(x - m), shape (..., D)."""
-        x = as_points(x, self.dim)
-        z = (x - self._mean) @ self._U
-        return -(z / self._lam) @ self._U.T
+        """Score grad log p(x) = -S^{-1}(x - m), shape (..., D) (``+-inf`` only where it overflows)."""
+        zs, scale = self._whitened(x)
+        with np.errstate(over="ignore"):
+            return -((zs / self._lam) @ self._U.T) * scale
 
     def sample(self, n: int, seed=None) -> np.ndarray:
-        """n independent draws, shape (n, D), reproducible from ``seed`` (int or Generator)."""
+        """n independent draws, shape (n, D), reproducible from ``seed`` (see
+        :func:`nent_ref._checks.rng`: an int, a sequence of ints, a SeedSequence or a Generator)."""
         n = _check_count(n)
-        rng = np.random.default_rng(seed)
+        rng = _rng(seed)
         z = rng.standard_normal((n, self.dim))
         return self._mean + (z * np.sqrt(self._lam)) @ self._U.T
 
@@ -209,7 +245,8 @@ class Dirac:
         return f"Dirac({np.array2string(self._point, precision=4)})"
 
     def sample(self, n: int, seed=None) -> np.ndarray:
-        """n copies of the atom, shape (n, D)."""
+        """n copies of the atom, shape (n, D) (``seed`` is validated like everywhere, then unused)."""
+        _rng(seed)
         return np.tile(self._point, (_check_count(n), 1))
 
     def diffuse(self, process, s):

@@ -29,7 +29,7 @@ import numpy as np
 
 from .data import Dirac, Gaussian
 from .estimate import NAT_PER_TIME, Estimate, log_base
-from .processes import check_times
+from .processes import check_times, is_process
 
 __all__ = ["entropy_production_rate", "total_entropy", "kl_to_equilibrium", "rate_curve", "rate_nodes"]
 
@@ -56,6 +56,7 @@ def entropy_production_rate(data, process, s, *, base=None, **options) -> Estima
     Estimate
         In nats per unit time (``unit="nat/time"``); array-valued when ``s`` is an array.
     """
+    _check_process(process)
     s = check_times(s, process, "s", allow_T=not process.singular_at_T)
     return _in_base(_rate(data, process, s, **options).with_unit(NAT_PER_TIME), base)
 
@@ -66,6 +67,7 @@ def kl_to_equilibrium(data, process, s, *, base=None, **options) -> Estimate:
     Raises ValueError for VE (no normalisable equilibrium) and for Dirac/empirical data at
     ``s = 0`` (infinite).
     """
+    _check_process(process)
     if not process.has_equilibrium:
         raise ValueError(f"{process!r} has no normalisable equilibrium, so KL(p_s || p_eq) is undefined")
     s = check_times(s, process, "s")
@@ -79,12 +81,19 @@ def total_entropy(data, process, s0=0.0, s1=None, *, base=None, **options) -> Es
     ``s0 > 0`` because :math:`S_{tot}(s_0, T)` grows like :math:`(D/2)\log(1/s_0)`.
     ``s0`` and ``s1`` broadcast against each other.
     """
+    _check_process(process)
     s1 = process.T if s1 is None else s1
     s0 = check_times(s0, process, "s0")
     s1 = check_times(s1, process, "s1")
     if np.any(s0 > s1):
         raise ValueError(f"need s0 <= s1 (got s0={s0}, s1={s1})")
     return _in_base(_total(data, process, s0, s1, **options), base)
+
+
+def _check_process(process):
+    if not is_process(process):
+        raise TypeError(f"process must be a forward process (nr.VP, nr.SL or nr.VE); got "
+                        f"{type(process).__name__} {process!r}")
 
 
 def _in_base(est: Estimate, base) -> Estimate:
@@ -186,6 +195,11 @@ def _x_minus_log1p_x(x):
     return np.where(small, series, direct)
 
 
+#: Below this a variance sum mu^2 lam + v is evaluated through logarithms (it may underflow:
+#: a Dirac at s0 = 5e-324 has v ~ 1e-325).
+_TINY = 1e-280
+
+
 def _eq_terms(process, s, lam):
     """mu^2, 1 - mu^2 and x_i = mu^2 (lam_i - k^2)/k^2 on a grid of times (last axis: eigen-directions)."""
     k2 = process.peq_var
@@ -195,37 +209,82 @@ def _eq_terms(process, s, lam):
     return mu2, omm, x
 
 
+def _log_sum(log_a, log_b):
+    """log(e^a + e^b) with -inf allowed in either argument."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.logaddexp(log_a, log_b)
+
+
+def _log_lam_s(process, s, lam):
+    r"""log of the eigenvalues :math:`\mu^2 \lambda_i + v` of p_s's covariance (last axis), computed
+    through :meth:`log_marginal_var` where the sum underflows (Dirac directions at tiny cutoffs)."""
+    mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
+    lam_s = mu2 * lam + np.asarray(process.marginal_var(s))[..., None]
+    with np.errstate(divide="ignore"):
+        out = np.log(lam_s)
+        tiny = lam_s < _TINY
+        if np.any(tiny):
+            log_v = np.asarray(process.log_marginal_var(s))[..., None]
+            out = np.where(tiny, _log_sum(np.log(mu2) + np.log(lam), log_v), out)
+    return out
+
+
 def _gaussian_kl_eq(m2, lam, process, s):
-    r"""KL(p_s||p_eq) = 1/2 sum_i [x_i - log(1+x_i)] + mu^2 |m|^2 / (2 k^2), x_i = mu^2(lam_i - k^2)/k^2."""
+    r"""KL(p_s||p_eq) = 1/2 sum_i [x_i - log(1+x_i)] + mu^2 |m|^2 / (2 k^2), x_i = mu^2(lam_i - k^2)/k^2.
+
+    :math:`\log(1 + x_i) = \log(\mu^2\lambda_i/k^2 + 1 - \mu^2)` comes from ``log1p`` near
+    ``x = 0``, directly elsewhere, and through :meth:`log_one_minus_mu2` where the sum underflows
+    (a Dirac at a tiny cutoff: ``1 - mu^2 ~ B(s0)`` may be below the smallest double), so every
+    representable cutoff gives the finite value.  Clamped at 0 (KL >= 0; rounding near
+    equilibrium could otherwise give -1e-16).
+    """
     k2 = process.peq_var
     mu2, omm, x = _eq_terms(process, s, lam)
-    # log(1 + x) = log(mu^2 lam / k^2 + 1 - mu^2): use the second form away from x = 0 (Dirac: 1 - mu^2 -> 0)
+    arg = mu2 * lam / k2 + omm
     with np.errstate(divide="ignore"):
-        log1px = np.where(np.abs(x) < 0.5, np.log1p(np.where(np.abs(x) < 0.5, x, 0.0)),
-                          np.log(mu2 * lam / k2 + omm))
+        log_arg = np.log(arg)
+        tiny = arg < _TINY
+        if np.any(tiny):
+            log_omm = np.asarray(process.log_one_minus_mu2(s))[..., None]
+            log_arg = np.where(tiny, _log_sum(np.log(mu2) + np.log(lam / k2), log_omm), log_arg)
+    # log(1 + x): log1p near x = 0, the second form away from it (Dirac: 1 - mu^2 -> 0)
+    log1px = np.where(np.abs(x) < 0.5, np.log1p(np.where(np.abs(x) < 0.5, x, 0.0)), log_arg)
     terms = np.where(np.abs(x) < 0.1, _x_minus_log1p_x(x), x - log1px)
-    return 0.5 * np.sum(terms, axis=-1) + 0.5 * mu2[..., 0] * m2 / k2
+    return np.maximum(0.5 * np.sum(terms, axis=-1) + 0.5 * mu2[..., 0] * m2 / k2, 0.0)
 
 
 def _gaussian_rate(m2, lam, process, s):
     r"""Sdot = D(s) [ sum_i mu^4 (k^2 - lam_i)^2 / (lam_s,i k^4) + mu^2 |m|^2 / k^4 ] (equilibrium processes),
-    Sdot = D(s) sum_i 1 / lam_s,i (VE)."""
+    Sdot = D(s) sum_i 1 / lam_s,i (VE).
+
+    ``1 / lam_s`` comes from :func:`_log_lam_s` where ``lam_s`` underflows; a Dirac's rate is
+    about ``D / (2 s)``, which exceeds the largest double (``inf``) for ``s`` below about 1e-308.
+    """
     Dcoef = np.asarray(process.diffusion(s))
+    k2 = process.peq_var
     if process.has_equilibrium:
-        k2 = process.peq_var
         mu2, omm, _ = _eq_terms(process, s, lam)
         lam_s = mu2 * lam + k2 * omm
-        inner = np.sum(mu2 * mu2 * (k2 - lam) ** 2 / lam_s, axis=-1) / k2 ** 2 + mu2[..., 0] * m2 / k2 ** 2
+        num = mu2 * mu2 * (k2 - lam) ** 2
     else:
+        mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
         lam_s = lam + np.asarray(process.marginal_var(s))[..., None]
-        inner = np.sum(1.0 / lam_s, axis=-1)
-    return Dcoef * inner
+        num = np.ones_like(lam_s)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratio = num / lam_s
+        tiny = lam_s < _TINY
+        if np.any(tiny):
+            ratio = np.where(tiny, num * np.exp(-_log_lam_s(process, s, lam)), ratio)
+        if process.has_equilibrium:
+            inner = np.sum(ratio, axis=-1) / k2 ** 2 + mu2[..., 0] * m2 / k2 ** 2
+        else:
+            inner = np.sum(ratio, axis=-1)
+        return Dcoef * inner
 
 
 def _gaussian_entropy(lam, process, s):
     """Differential entropy of p_s up to the constant (D/2) log(2 pi e): 1/2 sum log lam_s."""
-    lam_s = np.asarray(process.mean_coeff_sq(s))[..., None] * lam + np.asarray(process.marginal_var(s))[..., None]
-    return 0.5 * np.sum(np.log(lam_s), axis=-1)
+    return 0.5 * np.sum(_log_lam_s(process, s, lam), axis=-1)
 
 
 @_rate.register(Gaussian)
@@ -243,7 +302,7 @@ def _(data, process, s, **options):
     _closed_form_only(options)
     require_cutoff(data, s, "s")
     m2, lam = _spectrum(data)
-    return Estimate(_gaussian_kl_eq(m2, lam, process, s), 0.0, "closed-form")
+    return Estimate(_gaussian_kl_eq(m2, lam, process, s), 0.0, "closed-form")  # clamped at 0 inside
 
 
 @_total.register(Gaussian)

@@ -26,7 +26,15 @@ import numpy as np
 
 from ._checks import finite_float as _finite_float
 
-__all__ = ["LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times"]
+__all__ = ["LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process"]
+
+#: Below this, B(s) (or 2 log(sigma_max/sigma_min) s for VE) is treated through its logarithm.
+_TINY = 1e-290
+
+
+def is_process(obj) -> bool:
+    """True for the forward processes of this module (VP, SL, VE and their subclasses)."""
+    return isinstance(obj, _LinearProcess)
 
 
 def check_times(s, process, name: str = "s", *, allow_T: bool = True) -> np.ndarray:
@@ -73,6 +81,19 @@ class LinearSchedule:
         s = np.asarray(s, dtype=float)
         return self.beta_min * s + 0.5 * (self.beta_max - self.beta_min) * s * s
 
+    def log_integral(self, s):
+        r"""log B(s), accurate where B itself underflows (every representable s > 0; -inf at 0).
+
+        :math:`\log B = \log s + \log(\beta_{min} + \tfrac12(\beta_{max} - \beta_{min}) s)`
+        (:math:`\log\tfrac12(\beta_{max} - \beta_{min}) + 2\log s` when beta_min = 0).
+        """
+        s = np.asarray(s, dtype=float)
+        half = 0.5 * (self.beta_max - self.beta_min)
+        with np.errstate(divide="ignore"):
+            if self.beta_min > 0:
+                return np.log(s) + np.log(self.beta_min + half * s)
+            return math.log(half) + 2.0 * np.log(s)
+
     def __repr__(self):
         return f"LinearSchedule(beta_min={self.beta_min:g}, beta_max={self.beta_max:g})"
 
@@ -113,6 +134,18 @@ class CosineSchedule:
         ratio_m1 = -2.0 * np.sin(0.5 * d) ** 2 - math.tan(self._phase0) * np.sin(d)
         with np.errstate(divide="ignore"):
             return np.where(t >= 1.0, np.inf, -2.0 * np.log1p(np.maximum(ratio_m1, -1.0)))
+
+    def log_integral(self, t):
+        """log B(t), accurate where B underflows (every representable t > 0).
+
+        For t < 1e-100, B = 2 tan(phase0) d (1 + O(d)) with d = (pi/2) t / (1 + c), so
+        log B = log(2 tan(phase0) pi / (2 (1 + c))) + log t to double precision; elsewhere log(B(t)).
+        """
+        t = np.asarray(t, dtype=float)
+        const = math.log(math.pi * math.tan(self._phase0) / (1.0 + self.s))
+        with np.errstate(divide="ignore"):
+            direct = np.log(self.integral(np.maximum(t, 1e-100)))
+            return np.where(t < 1e-100, const + np.log(t), direct)
 
     def __repr__(self):
         return f"CosineSchedule(s={self.s:g})"
@@ -169,6 +202,30 @@ class _LinearProcess:
             return self.peq_var * self._one_minus_mu2(s)
         return self._v(s)
 
+    def log_one_minus_mu2(self, s):
+        r""":math:`\log(1 - \mu(s)^2)` for processes with an equilibrium (``v = k^2 (1 - \mu^2)``).
+
+        Accurate for every representable ``s > 0``, also where ``1 - mu^2`` underflows
+        (e.g. VP at ``s = 5e-324``, where it is about ``1e-325``); ``-inf`` at ``s = 0``.
+        The Dirac closed forms need it: ``KL(p_s || p_eq) ~ -(D/2) log(1 - mu^2)``.
+        """
+        if self.peq_var is None:
+            raise ValueError(f"{self!r} has no equilibrium; use log_marginal_var")
+        s = self._times(s)
+        out = self._log_omm(s)
+        bad = (s > 0) & ~np.isfinite(out)
+        if np.any(bad):
+            first = float(np.atleast_1d(s)[np.atleast_1d(bad)][0])
+            raise ValueError(f"log(1 - mu^2) underflows at s = {first!r} for {self!r}: its schedule has no "
+                             "log_integral(s) method (give it one, or use a larger cutoff)")
+        return out
+
+    def log_marginal_var(self, s):
+        """log v(s), accurate for every representable ``s > 0`` (``-inf`` at ``s = 0``)."""
+        if self.peq_var is not None:
+            return math.log(self.peq_var) + self.log_one_minus_mu2(s)
+        return self._log_v(self._times(s))
+
     def grad_log_peq(self, x, s=None):
         """Score of the frozen-time equilibrium, -x / k^2 (zero for VE: flat, improper p_eq)."""
         x = np.asarray(x, dtype=float)
@@ -205,6 +262,10 @@ class VP(_LinearProcess):
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, kappa: float = 1.0,
                  schedule=None, T: float = 1.0):
+        if schedule is not None and not all(callable(getattr(schedule, name, None))
+                                            for name in ("beta", "integral")):
+            raise TypeError(f"schedule must be a noise schedule (nr.LinearSchedule, nr.CosineSchedule or "
+                            f"an object with methods beta(s) and integral(s)); got {schedule!r}")
         self.schedule = schedule if schedule is not None else LinearSchedule(beta_min, beta_max)
         self.kappa = _finite_float("kappa", kappa)
         if self.kappa <= 0:
@@ -236,6 +297,16 @@ class VP(_LinearProcess):
 
     def _one_minus_mu2(self, s):
         return -np.expm1(-self.schedule.integral(s))
+
+    def _log_omm(self, s):
+        # log(-expm1(-B)) = log B + log(-expm1(-B)/B); the second term is below 1e-290 where B < 1e-290
+        B = self.schedule.integral(s)
+        log_b = getattr(self.schedule, "log_integral", None)
+        with np.errstate(divide="ignore"):
+            direct = np.log(-np.expm1(-B))
+            if log_b is None:
+                return direct
+            return np.where(B > _TINY, direct, log_b(s))
 
     def _clock(self, s0, s1):
         return 0.5 * self.peq_var * (self.schedule.integral(s1) - self.schedule.integral(s0))
@@ -279,6 +350,10 @@ class SL(_LinearProcess):
     def _one_minus_mu2(self, s):
         return s * (2.0 - s)
 
+    def _log_omm(self, s):
+        with np.errstate(divide="ignore"):
+            return np.log(s) + np.log(2.0 - s)
+
     def _clock(self, s0, s1):
         with np.errstate(divide="ignore"):
             return self.peq_var * (np.log1p(-s0) - np.log1p(-s1))
@@ -321,6 +396,14 @@ class VE(_LinearProcess):
 
     def _v(self, s):
         return self.sigma_min ** 2 * np.expm1(2.0 * self._log_ratio * s)
+
+    def _log_v(self, s):
+        # log expm1(x) = log x + log(expm1(x)/x), the second term below 1e-290 where x < 1e-290
+        x = 2.0 * self._log_ratio * s
+        with np.errstate(divide="ignore"):
+            small = np.log(2.0 * self._log_ratio) + np.log(s)
+            return 2.0 * math.log(self.sigma_min) + np.where(x > _TINY, np.log(np.expm1(np.maximum(x, _TINY))),
+                                                             small)
 
     def _clock(self, s0, s1):
         return 0.5 * (self._v(s1) - self._v(s0))

@@ -136,3 +136,42 @@ def test_empirical_bounds_bracket_and_ve():
         bounds.total_entropy_bounds(emp, proc, 0.0)
     with pytest.raises(TypeError):
         bounds.entropy_bounds(emp)
+
+
+# --------------------------------------------------------------------------- issue 11
+def test_bounds_type_checks_and_single_component_data():
+    """total_entropy_bounds on a Gaussian raised AttributeError '_logw' (item 7): a Gaussian (Dirac)
+    is now a one-component mixture (one-atom Empirical), with exact bounds; other types are TypeErrors."""
+    proc = nr.VP(0.1, 20.0)
+    g = nr.Gaussian([0.3, -0.2], [[0.5, 0.1], [0.1, 0.4]])
+    lo, hi = nr.bounds.total_entropy_bounds(g, proc)
+    ref = nr.total_entropy(g, proc).value
+    assert abs(lo - ref) < 1e-12 * ref and abs(hi - ref) < 1e-12 * ref
+    d = nr.Dirac([1.0, -0.5])
+    lo, hi = nr.bounds.kl_to_equilibrium_bounds(d, proc, 1e-3)
+    ref = nr.kl_to_equilibrium(d, proc, 1e-3).value
+    assert abs(lo - ref) < 1e-12 * ref and abs(hi - ref) < 1e-12 * ref
+    h_lo, h_hi = nr.bounds.entropy_bounds(g)
+    assert abs(h_lo - g.entropy()) < 1e-13 and abs(h_hi - g.entropy()) < 1e-13
+    for bad in ([1.0, 2.0], np.zeros((2, 2)), None):
+        with pytest.raises(TypeError, match="data must be a GaussianMixture or Empirical"):
+            nr.bounds.total_entropy_bounds(bad, proc)
+        with pytest.raises(TypeError, match="data must be a GaussianMixture or Empirical"):
+            nr.bounds.kl_to_equilibrium_bounds(bad, proc, 0.5)
+    with pytest.raises(TypeError, match="process must be a forward process"):
+        nr.bounds.total_entropy_bounds(g, None)
+
+
+def test_empirical_bounds_at_tiny_cutoffs_are_exact():
+    """At s = 1e-40 the pairwise distances come from direct differences (the expansion's rounding,
+    ~1e-16, dwarfs v ~ 1e-41): both bounds equal the separated closed form mean Dirac KL - H(w)."""
+    proc = nr.VP(0.1, 20.0)
+    atoms = np.array([[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]] * 12) + np.repeat(np.arange(12), 3)[:, None] * 0.01
+    emp = Empirical(atoms)                     # 36 atoms: the shared (matrix-product) path
+    for s in (1e-40, 1e-20):
+        lo, hi = nr.bounds.kl_to_equilibrium_bounds(emp, proc, s)
+        ref = nr.kl_to_equilibrium(emp, proc, s)
+        assert ref.method == "closed-form (separated atoms)"
+        assert abs(lo - ref.value) < 1e-12 * ref.value and abs(hi - ref.value) < 1e-12 * ref.value
+    with pytest.raises(ValueError, match="underflows"):
+        nr.bounds.kl_to_equilibrium_bounds(emp, proc, 5e-324)

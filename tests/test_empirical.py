@@ -7,7 +7,7 @@ from scipy.special import ndtri
 
 import nent_ref as nr
 from nent_ref import cases
-from nent_ref.mixture import Empirical, GaussianMixture, paper_mixture
+from nent_ref.mixture import Empirical, GaussianMixture, cutoff_check, paper_mixture
 
 PROCS = cases.processes()
 
@@ -175,3 +175,144 @@ def test_empirical_suite_runs_small(monkeypatch):
     for r in rows:
         assert r["n_atoms"] == 5 and r["s0"] == cases.EPS
         assert r["mean_dirac_kl_s0"] - r["log_N"] - 1e-8 <= r["kl_s0_eq"] <= r["mean_dirac_kl_s0"] + 1e-8
+
+
+# --------------------------------------------------------------------------- issue 11: tiny cutoffs
+VP20 = nr.VP(0.1, 20.0)
+
+
+def test_issue_reproducer_single_atom_at_1e_40():
+    """Empirical([[1, -.5]]) at 1e-40 gave 95.031 (bound 1e-7); the Dirac closed form is 94.031."""
+    est = nr.kl_to_equilibrium(Empirical([[1.0, -0.5]]), VP20, 1e-40)
+    ref = nr.kl_to_equilibrium(nr.Dirac([1.0, -0.5]), VP20, 1e-40).value
+    assert abs(ref - 94.0309888128) < 1e-9
+    assert est.value == ref and est.method == "closed-form (separated atoms)"
+
+
+@pytest.mark.parametrize("D", [2, 50])
+@pytest.mark.parametrize("s0", [1e-40, 1e-100])
+@pytest.mark.parametrize("method", ["quadrature", "monte-carlo"])
+def test_single_atom_equals_dirac_at_tiny_cutoffs(D, s0, method):
+    """N = 1: KL, rate and S_tot equal the Dirac closed forms (D = 50 at 1e-40 was off by 25 nats)."""
+    if method == "quadrature" and D > 2:
+        pytest.skip("quadrature is for D <= 2")
+    a = np.linspace(-1.0, 1.0, D)
+    emp, dirac = Empirical([a]), nr.Dirac(a)
+    for fn in (nr.kl_to_equilibrium, nr.entropy_production_rate):
+        est = fn(emp, VP20, s0, method=method, seed=1)
+        assert est.method == "closed-form (separated atoms)"
+        assert math.isclose(est.value, fn(dirac, VP20, s0).value, rel_tol=1e-14)
+    tot = nr.total_entropy(emp, VP20, s0, method=method, seed=2, n_samples=2 ** 14)
+    ref = nr.total_entropy(dirac, VP20, s0).value
+    assert tot.extra["kl_s0"].method == "closed-form (separated atoms)"
+    assert abs(tot.value - ref) <= 5 * tot.stderr + tot.error_bound + 1e-12 * ref
+    assert tot.method == f"closed-form (separated atoms) + {method}"
+
+
+@pytest.mark.parametrize("pname", ["vp20", "vpx", "sl", "ve"])
+def test_separated_atoms_equal_mean_dirac_minus_entropy_of_weights(pname):
+    """Separated atoms (duplicates merged): KL = sum_i w_i KL_i - H(w), rate = mean Dirac rate,
+    S_tot = KL difference (THEORY.md section 4; overlap terms < 1e-190)."""
+    proc = {"vp20": VP20, "vpx": PROCS["vpx"], "sl": PROCS["sl"], "ve": nr.VE()}[pname]
+    atoms = np.array([[0.0, 1.0], [2.0, -1.0], [0.5, 0.5], [0.0, 1.0]])       # the last duplicates the first
+    w = np.array([0.1, 0.3, 0.4, 0.2])
+    emp = Empirical(atoms, w)
+    merged_w = np.array([0.3, 0.3, 0.4])
+    hw = -float(merged_w @ np.log(merged_w))
+    for s in (1e-40, 1e-200, 5e-324):
+        rate = nr.entropy_production_rate(emp, proc, s)
+        rates = [nr.entropy_production_rate(nr.Dirac(a), proc, s).value for a in atoms]
+        assert rate.method == "closed-form (separated atoms)"
+        if np.isfinite(rate.value):
+            assert math.isclose(rate.value, float(w @ rates), rel_tol=1e-13)
+        if proc.has_equilibrium:
+            kl = nr.kl_to_equilibrium(emp, proc, s)
+            ref = float(w @ [nr.kl_to_equilibrium(nr.Dirac(a), proc, s).value for a in atoms]) - hw
+            assert kl.method == "closed-form (separated atoms)" and math.isclose(kl.value, ref, rel_tol=1e-13)
+            assert kl.error_bound < 1e-190
+        else:
+            # VE: S_tot(s, s1) = H(p_s1) - H(p_s0), with H(p_s0) = (D/2) log(2 pi e v(s0)) + H(w)
+            s1 = 1e-30
+            ref = 0.5 * 2 * (float(proc.log_marginal_var(s1)) - float(proc.log_marginal_var(s)))
+            assert math.isclose(nr.total_entropy(emp, proc, s, s1).value, ref, rel_tol=1e-12)
+
+
+def test_unresolvable_cutoff_raises_naming_the_safe_range():
+    """Atoms closer than 60 noise widths at a cutoff whose noise is below their rounding."""
+    emp = Empirical([[0.0, 1.0], [0.0, 1.0 + 1e-12], [3.0, 0.0]])
+    chk = cutoff_check(emp, VP20, 1e-25)
+    assert chk.status == "unresolvable" and not chk
+    i, j, r = chk.closest_pair
+    assert (i, j) == (0, 1) and r < 60
+    assert 1e-25 < chk.smallest_direct_s < 1e-10
+    for fn in (nr.kl_to_equilibrium, nr.entropy_production_rate):
+        for method in ("quadrature", "monte-carlo"):
+            with pytest.raises(ValueError, match=r"atoms 0 and 1 are only .* noise widths apart.*cutoffs s >= "):
+                fn(emp, VP20, 1e-25, method=method)
+    with pytest.raises(ValueError, match="s0 = 1e-25 cannot be evaluated in double precision"):
+        nr.total_entropy(emp, VP20, 1e-25)
+    # at the smallest direct cutoff it is resolved, directly
+    s_ok = chk.smallest_direct_s
+    assert cutoff_check(emp, VP20, s_ok).status == "direct"
+    assert nr.kl_to_equilibrium(emp, VP20, s_ok, method="quadrature").method == "quadrature"
+
+
+def test_cutoff_check_helper():
+    emp = Empirical([[1.0, -0.5], [0.0, 0.0]])
+    assert cutoff_check(emp, VP20, 0.5).status == "direct"
+    chk = cutoff_check(emp, VP20, 1e-40)
+    assert chk and chk.status == "separated" and chk.noise_rounding > 1e3
+    assert cutoff_check(nr.Dirac([1.0]), VP20, 5e-324).status == "direct"          # closed form
+    mix = GaussianMixture([0.5, 0.5], [[1.0], [2.0]], [1e-40, 1.0])
+    assert cutoff_check(mix, VP20, 0.0).status == "unresolvable"
+    with pytest.raises(ValueError, match="width .* below the rounding of its mean"):
+        nr.kl_to_equilibrium(mix, VP20, 0.0)
+    with pytest.raises(ValueError, match="outside the time domain"):
+        cutoff_check(emp, VP20, 2.0)
+
+
+def test_paper_regime_stays_direct_with_honest_rounding():
+    """VPx (kappa 0.1, beta 0.1 -> 16) at s0 = 1e-5 with atoms of radius ~3 (v ~ 1e-8): direct
+    methods (rounding ~1e-11 of the noise), quadrature equal to the separated closed form."""
+    proc = PROCS["vpx"]
+    atoms = np.array([[3.0, 0.0], [-2.0, 2.0], [0.5, -2.9], [1.0, 1.0]])
+    emp = Empirical(atoms)
+    assert abs(float(proc.marginal_var(cases.EPS)) - 1e-8) < 2e-10
+    chk = cutoff_check(emp, proc, cases.EPS)
+    assert chk.status == "direct" and chk.noise_rounding < 1e-10
+    q = nr.kl_to_equilibrium(emp, proc, cases.EPS, method="quadrature")
+    mc = nr.kl_to_equilibrium(emp, proc, cases.EPS, method="monte-carlo", seed=3, n_samples=2 ** 14)
+    assert q.method == "quadrature" and mc.method == "monte-carlo"
+    target = _dirac_kl_mean(atoms, emp.weights, proc, cases.EPS) - math.log(4)   # separated: exact
+    assert abs(q.value - target) <= q.error_bound + 1e-10 * target
+    assert abs(mc.z_score(target)) < 5
+
+
+def test_direct_rounding_error_is_reported():
+    """Just above the tolerance (rho ~ 1e-9 at s = 1e-12 under VP 0.1 -> 20), the rounding error
+    enters error_bound, and covers the distance to the exact separated closed form."""
+    atoms = np.array([[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]])
+    emp = Empirical(atoms, [0.2, 0.3, 0.5])
+    chk = cutoff_check(emp, VP20, 1e-12)
+    assert chk.status == "direct" and 1e-10 < chk.noise_rounding < 1e-8
+    est = nr.kl_to_equilibrium(emp, VP20, 1e-12, method="quadrature")
+    assert est.error_bound >= 2 * 2 * chk.noise_rounding
+    exact = _dirac_kl_mean(atoms, emp.weights, VP20, 1e-12) + float(emp.weights @ np.log(emp.weights))
+    assert abs(est.value - exact) <= est.error_bound
+
+
+@pytest.mark.parametrize("quantity", ["total", "kl", "rate"])
+def test_monte_carlo_calibrated_at_the_minimum_sample_size(quantity):
+    """Empirical data (3 atoms, 1-D) at s = 1e-3: z over 1000 seeds at MIN_MC_SAMPLES against
+    quadrature truth (rtol 1e-12); bands as in test_mixture.assert_calibrated."""
+    from nent_ref.mixture import MIN_MC_SAMPLES
+    emp = Empirical([[-1.0], [0.3], [2.0]], weights=[0.2, 0.5, 0.3])
+    fn, args = {"total": (nr.total_entropy, (1e-3, 1.0)), "kl": (nr.kl_to_equilibrium, (1e-3,)),
+                "rate": (nr.entropy_production_rate, (1e-3,))}[quantity]
+    truth = fn(emp, VP20, *args, method="quadrature", rtol=1e-12).value
+    z = np.array([fn(emp, VP20, *args, method="monte-carlo", n_samples=MIN_MC_SAMPLES, seed=[12, i]).z_score(truth)
+                  for i in range(1000)])
+    K = z.size
+    assert abs(np.std(z) - 1.0) < 5.0 / math.sqrt(2 * K), np.std(z)
+    assert abs(np.mean(z)) < 5.0 / math.sqrt(K), np.mean(z)
+    assert np.mean(np.abs(z) > 3.0) <= 0.02

@@ -193,3 +193,116 @@ def test_kl_stable_near_equilibrium():
         x = mu2 * (2 - 1)
         ref = float((x - mpmath.log1p(x)) / 2)
     assert math.isclose(float(nr.kl_to_equilibrium(g, proc, s)), ref, rel_tol=1e-12)
+
+
+# --------------------------------------------------------------------------- issue 11: edges
+def _dirac_kl_mpmath(m2, D, k2, log_omm, mu2):
+    """KL(N(mu m, v I) || N(0, k^2 I)) = (D/2)(-mu^2 - log(1 - mu^2)) + mu^2 |m|^2 / (2 k^2), mpmath."""
+    import mpmath
+    return D / 2 * (-mu2 - log_omm) + mu2 * m2 / (2 * k2)
+
+
+@pytest.mark.parametrize("pname", ["vp20", "vp0", "cosine", "sl", "ve"])
+@pytest.mark.parametrize("s0", [5e-324, 1e-310, 1e-200, 1e-40])
+def test_dirac_closed_form_at_every_representable_cutoff(pname, s0):
+    """S_tot and KL of a Dirac stay finite and right down to s0 = 5e-324 (issue 11, item 3).
+
+    Reference: the exact expressions evaluated with mpmath at 50 digits from the binary value of
+    s0 (VP: 1 - mu^2 = -expm1(-B(s0)), B = beta_min s + (beta_max - beta_min) s^2 / 2; cosine:
+    B = -2 log(cos(phase(t)) / cos(phase(0))), the cosine difference by the sum-to-product identity; SL: 1 - mu^2 = s (2 - s); VE: the entropy
+    difference (D/2) log(v(s1) / v(s0)) with v = sigma_min^2 expm1(2 log(sigma_max/sigma_min) s)).
+    """
+    import mpmath
+    procs = {"vp20": nr.VP(0.1, 20.0), "vp0": nr.VP(0.0, 20.0), "cosine": nr.VP(schedule=nr.CosineSchedule(0.008)),
+             "sl": nr.SL(0.1), "ve": nr.VE(0.01, 50.0)}
+    proc = procs[pname]
+    m = np.array([1.0, -0.5])
+    d = nr.Dirac(m)
+    D, m2 = 2, float(m @ m)
+    with mpmath.workdps(50):
+        def omm_mu2(s):
+            s = mpmath.mpf(s)
+            if pname in ("vp20", "vp0"):
+                bmin, bmax = proc.schedule.beta_min, proc.schedule.beta_max
+                B = bmin * s + (mpmath.mpf(bmax) - bmin) * s * s / 2
+            elif pname == "cosine":
+                c = mpmath.mpf(proc.schedule.s)
+                ph = lambda t: mpmath.pi / 2 * (t + c) / (1 + c)  # noqa: E731
+                # cos a - cos b = -2 sin((a + b)/2) sin((a - b)/2): no cancellation at tiny s
+                dph = mpmath.pi / 2 * s / (1 + c)           # phase(s) - phase(0), without forming s + c
+                dcos = -2 * mpmath.sin(ph(0) + dph / 2) * mpmath.sin(dph / 2)
+                B = -2 * mpmath.log1p(dcos / mpmath.cos(ph(0)))
+            else:
+                return s * (2 - s), (1 - s) ** 2
+            return -mpmath.expm1(-B), mpmath.exp(-B)
+        if pname == "ve":
+            L = mpmath.log(mpmath.mpf(50.0) / mpmath.mpf(0.01))
+            v = lambda s: mpmath.mpf(0.01) ** 2 * mpmath.expm1(2 * L * mpmath.mpf(s))  # noqa: E731
+            ref_tot = float(D / 2 * (mpmath.log(v(1.0)) - mpmath.log(v(s0))))
+            ref_kl = None
+        else:
+            k2 = mpmath.mpf(proc.peq_var)
+            o0, u0 = omm_mu2(s0)
+            # SL and the cosine VP reach p_eq exactly at T = 1 (mu = 0)
+            o1, u1 = omm_mu2(1.0) if pname not in ("sl", "cosine") else (mpmath.mpf(1), mpmath.mpf(0))
+            kl0 = _dirac_kl_mpmath(m2, D, k2, mpmath.log(o0), u0)
+            kl1 = _dirac_kl_mpmath(m2, D, k2, mpmath.log(o1), u1) if o1 < 1 else mpmath.mpf(0)
+            ref_kl, ref_tot = float(kl0), float(kl0 - kl1)
+    tot = nr.total_entropy(d, proc, s0)
+    assert np.isfinite(tot.value) and tot.method == "closed-form"
+    assert math.isclose(tot.value, ref_tot, rel_tol=1e-13)
+    if ref_kl is not None:
+        assert math.isclose(float(nr.kl_to_equilibrium(d, proc, s0)), ref_kl, rel_tol=1e-13)
+        assert ref_kl > 700 or s0 > 1e-300
+    # a Gaussian at the same cutoff is finite too (and close to its s = 0 value)
+    g = nr.Gaussian(m, np.diag([0.3, 0.6]))
+    assert math.isclose(float(nr.total_entropy(g, proc, s0)), float(nr.total_entropy(g, proc, 0.0)), rel_tol=1e-12)
+
+
+def test_dirac_rate_at_tiny_cutoffs_is_d_over_2s_or_overflows():
+    """Sdot ~ D/(2 s) as s -> 0 (THEORY.md section 4): exact where representable, inf (not NaN) beyond."""
+    d = nr.Dirac([1.0, -0.5])
+    proc = nr.VP(0.1, 20.0)
+    for s in (1e-300, 1e-250, 1e-200):
+        assert math.isclose(float(nr.entropy_production_rate(d, proc, s)), 2 / (2 * s), rel_tol=1e-12)
+    assert float(nr.entropy_production_rate(d, proc, 5e-324)) == math.inf
+
+
+@pytest.mark.parametrize("case", ["gaussian", "dirac"])
+def test_closed_form_kl_never_negative(case):
+    """KL >= 0 (issue 11, item 5): SL at s = 1 and VP near T, where rounding could give -1e-16."""
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        D = int(rng.integers(1, 4))
+        data = (random_gaussian(int(rng.integers(1 << 30)), D) if case == "gaussian"
+                else nr.Dirac(rng.normal(size=D) * rng.uniform(0, 3)))
+        for proc, s in ((nr.SL(rng.uniform(0.1, 3)), np.array([1.0, 1 - 1e-12, 1 - 1e-8])),
+                        (nr.VP(0.1, 20.0, kappa=rng.uniform(0.1, 2.0), T=rng.uniform(1, 3)), None)):
+            s = np.array([proc.T, proc.T * (1 - 1e-9)]) if s is None else s
+            assert np.all(nr.kl_to_equilibrium(data, proc, s).value >= 0.0)
+            assert np.all(nr.total_entropy(data, proc, s).value >= 0.0)
+
+
+@pytest.mark.parametrize("fn", [nr.total_entropy, nr.kl_to_equilibrium, nr.entropy_production_rate])
+@pytest.mark.parametrize("bad", [None, "vp", nr.CosineSchedule()])
+def test_process_argument_checked_at_the_boundary(fn, bad):
+    """nr.total_entropy(g, None) used to fail late with AttributeError (issue 11, item 7)."""
+    g = nr.Gaussian([0.0], [[1.0]])
+    args = (g, bad) if fn is nr.total_entropy else (g, bad, 0.5)
+    with pytest.raises(TypeError, match=r"process must be a forward process \(nr.VP, nr.SL or nr.VE\)"):
+        fn(*args)
+
+
+def test_rate_unit_is_nat_per_time_for_every_data_type():
+    from nent_ref.mixture import Empirical, GaussianMixture
+    proc = nr.VP(0.1, 20.0)
+    mix = GaussianMixture([0.3, 0.7], [[-2.0], [1.0]], [0.5, 0.2])
+    for data, opts in ((nr.Gaussian([0.0], [[1.0]]), {}), (nr.Dirac([0.5]), {}),
+                       (mix, {"method": "quadrature"}), (mix, {"method": "monte-carlo", "seed": 0, "n_samples": 2048}),
+                       (Empirical([[0.0], [1.0]]), {}), (Empirical([[0.0], [1.0]]), {"method": "monte-carlo", "seed": 1}),
+                       (Empirical([[1.0]]), {})):
+        est = nr.entropy_production_rate(data, proc, [0.3, 0.5] if opts else 0.3, **opts)
+        assert est.unit == "nat/time", (data, opts)
+        assert nr.entropy_production_rate(data, proc, 0.3, base=2, **opts).unit == "bit/time"
+    # the separated-atoms closed form at a tiny cutoff carries the unit too
+    assert nr.entropy_production_rate(Empirical([[0.0], [1.0]]), proc, 1e-40).unit == "nat/time"

@@ -56,3 +56,21 @@ def test_diffuse_matches_sampling_the_sde_solution():
     pd = d.diffuse(proc, s)
     np.testing.assert_allclose(pd.cov, v * np.eye(2), rtol=1e-14)
     assert d.diffuse(proc, 0.0) is d
+
+
+def test_far_points_overflow_cleanly():
+    """log p = -inf only where the true value is below the most negative double; the score
+    overflows to +-inf only where it is beyond the largest double; never NaN."""
+    g = nr.Gaussian([1.0], [[0.5]])
+    assert g.logpdf([[1e160]])[0] == -np.inf
+    assert g.score([[1e200]])[0, 0] == -2e200
+    wide = nr.Gaussian([0.0], [[1e100]])
+    assert math.isclose(wide.logpdf([[1e160]])[0], -0.5 * 1e220 - 0.5 * math.log(2 * math.pi * 1e100), rel_tol=1e-15)
+    narrow = nr.Gaussian([0.0], [[1e-100]])
+    assert narrow.score([[1e250]])[0, 0] == -np.inf
+    g2 = nr.Gaussian([0.0, 0.0], [[1.0, 0.3], [0.3, 0.5]])
+    x = np.array([[1e200, -3e199], [1e300, 1e300], [1e-300, 0.0]])
+    lp, sc = g2.logpdf(x), g2.score(x)
+    assert not np.any(np.isnan(lp)) and not np.any(np.isnan(sc))
+    np.testing.assert_allclose(sc[0], -np.linalg.solve(g2.cov, x[0]), rtol=1e-13)
+    assert math.isclose(lp[2], stats.multivariate_normal(g2.mean, g2.cov).logpdf(x[2]), rel_tol=1e-14)

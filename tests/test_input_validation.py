@@ -117,3 +117,54 @@ def test_shared_checks_accept_and_renormalise():
     for bad in (np.inf, "x", None):
         with pytest.raises(ValueError, match="x must be"):
             finite_float("x", bad)
+
+
+# --------------------------------------------------------------------------- issue 11
+def test_ill_conditioned_covariance_is_named_as_such():
+    """diag(1e-6, 1e8) is positive definite; it is refused for its condition number (item 6)."""
+    with pytest.raises(ValueError, match=r"positive definite but too ill-conditioned: condition number "
+                                         r"1e\+14 .*exceeds the limit 1e\+13"):
+        nr.Gaussian([0, 0], np.diag([1e-6, 1e8]))
+    nr.Gaussian([0, 0], np.diag([1e-5, 1e7]))          # condition 1e12: accepted
+    with pytest.raises(ValueError, match="not positive definite"):
+        nr.Gaussian([0, 0], np.diag([-1e-6, 1.0]))
+
+
+@pytest.mark.parametrize("mean, cov", [
+    ([0.0, 1.0], np.eye(2) * (1 + 0j)),
+    ([0.0, 1.0], np.eye(2) + 1e-3j * np.array([[0, 1], [-1, 0]])),
+    (np.array([0.0, 1.0 + 2j]), np.eye(2)),
+    (np.array([0.0, 1.0 + 0j]), np.eye(2)),
+])
+def test_complex_gaussian_rejected_not_truncated(mean, cov):
+    with pytest.raises(ValueError, match="must be real"):
+        nr.Gaussian(mean, cov)
+
+
+def test_complex_dirac_and_query_points_rejected():
+    with pytest.raises(ValueError, match="must be real"):
+        nr.Dirac([1.0 + 1j, 0.0])
+    with pytest.raises(ValueError, match="must be real"):
+        nr.Gaussian([0.0], [[1.0]]).logpdf([[0.5 + 0.5j]])
+
+
+@pytest.mark.parametrize("schedule", ["cos", 3.0, object()])
+def test_vp_schedule_type_checked(schedule):
+    with pytest.raises(TypeError, match=r"schedule must be a noise schedule .*beta\(s\) and integral\(s\)"):
+        nr.VP(schedule=schedule)
+
+
+@pytest.mark.parametrize("seed", [-1, "a", 1.5, True, [1, -2]])
+def test_gaussian_and_dirac_sample_reject_bad_seeds(seed):
+    for data in (nr.Gaussian([0.0], [[1.0]]), nr.Dirac([0.0])):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            data.sample(3, seed=seed)
+
+
+def test_gaussian_sample_accepts_generator_and_seed_sequence():
+    g = nr.Gaussian([0.0, 1.0], np.eye(2))
+    a = g.sample(4, seed=np.random.default_rng(7))
+    assert np.array_equal(a, g.sample(4, seed=np.random.default_rng(7)))       # a Generator's stream is used
+    ss = np.random.SeedSequence(11)
+    assert np.array_equal(g.sample(4, seed=ss), g.sample(4, seed=np.random.SeedSequence(11)))
+    assert np.array_equal(g.sample(4, seed=11), g.sample(4, seed=np.random.SeedSequence(11)))

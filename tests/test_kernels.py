@@ -135,3 +135,74 @@ def test_empirical_kernel_mnist_sized_memory_is_linear():
         lp0, sc0 = kr.empirical_logpdf_score_numpy(x[:3], atoms, lw, mu, v)
         np.testing.assert_allclose(lp[:3], lp0, rtol=RTOL)
         _close(sc[:3], sc0)
+
+
+# --------------------------------------------------------------------------- far points (issue 11, item 4)
+def _far_points(rng, D):
+    near = rng.normal(size=(4, D))
+    far = np.zeros((6, D))
+    far[0, 0] = 1e160
+    far[1] = 1e200 * rng.normal(size=D)
+    far[2, 0], far[2, -1] = -1e300, 1e300
+    far[3, 0] = 1e154                            # |x|^2 overflows, the energy does not
+    far[4] = 1e140                               # finite, huge energies (expansion cancellation)
+    far[5, 0] = 3e153
+    return np.concatenate([near, far])
+
+
+@pytest.mark.parametrize("kind", ["iso", "diag", "full"])
+@pytest.mark.parametrize("D", [1, 3])
+def test_mixture_kernel_far_points_no_nan_and_twin_agrees(kind, D):
+    rng = np.random.default_rng([5, D, len(kind)])
+    lw, means, covs = _random_mixture(rng, 4, D, kind)
+    x = _far_points(rng, D)
+    lp, sc = kr.mixture_logpdf_score(x, lw, means, covs)
+    lp2, sc2 = kr.mixture_logpdf_score_numpy(x, lw, means, covs)
+    assert not np.any(np.isnan(lp)) and not np.any(np.isnan(sc))
+    assert np.all(lp[4:7] == -np.inf) and np.all(np.isfinite(lp[:4]))
+    np.testing.assert_array_equal(np.isfinite(lp), np.isfinite(lp2))
+    fin = np.isfinite(lp)
+    np.testing.assert_allclose(lp[fin], lp2[fin], rtol=1e-12)
+    np.testing.assert_array_equal(np.isinf(sc), np.isinf(sc2))
+    ok = np.isfinite(sc)
+    np.testing.assert_allclose(sc[ok], sc2[ok], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["iso", "diag", "full"])
+def test_mixture_far_points_agree_with_gaussian_of_the_dominant_component(kind):
+    """Far away the widest component dominates: log p -> -inf as for Gaussian, score = its score."""
+    means = np.array([[-2.0, 0.5], [1.0, 0.0]])
+    covs = {"iso": np.array([0.5, 0.2]), "diag": np.array([[0.5, 0.5], [0.2, 0.3]]),
+            "full": np.array([[[0.5, 0.1], [0.1, 0.5]], [[0.2, 0.0], [0.0, 0.2]]])}[kind]
+    mix = nr.GaussianMixture([0.3, 0.7], means, covs)
+    wide = nr.Gaussian(means[0], mix.full_covs()[0])
+    for x in ([[1e160, 0.0]], [[1e200, -1e199]], [[0.0, -1e250]]):
+        assert mix.logpdf(x)[0] == wide.logpdf(x)[0] == -np.inf
+        np.testing.assert_allclose(mix.score(x), wide.score(x), rtol=1e-13)
+
+
+def test_issue_reproducer_far_mixture():
+    mix = nr.GaussianMixture([0.3, 0.7], [[-2.0], [1.0]], [0.5, 0.2])
+    g = nr.Gaussian([-2.0], [[0.5]])
+    assert mix.logpdf([[1e160]])[0] == g.logpdf([[1e160]])[0] == -np.inf
+    assert mix.score([[1e200]])[0, 0] == g.score([[1e200]])[0, 0] == -2e200
+
+
+@pytest.mark.parametrize("v", [0.3, 1e-20])
+def test_empirical_kernel_far_points(v):
+    """The empirical kernel (matrix-product path, N >= 32) and its twin agree with the isotropic
+    mixture kernel on far points: -inf log p, finite or overflowing score, no NaN."""
+    rng = np.random.default_rng(8)
+    atoms = rng.normal(size=(40, 3))
+    lw = np.log(rng.dirichlet(np.ones(40)))
+    x = _far_points(rng, 3)
+    ref = kr.mixture_logpdf_score(x, lw, 0.9 * atoms, np.full(40, v))
+    for fn in (kr.empirical_logpdf_score, kr.empirical_logpdf_score_numpy):
+        lp, sc = fn(x, atoms, lw, 0.9, v)
+        assert not np.any(np.isnan(lp)) and not np.any(np.isnan(sc))
+        np.testing.assert_array_equal(np.isfinite(lp), np.isfinite(ref[0]))
+        fin = np.isfinite(lp)
+        np.testing.assert_allclose(lp[fin], ref[0][fin], rtol=1e-12)
+        ok = np.isfinite(ref[1])
+        np.testing.assert_array_equal(np.isfinite(sc), ok)
+        np.testing.assert_allclose(sc[ok], ref[1][ok], rtol=1e-9, atol=1e-9 * np.max(np.abs(ref[1][ok])))

@@ -310,3 +310,107 @@ def test_suites_rows_shape():
             assert key in r
         tol = 5 * r["S_tot_stderr"] + r["S_tot_error_bound"]
         assert r["S_tot_lower_bound"] - tol <= r["S_tot"] <= r["S_tot_upper_bound"] + tol
+
+
+# --------------------------------------------------------------------------- issue 11
+MIX1 = GaussianMixture([0.3, 0.7], [[-2.0], [1.0]], [0.5, 0.2])
+VP20 = nr.VP(0.1, 20.0)
+
+
+def calibration_z(fn, data, proc, args, truth, n_seeds, tag):
+    """z = (estimate - truth) / stderr over n_seeds independent seeds at the smallest allowed n."""
+    from nent_ref.mixture import MIN_MC_SAMPLES
+    z = []
+    for i in range(n_seeds):
+        est = fn(data, proc, *args, method="monte-carlo", n_samples=MIN_MC_SAMPLES, seed=[tag, i])
+        assert est.n_samples == MIN_MC_SAMPLES and est.stderr > 0
+        z.append(est.z_score(truth))
+    return np.array(z)
+
+
+def assert_calibrated(z):
+    """z spread about 1 (bands from the number of seeds K, 5 sigma; a normal z has
+    sd(std z) = 1/sqrt(2K), sd(mean z) = 1/sqrt(K)); the 3-sigma tail at most 2 % (0.27 % for a
+    normal; the calibration study measured <= 0.6 % at the minimum n)."""
+    K = z.size
+    assert abs(np.std(z) - 1.0) < 5.0 / math.sqrt(2 * K), np.std(z)
+    assert abs(np.mean(z)) < 5.0 / math.sqrt(K), np.mean(z)
+    assert np.mean(np.abs(z) > 3.0) <= 0.02, np.sort(np.abs(z))[-10:]
+
+
+def test_issue_reproducer_tiny_monte_carlo_refused():
+    """n_samples = 3 gave 1.0119 +- 0 (truth 0.6626): now a ValueError naming the minimum."""
+    from nent_ref.mixture import MIN_MC_SAMPLES
+    assert MIN_MC_SAMPLES == 1024
+    for n in (3, 4, 100, MIN_MC_SAMPLES - 1, 2048.0):
+        with pytest.raises(ValueError, match=r"n_samples must be an integer >= 1024 .*not calibrated"):
+            nr.total_entropy(MIX1, VP20, method="monte-carlo", n_samples=n, seed=0)
+    for fn in (nr.kl_to_equilibrium, nr.entropy_production_rate):
+        with pytest.raises(ValueError, match="n_samples must be an integer >= 1024"):
+            fn(MIX1, VP20, 0.3, method="monte-carlo", n_samples=3, seed=0)
+
+
+@pytest.mark.parametrize("quantity", ["total", "kl", "rate"])
+def test_monte_carlo_calibrated_at_the_minimum_sample_size(quantity):
+    """z-scores of the smallest allowed Monte Carlo run against quadrature truth (1-D mixture)."""
+    fn, args = {"total": (nr.total_entropy, (0.0, 1.0)), "kl": (nr.kl_to_equilibrium, (0.3,)),
+                "rate": (nr.entropy_production_rate, (0.05,))}[quantity]
+    truth = fn(MIX1, VP20, *args, method="quadrature", rtol=1e-12).value
+    assert_calibrated(calibration_z(fn, MIX1, VP20, args, truth, 1000, 11))
+
+
+@pytest.mark.parametrize("seed", [-1, "a", 1.5, True, [3, -1]])
+def test_bad_seeds_rejected_everywhere(seed):
+    emp = Empirical([[0.0], [1.0]])
+    calls = [lambda: nr.total_entropy(MIX1, VP20, method="monte-carlo", seed=seed),
+             lambda: nr.kl_to_equilibrium(emp, VP20, 0.1, method="monte-carlo", seed=seed),
+             lambda: MIX1.sample(3, seed=seed), lambda: emp.sample(3, seed=seed)]
+    for call in calls:
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            call()
+
+
+def test_generator_and_seed_sequence_seeds_accepted():
+    """A Generator now seeds Monte Carlo through a spawned child (deterministic in its state)."""
+    kw = dict(method="monte-carlo", n_samples=2048)
+    a = nr.total_entropy(MIX1, VP20, seed=np.random.default_rng(5), **kw)
+    b = nr.total_entropy(MIX1, VP20, seed=np.random.default_rng(5), **kw)
+    assert a.value == b.value and a.stderr > 0
+    c = nr.total_entropy(MIX1, VP20, seed=np.random.SeedSequence(5), **kw)
+    assert c.value == nr.total_entropy(MIX1, VP20, seed=5, **kw).value
+    np.testing.assert_array_equal(MIX1.sample(5, seed=np.random.default_rng(2)),
+                                  MIX1.sample(5, seed=np.random.default_rng(2)))
+    np.testing.assert_array_equal(MIX1.sample(5, seed=np.random.SeedSequence(2)), MIX1.sample(5, seed=2))
+
+
+def test_complex_mixture_input_rejected():
+    m = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="means must be real"):
+        GaussianMixture([0.5, 0.5], m + 1j, [1.0, 1.0])
+    with pytest.raises(ValueError, match="covs must be real"):
+        GaussianMixture([0.5, 0.5], m, np.array([1.0, 1.0 + 0j]))
+    with pytest.raises(ValueError, match="real array"):
+        GaussianMixture(np.array([0.5, 0.5 + 0j]), m, [1.0, 1.0])
+    with pytest.raises(ValueError, match="points must be real"):
+        Empirical(np.array([[0.0], [1.0 + 1e-9j]]))
+    with pytest.raises(ValueError, match="real array"):
+        Empirical([[0.0], [1.0]], weights=np.array([0.5, 0.5 + 0j]))
+
+
+def test_ill_conditioned_component_named_as_such():
+    covs = np.array([np.eye(2), np.diag([1e-6, 1e8])])
+    with pytest.raises(ValueError, match=r"covariance of component 1 is positive definite but too ill-conditioned"
+                                         r".*limit 1e\+13"):
+        GaussianMixture([0.5, 0.5], np.zeros((2, 2)), covs)
+
+
+def test_quadrature_kl_never_negative():
+    """Quadrature gave KL = -2.3e-16 at SL s = 1 (outside its own bound): clamped at 0 (item 5)."""
+    emp = Empirical([[1.0], [2.0]])
+    for data in (MIX1, emp):
+        for proc in (nr.SL(1.0), nr.SL(0.1), nr.VP(0.1, 20.0)):
+            kl = nr.kl_to_equilibrium(data, proc, [1.0, 0.999999], method="quadrature")
+            assert np.all(kl.value >= 0.0)
+            tot = nr.total_entropy(data, proc, [0.9, 1.0], 1.0, method="quadrature")
+            assert np.all(tot.value >= 0.0) and np.all(tot.extra["kl_s1"].value >= 0.0)
+    assert nr.kl_to_equilibrium(MIX1, nr.SL(1.0), 1.0, method="quadrature").value == 0.0
