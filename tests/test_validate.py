@@ -261,7 +261,7 @@ def test_cli_validate_fails_and_usage_errors(capsys, monkeypatch):
 def _doc_blocks():
     from pathlib import Path
     text = (Path(__file__).resolve().parents[1] / "docs" / "neural.md").read_text()
-    code = text.split("```python\n")[2].split("```")[0]          # the walkthrough (second python block)
+    code = next(b.split("```")[0] for b in text.split("```python\n")[1:] if "class BinnedAffine" in b)
     output = text.split("The one-line validation prints (abridged):\n\n```\n")[1].split("```")[0]
     return code, output
 
