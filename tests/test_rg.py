@@ -749,8 +749,8 @@ def test_kaufman_strip_small_K_against_mpmath(K, L):
         u = mp.diff(lambda k: _kaufman_mp(k, L), mp.mpf(K)) / 2
     t = rg.ising2d_strip_thermo(K, L)
     assert t.log_partition_per_site == pytest.approx(float(logz), rel=1e-15, abs=0)
-    assert t.nn_correlation == pytest.approx(float(u), rel=2e-15)
-    assert t.entropy_per_site == pytest.approx(float(logz - 2 * K * u), rel=1e-15)
+    assert t.nn_correlation == pytest.approx(float(u), rel=2e-15, abs=0)
+    assert t.entropy_per_site == pytest.approx(float(logz - 2 * K * u), rel=1e-15, abs=0)
 
 
 @pytest.mark.parametrize("L,slope", [(1, None), (2, 1.5), (3, 1.0), (4, 1.0), (7, 1.0)])
@@ -760,7 +760,7 @@ def test_kaufman_strip_at_K_1e_300(L, slope):
     t = rg.ising2d_strip_thermo(1e-300, L)
     assert t.log_partition_per_site == math.log(2) and t.entropy_per_site == math.log(2)
     expected = 0.5 if slope is None else slope * 1e-300
-    assert t.nn_correlation == pytest.approx(expected, rel=1e-14)
+    assert t.nn_correlation == pytest.approx(expected, rel=1e-14, abs=0)
 
 
 @pytest.mark.parametrize("q", [1e-12, 1e-8, 1e-4, 0.3])
@@ -769,7 +769,7 @@ def test_length_map_small_q_relative_accuracy(q):
     # (4e-6 relative error at q = 1.5e-10).  Reference: mpmath quadrature at 40 digits.
     with mp.workdps(40):
         ref = 1.5 * _mp_gauss(lambda u: mp.tanh(u) ** 2, mp.mpf(q))
-    assert rg.tanh_length_map(q, 1.5, 0.0) == pytest.approx(float(ref), rel=1e-13)
+    assert rg.tanh_length_map(q, 1.5, 0.0) == pytest.approx(float(ref), rel=1e-13, abs=0)
 
 
 # --------------------------------------------------------------------------- seeds (one validator)
