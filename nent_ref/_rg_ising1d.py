@@ -474,6 +474,8 @@ def ising1d_kl_limits(K0, h0=0.0, tol: float = 1e-15, max_steps: int = 1000) -> 
     """
     K, h = _check_coupling(K0, h0)
     tol = _finite_float(tol, "tol")
+    if tol <= 0:
+        raise ValueError(f"tol must be > 0 (got {tol})")
     max_steps = _check_steps(max_steps)
     K_start, h_start = K, h
     steps = 0

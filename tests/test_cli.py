@@ -1,15 +1,20 @@
-"""The nent-ref command: table formats and figures (through main(), and once as a console script)."""
+"""The nent-ref command: table formats and figures (through main(), and once as a console script), and
+(issue 11) errors and exit codes: 0 ok, 1 check failed, 2 usage/input, 3 the user's model raised,
+4 internal error, 141 broken pipe."""
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nent_ref as nr
-from nent_ref import cases
+from nent_ref import cases, cli
 from nent_ref.cli import main
 
 
@@ -84,13 +89,6 @@ def test_executor_for_options():
 
 
 # --------------------------------------------------------------------------- issue 11: errors and exit codes
-import os  # noqa: E402
-import sys  # noqa: E402
-import textwrap  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from nent_ref import cli  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 FAST_VALIDATE = ["--data", "gaussian-2d", "--process", "vp", "--n-samples", "256", "--no-curves"]
 
