@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, special
 
+from ._checks import count, seed_sequence
 from .estimate import Estimate
 from ._rg_ising1d import _finite_float, _check_steps
 
@@ -65,6 +66,10 @@ def _sech2(u):
         return 1.0 / np.cosh(u) ** 2
 
 
+def _tanh2(u):
+    return np.tanh(u) ** 2
+
+
 def _check_sigmas(sigma_w2, sigma_b2):
     sw = _finite_float(sigma_w2, "sigma_w2")
     sb = _finite_float(sigma_b2, "sigma_b2")
@@ -81,8 +86,9 @@ def _check_sigmas(sigma_w2, sigma_b2):
 def tanh_length_map(q, sigma_w2, sigma_b2, n_nodes: int | None = None) -> float:
     r"""Mean-field length map :math:`q^{l+1} = \sigma_w^2\,E_z\tanh^2(\sqrt{q^l} z) + \sigma_b^2`.
 
-    Written as :math:`\sigma_w^2(1 - E_z\,\mathrm{sech}^2(\sqrt q z)) + \sigma_b^2` and evaluated by
-    Gauss-Hermite quadrature (:func:`gauss_hermite_expectation`).
+    Evaluated by Gauss-Hermite quadrature (:func:`gauss_hermite_expectation`) of :math:`\tanh^2` itself
+    (not as :math:`1 - E\,\mathrm{sech}^2`, which loses the relative accuracy of :math:`q^{l+1}` for
+    small ``q`` and ``sigma_b2``: :math:`E\tanh^2 \approx q`).
 
     References
     ----------
@@ -92,7 +98,7 @@ def tanh_length_map(q, sigma_w2, sigma_b2, n_nodes: int | None = None) -> float:
     q = _finite_float(q, "q")
     if q < 0:
         raise ValueError(f"q must be >= 0 (got {q})")
-    return sw * (1.0 - gauss_hermite_expectation(_sech2, q, n_nodes)) + sb
+    return sw * gauss_hermite_expectation(_tanh2, q, n_nodes) + sb
 
 
 def tanh_length_sequence(depth: int, sigma_w2, sigma_b2, input_variance=1.0) -> np.ndarray:
@@ -107,6 +113,17 @@ def tanh_length_sequence(depth: int, sigma_w2, sigma_b2, input_variance=1.0) -> 
     for _ in range(depth):
         q.append(tanh_length_map(q[-1], sw, sb, n))
     return np.array(q)
+
+
+def _positive_lengths(q: np.ndarray) -> np.ndarray:
+    """The length sequence for the relative entropies: q^0 > 0 and no q^l below the normal range."""
+    if q[0] <= 0:
+        raise ValueError("q^0 = sigma_w2 * input_variance + sigma_b2 must be > 0")
+    small = np.flatnonzero(q < np.finfo(float).tiny)
+    if small.size:
+        raise ValueError(f"q^l underflows double precision from layer {int(small[0])} on (sigma_b2 = 0 and the "
+                         "length map contracts: q^l decays geometrically); use fewer layers or sigma_b2 > 0")
+    return q
 
 
 def tanh_length_fixed_point(sigma_w2, sigma_b2, n_nodes: int | None = None) -> float:
@@ -300,9 +317,7 @@ def network_kl_layer0_vs_layer_l_pushforward_meanfield(depth: int, sigma_w2, sig
     ----------
     Erdmenger, Grosvenor, Jefferson, SciPost Phys. 12, 041 (2022), arXiv:2107.06898, sec. 5.
     """
-    q = tanh_length_sequence(depth, sigma_w2, sigma_b2, input_variance)
-    if q[0] <= 0:
-        raise ValueError("q^0 = sigma_w2 * input_variance + sigma_b2 must be > 0")
+    q = _positive_lengths(tanh_length_sequence(depth, sigma_w2, sigma_b2, input_variance))
     return 0.5 * np.log(q / q[0])
 
 
@@ -313,9 +328,7 @@ def network_kl_gaussian_fit_layer0_vs_layer_l_meanfield(depth: int, sigma_w2, si
     The genuine relative entropy between the mean-field Gaussian fits of layer 0 and layer ``l``
     (non-negative, 0 at ``l = 0``, monotone in ``l``), tending to its value at :math:`q^*`.
     """
-    q = tanh_length_sequence(depth, sigma_w2, sigma_b2, input_variance)
-    if q[0] <= 0:
-        raise ValueError("q^0 = sigma_w2 * input_variance + sigma_b2 must be > 0")
+    q = _positive_lengths(tanh_length_sequence(depth, sigma_w2, sigma_b2, input_variance))
     r = q[0] / q
     return 0.5 * (r - 1.0 - np.log(r))
 
@@ -326,8 +339,9 @@ def network_kl_layer0_vs_layer_l_pushforward_mc(depth: int, sigma_w2, sigma_b2, 
     r"""Monte Carlo estimate of the quantity of :func:`network_kl_layer0_vs_layer_l_pushforward_meanfield`
     on actual random tanh networks of finite ``width``.
 
-    For each of ``n_networks`` independent networks (weights and biases drawn once, ``SeedSequence(seed)``
-    spawned per network), ``n_samples`` inputs :math:`x\sim N(0, v_{in} I)` are pushed through all
+    For each of ``n_networks`` independent networks (weights and biases drawn once; one child of the seed
+    sequence of ``seed`` per network, see :func:`nent_ref._checks.seed_sequence`: an int >= 0, a sequence
+    of them, a SeedSequence, a Generator or None), ``n_samples`` inputs :math:`x\sim N(0, v_{in} I)` are pushed through all
     layers; :math:`\hat q^l` is the mean square pre-activation over neurons and samples and the
     per-network value is :math:`\tfrac12\log(\hat q^l/\hat q^0)` (the in-sample expectation of the fitted
     log-density difference, exactly).  The estimate is the mean over networks; the standard error is the
@@ -345,12 +359,12 @@ def network_kl_layer0_vs_layer_l_pushforward_mc(depth: int, sigma_w2, sigma_b2, 
     v = _finite_float(input_variance, "input_variance")
     if v < 0:
         raise ValueError(f"input_variance must be >= 0 (got {v})")
-    for name, val, lo in (("width", width, 1), ("n_samples", n_samples, 1), ("n_networks", n_networks, 2)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
-            raise ValueError(f"{name} must be an integer >= {lo} (got {val!r})")
+    width = count("width", width, 1)
+    n_samples = count("n_samples", n_samples, 1)
+    n_networks = count("n_networks", n_networks, 2)
     if sw * v + sb <= 0:
         raise ValueError("q^0 = sigma_w2 * input_variance + sigma_b2 must be > 0")
-    children = np.random.SeedSequence(seed).spawn(int(n_networks))
+    children = seed_sequence(seed, "seed").spawn(n_networks)
     per_net = np.empty((n_networks, depth + 1))
     q_hat = np.empty((n_networks, depth + 1))
     sw_sd, sb_sd = math.sqrt(sw / width), math.sqrt(sb)
@@ -363,6 +377,9 @@ def network_kl_layer0_vs_layer_l_pushforward_mc(depth: int, sigma_w2, sigma_b2, 
             z = a @ W.T + b
             q_hat[r, layer] = float(np.mean(z * z))
             a = np.tanh(z)
+        if not np.all(q_hat[r] >= np.finfo(float).tiny):
+            raise ValueError("the sampled pre-activation variance underflows double precision "
+                             f"(sigma_w2 = {sw:g}, sigma_b2 = {sb:g}, input_variance = {v:g})")
         per_net[r] = 0.5 * np.log(q_hat[r] / q_hat[r, 0])
     value = per_net.mean(axis=0)
     stderr = per_net.std(axis=0, ddof=1) / math.sqrt(n_networks)

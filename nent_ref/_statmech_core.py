@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linprog, nnls
 from scipy.special import logsumexp
 
-from ._checks import probability_vector
+from ._checks import probability_vector, real_array
 
 _EPS = np.finfo(float).eps
 #: an outcome that no distribution with the target mean can give this much mass is off the face
@@ -34,24 +34,20 @@ class OutsideHullError(ValueError):
 
 # ----------------------------------------------------------------------------- validation
 def as_stats(stats, name: str = "stats") -> np.ndarray:
-    """Sufficient statistics as a finite float array of shape (m, d)."""
-    t = np.asarray(stats, dtype=float)
+    """Sufficient statistics as a finite real float array of shape (m, d) (complex is a ValueError)."""
+    t = real_array(name, stats)
     if t.ndim == 1:
         t = t[:, None]
     if t.ndim != 2 or t.shape[0] < 1 or t.shape[1] < 1:
         raise ValueError(f"{name} must have shape (n_outcomes,) or (n_outcomes, dim); got {np.shape(stats)}")
-    if not np.all(np.isfinite(t)):
-        raise ValueError(f"{name} contains NaN or inf")
     return t
 
 
 def as_vector(x, dim: int, name: str) -> np.ndarray:
-    """A finite float vector of length ``dim`` (scalars accepted when dim == 1)."""
-    v = np.atleast_1d(np.asarray(x, dtype=float))
+    """A finite real float vector of length ``dim`` (scalars accepted when dim == 1)."""
+    v = np.atleast_1d(real_array(name, x))
     if v.ndim != 1 or v.shape[0] != dim:
         raise ValueError(f"{name} must have length {dim}; got shape {np.shape(x)}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} contains NaN or inf")
     return v
 
 
@@ -64,11 +60,9 @@ def as_log_base_measure(base, m: int) -> np.ndarray:
     """Log of a strictly positive base measure (None -> counting measure, all zeros)."""
     if base is None:
         return np.zeros(m)
-    h = np.asarray(base, dtype=float)
+    h = real_array("base_measure", base)
     if h.ndim != 1 or h.shape[0] != m:
         raise ValueError(f"base_measure must have length {m}; got shape {np.shape(base)}")
-    if not np.all(np.isfinite(h)):
-        raise ValueError("base_measure contains NaN or inf")
     if np.any(h <= 0):
         raise ValueError("base_measure must be strictly positive (drop outcomes of zero weight)")
     return np.log(h)
@@ -294,11 +288,9 @@ def project(logw: np.ndarray, t: np.ndarray, mu: np.ndarray):
 # ----------------------------------------------------------------------------- sums of integer variables
 def integer_values(values, name: str = "values") -> np.ndarray:
     """Validate integer-valued support points; return them as int64."""
-    v = np.asarray(values, dtype=float)
+    v = real_array(name, values)
     if v.ndim != 1 or v.shape[0] < 1:
         raise ValueError(f"{name} must be a 1-d array; got shape {np.shape(values)}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} contains NaN or inf")
     if np.any(v != np.round(v)):
         raise ValueError(f"{name} must be integers (the dynamic programme runs over integer sums)")
     if np.max(np.abs(v)) > 2**40:
@@ -367,8 +359,27 @@ def check_positive_int(n, name: str = "n", minimum: int = 1) -> int:
     return int(n)
 
 
+def real_scalar(value, name: str) -> float:
+    """A finite real scalar (complex, strings, arrays, NaN and inf are a ValueError naming ``name``)."""
+    arr = real_array(name, value)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a real scalar (got an array of shape {arr.shape})")
+    return float(arr)
+
+
 def check_beta(beta) -> float:
-    b = float(beta)
-    if not math.isfinite(b) or b <= 0:
+    try:
+        b = real_scalar(beta, "beta")
+    except ValueError as err:
+        raise ValueError(f"beta must be a positive finite inverse temperature ({err})") from None
+    if b <= 0:
         raise ValueError(f"beta must be a positive finite inverse temperature; got {beta!r}")
     return b
+
+
+def check_integer(value, name: str) -> int:
+    """An integer (Python or numpy, or an integral float); complex, fractions and strings are a ValueError."""
+    x = real_scalar(value, name)
+    if x != math.floor(x) or abs(x) > 2**62:
+        raise ValueError(f"{name} must be an integer (got {value!r})")
+    return int(x)

@@ -5,13 +5,33 @@ Sub-commands
 ``nent-ref table [--suite NAME] [--format json|csv] [--out FILE]``
     Print a ground-truth table.  Every row is a flat mapping of column name to
     value; entropies are in nats.  A suite is a function ``rows(options)`` named in
-    :data:`SUITES`; ``all`` runs every suite.
+    :data:`SUITES`; ``all`` runs every suite.  ``--out`` is checked (its directory
+    exists and is writable) before anything is computed.
 ``nent-ref figures [--out DIR]``
     Render the theory figures (PNG and PDF, with the plotted data as CSV beside
-    each) into ``DIR`` (default ``figures/``).
+    each) into ``DIR`` (default ``figures/``), which is created up front.
 ``nent-ref validate package.module:function --data PRESET --process NAME``
-    Validate a user's score model against exact ground truth (:func:`nent_ref.validate`);
-    exits 1 when a check fails.
+    Validate a user's score model against exact ground truth (:func:`nent_ref.validate`).
+    With ``--factory`` the target is called as ``f(data, process)`` to build the model.
+
+Exit status
+-----------
+0
+    success (for ``validate``: every check passed).
+1
+    a check or quality gate failed (``validate`` printed a FAILED report).
+2
+    usage or input error: bad arguments, unknown data preset or process, a target that
+    cannot be loaded (missing module or attribute, not callable, not ``package.module:function``),
+    an output path that cannot be written, invalid values rejected by nent_ref.
+3
+    the user's model (or its factory, or the import of its module) raised an exception;
+    the message names the exception and where it was raised.
+4
+    internal error: nent_ref itself failed unexpectedly (a bug; the traceback is printed).
+141
+    standard output was closed early (e.g. piped into ``head``); nothing more is printed,
+    as for any tool stopped by SIGPIPE (128 + 13).
 
 Suites and figures are looked up lazily by dotted path so that a slow or optional
 module is imported only when asked for.
@@ -22,13 +42,28 @@ import argparse
 import contextlib
 import csv
 import importlib
+import inspect
 import io
 import json
 import math
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from ._version import __version__
+
+#: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
+
+EXIT_CODES_HELP = """exit status:
+  0    success (validate: every check passed)
+  1    a check or quality gate failed (validate printed a FAILED report)
+  2    usage or input error (bad arguments, unknown preset or process, a target that cannot be
+       loaded, an output path that cannot be written, values rejected by nent_ref)
+  3    the user's model, its factory or the import of its module raised an exception
+  4    internal error in nent_ref (a bug: the traceback is printed)
+  141  standard output closed early (e.g. piped into head)"""
 
 #: Table suites: name -> "module:function".  The function takes a
 #: :class:`TableOptions` and returns a list of flat dicts (one per row).
@@ -58,12 +93,24 @@ FIGURES: dict[str, str] = {
 
 
 class TableOptions:
-    """Options shared by all suites (seed, workers, progress)."""
+    """Options shared by all suites (seed, workers, progress).
 
-    def __init__(self, seed: int = 0, workers: int = 1, quiet: bool = False,
+    ``seed`` goes through :func:`nent_ref._checks.seed_sequence` (ValueError for -1, "a", 1.5, True):
+    an int >= 0 is stored as an int; a sequence of ints, a SeedSequence, a Generator or None is stored
+    as given (the suites derive their streams with the same validator).  ``workers`` is an int >= 1.
+    """
+
+    def __init__(self, seed=0, workers: int = 1, quiet: bool = False,
                  scheduler: str | None = None):
-        self.seed = int(seed)
-        self.workers = int(workers)
+        import numpy as np
+        from ._checks import count, seed_sequence
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
+            self.seed = int(seed)
+        else:
+            if not isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+                seed_sequence(seed, "seed")          # the one seed message for -1, "a", 1.5, True, ...
+            self.seed = seed
+        self.workers = count("workers", workers, 1)
         self.quiet = bool(quiet)
         self.scheduler = scheduler
 
@@ -170,59 +217,267 @@ def render_figures(out: Path, options: TableOptions | None = None,
     return written
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``nent-ref validate: error: ... (see nent-ref validate --help)``, exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _int_at_least(minimum: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum} (got {text!r})") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum} (got {value})")
+        return value
+    return parse
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nent-ref", description=__doc__.splitlines()[0])
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="nent-ref", description=__doc__.splitlines()[0], epilog=EXIT_CODES_HELP,
+                     formatter_class=formatter)
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seed", type=int, default=0, help="master seed for Monte Carlo (default 0)")
-    common.add_argument("--workers", type=int, default=1, help="worker processes for Monte Carlo")
+    common.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0,
+                        help="master seed for Monte Carlo, an integer >= 0 (default 0)")
+    common.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
+                        help="worker processes for Monte Carlo")
     common.add_argument("--scheduler", default=None, help="dask scheduler address (optional)")
     common.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-    t = sub.add_parser("table", parents=[common], help="print a ground-truth table")
+    t = sub.add_parser("table", parents=[common], help="print a ground-truth table", epilog=EXIT_CODES_HELP,
+                       formatter_class=formatter)
     t.add_argument("--suite", default="default", choices=sorted(SUITES) + ["all"],
                    help="which table (default: the closed-form gaussian suite + the paper suite)")
     t.add_argument("--format", default="json", choices=["json", "csv"], help="output format (default json)")
-    t.add_argument("--out", default=None, help="write to this file instead of stdout")
+    t.add_argument("--out", default=None,
+                   help="write to this file instead of stdout (its directory must exist; checked first)")
 
-    f = sub.add_parser("figures", parents=[common], help="render the theory figures")
-    f.add_argument("--out", default="figures", help="output directory (default figures/)")
+    f = sub.add_parser("figures", parents=[common], help="render the theory figures", epilog=EXIT_CODES_HELP,
+                       formatter_class=formatter)
+    f.add_argument("--out", default="figures", help="output directory, created if needed (default figures/)")
     f.add_argument("--only", nargs="*", default=None, choices=sorted(FIGURES),
                    help="render only these figures")
-    _add_validate_parser(sub)
+    _add_validate_parser(sub, formatter)
     return parser
 
 
+class _UsageError(Exception):
+    """A usage or input problem found by the command itself (exit 2)."""
+
+
+class ModelError(Exception):
+    """Raised (instead of the original exception) when the user's model, its factory or its module raised.
+
+    The message names the exception type and text and, when known, the file and line where it was raised.
+    The CLI turns it into exit status 3; nent_ref's own errors keep their types.
+    """
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" at {last.filename}:{last.lineno} (in {last.name})"
+
+
+def _model_error(what: str, exc: Exception) -> ModelError:
+    return ModelError(f"{what} raised {type(exc).__name__}: {exc}{_where(exc)}")
+
+
+def _shape(a) -> str:
+    return str(getattr(a, "shape", type(a).__name__))
+
+
+class _UserModel:
+    """Wraps the user's model so that an exception raised inside it becomes a :class:`ModelError`.
+
+    Attributes (e.g. ``kl_data_model``) are forwarded; a forwarded method keeps raising ValueError
+    (``validate`` reads that as "not available") and wraps every other exception.  Picklable whenever the
+    model is (``--workers``).
+    """
+
+    def __init__(self, fn, label: str):
+        self._fn = fn
+        self._label = label
+        for attr in ("__module__", "__qualname__", "__name__", "__doc__"):   # validate's description
+            try:
+                setattr(self, attr, getattr(fn, attr))
+            except AttributeError:
+                pass
+
+    def __call__(self, x, s, *args, **kwargs):
+        try:
+            return self._fn(x, s, *args, **kwargs)
+        except Exception as exc:
+            raise _model_error(f"the model {self._label} (called with x of shape {_shape(x)}, "
+                               f"s of shape {_shape(s)})", exc) from exc
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        attr = getattr(self._fn, name)
+        if not callable(attr):
+            return attr
+        label = f"{self._label}.{name}"
+
+        def method(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except ValueError:
+                raise
+            except Exception as exc:
+                raise _model_error(f"the model method {label}", exc) from exc
+        return method
+
+    def __repr__(self):
+        return repr(self._fn)
+
+
+def _load_target(spec: str):
+    """The callable named by ``package.module:function`` (``function`` may be dotted: ``Class.method``).
+
+    A malformed spec, a missing module, a missing attribute and a non-callable are :class:`_UsageError`
+    (exit 2); an exception raised while importing the user's module is a :class:`ModelError` (exit 3).
+    """
+    module_name, sep, attr_path = spec.partition(":")
+    if not sep or not module_name or not attr_path or any(not part for part in attr_path.split(".")):
+        raise _UsageError(f"cannot load {spec!r}: expected the form package.module:function "
+                          "(a module importable from the working directory, a colon, then the function)")
+    try:
+        obj = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
+            raise _UsageError(f"cannot load {spec!r}: no module named {missing!r} (searched the working "
+                              "directory and sys.path)") from None
+        raise _model_error(f"importing the module {module_name!r}", exc) from exc
+    except Exception as exc:
+        raise _model_error(f"importing the module {module_name!r}", exc) from exc
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise _UsageError(f"cannot load {spec!r}: {getattr(obj, '__name__', module_name)!r} has no "
+                              f"attribute {part!r}") from None
+    if not callable(obj):
+        raise _UsageError(f"cannot load {spec!r}: it is a {type(obj).__name__}, not a callable "
+                          "(expected a model f(x, s), or a factory f(data, process) with --factory)")
+    return obj
+
+
+def _check_output_file(out: str) -> Path:
+    """``--out FILE`` must be writable: its directory exists and FILE is not a directory (checked first)."""
+    path = Path(out)
+    if path.is_dir():
+        raise _UsageError(f"--out {out!r} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise _UsageError(f"--out {out!r}: the directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _UsageError(f"--out {out!r} is not writable")
+    return path
+
+
+def _prepare_output_dir(out: str) -> Path:
+    """``figures --out DIR``: create DIR up front (with parents) and check it is writable."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise _UsageError(f"--out {out!r} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(f"--out {out!r}: cannot create the directory ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _UsageError(f"--out {out!r} is not writable")
+    return path
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass                                     # stdout without a file descriptor (e.g. captured in tests)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``nent-ref`` console script."""
-    args = _build_parser().parse_args(argv)
+    """Entry point of the ``nent-ref`` console script; returns the exit status (see the module docstring).
+
+    Argument errors exit through argparse (``SystemExit(2)``, one line on stderr).
+    """
+    try:
+        args = _build_parser().parse_args(argv)
+    except BrokenPipeError:                      # `nent-ref --help | head`
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    prog = f"nent-ref {args.command}"
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except ModelError as exc:
+        print(f"{prog}: {exc}.  This is an error in the user's code, not in nent-ref: call it directly on "
+              "such inputs to debug it (a model f(x, s) gets x of shape (M, D) and s of shape (M,); with "
+              "--factory, f(data, process) must return such a model).", file=sys.stderr)
+        return EXIT_MODEL_RAISED
+    except (_UsageError, ValueError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:                       # e.g. the output file vanished or the disk is full
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception:
+        traceback.print_exc()
+        print(f"{prog}: internal error in nent-ref {__version__} (a bug; please report it with the "
+              "traceback above)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _dispatch(args) -> int:
     if args.command == "validate":
         return _run_validate(args)
-    options = TableOptions(seed=args.seed, workers=args.workers, quiet=args.quiet,
-                           scheduler=args.scheduler)
+    options = TableOptions(seed=args.seed, workers=args.workers, quiet=args.quiet, scheduler=args.scheduler)
     if args.command == "table":
+        out = _check_output_file(args.out) if args.out else None      # before computing anything
         text = format_rows(table_rows(args.suite, options), args.format, args.suite)
-        if args.out:
-            Path(args.out).write_text(text)
+        if out is not None:
+            out.write_text(text)
         else:
-            sys.stdout.write(text)
-        return 0
+            _write_stdout(text)
+        return EXIT_OK
     if args.command == "figures":
-        for path in render_figures(Path(args.out), options, args.only):
+        out = _prepare_output_dir(args.out)
+        for path in render_figures(out, options, args.only):
             options.progress(f"wrote {path}")
-        return 0
-    return 2  # pragma: no cover - argparse enforces the choices
+        return EXIT_OK
+    raise _UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse enforces it
 
 
 # --------------------------------------------------------------------------- validate (nent_ref.validation)
-def _add_validate_parser(sub) -> None:
+def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
     """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME``."""
     v = sub.add_parser("validate", help="validate a score model against exact ground truth",
                        description="Validate a score model e(x, s) (or score(x, s) with --score) against exact "
-                                   "ground truth; prints the report and exits 1 when a check fails.")
-    v.add_argument("model", help="package.module:function, called as f(x, s) with x (M, D), s (M,)")
+                                   "ground truth; prints the report and exits 1 when a check fails.",
+                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    v.add_argument("model", help="package.module:function, called as f(x, s) with x (M, D), s (M,); with "
+                                 "--factory, called once as f(data, process) to build that model")
     v.add_argument("--data", required=True,
                    help="data preset (gaussian-<D>d, dirac-<D>d, mixture-<D>d) or a .npz file "
                         "(mean+cov, weights+means+covs, or points)")
@@ -231,40 +486,96 @@ def _add_validate_parser(sub) -> None:
     v.add_argument("--score", action="store_true", help="the model returns the full score, not e")
     v.add_argument("--factory", action="store_true",
                    help="call the target as f(data, process) first to build the model")
-    v.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    v.add_argument("--n-samples", type=int, default=2 ** 15, help="Monte Carlo samples (default 32768)")
+    v.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="master seed (default 0)")
+    v.add_argument("--n-samples", type=_int_at_least(2, "--n-samples"), default=2 ** 15,
+                   help="Monte Carlo samples (default 32768)")
     v.add_argument("--s0", type=float, default=None, help="start time (default 0, 1e-5 for Dirac data)")
     v.add_argument("--s1", type=float, default=None, help="end time (default T, T - 1e-5 for SL)")
     v.add_argument("--threshold", type=float, default=5.0, help="pass threshold in standard errors (default 5)")
-    v.add_argument("--workers", type=int, default=1, help="worker processes (the model must be picklable)")
+    v.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
+                   help="worker processes (the model must be picklable)")
     v.add_argument("--no-curves", action="store_true", help="skip the per-time rate curves")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+_FACTORY_HINT = "did you mean --factory?"
+
+
+def _looks_like_factory(target) -> bool:
+    """True when the target's first two parameters are named like (data, process)."""
+    try:
+        names = list(inspect.signature(target).parameters)
+    except (TypeError, ValueError):
+        return False
+    return len(names) >= 2 and names[0] in ("data", "dataset") and names[1] in ("process", "proc", "sde")
+
+
+def _probe_model(target, model, data, process, label: str) -> None:
+    """Call the model once on 2 points before the (long) validation: a factory given without --factory
+    shows up here (it returns a model, or fails on the arrays it takes for data and process; then, if
+    ``target(data, process)`` does return a callable, the target is a factory)."""
+    import numpy as np
+    try:
+        x = np.asarray(data.sample(2, seed=0), dtype=float)
+    except Exception:                            # data without samples: any points of the right shape
+        x = np.zeros((2, int(data.dim)))
+    s = np.array([0.25, 0.5]) * float(process.T)
+    try:
+        out = model(x, s)
+    except ModelError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, (TypeError, AttributeError, ValueError, KeyError, IndexError)):
+            try:
+                built = target(data, process)
+            except Exception:
+                built = None
+            if callable(built):
+                raise _UsageError(f"{label} fails when called as f(x, s) ({type(cause).__name__}: {cause}) "
+                                  f"but {label}(data, process) returns a model; {_FACTORY_HINT}") from None
+        raise
+    if callable(out):
+        raise _UsageError(f"{label}(x, s) returned a callable ({type(out).__name__}): it looks like a factory "
+                          f"f(data, process) that builds the model; {_FACTORY_HINT}")
+
+
 def _run_validate(args) -> int:
-    import os
     from .validation import load_data, process_presets, validate
     if os.getcwd() not in sys.path:       # resolve user modules from the working directory, as python -m does
         sys.path.insert(0, os.getcwd())
-    try:
-        target = _resolve(args.model)
-    except (ImportError, AttributeError, ValueError) as exc:
-        print(f"nent-ref validate: cannot load {args.model!r} (expected package.module:function): {exc}",
-              file=sys.stderr)
-        return 2
-    try:
-        data = load_data(args.data)
-        process = process_presets()[args.process]
-        model = target(data, process) if args.factory else target
-        with executor_for(TableOptions(workers=args.workers)) as executor:
-            report = validate(model, data, process, args.s0, args.s1, score=args.score, n_samples=args.n_samples,
-                              seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
-                              executor=executor)
-    except ValueError as exc:
-        print(f"nent-ref validate: {exc}", file=sys.stderr)
-        return 2
-    print(report.to_json() if args.json else report)
-    return 0 if report.passed else 1
+    target = _load_target(args.model)
+    label = args.model
+    if not args.factory and _looks_like_factory(target):
+        names = ", ".join(list(inspect.signature(target).parameters)[:2])
+        raise _UsageError(f"{label} takes ({names}): it builds a model rather than being one; {_FACTORY_HINT}")
+    data = load_data(args.data)
+    process = process_presets()[args.process]
+    if args.factory:
+        try:
+            built = target(data, process)
+        except Exception as exc:
+            err = _model_error(f"the factory {label}(data, process)", exc)
+            raise ModelError(f"{err}; if {label} is itself the model f(x, s), drop --factory") from exc
+        if not callable(built):
+            raise _UsageError(f"the factory {label}(data, process) returned a {type(built).__name__}, not a "
+                              "callable model f(x, s)")
+        model = _UserModel(built, f"{label}(data, process)")
+    else:
+        model = _UserModel(target, label)
+        _probe_model(target, model, data, process, label)
+    if args.workers > 1:
+        import pickle
+        try:
+            pickle.dumps(model)
+        except Exception as exc:
+            raise _UsageError(f"--workers {args.workers} sends the model to worker processes, but it cannot be "
+                              f"pickled ({type(exc).__name__}: {exc}); use --workers 1 or a module-level "
+                              "model") from None
+    with executor_for(TableOptions(workers=args.workers)) as executor:
+        report = validate(model, data, process, args.s0, args.s1, score=args.score, n_samples=args.n_samples,
+                          seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
+                          executor=executor)
+    _write_stdout((report.to_json() if args.json else str(report)) + "\n")
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

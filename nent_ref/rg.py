@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import seed_sequence
 from ._rg_ising1d import (  # noqa: F401  (re-exported)
     DecimationFlow1D, Ising1DThermo, ising1d_boltzmann_probabilities, ising1d_decimation_step,
     ising1d_entropy_per_site, ising1d_enumerate_thermo, ising1d_flow, ising1d_kl_limits,
@@ -97,6 +98,25 @@ __all__ = [
 NETWORK_INPUT_VARIANCE = 0.1
 #: Bias variance of the network examples (order-to-chaos at sigma_w2 ~ 1.761).
 NETWORK_SIGMA_B2 = 0.05
+
+
+# ----------------------------------------------------------------------------- seeds of the table and figure
+def _table_seed(seed):
+    """``options.seed`` checked by :func:`nent_ref._checks.seed_sequence` (ValueError for -1, "a", 1.5, True).
+
+    An int >= 0 is kept as is, so the Monte Carlo rows keep their streams ``[seed, tag, k]``; anything
+    else accepted (a sequence of ints, a SeedSequence, a Generator, None) becomes one SeedSequence.
+    """
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
+        return int(seed)
+    return seed_sequence(seed, "seed")
+
+
+def _row_seed(base, *keys):
+    """Seed of one Monte Carlo row: ``[base, *keys]`` for an int base, else a keyed child of the sequence."""
+    if isinstance(base, int):
+        return [base, *keys]
+    return np.random.SeedSequence(base.entropy, spawn_key=tuple(base.spawn_key) + tuple(keys))
 
 
 # ----------------------------------------------------------------------------- table
@@ -169,7 +189,7 @@ def _ising2d_rows(options) -> list[dict]:
 _NETWORK_SW2 = (1.0, 1.5, None, 2.0, 2.5, 3.0)     # None -> the critical value at sigma_b2 = 0.05
 
 
-def _network_rows(options) -> list[dict]:
+def _network_rows(options, base_seed) -> list[dict]:
     rows = []
     for sb in (0.0, 0.01, 0.05, 0.1, 0.3):
         rows.append({"section": "network_order_to_chaos", "sigma_b2": sb,
@@ -191,7 +211,7 @@ def _network_rows(options) -> list[dict]:
                                                                   NETWORK_INPUT_VARIANCE)
         mc = network_kl_layer0_vs_layer_l_pushforward_mc(depth, sw, NETWORK_SIGMA_B2, NETWORK_INPUT_VARIANCE,
                                                          width=500, n_samples=64, n_networks=6,
-                                                         seed=[options.seed, 7, k])
+                                                         seed=_row_seed(base_seed, 7, k))
         q = tanh_length_sequence(depth, sw, NETWORK_SIGMA_B2, NETWORK_INPUT_VARIANCE)
         for layer in range(depth + 1):
             rows.append({"section": "network_kl", "sigma_w2": sw, "sigma_b2": NETWORK_SIGMA_B2,
@@ -206,13 +226,16 @@ def _network_rows(options) -> list[dict]:
 
 def table_rows(options) -> list[dict]:
     """Rows of ``nent-ref table --suite rg``: flows, relative entropies (nats per site / neuron),
-    fixed points, the 2-D asymptote across K_c and the network mean-field and Monte Carlo values."""
+    fixed points, the 2-D asymptote across K_c and the network mean-field and Monte Carlo values.
+
+    ``options.seed`` (checked first, before any computation) seeds the Monte Carlo rows."""
+    base_seed = _table_seed(options.seed)
     options.progress("rg: 1-D Ising decimation")
     rows = _ising1d_rows(options)
     options.progress("rg: 2-D Ising flows")
     rows += _ising2d_rows(options)
     options.progress("rg: random tanh networks")
-    rows += _network_rows(options)
+    rows += _network_rows(options, base_seed)
     return [{k: (float(v) if isinstance(v, np.floating) else v) for k, v in r.items()} for r in rows]
 
 
@@ -235,6 +258,7 @@ def kl_flow_figure(out_dir, options) -> list[Path]:
         The files written.
     """
     from .figures import _pyplot, save
+    base_seed = _table_seed(options.seed)
     plt = _pyplot()
 
     out_dir = Path(out_dir)
@@ -277,7 +301,7 @@ def kl_flow_figure(out_dir, options) -> list[Path]:
         line, = ax.plot(layers, y, "-", label=f"sigma_w^2={sw:.3f} mean field")
         mc = network_kl_layer0_vs_layer_l_pushforward_mc(20, sw, NETWORK_SIGMA_B2, NETWORK_INPUT_VARIANCE,
                                                          width=500, n_samples=64, n_networks=4,
-                                                         seed=[options.seed, 11, k])
+                                                         seed=_row_seed(base_seed, 11, k))
         ax.errorbar(layers, mc.value, yerr=mc.stderr, fmt="o", ms=3, color=line.get_color())
         data += [["network", f"meanfield sigma_w2={sw!r}", int(l_), v, 0.0] for l_, v in zip(layers, y)]
         data += [["network", f"mc width=500 sigma_w2={sw!r}", int(l_), v, e]

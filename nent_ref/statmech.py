@@ -46,6 +46,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from . import _statmech_core as _c
+from ._checks import real_array, rng as _rng
 from .estimate import log_base
 
 __all__ = [
@@ -104,6 +105,19 @@ def total_variation(p, q) -> float:
 
 
 # ============================================================================ exponential families
+def _central_moment(p: np.ndarray, dev: np.ndarray, k: int) -> float:
+    """sum_x p(x) dev(x)^k over p > 0, in the log domain for large |dev| (no 0 * inf, no overflow of dev^k
+    where p is tiny)."""
+    live = (p > 0) & (dev != 0)
+    pl, dl = p[live], dev[live]
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = pl * dl**k
+        if np.all(np.isfinite(direct)):
+            return float(np.sum(direct))
+        sign = np.sign(dl) ** k
+        return float(np.sum(sign * np.exp(np.log(pl) + k * np.log(np.abs(dl)))))
+
+
 class ExponentialFamily:
     r"""Discrete exponential family :math:`p_\theta(x) = h(x)\exp(\theta\cdot T(x) - A(\theta))`.
 
@@ -119,8 +133,10 @@ class ExponentialFamily:
 
     Notes
     -----
-    The log partition function is evaluated with a log-sum-exp, so it is finite for
-    any finite ``theta``.  Its derivatives are the cumulants of ``T``:
+    The log partition function is evaluated with a log-sum-exp, so it is finite whenever it is
+    representable: an outcome whose :math:`\theta\cdot T(x)` overflows to :math:`-\infty` simply
+    has probability 0, while an overflow to :math:`+\infty` (then :math:`A` overflows) is a
+    ValueError, never NaN.  Its derivatives are the cumulants of ``T``:
     :math:`\nabla A(\theta) = E_\theta T`, :math:`\nabla^2 A(\theta) = \mathrm{Cov}_\theta T`
     (both computed analytically, not by differencing).  KL between members is the
     Bregman divergence of :math:`A`,
@@ -145,8 +161,22 @@ class ExponentialFamily:
     def _theta(self, theta) -> np.ndarray:
         return _c.as_vector(theta, self.dim, "theta")
 
+    def _natural_stats(self, theta: np.ndarray) -> np.ndarray:
+        """theta . T(x) for every outcome.
+
+        ``-inf`` (an outcome whose weight underflows: probability 0 to double precision) is kept; a
+        product that overflows to ``+inf`` (then A overflows), an ``inf - inf`` (NaN) or all outcomes at
+        ``-inf`` is a ValueError.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = self.stats @ theta
+        if np.any(np.isnan(z)) or np.any(z == np.inf) or np.all(z == -np.inf):
+            raise ValueError(f"theta . T(x) overflows double precision for theta = {theta.tolist()}: "
+                             "the log partition function is not representable")
+        return z
+
     def _logits(self, theta) -> np.ndarray:
-        return self.log_base_measure + self.stats @ self._theta(theta)
+        return self.log_base_measure + self._natural_stats(self._theta(theta))
 
     def log_partition(self, theta) -> float:
         r""":math:`A(\theta) = \log\sum_x h(x) e^{\theta\cdot T(x)}` (stable log-sum-exp)."""
@@ -169,7 +199,12 @@ class ExponentialFamily:
         r"""Hessian :math:`\nabla^2 A(\theta) = \mathrm{Cov}_{p_\theta}[T]`, shape (d, d)."""
         p = self.probabilities(theta)
         centred = self.stats - p @ self.stats
-        return (centred * p[:, None]).T @ centred
+        with np.errstate(over="ignore", invalid="ignore"):
+            cov = (centred * p[:, None]).T @ centred
+        if not np.all(np.isfinite(cov)):
+            raise ValueError("the covariance of T overflows double precision (statistics spread over more "
+                             "than ~1e154)")
+        return cov
 
     def cumulants(self, theta, order: int = 4) -> np.ndarray:
         r"""Cumulants :math:`\kappa_k = A^{(k)}(\theta)`, k = 1..order, of a scalar statistic.
@@ -190,20 +225,25 @@ class ExponentialFamily:
         x = self.stats[:, 0]
         mean = float(p @ x)
         dev = x - mean
-        central = [1.0, 0.0] + [float(p @ dev**k) for k in range(2, order + 1)]
+        central = [1.0, 0.0] + [_central_moment(p, dev, k) for k in range(2, order + 1)]
         kappa = [0.0, mean]
-        for k in range(2, order + 1):
-            val = central[k]
-            for j in range(2, k - 1):
-                val -= math.comb(k - 1, j - 1) * kappa[j] * central[k - j]
-            kappa.append(val)
-        return np.array(kappa[1:])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(2, order + 1):
+                val = central[k]
+                for j in range(2, k - 1):
+                    val -= math.comb(k - 1, j - 1) * kappa[j] * central[k - j]
+                kappa.append(val)
+        out = np.array(kappa[1:])
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"a cumulant of order <= {order} overflows double precision (statistics too "
+                             "spread out for this order)")
+        return out
 
     def entropy(self, theta, base=None) -> float:
         r"""Shannon entropy :math:`H(p_\theta) = A(\theta) - \theta\cdot\mu(\theta) - E_\theta\log h`."""
         lp = self.log_probabilities(theta)
         p = np.exp(lp)
-        return -float(p @ lp) / log_base(base)
+        return -_c.xlogy_sum(p, lp) / log_base(base)
 
     def kl(self, theta1, theta2, base=None) -> float:
         r""":math:`\mathrm{KL}(p_{\theta_1}\|p_{\theta_2})` as the Bregman divergence of :math:`A`.
@@ -211,7 +251,11 @@ class ExponentialFamily:
         .. math:: D_A(\theta_2, \theta_1) = A(\theta_2) - A(\theta_1) - \nabla A(\theta_1)\cdot(\theta_2-\theta_1)
         """
         t1, t2 = self._theta(theta1), self._theta(theta2)
-        val = self.log_partition(t2) - self.log_partition(t1) - float(self.mean(t1) @ (t2 - t1))
+        with np.errstate(over="ignore", invalid="ignore"):
+            val = self.log_partition(t2) - self.log_partition(t1) - float(self.mean(t1) @ (t2 - t1))
+        if not math.isfinite(val):
+            raise ValueError("KL between these members overflows double precision "
+                             f"(theta1 = {t1.tolist()}, theta2 = {t2.tolist()})")
         return max(val, 0.0) / log_base(base)
 
     # -- duality ----------------------------------------------------------------------
@@ -258,13 +302,14 @@ class ExponentialFamily:
         :math:`q = p_\theta`; the gap is :math:`\mathrm{KL}(q\|p_\theta)`.
         """
         q = _c.as_probability(q, self.n_outcomes, name="q")
-        theta = self._theta(theta)
+        z = self._natural_stats(self._theta(theta))
         lq = _c.safe_log(q)
-        return float(q @ (self.stats @ theta)) - _c.xlogy_sum(q, lq) + float(q @ self.log_base_measure)
+        live = q > 0                        # outcomes q does not charge do not enter (no 0 * -inf)
+        return float(q[live] @ z[live]) - _c.xlogy_sum(q, lq) + float(q @ self.log_base_measure)
 
     # -- maximum likelihood -----------------------------------------------------------------
     def _counts(self, counts) -> np.ndarray:
-        k = np.asarray(counts, dtype=float)
+        k = real_array("counts", counts, finite=False)
         if k.ndim != 1 or k.shape[0] != self.n_outcomes:
             raise ValueError(f"counts must have length {self.n_outcomes}; got shape {np.shape(counts)}")
         if not np.all(np.isfinite(k)) or np.any(k < 0) or k.sum() <= 0:
@@ -278,7 +323,7 @@ class ExponentialFamily:
         distribution (the cross-entropy decomposition).
         """
         k = self._counts(counts)
-        return -float(k @ self.log_probabilities(theta)) / float(k.sum())
+        return -_c.xlogy_sum(k, self.log_probabilities(theta)) / float(k.sum())
 
     def fit(self, counts) -> np.ndarray:
         r"""Maximum-likelihood :math:`\hat\theta` from outcome counts, by moment matching.
@@ -436,7 +481,7 @@ class GaussianMaxEnt:
 
     def log_density(self, x) -> np.ndarray:
         r""":math:`\log p(x) = \theta_1\cdot x + x^\top\theta_2 x - A`, x of shape (..., d)."""
-        x = np.asarray(x, dtype=float)
+        x = real_array("x", x)
         if x.shape[-1:] != self.mean.shape:
             raise ValueError(f"x must have trailing dimension {self.mean.shape[0]}")
         return x @ self.theta1 + np.einsum("...i,ij,...j->...", x, self.theta2, x) - self.log_partition
@@ -454,10 +499,10 @@ def gaussian_max_entropy(mean, cov) -> GaussianMaxEnt:
     ValueError
         If ``cov`` is not symmetric positive definite or shapes mismatch.
     """
-    m = np.atleast_1d(np.asarray(mean, dtype=float))
+    m = np.atleast_1d(real_array("mean", mean, finite=False))
     if m.ndim != 1:
         raise ValueError("mean must be a scalar or a 1-d array")
-    s = np.asarray(cov, dtype=float)
+    s = real_array("cov", cov, finite=False)
     if s.ndim == 0:
         s = s.reshape(1, 1)
     d = m.shape[0]
@@ -472,20 +517,25 @@ def gaussian_max_entropy(mean, cov) -> GaussianMaxEnt:
     except np.linalg.LinAlgError:
         raise ValueError("cov must be positive definite") from None
     logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-    prec = np.linalg.inv(s)
-    prec = 0.5 * (prec + prec.T)
-    entropy = 0.5 * (d * math.log(2 * math.pi * math.e) + logdet)
-    a = 0.5 * float(m @ prec @ m) + 0.5 * (d * math.log(2 * math.pi) + logdet)
-    return GaussianMaxEnt(mean=m, cov=s, entropy=entropy, theta1=prec @ m, theta2=-0.5 * prec,
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        prec = np.linalg.inv(s)
+        prec = 0.5 * (prec + prec.T)
+        entropy = 0.5 * (d * math.log(2 * math.pi * math.e) + logdet)
+        a = 0.5 * float(m @ prec @ m) + 0.5 * (d * math.log(2 * math.pi) + logdet)
+        theta1 = prec @ m
+    if not (np.all(np.isfinite(prec)) and np.all(np.isfinite(theta1)) and math.isfinite(a)
+            and math.isfinite(entropy)):
+        raise ValueError("cov is too close to singular (or mean too large) for the natural parameters "
+                         "Sigma^-1 m, -Sigma^-1 / 2 and A to be representable in double precision")
+    return GaussianMaxEnt(mean=m, cov=s, entropy=entropy, theta1=theta1, theta2=-0.5 * prec,
                           log_partition=a)
 
 
 # ============================================================================ method of types, Sanov, Cramer
 def _counts_vector(counts) -> np.ndarray:
-    k = np.asarray(counts)
-    if k.ndim != 1 or k.shape[0] < 1:
+    kf = real_array("counts", counts, finite=False)
+    if kf.ndim != 1 or kf.shape[0] < 1:
         raise ValueError("counts must be a 1-d array")
-    kf = k.astype(float)
     if not np.all(np.isfinite(kf)) or np.any(kf < 0) or np.any(kf != np.round(kf)):
         raise ValueError("counts must be non-negative integers")
     if kf.sum() < 1:
@@ -593,10 +643,17 @@ def _scalar_law(values, p):
 def log_mgf(values, p, lam) -> float:
     r"""Cumulant generating function :math:`\Lambda(\lambda) = \log E_p e^{\lambda X}` (stable)."""
     x, p = _scalar_law(values, p)
-    lam = float(lam)
-    if not math.isfinite(lam):
-        raise ValueError("lam must be finite")
-    return float(logsumexp(_c.safe_log(p) + lam * x[:, 0]))
+    try:
+        lam = _c.real_scalar(lam, "lam")
+    except ValueError as err:
+        raise ValueError(f"lam must be finite: {err}") from None
+    supp = p > 0                     # outcomes of probability 0 do not enter (no -inf + inf)
+    with np.errstate(over="ignore"):
+        t = lam * x[supp, 0]
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"lam * values overflows double precision (lam = {lam:g}): log E exp(lam X) "
+                         "is not representable")
+    return float(logsumexp(np.log(p[supp]) + t))
 
 
 def cramer_rate(values, p, a) -> float:
@@ -614,9 +671,10 @@ def cramer_rate(values, p, a) -> float:
     *Large Deviations Techniques and Applications* (1998), theorem 2.2.3.
     """
     x, p = _scalar_law(values, p)
-    a = float(a)
-    if not math.isfinite(a):
-        raise ValueError("a must be finite")
+    try:
+        a = _c.real_scalar(a, "a")
+    except ValueError as err:
+        raise ValueError(f"a must be finite: {err}") from None
     supp = p > 0
     xs, ps = x[supp, 0], p[supp]
     lo, hi = float(xs.min()), float(xs.max())
@@ -649,7 +707,7 @@ def log_sum_probability(values, p, n: int, total: int) -> float:
     v = _c.integer_values(values)
     p = _c.as_probability(p, v.shape[0])
     n = _c.check_positive_int(n)
-    total = int(total)
+    total = _c.check_integer(total, "total")
     supp = p > 0
     vs, ps = v[supp], p[supp]
     if total < n * vs.min() or total > n * vs.max():
@@ -670,7 +728,7 @@ def log_sum_tail_probability(values, p, n: int, total: int) -> float:
     v = _c.integer_values(values)
     p = _c.as_probability(p, v.shape[0])
     n = _c.check_positive_int(n)
-    total = int(total)
+    total = _c.check_integer(total, "total")
     supp = p > 0
     vs, ps = v[supp], p[supp]
     if total > n * vs.max():
@@ -707,7 +765,7 @@ def gibbs_conditional(values, p, n: int, total: int) -> np.ndarray:
     v = _c.integer_values(values)
     p = _c.as_probability(p, v.shape[0])
     n = _c.check_positive_int(n)
-    total = int(total)
+    total = _c.check_integer(total, "total")
     supp = p > 0
     vs, ps = v[supp], p[supp]
     if total < n * vs.min() or total > n * vs.max():
@@ -773,29 +831,74 @@ def thermodynamics(energies, beta, degeneracy=None) -> Thermodynamics:
               C = \beta^2\frac{\partial^2\log Z}{\partial\beta^2}.
 
     The derivatives are the analytic cumulants of the energy (exponential family
-    with statistic :math:`-E` and natural parameter :math:`\beta`).
+    with statistic :math:`-E` and natural parameter :math:`\beta`).  Everything is computed
+    from the excitation energies :math:`\epsilon(x) = E(x) - E_0 \ge 0` (:math:`E_0` the ground
+    state) so that no product :math:`\beta E` can overflow into ``inf - inf`` or ``0 * inf``:
+
+    .. math:: \log Z = -\beta E_0 + \log Z_\epsilon,\quad
+              Z_\epsilon = \sum_x g(x) e^{-\beta\epsilon(x)},\quad
+              U = E_0 + \langle\epsilon\rangle,\quad
+              S = \log Z_\epsilon + \beta\langle\epsilon\rangle,\quad
+              C = \big\langle(\beta\epsilon - \beta\langle\epsilon\rangle)^2\big\rangle,
+
+    with :math:`\log Z_\epsilon` a log-sum-exp, averages over the states with :math:`p(x) > 0` only
+    (there :math:`\beta\epsilon(x)` is finite) and the variance taken about the mean (centred
+    energies).  So every field is finite for every ``beta`` in ``(0, inf)`` whose
+    :math:`\log Z` and ``F`` are representable; e.g. at huge ``beta`` a non-degenerate ground
+    state gives ``U -> E_0``, ``S -> log g(x_0)`` and ``C -> 0`` (the limits, not NaN).
 
     Parameters
     ----------
     energies : array_like, shape (m,)
-        Energy levels.
+        Energy levels (real, finite).
     beta : float
         Inverse temperature, > 0.
     degeneracy : array_like, shape (m,), optional
         Positive multiplicities :math:`g(x)` (default 1).
+
+    Raises
+    ------
+    ValueError
+        On bad input (complex, NaN, ``beta <= 0``), or when :math:`\log Z = -\beta E_0 + \dots`
+        or :math:`F = E_0 - \log Z_\epsilon/\beta` overflows double precision (e.g.
+        ``beta = 1e300`` with ``E_0 = -1e10``, or ``beta = 1e-310``).
     """
     if np.ndim(energies) != 1:
         raise ValueError(f"energies must be a 1-d array; got shape {np.shape(energies)}")
-    fam = ExponentialFamily(-_c.as_stats(energies, "energies")[:, 0], base_measure=degeneracy)
+    e = _c.as_stats(energies, "energies")[:, 0]
     b = _c.check_beta(beta)
-    log_z = fam.log_partition(b)
-    p = fam.probabilities(b)
-    e = -fam.stats[:, 0]
-    u = float(p @ e)
-    f = -log_z / b
-    c = b * b * float(fam.covariance(b)[0, 0])
-    return Thermodynamics(beta=b, log_partition=log_z, free_energy=f, internal_energy=u,
-                          entropy=b * (u - f), heat_capacity=c, probabilities=p)
+    log_g = _c.as_log_base_measure(degeneracy, e.shape[0])
+    return _canonical(e, b, log_g)
+
+
+def _canonical(e: np.ndarray, b: float, log_g: np.ndarray) -> Thermodynamics:
+    """The canonical ensemble of :func:`thermodynamics` from validated inputs (see its notes)."""
+    e0 = float(e.min())
+    with np.errstate(over="ignore"):
+        eps = e - e0                        # >= 0; inf only if the spread of E overflows (then p = 0)
+        x = b * eps                         # beta * epsilon >= 0, may be inf (then p = 0)
+    z = log_g - x
+    log_z_eps = float(logsumexp(z))         # finite: the ground state contributes log g(x_0)
+    p = np.exp(z - log_z_eps)
+    # Only states with p > 0 enter the averages; for them beta * eps is finite (<~ 1500), so no term is
+    # 0 * inf, and the products below are plain (full relative precision).
+    live = p > 0
+    pl, el, xl = p[live], eps[live], x[live]
+    mean_eps = float(pl @ el)                           # <epsilon>
+    beta_mean_eps = float(pl @ xl)                      # beta <epsilon>
+    d = b * (el - mean_eps)                             # beta (epsilon - <epsilon>), centred
+    heat = float(pl @ (d * d))
+    with np.errstate(over="ignore"):
+        log_z = -b * e0 + log_z_eps
+        f = e0 - log_z_eps / b
+    if not math.isfinite(log_z):
+        raise ValueError(f"log Z = -beta E_0 + log Z_eps overflows double precision (beta = {b:g}, "
+                         f"ground-state energy E_0 = {e0:g})")
+    if not math.isfinite(f):
+        raise ValueError(f"the free energy F = E_0 - log Z_eps / beta overflows double precision "
+                         f"(beta = {b:g}, log Z_eps = {log_z_eps:g})")
+    return Thermodynamics(beta=b, log_partition=log_z, free_energy=f, internal_energy=e0 + mean_eps,
+                          entropy=log_z_eps + beta_mean_eps, heat_capacity=heat, probabilities=p)
 
 
 def variational_free_energy(q, energies, beta, degeneracy=None) -> float:
@@ -810,17 +913,20 @@ def variational_free_energy(q, energies, beta, degeneracy=None) -> float:
     q = _c.as_probability(q, e.shape[0], name="q")
     b = _c.check_beta(beta)
     log_g = _c.as_log_base_measure(degeneracy, e.shape[0])
-    return float(q @ e) + (_c.xlogy_sum(q, _c.safe_log(q)) - float(q @ log_g)) / b
+    live = q > 0
+    with np.errstate(over="ignore"):
+        val = float(q[live] @ e[live]) + (_c.xlogy_sum(q, _c.safe_log(q)) - float(q[live] @ log_g[live])) / b
+    if not math.isfinite(val):
+        raise ValueError(f"F(q) = E_q[E] - (H(q) + E_q log g) / beta overflows double precision (beta = {b:g})")
+    return val
 
 
 # ============================================================================ Ising models
 def _ising_inputs(coupling, field):
-    j = np.asarray(coupling, dtype=float)
+    j = real_array("coupling", coupling)
     if j.ndim != 2 or j.shape[0] != j.shape[1] or j.shape[0] < 1:
         raise ValueError(f"coupling must be a square matrix; got shape {np.shape(coupling)}")
     n = j.shape[0]
-    if not np.all(np.isfinite(j)):
-        raise ValueError("coupling contains NaN or inf")
     if not np.array_equal(j, j.T):
         raise ValueError("coupling must be symmetric")
     if np.any(np.diag(j) != 0):
@@ -894,7 +1000,11 @@ def mean_field_free_energy(m, coupling, beta, field=None) -> float:
     m = _c.as_vector(m, j.shape[0], "m")
     if np.any(np.abs(m) > 1):
         raise ValueError("magnetisations must lie in [-1, 1]")
-    return float(-0.5 * m @ j @ m - h @ m - np.sum(_binary_entropy_pm(m)) / b)
+    with np.errstate(over="ignore"):
+        val = float(-0.5 * m @ j @ m - h @ m - np.sum(_binary_entropy_pm(m)) / b)
+    if not math.isfinite(val):
+        raise ValueError(f"the mean-field free energy overflows double precision (beta = {b:g})")
+    return val
 
 
 @dataclass(frozen=True)
@@ -935,13 +1045,14 @@ def ising_mean_field(coupling, beta, field=None, init=None, tol: float = 1e-13,
     j, h = _ising_inputs(coupling, field)
     b = _c.check_beta(beta)
     n = j.shape[0]
-    starts = ([np.full(n, 0.9), np.full(n, -0.9), np.tanh(b * h)] if init is None
-              else [_c.as_vector(init, n, "init")])
     best = None
-    for m0 in starts:
-        sol = _mean_field_from(j, h, b, np.clip(m0.copy(), -1.0, 1.0), tol, max_sweeps)
-        if best is None or sol.free_energy < best.free_energy:
-            best = sol
+    with np.errstate(over="ignore"):          # beta (J m + h) may overflow to +-inf: tanh(+-inf) = +-1, exact
+        starts = ([np.full(n, 0.9), np.full(n, -0.9), np.tanh(b * h)] if init is None
+                  else [_c.as_vector(init, n, "init")])
+        for m0 in starts:
+            sol = _mean_field_from(j, h, b, np.clip(m0.copy(), -1.0, 1.0), tol, max_sweeps)
+            if best is None or sol.free_energy < best.free_energy:
+                best = sol
     return best
 
 
@@ -985,7 +1096,14 @@ def _mean_field_from(j, h, b, m, tol, max_sweeps):
 
 # ============================================================================ worked examples
 def table_rows(options) -> list[dict]:
-    """Worked examples for ``nent-ref table --suite statmech`` (entropies in nats)."""
+    """Worked examples for ``nent-ref table --suite statmech`` (entropies in nats).
+
+    ``options.seed`` (checked first by :func:`nent_ref._checks.rng`: an int >= 0, a sequence of them, a
+    SeedSequence, a Generator or None) draws the maximum-likelihood sample."""
+    gen = _rng(options.seed, "seed")
+    seed = options.seed
+    int_seed = isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))
+    seed_label = str(int(seed)) if int_seed else f"_{type(seed).__name__}"
     rows: list[dict] = []
 
     def add(example, quantity, value, method, note=""):
@@ -1053,11 +1171,10 @@ def table_rows(options) -> list[dict]:
         add(f"ising_ring8_J1_h0.1_beta{beta}", "magnetization_mean_field", mf.m[0], "fixed-point")
 
     options.progress("statmech: maximum likelihood = moment matching")
-    rng = np.random.default_rng(options.seed)
-    counts = np.bincount(rng.choice(6, size=200, p=die.q), minlength=6)
+    counts = np.bincount(gen.choice(6, size=200, p=die.q), minlength=6)
     fam = ExponentialFamily(faces)
     theta_hat = fam.fit(counts)
-    ex = f"mle_die_200_draws_seed{options.seed}"
+    ex = f"mle_die_200_draws_seed{seed_label}"
     add(ex, "theta_hat", theta_hat[0], "moment-matching", "draws from the mean-4.5 maxent die")
     add(ex, "sample_mean", (counts / counts.sum()) @ faces, "exact")
     add(ex, "min_log_loss", fam.log_loss(counts, theta_hat), "exact", "= H(p_theta_hat) (duality)")

@@ -1,15 +1,20 @@
-"""The nent-ref command: table formats and figures (through main(), and once as a console script)."""
+"""The nent-ref command: table formats and figures (through main(), and once as a console script), and
+(issue 11) errors and exit codes: 0 ok, 1 check failed, 2 usage/input, 3 the user's model raised,
+4 internal error, 141 broken pipe."""
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nent_ref as nr
-from nent_ref import cases
+from nent_ref import cases, cli
 from nent_ref.cli import main
 
 
@@ -83,3 +88,249 @@ def test_executor_for_options():
         with pytest.raises(ValueError, match="dask"):
             with executor_for(TableOptions(scheduler="tcp://127.0.0.1:1")):
                 pass
+
+
+# --------------------------------------------------------------------------- issue 11: errors and exit codes
+ROOT = Path(__file__).resolve().parents[1]
+FAST_VALIDATE = ["--data", "gaussian-2d", "--process", "vp", "--n-samples", "256", "--no-curves"]
+
+USER_MODULE = '''
+import numpy as np
+from nent_ref import reference_models as rm
+
+CALLS = []
+
+def zero(x, s):
+    return np.zeros_like(x)
+
+def divides_by_zero(x, s):
+    return x / 0 if False else 1 / 0
+
+def fails_later(x, s):
+    CALLS.append(1)
+    if len(CALLS) > 3:
+        raise RuntimeError("the GPU fell off")
+    return np.zeros_like(x)
+
+def raises_value_error(x, s):
+    raise ValueError("shapes (2,2) and (3,) not aligned")
+
+def make(d, p):
+    return rm.exact_e(d, p)
+
+def returns_model(x, s):
+    return zero
+
+def local_factory(data, process):
+    return lambda x, s: np.zeros_like(x)
+
+NOT_CALLABLE = 3
+'''
+
+
+@pytest.fixture
+def usermod(tmp_path, monkeypatch):
+    """A user module in the working directory (as `nent-ref validate mod:f` finds it); its unique name."""
+    name = f"nent_cli_user_{abs(hash(str(tmp_path))) % 10 ** 8}"
+    (tmp_path / f"{name}.py").write_text(USER_MODULE)
+    (tmp_path / f"{name}_broken.py").write_text("raise ImportError('cannot find libcuda.so')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    for mod in (name, f"{name}_broken"):
+        sys.modules.pop(mod, None)
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _subprocess(argv, **kw):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "nent_ref.cli", *argv], capture_output=True, text=True,
+                          timeout=120, env=env, **kw)
+
+
+def test_exit_codes_documented_in_docstring_and_help(capsys):
+    for code in ("0", "1", "2", "3", "4", "141"):
+        assert f"\n{code}\n" in cli.__doc__
+    for argv in (["--help"], ["table", "--help"], ["figures", "--help"], ["validate", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        text = capsys.readouterr().out
+        assert "exit status:" in text
+        for line in ("0    success", "1    a check", "2    usage or input error", "3    the user's model",
+                     "4    internal error", "141  standard output closed early"):
+            assert line in text, (argv, line)
+
+
+def test_validate_model_that_raises_exits_3_with_one_paragraph(usermod, capsys):
+    # regression (issue 11): a traceback and exit 1, the code of a failed check
+    code, out, err = _run(["validate", f"{usermod}:divides_by_zero", *FAST_VALIDATE], capsys)
+    assert code == cli.EXIT_MODEL_RAISED == 3
+    assert "Traceback" not in err and out == ""
+    assert "ZeroDivisionError: division by zero" in err and f"{usermod}.py:" in err
+    assert err.count("\n") == 1                       # one paragraph (one line)
+    # raising later, during the Monte Carlo (not the first probe call): still 3
+    code, out, err = _run(["validate", f"{usermod}:fails_later", *FAST_VALIDATE], capsys)
+    assert code == 3 and "RuntimeError: the GPU fell off" in err and "Traceback" not in err
+    # a ValueError from inside the model is the model's, not an input error of nent-ref (2)
+    code, _, err = _run(["validate", f"{usermod}:raises_value_error", *FAST_VALIDATE], capsys)
+    assert code == 3 and "ValueError: shapes (2,2) and (3,) not aligned" in err
+    # ... and the factory and the import of the user's module are the user's code too
+    code, _, err = _run(["validate", f"{usermod}_broken:f", *FAST_VALIDATE], capsys)
+    assert code == 3 and "ImportError: cannot find libcuda.so" in err
+
+
+def test_validate_model_that_raises_exit_status_of_the_module(usermod, monkeypatch, capsys):
+    # `python -m nent_ref.cli` passes main()'s status to sys.exit (run in-process with runpy: a subprocess
+    # would spend seconds importing nent_ref again)
+    import runpy
+    import warnings
+    monkeypatch.setattr(sys, "argv", ["nent-ref", "validate", f"{usermod}:divides_by_zero", *FAST_VALIDATE])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)          # runpy: nent_ref.cli already imported
+        with pytest.raises(SystemExit) as exc:
+            runpy.run_module("nent_ref.cli", run_name="__main__")
+    err = capsys.readouterr().err
+    assert exc.value.code == 3 and "Traceback" not in err and "ZeroDivisionError" in err
+
+
+def test_validate_target_spec_errors_exit_2(usermod, capsys):
+    # regression: 'mymods' without ':function' said "module 'mymods' has no attribute ''"
+    cases = [
+        (usermod, "expected the form package.module:function"),
+        (f"{usermod}:", "expected the form package.module:function"),
+        (":f", "expected the form package.module:function"),
+        ("no_such_module_xyz:f", "no module named 'no_such_module_xyz'"),
+        (f"{usermod}:nope", "has no attribute 'nope'"),
+        (f"{usermod}:NOT_CALLABLE", "it is a int, not a callable"),
+    ]
+    for spec, message in cases:
+        code, out, err = _run(["validate", spec, *FAST_VALIDATE], capsys)
+        assert code == 2, spec
+        assert message in err and "cannot load" in err and "Traceback" not in err, (spec, err)
+        assert err.count("\n") == 1
+
+
+def test_validate_factory_without_flag_says_did_you_mean_factory(usermod, capsys):
+    # regression: exact_e(data, process) called as exact_e(x, s) blamed the data ("needs data with an
+    # exact marginal") and exited 2 without a hint.
+    for target in ("nent_ref.reference_models:exact_e",         # parameters named (data, process)
+                   f"{usermod}:make",                             # fails on (x, s), builds a model from (data, process)
+                   f"{usermod}:returns_model"):                   # returns a callable when called as f(x, s)
+        code, out, err = _run(["validate", target, *FAST_VALIDATE], capsys)
+        assert code == 2 and "did you mean --factory?" in err and out == "", (target, err)
+    code, out, _ = _run(["validate", f"{usermod}:make", "--factory", *FAST_VALIDATE], capsys)
+    assert code == 0 and "overall: PASSED" in out
+
+
+def test_validate_unpicklable_model_with_workers_exits_2(usermod, capsys):
+    code, _, err = _run(["validate", f"{usermod}:local_factory", "--factory", "--workers", "2", *FAST_VALIDATE],
+                        capsys)
+    assert code == 2 and "cannot be pickled" in err
+
+
+def test_table_out_unwritable_fails_before_computing(tmp_path, monkeypatch, capsys):
+    # regression: `table --out /nonexistent/x.json` computed the whole table, then failed with a traceback
+    def never(*a, **k):
+        raise AssertionError("the table was computed before the output path was checked")
+    monkeypatch.setattr(cli, "table_rows", never)
+    for out, message in ((str(tmp_path / "missing" / "x.json"), "does not exist"),
+                         (str(tmp_path), "is a directory")):
+        code, stdout, err = _run(["table", "--suite", "statmech", "--quiet", "--out", out], capsys)
+        assert code == 2 and message in err and stdout == "" and "Traceback" not in err
+
+
+def test_figures_out_is_created_up_front_or_rejected(tmp_path, monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(cli, "render_figures", lambda out, options, names: seen.append(out.is_dir()) or [])
+    target = tmp_path / "a" / "b"
+    assert main(["figures", "--out", str(target), "--quiet"]) == 0 and seen == [True]
+    (tmp_path / "file").write_text("")
+    code, _, err = _run(["figures", "--out", str(tmp_path / "file"), "--quiet"], capsys)
+    assert code == 2 and "not a directory" in err
+    code, _, err = _run(["figures", "--out", str(tmp_path / "file" / "sub"), "--quiet"], capsys)
+    assert code == 2 and "cannot create the directory" in err and seen == [True]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "nonsense", "--process", "vp"],
+     "unknown data preset 'nonsense'"),
+    (["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "missing.npz", "--process", "vp"],
+     "no such data file"),
+    (["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "gaussian-2d", "--process", "vp",
+      "--threshold", "0"], "threshold"),
+])
+def test_input_errors_exit_2_with_one_line(argv, message, capsys):
+    code, out, err = _run(argv, capsys)
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["validate", "m:f", "--data", "gaussian-2d", "--process", "ve"], "invalid choice: 've'"),
+    (["validate", "m:f", "--data", "gaussian-2d"], "required: --process"),
+    (["validate", "m:f", "--data", "gaussian-2d", "--process", "vp", "--n-samples", "0"], "--n-samples"),
+    (["table", "--seed", "-1"], "--seed must be an integer >= 0"),
+    (["table", "--suite", "nope"], "invalid choice: 'nope'"),
+    (["table", "--workers", "0"], "--workers must be an integer >= 1"),
+    (["figures", "--only", "nope"], "invalid choice"),
+    ([], "required: command"),
+])
+def test_argument_errors_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and err.count("\n") == 1 and "usage:" not in err
+
+
+def test_internal_errors_exit_4_with_traceback(monkeypatch, capsys):
+    def bug(*a, **k):
+        raise RuntimeError("an internal bug")
+    monkeypatch.setattr(cli, "table_rows", bug)
+    code, _, err = _run(["table", "--suite", "statmech", "--quiet"], capsys)
+    assert code == 4 and "Traceback" in err and "internal error" in err
+
+
+def _closed_reader_exit(argv, tmp_path):
+    """Run the CLI with its stdout piped to a reader that closes at once (like `| head -0`)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "nent_ref.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    proc.stdout.close()                      # the reader goes away before anything is written
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=120), err
+
+
+def test_broken_pipe_is_quiet(tmp_path):
+    # regression: `nent-ref ... | head` printed a BrokenPipeError traceback (and exited 1).  A real pipe:
+    # the exception comes from the write and again from the interpreter's final flush.
+    code, err = _closed_reader_exit(["table", "--suite", "gaussian", "--quiet", "--format", "json"], tmp_path)
+    assert code == cli.EXIT_BROKEN_PIPE == 141 and err == ""
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_broken_pipe_while_printing_the_validate_json(monkeypatch, capsys):
+    # the same handler for `validate --json | head` (in-process: the report is computed, then the write fails)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    code = main(["validate", "nent_ref.reference_models:exact_e", "--factory", "--json", *FAST_VALIDATE])
+    assert code == 141 and capsys.readouterr().err == ""
+
+
+def test_table_options_use_the_one_seed_validator():
+    from nent_ref.cli import TableOptions
+    for bad in (-1, "a", 1.5, True, [1, -2]):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            TableOptions(seed=bad)
+    assert TableOptions(seed=np.int64(3)).seed == 3
+    ss, gen = np.random.SeedSequence(1), np.random.default_rng(2)
+    assert TableOptions(seed=ss).seed is ss and TableOptions(seed=gen).seed is gen
+    with pytest.raises(ValueError, match="workers"):
+        TableOptions(workers=0)

@@ -628,3 +628,254 @@ def test_2d_forward_asymptote_has_log_divergent_slope_at_Kc():
     per_decade = 8 * Kc / math.pi * math.log(10)
     assert slopes[2] - slopes[1] == pytest.approx(per_decade, rel=5e-3)
     assert abs(slopes[2] - slopes[1] - per_decade) < abs(slopes[1] - slopes[0] - per_decade)
+
+
+# ============================================================================ issue 11: no NaN, seeds, real input
+_IN_RANGE_K = (0.0, 1e-300, 1e-8, 0.3, -0.7, 1.0, 5.0, 40.0, 100.0, -100.0)
+_IN_RANGE_H = (0.0, 1e-300, 0.2, -1.0, 7.0, 100.0, -100.0)
+_STEPS = (0, 1, 4, 60)
+
+
+def _all_numbers(x) -> bool:
+    """True when every number in x (float, array, NamedTuple, dict, Estimate) is not NaN."""
+    if isinstance(x, str) or x is None:
+        return True
+    if isinstance(x, dict):
+        return all(_all_numbers(v) for v in x.values())
+    if isinstance(x, tuple):
+        return all(_all_numbers(v) for v in x)
+    if hasattr(x, "stderr") and hasattr(x, "value"):
+        return _all_numbers(x.value) and _all_numbers(x.stderr)
+    return not np.any(np.isnan(np.asarray(x, dtype=float)))
+
+
+def test_1d_flow_g_has_no_nan_padding():
+    # regression (issue 11): ising1d_flow(...).g ended with NaN.  g[n] = g(K_n, h_n) for every n, the last
+    # entry being the constant of the step the flow does not take.
+    for K0, h0, n in ((1.0, 0.0, 3), (0.5, 0.0, 10), (1.0, 0.2, 10), (2.0, 0.0, 0)):
+        flow = rg.ising1d_flow(K0, h0, n)
+        assert flow.g.shape == flow.K.shape == flow.h.shape == (n + 1,)
+        assert np.all(np.isfinite(flow.g))
+        for k in range(n + 1):
+            assert flow.g[k] == rg.ising1d_decimation_step(flow.K[k], flow.h[k])[2]
+    # g = log 2 + log cosh h + K' (docstring) at the fixed line K = 0: log(2 cosh h)
+    assert rg.ising1d_flow(0.0, 0.3, 2).g[-1] == pytest.approx(math.log(2 * math.cosh(0.3)), rel=1e-15)
+
+
+def test_1d_public_outputs_hold_no_nan_over_the_coupling_box():
+    # every 1-D function on a grid of the whole public box |K|, |h| <= 100 (K -> 0, large K, h != 0, many
+    # steps): a number (no NaN) and no exception.  Before issue 11 a flow from e.g. (1e-8, 100) stopped
+    # with "|K| and |h| must be <= 100" once the field had grown past 100 inside the flow.
+    kls = (rg.ising1d_kl_original_vs_renormalised_per_site, rg.ising1d_kl_renormalised_vs_original_per_site,
+           rg.ising1d_kl_original_vs_lifted_coarse_per_site, rg.ising1d_kl_lifted_coarse_vs_original_per_site)
+    for K, h in itertools.product(_IN_RANGE_K, _IN_RANGE_H):
+        assert _all_numbers(rg.ising1d_decimation_step(K, h))
+        assert _all_numbers(rg.ising1d_kl_limits(K, h))
+        for N in (None, 1, 16):
+            assert _all_numbers(rg.ising1d_thermo(K, h, N))
+        for n in _STEPS:
+            flow = rg.ising1d_flow(K, h, n)
+            assert _all_numbers(flow), (K, h, n)
+            for f in kls:
+                for N in (None, 2 ** n if n <= 4 else None):
+                    value = f(K, h, n, N)
+                    assert math.isfinite(value) and value >= 0.0, (f.__name__, K, h, n, N)
+
+
+@FAST
+@given(K=st.floats(-100.0, 100.0), h=st.floats(-100.0, 100.0))
+def test_1d_flow_does_not_increase_abs_h_plus_two_abs_K(K, h):
+    # the bound behind the internal range |h_n| <= 300 (docstring of ising1d_flow)
+    flow = rg.ising1d_flow(K, h, 40)
+    bound = np.abs(flow.h) + 2 * np.abs(flow.K)
+    assert np.all(np.diff(bound) <= 1e-12 * (1 + bound[:-1]))
+    assert np.max(np.abs(flow.h)) <= 300.0 + 1e-9
+
+
+def test_2d_and_network_public_outputs_hold_no_nan():
+    # 2-D: the only non-finite value allowed is the documented +inf (flow to the ordered fixed point and
+    # D(p_K0 || p_inf) beyond K*); networks: all finite.  Bad values raise ValueError, nothing else.
+    for K in (0.0, 1e-300, 1e-8, 0.3, rg.ISING2D_KC, 0.6, 30.0, 1e6):
+        assert _all_numbers(rg.ising2d_thermo(K)) and _all_numbers(rg.ising2d_decimation_couplings(K))
+        for L in (1, 4):
+            assert np.all(np.isfinite(rg.ising2d_strip_thermo(K, L)))
+        for scheme in rg.ISING2D_SCHEMES:
+            assert _all_numbers(rg.ising2d_kl_asymptotes(K, scheme))
+            assert _all_numbers(rg.ising2d_flow(K, 100, scheme))
+            for n, lattice in itertools.product((0, 1, 30), (None, 4, (2, 3))):
+                assert not math.isnan(rg.ising2d_kl_original_vs_renormalised_per_site(K, n, scheme, lattice))
+                assert not math.isnan(rg.ising2d_kl_renormalised_vs_original_per_site(K, n, scheme, lattice))
+    for sw, sb, v in ((1e-300, 0.0, 0.1), (0.5, 0.0, 1e-300), (1.5, 0.05, 0.0), (50.0, 50.0, 1.0)):
+        for f in (rg.network_kl_layer0_vs_layer_l_pushforward_meanfield,
+                  rg.network_kl_gaussian_fit_layer0_vs_layer_l_meanfield):
+            try:
+                out = f(6, sw, sb, v)
+            except ValueError as err:
+                assert "q^" in str(err)
+                continue
+            assert np.all(np.isfinite(out))
+        try:
+            mc = rg.network_kl_layer0_vs_layer_l_pushforward_mc(2, sw, sb, v, width=8, n_samples=4, n_networks=2)
+        except ValueError as err:
+            assert "q^0" in str(err) or "underflows" in str(err)
+        else:
+            assert _all_numbers(mc)
+
+
+def test_network_underflowing_lengths_raise_instead_of_nan():
+    # sigma_b2 = 0 with a contracting length map: q^l decays geometrically and underflows; the fitted KL was
+    # 0.5 (r - 1 - log r) = inf - inf = NaN there.  Now a ValueError naming the layer.
+    with pytest.raises(ValueError, match="underflows double precision from layer"):
+        rg.network_kl_gaussian_fit_layer0_vs_layer_l_meanfield(1200, 0.5, 0.0, 1.0)
+    with pytest.raises(ValueError, match="underflows"):
+        rg.network_kl_layer0_vs_layer_l_pushforward_mc(2, 1e-300, 0.0, 1.0, width=8, n_samples=4, n_networks=2)
+
+
+def _kaufman_mp(K, L):
+    K = mp.mpf(K)
+    S, C = mp.sinh(2 * K), mp.cosh(2 * K)
+    return (mp.log(2 * S) / 2
+            + mp.fsum(mp.acosh(C ** 2 / S - mp.cos(mp.pi * (2 * j + 1) / L)) for j in range(L)) / (2 * L))
+
+
+@pytest.mark.parametrize("K", [1e-12, 1e-8, 1e-5, 1e-3, 0.02, 0.3])
+@pytest.mark.parametrize("L", [1, 2, 3, 4, 7])
+def test_kaufman_strip_small_K_against_mpmath(K, L):
+    # regression: the naive derivative lost all digits of <s s'> ~ K at small K (12% wrong at K = 1e-8,
+    # L = 4; ZeroDivisionError at K = 1e-300).  Reference: Kaufman's formula at 50 digits (mpmath),
+    # the correlation by mpmath differentiation.
+    with mp.workdps(50):
+        logz = _kaufman_mp(K, L)
+        u = mp.diff(lambda k: _kaufman_mp(k, L), mp.mpf(K)) / 2
+    t = rg.ising2d_strip_thermo(K, L)
+    assert t.log_partition_per_site == pytest.approx(float(logz), rel=1e-15, abs=0)
+    assert t.nn_correlation == pytest.approx(float(u), rel=2e-15, abs=0)
+    assert t.entropy_per_site == pytest.approx(float(logz - 2 * K * u), rel=1e-15, abs=0)
+
+
+@pytest.mark.parametrize("L,slope", [(1, None), (2, 1.5), (3, 1.0), (4, 1.0), (7, 1.0)])
+def test_kaufman_strip_at_K_1e_300(L, slope):
+    # was a ZeroDivisionError.  High-temperature limit (first order in K): <s s'> = K per bond for L >= 3;
+    # L = 2 counts each vertical bond twice ((K + 2K)/2); L = 1 has the self-bond s s = 1: (1 + K)/2.
+    t = rg.ising2d_strip_thermo(1e-300, L)
+    assert t.log_partition_per_site == math.log(2) and t.entropy_per_site == math.log(2)
+    expected = 0.5 if slope is None else slope * 1e-300
+    assert t.nn_correlation == pytest.approx(expected, rel=1e-14, abs=0)
+
+
+@pytest.mark.parametrize("q", [1e-12, 1e-8, 1e-4, 0.3])
+def test_length_map_small_q_relative_accuracy(q):
+    # regression: q' = sigma_w2 (1 - E sech^2) + sigma_b2 lost the relative accuracy of E tanh^2 ~ q
+    # (4e-6 relative error at q = 1.5e-10).  Reference: mpmath quadrature at 40 digits.
+    with mp.workdps(40):
+        ref = 1.5 * _mp_gauss(lambda u: mp.tanh(u) ** 2, mp.mpf(q))
+    assert rg.tanh_length_map(q, 1.5, 0.0) == pytest.approx(float(ref), rel=1e-13, abs=0)
+
+
+# --------------------------------------------------------------------------- seeds (one validator)
+_BAD_SEEDS = [-1, "a", 1.5, True, [1, -2]]
+
+
+@pytest.mark.parametrize("seed", _BAD_SEEDS)
+def test_network_mc_rejects_bad_seeds(seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        rg.network_kl_layer0_vs_layer_l_pushforward_mc(2, 1.5, 0.05, 0.1, width=8, n_samples=4, n_networks=2,
+                                                       seed=seed)
+
+
+def test_network_mc_accepts_seed_sequences_and_generators():
+    kw = dict(width=8, n_samples=4, n_networks=2)
+    f = rg.network_kl_layer0_vs_layer_l_pushforward_mc
+    a = f(2, 1.5, 0.05, 0.1, seed=5, **kw)
+    b = f(2, 1.5, 0.05, 0.1, seed=np.random.SeedSequence(5), **kw)
+    np.testing.assert_array_equal(a.value, b.value)          # int and SeedSequence(int): same streams
+    g1 = f(2, 1.5, 0.05, 0.1, seed=np.random.default_rng(3), **kw)
+    g2 = f(2, 1.5, 0.05, 0.1, seed=np.random.default_rng(3), **kw)
+    np.testing.assert_array_equal(g1.value, g2.value)         # a Generator: deterministic given its seed
+    assert not np.array_equal(g1.value, a.value)
+
+
+class _SeedOptions:
+    workers, quiet = 1, True
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def progress(self, message):
+        pass
+
+
+@pytest.mark.parametrize("seed", _BAD_SEEDS)
+def test_table_and_figure_reject_bad_seeds_before_computing(seed, tmp_path, monkeypatch):
+    def boom(*a, **k):                       # nothing may be computed before the seed is checked
+        raise AssertionError("computed before validating the seed")
+    monkeypatch.setattr(rg, "_ising1d_rows", boom)
+    monkeypatch.setattr(rg, "ising1d_kl_original_vs_renormalised_per_site", boom)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        rg.table_rows(_SeedOptions(seed))
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        rg.kl_flow_figure(tmp_path, _SeedOptions(seed))
+
+
+def test_table_rows_accept_a_generator_seed(monkeypatch):
+    # the Monte Carlo rows get keyed children of the seed sequence (stubbed to a tiny network for speed)
+    real = rg.network_kl_layer0_vs_layer_l_pushforward_mc
+    seeds = []
+
+    def small(depth, sw, sb, v, width, n_samples, n_networks, seed):
+        seeds.append(seed)
+        return real(depth, sw, sb, v, width=8, n_samples=4, n_networks=2, seed=seed)
+    monkeypatch.setattr(rg, "network_kl_layer0_vs_layer_l_pushforward_mc", small)
+    rows = rg.table_rows(_SeedOptions(np.random.default_rng(11)))
+    assert all(isinstance(s, np.random.SeedSequence) for s in seeds) and len(seeds) == len(rg._NETWORK_SW2)
+    assert len({s.spawn_key for s in seeds}) == len(seeds)
+    assert all(_all_numbers(r) for r in rows)
+    assert rg._row_seed(rg._table_seed(4), 7, 2) == [4, 7, 2]   # int seeds keep the shipped streams
+
+
+# --------------------------------------------------------------------------- complex input
+@pytest.mark.parametrize("call", [
+    lambda: rg.ising1d_thermo(np.complex128(0.5)),
+    lambda: rg.ising1d_thermo(0.5, 0.1 + 0j),
+    lambda: rg.ising1d_flow(np.complex128(0.5), 0.0, 2),
+    lambda: rg.ising1d_decimation_step(0.5 + 1j),
+    lambda: rg.ising1d_kl_limits(0.5, np.complex64(0.1)),
+    lambda: rg.ising2d_thermo(np.complex128(0.5)),
+    lambda: rg.ising2d_one_coupling_step(0.3 + 0j),
+    lambda: rg.tanh_length_map(np.complex128(0.5), 1.5, 0.05),
+    lambda: rg.tanh_meanfield(np.complex128(1.5), 0.05),
+    lambda: rg.network_kl_layer0_vs_layer_l_pushforward_meanfield(3, 1.5, 0.05, np.complex128(0.1)),
+])
+def test_complex_couplings_rejected(call):
+    # np.complex128 scalars were silently cast to their real part (ComplexWarning)
+    with pytest.raises(ValueError, match="real"):
+        call()
+
+
+def _ring_mp(K, h, N):
+    """(log Z_N / N, <s_i s_i+1>, <s_i>, entropy per site) of the periodic ring by exact enumeration in mpmath."""
+    K, h = mp.mpf(K), mp.mpf(h)
+    Z = U = M = mp.mpf(0)
+    for s in itertools.product((-1, 1), repeat=N):
+        bonds = sum(s[i] * s[(i + 1) % N] for i in range(N))
+        w = mp.exp(K * bonds + h * sum(s))
+        Z, U, M = Z + w, U + w * bonds, M + w * sum(s)
+    logz, u, m = mp.log(Z) / N, U / Z / N, M / Z / N
+    return logz, u, m, logz - K * u - h * m
+
+
+@pytest.mark.parametrize("K", [-100.0, -20.0, -10.0, -5.0, -0.7, 0.0, 0.7, 30.0])
+@pytest.mark.parametrize("h", [0.0, 0.3, -2.0, 40.0])
+@pytest.mark.parametrize("N", [1, 2, 3, 5])
+def test_1d_finite_ring_against_mpmath_enumeration(K, h, N):
+    # regression: for K << 0 and odd N (a frustrated ring) 1 + r^N with r -> -1 cancelled: 1e-8 relative
+    # errors at K = -10, N = 3 and "math domain error" at K = -20, N = 5 or K = -100, N = 1.  Reference:
+    # exact enumeration of the 2^N states at 50 digits (mpmath).
+    with mp.workdps(50):
+        ref = [float(v) for v in _ring_mp(K, h, N)]
+    t = rg.ising1d_thermo(K, h, N)
+    scale = 1.0 + abs(K) + abs(h)
+    assert t.log_partition_per_site == pytest.approx(ref[0], rel=1e-14, abs=1e-15 * scale)
+    assert t.nn_correlation == pytest.approx(ref[1], rel=1e-14, abs=1e-15 * scale)
+    assert t.magnetization == pytest.approx(ref[2], rel=1e-14, abs=1e-15 * scale)
+    assert t.entropy_per_site == pytest.approx(ref[3], abs=1e-15 * scale)

@@ -777,3 +777,180 @@ def test_table_rows_are_flat_jsonable_and_consistent():
     for beta in (0.3, 0.6):
         ex = f"ising_ring8_J1_h0.1_beta{beta}"
         assert lookup[(ex, "free_energy_mean_field")] >= lookup[(ex, "free_energy_exact")]
+
+
+# ------------------------------------------------------------------ issue 11: extreme beta, overflow, real input, seeds
+def _canonical_mp(energies, beta, degeneracy):
+    """All fields of sm.thermodynamics by direct sums over the levels in mpmath (dps set by the caller).
+
+    Z = e^{-beta E_0} sum_x g e^{-beta (E - E_0)} (exact identity; without the factor 50 digits cannot
+    resolve log Z = -2e-300 at beta = 1e-300), S = sum_x p log(g / p) (Gibbs form: log Z + beta U would
+    need 300 digits at beta = 1e300, E ~ 1e5)."""
+    e = [mp.mpf(float(v)) for v in energies]
+    g = [mp.mpf(1)] * len(e) if degeneracy is None else [mp.mpf(float(v)) for v in degeneracy]
+    b = mp.mpf(beta)
+    e0 = min(e)
+    w = [gi * mp.exp(-b * (ei - e0)) for gi, ei in zip(g, e)]
+    z_eps = mp.fsum(w)
+    p = [wi / z_eps for wi in w]
+    u = mp.fsum(pi * ei for pi, ei in zip(p, e))
+    log_z = -b * e0 + mp.log(z_eps)
+    return {"log_partition": log_z, "free_energy": e0 - mp.log(z_eps) / b, "internal_energy": u,
+            "entropy": mp.fsum(pi * mp.log(gi / pi) for pi, gi in zip(p, g) if pi > 0),
+            "heat_capacity": b**2 * mp.fsum(pi * (ei - u) ** 2 for pi, ei in zip(p, e)),
+            "probabilities": p}
+
+
+_LEVELS = [([0.0, 1.0], None), ([-1.5, 0.3, 2.0], [1.0, 2.0, 3.0]), ([0.0, 1e-298], None),
+           ([0.0, 0.0, 1.0], None), ([2.0], None), ([1e5, 1e5 + 1.0, 1e5 + 3.0], [2.0, 1.0, 1.0])]
+
+
+@pytest.mark.parametrize("levels", _LEVELS)
+@pytest.mark.parametrize("beta", [1e-300, 1e-10, 1.0, 1e10, 1e300])
+def test_thermodynamics_extreme_beta_against_mpmath(levels, beta):
+    # regression (issue 11): thermodynamics([0, 1], 1e300) had heat_capacity = NaN (beta^2 overflow times a
+    # zero variance).  Every field against direct sums in mpmath at 50 digits; the limits at huge beta
+    # (U -> E_0, S -> log g_0, C -> 0) and tiny beta come out as numbers.
+    energies, g = levels
+    th = sm.thermodynamics(energies, beta, degeneracy=g)
+    with mp.workdps(50):
+        ref = _canonical_mp(energies, beta, g)
+    assert th.beta == beta
+    for name in ("log_partition", "free_energy", "internal_energy", "entropy", "heat_capacity"):
+        value = getattr(th, name)
+        assert math.isfinite(value), name
+        # 1e-13 relative; absolute floor: one rounding of the largest term a field is built from
+        scale = {"log_partition": beta * max(map(abs, energies)), "free_energy": max(map(abs, energies)),
+                 "internal_energy": max(map(abs, energies)), "entropy": 1.0, "heat_capacity": 0.0}[name]
+        assert value == pytest.approx(float(ref[name]), rel=1e-13, abs=1e-15 * scale), name
+    np.testing.assert_allclose(th.probabilities, [float(v) for v in ref["probabilities"]], rtol=1e-13, atol=0)
+
+
+def test_thermodynamics_huge_beta_limits():
+    th = sm.thermodynamics([0, 1], 1e300)            # the reported case
+    assert (th.heat_capacity, th.entropy, th.internal_energy, th.free_energy) == (0.0, 0.0, 0.0, 0.0)
+    th = sm.thermodynamics([0, 0, 1], 1e300)         # two-fold ground state: S -> log 2, C -> 0
+    assert th.entropy == pytest.approx(math.log(2), rel=1e-15) and th.heat_capacity == 0.0
+    th = sm.thermodynamics([3.0, 1.0], 1e300, degeneracy=[1.0, 5.0])
+    assert th.internal_energy == 1.0 and th.entropy == pytest.approx(math.log(5), rel=1e-15)
+    ex = sm.ising_exact(np.array([[0.0, 1.0], [1.0, 0.0]]), 1e300)   # through thermodynamics
+    assert ex.entropy == pytest.approx(math.log(2), rel=1e-15) and ex.internal_energy == -1.0
+
+
+@pytest.mark.parametrize("beta", [0.0, -1.0, -1e300, float("nan"), float("inf"), 1 + 0j, np.complex128(1.0),
+                                  "a", [1.0]])
+def test_thermodynamics_rejects_non_positive_or_non_real_beta(beta):
+    # negative temperatures are not part of the API: beta must be a positive real number
+    with pytest.raises(ValueError, match="beta"):
+        sm.thermodynamics([0.0, 1.0], beta)
+
+
+@pytest.mark.parametrize("energies,beta,match", [
+    ([0.0, 1.0], 1e-320, "free energy"),             # F = -log 2 / beta is beyond the double range
+    ([-1e10, 0.0], 1e300, "log Z"),                  # log Z = 1e310
+])
+def test_thermodynamics_unrepresentable_results_raise(energies, beta, match):
+    with pytest.raises(ValueError, match=match):
+        sm.thermodynamics(energies, beta)
+
+
+def test_other_functions_at_extreme_parameters_hold_no_nan():
+    # the same overflow pattern (0 * inf, inf - inf) elsewhere; each returned NaN before issue 11.
+    # log_mgf: the outcome of probability 0 no longer contributes -inf + inf
+    assert sm.log_mgf([0.0, 1e10], [1.0, 0.0], 1e300) == 0.0        # X = 0 a.s.: log E e^{lam X} = 0
+    with pytest.raises(ValueError, match="overflows"):
+        sm.log_mgf([0.0, 1e10], [0.5, 0.5], 1e300)                  # log E e^{lam X} ~ 1e310
+    fam = sm.ExponentialFamily([0.0, 1e10])
+    assert fam.entropy(-1e300) == 0.0                                # point mass at x = 0
+    np.testing.assert_array_equal(fam.probabilities(-1e300), [1.0, 0.0])
+    assert fam.gibbs_objective([1.0, 0.0], -1e300) == 0.0
+    with pytest.raises(ValueError, match="overflows"):
+        fam.log_partition(1e300)
+    # central moments: dev**4 = inf where p = 0 gave 0 * inf
+    np.testing.assert_array_equal(sm.ExponentialFamily([0.0, 1e100]).cumulants(-1.0), [0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="overflows"):
+        sm.ExponentialFamily([-1e200, 0.0, 1e200]).cumulants(0.0)   # kappa_2 ~ 7e399 (was [.., inf, nan, nan])
+    with pytest.raises(ValueError, match="overflows"):
+        sm.ExponentialFamily([-1e200, 0.0, 1e200]).covariance(0.0)
+    with pytest.raises(ValueError, match="singular"):
+        sm.gaussian_max_entropy(0.0, 1e-320)                         # Sigma^-1 = inf (log_partition was NaN)
+    with pytest.raises(ValueError, match="overflows"):
+        sm.variational_free_energy([0.5, 0.5], [0.0, 1.0], 1e-320)   # was -inf
+    j = np.array([[0.0, 1.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="overflows"):
+        sm.mean_field_free_energy([0.5, 0.5], j, 1e-320)
+    mf = sm.ising_mean_field(j, 1e300, field=[1e300, -1e300])       # tanh(+-inf) = +-1, exact
+    np.testing.assert_array_equal(mf.m, [1.0, -1.0])
+    assert math.isfinite(mf.free_energy)
+
+
+_J2 = np.array([[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("call", [
+    lambda: sm.thermodynamics([0.0, 1 + 0j], 1.0),
+    lambda: sm.thermodynamics(np.array([0.0, 1.0 + 0j]), 1.0),     # was silently cast to its real part
+    lambda: sm.thermodynamics([0.0, 1.0], 1.0, degeneracy=np.array([1.0, 2.0 + 0j])),
+    lambda: sm.variational_free_energy([0.5, 0.5], np.array([0.0, 1.0 + 0j]), 1.0),
+    lambda: sm.ising_exact(_J2.astype(complex), 1.0),
+    lambda: sm.ising_exact(_J2, 1.0, field=np.array([0.1, 0.2 + 0j])),
+    lambda: sm.ising_mean_field(_J2, 1.0, init=np.array([0.1, 0.2 + 0j])),
+    lambda: sm.mean_field_free_energy(np.array([0.1, 0.2 + 0j]), _J2, 1.0),
+    lambda: sm.max_entropy(FACES + 0j, 4.5),
+    lambda: sm.max_entropy(FACES, 4.5 + 0j),
+    lambda: sm.max_entropy(FACES, np.complex128(4.5)),
+    lambda: sm.i_projection(FAIR + 0j, FACES, 4.5),
+    lambda: sm.sanov_rate(FAIR, FACES, np.complex128(4.0), ">="),
+    lambda: sm.ExponentialFamily(FACES + 0j),
+    lambda: sm.ExponentialFamily(FACES, base_measure=FAIR + 0j),
+    lambda: sm.ExponentialFamily(FACES).log_partition(np.complex128(0.5)),
+    lambda: sm.ExponentialFamily(FACES).fit(np.array([1, 2, 3, 4, 5, 6]) + 0j),
+    lambda: sm.shannon_entropy(FAIR + 0j),
+    lambda: sm.kl_divergence(FAIR, FAIR + 0j),
+    lambda: sm.log_type_probability(np.array([10, 6 + 0j, 4]), [0.5, 0.3, 0.2]),
+    lambda: sm.log_mgf(FACES, FAIR, np.complex128(0.3)),
+    lambda: sm.cramer_rate(FACES, FAIR, np.complex128(4.5)),
+    lambda: sm.cramer_rate(FACES + 0j, FAIR, 4.5),
+    lambda: sm.log_sum_probability(FACES + 0j, FAIR, 3, 10),
+    lambda: sm.log_sum_tail_probability(FACES, FAIR, 3, 10 + 0j),
+    lambda: sm.gibbs_conditional(FACES, FAIR + 0j, 3, 10),
+    lambda: sm.gaussian_max_entropy(np.array([0.0 + 0j]), 1.0),
+    lambda: sm.gaussian_max_entropy(0.0, np.complex128(2.0)),
+    lambda: sm.gaussian_max_entropy(0.0, 2.0).log_density(np.array([[0.5 + 0j]])),
+])
+def test_complex_input_rejected(call):
+    # energies, couplings, probabilities, statistics and parameters: complex is a ValueError (real_array),
+    # never a TypeError from float() nor a silent cast that drops the imaginary part
+    with pytest.raises(ValueError, match="real|complex"):
+        call()
+
+
+@pytest.mark.parametrize("total", [10.5, "10", np.float64(9.25)])
+def test_sum_totals_must_be_integers(total):
+    # 10.5 was truncated to 10 silently
+    for f in (sm.log_sum_probability, sm.log_sum_tail_probability, sm.gibbs_conditional):
+        with pytest.raises(ValueError, match="total"):
+            f(FACES, FAIR, 3, total)
+
+
+class _SeedOptions(_Options):
+    def __init__(self, seed):
+        self.seed = seed
+
+
+@pytest.mark.parametrize("seed", [-1, "a", 1.5, True, [1, -2]])
+def test_table_rows_reject_bad_seeds_first(seed, monkeypatch):
+    monkeypatch.setattr(sm, "max_entropy", lambda *a: pytest.fail("computed before checking the seed"))
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        sm.table_rows(_SeedOptions(seed))
+
+
+def test_table_rows_accept_seed_sequences_and_generators():
+    def mle(rows):
+        return {r["quantity"]: r["value"] for r in rows if r["example"].startswith("mle_die")}
+    base = sm.table_rows(_SeedOptions(0))
+    assert any(r["example"] == "mle_die_200_draws_seed0" for r in base)      # label of an int seed unchanged
+    assert mle(sm.table_rows(_SeedOptions(np.random.SeedSequence(0)))) == mle(base)   # same stream as seed 0
+    a = mle(sm.table_rows(_SeedOptions(np.random.default_rng(5))))
+    assert a == mle(sm.table_rows(_SeedOptions(np.random.default_rng(5))))
+    assert all(math.isfinite(v) for v in a.values())
