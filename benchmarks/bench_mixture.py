@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 import nent_ref as nr
-from nent_ref import _kernels as kr
+from nent_ref.core import kernels as kr
 from nent_ref import cases
 
 

@@ -27,8 +27,9 @@ import numba
 import numpy as np
 
 import nent_ref as nr
-from nent_ref import _kernels, cases, sde
-from nent_ref.mixture import GaussianMixture
+from nent_ref import cases, sde
+from nent_ref.core import kernels as _kernels
+from nent_ref.core.mixture import GaussianMixture
 
 
 def interleaved(named, repeat, max_threads):

@@ -35,7 +35,7 @@ import argparse
 import numpy as np
 
 import nent_ref as nr
-from nent_ref import mixture as mx
+from nent_ref.quantities import mixture_entropy as mx
 
 
 def z_scores(vals, t, truth):

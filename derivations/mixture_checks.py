@@ -69,7 +69,7 @@ def gaussian_1d():
 def gaussian_2d_numeric():
     """D-dimensional KL / Bhattacharyya of nent_ref.bounds vs 2-D mpmath integrals (20 digits)."""
     from nent_ref import bounds
-    from nent_ref.mixture import GaussianMixture
+    from nent_ref.core.mixture import GaussianMixture
     mp.mp.dps = 20
     m = np.array([[0.2, -0.4], [1.0, 0.5]])
     S = np.array([[[0.6, 0.2], [0.2, 0.5]], [[1.1, -0.3], [-0.3, 0.4]]])
@@ -98,8 +98,8 @@ def gaussian_2d_numeric():
 
 def mixture_stot_1d():
     import nent_ref as nr
-    from nent_ref.cases import paper_mixture_params
-    from nent_ref.mixture import GaussianMixture
+    from nent_ref.suites.cases import paper_mixture_params
+    from nent_ref.core.mixture import GaussianMixture
     w, means, sd = paper_mixture_params(1)
     mix = GaussianMixture(w, means, sd ** 2)
     proc = nr.VP(0.1, 16.0)

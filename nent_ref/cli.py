@@ -33,25 +33,25 @@ Exit status
     standard output was closed early (e.g. piped into ``head``); nothing more is printed,
     as for any tool stopped by SIGPIPE (128 + 13).
 
-Suites and figures are looked up lazily by dotted path so that a slow or optional
-module is imported only when asked for.
+The command is a thin layer over :mod:`nent_ref.suites` (tables, figures, validation report and
+executor); it imports only their public API.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
 import importlib
 import inspect
 import io
-import json
-import math
 import os
 import sys
 import traceback
 from pathlib import Path
 
 from ._version import __version__
+from .suites.executor import TableOptions, executor_for
+from .suites.figures import FIGURES, render_figures
+from .suites.tables import SUITES, format_rows, table_rows
+from .suites.validation import load_data, process_presets, validate
 
 #: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
@@ -64,157 +64,6 @@ EXIT_CODES_HELP = """exit status:
   3    the user's model, its factory or the import of its module raised an exception
   4    internal error in nent_ref (a bug: the traceback is printed)
   141  standard output closed early (e.g. piped into head)"""
-
-#: Table suites: name -> "module:function".  The function takes a
-#: :class:`TableOptions` and returns a list of flat dicts (one per row).
-SUITES: dict[str, str] = {
-    "empirical": "nent_ref.mixture:empirical_rows",
-    "default": "nent_ref.cases:default_rows",
-    "gaussian": "nent_ref.cases:gaussian_rows",
-    "mixture": "nent_ref.mixture:mixture_rows",
-    "paper": "nent_ref.cases:paper_rows",
-    "rg": "nent_ref.rg:table_rows",
-    "speed-limit": "nent_ref.speed:table_rows",
-    "statmech": "nent_ref.statmech:table_rows",
-}
-
-#: Figures: name -> "module:function".  The function takes an output directory
-#: (pathlib.Path) and a :class:`TableOptions` and returns the list of files written.
-FIGURES: dict[str, str] = {
-    "gaussian_rate": "nent_ref.figures:gaussian_rate_figure",
-    "transport_rates": "nent_ref.figures:transport_figure",
-    "stot_vs_kappa": "nent_ref.figures:kappa_figure",
-    "memoriser": "nent_ref.figures:memoriser_figure",
-    "speed_limit_efficiency": "nent_ref.figures:efficiency_figure",
-    "fluctuation_theorem": "nent_ref.figures:fluctuation_figure",
-    "neural_vs_total": "nent_ref.figures:neural_figure",
-    "rg_kl_flow": "nent_ref.rg:kl_flow_figure",
-}
-
-
-class TableOptions:
-    """Options shared by all suites (seed, workers, progress).
-
-    ``seed`` goes through :func:`nent_ref._checks.seed_sequence` (ValueError for -1, "a", 1.5, True):
-    an int >= 0 is stored as an int; a sequence of ints, a SeedSequence, a Generator or None is stored
-    as given (the suites derive their streams with the same validator).  ``workers`` is an int >= 1.
-    """
-
-    def __init__(self, seed=0, workers: int = 1, quiet: bool = False,
-                 scheduler: str | None = None):
-        import numpy as np
-        from ._checks import count, seed_sequence
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
-            self.seed = int(seed)
-        else:
-            if not isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
-                seed_sequence(seed, "seed")          # the one seed message for -1, "a", 1.5, True, ...
-            self.seed = seed
-        self.workers = count("workers", workers, 1)
-        self.quiet = bool(quiet)
-        self.scheduler = scheduler
-
-    def progress(self, message: str) -> None:
-        """Write a progress line to stderr unless ``--quiet``."""
-        if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def executor_for(options):
-    """Context manager giving the executor a suite should pass to Monte Carlo (``executor=``).
-
-    ``--scheduler ADDRESS``: a dask.distributed client's executor (needs the ``dask`` extra);
-    ``--workers N`` with N > 1: a ``ProcessPoolExecutor(N)``; otherwise ``None`` (in-process).
-    Monte Carlo results do not depend on the choice (independent streams per block).
-    """
-    scheduler = getattr(options, "scheduler", None)
-    workers = int(getattr(options, "workers", 1) or 1)
-    if scheduler:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ValueError("--scheduler needs dask.distributed: pip install 'nent_ref[dask]'") from None
-        client = Client(scheduler)
-        try:
-            yield client.get_executor()
-        finally:
-            client.close()
-    elif workers > 1:
-        # spawn, not fork: the parent may already run Numba's OpenMP threads, which fork would break
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            yield pool
-    else:
-        yield None
-
-
-def _resolve(path: str):
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def _jsonable(value):
-    """Turn numpy scalars and non-finite floats into JSON-safe values."""
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
-def table_rows(suite: str, options: TableOptions | None = None) -> list[dict]:
-    """Compute the rows of one suite (or of every suite for ``"all"``)."""
-    options = options or TableOptions()
-    # "all": every suite once ("default" is only gaussian + paper again)
-    names = [n for n in SUITES if n != "default"] if suite == "all" else [suite]
-    rows: list[dict] = []
-    for name in names:
-        if name not in SUITES:
-            raise ValueError(f"unknown suite {name!r}; choose from {sorted(SUITES) + ['all']}")
-        options.progress(f"nent-ref: computing suite {name!r}")
-        for row in _resolve(SUITES[name])(options):
-            rows.append({"suite": name, **row})
-    return rows
-
-
-def format_rows(rows: list[dict], fmt: str, suite: str) -> str:
-    """Render rows as JSON (with a header) or CSV (union of columns)."""
-    if fmt == "json":
-        doc = {"nent_ref_version": __version__, "suite": suite, "units": "nats",
-               "rows": [_jsonable(r) for r in rows]}
-        return json.dumps(doc, indent=1) + "\n"
-    if fmt == "csv":
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(k for k in row if k not in columns)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _jsonable(v) for k, v in row.items()})
-        return buf.getvalue()
-    raise ValueError(f"unknown format {fmt!r}; choose 'json' or 'csv'")
-
-
-def render_figures(out: Path, options: TableOptions | None = None,
-                   names: list[str] | None = None) -> list[Path]:
-    """Render the named figures (default: all) into ``out``; return the files."""
-    options = options or TableOptions()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name in names or list(FIGURES):
-        if name not in FIGURES:
-            raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
-        options.progress(f"nent-ref: rendering figure {name!r}")
-        written.extend(Path(p) for p in _resolve(FIGURES[name])(out, options))
-    return written
 
 
 class _Parser(argparse.ArgumentParser):
@@ -539,7 +388,6 @@ def _probe_model(target, model, data, process, label: str) -> None:
 
 
 def _run_validate(args) -> int:
-    from .validation import load_data, process_presets, validate
     if os.getcwd() not in sys.path:       # resolve user modules from the working directory, as python -m does
         sys.path.insert(0, os.getcwd())
     target = _load_target(args.model)

@@ -70,7 +70,7 @@ def test_console_script_runs():
 
 def test_executor_for_options():
     from concurrent.futures import ProcessPoolExecutor
-    from nent_ref.cli import TableOptions, executor_for
+    from nent_ref.suites.executor import TableOptions, executor_for
     with executor_for(TableOptions()) as ex:
         assert ex is None
     with executor_for(None) as ex:
@@ -325,7 +325,7 @@ def test_broken_pipe_while_printing_the_validate_json(monkeypatch, capsys):
 
 
 def test_table_options_use_the_one_seed_validator():
-    from nent_ref.cli import TableOptions
+    from nent_ref.suites.executor import TableOptions
     for bad in (-1, "a", 1.5, True, [1, -2]):
         with pytest.raises(ValueError, match="seed must be a non-negative integer"):
             TableOptions(seed=bad)

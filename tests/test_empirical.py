@@ -7,7 +7,9 @@ from scipy.special import ndtri
 
 import nent_ref as nr
 from nent_ref import cases
-from nent_ref.mixture import Empirical, GaussianMixture, cutoff_check, paper_mixture
+from nent_ref.core.mixture import Empirical, GaussianMixture
+from nent_ref.quantities.mixture_entropy import cutoff_check
+from nent_ref.suites.cases import paper_mixture
 
 PROCS = cases.processes()
 
@@ -160,10 +162,10 @@ def test_memoriser_baseline_grows_with_log_n_at_most():
 
 
 def test_empirical_suite_runs_small(monkeypatch):
-    from nent_ref import mixture
+    from nent_ref.suites import tables as mixture
 
     monkeypatch.setattr(mixture, "EMPIRICAL_SIZES", (5,))
-    monkeypatch.setattr(cases, "MIXTURE_DIMS", (2,))
+    monkeypatch.setattr(mixture, "MIXTURE_DIMS", (2,))
 
     class Opt:
         seed, workers, quiet = 0, 1, True
@@ -305,7 +307,7 @@ def test_direct_rounding_error_is_reported():
 def test_monte_carlo_calibrated_at_the_minimum_sample_size(quantity):
     """Empirical data (3 atoms, 1-D) at s = 1e-3: z over 1000 seeds at MIN_MC_SAMPLES against
     quadrature truth (rtol 1e-12); bands as in test_mixture.assert_calibrated."""
-    from nent_ref.mixture import MIN_MC_SAMPLES
+    from nent_ref.quantities.mixture_entropy import MIN_MC_SAMPLES
     emp = Empirical([[-1.0], [0.3], [2.0]], weights=[0.2, 0.5, 0.3])
     fn, args = {"total": (nr.total_entropy, (1e-3, 1.0)), "kl": (nr.kl_to_equilibrium, (1e-3,)),
                 "rate": (nr.entropy_production_rate, (1e-3,))}[quantity]

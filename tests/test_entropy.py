@@ -294,7 +294,7 @@ def test_process_argument_checked_at_the_boundary(fn, bad):
 
 
 def test_rate_unit_is_nat_per_time_for_every_data_type():
-    from nent_ref.mixture import Empirical, GaussianMixture
+    from nent_ref.core.mixture import Empirical, GaussianMixture
     proc = nr.VP(0.1, 20.0)
     mix = GaussianMixture([0.3, 0.7], [[-2.0], [1.0]], [0.5, 0.2])
     for data, opts in ((nr.Gaussian([0.0], [[1.0]]), {}), (nr.Dirac([0.5]), {}),

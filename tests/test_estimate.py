@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nent_ref import Estimate
-from nent_ref.estimate import ROUNDING_RTOL
+from nent_ref.core.estimate import ROUNDING_RTOL
 
 
 def test_scalar_and_array_forms():

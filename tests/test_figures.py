@@ -8,9 +8,10 @@ import pytest
 
 import nent_ref as nr
 from nent_ref import cases
-from nent_ref.cli import FIGURES, main
-from nent_ref.figures import CSV_SIGNIFICANT_DIGITS
-from nent_ref.mixture import paper_mixture
+from nent_ref.cli import main
+from nent_ref.suites.figures import FIGURES
+from nent_ref.suites.figures import CSV_SIGNIFICANT_DIGITS
+from nent_ref.suites.cases import paper_mixture
 
 # the CSVs carry CSV_SIGNIFICANT_DIGITS significant digits: a value is rounded by at most half a unit in
 # the last place, i.e. a relative 5e-8 at 8 digits; comparisons below use this rounding tolerance
@@ -125,8 +126,9 @@ def test_committed_csvs_reproduce_byte_for_byte(figdir):
 
 
 def test_format_number():
-    from nent_ref.figures import format_number
+    from nent_ref.suites.figures import format_number
     assert format_number(1 / 3) == "0.33333333" and format_number(-0.0) == "0" and format_number(16) == "16"
     assert format_number(1.23456789012e-300) == "1.2345679e-300"
-    with pytest.raises(ValueError, match="finite"):
+    assert format_number(float("inf")) == "inf" and format_number(-float("inf")) == "-inf"
+    with pytest.raises(ValueError, match="NaN"):
         format_number(float("nan"))

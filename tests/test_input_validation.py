@@ -104,17 +104,18 @@ def test_query_shapes_and_base_and_method():
     (["a", "b"], None, "real array"),
 ])
 def test_shared_probability_vector_check(value, n, match):
-    from nent_ref._checks import probability_vector
+    from nent_ref.core.checks import probability_vector
     with pytest.raises(ValueError, match=match):
         probability_vector(value, n)
 
 
 def test_shared_checks_accept_and_renormalise():
-    from nent_ref._checks import finite_float, probability_vector
+    from nent_ref.core.checks import finite_float, probability_vector
     w, total = probability_vector([0.25, 0.75 + 1e-12], 2)
     assert total == 1.0 + 1e-12 and abs(w.sum() - 1.0) < 1e-15
-    assert finite_float("x", "2.5") == 2.5
-    for bad in (np.inf, "x", None):
+    assert finite_float("x", 2.5) == 2.5 and finite_float("x", np.float32(0.5)) == 0.5
+    # strings, booleans, complex numbers and arrays are not real numbers (numpy would convert or truncate them)
+    for bad in (np.inf, "x", "2.5", None, True, 1 + 0j, np.complex128(2.0), [1.0]):
         with pytest.raises(ValueError, match="x must be"):
             finite_float("x", bad)
 

@@ -1,4 +1,4 @@
-"""Numba kernels of nent_ref._kernels against their plain-numpy twins (<= 1e-12 relative)."""
+"""Numba kernels of nent_ref.core.kernels against their plain-numpy twins (<= 1e-12 relative)."""
 import math
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 import nent_ref as nr
 import nent_ref.cases
-from nent_ref import _kernels as kr
+from nent_ref.core import kernels as kr
 
 RTOL = 1e-12
 

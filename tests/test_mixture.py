@@ -7,9 +7,10 @@ import pytest
 
 import nent_ref as nr
 from nent_ref import cases
-from nent_ref.entropy import rate_curve, rate_nodes
-from nent_ref.mixture import (BLOCK, Empirical, GaussianMixture, cubature_mixture, paper_mixture,
-                              _MixParams, GK_NODES, GK_KRONROD, GK_GAUSS)
+from nent_ref.quantities.entropy import rate_curve, rate_nodes
+from nent_ref.core.mixture import Empirical, GaussianMixture, MixParams
+from nent_ref.quantities.mixture_entropy import BLOCK, GK_GAUSS, GK_KRONROD, GK_NODES, cubature_mixture
+from nent_ref.suites.cases import paper_mixture
 
 PROCS = cases.processes()
 VE = nr.VE()
@@ -36,7 +37,7 @@ def test_gauss_kronrod_rule_exactness():
 @pytest.mark.parametrize("D", [1, 2])
 def test_cubature_normalisation_and_second_moment(D):
     mix = _full_mixture(D)
-    p = _MixParams.of(mix)
+    p = MixParams.of(mix)
     one, err = cubature_mixture(p, lambda y: np.ones(len(y)), rtol=1e-13)
     assert abs(one - 1.0) < 1e-13
     m2, _ = cubature_mixture(p, lambda y: np.sum(y * y, axis=1), rtol=1e-13)
@@ -296,7 +297,7 @@ def test_rate_curve_nodes_and_values():
 
 def test_suites_rows_shape():
     """The mixture suite's rows have the documented columns and S_tot within the KT bounds."""
-    from nent_ref.mixture import mixture_rows
+    from nent_ref.suites.tables import mixture_rows
 
     class Opt:
         seed, workers, quiet = 0, 1, True
@@ -319,7 +320,7 @@ VP20 = nr.VP(0.1, 20.0)
 
 def calibration_z(fn, data, proc, args, truth, n_seeds, tag):
     """z = (estimate - truth) / stderr over n_seeds independent seeds at the smallest allowed n."""
-    from nent_ref.mixture import MIN_MC_SAMPLES
+    from nent_ref.quantities.mixture_entropy import MIN_MC_SAMPLES
     z = []
     for i in range(n_seeds):
         est = fn(data, proc, *args, method="monte-carlo", n_samples=MIN_MC_SAMPLES, seed=[tag, i])
@@ -340,7 +341,7 @@ def assert_calibrated(z):
 
 def test_issue_reproducer_tiny_monte_carlo_refused():
     """n_samples = 3 gave 1.0119 +- 0 (truth 0.6626): now a ValueError naming the minimum."""
-    from nent_ref.mixture import MIN_MC_SAMPLES
+    from nent_ref.quantities.mixture_entropy import MIN_MC_SAMPLES
     assert MIN_MC_SAMPLES == 1024
     for n in (3, 4, 100, MIN_MC_SAMPLES - 1, 2048.0):
         with pytest.raises(ValueError, match=r"n_samples must be an integer >= 1024 .*not calibrated"):

@@ -18,9 +18,9 @@ import pytest
 
 import nent_ref as nr
 from nent_ref import cases, kl_to_equilibrium, total_entropy
-from nent_ref import neural
+from nent_ref.quantities import neural
 from nent_ref import reference_models as rm
-from nent_ref.estimate import Estimate
+from nent_ref.core.estimate import Estimate
 
 ROOT = Path(__file__).resolve().parents[1]
 Z = 5.0

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.optimize import linear_sum_assignment
 
 import nent_ref as nr
-from nent_ref import _ot_kernels as K
+from nent_ref.quantities import _ot_kernels as K
 from nent_ref import ot
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,6 +18,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from nent_ref import rg
+from nent_ref.suites import figures as suite_figures, tables as suite_tables
+from nent_ref.suites.executor import row_seed, suite_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = settings(max_examples=25, deadline=None)
@@ -595,15 +597,14 @@ def test_sympy_derivation_script_passes():
 
 
 def test_cli_registry_lines():
-    from nent_ref import cli
-    assert cli.SUITES.get("rg") == "nent_ref.rg:table_rows"
-    assert cli.FIGURES.get("rg_kl_flow") == "nent_ref.rg:kl_flow_figure"
+    assert suite_tables.SUITES.get("rg") is suite_tables.rg_rows
+    assert suite_figures.FIGURES.get("rg_kl_flow") is suite_figures.rg_figure
 
 
 @pytest.mark.slow
 def test_table_rows_are_flat_and_consistent():
-    from nent_ref.cli import TableOptions
-    rows = rg.table_rows(TableOptions(quiet=True))
+    from nent_ref.suites.executor import TableOptions
+    rows = suite_tables.rg_rows(TableOptions(quiet=True))
     for r in rows:
         assert all(isinstance(v, (int, float, str)) for v in r.values())
     crit = [r for r in rows if r["section"] == "network_order_to_chaos" and r["sigma_b2"] == 0.05]
@@ -612,8 +613,8 @@ def test_table_rows_are_flat_and_consistent():
 
 @pytest.mark.slow
 def test_kl_flow_figure_writes_files(tmp_path):
-    from nent_ref.cli import TableOptions
-    paths = rg.kl_flow_figure(tmp_path, TableOptions(quiet=True))
+    from nent_ref.suites.executor import TableOptions
+    paths = suite_figures.rg_figure(tmp_path, TableOptions(quiet=True))
     assert {p.suffix for p in paths} == {".png", ".pdf", ".csv"}
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
 
@@ -809,28 +810,28 @@ class _SeedOptions:
 def test_table_and_figure_reject_bad_seeds_before_computing(seed, tmp_path, monkeypatch):
     def boom(*a, **k):                       # nothing may be computed before the seed is checked
         raise AssertionError("computed before validating the seed")
-    monkeypatch.setattr(rg, "_ising1d_rows", boom)
-    monkeypatch.setattr(rg, "ising1d_kl_original_vs_renormalised_per_site", boom)
+    monkeypatch.setattr(suite_tables, "_ising1d_rows", boom)
+    monkeypatch.setattr(suite_figures, "ising1d_kl_original_vs_renormalised_per_site", boom)
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
-        rg.table_rows(_SeedOptions(seed))
+        suite_tables.rg_rows(_SeedOptions(seed))
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
-        rg.kl_flow_figure(tmp_path, _SeedOptions(seed))
+        suite_figures.rg_figure(tmp_path, _SeedOptions(seed))
 
 
 def test_table_rows_accept_a_generator_seed(monkeypatch):
     # the Monte Carlo rows get keyed children of the seed sequence (stubbed to a tiny network for speed)
-    real = rg.network_kl_layer0_vs_layer_l_pushforward_mc
+    real = suite_tables.network_kl_layer0_vs_layer_l_pushforward_mc
     seeds = []
 
     def small(depth, sw, sb, v, width, n_samples, n_networks, seed):
         seeds.append(seed)
         return real(depth, sw, sb, v, width=8, n_samples=4, n_networks=2, seed=seed)
-    monkeypatch.setattr(rg, "network_kl_layer0_vs_layer_l_pushforward_mc", small)
-    rows = rg.table_rows(_SeedOptions(np.random.default_rng(11)))
-    assert all(isinstance(s, np.random.SeedSequence) for s in seeds) and len(seeds) == len(rg._NETWORK_SW2)
+    monkeypatch.setattr(suite_tables, "network_kl_layer0_vs_layer_l_pushforward_mc", small)
+    rows = suite_tables.rg_rows(_SeedOptions(np.random.default_rng(11)))
+    assert all(isinstance(s, np.random.SeedSequence) for s in seeds) and len(seeds) == len(suite_tables._NETWORK_SW2)
     assert len({s.spawn_key for s in seeds}) == len(seeds)
     assert all(_all_numbers(r) for r in rows)
-    assert rg._row_seed(rg._table_seed(4), 7, 2) == [4, 7, 2]   # int seeds keep the shipped streams
+    assert row_seed(suite_seed(4), 7, 2) == [4, 7, 2]   # int seeds keep the shipped streams
 
 
 # --------------------------------------------------------------------------- complex input

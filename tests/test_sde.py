@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 import nent_ref as nr
-from nent_ref import _sde_kernels as K
+from nent_ref.quantities import _sde_kernels as K
 from nent_ref import cases, sde
 
 Z = 5.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nent_ref import _sde_kernels as K
+from nent_ref.quantities import _sde_kernels as K
 
 
 def test_ziggurat_layers_close_and_have_equal_area():

@@ -124,7 +124,7 @@ def test_fused_mixture_reverse_kernel_equals_per_step_path(form):
 
 
 def test_fused_mixture_kernel_matches_numpy_twin():
-    from nent_ref import _sde_kernels as K
+    from nent_ref.quantities import _sde_kernels as K
     w, m, sd = cases.paper_mixture_params(2)
     rng = np.random.default_rng(0)
     N, n = 5, 100

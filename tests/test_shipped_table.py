@@ -9,8 +9,9 @@ import pytest
 
 import nent_ref
 from nent_ref import cases
+from nent_ref.suites import tables
 
-SHIPPED = cases.shipped_table()
+SHIPPED = tables.shipped_table()
 
 
 def _same(a, b, stderr=0.0):
@@ -30,7 +31,7 @@ def test_header():
 
 def test_gaussian_part_recomputed():
     shipped = [r for r in SHIPPED["rows"] if r["part"] == "gaussian"]
-    fresh = cases.gaussian_rows()
+    fresh = tables.gaussian_rows()
     assert len(shipped) == len(fresh)
     for old, new in zip(shipped, fresh):
         for key, val in new.items():
@@ -38,11 +39,11 @@ def test_gaussian_part_recomputed():
             assert _same(old[key], val), (key, old, new)
 
 
-@pytest.mark.parametrize("pname", cases.PAPER_PROCESSES)
+@pytest.mark.parametrize("pname", tables.PAPER_PROCESSES)
 def test_paper_2d_mixture_rows_recomputed(pname):
     """The 2-D rows use cubature (deterministic) for S_tot and the KLs."""
     import nent_ref as nr
-    from nent_ref.mixture import paper_mixture
+    from nent_ref.suites.cases import paper_mixture
     row = next(r for r in SHIPPED["rows"] if r["part"] == "paper" and r["data"] == "mixture5"
                and r["dim"] == 2 and r["process"] == pname)
     proc = cases.processes()[pname]
@@ -53,12 +54,13 @@ def test_paper_2d_mixture_rows_recomputed(pname):
 
 def test_paper_memoriser_row_recomputed():
     import nent_ref as nr
-    from nent_ref.mixture import Empirical, paper_mixture
+    from nent_ref.core.mixture import Empirical
+    from nent_ref.suites.cases import paper_mixture
     row = next(r for r in SHIPPED["rows"] if r["part"] == "paper" and r["data"] == "memoriser"
                and r["dim"] == 3 and r["n_atoms"] == 100 and r["process"] == "vp16")
     proc, mix = cases.processes()["vp16"], paper_mixture(3)
     emp = Empirical(mix.sample(100, seed=[0, 8, 3, 100]))
     est = nr.total_entropy(emp, proc, cases.EPS, proc.T, method="monte-carlo", seed=[0, 9, 3, 100],
-                           n_samples=cases.PAPER_N_SAMPLES)
+                           n_samples=tables.PAPER_N_SAMPLES)
     assert est.stderr > 0
     assert _same(row["S_tot"], est.value, est.stderr) and _same(row["S_tot_stderr"], est.stderr, est.stderr)

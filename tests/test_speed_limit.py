@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import nent_ref as nr
-from nent_ref import cases, ot, speed
-from nent_ref.mixture import GaussianMixture
+from nent_ref import cases, ot
+from nent_ref.quantities import speed
+from nent_ref.suites import tables
+from nent_ref.core.mixture import GaussianMixture
 
 
 def _spd(rng, d, lo=0.05, hi=3.0):
@@ -186,7 +188,7 @@ def test_bad_input():
 def test_table_gaussian_rows():
     # the closed-form part of ``nent-ref table --suite speed-limit`` (the mixture part is Monte Carlo
     # and runs from the CLI)
-    rows = speed._gaussian_rows()
+    rows = tables._speed_gaussian_rows()
     assert {r["process"] for r in rows} == {"vp16", "vpx", "sl"}
     assert len(rows) == 3 * len(cases.DIMS)
     for r in rows:
@@ -198,8 +200,8 @@ def test_componentwise_upper_bound_brackets_exact_w2_in_1d():
     """Gelbrich <= W2^2 <= component-wise Bures coupling; the exact 1-D W2^2 (quantile quadrature)
     is the independent reference.  K = 1: both bounds equal the Bures value."""
     from nent_ref import cases
-    from nent_ref.mixture import paper_mixture
-    from nent_ref.speed import componentwise_upper_bound, gelbrich_lower_bound
+    from nent_ref.suites.cases import paper_mixture
+    from nent_ref.quantities.speed import componentwise_upper_bound, gelbrich_lower_bound
     mix = paper_mixture(1)
     for name in ("vp16", "vpx", "sl"):
         proc = cases.processes()[name]
@@ -220,7 +222,7 @@ def test_componentwise_upper_bound_brackets_exact_w2_in_1d():
 
 def test_sample_route_reports_efficiency_bracket():
     from nent_ref import cases
-    from nent_ref.mixture import paper_mixture
+    from nent_ref.suites.cases import paper_mixture
     proc = cases.processes()["vpx"]
     res = nr.speed_limit(paper_mixture(3), proc, 0.0, 1.0, w2_samples=300, w2_pairs=4, w2_seed=1)
     lo, hi = res.efficiency.extra["efficiency_lower"], res.efficiency.extra["efficiency_upper"]
@@ -324,7 +326,7 @@ def test_efficiency_bracket_clipped_and_quote_rules():
     assert x["quote_kind"] == "plug-in" and x["quote"] == 0.33 and x["quote_error"] == pytest.approx(0.04)
     # bias scale above the bracket width: no plug-in, the reason, and the bracket is quoted
     eff = speed._efficiency(_fake_w2(0.46, 0.005, 0.036, 0.4457, 0.4630), 1.0, st, sampled=True)
-    cols = speed.efficiency_columns(eff)
+    cols = tables.efficiency_columns(eff)
     assert cols["efficiency"] is None and cols["efficiency_stderr"] is None
     assert "bias scale 0.036 is not below the width 0.0173" in cols["efficiency_note"]
     assert cols["efficiency_quote_kind"] == "bracket"
@@ -333,7 +335,7 @@ def test_efficiency_bracket_clipped_and_quote_rules():
     # the table's VPx D = 2 case: plug-in 0.4411 below its own lower bound 0.443 -> reported with a
     # note, but the bracket is quoted
     eff = speed._efficiency(_fake_w2(0.4411, 0.0038, 0.0062, 0.4430, 0.4633), 1.0, st, sampled=True)
-    cols = speed.efficiency_columns(eff)
+    cols = tables.efficiency_columns(eff)
     assert cols["efficiency"] == 0.4411 and "outside the closed-form bracket" in cols["efficiency_note"]
     assert cols["efficiency_quote_kind"] == "bracket"
     assert cols["efficiency_lower"] <= cols["efficiency_quote"] <= cols["efficiency_upper"]
@@ -348,14 +350,14 @@ def test_efficiency_bracket_clipped_and_quote_rules():
 
 def test_table_rows_quote_columns():
     """Every row of the speed-limit table says what to quote; brackets lie in (0, 1] and contain the quote."""
-    rows = speed._gaussian_rows()
+    rows = tables._speed_gaussian_rows()
     for r in rows:
         assert r["efficiency_quote_kind"] == "closed-form" and r["efficiency_quote"] == r["efficiency"]
         assert r["efficiency_lower"] is None and r["efficiency_upper"] is None and isinstance(r["clock"], float)
     w, m, sd = cases.paper_mixture_params(2)
     res = speed.speed_limit(GaussianMixture(w, m, sd ** 2), cases.processes()["vp16"], 0.0, 1.0,
                             w2_samples=200, w2_pairs=3, w2_seed=0)
-    r = speed._row("mixture", 2, "vp16", res)
+    r = tables._speed_row("mixture", 2, "vp16", res)
     assert set(rows[0]) == set(r)
     assert 0.0 <= r["efficiency_lower"] <= r["efficiency_upper"] <= 1.0
     assert r["efficiency_quote_kind"] in ("plug-in", "bracket")

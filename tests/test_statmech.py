@@ -19,6 +19,7 @@ from scipy import stats as sps
 from scipy.optimize import minimize
 
 from nent_ref import statmech as sm
+from nent_ref.suites.tables import statmech_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES = np.arange(1, 7)
@@ -766,7 +767,7 @@ class _Options:
 
 
 def test_table_rows_are_flat_jsonable_and_consistent():
-    rows = sm.table_rows(_Options())
+    rows = statmech_rows(_Options())
     json.dumps(rows)
     for row in rows:
         assert all(isinstance(v, (str, int, float)) for v in row.values())
@@ -942,15 +943,15 @@ class _SeedOptions(_Options):
 def test_table_rows_reject_bad_seeds_first(seed, monkeypatch):
     monkeypatch.setattr(sm, "max_entropy", lambda *a: pytest.fail("computed before checking the seed"))
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
-        sm.table_rows(_SeedOptions(seed))
+        statmech_rows(_SeedOptions(seed))
 
 
 def test_table_rows_accept_seed_sequences_and_generators():
     def mle(rows):
         return {r["quantity"]: r["value"] for r in rows if r["example"].startswith("mle_die")}
-    base = sm.table_rows(_SeedOptions(0))
+    base = statmech_rows(_SeedOptions(0))
     assert any(r["example"] == "mle_die_200_draws_seed0" for r in base)      # label of an int seed unchanged
-    assert mle(sm.table_rows(_SeedOptions(np.random.SeedSequence(0)))) == mle(base)   # same stream as seed 0
-    a = mle(sm.table_rows(_SeedOptions(np.random.default_rng(5))))
-    assert a == mle(sm.table_rows(_SeedOptions(np.random.default_rng(5))))
+    assert mle(statmech_rows(_SeedOptions(np.random.SeedSequence(0)))) == mle(base)   # same stream as seed 0
+    a = mle(statmech_rows(_SeedOptions(np.random.default_rng(5))))
+    assert a == mle(statmech_rows(_SeedOptions(np.random.default_rng(5))))
     assert all(math.isfinite(v) for v in a.values())

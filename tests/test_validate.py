@@ -14,8 +14,8 @@ import pytest
 import nent_ref as nr
 from nent_ref import cases, cli, total_entropy
 from nent_ref import reference_models as rm
-from nent_ref.estimate import Estimate
-from nent_ref.validation import ValidationReport, data_presets, load_data, process_presets
+from nent_ref.core.estimate import Estimate
+from nent_ref.suites.validation import ValidationReport, data_presets, load_data, process_presets
 
 SMALL = dict(n_samples=2 ** 13, n_times=16, curve_samples=512, n_curve_points=5)
 
@@ -131,7 +131,7 @@ def test_validate_exact_model_with_rounding_level_gap_passes(monkeypatch):
     excuse it with a private 1e-9 floor (so this passed before); it now relies on the one mechanism,
     the rounding floor of Estimate.z_score through the gap's scale.  Constructed deterministically: the
     run is replaced by a fixed one whose gap is 2 ulps; every check must pass with a finite, tiny z."""
-    from nent_ref import neural
+    from nent_ref.quantities import neural
     proc, g = cases.processes()["vpx"], cases.gaussian_case(3)
     st = total_entropy(g, proc)
     const = 2.0996333102624694                        # K of this case as seen in the bug report
@@ -151,7 +151,7 @@ def test_validate_exact_model_with_rounding_level_gap_passes(monkeypatch):
 
 def test_make_check_uses_the_one_rounding_floor():
     """_make_check's z is margin.z_score(0): stderr + error bound + 1e-10 x scale, no private floor."""
-    from nent_ref.validation import _make_check
+    from nent_ref.suites.validation import _make_check
     exact = Estimate(4.4e-16, 0.0, scale=4.2)
     c = _make_check("x", "x", "identity", exact, 5.0)
     assert c.passed and c.z == exact.z_score(0.0) == pytest.approx(4.4e-16 / 4.2e-10)

@@ -8,15 +8,30 @@ import math
 
 import numpy as np
 
-__all__ = ["finite_float", "probability_vector", "model_output", "seed_sequence", "rng", "real_array", "count"]
+
+class InputTypeError(TypeError, ValueError):
+    """An argument of the wrong type.  Both a TypeError (what Python code expects for a wrong type)
+    and a ValueError (what nent_ref raises for every bad input, and what the CLI reports as a usage
+    error), so callers catching either see it."""
+
+__all__ = ["InputTypeError", "real_scalar", "finite_float", "probability_vector", "model_output", "seed_sequence", "rng", "real_array", "count"]
 
 
 def finite_float(name: str, value) -> float:
-    """``value`` as a finite Python float, or a ValueError naming ``name``."""
+    """``value`` as a finite Python float, or a ValueError naming ``name``.
+
+    Accepts real numbers (Python, numpy scalars, 0-d arrays); rejects strings, booleans, complex
+    numbers (numpy would drop the imaginary part), arrays, NaN and inf.
+    """
+    if isinstance(value, (str, bytes, bool, np.bool_)) or isinstance(value, (complex, np.complexfloating)):
+        raise ValueError(f"{name} must be a real number (got {value!r})")
     try:
-        x = float(value)
+        arr = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number (got {value!r})") from None
+    if arr.ndim != 0 or arr.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must be a real number (got {value!r})")
+    x = float(arr)
     if not math.isfinite(x):
         raise ValueError(f"{name} must be finite (got {x})")
     return x
@@ -137,5 +152,14 @@ def real_array(name: str, value, *, finite: bool = True) -> np.ndarray:
 def count(name: str, value, minimum: int = 1) -> int:
     """``value`` as a Python int >= ``minimum`` (rejects booleans, fractions, strings)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
+        what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what} (got {value!r})")
     return int(value)
+
+
+def real_scalar(name: str, value) -> np.ndarray:
+    """``value`` as a real 0-d float array (NaN/inf allowed, checked by the caller; complex rejected)."""
+    arr = real_array(name, value, finite=False)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a single time (got shape {arr.shape})")
+    return arr

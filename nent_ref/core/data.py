@@ -22,11 +22,23 @@ import math
 
 import numpy as np
 
-from ._checks import real_array, rng as _rng
+from .checks import count, real_array, rng as _rng
+from .estimate import log_base
+from .processes import diffusion_coefficients
 
-__all__ = ["Gaussian", "Dirac", "as_points"]
+__all__ = ["Gaussian", "Dirac", "as_points", "definiteness_problem", "DEFAULT_CUTOFF", "needs_cutoff"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+
+#: Default cutoff s0 for data whose entropy production diverges at s = 0 (Dirac, empirical): the
+#: neural-entropy paper's eps = 1e-5.
+DEFAULT_CUTOFF = 1e-5
+
+
+def needs_cutoff(data) -> bool:
+    """True for data with atoms (Dirac, Empirical, sample arrays), whose entropy production diverges
+    like (D/2) log(1/s0) as s0 -> 0, so that every quantity needs a cutoff s0 > 0."""
+    return bool(getattr(data, "needs_cutoff", False))
 
 
 #: Largest accepted covariance condition number lam_max / lam_min: the eigenvalues from the
@@ -89,14 +101,6 @@ def as_points(x, dim: int, name: str = "x") -> np.ndarray:
     return arr
 
 
-def _diffusion_coefficients(process, s) -> tuple[float, float]:
-    """(mu(s), v(s)) at a scalar time, validated against the process domain."""
-    s_arr = np.asarray(s, dtype=float)
-    if s_arr.ndim != 0:
-        raise ValueError(f"diffuse takes a scalar time (got shape {s_arr.shape})")
-    return float(process.mean_coeff(s_arr)), float(process.marginal_var(s_arr))
-
-
 class Gaussian:
     r"""Multivariate normal :math:`N(m, S)` in any dimension D.
 
@@ -150,6 +154,10 @@ class Gaussian:
         """Covariance eigenvalues, ascending."""
         return self._lam.copy()
 
+    def spectrum(self) -> tuple[float, np.ndarray]:
+        """``(|m|^2, covariance eigenvalues)``: all the closed forms of docs/theory.md section 4 need."""
+        return float(self._mean @ self._mean), self._lam.copy()
+
     def __repr__(self):
         return f"Gaussian(dim={self.dim}, mean={np.array2string(self._mean, precision=4)})"
 
@@ -183,7 +191,7 @@ class Gaussian:
     def sample(self, n: int, seed=None) -> np.ndarray:
         """n independent draws, shape (n, D), reproducible from ``seed`` (see
         :func:`nent_ref._checks.rng`: an int, a sequence of ints, a SeedSequence or a Generator)."""
-        n = _check_count(n)
+        n = count("n", n, 0)
         rng = _rng(seed)
         z = rng.standard_normal((n, self.dim))
         return self._mean + (z * np.sqrt(self._lam)) @ self._U.T
@@ -191,13 +199,11 @@ class Gaussian:
     # -- information quantities
     def entropy(self, base=None) -> float:
         r"""Differential entropy :math:`\tfrac12 \log\det(2\pi e S)` (nats unless ``base``)."""
-        from .estimate import log_base
         return 0.5 * float(np.sum(np.log(self._lam)) + self.dim * (_LOG_2PI + 1.0)) / log_base(base)
 
     def kl(self, other: "Gaussian", base=None) -> float:
         r"""KL(self || other) for Gaussians:
         :math:`\tfrac12[\operatorname{tr}(S_2^{-1}S_1) + \Delta^T S_2^{-1}\Delta - D + \log\det S_2/\det S_1]`."""
-        from .estimate import log_base
         if not isinstance(other, Gaussian):
             raise TypeError("kl needs another Gaussian")
         if other.dim != self.dim:
@@ -212,7 +218,7 @@ class Gaussian:
 
     def diffuse(self, process, s) -> "Gaussian":
         """Exact marginal p_s = N(mu m, mu^2 S + v I) of the data under ``process``."""
-        mu, v = _diffusion_coefficients(process, s)
+        mu, v = diffusion_coefficients(process, s)
         return Gaussian._from_spectrum(mu * self._mean, mu * mu * self._lam + v, self._U)
 
 
@@ -241,23 +247,21 @@ class Dirac:
     def mean(self) -> np.ndarray:
         return self._point.copy()
 
+    def spectrum(self) -> tuple[float, np.ndarray]:
+        """``(|m|^2, zeros)``: a Dirac is a Gaussian with zero covariance in the closed forms."""
+        return float(self._point @ self._point), np.zeros(self._point.size)
+
     def __repr__(self):
         return f"Dirac({np.array2string(self._point, precision=4)})"
 
     def sample(self, n: int, seed=None) -> np.ndarray:
         """n copies of the atom, shape (n, D) (``seed`` is validated like everywhere, then unused)."""
         _rng(seed)
-        return np.tile(self._point, (_check_count(n), 1))
+        return np.tile(self._point, (count("n", n, 0), 1))
 
     def diffuse(self, process, s):
         """The marginal at time s: the atom itself at s = 0, N(mu m, v I) for s > 0."""
-        mu, v = _diffusion_coefficients(process, s)
+        mu, v = diffusion_coefficients(process, s)
         if v == 0.0:
             return self
         return Gaussian._from_spectrum(mu * self._point, np.full(self.dim, v), np.eye(self.dim))
-
-
-def _check_count(n) -> int:
-    if isinstance(n, bool) or int(n) != n or n < 0:
-        raise ValueError(f"n must be a non-negative integer (got {n!r})")
-    return int(n)

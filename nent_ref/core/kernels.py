@@ -118,7 +118,7 @@ def _tied_responsibilities(t, logc):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=False)
-def _mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
+def mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
     M, D = x.shape
     K = means.shape[0]
     logp = np.empty(M)
@@ -171,7 +171,7 @@ def _mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=False)
-def _mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
+def mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
     M, D = x.shape
     K = means.shape[0]
     logp = np.empty(M)
@@ -223,7 +223,7 @@ def _mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=False)
-def _mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
+def mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
     # linv[k] = L_k^{-1}, lower triangular, L_k L_k^T = S_k:  z = L^{-1}(x - m), q = |z|^2,
     # S^{-1}(x - m) = L^{-T} z (row-major loops over the triangle, no divisions).
     M, D = x.shape
@@ -292,7 +292,7 @@ def _mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
     return logp, score
 
 
-def _component_terms(log_weights, covs, D):
+def component_terms(log_weights, covs, D):
     """(log w_k + log normaliser_k, kernel parameter) for the three covariance forms."""
     if covs.ndim == 1:
         if not np.all(covs > 0):
@@ -330,13 +330,13 @@ def mixture_logpdf_score(x, log_weights, means, covs):
         :math:`\\nabla\\log p(x) = -\\sum_k r_k(x) S_k^{-1}(x - m_k)`.
     """
     x, lw, means, covs = _prepare_mixture(x, log_weights, means, covs)
-    logc, param = _component_terms(lw, covs, means.shape[1])
+    logc, param = component_terms(lw, covs, means.shape[1])
     logc = np.ascontiguousarray(logc)
     if covs.ndim == 1:
-        return _mix_iso_nb(x, logc, means, param)
+        return mix_iso_nb(x, logc, means, param)
     if covs.ndim == 2:
-        return _mix_diag_nb(x, logc, means, param)
-    return _mix_full_nb(x, logc, means, param)
+        return mix_diag_nb(x, logc, means, param)
+    return mix_full_nb(x, logc, means, param)
 
 
 def mixture_logpdf_score_numpy(x, log_weights, means, covs):

@@ -1,62 +1,22 @@
-r"""Gaussian mixtures and empirical data: exact diffusion, scores, and entropy production.
+r"""Gaussian mixtures and empirical data: the data types, their exact diffusion, densities and scores.
 
-Data types
-----------
 :class:`GaussianMixture` ``(weights, means, covs)`` with ``covs`` of shape (K, D, D) (full),
 (K, D) (diagonal variances) or (K,) (isotropic variances); :class:`Empirical` ``(points,
-weights=None)``, N atoms in D dimensions.  Under every linear process (THEORY.md section 4)
+weights=None)``, N atoms in D dimensions.  Under every linear process (docs/theory.md section 4)
 
 .. math:: p_s = \sum_k w_k\, N\big(\mu(s) m_k,\; \mu(s)^2 S_k + v(s) I\big),
 
 so a mixture stays a mixture and an empirical set becomes an isotropic mixture with the
-shared variance ``v(s)`` (``s > 0``).  Scores are exact (log-sum-exp responsibilities,
-Numba kernels in :mod:`nent_ref._kernels`).
+shared variance ``v(s)`` (``s > 0``).  Scores are exact (log-sum-exp responsibilities, Numba
+kernels with numpy twins in :mod:`nent_ref.core.kernels`).  The entropy quantities of these
+types (quadrature, Monte Carlo, tiny cutoffs) live in :mod:`nent_ref.quantities.mixture_entropy`.
 
-Quantities
-----------
-``nr.total_entropy``, ``nr.entropy_production_rate`` and ``nr.kl_to_equilibrium`` accept both
-types with the options
-
-* ``method="quadrature"`` (D <= 2): adaptive Gauss-Kronrod (G7/K15, tensor product in 2-D)
-  cubature, component by component in whitened coordinates :math:`x = m_k + L_k u`
-  (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), refined until the
-  summed ``|K15 - G7|`` error estimate is below ``rtol`` times the value (defaults 1e-10 in
-  1-D, 1e-8 in 2-D).  The Estimate has ``stderr = 0`` and the error estimate in
-  ``error_bound``; KL and ``S_tot`` are clamped at 0 (both are non-negative; rounding near
-  equilibrium could give -1e-16).  ``S_tot`` is the KL difference (2.3),
-  :math:`\int p_{s_0}\log(p_{s_0}/p_{eq}) - \int p_{s_1}\log(p_{s_1}/p_{eq})`
-  (for VE the entropy difference).
-* ``method="monte-carlo"`` (any D): sample averages with standard errors.  ``S_tot`` uses
-  the KL difference (2.3) with common random numbers: the same data draw ``x0`` and noise
-  ``xi`` give :math:`y_{s} = \mu(s) x_0 + \sqrt{v(s)}\,\xi` at both times, and the estimator
-  averages :math:`\log\frac{p_{s_0}}{p_{eq}}(y_{s_0}) - \log\frac{p_{s_1}}{p_{eq}}(y_{s_1})`,
-  whose variance vanishes as :math:`p_s \to p_{eq}` (no noisy rate is integrated).
-  Options: ``n_samples`` (default :data:`DEFAULT_N_SAMPLES`, at least :data:`MIN_MC_SAMPLES`
-  = 1024, below which the standard error is not calibrated: ValueError), ``seed`` (validated by
-  :func:`nent_ref._checks.seed_sequence`: an int, a sequence of ints, a SeedSequence, or a
-  Generator, which contributes a spawned child; the result is a deterministic function of
-  it), ``executor`` (any
-  ``concurrent.futures.Executor``; a dask.distributed ``client.get_executor()`` runs on a
-  cluster), ``tasks`` (number of tasks submitted to the executor).  Samples are drawn in
-  fixed blocks of :data:`BLOCK` with independent streams
-  ``SeedSequence(seed).spawn(n_times)[j].spawn(n_blocks)[b]``; per-block means and sums of
-  squares are combined in block order, so the result is bitwise identical whatever the
-  executor or the number of tasks.
-* ``method="auto"`` (default): quadrature when D <= 2 and the data have at most
-  :data:`AUTO_QUADRATURE_MAX_COMPONENTS` components (atoms), otherwise Monte Carlo.
-
-Empirical data need times ``> 0``: :math:`S_{tot}(s_0, T)` diverges like
-:math:`(D/2)\log(1/s_0)`.  At tiny cutoffs, where the noise ``sqrt(v)`` of a diffused atom is
-below the rounding of the atom itself, :func:`cutoff_check` decides: the separated-atoms closed
-form (``mean Dirac KL - H(w)``, exact to double precision; method label
-``"closed-form (separated atoms)"``) when distinct atoms are at least :data:`SEPARATION_MIN`
-noise widths apart, a ValueError naming the smallest safe cutoff otherwise.  :func:`nent_ref.entropy.rate_curve` gives :math:`\dot S(s)` on a grid with
-log-spaced nodes near ``s0``.
+:class:`MixParams` is the internal form the kernels, the quadrature and the bounds take: a
+mixture (or diffused empirical data) at one time.
 
 References
 ----------
-Premkumar, "Neural entropy" (2024/2025); THEORY.md sections 2 and 4; Piessens et al.,
-QUADPACK (1983) for the Gauss-Kronrod rule.
+Premkumar, "Neural entropy" (2024/2025); docs/theory.md section 4.
 """
 from __future__ import annotations
 
@@ -65,30 +25,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
-from ._checks import count, probability_vector, real_array, seed_sequence
-from ._checks import rng as _rng
-from .data import _diffusion_coefficients, _check_count, as_points, definiteness_problem
-from .entropy import _kl_eq, _rate, _total, require_cutoff
-from .estimate import ROUNDING_RTOL, Estimate
-from .processes import check_times
+from . import kernels
+from .checks import count, probability_vector, real_array
+from .checks import rng as _rng
+from .data import as_points, definiteness_problem
+from .processes import diffusion_coefficients
 
-__all__ = ["GaussianMixture", "Empirical", "DEFAULT_N_SAMPLES", "BLOCK", "MIN_MC_SAMPLES",
-           "AUTO_QUADRATURE_MAX_COMPONENTS", "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck",
-           "cutoff_check", "mixture_rows", "empirical_rows"]
+__all__ = ["GaussianMixture", "Empirical", "MixParams", "eval_params", "sample_data", "SHARED_KERNEL_MIN_K"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
-#: Default Monte Carlo sample size (2**18 = 262144): the standard error is sd/512, i.e.
-#: about 0.3 % of S_tot for the paper's D = 9 mixtures, at about a second of kernel time.
-DEFAULT_N_SAMPLES = 2 ** 18
-#: Monte Carlo block size: the unit of an independent random stream.
-BLOCK = 2 ** 14
-#: ``method="auto"`` uses quadrature for D <= 2 only up to this many components.
-AUTO_QUADRATURE_MAX_COMPONENTS = 64
 #: Components with at least this many members and one shared isotropic variance use the
 #: matrix-product (empirical) kernel.
-_SHARED_KERNEL_MIN_K = 32
+SHARED_KERNEL_MIN_K = 32
 
 
 # --------------------------------------------------------------------------- validation
@@ -118,7 +67,7 @@ class GaussianMixture:
     Notes
     -----
     ``params`` returns ``(weights, means, covs)`` in the stored form, which is what
-    :func:`nent_ref._kernels.mixture_logpdf_score` takes (with ``log(weights)``);
+    :func:`nent_ref.kernels.mixture_logpdf_score` takes (with ``log(weights)``);
     :meth:`diffused_params` gives them at a forward time without building an object.
     """
 
@@ -233,7 +182,7 @@ class GaussianMixture:
     # -- diffusion
     def diffused_params(self, process, s):
         """``(weights, means, covs)`` of p_s (stored form), cheap: no validation, no object."""
-        mu, v = _diffusion_coefficients(process, s)
+        mu, v = diffusion_coefficients(process, s)
         return self._w, mu * self._means, _diffuse_covs(self._covs, self._kind, mu, v)
 
     def diffuse(self, process, s) -> "GaussianMixture":
@@ -245,7 +194,7 @@ class GaussianMixture:
     def _eval(self, x):
         x = as_points(x, self.dim)
         shape = x.shape[:-1]
-        lp, sc = _eval_params(_MixParams.of(self), x.reshape(-1, self.dim))
+        lp, sc = eval_params(MixParams.of(self), x.reshape(-1, self.dim))
         return lp.reshape(shape), sc.reshape(shape + (self.dim,))
 
     def logpdf(self, x):
@@ -264,7 +213,18 @@ class GaussianMixture:
         """n independent draws, shape (n, D), reproducible from ``seed`` (an int, a sequence of
         ints, a SeedSequence or a Generator; see :func:`nent_ref._checks.rng`)."""
         rng = _rng(seed)
-        return _sample_mixture(self, rng, _check_count(n))
+        return _sample_mixture(self, rng, count("n", n, 0))
+
+    def rounding_scales(self):
+        """``(|m_k|, smallest eigenvalue of S_k)`` per component (cached): the scales that set how much of
+        a diffused component's noise survives rounding (used by the tiny-cutoff analysis)."""
+        cached = getattr(self, "_rounding_scales", None)
+        if cached is None:
+            norms = np.sqrt(np.einsum("kd,kd->k", self._means, self._means))
+            c = self._covs
+            lam = c if self._kind == "iso" else (c.min(axis=1) if self._kind == "diag" else np.linalg.eigvalsh(c)[:, 0])
+            cached = self._rounding_scales = (norms, lam)
+        return cached
 
 
 class Empirical:
@@ -329,7 +289,7 @@ class Empirical:
 
     def diffused_params(self, process, s):
         """``(weights, mu * atoms, v)``: p_s is the mixture of N(mu a_i, v I), for s > 0."""
-        mu, v = _diffusion_coefficients(process, s)
+        mu, v = diffusion_coefficients(process, s)
         if v <= 0:
             raise ValueError(f"empirical data have no density at s = {float(s)!r} (v(s) = 0; it underflows below "
                              "s ~ 1e-308); use a larger s")
@@ -337,7 +297,7 @@ class Empirical:
 
     def diffuse(self, process, s):
         """The atoms themselves at s = 0; the isotropic mixture of N(mu a_i, v I) for s > 0."""
-        mu, v = _diffusion_coefficients(process, s)
+        mu, v = diffusion_coefficients(process, s)
         if v == 0.0 and mu == 1.0:
             return self
         return GaussianMixture._trusted(self._w, mu * self._atoms, np.full(self.n_atoms, v), "iso")
@@ -346,12 +306,30 @@ class Empirical:
         """n atoms drawn with replacement according to the weights, shape (n, D) (``seed`` as in
         :meth:`GaussianMixture.sample`)."""
         rng = _rng(seed)
-        return self._atoms[_draw_index(self, rng, _check_count(n))]
+        return self._atoms[_draw_index(self, rng, count("n", n, 0))]
 
     def logpdf(self, x):
         raise ValueError("empirical data (point masses) have no density; diffuse to s > 0 first")
 
     score = logpdf
+
+    def rounding_scales(self):
+        """``([max_i |a_i|], [0])`` (cached): the atom radius, which sets how much of a diffused atom's
+        noise survives rounding (used by the tiny-cutoff analysis)."""
+        cached = getattr(self, "_rounding_scales", None)
+        if cached is None:
+            r = math.sqrt(float(np.max(np.einsum("nd,nd->n", self._atoms, self._atoms))))
+            cached = self._rounding_scales = (np.array([r]), np.zeros(1))
+        return cached
+
+    def distinct_atoms(self):
+        """``(atoms, weights, first index)`` with duplicate atoms merged (weights summed), cached."""
+        cached = getattr(self, "_distinct", None)
+        if cached is None:
+            atoms, first, inverse = np.unique(self._atoms, axis=0, return_index=True, return_inverse=True)
+            w = np.bincount(np.ravel(inverse), weights=self._w, minlength=atoms.shape[0])
+            cached = self._distinct = (atoms, w, first)
+        return cached
 
 
 def _traces(covs, kind, D):
@@ -371,7 +349,7 @@ def _diffuse_covs(covs, kind, mu, v):
 
 # --------------------------------------------------------------------------- evaluation core
 @dataclass
-class _MixParams:
+class MixParams:
     """A mixture at one time, in the form the kernels take.
 
     kind ``"shared"``: means = atoms, covs = (mu, v), component i is N(mu a_i, v I).
@@ -385,17 +363,17 @@ class _MixParams:
     @classmethod
     def of(cls, mix: GaussianMixture):
         c = mix._covs
-        if mix._kind == "iso" and mix.n_components >= _SHARED_KERNEL_MIN_K and np.all(c == c[0]):
+        if mix._kind == "iso" and mix.n_components >= SHARED_KERNEL_MIN_K and np.all(c == c[0]):
             return cls(mix._logw, mix._means, (1.0, float(c[0])), "shared")
         return cls(mix._logw, mix._means, c, mix._kind)
 
     @classmethod
     def at(cls, data, process, s):
-        mu, v = _diffusion_coefficients(process, s)
+        mu, v = diffusion_coefficients(process, s)
         if isinstance(data, Empirical):
             if v <= 0:
                 raise ValueError("empirical data have no density at s = 0; use s > 0")
-            if data.n_atoms >= _SHARED_KERNEL_MIN_K:
+            if data.n_atoms >= SHARED_KERNEL_MIN_K:
                 return cls(data._logw, data._atoms, (mu, v), "shared")
             return cls(data._logw, mu * data._atoms, np.full(data.n_atoms, v), "iso")
         return cls(data._logw, mu * data._means, _diffuse_covs(data._covs, data._kind, mu, v), data._kind)
@@ -417,11 +395,11 @@ class _MixParams:
         return self.means
 
 
-def _eval_params(p: _MixParams, x):
+def eval_params(p: MixParams, x):
     if p.kind == "shared":
         mu, v = p.covs
-        return _kernels.empirical_logpdf_score(x, p.means, p.logw, mu, v)
-    return _kernels.mixture_logpdf_score(x, p.logw, p.means, p.covs)
+        return kernels.empirical_logpdf_score(x, p.means, p.logw, mu, v)
+    return kernels.mixture_logpdf_score(x, p.logw, p.means, p.covs)
 
 
 def _draw_index(data, rng, n):
@@ -442,743 +420,7 @@ def _sample_mixture(mix, rng, n):
     return mix._means[k] + np.einsum("nij,nj->ni", L[k], z)
 
 
-def _sample_data(data, rng, n):
+def sample_data(data, rng, n):
     if isinstance(data, Empirical):
         return data._atoms[_draw_index(data, rng, n)]
     return _sample_mixture(data, rng, n)
-
-
-def _log_peq(process, y):
-    """log p_eq(y) for N(0, k^2 I); 0 for VE (flat reference, so KL becomes -H)."""
-    if not process.has_equilibrium:
-        return np.zeros(y.shape[0])
-    k2 = process.peq_var
-    return -0.5 * (np.einsum("nd,nd->n", y, y) / k2 + y.shape[1] * (math.log(k2) + _LOG_2PI))
-
-
-def _integrand(kind, process, s, p: _MixParams):
-    """g(y) with E_{p_s}[g] the quantity: "kl" -> log(p_s/p_eq), "rate" -> D |grad log p_eq - score|^2."""
-    if kind == "kl":
-        def g(y):
-            return _eval_params(p, y)[0] - _log_peq(process, y)
-    else:
-        Dcoef = float(process.diffusion(s))
-
-        def g(y):
-            diff = process.grad_log_peq(y) - _eval_params(p, y)[1]
-            return Dcoef * np.einsum("nd,nd->n", diff, diff)
-    return g
-
-
-# --------------------------------------------------------------------------- quadrature
-# Gauss-Kronrod G7/K15 on [-1, 1] (QUADPACK constants; tests verify their exactness degrees).
-_XK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
-                0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
-                0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
-                0.207784955007898467600689403773245, 0.0])
-_WK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
-                0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
-                0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
-                0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
-_WG = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
-                0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
-GK_NODES = np.concatenate([-_XK[:-1], _XK[::-1]])                      # 15 nodes, ascending
-GK_KRONROD = np.concatenate([_WK[:-1], _WK[::-1]])
-_g = np.zeros(15)
-_g[[1, 3, 5, 7, 9, 11, 13]] = np.concatenate([_WG[:-1], _WG[::-1]])
-GK_GAUSS = _g                                                          # G7 weights on the K15 nodes
-#: Half-width of the whitened integration box (Gaussian mass outside < 2e-32 per dimension).
-QUAD_RADIUS = 12.0
-_DEFAULT_RTOL = {1: 1e-10, 2: 1e-8}
-_ROUNDING_FLOOR = 1e-13
-
-
-def _rule(D):
-    if D == 1:
-        return GK_NODES[:, None], GK_KRONROD, GK_GAUSS
-    X, Y = np.meshgrid(GK_NODES, GK_NODES, indexing="ij")
-    return (np.stack([X.ravel(), Y.ravel()], axis=1), np.outer(GK_KRONROD, GK_KRONROD).ravel(),
-            np.outer(GK_GAUSS, GK_GAUSS).ravel())
-
-
-def cubature_mixture(p: _MixParams, g, *, rtol, atol=0.0, max_boxes=400_000):
-    r"""Adaptive cubature of :math:`\sum_k w_k \int N_k(x) g(x)\, dx` (D = 1 or 2).
-
-    Component k is integrated in whitened coordinates :math:`x = c_k + L_k u` over
-    ``[-R, R]^D`` (R = :data:`QUAD_RADIUS`), starting from 8 (1-D) or 4 x 4 (2-D) boxes and
-    bisecting (all axes) every box whose weighted ``|K15 - G7|`` estimate exceeds its share
-    of the tolerance, until the summed estimate is below
-    ``max(rtol |I|, atol, 1e-13 max(1, int |g| p))`` (the last term is the rounding
-    floor of the integrand, e.g. where p_s = p_eq and the integral is exactly 0).
-
-    Returns (integral, error_estimate).
-    """
-    K, D = p.means.shape
-    if D > 2:
-        raise ValueError(f"quadrature is available for D <= 2 only (got D = {D}); use method='monte-carlo'")
-    nodes, wk, wg = _rule(D)
-    L = p.chol()
-    centers = p.centers()
-    w = np.exp(p.logw)
-    n0 = 8 if D == 1 else 4
-    edges = np.linspace(-QUAD_RADIUS, QUAD_RADIUS, n0 + 1)
-    lo1 = np.stack(np.meshgrid(*([edges[:-1]] * D), indexing="ij"), -1).reshape(-1, D)
-    live = w > 0
-    comp = np.repeat(np.flatnonzero(live), lo1.shape[0])
-    lo = np.tile(lo1, (int(live.sum()), 1))
-    half = np.full(lo.shape, 0.5 * (edges[1] - edges[0]))
-    log_norm = -0.5 * D * _LOG_2PI
-    done_I = done_E = done_A = 0.0
-
-    def evaluate(comp, lo, half):
-        u = (lo + half)[:, None, :] + half[:, None, :] * nodes[None, :, :]          # (B, P, D)
-        x = centers[comp][:, None, :] + np.einsum("bij,bpj->bpi", L[comp], u)
-        vals = g(x.reshape(-1, D)).reshape(u.shape[:2])
-        phi = np.exp(log_norm - 0.5 * np.sum(u * u, axis=-1))
-        f = phi * vals
-        vol = np.prod(half, axis=1)
-        ik = (f @ wk) * vol
-        ig = (f @ wg) * vol
-        ia = (np.abs(f) @ wk) * vol
-        wc = w[comp]
-        return wc * ik, wc * np.abs(ik - ig), wc * ia
-
-    while True:
-        I, E, A = evaluate(comp, lo, half)
-        total = done_I + I.sum()
-        err = done_E + E.sum()
-        target = max(rtol * abs(total), atol, _ROUNDING_FLOOR * max(1.0, done_A + A.sum()))
-        if err <= target or comp.size == 0:
-            break
-        if comp.size * 2 ** D > max_boxes:
-            break
-        split = E > (target - done_E) / (2.0 * comp.size) if target > done_E else E > 0
-        if not np.any(split):
-            split = E >= E.max()
-        keep = ~split
-        done_I += I[keep].sum()
-        done_E += E[keep].sum()
-        done_A += A[keep].sum()
-        comp, lo, half = comp[split], lo[split], half[split]
-        h2 = 0.5 * half
-        offs = np.stack(np.meshgrid(*([[0.0, 1.0]] * D), indexing="ij"), -1).reshape(-1, D)   # (2^D, D)
-        lo = (lo[:, None, :] + offs[None, :, :] * (2 * h2)[:, None, :]).reshape(-1, D)
-        comp = np.repeat(comp, offs.shape[0])
-        half = np.repeat(h2, offs.shape[0], axis=0)
-    return float(total), float(err)
-
-
-def _quad_expectation(data, process, s, kind, rtol, atol=0.0):
-    p = _MixParams.at(data, process, s)
-    return cubature_mixture(p, _integrand(kind, process, s, p), rtol=rtol, atol=atol)
-
-
-# --------------------------------------------------------------------------- Monte Carlo
-def _root_seed(seed):
-    """The root SeedSequence of a Monte Carlo run (:func:`nent_ref._checks.seed_sequence`: a
-    Generator contributes a spawned child, so the result never depends on how work is split)."""
-    return seed_sequence(seed, "seed")
-
-
-def _child(root, *keys):
-    return np.random.SeedSequence(entropy=root.entropy, spawn_key=tuple(root.spawn_key) + tuple(keys),
-                                  pool_size=root.pool_size)
-
-
-def _block_sizes(n):
-    n_full, rest = divmod(n, BLOCK)
-    return [BLOCK] * n_full + ([rest] if rest else [])
-
-
-def _mc_block_stats(job, seeds, sizes):
-    """Worker: per-block (count, mean, co-moment matrix) of the sample columns of ``job``."""
-    out = []
-    for ss, n in zip(seeds, sizes):
-        vals = job(np.random.default_rng(ss), n)                                  # (n, C)
-        m = vals.mean(axis=0)
-        c = vals - m
-        out.append((n, m, c.T @ c))
-    return out
-
-
-def _control(data, process, s, y):
-    """|y|^2 - E_{p_s}|y|^2: a control variate with exactly known mean 0."""
-    mu2 = float(process.mean_coeff_sq(s))
-    v = float(process.marginal_var(s))
-    return np.einsum("nd,nd->n", y, y) - (mu2 * data.second_moment() + data.dim * v)
-
-
-@dataclass
-class _Job:
-    """Per-sample values for one time (or pair of times); called in workers.
-
-    Columns: the targets, then the controls (known mean 0).  ``kind`` "total" has targets
-    (d, f0, f1) with f_s = log(p_s/p_eq)(y_s), d = f0 - f1, and controls (h0, h1);
-    "kl" and "rate" have one target and one control.
-    """
-
-    data: object
-    process: object
-    kind: str            # "kl", "rate", "total"
-    s0: float
-    s1: float = 0.0
-
-    @property
-    def n_targets(self):
-        return 3 if self.kind == "total" else 1
-
-    def __call__(self, rng, n):
-        x0 = _sample_data(self.data, rng, n)
-        xi = rng.standard_normal(x0.shape)
-        times = (self.s0, self.s1) if self.kind == "total" else (self.s0,)
-        f, h = [], []
-        for s in times:
-            mu, v = _diffusion_coefficients(self.process, s)
-            y = mu * x0 + math.sqrt(v) * xi
-            p = _MixParams.at(self.data, self.process, s)
-            f.append(_integrand("kl" if self.kind == "total" else self.kind, self.process, s, p)(y))
-            h.append(_control(self.data, self.process, s, y))
-        if self.kind == "total":
-            f = [f[0] - f[1]] + f
-        return np.stack(f + h, axis=1)
-
-
-def _run_mc(job, root, n_samples, executor=None, tasks=None):
-    """Control-variate means and standard errors of the target columns of ``job``.
-
-    Deterministic in (root, n_samples): blocks have fixed sizes and streams, and their
-    statistics are combined in block order (Chan et al.), whatever the executor/tasks.
-    The control coefficients are the least-squares regression of the targets on the controls
-    (exactly known means), which removes the variance of the p_eq cross-entropy term.
-    """
-    sizes = _block_sizes(n_samples)
-    seeds = [_child(root, b) for b in range(len(sizes))]
-    nb = len(sizes)
-    if executor is None:
-        stats = _mc_block_stats(job, seeds, sizes)
-    else:
-        n_tasks = max(1, min(nb, tasks or nb))
-        cuts = np.linspace(0, nb, n_tasks + 1).round().astype(int)
-        futures = [executor.submit(_mc_block_stats, job, seeds[a:b], sizes[a:b])
-                   for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        stats = [st for f in futures for st in f.result()]
-    n, mean, cm = stats[0]
-    for nb_, mb, cmb in stats[1:]:                  # pairwise combination in block order
-        tot = n + nb_
-        delta = mb - mean
-        mean = mean + delta * (nb_ / tot)
-        cm = cm + cmb + np.outer(delta, delta) * (n * nb_ / tot)
-        n = tot
-    t = job.n_targets
-    cov = cm / (n - 1)
-    Stt, Stc, Scc = cov[:t, :t], cov[:t, t:], cov[t:, t:]
-    beta = np.linalg.lstsq(Scc, Stc.T, rcond=1e-12)[0].T if np.any(Scc) else np.zeros_like(Stc)
-    value = mean[:t] - beta @ mean[t:]
-    resid = np.diag(Stt - beta @ Stc.T - Stc @ beta.T + beta @ Scc @ beta.T)
-    return value, np.sqrt(np.maximum(resid, 0.0) / n)
-
-
-# --------------------------------------------------------------------------- tiny cutoffs
-_EPS = float(np.finfo(float).eps)
-#: Largest accepted rounding of the diffused noise, relative to its own size (``rho`` below).
-#: A point ``y = mu a + sqrt(v) xi`` (a Monte Carlo draw or a cubature node) is stored to within
-#: ``eps |mu a|``, i.e. its noise to within ``rho = eps mu R / sqrt(v)`` (R = the largest
-#: ``|a_i|``, or ``|m_k|`` / sqrt of the smallest covariance eigenvalue for mixtures); the
-#: log-density ratio then errs by about ``D rho`` nats per point, and the matrix-product
-#: distances of the empirical kernel by ``rho^2 / eps`` nats (0.45 nats at the limit, which the
-#: kernel's candidate selection tolerates).  Above the limit a cutoff is evaluated by the
-#: separated-atoms closed form or refused (:func:`cutoff_check`).
-CUTOFF_ROUNDING_TOL = 1e-8
-#: Diffused atoms are *separated* when ``mu d_min / sqrt(v)`` (d_min the smallest distance
-#: between distinct atoms) is at least this: every overlap term is below
-#: ``exp(-60^2 / 8) ~ 1e-195``, and the separated closed forms are exact to double precision.
-SEPARATION_MIN = 60.0
-#: Method label of the separated-atoms closed form.
-SEPARATED = "closed-form (separated atoms)"
-
-
-@dataclass(frozen=True)
-class CutoffCheck:
-    """What :func:`cutoff_check` found for diffused data at one time ``s``.
-
-    Attributes
-    ----------
-    s : float
-        The time checked.
-    status : str
-        ``"direct"`` (quadrature and Monte Carlo resolve the noise: ``noise_rounding`` within
-        :data:`CUTOFF_ROUNDING_TOL`), ``"separated"`` (they do not, but the atoms are separated
-        by at least :data:`SEPARATION_MIN` noise widths, so the exact closed form
-        ``mean Dirac KL - H(w)`` is used), or ``"unresolvable"`` (neither: a ValueError).
-    noise_rounding : float
-        ``rho = eps mu R / sqrt(v)``: the rounding of a diffused point relative to its noise.
-    smallest_direct_s : float or None
-        The smallest time at which ``noise_rounding <= CUTOFF_ROUNDING_TOL`` (None if none in
-        the domain).
-    closest_pair : tuple or None
-        ``(i, j, r)`` for the closest distinct atoms found when separation was checked, with
-        ``r = mu |a_i - a_j| / sqrt(v)`` (None when not checked or no pair is near).
-    reason : str
-        One sentence saying why.
-    """
-
-    s: float
-    status: str
-    noise_rounding: float
-    smallest_direct_s: float | None
-    closest_pair: tuple | None
-    reason: str
-
-    @property
-    def resolvable(self) -> bool:
-        return self.status != "unresolvable"
-
-    def __bool__(self):
-        return self.resolvable
-
-
-def _radius_terms(data):
-    """(|c_k|, smallest covariance eigenvalue) per component/atom at s = 0 (cached)."""
-    cached = getattr(data, "_radius_cache", None)
-    if cached is not None:
-        return cached
-    if isinstance(data, Empirical):
-        out = (np.array([math.sqrt(float(np.max(np.einsum("nd,nd->n", data._atoms, data._atoms))))]),
-               np.zeros(1))
-    else:
-        norms = np.sqrt(np.einsum("kd,kd->k", data._means, data._means))
-        c = data._covs
-        lam = c if data._kind == "iso" else (c.min(axis=1) if data._kind == "diag" else np.linalg.eigvalsh(c)[:, 0])
-        out = (norms, lam)
-    data._radius_cache = out
-    return out
-
-
-def _noise_rounding(data, process, s) -> float:
-    mu, v = _diffusion_coefficients(process, s)
-    norms, lam = _radius_terms(data)
-    lam_s = mu * mu * lam + v
-    num = _EPS * mu * norms
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.where(num > 0, num / np.sqrt(lam_s), 0.0)
-    return float(np.max(rho))
-
-
-def _smallest_direct_time(data, process):
-    """Smallest s with noise rounding <= CUTOFF_ROUNDING_TOL (bisection on log s; rho decreases in s)."""
-    hi = process.T
-    if _noise_rounding(data, process, hi) > CUTOFF_ROUNDING_TOL:
-        return None
-    lo = 1e-300
-    if _noise_rounding(data, process, lo) <= CUTOFF_ROUNDING_TOL:
-        return lo
-    for _ in range(80):
-        mid = math.sqrt(lo * hi)
-        if _noise_rounding(data, process, mid) <= CUTOFF_ROUNDING_TOL:
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-def _distinct_atoms(data):
-    """(atoms, weights, first index) with duplicate atoms merged (weights summed), cached."""
-    cached = getattr(data, "_distinct_cache", None)
-    if cached is None:
-        atoms, first, inverse = np.unique(data._atoms, axis=0, return_index=True, return_inverse=True)
-        w = np.bincount(np.ravel(inverse), weights=data._w, minlength=atoms.shape[0])
-        cached = data._distinct_cache = (atoms, w, first)
-    return cached
-
-
-def _closest_pair_within(atoms, delta):
-    """The closest pair of rows of ``atoms`` closer than ``delta``, as (i, j, d), or None.
-
-    Candidates come from sorting a fixed random projection (a contraction, so a pair closer than
-    delta is within delta + rounding in projection); only candidates get exact distances, so the
-    work is O(N log N) unless many atoms crowd within delta of each other in projection.
-    """
-    N, D = atoms.shape
-    u = np.random.default_rng(12345).standard_normal(D)
-    u /= np.linalg.norm(u)
-    p = atoms @ u
-    R = float(np.max(np.abs(atoms)))
-    window = delta + 4.0 * D * _EPS * R * math.sqrt(D)
-    order = np.argsort(p, kind="stable")
-    ps = p[order]
-    best = None
-    for gap in range(1, N):
-        i = np.flatnonzero(ps[gap:] - ps[:-gap] <= window)
-        if i.size == 0:
-            break
-        a, b = order[i], order[i + gap]
-        diff = atoms[a] - atoms[b]
-        d = np.sqrt(np.einsum("nd,nd->n", diff, diff))
-        k = int(np.argmin(d))
-        if d[k] < delta and (best is None or d[k] < best[2]):
-            best = (int(a[k]), int(b[k]), float(d[k]))
-    return best
-
-
-def cutoff_check(data, process, s) -> CutoffCheck:
-    """Whether quantities of ``data`` diffused to time ``s`` can be computed exactly, and how.
-
-    At tiny cutoffs the noise ``sqrt(v(s))`` of a diffused atom ``mu a`` falls below the rounding
-    of ``mu a`` itself (``v ~ 1e-41`` at ``s = 1e-40`` under VP, atoms of size 1): every
-    cubature node and Monte Carlo point then sits on the atom and the density is evaluated at
-    the wrong place.  This helper says, before any work, which of three cases holds:
-
-    * ``"direct"``: ``rho = eps mu R / sqrt(v) <= CUTOFF_ROUNDING_TOL`` (R the largest ``|a_i|``):
-      quadrature and Monte Carlo are accurate; their rounding error (about ``2 D rho`` nats for
-      a KL, relative ``4 rho`` for a rate) is added to ``error_bound`` where it exceeds the
-      rounding floor an Estimate already assumes (1e-10 of the value).
-    * ``"separated"`` (Empirical data only): rho is too large, but distinct atoms are at least
-      ``SEPARATION_MIN = 60`` noise widths apart, so the mixture entropy is
-      ``H(w) + sum_i w_i H(N(mu a_i, v I))`` up to the posterior entropy of the atom index,
-      ``0 <= H(I | Y) <= (N - 1) exp(-60^2 / 8) < N 1e-195`` (Kolchinsky & Tracey's
-      Bhattacharyya bound), hence ``KL(p_s || p_eq) = mean Dirac KL - H(w)``, the rate is the
-      mean Dirac rate, and S_tot the KL difference, exact to double precision (duplicate atoms
-      merged first).  Used whatever ``method`` is asked for, with the method label
-      :data:`SEPARATED`.
-    * ``"unresolvable"``: neither; the entropy functions raise a ValueError naming the
-      closest atoms and the smallest direct cutoff.
-
-    Gaussian and Dirac data are closed form at every cutoff (always ``"direct"``).  The check is
-    O(N D) when the cutoff is not tiny, and O(N log N + N D) (duplicate merge and a projected
-    sort) only when rho exceeds the tolerance.
-
-    Parameters
-    ----------
-    data : Empirical, GaussianMixture, Gaussian or Dirac
-    process : VP, SL or VE
-    s : float
-        One forward time in the process domain.
-
-    Returns
-    -------
-    CutoffCheck
-        Truthy when the cutoff is resolvable (``status`` direct or separated).
-
-    Examples
-    --------
-    >>> import nent_ref as nr
-    >>> from nent_ref.mixture import Empirical, cutoff_check
-    >>> cutoff_check(Empirical([[1.0, -0.5]]), nr.VP(0.1, 20), 1e-40).status
-    'separated'
-    """
-    s = float(check_times(s, process, "s"))
-    if not isinstance(data, (Empirical, GaussianMixture)):
-        return CutoffCheck(s, "direct", 0.0, 0.0, None, f"{type(data).__name__} data are closed form")
-    rho = _noise_rounding(data, process, s)
-    if rho <= CUTOFF_ROUNDING_TOL:
-        return CutoffCheck(s, "direct", rho, None, None,
-                           f"the noise is resolved (rounding {rho:.2g} of its size <= {CUTOFF_ROUNDING_TOL:g})")
-    s_ok = _smallest_direct_time(data, process)
-    where = (f"cutoffs s >= {s_ok:.3g} are resolved directly" if s_ok is not None
-             else "no time in the domain resolves it directly")
-    if isinstance(data, GaussianMixture):
-        return CutoffCheck(s, "unresolvable", rho, s_ok, None,
-                           f"a component's width at s = {s!r} is below the rounding of its mean "
-                           f"(relative rounding {rho:.2g} > {CUTOFF_ROUNDING_TOL:g}); {where}")
-    mu, v = _diffusion_coefficients(process, s)
-    atoms, _, first = _distinct_atoms(data)
-    if atoms.shape[0] == 1:
-        return CutoffCheck(s, "separated", rho, s_ok, None, "a single distinct atom: the Dirac closed form")
-    if mu <= 0.0:
-        return CutoffCheck(s, "unresolvable", rho, s_ok, None, f"mu(s) = 0: every atom sits at the origin; {where}")
-    delta = SEPARATION_MIN * math.sqrt(v) / mu if v > 0 else 0.0
-    pair = _closest_pair_within(atoms, delta) if delta > 0 else None
-    if pair is None:
-        return CutoffCheck(s, "separated", rho, s_ok, None,
-                           f"distinct atoms are more than {SEPARATION_MIN:g} noise widths apart "
-                           f"(noise rounding {rho:.2g}): mean Dirac closed form minus H(w)")
-    i, j, d = pair
-    r = mu * d / math.sqrt(v)
-    i, j = sorted((int(first[i]), int(first[j])))
-    return CutoffCheck(s, "unresolvable", rho, s_ok, (i, j, r),
-                       f"at s = {s!r} the noise (sd {math.sqrt(v):.3g}) is below the rounding of the atoms "
-                       f"(relative {rho:.2g} > {CUTOFF_ROUNDING_TOL:g}) and atoms {i} and {j} are only "
-                       f"{r:.3g} noise widths apart (< {SEPARATION_MIN:g}, so the separated closed form "
-                       f"does not apply); {where}")
-
-
-def _resolve(data, process, s, name="s"):
-    """cutoff_check, raising the ValueError of an unresolvable cutoff."""
-    chk = cutoff_check(data, process, s)
-    if not chk:
-        raise ValueError(f"{name} = {s!r} cannot be evaluated in double precision for {data!r} under "
-                         f"{process!r}: {chk.reason}")
-    return chk
-
-
-def _separated_value(data, process, s, kind):
-    """The separated-atoms closed form of E_{p_s}[log(p_s/p_eq)] ("kl"; -H(p_s) for VE) or of the
-    rate, with its overlap error bound."""
-    from .entropy import _gaussian_kl_eq, _gaussian_rate
-    atoms, w, _ = _distinct_atoms(data)
-    D = data.dim
-    m2 = data.second_moment()
-    lam = np.zeros(D)
-    N = atoms.shape[0]
-    overlap = (N - 1) * math.exp(-SEPARATION_MIN ** 2 / 8.0)
-    if kind == "rate":
-        value = float(_gaussian_rate(m2, lam, process, np.asarray(s)))
-        return value, overlap * SEPARATION_MIN ** 2 * value
-    with np.errstate(divide="ignore"):
-        hw = float(-np.sum(w[w > 0] * np.log(w[w > 0])))
-    if process.has_equilibrium:
-        value = max(float(_gaussian_kl_eq(m2, lam, process, np.asarray(s))) - hw, 0.0)
-    else:
-        value = -(0.5 * D * (_LOG_2PI + 1.0 + float(process.log_marginal_var(s))) + hw)
-    return value, overlap
-
-
-def _direct_rounding(data, rho, kind, value):
-    """Rounding error of a direct evaluation (2 D rho nats for a KL, 4 rho relative for a rate),
-    or 0 where it is inside the rounding floor an Estimate already assumes."""
-    err = 4.0 * rho * abs(value) if kind == "rate" else 2.0 * data.dim * rho
-    return err if err > ROUNDING_RTOL * abs(value) else 0.0
-
-
-# --------------------------------------------------------------------------- dispatch helpers
-_MC_OPTIONS = {"n_samples", "seed", "executor", "tasks"}
-#: Smallest accepted Monte Carlo sample size (per time point).  The control-variate regression
-#: fits the samples exactly below 8 (stderr 0), and the skewness of the log-density and rate
-#: integrands widens the z-scores of small runs: in the calibration study
-#: ``benchmarks/calibrate_mc_min_samples.py`` (4000 seeds for each of 36 case/quantity pairs:
-#: 1-D and 2-D mixtures and empirical data under VP, VPx and SL; KL, rate and S_tot) the spread
-#: of z = (estimate - truth) / stderr is 0.986-1.027 at n = 1024, with at most 0.57 % of
-#: |z| > 3 (0.27 % for a normal) and max |z| = 4.7, against 1.035-1.131, 1.4 % and 7.9 at
-#: n = 128 and up to 1.29, 3.4 % and 10.8 at n = 64.  Blocks are pooled exactly (co-moments),
-#: so the last, shorter block needs no minimum of its own.
-MIN_MC_SAMPLES = 1024
-
-
-def _parse_options(data, options):
-    options = dict(options)
-    method = options.pop("method", "auto")
-    rtol = options.pop("rtol", None)
-    mc = {k: options.pop(k) for k in list(options) if k in _MC_OPTIONS}
-    if options:
-        raise TypeError(f"unexpected options {sorted(options)}; mixtures take method, rtol, n_samples, "
-                        "seed, executor, tasks")
-    if method not in ("auto", "quadrature", "monte-carlo"):
-        raise ValueError(f"method must be 'auto', 'quadrature' or 'monte-carlo' (got {method!r})")
-    D = data.dim
-    if method == "auto":
-        method = ("quadrature" if D <= 2 and data.n_components <= AUTO_QUADRATURE_MAX_COMPONENTS
-                  else "monte-carlo")
-    if method == "quadrature":
-        if D > 2:
-            raise ValueError(f"quadrature is available for D <= 2 only (got D = {D}); use method='monte-carlo'")
-        rtol = _DEFAULT_RTOL[D] if rtol is None else float(rtol)
-        if not rtol > 0:
-            raise ValueError(f"rtol must be positive (got {rtol})")
-    n = mc.get("n_samples", DEFAULT_N_SAMPLES)
-    try:
-        mc["n_samples"] = count("n_samples", n, MIN_MC_SAMPLES)
-    except ValueError as exc:
-        raise ValueError(f"{exc}: below {MIN_MC_SAMPLES} samples the Monte Carlo standard error is not "
-                         "calibrated (see nent_ref.mixture.MIN_MC_SAMPLES)") from None
-    root = _root_seed(mc.get("seed"))
-    return method, rtol, root, mc
-
-
-def _mc_estimate(mean, se, n, root, method="monte-carlo", bound=0.0):
-    return Estimate(mean, se, method, bound, n, extra={"seed_entropy": root.entropy})
-
-
-def _label(methods):
-    return " + ".join(sorted(set(methods)))
-
-
-def _one_time(data, process, sj, kind, method, rtol, root_j, mc):
-    """(value, stderr, error_bound, method label) of a pointwise quantity at one time."""
-    chk = _resolve(data, process, sj)
-    if chk.status == "separated":
-        val, bound = _separated_value(data, process, sj, kind)
-        return val, 0.0, bound, SEPARATED
-    if method == "quadrature":
-        val, err = _quad_expectation(data, process, sj, kind, rtol)
-        if kind == "kl" and process.has_equilibrium:
-            val = max(val, 0.0)                     # KL >= 0: clamp rounding below zero
-        return val, 0.0, err + _direct_rounding(data, chk.noise_rounding, kind, val), "quadrature"
-    mean, se = _run_mc(_Job(data, process, kind, float(sj)), root_j, mc["n_samples"],
-                       mc.get("executor"), mc.get("tasks"))
-    val = float(mean[0])
-    return val, float(se[0]), _direct_rounding(data, chk.noise_rounding, kind, val), "monte-carlo"
-
-
-def _pointwise(data, process, s, kind, options):
-    method, rtol, root, mc = _parse_options(data, options)
-    s = np.asarray(s, dtype=float)
-    flat = s.ravel()
-    vals, ses, errs = (np.empty(flat.size) for _ in range(3))
-    methods = []
-    for j, sj in enumerate(flat):
-        vals[j], ses[j], errs[j], m = _one_time(data, process, float(sj), kind, method, rtol, _child(root, j), mc)
-        methods.append(m)
-    shape = s.shape
-    label = _label(methods)
-    if "monte-carlo" not in methods:
-        return Estimate(vals.reshape(shape), 0.0, label, errs.reshape(shape))
-    return _mc_estimate(vals.reshape(shape), ses.reshape(shape), mc["n_samples"], root, label, errs.reshape(shape))
-
-
-@_rate.register(GaussianMixture)
-@_rate.register(Empirical)
-def _(data, process, s, **options):
-    require_cutoff(data, s, "s")
-    return _pointwise(data, process, s, "rate", options)
-
-
-@_kl_eq.register(GaussianMixture)
-@_kl_eq.register(Empirical)
-def _(data, process, s, **options):
-    require_cutoff(data, s, "s")
-    return _pointwise(data, process, s, "kl", options)
-
-
-def _total_pair(data, process, a, b, method, rtol, root_j, mc):
-    """S_tot(a, b) and its two end values: (v, se, err, k0, k1, se0, se1, e0, e1, m0, m1)."""
-    c0, c1 = _resolve(data, process, a, "s0"), _resolve(data, process, b, "s1")
-    clamp = process.has_equilibrium
-    if c0.status == "direct" and c1.status == "direct":
-        if method == "quadrature":
-            k0, e0 = _quad_expectation(data, process, a, "kl", rtol)
-            k1, e1 = _quad_expectation(data, process, b, "kl", rtol)
-            if e0 + e1 > rtol * abs(k0 - k1):        # cancellation: tighten to the difference
-                atol = 0.5 * rtol * abs(k0 - k1)
-                k0, e0 = _quad_expectation(data, process, a, "kl", rtol, atol)
-                k1, e1 = _quad_expectation(data, process, b, "kl", rtol, atol)
-            if clamp:                                # KL >= 0 and S_tot >= 0: clamp rounding below zero
-                k0, k1 = max(k0, 0.0), max(k1, 0.0)
-            e0 += _direct_rounding(data, c0.noise_rounding, "kl", k0)
-            e1 += _direct_rounding(data, c1.noise_rounding, "kl", k1)
-            return (max(k0 - k1, 0.0), 0.0, e0 + e1, k0, k1, 0.0, 0.0, e0, e1, "quadrature", "quadrature")
-        mean, se = _run_mc(_Job(data, process, "total", a, b), root_j, mc["n_samples"],
-                           mc.get("executor"), mc.get("tasks"))
-        e0 = _direct_rounding(data, c0.noise_rounding, "kl", float(mean[1]))
-        e1 = _direct_rounding(data, c1.noise_rounding, "kl", float(mean[2]))
-        return (mean[0], se[0], e0 + e1, mean[1], mean[2], se[1], se[2], e0, e1, "monte-carlo", "monte-carlo")
-    # at least one end is a separated closed form: the ends are evaluated one by one
-    k0, se0, e0, m0 = _one_time(data, process, a, "kl", method, rtol, _child(root_j, 0), mc)
-    k1, se1, e1, m1 = _one_time(data, process, b, "kl", method, rtol, _child(root_j, 1), mc)
-    value = k0 - k1
-    if m0 != "monte-carlo" and m1 != "monte-carlo":
-        value = max(value, 0.0)
-    return (value, math.hypot(se0, se1), e0 + e1, k0, k1, se0, se1, e0, e1, m0, m1)
-
-
-@_total.register(GaussianMixture)
-@_total.register(Empirical)
-def _(data, process, s0, s1, **options):
-    require_cutoff(data, s0, "s0")
-    method, rtol, root, mc = _parse_options(data, options)
-    s0, s1 = np.broadcast_arrays(np.asarray(s0, dtype=float), np.asarray(s1, dtype=float))
-    shape = s0.shape
-    a, b = s0.ravel(), s1.ravel()
-    n = a.size
-    out = {k: np.empty(n) for k in ("v", "se", "err", "k0", "k1", "se0", "se1", "e0", "e1")}
-    m0s, m1s = [], []
-    for j in range(n):
-        *vals, m0, m1 = _total_pair(data, process, float(a[j]), float(b[j]), method, rtol, _child(root, j), mc)
-        for key, val in zip(out, vals):
-            out[key][j] = val
-        m0s.append(m0)
-        m1s.append(m1)
-    r = {k: v.reshape(shape) if shape else float(v[0]) for k, v in out.items()}
-    if not process.has_equilibrium:
-        # VE: E[log p] = -H, so "k0 - k1" = H(p_s1) - H(p_s0); report the entropies
-        names = ("neg_entropy_s0", "neg_entropy_s1")
-    else:
-        names = ("kl_s0", "kl_s1")
-    label, l0, l1 = _label(m0s + m1s), _label(m0s), _label(m1s)
-    scale = np.abs(r["k0"]) + np.abs(r["k1"])
-    if "monte-carlo" not in m0s + m1s:
-        extra = {names[0]: Estimate(r["k0"], 0.0, l0, r["e0"]),
-                 names[1]: Estimate(r["k1"], 0.0, l1, r["e1"])}
-        return Estimate(r["v"], 0.0, label, r["err"], extra=extra, scale=scale)
-    n_s = mc["n_samples"]
-    extra = {names[0]: Estimate(r["k0"], r["se0"], l0, r["e0"], n_s),
-             names[1]: Estimate(r["k1"], r["se1"], l1, r["e1"], n_s),
-             "seed_entropy": root.entropy}
-    return Estimate(r["v"], r["se"], label, r["err"], n_s, extra=extra, scale=scale)
-
-
-# --------------------------------------------------------------------------- table suites
-def paper_mixture(dim, n_components=5, seed=0) -> GaussianMixture:
-    """The paper's mixture (:func:`nent_ref.cases.paper_mixture_params`) as a GaussianMixture."""
-    from .cases import paper_mixture_params
-    w, m, sd = paper_mixture_params(dim, n_components, seed)
-    return GaussianMixture(w, m, sd ** 2)
-
-
-def _row_common(est, k0, k1):
-    return {"S_tot": est.value, "S_tot_stderr": est.stderr, "S_tot_error_bound": est.error_bound,
-            "kl_s0_eq": k0.value, "kl_s0_eq_stderr": k0.stderr, "kl_T_eq": k1.value,
-            "kl_T_eq_stderr": k1.stderr, "method": est.method, "n_samples": est.n_samples}
-
-
-def mixture_rows(options=None) -> list[dict]:
-    """Suite ``mixture``: the paper's 5-component mixtures, D in (2, 3, 6, 9), canonical processes,
-    s0 = 0, s1 = T.  S_tot by the KL difference (quadrature in 2-D, Monte Carlo otherwise),
-    with the Kolchinsky-Tracey bounds.  Nats."""
-    from . import bounds
-    from .cases import MIXTURE_DIMS, processes
-    from .entropy import total_entropy
-    seed = getattr(options, "seed", 0)
-    progress = getattr(options, "progress", lambda msg: None)
-    from .cli import executor_for
-    rows = []
-    with executor_for(options) as executor:
-        for pname, proc in processes().items():
-            for dim in MIXTURE_DIMS:
-                progress(f"mixture: {pname} D={dim}")
-                data = paper_mixture(dim)
-                s0, s1 = 0.0, proc.T
-                est = total_entropy(data, proc, s0, s1, seed=[seed, dim], executor=executor)
-                lo, hi = bounds.total_entropy_bounds(data, proc, s0, s1)
-                rows.append({"data": "mixture5", "dim": dim, "process": pname, "s0": s0, "s1": s1,
-                             **_row_common(est, est.extra["kl_s0"], est.extra["kl_s1"]),
-                             "S_tot_lower_bound": lo, "S_tot_upper_bound": hi})
-    return rows
-
-
-#: Atom counts of the ``empirical`` suite.
-EMPIRICAL_SIZES = (10, 100, 1000)
-
-
-def empirical_rows(options=None) -> list[dict]:
-    """Suite ``empirical``: the memoriser baseline.  N atoms drawn from the paper's mixture
-    (D in 2, 3, 6, 9; N in :data:`EMPIRICAL_SIZES`), s0 = cases.EPS, s1 = T, canonical processes;
-    each row also gives the population S_tot(EPS, T) of the mixture the atoms came from and
-    mean Dirac KL (the upper end of KL(p_s0^emp || p_eq)).  Monte Carlo with 2**15 samples,
-    quadrature in 2-D for N <= 64.  Nats."""
-    from .cases import EPS, MIXTURE_DIMS, processes
-    from .data import Dirac
-    from .entropy import kl_to_equilibrium, total_entropy
-    seed = getattr(options, "seed", 0)
-    progress = getattr(options, "progress", lambda msg: None)
-    from .cli import executor_for
-    rows = []
-    with executor_for(options) as executor:
-        for pname, proc in processes().items():
-            for dim in MIXTURE_DIMS:
-                pop = paper_mixture(dim)
-                pop_est = total_entropy(pop, proc, EPS, proc.T, seed=[seed, dim, 0], n_samples=2 ** 15,
-                                        executor=executor)
-                for N in EMPIRICAL_SIZES:
-                    progress(f"empirical: {pname} D={dim} N={N}")
-                    atoms = pop.sample(N, seed=[seed, dim, N])
-                    data = Empirical(atoms)
-                    est = total_entropy(data, proc, EPS, proc.T, seed=[seed, dim, N, 1], n_samples=2 ** 15,
-                                        executor=executor)
-                    dirac_kl = float(np.mean([kl_to_equilibrium(Dirac(a), proc, EPS).value for a in atoms]))
-                    rows.append({"data": "empirical", "dim": dim, "process": pname, "n_atoms": N,
-                                 "s0": EPS, "s1": proc.T,
-                                 **_row_common(est, est.extra["kl_s0"], est.extra["kl_s1"]),
-                                 "mean_dirac_kl_s0": dirac_kl, "log_N": math.log(N),
-                                 "S_tot_population": pop_est.value,
-                                 "S_tot_population_stderr": pop_est.stderr})
-    return rows

@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from ._checks import finite_float as _finite_float
+from .checks import InputTypeError, finite_float as _finite_float
 
-__all__ = ["LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process"]
+__all__ = ["check_process", "diffusion_coefficients", "LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process"]
 
 #: Below this, B(s) (or 2 log(sigma_max/sigma_min) s for VE) is treated through its logarithm.
 _TINY = 1e-290
@@ -35,6 +35,23 @@ _TINY = 1e-290
 def is_process(obj) -> bool:
     """True for the forward processes of this module (VP, SL, VE and their subclasses)."""
     return isinstance(obj, _LinearProcess)
+
+
+def check_process(process, name: str = "process"):
+    """``process`` itself, or an :class:`~nent_ref.core.checks.InputTypeError` (a TypeError and a
+    ValueError) naming what is expected: the one boundary check for process arguments."""
+    if not is_process(process):
+        got = "nothing (None)" if process is None else f"{type(process).__name__} {process!r}"
+        raise InputTypeError(f"{name} must be a forward process (nr.VP, nr.SL or nr.VE); got {got}")
+    return process
+
+
+def diffusion_coefficients(process, s) -> tuple[float, float]:
+    """``(mu(s), v(s))`` at one scalar time, validated against the process domain."""
+    s_arr = np.asarray(s, dtype=float)
+    if s_arr.ndim != 0:
+        raise ValueError(f"diffuse takes a scalar time (got shape {s_arr.shape})")
+    return float(process.mean_coeff(s_arr)), float(process.marginal_var(s_arr))
 
 
 def check_times(s, process, name: str = "s", *, allow_T: bool = True) -> np.ndarray:

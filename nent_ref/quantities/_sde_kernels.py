@@ -402,12 +402,12 @@ def affine_noise_update_numpy(x, score, c1, c2, d, z):
 
 # --------------------------------------------------------------------------- fused reverse SDE, mixture data
 # The exact score of a diffused Gaussian mixture comes from the mixtures issue's Numba kernels
-# (nent_ref._kernels: _mix_iso_nb / _mix_diag_nb / _mix_full_nb, the kernels behind
+# (nent_ref.core.kernels: mix_iso_nb / mix_diag_nb / mix_full_nb, the kernels behind
 # mixture_logpdf_score), called here per block and per step inside one parallel region.  Each
 # block draws its normals in the same order as the per-step path (step by step, particle by
 # particle), so the fused kernel returns the same numbers as calling mixture_logpdf_score and
 # affine_noise_update once per step.
-from . import _kernels as _mk  # noqa: E402
+from ..core import kernels as _mk  # noqa: E402
 
 
 @numba.njit(parallel=True, cache=True)
@@ -419,7 +419,7 @@ def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, bl
         lo = b * block
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
-            _, sc = _mk._mix_iso_nb(x[lo:hi], logc[k], means[k], param[k])
+            _, sc = _mk.mix_iso_nb(x[lo:hi], logc[k], means[k], param[k])
             for i in range(lo, hi):
                 for j in range(D):
                     x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
@@ -435,7 +435,7 @@ def _reverse_mix_diag_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, b
         lo = b * block
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
-            _, sc = _mk._mix_diag_nb(x[lo:hi], logc[k], means[k], param[k])
+            _, sc = _mk.mix_diag_nb(x[lo:hi], logc[k], means[k], param[k])
             for i in range(lo, hi):
                 for j in range(D):
                     x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
@@ -451,7 +451,7 @@ def _reverse_mix_full_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, b
         lo = b * block
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
-            _, sc = _mk._mix_full_nb(x[lo:hi], logc[k], means[k], param[k])
+            _, sc = _mk.mix_full_nb(x[lo:hi], logc[k], means[k], param[k])
             for i in range(lo, hi):
                 for j in range(D):
                     x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
@@ -463,12 +463,12 @@ def reverse_mixture(x, log_weights, means_steps, covs_steps, c1, c2, d, states, 
 
     Step k (in the order of application): x <- c1[k] x + c2[k] score_k(x) + d[k] z, where score_k is
     the score of the mixture with ``log_weights`` (K,), means ``means_steps[k]`` (K, D) and covariances
-    ``covs_steps[k]`` in any of the three forms of :func:`nent_ref._kernels.mixture_logpdf_score`.
+    ``covs_steps[k]`` in any of the three forms of :func:`nent_ref.core.kernels.mixture_logpdf_score`.
     """
     N = len(c1)
     covs_steps = np.asarray(covs_steps, dtype=np.float64)
     D = x.shape[1]
-    terms = [_mk._component_terms(np.asarray(log_weights, dtype=np.float64), covs_steps[k], D) for k in range(N)]
+    terms = [_mk.component_terms(np.asarray(log_weights, dtype=np.float64), covs_steps[k], D) for k in range(N)]
     logc = np.ascontiguousarray([t[0] for t in terms])
     param = np.ascontiguousarray([t[1] for t in terms])
     means_steps = np.ascontiguousarray(means_steps, dtype=np.float64)

@@ -34,9 +34,9 @@ import math
 
 import numpy as np
 
-from .data import Dirac, Gaussian
-from .mixture import Empirical, GaussianMixture, _MixParams
-from .processes import check_times, is_process
+from ..core.data import Dirac, Gaussian
+from ..core.mixture import Empirical, GaussianMixture, MixParams
+from ..core.processes import check_times, is_process
 
 __all__ = ["pairwise_kl", "pairwise_bhattacharyya", "entropy_bounds", "kl_to_equilibrium_bounds",
            "total_entropy_bounds"]
@@ -59,13 +59,13 @@ def _as_data(data):
                     f"component / atom); got {type(data).__name__}")
 
 
-def _as_params(mix) -> _MixParams:
-    if isinstance(mix, _MixParams):
+def _as_params(mix) -> MixParams:
+    if isinstance(mix, MixParams):
         return mix
     if isinstance(mix, Gaussian):
         mix = GaussianMixture.from_gaussian(mix)
     if isinstance(mix, GaussianMixture):
-        p = _MixParams.of(mix)
+        p = MixParams.of(mix)
         return p
     raise TypeError(f"need a GaussianMixture or Gaussian (got {type(mix).__name__}); diffuse empirical data "
                     "to s > 0 first")
@@ -76,7 +76,7 @@ def _check_process(process):
         raise TypeError(f"process must be a forward process (nr.VP, nr.SL or nr.VE); got {type(process).__name__}")
 
 
-def _logdets(p: _MixParams):
+def _logdets(p: MixParams):
     K, D = p.means.shape
     if p.kind == "shared":
         return np.full(K, D * math.log(p.covs[1]))
@@ -87,7 +87,7 @@ def _logdets(p: _MixParams):
     return np.linalg.slogdet(p.covs)[1]
 
 
-def _pair_block(p: _MixParams, rows: slice, which: str) -> np.ndarray:
+def _pair_block(p: MixParams, rows: slice, which: str) -> np.ndarray:
     """Distances d(p_i, p_j) for i in ``rows`` and all j: shape (len(rows), K)."""
     c = p.centers()
     K, D = c.shape
@@ -155,7 +155,7 @@ def pairwise_bhattacharyya(mix) -> np.ndarray:
     return _pairwise(mix, "bhattacharyya")
 
 
-def _kt_correction(p: _MixParams, which: str) -> float:
+def _kt_correction(p: MixParams, which: str) -> float:
     """sum_i w_i log sum_j w_j exp(-d_ij), computed in row blocks of bounded memory."""
     K, D = p.means.shape
     per_row = K * (D * D if p.kind == "full" else (D if p.kind == "diag" else 1))
@@ -171,7 +171,7 @@ def _kt_correction(p: _MixParams, which: str) -> float:
     return total
 
 
-def _component_entropy(p: _MixParams) -> float:
+def _component_entropy(p: MixParams) -> float:
     D = p.means.shape[1]
     w = np.exp(p.logw)
     return float(w @ (0.5 * (_logdets(p) + D * (_LOG_2PI + 1.0))))
@@ -194,7 +194,7 @@ def _entropy_bounds_at(data, process, s):
     if isinstance(data, Empirical) and not float(process.marginal_var(s)) > 0:
         raise ValueError(f"v(s) underflows to 0 at s = {s!r}: the bounds need a representable noise variance "
                          "(nr.kl_to_equilibrium handles such cutoffs by the separated-atoms closed form)")
-    return entropy_bounds(_MixParams.at(data, process, s))
+    return entropy_bounds(MixParams.at(data, process, s))
 
 
 def _second_moment_at(data, process, s):

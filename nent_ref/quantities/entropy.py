@@ -27,11 +27,11 @@ import functools
 
 import numpy as np
 
-from .data import Dirac, Gaussian
-from .estimate import NAT_PER_TIME, Estimate, log_base
-from .processes import check_times, is_process
+from ..core.data import DEFAULT_CUTOFF, Dirac, Gaussian
+from ..core.estimate import NAT_PER_TIME, Estimate
+from ..core.processes import check_process, check_times
 
-__all__ = ["entropy_production_rate", "total_entropy", "kl_to_equilibrium", "rate_curve", "rate_nodes"]
+__all__ = ["register", "gaussian_kl_eq", "gaussian_rate", "entropy_production_rate", "total_entropy", "kl_to_equilibrium", "rate_curve", "rate_nodes"]
 
 
 # --------------------------------------------------------------------------- public API
@@ -56,7 +56,7 @@ def entropy_production_rate(data, process, s, *, base=None, **options) -> Estima
     Estimate
         In nats per unit time (``unit="nat/time"``); array-valued when ``s`` is an array.
     """
-    _check_process(process)
+    check_process(process)
     s = check_times(s, process, "s", allow_T=not process.singular_at_T)
     return _in_base(_rate(data, process, s, **options).with_unit(NAT_PER_TIME), base)
 
@@ -67,7 +67,7 @@ def kl_to_equilibrium(data, process, s, *, base=None, **options) -> Estimate:
     Raises ValueError for VE (no normalisable equilibrium) and for Dirac/empirical data at
     ``s = 0`` (infinite).
     """
-    _check_process(process)
+    check_process(process)
     if not process.has_equilibrium:
         raise ValueError(f"{process!r} has no normalisable equilibrium, so KL(p_s || p_eq) is undefined")
     s = check_times(s, process, "s")
@@ -81,19 +81,13 @@ def total_entropy(data, process, s0=0.0, s1=None, *, base=None, **options) -> Es
     ``s0 > 0`` because :math:`S_{tot}(s_0, T)` grows like :math:`(D/2)\log(1/s_0)`.
     ``s0`` and ``s1`` broadcast against each other.
     """
-    _check_process(process)
+    check_process(process)
     s1 = process.T if s1 is None else s1
     s0 = check_times(s0, process, "s0")
     s1 = check_times(s1, process, "s1")
     if np.any(s0 > s1):
         raise ValueError(f"need s0 <= s1 (got s0={s0}, s1={s1})")
     return _in_base(_total(data, process, s0, s1, **options), base)
-
-
-def _check_process(process):
-    if not is_process(process):
-        raise TypeError(f"process must be a forward process (nr.VP, nr.SL or nr.VE); got "
-                        f"{type(process).__name__} {process!r}")
 
 
 def _in_base(est: Estimate, base) -> Estimate:
@@ -126,14 +120,13 @@ def rate_nodes(s0, s1, n=64, log_fraction=0.5, first_offset=1e-4):
 def rate_curve(data, process, s0=None, s1=None, n=64, **options):
     r"""The entropy-production rate :math:`\dot S(s)` on a grid, for figures.
 
-    ``s0`` defaults to 0 (``cases.EPS`` for Empirical and Dirac data), ``s1`` to T (or
+    ``s0`` defaults to 0 (``DEFAULT_CUTOFF`` = 1e-5 for Empirical and Dirac data), ``s1`` to T (or
     ``T - 1e-4`` where the drift is singular at T).  Nodes from :func:`rate_nodes`
     (log-spaced near s0).  Returns ``(s, Estimate)``; options go to
     :func:`entropy_production_rate` (``method``, ``seed``, ``n_samples`` ...).
     """
-    from .cases import EPS
     if s0 is None:
-        s0 = EPS if getattr(data, "needs_cutoff", False) else 0.0
+        s0 = DEFAULT_CUTOFF if getattr(data, "needs_cutoff", False) else 0.0
     if s1 is None:
         s1 = process.T - 1e-4 if process.singular_at_T else process.T
     s = rate_nodes(s0, s1, n)
@@ -156,6 +149,19 @@ def _total(data, process, s0, s1, **options) -> Estimate:
     raise TypeError(f"no total entropy for data of type {type(data).__name__}")
 
 
+def register(data_type, *, rate, kl_eq, total):
+    """Register the entropy quantities of a data type (the extension point of this module).
+
+    ``rate(data, process, s, **options)``, ``kl_eq(data, process, s, **options)`` and
+    ``total(data, process, s0, s1, **options)`` receive validated times and return an
+    :class:`~nent_ref.core.estimate.Estimate` in nats; :mod:`nent_ref.quantities.mixture_entropy`
+    registers GaussianMixture and Empirical this way.
+    """
+    _rate.register(data_type)(rate)
+    _kl_eq.register(data_type)(kl_eq)
+    _total.register(data_type)(total)
+
+
 # --------------------------------------------------------------------------- closed forms
 def _closed_form_only(options):
     method = options.pop("method", "auto")
@@ -163,15 +169,6 @@ def _closed_form_only(options):
         raise ValueError(f"Gaussian and Dirac data are closed form; method={method!r} is not available")
     if options:
         raise TypeError(f"unexpected options for closed-form data: {sorted(options)}")
-
-
-def _spectrum(data):
-    """(|m|^2, covariance eigenvalues) of Gaussian or Dirac data (zeros for a Dirac)."""
-    if isinstance(data, Dirac):
-        m = data.point
-        return float(m @ m), np.zeros(m.size)
-    m = data.mean
-    return float(m @ m), data.eigenvalues
 
 
 def require_cutoff(data, s, name):
@@ -229,7 +226,7 @@ def _log_lam_s(process, s, lam):
     return out
 
 
-def _gaussian_kl_eq(m2, lam, process, s):
+def gaussian_kl_eq(m2, lam, process, s):
     r"""KL(p_s||p_eq) = 1/2 sum_i [x_i - log(1+x_i)] + mu^2 |m|^2 / (2 k^2), x_i = mu^2(lam_i - k^2)/k^2.
 
     :math:`\log(1 + x_i) = \log(\mu^2\lambda_i/k^2 + 1 - \mu^2)` comes from ``log1p`` near
@@ -253,7 +250,7 @@ def _gaussian_kl_eq(m2, lam, process, s):
     return np.maximum(0.5 * np.sum(terms, axis=-1) + 0.5 * mu2[..., 0] * m2 / k2, 0.0)
 
 
-def _gaussian_rate(m2, lam, process, s):
+def gaussian_rate(m2, lam, process, s):
     r"""Sdot = D(s) [ sum_i mu^4 (k^2 - lam_i)^2 / (lam_s,i k^4) + mu^2 |m|^2 / k^4 ] (equilibrium processes),
     Sdot = D(s) sum_i 1 / lam_s,i (VE).
 
@@ -292,8 +289,8 @@ def _gaussian_entropy(lam, process, s):
 def _(data, process, s, **options):
     _closed_form_only(options)
     require_cutoff(data, s, "s")
-    m2, lam = _spectrum(data)
-    return Estimate(_gaussian_rate(m2, lam, process, s), 0.0, "closed-form")
+    m2, lam = data.spectrum()
+    return Estimate(gaussian_rate(m2, lam, process, s), 0.0, "closed-form")
 
 
 @_kl_eq.register(Gaussian)
@@ -301,8 +298,8 @@ def _(data, process, s, **options):
 def _(data, process, s, **options):
     _closed_form_only(options)
     require_cutoff(data, s, "s")
-    m2, lam = _spectrum(data)
-    return Estimate(_gaussian_kl_eq(m2, lam, process, s), 0.0, "closed-form")  # clamped at 0 inside
+    m2, lam = data.spectrum()
+    return Estimate(gaussian_kl_eq(m2, lam, process, s), 0.0, "closed-form")  # clamped at 0 inside
 
 
 @_total.register(Gaussian)
@@ -310,9 +307,9 @@ def _(data, process, s, **options):
 def _(data, process, s0, s1, **options):
     _closed_form_only(options)
     require_cutoff(data, s0, "s0")
-    m2, lam = _spectrum(data)
+    m2, lam = data.spectrum()
     if process.has_equilibrium:
-        value = _gaussian_kl_eq(m2, lam, process, s0) - _gaussian_kl_eq(m2, lam, process, s1)
+        value = gaussian_kl_eq(m2, lam, process, s0) - gaussian_kl_eq(m2, lam, process, s1)
     else:
         value = _gaussian_entropy(lam, process, s1) - _gaussian_entropy(lam, process, s0)
     # S_tot >= 0 exactly; clip the last-ulp negative values a difference can produce when s0 == s1

@@ -83,14 +83,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Dirac
-from ._checks import count, model_output, real_array, seed_sequence
-from .estimate import NAT, NAT_PER_TIME, TIME, Estimate
-from .processes import check_times
+from ..core.checks import count, model_output, real_array, real_scalar, seed_sequence
+from ..core.data import Dirac, Gaussian, needs_cutoff
+from ..core.estimate import NAT, NAT_PER_TIME, TIME, Estimate
+from ..core.mixture import Empirical
+from ..core.processes import check_process, check_times
+from .entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
            "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS", "ATOM_NOISE_RTOL",
-           "smallest_safe_cutoff"]
+           "smallest_safe_cutoff", "check_s_tot", "check_atom_cutoff"]
 
 #: Distance below T at which integrals stop by default for processes singular at T.
 DEFAULT_END_EPS = 1e-5
@@ -141,17 +143,7 @@ def _as_data(data):
     return data
 
 
-def _check_process(process, name="process"):
-    """ValueError unless ``process`` is one of the forward processes (VP, SL, VE)."""
-    from .processes import _LinearProcess
-    if process is None:
-        raise ValueError(f"{name} is required (a VP, SL or VE process)")
-    if not isinstance(process, _LinearProcess):
-        raise ValueError(f"{name} must be a VP, SL or VE process (got {type(process).__name__})")
-    return process
-
-
-def _check_s_tot(s_tot):
+def check_s_tot(s_tot):
     """ValueError unless ``s_tot`` is a finite scalar Estimate in nats (a given ground truth S_tot)."""
     if not isinstance(s_tot, Estimate):
         raise ValueError(f"s_tot must be an Estimate of S_tot(s0, s1) in nats (got {type(s_tot).__name__})")
@@ -166,10 +158,6 @@ def _check_s_tot(s_tot):
 def has_exact_score(data) -> bool:
     """True when ``data.diffuse(process, s)`` gives the exact marginal (with ``.score``)."""
     return hasattr(data, "diffuse") and not isinstance(data, _SampleData)
-
-
-def _needs_cutoff(data) -> bool:
-    return bool(getattr(data, "needs_cutoff", False))
 
 
 def _data_dim(data) -> int:
@@ -213,7 +201,6 @@ def _atom_radius(data):
         return float(np.max(np.abs(data.point)))
     if isinstance(data, _SampleData):
         return float(np.max(np.abs(data.points)))
-    from .mixture import Empirical
     if isinstance(data, Empirical):
         return float(np.max(np.abs(data.points)))
     return None
@@ -277,7 +264,7 @@ def _round_up(x: float) -> float:
     return math.ceil(x / 10.0 ** e * (1 - 1e-12)) * 10.0 ** e
 
 
-def _check_atom_cutoff(data, process, s0, name="s0"):
+def check_atom_cutoff(data, process, s0, name="s0"):
     """ValueError when atom data at the cutoff ``s0`` would lose their noise to rounding."""
     radius = _atom_radius(data)
     if radius is None or s0 <= 0.0 or _noise_resolved(process, s0, radius):
@@ -289,27 +276,20 @@ def _check_atom_cutoff(data, process, s0, name="s0"):
         f"|a| = {radius:.3g}) under {process!r}: samples y = mu a + sqrt(v) z have the noise sqrt(v) = "
         f"{math.sqrt(v):.3g} there, and the rounding of mu a (relative 2.2e-16) changes it by more than "
         f"{ATOM_NOISE_RTOL:g} relative, which biases every estimate; the smallest allowed s0 is "
-        f"{_round_up(floor):.2g} (rule: nent_ref.neural.smallest_safe_cutoff)")
-
-
-def _real_scalar(name, value):
-    arr = real_array(name, value, finite=False)
-    if arr.ndim != 0:
-        raise ValueError(f"{name} must be a single time (got shape {arr.shape})")
-    return arr
+        f"{_round_up(floor):.2g} (rule: nent_ref.quantities.neural.smallest_safe_cutoff)")
 
 
 def _interval(data, process, s0, s1):
     if s1 is None:
         s1 = process.T - DEFAULT_END_EPS if process.singular_at_T else process.T
-    s0 = float(check_times(_real_scalar("s0", s0), process, "s0"))
-    s1 = float(check_times(_real_scalar("s1", s1), process, "s1"))
+    s0 = float(check_times(real_scalar("s0", s0), process, "s0"))
+    s1 = float(check_times(real_scalar("s1", s1), process, "s1"))
     if not s0 < s1:
         raise ValueError(f"need s0 < s1 (got s0={s0}, s1={s1})")
-    if s0 == 0.0 and _needs_cutoff(data):
+    if s0 == 0.0 and needs_cutoff(data):
         raise ValueError(f"s0 must be > 0 for {type(data).__name__} data: the entropy production diverges "
                          "like (D/2) log(1/s0) as s0 -> 0 (use a cutoff, e.g. s0=1e-5)")
-    _check_atom_cutoff(data, process, s0)
+    check_atom_cutoff(data, process, s0)
     return s0, s1
 
 
@@ -560,7 +540,7 @@ _COMMON_DOC = """
 
 
 def _prepare(e, data, process, s0, s1, score):
-    _check_process(process)
+    check_process(process)
     data = _as_data(data)
     model = _Model(e, score, process)
     s0, s1 = _interval(data, process, s0, s1)
@@ -676,8 +656,7 @@ def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _f
     score: Monte Carlo (options ``**mc`` as for :func:`entropy_matching_loss`).  In nats for the
     likelihood weighting, in units of forward time (``unit="time"``) for the unit weighting.
     """
-    from .data import Gaussian
-    _check_process(process)
+    check_process(process)
     s0, s1 = _interval(data, process, s0, s1)
     if weighting not in ("likelihood", "unit"):
         raise ValueError(f"weighting must be 'likelihood' or 'unit' (got {weighting!r})")
@@ -703,8 +682,7 @@ def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _f
 
 def _gaussian_denoising_constant(data, process, s0, s1, weighting):
     from scipy import integrate
-    from .entropy import _spectrum
-    _, lam = _spectrum(data)
+    _, lam = data.spectrum()
     tmap = _TimeMap("auto", s0, s1, process)
 
     def integrand(u):
@@ -786,10 +764,9 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
 
     Parameters
     ----------""" + _COMMON_DOC
-    from .entropy import kl_to_equilibrium, total_entropy
     model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
     if s_tot is not None:
-        _check_s_tot(s_tot)
+        check_s_tot(s_tot)
     weighting = "likelihood" if s0 > 0 else "unit"
     run = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="likelihood",
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
@@ -883,8 +860,7 @@ def rate_curves(e=None, data=None, process=None, s=None, *, score=None, n_sample
     -------
     RateCurves
     """
-    from .entropy import entropy_production_rate
-    _check_process(process)
+    check_process(process)
     data = _as_data(data)
     model = _Model(e, score, process)
     if s is None:
@@ -893,9 +869,9 @@ def rate_curves(e=None, data=None, process=None, s=None, *, score=None, n_sample
                                      allow_T=not process.singular_at_T)).astype(float)
     if grid.ndim != 1 or grid.size == 0:
         raise ValueError(f"s must be a non-empty 1-D grid (got shape {grid.shape})")
-    if _needs_cutoff(data) and np.any(grid <= 0):
+    if needs_cutoff(data) and np.any(grid <= 0):
         raise ValueError(f"s must be > 0 for {type(data).__name__} data (the rate diverges like D/(2s))")
-    _check_atom_cutoff(data, process, float(grid.min()), "min(s)")
+    check_atom_cutoff(data, process, float(grid.min()), "min(s)")
     n = count("n_samples", n_samples, 2)
     chunk = count("chunk_size", chunk_size, 1)
     exact = has_exact_score(data)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _ot_kernels as _k
-from ._checks import probability_vector
+from ..core.checks import probability_vector
 
 __all__ = ["WEIGHT_RTOL", "w2_squared_gaussian", "gaussian_monge_map", "entropic_ot_gaussian",
            "sqrtm_psd", "w2_squared_1d", "w2_squared", "exact_ot", "ExactOTResult", "sinkhorn",

@@ -24,9 +24,12 @@ import math
 
 import numpy as np
 
-from ._checks import count, real_array, rng as _rng, seed_sequence
-from .data import Dirac, Gaussian
-from .estimate import Estimate
+from ..core.checks import count, real_array, rng as _rng, seed_sequence
+from ..core.data import Dirac, Gaussian, needs_cutoff
+from ..core.estimate import Estimate
+from ..core.kernels import empirical_logpdf_score
+from .entropy import total_entropy
+from .neural import decompose
 
 __all__ = ["ExactE", "PerturbedE", "Memoriser", "exact_e", "perturbed_e", "best_linear_e", "memoriser",
            "memoriser_from", "data_moments", "compare"]
@@ -124,7 +127,6 @@ class PerturbedE(ExactE):
                  + I_1\, c\cdot m / k^2,\\
             C &= S_{tot} + X,\qquad S_{NN} = S_{tot} + 2X + L_{EM}.
         """
-        from .entropy import total_entropy
         s1 = self.process.T if s1 is None else s1
         k2, I0, I1, I2 = self._gaussian_parts(s0, s1)
         A, c = self.A, self.c
@@ -273,7 +275,6 @@ class Memoriser:
             self.log_weights = np.log(w)
 
     def __call__(self, x, s):
-        from ._kernels import empirical_logpdf_score
         x, s = _check_batch(x, s, self.dim)
         out = np.empty_like(x)
         for t in np.unique(s):
@@ -313,10 +314,8 @@ def compare(data, process, *, s0=None, s1=None, perturbation=(0.2, 0.0), memoris
     interval: ``s0`` defaults to 1e-5 when memorisers are included or the data need a cutoff,
     else 0.  Rows are flat dicts (for tables and figure 6: S_NN versus S_tot).
     """
-    from .neural import _needs_cutoff, decompose
-    from .entropy import total_entropy
     if s0 is None:
-        s0 = 1e-5 if (len(memoriser_sizes) or _needs_cutoff(data)) else 0.0
+        s0 = 1e-5 if (len(memoriser_sizes) or needs_cutoff(data)) else 0.0
     if s1 is None:
         s1 = process.T - 1e-5 if process.singular_at_T else process.T
     if s_tot is None:

@@ -45,11 +45,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.checks import count, model_output, real_array, real_scalar, seed_sequence
+from ..core.estimate import DIMENSIONLESS, Estimate
+from ..core.kernels import mixture_logpdf_score
+from ..core.mixture import GaussianMixture
+from ..core.processes import SL, check_process, check_times
 from . import _sde_kernels as _K
-from ._checks import count, model_output, real_array, seed_sequence
-from .estimate import DIMENSIONLESS, Estimate
-from .neural import _check_process, _real_scalar
-from .processes import SL, check_times
 
 __all__ = ["simulate", "sample", "path_entropy", "path_kl", "log_density_lower_bound",
            "PathEntropy", "PathKL", "transition_coefficients"]
@@ -68,7 +69,7 @@ def _streams(seed):
 
 def _grid(process, s_grid, *, allow_T: bool) -> np.ndarray:
     """An increasing 1-D grid of forward times inside the process domain."""
-    _check_process(process)
+    check_process(process)
     s = real_array("s_grid", s_grid, finite=False)
     if s.ndim != 1 or s.size < 2:
         raise ValueError(f"s_grid must be a 1-D array of at least two times (got shape {s.shape})")
@@ -207,11 +208,6 @@ def _exact_score_fn(process, data):
 def _mixture_fast_path(process, data):
     """score(x, s) of a GaussianMixture by one call of the Numba mixture kernel per step
     (``data.diffused_params``: no per-step object or validation); None for other data."""
-    try:
-        from .mixture import GaussianMixture
-        from ._kernels import mixture_logpdf_score
-    except ImportError:  # pragma: no cover - the mixtures module is part of the package
-        return None
     if not isinstance(data, GaussianMixture):
         return None
     log_w = np.log(data.weights)
@@ -223,10 +219,6 @@ def _mixture_fast_path(process, data):
 
 
 def _is_mixture(data) -> bool:
-    try:
-        from .mixture import GaussianMixture
-    except ImportError:  # pragma: no cover
-        return False
     return isinstance(data, GaussianMixture)
 
 
@@ -608,12 +600,12 @@ def log_density_lower_bound(x, process, *, e=None, data=None, s0=0.0, s1=None, n
     Estimate
         value and stderr arrays of shape (m,), in nats.
     """
-    _check_process(process)
+    check_process(process)
     if not process.has_equilibrium:
         raise ValueError(f"{process!r} has no equilibrium prior p_eq; the bound needs VP or SL")
     s1 = process.T if s1 is None else s1
-    s0 = float(check_times(_real_scalar("s0", s0), process, "s0"))
-    s1 = float(check_times(_real_scalar("s1", s1), process, "s1"))
+    s0 = float(check_times(real_scalar("s0", s0), process, "s0"))
+    s1 = float(check_times(real_scalar("s1", s1), process, "s1"))
     if not s0 < s1:
         raise ValueError(f"need s0 < s1 (got {s0}, {s1})")
     n_time = count("n_time", n_time)

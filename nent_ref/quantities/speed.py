@@ -26,17 +26,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import count, seed_sequence
-from .data import Dirac, Gaussian
-from .entropy import total_entropy
-from .estimate import DIMENSIONLESS, LENGTH2, NAT, Estimate
-from .neural import _check_process, _check_s_tot, _real_scalar
-from .processes import check_times
+from ..core.checks import count, real_scalar, seed_sequence
+from ..core.data import Dirac, Gaussian
+from ..core.estimate import DIMENSIONLESS, LENGTH2, NAT, Estimate
+from ..core.mixture import GaussianMixture
+from ..core.processes import check_process, check_times
 from . import ot as _ot
+from .entropy import total_entropy
+from .neural import check_s_tot
 
 __all__ = ["speed_limit", "SpeedLimitResult", "geodesic_protocol", "GeodesicProtocol", "gelbrich_lower_bound",
-           "componentwise_upper_bound", "efficiency_columns", "QUOTE_KINDS",
-           "table_rows"]
+           "componentwise_upper_bound", "QUOTE_KINDS"]
 
 
 #: Kinds of number :func:`speed_limit` tells a user to quote for the efficiency (``extra["quote_kind"]``).
@@ -87,10 +87,6 @@ def _as_gaussian_params(p):
 
 def _mixture_params_1d(p):
     """(weights, means, sds) of a 1-D Gaussian mixture-like object, else None."""
-    try:
-        from .mixture import GaussianMixture
-    except ImportError:  # pragma: no cover - mixture module missing
-        return None
     if isinstance(p, GaussianMixture) and p.dim == 1:
         return p.weights, p.means[:, 0], np.sqrt(p.full_covs()[:, 0, 0])
     if isinstance(p, Gaussian) and p.dim == 1:
@@ -256,12 +252,12 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
     if not hasattr(data, "diffuse"):
         raise ValueError("data must be a distribution with .diffuse(process, s) (Gaussian, Dirac, GaussianMixture, "
                          f"Empirical) (got {type(data).__name__})")
-    _check_process(process)
+    check_process(process)
     if w2_method not in ("auto", "closed-form", "quantile", "samples"):
         raise ValueError(f"unknown w2_method {w2_method!r} (choose 'auto', 'closed-form', 'quantile' or 'samples')")
     s1 = process.T if s1 is None else s1
-    s0 = float(check_times(_real_scalar("s0", s0), process, "s0"))
-    s1 = float(check_times(_real_scalar("s1", s1), process, "s1"))
+    s0 = float(check_times(real_scalar("s0", s0), process, "s0"))
+    s1 = float(check_times(real_scalar("s1", s1), process, "s1"))
     if not s0 < s1:
         raise ValueError(f"need s0 < s1 (got s0={s0:g}, s1={s1:g}): the speed limit compares p_s0 with p_s1 "
                          "over a window of positive length (clock = 0 there)")
@@ -272,7 +268,7 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
     if s_tot is None:
         s_tot = total_entropy(data, process, s0, s1, **entropy_options)
     else:
-        _check_s_tot(s_tot)
+        check_s_tot(s_tot)
     if not s_tot.value > 0:
         if s_tot.value == 0:
             raise ValueError(f"S_tot(s0, s1) = 0 on [{s0:g}, {s1:g}]: no entropy is produced (the marginals do not "
@@ -461,82 +457,3 @@ def geodesic_protocol(m0, S0, m1, S1, process, s0: float, s1: float) -> Geodesic
 # table suite
 
 
-def table_rows(options) -> list[dict]:
-    """``nent-ref table --suite speed-limit``: efficiency W2^2 / (clock S_tot) of VP, VPx and SL.
-
-    Data: the canonical Gaussian cases (D in 1, 2, 3, 6, 9; closed form) and the paper's
-    5-component mixtures (D = 1 exact via quantile quadrature; D in 2, 3, 6, 9 with S_tot from
-    Monte Carlo and W2^2 from exact OT between samples, with stderr and bias scale).  Window
-    [s0, s1] = [0, T] for VP/VPx, [0, 1 - 1e-3] for SL (whose clock diverges at s = 1).
-
-    Efficiency columns (:func:`efficiency_columns`): ``efficiency`` (null where the sample plug-in
-    is not reported, with the reason in ``efficiency_note``), the bracket ``efficiency_lower`` /
-    ``efficiency_upper`` clipped to (0, 1], and the number to quote, ``efficiency_quote`` +-
-    ``efficiency_quote_error`` of kind ``efficiency_quote_kind`` ("closed-form", "plug-in" or
-    "bracket"; see :func:`speed_limit`).
-    """
-    rows = _gaussian_rows()
-    rows += _mixture_rows(options)
-    return rows
-
-
-def _table_processes():
-    from . import cases
-    procs = {k: v for k, v in cases.processes().items() if k in ("vp16", "vpx", "sl")}
-    return {k: (p, p.T - 1e-3 if k == "sl" else p.T) for k, p in procs.items()}
-
-
-def _gaussian_rows() -> list[dict]:
-    from . import cases
-    rows = []
-    for pname, (proc, s1) in _table_processes().items():
-        for dim in cases.DIMS:
-            rows.append(_row("gaussian", dim, pname, speed_limit(cases.gaussian_case(dim), proc, 0.0, s1)))
-    return rows
-
-
-def _mixture_rows(options) -> list[dict]:
-    from . import cases
-    from .mixture import GaussianMixture
-    rows = []
-    for pname, (proc, s1) in _table_processes().items():
-        for dim in (1,) + tuple(cases.MIXTURE_DIMS):
-            w, m, sd = cases.paper_mixture_params(dim)
-            mix = GaussianMixture(w, m, sd ** 2)
-            options.progress(f"speed-limit: mixture D={dim} {pname}")
-            opts = {} if dim <= 2 else {"seed": options.seed}
-            res = speed_limit(mix, proc, 0.0, s1, w2_samples=500, w2_pairs=6, w2_seed=options.seed, **opts)
-            rows.append(_row("mixture", dim, pname, res))
-    return rows
-
-
-def efficiency_columns(eff: Estimate) -> dict:
-    """Table columns of an efficiency from :func:`speed_limit` (``result.efficiency``).
-
-    ``efficiency``, ``efficiency_stderr``: the plug-in ``W2^2 / (clock S_tot)`` (null, with the reason
-    in ``efficiency_note``, where a sample plug-in's bias scale is not below the bracket width);
-    ``efficiency_bias_bound``: its bias scale (``error_bound``); ``efficiency_lower`` /
-    ``efficiency_upper``: the closed-form bracket clipped to (0, 1] (null for closed-form rows);
-    ``efficiency_quote`` +- ``efficiency_quote_error`` and ``efficiency_quote_kind`` in
-    :data:`QUOTE_KINDS`: the number a user should quote (rules in :func:`speed_limit`).
-    """
-    x = eff.extra
-    reported = x.get("plugin") is not None
-    return {"efficiency": eff.value if reported else None,
-            "efficiency_stderr": eff.stderr if reported else None,
-            "efficiency_bias_bound": eff.error_bound,
-            "efficiency_note": x.get("plugin_note"),
-            "efficiency_lower": x.get("efficiency_lower"), "efficiency_upper": x.get("efficiency_upper"),
-            "efficiency_quote": x.get("quote"), "efficiency_quote_error": x.get("quote_error"),
-            "efficiency_quote_kind": x.get("quote_kind")}
-
-
-def _row(kind, dim, pname, res: SpeedLimitResult) -> dict:
-    return {"data": kind, "dim": dim, "process": pname, "s0": res.s0, "s1": res.s1,
-            "S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr,
-            "W2_squared": res.w2_squared.value, "W2_squared_stderr": res.w2_squared.stderr,
-            "W2_squared_bias_scale": res.w2_squared.error_bound,
-            "W2_squared_gelbrich_lower": res.w2_squared.extra.get("gelbrich_lower_bound"),
-            "W2_squared_componentwise_upper": res.w2_squared.extra.get("componentwise_upper_bound"),
-            "clock": float(res.clock), "bound": res.bound.value,
-            **efficiency_columns(res.efficiency), "w2_method": res.w2_method, "S_tot_method": res.s_tot.method}

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import real_array
+from ..core.checks import finite_float
 
 LOG2 = math.log(2.0)
 #: Largest |K| and |h| accepted from the caller (cosh, sinh and exp(-4K) stay far from overflow).
@@ -37,17 +37,9 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- validation helpers
-def _finite_float(x, name: str) -> float:
-    """A finite real scalar (complex, strings, arrays, NaN and inf are a ValueError naming ``name``)."""
-    arr = real_array(name, x)
-    if arr.ndim != 0:
-        raise ValueError(f"{name} must be a real scalar (got an array of shape {arr.shape})")
-    return float(arr)
-
-
 def _check_coupling(K, h, limit: float = COUPLING_LIMIT) -> tuple[float, float]:
-    K = _finite_float(K, "K")
-    h = _finite_float(h, "h")
+    K = finite_float("K", K)
+    h = finite_float("h", h)
     if abs(K) > limit or abs(h) > limit:
         raise ValueError(f"|K| and |h| must be <= {limit:g} to avoid overflow (got K={K}, h={h})")
     return K, h
@@ -70,13 +62,13 @@ def _check_size(N, name: str = "N") -> int | None:
     return int(N)
 
 
-def _check_steps(n) -> int:
+def check_steps(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"the number of decimation steps must be a non-negative integer (got {n!r})")
     return int(n)
 
 
-def _logcosh(x: float) -> float:
+def logcosh(x: float) -> float:
     """log cosh x to full relative precision: log1p(2 sinh^2(x/2)) for |x| < 1, no overflow for large |x|."""
     a = abs(x)
     if a < 1.0:
@@ -131,8 +123,8 @@ def _step(K: float, h: float) -> tuple[float, float, float]:
     if abs(t) < 0.5:
         h_new = h + math.atanh(t)
     else:
-        h_new = h + 0.5 * (_logcosh(2 * K + h) - _logcosh(2 * K - h))
-    g = LOG2 + _logcosh(h) + K_new
+        h_new = h + 0.5 * (logcosh(2 * K + h) - logcosh(2 * K - h))
+    g = LOG2 + logcosh(h) + K_new
     return K_new, h_new, g
 
 
@@ -165,7 +157,7 @@ def ising1d_flow(K0, h0=0.0, n_steps: int = 10) -> DecimationFlow1D:
         ``K``, ``h`` and ``g``, each of length ``n_steps + 1`` and starting at step 0: ``K[0] = K0``,
         ``h[0] = h0``, ``g[n] = g(K_n, h_n)`` (see :func:`ising1d_decimation_step`).  No entry is NaN.
     """
-    n_steps = _check_steps(n_steps)
+    n_steps = check_steps(n_steps)
     K, h = _check_coupling(K0, h0)
     Ks, hs, gs = [K], [h], []
     for _ in range(n_steps):
@@ -368,7 +360,7 @@ def ising1d_kl_original_vs_renormalised_per_site(K0, h0=0.0, n: int = 1, N: int 
     ----------
     Erdmenger, Grosvenor, Jefferson, SciPost Phys. 12, 041 (2022), arXiv:2107.06898, sec. 3.
     """
-    n = _check_steps(n)
+    n = check_steps(n)
     flow = ising1d_flow(K0, h0, n)
     return _kl_same_lattice(flow.K[0], flow.h[0], flow.K[-1], flow.h[-1], _check_size(N))
 
@@ -379,7 +371,7 @@ def ising1d_kl_renormalised_vs_original_per_site(K0, h0=0.0, n: int = 1, N: int 
     The reverse of :func:`ising1d_kl_original_vs_renormalised_per_site`; non-decreasing in ``n`` for
     ``K0 >= 0``; at ``h0 = 0`` it tends to :math:`\log\cosh K_0`.
     """
-    n = _check_steps(n)
+    n = check_steps(n)
     flow = ising1d_flow(K0, h0, n)
     return _kl_same_lattice(flow.K[-1], flow.h[-1], flow.K[0], flow.h[0], _check_size(N))
 
@@ -393,7 +385,7 @@ def _lift_check(N, n):
 
 def _lifted_ends(K0, h0, n, N):
     """(thermo at (K0, h0) on N sites, thermo at (K_n, h_n) on N / 2^n sites, 2^-n); None for n = 0."""
-    n = _check_steps(n)
+    n = check_steps(n)
     N = _lift_check(N, n)
     if n == 0:
         return None
@@ -473,10 +465,10 @@ def ising1d_kl_limits(K0, h0=0.0, tol: float = 1e-15, max_steps: int = 1000) -> 
         Keys as above (nats per site), plus ``h_inf`` and ``steps_used``.
     """
     K, h = _check_coupling(K0, h0)
-    tol = _finite_float(tol, "tol")
+    tol = finite_float("tol", tol)
     if tol <= 0:
         raise ValueError(f"tol must be > 0 (got {tol})")
-    max_steps = _check_steps(max_steps)
+    max_steps = check_steps(max_steps)
     K_start, h_start = K, h
     steps = 0
     while abs(K) >= tol:

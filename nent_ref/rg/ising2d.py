@@ -14,7 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import integrate, optimize, special
 
-from ._rg_ising1d import _finite_float, _check_steps, _logcosh
+from ..core.checks import finite_float
+from .ising1d import check_steps, logcosh
 
 LOG2 = math.log(2.0)
 #: Onsager's critical coupling K_c = log(1 + sqrt 2) / 2 = 0.44068679350977...
@@ -38,7 +39,7 @@ _K_MAX = 1.0e6
 
 
 def _check_K(K, name: str = "K") -> float:
-    K = _finite_float(K, name)
+    K = finite_float(name, K)
     if K < 0.0:
         raise ValueError(f"{name} must be >= 0 (ferromagnetic square lattice; got {K})")
     if K > _K_MAX:
@@ -70,7 +71,7 @@ def _onsager_logz(K: float) -> float:
             x = k * math.sin(theta)
             return math.log(0.5 * (1.0 + math.sqrt(max(1.0 - x * x, 0.0))))
         integral, _ = integrate.quad(f, 0.0, 0.5 * math.pi, epsabs=1e-15, epsrel=1e-13, limit=200)
-    return LOG2 + _logcosh(2 * K) + integral / math.pi
+    return LOG2 + logcosh(2 * K) + integral / math.pi
 
 
 def _onsager_u(K: float) -> float:
@@ -328,7 +329,7 @@ def ising2d_decimation_couplings(K) -> tuple[float, float, float, float]:
     Maris & Kadanoff, Am. J. Phys. 46, 652 (1978); Wilson, Rev. Mod. Phys. 47, 773 (1975).
     """
     K = _check_K(K)
-    l4, l2 = _logcosh(4 * K), _logcosh(2 * K)
+    l4, l2 = logcosh(4 * K), logcosh(2 * K)
     return 0.25 * l4, 0.125 * l4, 0.125 * l4 - 0.5 * l2, LOG2 + 0.125 * l4 + 0.5 * l2
 
 
@@ -344,7 +345,7 @@ def ising2d_one_coupling_step(K) -> float:
     Maris & Kadanoff, Am. J. Phys. 46, 652 (1978); Erdmenger, Grosvenor, Jefferson (2022), sec. 4.
     """
     K = _check_K(K)
-    return 0.375 * _logcosh(4 * K)
+    return 0.375 * logcosh(4 * K)
 
 
 def ising2d_migdal_kadanoff_step(K) -> float:
@@ -360,7 +361,7 @@ def ising2d_migdal_kadanoff_step(K) -> float:
     """
     K = _check_K(K)
     # atanh(t^2) = (1/2) log[(1 + t^2)/(1 - t^2)] with 1 - t^2 = sech^2 2K: accurate for all K
-    return 0.5 * math.log1p(math.tanh(2 * K) ** 2) + _logcosh(2 * K)
+    return 0.5 * math.log1p(math.tanh(2 * K) ** 2) + logcosh(2 * K)
 
 
 def _scheme(scheme: str):
@@ -407,7 +408,7 @@ def ising2d_flow(K0, n_steps: int = 10, scheme: str = "one_coupling") -> np.ndar
     remaining entries are ``inf`` (the ordered fixed point).
     """
     K = _check_K(K0, "K0")
-    n_steps = _check_steps(n_steps)
+    n_steps = check_steps(n_steps)
     step = _scheme(scheme)
     out = [K]
     for _ in range(n_steps):

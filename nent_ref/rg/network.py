@@ -17,9 +17,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, special
 
-from ._checks import count, seed_sequence
-from .estimate import Estimate
-from ._rg_ising1d import _finite_float, _check_steps
+from ..core.checks import count, finite_float, seed_sequence
+from ..core.estimate import Estimate
+from .ising1d import check_steps
 
 __all__ = [
     "TanhMeanField",
@@ -53,7 +53,7 @@ def gauss_hermite_expectation(f, q: float, n_nodes: int | None = None) -> float:
     The default node count ``max(1000, 200 q)`` gives ~1e-13 absolute accuracy for the tanh/sech
     integrands used here (checked against mpmath at 30 digits in the tests).
     """
-    q = _finite_float(q, "q")
+    q = finite_float("q", q)
     if q < 0:
         raise ValueError(f"variance q must be >= 0 (got {q})")
     x, w = _gh(n_nodes or _nodes_for(q))
@@ -71,8 +71,8 @@ def _tanh2(u):
 
 
 def _check_sigmas(sigma_w2, sigma_b2):
-    sw = _finite_float(sigma_w2, "sigma_w2")
-    sb = _finite_float(sigma_b2, "sigma_b2")
+    sw = finite_float("sigma_w2", sigma_w2)
+    sb = finite_float("sigma_b2", sigma_b2)
     if sw <= 0:
         raise ValueError(f"sigma_w2 (weight variance times width) must be > 0 (got {sw})")
     if sb < 0:
@@ -95,7 +95,7 @@ def tanh_length_map(q, sigma_w2, sigma_b2, n_nodes: int | None = None) -> float:
     Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli, NeurIPS 2016, arXiv:1606.05340, eq. (3).
     """
     sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    q = _finite_float(q, "q")
+    q = finite_float("q", q)
     if q < 0:
         raise ValueError(f"q must be >= 0 (got {q})")
     return sw * gauss_hermite_expectation(_tanh2, q, n_nodes) + sb
@@ -103,9 +103,9 @@ def tanh_length_map(q, sigma_w2, sigma_b2, n_nodes: int | None = None) -> float:
 
 def tanh_length_sequence(depth: int, sigma_w2, sigma_b2, input_variance=1.0) -> np.ndarray:
     """``q^0 .. q^depth`` with ``q^0 = sigma_w2 * input_variance + sigma_b2`` (array of length depth + 1)."""
-    depth = _check_steps(depth)
+    depth = check_steps(depth)
     sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    v = _finite_float(input_variance, "input_variance")
+    v = finite_float("input_variance", input_variance)
     if v < 0:
         raise ValueError(f"input_variance must be >= 0 (got {v})")
     q = [sw * v + sb]
@@ -181,10 +181,10 @@ def tanh_correlation_map(c, sigma_w2, sigma_b2, q=None, n_nodes: int | None = No
     arXiv:1611.01232, eq. (3).
     """
     sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    c = _finite_float(c, "c")
+    c = finite_float("c", c)
     if not -1.0 <= c <= 1.0:
         raise ValueError(f"correlation c must lie in [-1, 1] (got {c})")
-    q = tanh_length_fixed_point(sw, sb) if q is None else _finite_float(q, "q")
+    q = tanh_length_fixed_point(sw, sb) if q is None else finite_float("q", q)
     if q <= 0:
         raise ValueError(f"q must be > 0 for the correlation map (got {q})")
     n = n_nodes or _nodes_for(q)
@@ -279,7 +279,7 @@ def tanh_order_to_chaos_sigma_w2(sigma_b2, n_nodes: int | None = None) -> float:
     Brentq on ``[1, 20]`` (``xtol = 1e-13``); 1 exactly at :math:`\sigma_b^2 = 0`.  For
     :math:`\sigma_b^2 = 0.05` it is about 1.7610 (cf. Poole et al. 2016, fig. 2; Schoenholz et al. 2017).
     """
-    sb = _finite_float(sigma_b2, "sigma_b2")
+    sb = finite_float("sigma_b2", sigma_b2)
     if sb < 0 or sb > 5:
         raise ValueError(f"sigma_b2 must lie in [0, 5] (got {sb})")
     if sb == 0.0:
@@ -354,9 +354,9 @@ def network_kl_layer0_vs_layer_l_pushforward_mc(depth: int, sigma_w2, sigma_b2, 
         ``value``/``stderr`` arrays for ``l = 0 .. depth``; ``extra["q_hat"]`` holds the mean
         :math:`\hat q^l`.
     """
-    depth = _check_steps(depth)
+    depth = check_steps(depth)
     sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    v = _finite_float(input_variance, "input_variance")
+    v = finite_float("input_variance", input_variance)
     if v < 0:
         raise ValueError(f"input_variance must be >= 0 (got {v})")
     width = count("width", width, 1)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linprog, nnls
 from scipy.special import logsumexp
 
-from ._checks import probability_vector, real_array
+from ..core.checks import probability_vector, real_array
 
 _EPS = np.finfo(float).eps
 #: an outcome that no distribution with the target mean can give this much mass is off the face

@@ -31,15 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import count, finite_float, seed_sequence
-from .estimate import NAT, Estimate
-from .neural import (RateCurves, _check_atom_cutoff, _check_process, _check_s_tot, _needs_cutoff, _real_scalar,
-                     decompose, rate_curves)
+from ..core.checks import count, finite_float, real_scalar, seed_sequence
+from ..core.data import DEFAULT_CUTOFF, Gaussian, needs_cutoff
+from ..core.estimate import NAT, Estimate
+from ..core.mixture import Empirical, GaussianMixture
+from ..core.processes import check_process
+from ..quantities.entropy import total_entropy
+from ..quantities.neural import RateCurves, check_atom_cutoff, check_s_tot, decompose, rate_curves
+from . import cases
 
 __all__ = ["validate", "ValidationReport", "Check", "load_data", "data_presets", "process_presets"]
 
 #: Default cutoff s0 for data whose entropy production diverges at s = 0 (Dirac, empirical).
-DEFAULT_EPS = 1e-5
+DEFAULT_EPS = DEFAULT_CUTOFF
 
 
 @dataclass
@@ -226,12 +230,11 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
     -------
     ValidationReport
     """
-    from .entropy import total_entropy
     if not callable(model):
         raise ValueError(f"model must be callable as f(x, s) (got {type(model).__name__})")
-    _check_process(process)
+    check_process(process)
     if s0 is None:
-        s0 = DEFAULT_EPS if _needs_cutoff(data) else 0.0
+        s0 = DEFAULT_EPS if needs_cutoff(data) else 0.0
     if s1 is None:
         s1 = process.T - DEFAULT_EPS if process.singular_at_T else process.T
     threshold = finite_float("threshold", threshold)
@@ -243,12 +246,12 @@ def validate(model, data, process, s0=None, s1=None, *, score=False, n_samples=2
     if isinstance(data, np.ndarray):
         raise ValueError("validate needs data with an exact marginal score (Gaussian, Dirac, GaussianMixture, "
                          "Empirical), not an array of samples: S_tot, L_EM and C need the exact score")
-    _check_atom_cutoff(data, process, float(_real_scalar("s0", s0)))
+    check_atom_cutoff(data, process, float(real_scalar("s0", s0)))
     kw = {"e": None, "score": model} if score else {"e": model, "score": None}
     if s_tot is None:
         s_tot = total_entropy(data, process, s0, s1, **(s_tot_options or {}))
     else:
-        _check_s_tot(s_tot)
+        check_s_tot(s_tot)
     dec = decompose(data=data, process=process, s0=s0, s1=s1, n_samples=n_samples, n_times=n_times,
                     scheme=scheme, seed=seed, executor=executor, chunk_size=chunk_size, s_tot=s_tot, **kw)
     checks = [
@@ -325,8 +328,7 @@ def _describe(model) -> str:
 # --------------------------------------------------------------------------- presets for the CLI
 def process_presets() -> dict:
     """Process names for the CLI: the canonical cases plus ``vp`` (= ``vp16``, the paper's VP)."""
-    from .cases import processes
-    procs = processes()
+    procs = cases.processes()
     procs["vp"] = procs["vp16"]
     return procs
 
@@ -334,9 +336,8 @@ def process_presets() -> dict:
 def data_presets() -> list[str]:
     """Names of the data presets: ``gaussian-<D>d``, ``dirac-<D>d`` (cases.DIMS) and ``mixture-<D>d``
     (cases.MIXTURE_DIMS, the paper's 5-component mixtures)."""
-    from .cases import DIMS, MIXTURE_DIMS
-    return ([f"gaussian-{d}d" for d in DIMS] + [f"dirac-{d}d" for d in DIMS]
-            + [f"mixture-{d}d" for d in MIXTURE_DIMS])
+    return ([f"gaussian-{d}d" for d in cases.DIMS] + [f"dirac-{d}d" for d in cases.DIMS]
+            + [f"mixture-{d}d" for d in cases.MIXTURE_DIMS])
 
 
 def load_data(spec: str):
@@ -345,8 +346,6 @@ def load_data(spec: str):
     An ``.npz`` file holds either ``mean`` and ``cov`` (Gaussian), ``weights``, ``means`` and
     ``covs`` (GaussianMixture), or ``points`` (and optionally ``weights``; Empirical).
     """
-    from . import cases
-    from .data import Gaussian
     spec = str(spec)
     if spec.endswith(".npz"):
         path = Path(spec)
@@ -357,10 +356,8 @@ def load_data(spec: str):
             if {"mean", "cov"} <= keys:
                 return Gaussian(f["mean"], f["cov"])
             if {"weights", "means", "covs"} <= keys:
-                from .mixture import GaussianMixture
                 return GaussianMixture(f["weights"], f["means"], f["covs"])
             if "points" in keys:
-                from .mixture import Empirical
                 return Empirical(f["points"], f["weights"] if "weights" in keys else None)
         raise ValueError(f"{spec}: expected arrays (mean, cov), (weights, means, covs) or (points); "
                          f"found {sorted(keys)}")
@@ -372,6 +369,5 @@ def load_data(spec: str):
         return cases.gaussian_case(dim)
     if kind == "dirac":
         return cases.dirac_case(dim)
-    from .mixture import GaussianMixture
     w, means, stds = cases.paper_mixture_params(dim)
     return GaussianMixture(w, means, np.asarray(stds) ** 2)
