@@ -7,10 +7,13 @@ mathematics in the most direct way and exist so that tests can compare against t
 
 Kernels
 -------
-``sq_cost``                Squared Euclidean cost matrix (parallel over rows).
+``sq_cost``                Squared Euclidean cost matrix (parallel over rows; ``sq_cost_serial``
+                           for small problems).
 ``lap_solve``              Dense linear assignment: Jonker-Volgenant column reduction and
                            augmenting row reduction followed by shortest augmenting paths
                            (Jonker & Volgenant, Computing 38, 1987), with dual potentials.
+``dual_gap_*``             A posteriori certificate: how far potentials are from dual feasible,
+                           with every rounding error bounded (exact OT error bounds).
 ``network_simplex``        Exact transportation problem with real weights: primal network
                            simplex with a strongly feasible spanning tree (Cunningham's
                            leaving-arc rule, no cycling) and block-search pricing.
@@ -44,6 +47,22 @@ def sq_cost(x, y):
     return C
 
 
+@njit(cache=True)
+def sq_cost_serial(x, y):
+    """Serial :func:`sq_cost` (same arithmetic, no thread pool: for small problems)."""
+    n, d = x.shape
+    m = y.shape[0]
+    C = np.empty((n, m))
+    for i in range(n):
+        for j in range(m):
+            s = 0.0
+            for k in range(d):
+                t = x[i, k] - y[j, k]
+                s += t * t
+            C[i, j] = s
+    return C
+
+
 def sq_cost_np(x, y):
     """numpy twin of :func:`sq_cost`."""
     return ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
@@ -65,15 +84,18 @@ def lap_solve(C):
     row4col = np.full(n, -1, np.int64)
     u = np.zeros(n)
     v = np.empty(n)
-    # 1. column reduction: v_j = min_i C_ij, assign the argmin row if it is still free
+    # 1. column reduction: v_j = min_i C_ij (first minimising row; computed row by row, which
+    # reads C contiguously), then assign the argmin row if it is still free (columns n-1 .. 0)
+    arg = np.zeros(n, np.int64)
+    for j in range(n):
+        v[j] = np.inf
+    for i in range(n):
+        for j in range(n):
+            if C[i, j] < v[j]:
+                v[j] = C[i, j]
+                arg[j] = i
     for j in range(n - 1, -1, -1):
-        best = np.inf
-        ib = 0
-        for i in range(n):
-            if C[i, j] < best:
-                best = C[i, j]
-                ib = i
-        v[j] = best
+        ib = arg[j]
         if col4row[ib] < 0:
             col4row[ib] = j
             row4col[j] = ib
@@ -137,20 +159,21 @@ def lap_solve(C):
                 if h < mn:
                     mn = h
             u[i] = mn
-    # 3. shortest augmenting paths (Dijkstra on reduced costs) for the remaining free rows
+    # 3. shortest augmenting paths (Dijkstra on reduced costs) for the remaining free rows.
+    # Each scanned row relaxes all unscanned columns (a contiguous pass over its row of C);
+    # sc_cols / sc_d record the scanned columns and their final distances for the dual update.
     shortest = np.empty(n)
     path = np.empty(n, np.int64)
-    remaining = np.empty(n, np.int64)
     sr_rows = np.empty(n, np.int64)
+    sc_cols = np.empty(n, np.int64)
     sc = np.zeros(n, np.bool_)
     for f in range(nfree):
         cur = free[f]
         for j in range(n):
             shortest[j] = np.inf
-            remaining[j] = n - 1 - j
             sc[j] = False
-        nrem = n
         nsr = 0
+        nsc = 0
         minval = 0.0
         sink = -1
         i = cur
@@ -158,34 +181,33 @@ def lap_solve(C):
             sr_rows[nsr] = i
             nsr += 1
             lowest = np.inf
-            index = -1
-            ui = u[i]
-            for it in range(nrem):
-                j = remaining[it]
-                r = minval + C[i, j] - ui - v[j]
-                if r < shortest[j]:
-                    path[j] = i
-                    shortest[j] = r
-                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] < 0):
-                    lowest = shortest[j]
-                    index = it
+            jmin = -1
+            off = minval - u[i]
+            for j in range(n):
+                if not sc[j]:
+                    r = C[i, j] - v[j] + off
+                    if r < shortest[j]:
+                        path[j] = i
+                        shortest[j] = r
+                    if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] < 0):
+                        lowest = shortest[j]
+                        jmin = j
             minval = lowest
-            j = remaining[index]
-            if row4col[j] < 0:
-                sink = j
+            sc[jmin] = True
+            sc_cols[nsc] = jmin
+            nsc += 1
+            if row4col[jmin] < 0:
+                sink = jmin
             else:
-                i = row4col[j]
-            sc[j] = True
-            nrem -= 1
-            remaining[index] = remaining[nrem]
+                i = row4col[jmin]
         # dual update
         u[cur] += minval
         for t in range(1, nsr):
             i = sr_rows[t]
             u[i] += minval - shortest[col4row[i]]
-        for j in range(n):
-            if sc[j]:
-                v[j] -= minval - shortest[j]
+        for t in range(nsc):
+            j = sc_cols[t]
+            v[j] -= minval - shortest[j]
         # augment along the path
         j = sink
         while True:
@@ -197,6 +219,80 @@ def lap_solve(C):
             if i == cur:
                 break
     return col4row, u, v
+
+
+# ----------------------------------------------------------------------------------------------
+# a posteriori optimality certificate (dual feasibility with rounding accounted for)
+
+_U = 2.0 ** -53          # unit roundoff
+_SUB = 2.0 ** -1074      # smallest subnormal
+
+
+@njit(cache=True)
+def _entry_error(c, ui, vj, d):
+    """Bound on |R_computed - R_exact| for R = C_ij - u_i - v_j, C_ij = sum of d squared
+    differences: the cost's own rounding ((d + 1) u c, plus subnormal underflow of the squares)
+    and the two subtractions (each u |operand|), with a safety factor."""
+    return _U * ((d + 4) * c + 3.0 * (abs(ui) + abs(vj))) + (d + 1) * _SUB
+
+
+@njit(cache=True)
+def _gap_row(x, y, u, v, i):
+    d = x.shape[1]
+    worst = 0.0
+    for j in range(y.shape[0]):
+        c = 0.0
+        for k in range(d):
+            t = x[i, k] - y[j, k]
+            c += t * t
+        r = (c - u[i]) - v[j]
+        e = _entry_error(c, u[i], v[j], d) - r
+        if e > worst:
+            worst = e
+    return worst
+
+
+@njit(cache=True)
+def dual_gap_points_serial(x, y, u, v):
+    """delta = max(0, max_ij (err_ij - R_ij)): the exact reduced costs C_ij - u_i - v_j (C_ij =
+    |x_i - y_j|^2 of the float64 points, exact arithmetic) are >= -delta.  Costs computed on the
+    fly (no n x m storage)."""
+    worst = 0.0
+    for i in range(x.shape[0]):
+        w = _gap_row(x, y, u, v, i)
+        if w > worst:
+            worst = w
+    return worst
+
+
+@njit(cache=True, parallel=True)
+def dual_gap_points(x, y, u, v):
+    """Parallel :func:`dual_gap_points_serial` (rows over threads; max taken afterwards)."""
+    n = x.shape[0]
+    rows = np.zeros(n)
+    for i in prange(n):
+        rows[i] = _gap_row(x, y, u, v, i)
+    return max(0.0, rows.max())
+
+
+@njit(cache=True)
+def dual_gap_matrix(C, u, v, d):
+    """:func:`dual_gap_points_serial` for a given cost matrix of d-dimensional points."""
+    worst = 0.0
+    for i in range(C.shape[0]):
+        for j in range(C.shape[1]):
+            r = (C[i, j] - u[i]) - v[j]
+            e = _entry_error(C[i, j], u[i], v[j], d) - r
+            if e > worst:
+                worst = e
+    return worst
+
+
+def dual_gap_np(C, u, v, d):
+    """numpy twin of :func:`dual_gap_matrix` / :func:`dual_gap_points`."""
+    R = (C - u[:, None]) - v[None, :]
+    err = _U * ((d + 4) * C + 3.0 * (np.abs(u)[:, None] + np.abs(v)[None, :])) + (d + 1) * _SUB
+    return max(0.0, float(np.max(err - R)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -448,6 +544,56 @@ def network_simplex(C, a, b, tol, max_pivots):
             flows[k] = slot_flow[s]
             k += 1
     return tails, heads, flows, phi, pivots, status
+
+
+@njit(cache=True)
+def tree_potentials(C, tails, heads, u_old, v_old):
+    """Recompute potentials along the basic real arcs: ``u_i + v_j = C_ij`` on every arc (i, j),
+    one breadth-first sweep per connected component of the arcs, anchored at the old potential of
+    the component's first node.  The simplex updates its potentials incrementally across arcs of
+    cost ~N max(C) (the artificial arcs), so they carry rounding errors of that size; these are
+    exact up to a few roundings of the (small) costs along the tree.  Returns (u, v)."""
+    n, m = C.shape
+    N = n + m
+    deg = np.zeros(N + 1, np.int64)
+    for k in range(tails.shape[0]):
+        deg[tails[k] + 1] += 1
+        deg[n + heads[k] + 1] += 1
+    for t in range(N):
+        deg[t + 1] += deg[t]
+    adj = np.empty(2 * tails.shape[0], np.int64)
+    fill = deg[:N].copy()
+    for k in range(tails.shape[0]):
+        adj[fill[tails[k]]] = n + heads[k]
+        fill[tails[k]] += 1
+        adj[fill[n + heads[k]]] = tails[k]
+        fill[n + heads[k]] += 1
+    pot = np.empty(N)
+    seen = np.zeros(N, np.bool_)
+    queue = np.empty(N, np.int64)
+    for r in range(N):
+        if seen[r]:
+            continue
+        pot[r] = u_old[r] if r < n else v_old[r - n]
+        seen[r] = True
+        qh = 0
+        qt = 0
+        queue[qt] = r
+        qt += 1
+        while qh < qt:
+            a = queue[qh]
+            qh += 1
+            for t in range(deg[a], deg[a + 1]):
+                b = adj[t]
+                if not seen[b]:
+                    seen[b] = True
+                    if a < n:
+                        pot[b] = C[a, b - n] - pot[a]
+                    else:
+                        pot[b] = C[b, a - n] - pot[a]
+                    queue[qt] = b
+                    qt += 1
+    return pot[:n].copy(), pot[n:].copy()
 
 
 # ----------------------------------------------------------------------------------------------
