@@ -785,9 +785,9 @@ def sinkhorn(x, y, eps, a=None, b=None, *, tol: float = 1e-9, max_iter: int = 10
     if return_plan:
         with np.errstate(all="ignore"):
             plan = np.exp((f[:, None] + g[None, :] - C) / eps_s + np.log(a)[:, None] + np.log(b)[None, :])
-    scale = math.ldexp(1.0, 2 * k)
-    with np.errstate(over="ignore"):
-        out = (float(lin) * scale, obj * scale, dual * scale, f * scale, g * scale)
+    with np.errstate(over="ignore"):     # exact scaling back by 4^k (inf where it overflows)
+        out = (float(np.ldexp(float(lin), 2 * k)), float(np.ldexp(obj, 2 * k)), float(np.ldexp(dual, 2 * k)),
+               np.ldexp(f, 2 * k), np.ldexp(g, 2 * k))
     if finite and not (all(math.isfinite(t) for t in out[:3]) and np.all(np.isfinite(out[3]))
                        and np.all(np.isfinite(out[4]))):
         if raise_on_failure:
