@@ -31,35 +31,39 @@ from numba import njit, prange
 # cost matrix
 
 
+@njit(cache=True)
+def _cost_row(x, yT, i, out):
+    """out_j = sum_k (x_ik - y_jk)^2, summed over k in ascending order; the loop over j is
+    innermost (y transposed, contiguous) so that it vectorises."""
+    d, m = yT.shape
+    for j in range(m):
+        out[j] = 0.0
+    for k in range(d):
+        xik = x[i, k]
+        for j in range(m):
+            t = xik - yT[k, j]
+            out[j] += t * t
+
+
 @njit(cache=True, parallel=True)
 def sq_cost(x, y):
-    """C_ij = sum_k (x_ik - y_jk)^2 (float64)."""
-    n, d = x.shape
-    m = y.shape[0]
-    C = np.empty((n, m))
+    """C_ij = sum_k (x_ik - y_jk)^2 (float64; parallel over rows)."""
+    n = x.shape[0]
+    yT = np.ascontiguousarray(y.T)
+    C = np.empty((n, y.shape[0]))
     for i in prange(n):
-        for j in range(m):
-            s = 0.0
-            for k in range(d):
-                t = x[i, k] - y[j, k]
-                s += t * t
-            C[i, j] = s
+        _cost_row(x, yT, i, C[i])
     return C
 
 
 @njit(cache=True)
 def sq_cost_serial(x, y):
     """Serial :func:`sq_cost` (same arithmetic, no thread pool: for small problems)."""
-    n, d = x.shape
-    m = y.shape[0]
-    C = np.empty((n, m))
+    n = x.shape[0]
+    yT = np.ascontiguousarray(y.T)
+    C = np.empty((n, y.shape[0]))
     for i in range(n):
-        for j in range(m):
-            s = 0.0
-            for k in range(d):
-                t = x[i, k] - y[j, k]
-                s += t * t
-            C[i, j] = s
+        _cost_row(x, yT, i, C[i])
     return C
 
 
@@ -79,20 +83,33 @@ def lap_solve(C):
     Returns ``(col4row, u, v)`` with ``u_i + v_j <= C_ij`` for all i, j and equality on
     ``(i, col4row[i])``; hence ``sum u + sum v = sum_i C[i, col4row[i]]`` (strong duality).
     """
+    return lap_solve_shifted(C, np.zeros(C.shape[0]))
+
+
+@njit(cache=True)
+def lap_solve_shifted(C, alpha):
+    """:func:`lap_solve` run as if on the equivalent matrix ``C_ij + alpha_i`` (same optimal
+    assignments): only the column reduction sees alpha, ``v_j = min_i (C_ij + alpha_i)``, which
+    starts the rows at ``u_i = -alpha_i``; everything else is row-wise or uses reduced costs, and
+    the potentials returned refer to C itself.  Row offsets that make the rows alike (see
+    ``nent_ref.ot._normalising_map``) leave far fewer rows to the shortest-path phase.
+    """
     n = C.shape[0]
     col4row = np.full(n, -1, np.int64)
     row4col = np.full(n, -1, np.int64)
     u = np.zeros(n)
     v = np.empty(n)
-    # 1. column reduction: v_j = min_i C_ij (first minimising row; computed row by row, which
-    # reads C contiguously), then assign the argmin row if it is still free (columns n-1 .. 0)
+    # 1. column reduction: v_j = min_i (C_ij + alpha_i) (first minimising row; computed row by row,
+    # which reads C contiguously), then assign the argmin row if it is still free (columns n-1 .. 0)
     arg = np.zeros(n, np.int64)
     for j in range(n):
         v[j] = np.inf
     for i in range(n):
+        ai = alpha[i]
         for j in range(n):
-            if C[i, j] < v[j]:
-                v[j] = C[i, j]
+            h = C[i, j] + ai
+            if h < v[j]:
+                v[j] = h
                 arg[j] = i
     for j in range(n - 1, -1, -1):
         ib = arg[j]
@@ -237,59 +254,42 @@ def _entry_error(c, ui, vj, d):
 
 
 @njit(cache=True)
-def _gap_row(x, y, u, v, i):
-    d = x.shape[1]
+def _gap_matrix_row(C, u, v, d, i):
     worst = 0.0
-    for j in range(y.shape[0]):
-        c = 0.0
-        for k in range(d):
-            t = x[i, k] - y[j, k]
-            c += t * t
-        r = (c - u[i]) - v[j]
-        e = _entry_error(c, u[i], v[j], d) - r
+    ui = u[i]
+    for j in range(C.shape[1]):
+        r = (C[i, j] - ui) - v[j]
+        e = _entry_error(C[i, j], ui, v[j], d) - r
         if e > worst:
             worst = e
     return worst
 
 
 @njit(cache=True)
-def dual_gap_points_serial(x, y, u, v):
-    """delta = max(0, max_ij (err_ij - R_ij)): the exact reduced costs C_ij - u_i - v_j (C_ij =
-    |x_i - y_j|^2 of the float64 points, exact arithmetic) are >= -delta.  Costs computed on the
-    fly (no n x m storage)."""
+def dual_gap_matrix(C, u, v, d):
+    """delta = max(0, max_ij (err_ij - R_ij)) for the cost matrix C of d-dimensional points: the
+    exact reduced costs C_ij - u_i - v_j (C_ij the exact squared distances of the float64 points)
+    are then >= -delta, whatever the rounding of C and of the subtractions."""
     worst = 0.0
-    for i in range(x.shape[0]):
-        w = _gap_row(x, y, u, v, i)
+    for i in range(C.shape[0]):
+        w = _gap_matrix_row(C, u, v, d, i)
         if w > worst:
             worst = w
     return worst
 
 
 @njit(cache=True, parallel=True)
-def dual_gap_points(x, y, u, v):
-    """Parallel :func:`dual_gap_points_serial` (rows over threads; max taken afterwards)."""
-    n = x.shape[0]
+def dual_gap_matrix_parallel(C, u, v, d):
+    """Parallel :func:`dual_gap_matrix`."""
+    n = C.shape[0]
     rows = np.zeros(n)
     for i in prange(n):
-        rows[i] = _gap_row(x, y, u, v, i)
+        rows[i] = _gap_matrix_row(C, u, v, d, i)
     return max(0.0, rows.max())
 
 
-@njit(cache=True)
-def dual_gap_matrix(C, u, v, d):
-    """:func:`dual_gap_points_serial` for a given cost matrix of d-dimensional points."""
-    worst = 0.0
-    for i in range(C.shape[0]):
-        for j in range(C.shape[1]):
-            r = (C[i, j] - u[i]) - v[j]
-            e = _entry_error(C[i, j], u[i], v[j], d) - r
-            if e > worst:
-                worst = e
-    return worst
-
-
 def dual_gap_np(C, u, v, d):
-    """numpy twin of :func:`dual_gap_matrix` / :func:`dual_gap_points`."""
+    """numpy twin of :func:`dual_gap_matrix` / :func:`dual_gap_matrix_parallel`."""
     R = (C - u[:, None]) - v[None, :]
     err = _U * ((d + 4) * C + 3.0 * (np.abs(u)[:, None] + np.abs(v)[None, :])) + (d + 1) * _SUB
     return max(0.0, float(np.max(err - R)))

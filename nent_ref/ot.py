@@ -397,7 +397,7 @@ def _is_uniform(w) -> bool:
 
 
 def _normalising_map(xs: np.ndarray, ys: np.ndarray):
-    """Clouds ``(xh, yh)`` and column offsets ``beta`` with, in exact arithmetic,
+    """Clouds ``(xh, yh)`` and offsets ``beta`` (columns), ``alpha`` (rows) with, in exact arithmetic,
 
         |xh_i - yh_j|^2 = |x_i - y_j|^2 + alpha_i + beta_j,
 
@@ -442,7 +442,8 @@ def _normalising_map(xs: np.ndarray, ys: np.ndarray):
         xh = xp @ B
         yh = yc @ Binv
     beta = np.sum(yh * yh, axis=1) - np.sum(yp * yp, axis=1)
-    return np.ascontiguousarray(xh), np.ascontiguousarray(yh), beta
+    alpha = np.sum(xh * xh, axis=1) - np.sum(xp * xp, axis=1) + 2.0 * (xp @ shift)
+    return np.ascontiguousarray(xh), np.ascontiguousarray(yh), beta, alpha
 
 
 def _certify(value: float, bound: float, zero_ok: bool) -> None:
@@ -462,20 +463,20 @@ def _certify(value: float, bound: float, zero_ok: bool) -> None:
 def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
     """Uniform weights, n == m: optimal permutation, potentials and certified gap (scaled units)."""
     n, d = xs.shape
-    xh, yh, beta = _normalising_map(xs, ys)
-    col4row, _, vh = _k.lap_solve(_cost(xh, yh))
+    alpha = _normalising_map(xs, ys)[3]
+    C = _cost(xs, ys)
+    col4row, u, v = _k.lap_solve_shifted(C, alpha)
     cols = np.asarray(col4row)
-    diff = xs - ys[cols]
-    c_sup = np.sum(diff * diff, axis=1)
-    v = vh - beta
-    u = c_sup - v[cols]                     # tight on the assignment by construction
-    gap_fn = _k.dual_gap_points_serial if n * n * d < PARALLEL_COST_MIN else _k.dual_gap_points
-    delta = gap_fn(xs, ys, u, v)
+    rows = np.arange(n)
+    c_sup = C[rows, cols]
+    u = c_sup - v[cols]                     # tight on the assignment (exactly, up to one rounding)
+    big = n * n * d >= PARALLEL_COST_MIN
+    delta = (_k.dual_gap_matrix_parallel if big else _k.dual_gap_matrix)(C, u, v, d)
     r_sup = (c_sup - u) - v[cols]
     err = _UNIT_ROUNDOFF * ((d + 4) * c_sup + 3.0 * (np.abs(u) + np.abs(v[cols]))) + (d + 1) * 2.0 ** -1074
     value = math.fsum(c_sup) / n
     bound = math.fsum(np.maximum(r_sup + err, 0.0)) / n + delta + 2 * _UNIT_ROUNDOFF * value
-    zero_ok = bool(np.all(diff == 0.0))
+    zero_ok = bool(np.all(xs == ys[cols]))
     return cols, u, v, value, bound, zero_ok
 
 
