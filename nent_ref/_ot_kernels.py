@@ -77,6 +77,33 @@ def sq_cost_np(x, y):
 
 
 @njit(cache=True)
+def _relax(ci, w, d, path, i, off):
+    """d_j <- min(d_j, C_ij - w_j + off), recording row i as the predecessor where it improves."""
+    for j in range(ci.shape[0]):
+        r = ci[j] - w[j] + off
+        if r < d[j]:
+            d[j] = r
+            path[j] = i
+
+
+@njit(cache=True, fastmath={"nnan", "nsz", "reassoc"})
+def _minimum(d):
+    """min_j d_j (no NaN here; the minimum is exact in any order, so reassociation is harmless)."""
+    m = np.inf
+    for j in range(d.shape[0]):
+        m = min(m, d[j])
+    return m
+
+
+@njit(cache=True)
+def _first_equal(d, val):
+    for j in range(d.shape[0]):
+        if d[j] == val:
+            return j
+    return -1
+
+
+@njit(cache=True)
 def lap_solve(C):
     """Minimum-cost perfect assignment of the square matrix C.
 
@@ -177,18 +204,19 @@ def lap_solve_shifted(C, alpha):
                     mn = h
             u[i] = mn
     # 3. shortest augmenting paths (Dijkstra on reduced costs) for the remaining free rows.
-    # Each scanned row relaxes all unscanned columns (a contiguous pass over its row of C);
-    # sc_cols / sc_d record the scanned columns and their final distances for the dual update.
-    shortest = np.empty(n)
+    # w_j = v_j for unscanned columns and -inf for scanned ones, whose reduced cost is then +inf:
+    # never relaxed, never the minimum (their distance is kept in sc_d).  Each scanned row costs
+    # three branch-free passes over n entries (relax, minimum, first minimiser), which vectorise.
+    d = np.empty(n)
+    w = v.copy()
     path = np.empty(n, np.int64)
     sr_rows = np.empty(n, np.int64)
     sc_cols = np.empty(n, np.int64)
-    sc = np.zeros(n, np.bool_)
+    sc_d = np.empty(n)
     for f in range(nfree):
         cur = free[f]
         for j in range(n):
-            shortest[j] = np.inf
-            sc[j] = False
+            d[j] = np.inf
         nsr = 0
         nsc = 0
         minval = 0.0
@@ -197,34 +225,27 @@ def lap_solve_shifted(C, alpha):
         while sink < 0:
             sr_rows[nsr] = i
             nsr += 1
-            lowest = np.inf
-            jmin = -1
-            off = minval - u[i]
-            for j in range(n):
-                if not sc[j]:
-                    r = C[i, j] - v[j] + off
-                    if r < shortest[j]:
-                        path[j] = i
-                        shortest[j] = r
-                    if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] < 0):
-                        lowest = shortest[j]
-                        jmin = j
+            _relax(C[i], w, d, path, i, minval - u[i])
+            lowest = _minimum(d)
+            jmin = _first_equal(d, lowest)
             minval = lowest
-            sc[jmin] = True
             sc_cols[nsc] = jmin
+            sc_d[nsc] = lowest
             nsc += 1
+            d[jmin] = np.inf
+            w[jmin] = -np.inf
             if row4col[jmin] < 0:
                 sink = jmin
             else:
                 i = row4col[jmin]
-        # dual update
+        # dual update: row sr_rows[t] was reached through column sc_cols[t - 1]
         u[cur] += minval
         for t in range(1, nsr):
-            i = sr_rows[t]
-            u[i] += minval - shortest[col4row[i]]
+            u[sr_rows[t]] += minval - sc_d[t - 1]
         for t in range(nsc):
             j = sc_cols[t]
-            v[j] -= minval - shortest[j]
+            v[j] -= minval - sc_d[t]
+            w[j] = v[j]
         # augment along the path
         j = sink
         while True:
@@ -278,18 +299,8 @@ def dual_gap_matrix(C, u, v, d):
     return worst
 
 
-@njit(cache=True, parallel=True)
-def dual_gap_matrix_parallel(C, u, v, d):
-    """Parallel :func:`dual_gap_matrix`."""
-    n = C.shape[0]
-    rows = np.zeros(n)
-    for i in prange(n):
-        rows[i] = _gap_matrix_row(C, u, v, d, i)
-    return max(0.0, rows.max())
-
-
 def dual_gap_np(C, u, v, d):
-    """numpy twin of :func:`dual_gap_matrix` / :func:`dual_gap_matrix_parallel`."""
+    """numpy twin of :func:`dual_gap_matrix`."""
     R = (C - u[:, None]) - v[None, :]
     err = _U * ((d + 4) * C + 3.0 * (np.abs(u)[:, None] + np.abs(v)[None, :])) + (d + 1) * _SUB
     return max(0.0, float(np.max(err - R)))
@@ -814,6 +825,16 @@ def sinkhorn_kernel_np(C, a, b, eps, n_iter):
         v = b / (K.T @ u)
         u = a / (K @ v)
     return eps * np.log(u / a), eps * np.log(v / b)
+
+
+def lap_np(C):
+    """Twin of :func:`lap_solve` / :func:`lap_solve_shifted` (scipy's exact assignment, Crouse 2016):
+    returns (col4row, total cost)."""
+    from scipy.optimize import linear_sum_assignment
+    r, c = linear_sum_assignment(C)
+    col4row = np.empty(C.shape[0], np.int64)
+    col4row[r] = c
+    return col4row, float(C[r, c].sum())
 
 
 def network_simplex_np(C, a, b):

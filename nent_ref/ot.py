@@ -135,7 +135,7 @@ def _as_weights(a, n: int, name: str) -> tuple[np.ndarray, float]:
 
 #: Below this many entries x dimension the cost matrix is built serially: the parallel kernel's
 #: first call in a process starts the OpenMP thread pool (~0.3 s), which small problems should not pay.
-PARALLEL_COST_MIN = 1 << 22
+PARALLEL_COST_MIN = 1 << 24
 
 
 def _cost(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -470,8 +470,7 @@ def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
     rows = np.arange(n)
     c_sup = C[rows, cols]
     u = c_sup - v[cols]                     # tight on the assignment (exactly, up to one rounding)
-    big = n * n * d >= PARALLEL_COST_MIN
-    delta = (_k.dual_gap_matrix_parallel if big else _k.dual_gap_matrix)(C, u, v, d)
+    delta = _k.dual_gap_matrix(C, u, v, d)     # serial: one pass over C, ~1 % of the solve
     r_sup = (c_sup - u) - v[cols]
     err = _UNIT_ROUNDOFF * ((d + 4) * c_sup + 3.0 * (np.abs(u) + np.abs(v[cols]))) + (d + 1) * 2.0 ** -1074
     value = math.fsum(c_sup) / n
@@ -750,7 +749,7 @@ def sinkhorn(x, y, eps, a=None, b=None, *, tol: float = 1e-9, max_iter: int = 10
     if np.any(a == 0) or np.any(b == 0):
         raise ValueError("sinkhorn needs strictly positive weights (drop the zero-weight points)")
     xs, ys, k = _scaled_pair(x, y)          # costs in [0, 1): nothing below can overflow
-    C = _k.sq_cost(xs, ys)
+    C = _cost(xs, ys)
     cmax = float(C.max())
     eps_s = math.ldexp(eps, -2 * k)
     if not math.isfinite(eps_s):
