@@ -10,17 +10,21 @@ Solvers
 :func:`w2_squared_gaussian`  Bures closed form, batched; :func:`gaussian_monge_map` the optimal map.
 :func:`w2_squared_1d`        Exact, weighted, in one dimension (quantile functions).
 :func:`w2_squared`           Exact discrete OT: Jonker-Volgenant assignment for uniform clouds of
-                             equal size, network simplex for general weights (Numba, float64).
-:func:`exact_ot`             The same with the plan and exact dual potentials.
+                             equal size (seeded by a Monge normalisation of the clouds), network
+                             simplex for general weights (Numba, float64).
+:func:`exact_ot`             The same with the plan, exact dual potentials and a certified error bound.
 :func:`sinkhorn`             Entropic OT, log-stabilised with epsilon-scaling (Numba).
 
 Conventions
 -----------
 Point clouds are arrays of shape ``(n, d)`` (a 1-D array is ``n`` points on the line).  Weights
-``a``, ``b`` default to uniform; they must be non-negative, finite and sum to one.  Sums that
+``a``, ``b`` default to uniform; they must be real, non-negative, finite and sum to one.  Sums that
 differ from one by at most ``WEIGHT_RTOL`` (rounding, float32 input) are renormalised silently
 (the result records the original sums); larger deviations raise ``ValueError``.  All arithmetic is
-float64 whatever the input dtype.  Entropic OT uses the reference measure ``a (x) b``:
+float64 whatever the input dtype; complex input is rejected.  Every compiled solver works on the
+clouds rescaled by a power of two (exact) so that all squared distances lie in [0, 1): no cost or
+sum it forms can overflow, and results outside the float64 range raise ValueError instead of
+coming back as inf, 0 or garbage.  Entropic OT uses the reference measure ``a (x) b``:
 
     OT_eps(a, b) = min_P <P, C> + eps KL(P || a b^T)
 
@@ -91,12 +95,6 @@ def _scale_exponent(x: np.ndarray, y: np.ndarray) -> int:
     return e_range + e_dim
 
 
-def _scaled(arr: np.ndarray, k: int) -> np.ndarray:
-    """arr * 2^-k (exact), translated first by a power-of-two-scaled common origin when upscaling
-    would overflow (coordinates far from the origin with a tiny spread)."""
-    return np.ascontiguousarray(np.ldexp(arr, -k))
-
-
 def _scaled_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Both clouds scaled by 2^-k (see :func:`_scale_exponent`); when upscaling (k < 0) would
     overflow the coordinates, both are first translated by a common origin (their midpoint)."""
@@ -104,10 +102,11 @@ def _scaled_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     if k < 0:
         big = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
         if not math.isfinite(math.ldexp(big, -k)) or math.ldexp(big, -k) > 2.0 ** 1000:
-            mid = 0.5 * (np.minimum(x.min(0), y.min(0)) + np.maximum(x.max(0), y.max(0)))
+            # midpoint without overflow; x - mid is exact (Sterbenz: the spread is far below |mid|)
+            mid = 0.5 * np.minimum(x.min(0), y.min(0)) + 0.5 * np.maximum(x.max(0), y.max(0))
             x = x - mid
             y = y - mid
-    return _scaled(x, k), _scaled(y, k), k
+    return np.ascontiguousarray(np.ldexp(x, -k)), np.ascontiguousarray(np.ldexp(y, -k)), k
 
 
 def _unscale(value: float, k: int, what: str) -> float:
@@ -650,7 +649,8 @@ class SinkhornResult:
         Iterations over all epsilon-scaling stages.
     eps : float
     converged : bool
-        Whether the stopping rule ``||P^T 1 - b||_2 < tol`` was met.
+        Whether the stopping rule ``||P^T 1 - b||_2 < tol`` was met with a finite result (always
+        True unless ``raise_on_failure=False`` was passed: failures raise by default).
     plan : ndarray or None
     """
 
