@@ -459,17 +459,48 @@ def _certify(value: float, bound: float, zero_ok: bool) -> None:
                          "the dynamic range of the distances is too large for float64")
 
 
+#: Assignments up to this size are solved without Numba (scipy's exact assignment and numpy
+#: potentials): the first Numba call in a process costs ~0.25 s (runtime and cache load).
+SMALL_ASSIGNMENT = 200
+
+
+def _potentials_from_permutation(C: np.ndarray, cols: np.ndarray):
+    """Dual potentials for an optimal assignment ``i -> cols[i]``: ``v = p``, the shortest-path
+    distances (Bellman-Ford, vectorised, from a virtual source) in the graph of reassignments
+    ``j -> l`` of weight ``C[r, l] - C[r, j]`` (r the row holding j), and ``u_r = C[r, j] - v_j``.
+    Optimality means no negative cycle; the triangle inequality ``v_l <= v_j + C[r, l] - C[r, j]``
+    is dual feasibility ``u_r + v_l <= C[r, l]``."""
+    n = C.shape[0]
+    row_of = np.empty(n, np.int64)
+    row_of[cols] = np.arange(n)
+    W = C[row_of, :] - C[row_of, np.arange(n)][:, None]
+    p = np.zeros(n)
+    for _ in range(n):
+        q = np.minimum(p, np.min(p[:, None] + W, axis=0))
+        if np.array_equal(q, p):
+            break
+        p = q
+    return C[np.arange(n), cols] - p[cols], p
+
+
 def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
     """Uniform weights, n == m: optimal permutation, potentials and certified gap (scaled units)."""
     n, d = xs.shape
-    alpha = _normalising_map(xs, ys)[3]
-    C = _cost(xs, ys)
-    col4row, u, v = _k.lap_solve_shifted(C, alpha)
-    cols = np.asarray(col4row)
+    if n <= SMALL_ASSIGNMENT:
+        from scipy.optimize import linear_sum_assignment
+        C = _k.sq_cost_np(xs, ys)
+        cols = linear_sum_assignment(C)[1]
+        u, v = _potentials_from_permutation(C, cols)
+        delta = _k.dual_gap_np(C, u, v, d)
+    else:
+        alpha = _normalising_map(xs, ys)[3]
+        C = _cost(xs, ys)
+        col4row, _, v = _k.lap_solve_shifted(C, alpha)
+        cols = np.asarray(col4row)
+        u = C[np.arange(n), cols] - v[cols]        # tight on the assignment up to one rounding
+        delta = _k.dual_gap_matrix(C, u, v, d)     # serial: one pass over C, ~1 % of the solve
     rows = np.arange(n)
     c_sup = C[rows, cols]
-    u = c_sup - v[cols]                     # tight on the assignment (exactly, up to one rounding)
-    delta = _k.dual_gap_matrix(C, u, v, d)     # serial: one pass over C, ~1 % of the solve
     r_sup = (c_sup - u) - v[cols]
     err = _UNIT_ROUNDOFF * ((d + 4) * c_sup + 3.0 * (np.abs(u) + np.abs(v[cols]))) + (d + 1) * 2.0 ** -1074
     value = math.fsum(c_sup) / n

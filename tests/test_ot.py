@@ -545,7 +545,7 @@ def test_certificate_bounds_the_error():
     # error_bound certifies value - optimum >= 0; check it against scipy's independent solver
     # (scipy.optimize.linear_sum_assignment, exact assignment on the float64 cost matrix)
     rng = _rng(23)
-    for n, d, shift in ((200, 2, 0.0), (200, 2, 3.0), (150, 9, 1.0)):
+    for n, d, shift in ((120, 2, 0.0), (250, 2, 0.0), (250, 2, 3.0), (150, 9, 1.0), (230, 9, 1.0)):
         x = rng.standard_normal((n, d))
         y = rng.standard_normal((n, d)) + shift
         res = ot.exact_ot(x, y, return_plan=False)
@@ -613,16 +613,42 @@ def test_normalising_map_is_an_equivalent_cost():
     np.testing.assert_allclose(np.cov(xh.T), np.cov(yh.T), rtol=1e-10, atol=1e-12)
 
 
-def test_small_problems_do_not_start_the_thread_pool():
-    # the parallel cost kernel's first call starts OpenMP (~0.3 s); small problems use the serial one
+def test_small_problems_do_not_start_numba_or_the_thread_pool():
+    # The first Numba call in a process costs ~0.25 s (runtime + cache load), the first parallel
+    # kernel also starts OpenMP.  Small uniform problems use scipy + numpy (no Numba at all); larger
+    # and weighted ones below PARALLEL_COST_MIN use the serial cost kernel (no thread pool).
     script = ("import numpy as np, numba, nent_ref as nr\n"
+              "from numba.core.registry import CPUDispatcher\n"
+              "from nent_ref import _ot_kernels as K\n"
               "x = np.random.default_rng(0).random((200, 2))\n"
-              "nr.ot.w2_squared(x, x[::-1] + 0.5); nr.ot.exact_ot(x, x[:150])\n"
-              "try:\n    print('started', numba.threading_layer())\n"
-              "except ValueError:\n    print('not started')\n")
+              "nr.ot.w2_squared(x, x[::-1] + 0.5); nr.ot.exact_ot(x, x[::-1] * 2)\n"
+              "used = [k for k, f in vars(K).items() if isinstance(f, CPUDispatcher) and f.signatures]\n"
+              "print('numba used:', used)\n"
+              "nr.ot.w2_squared(np.tile(x, (3, 1)), np.tile(x, (3, 1)) + 0.5); nr.ot.exact_ot(x, x[:150])\n"
+              "try:\n    print('threads started', numba.threading_layer())\n"
+              "except ValueError:\n    print('threads not started')\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "not started", proc.stdout
+    assert proc.stdout.strip().splitlines() == ["numba used: []", "threads not started"], proc.stdout
+
+
+def test_small_and_large_assignment_paths_agree(monkeypatch):
+    # n <= SMALL_ASSIGNMENT: scipy assignment + Bellman-Ford potentials; else Numba JV.  Same
+    # optimum (to rounding of the cost entries), both certified, both dual feasible and tight.
+    rng = _rng(27)
+    for d, shift in ((2, 0.0), (2, 0.7), (9, 1.0)):
+        x = rng.random((150, d))
+        y = rng.random((150, d)) * 1.5 + shift
+        small = ot.exact_ot(x, y)
+        monkeypatch.setattr(ot, "SMALL_ASSIGNMENT", 0)
+        large = ot.exact_ot(x, y)
+        monkeypatch.undo()
+        assert small.w2_squared == pytest.approx(large.w2_squared, rel=1e-14)
+        C = ot.cost_matrix(x, y)
+        for res in (small, large):
+            assert 0 <= res.error_bound <= 1e-13 * res.w2_squared
+            R = C - res.u[:, None] - res.v[None, :]
+            assert R.min() >= -1e-13 and np.abs(R[res.plan > 0]).max() <= 1e-13
 
 
 @pytest.mark.parametrize("case", ["random", "integer-ties", "rank-one", "geometric-offsets"])
