@@ -607,7 +607,10 @@ def exact_ot(x, y, a=None, b=None, *, return_plan: bool = True, max_pivots: int 
     ``|xh_i - yh_j|^2 = C_ij + alpha_i + beta_j`` in which the clouds are centred and their
     covariances matched by the linear part of the Gaussian Monge map (same optimal assignments;
     shifted or scaled clouds would otherwise leave most rows to the cubic shortest-path phase);
-    the value and the potentials refer to the original costs.  Otherwise a primal network simplex
+    the value and the potentials refer to the original costs.  Up to ``SMALL_ASSIGNMENT`` points
+    scipy's exact assignment (Crouse 2016) is used instead, with potentials from Bellman-Ford on
+    the reassignment graph, so that small problems do not pay the Numba start-up (~0.25 s per
+    process).  Otherwise a primal network simplex
     with a strongly feasible spanning tree (Cunningham 1976; Ahuja, Magnanti & Orlin 1993, ch. 11)
     and block-search pricing solves the transportation problem exactly; points of zero weight are
     removed first and their potentials restored as ``u_i = min_j (C_ij - v_j)``.  Both run in
