@@ -12,6 +12,9 @@ Kernels
 ``lap_solve``              Dense linear assignment: Jonker-Volgenant column reduction and
                            augmenting row reduction followed by shortest augmenting paths
                            (Jonker & Volgenant, Computing 38, 1987), with dual potentials.
+                           ``lap_solve_shifted`` seeds the column reduction with row offsets; its
+                           Dijkstra relaxes candidate columns first and whole rows only when an
+                           exact lower bound requires it (binary heaps); twin ``lap_np`` (scipy).
 ``dual_gap_*``             A posteriori certificate: how far potentials are from dual feasible,
                            with every rounding error bounded (exact OT error bounds).
 ``network_simplex``        Exact transportation problem with real weights: primal network
@@ -101,6 +104,81 @@ def _first_equal(d, val):
         if d[j] == val:
             return j
     return -1
+
+
+@njit(cache=True)
+def _select_candidates(ci, v, out, selv, selj):
+    """The len(out) columns with the smallest ci_j - v_j (into out) and the next smallest value
+    (returned; +inf when every column is a candidate).  Sorted insertion into len(out) + 1 slots."""
+    kc = out.shape[0]
+    m = ci.shape[0]
+    cnt = 0
+    for j in range(m):
+        h = ci[j] - v[j]
+        if cnt <= kc:
+            p = cnt
+            cnt += 1
+        elif h < selv[kc]:
+            p = kc
+        else:
+            continue
+        while p > 0 and selv[p - 1] > h:
+            selv[p] = selv[p - 1]
+            selj[p] = selj[p - 1]
+            p -= 1
+        selv[p] = h
+        selj[p] = j
+    for t in range(kc):
+        out[t] = selj[t]
+    return selv[kc] if cnt > kc else np.inf
+
+
+@njit(cache=True)
+def _heap_push(hv, hj, size, val, j):
+    p = size
+    while p > 0:
+        q = (p - 1) >> 1
+        if hv[q] <= val:
+            break
+        hv[p] = hv[q]
+        hj[p] = hj[q]
+        p = q
+    hv[p] = val
+    hj[p] = j
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(hv, hj, size):
+    size -= 1
+    val = hv[size]
+    j = hj[size]
+    p = 0
+    while True:
+        c = 2 * p + 1
+        if c >= size:
+            break
+        if c + 1 < size and hv[c + 1] < hv[c]:
+            c += 1
+        if hv[c] >= val:
+            break
+        hv[p] = hv[c]
+        hj[p] = hj[c]
+        p = c
+    if size > 0:
+        hv[p] = val
+        hj[p] = j
+    return size
+
+
+@njit(cache=True)
+def _heap_rebuild(hv, hj, d, scanned):
+    """Drop stale entries: one entry per unscanned column with a finite distance."""
+    size = 0
+    for j in range(d.shape[0]):
+        if not scanned[j] and d[j] < np.inf:
+            size = _heap_push(hv, hj, size, d[j], j)
+    return size
 
 
 @njit(cache=True)
@@ -204,19 +282,38 @@ def lap_solve_shifted(C, alpha):
                     mn = h
             u[i] = mn
     # 3. shortest augmenting paths (Dijkstra on reduced costs) for the remaining free rows.
-    # w_j = v_j for unscanned columns and -inf for scanned ones, whose reduced cost is then +inf:
-    # never relaxed, never the minimum (their distance is kept in sc_d).  Each scanned row costs
-    # three branch-free passes over n entries (relax, minimum, first minimiser), which vectorise.
+    # Sparse with an exact bound: a scanned row relaxes only its ``kc`` candidate columns (the
+    # smallest C_ij - v_j when the candidates were chosen) and leaves the bound theta_i + off for
+    # the rest (theta_i: the next smallest value).  v only decreases in this phase, so the bound
+    # stays valid; whenever the smallest tentative distance exceeds the smallest pending bound,
+    # that row is relaxed densely (and its candidates refreshed) before a column is settled, so
+    # columns are settled in exactly Dijkstra's order.  Binary heaps hold the tentative distances
+    # (lazy deletion) and the pending bounds.
+    kc = min(n, 24)
+    cand = np.empty((n, kc), np.int64)
+    theta = np.full(n, np.inf)
+    has_cand = np.zeros(n, np.bool_)
+    selv = np.empty(kc + 1)
+    selj = np.empty(kc + 1, np.int64)
     d = np.empty(n)
-    w = v.copy()
+    scanned = np.zeros(n, np.bool_)
     path = np.empty(n, np.int64)
     sr_rows = np.empty(n, np.int64)
     sc_cols = np.empty(n, np.int64)
     sc_d = np.empty(n)
+    offs = np.empty(n)
+    cap = 4 * n + 8 * kc
+    hv = np.empty(cap)
+    hj = np.empty(cap, np.int64)
+    pv = np.empty(n)
+    pj = np.empty(n, np.int64)
     for f in range(nfree):
         cur = free[f]
         for j in range(n):
             d[j] = np.inf
+            scanned[j] = False
+        hsize = 0
+        psize = 0
         nsr = 0
         nsc = 0
         minval = 0.0
@@ -225,15 +322,54 @@ def lap_solve_shifted(C, alpha):
         while sink < 0:
             sr_rows[nsr] = i
             nsr += 1
-            _relax(C[i], w, d, path, i, minval - u[i])
-            lowest = _minimum(d)
-            jmin = _first_equal(d, lowest)
+            off = minval - u[i]
+            offs[i] = off
+            if not has_cand[i]:
+                theta[i] = _select_candidates(C[i], v, cand[i], selv, selj)
+                has_cand[i] = True
+            for t in range(kc):
+                j = cand[i, t]
+                if not scanned[j]:
+                    r = C[i, j] - v[j] + off
+                    if r < d[j]:
+                        d[j] = r
+                        path[j] = i
+                        if hsize == cap:
+                            hsize = _heap_rebuild(hv, hj, d, scanned)
+                        hsize = _heap_push(hv, hj, hsize, r, j)
+            if theta[i] < np.inf:
+                psize = _heap_push(pv, pj, psize, theta[i] + off, i)
+            # settle the next column: the smallest valid tentative distance, unless a pending
+            # bound is smaller (then relax that row densely first)
+            while True:
+                while hsize > 0 and (scanned[hj[0]] or hv[0] != d[hj[0]]):
+                    hsize = _heap_pop(hv, hj, hsize)
+                top = hv[0] if hsize > 0 else np.inf
+                if psize > 0 and pv[0] < top:
+                    r_i = pj[0]
+                    psize = _heap_pop(pv, pj, psize)
+                    o = offs[r_i]
+                    ci = C[r_i]
+                    for j in range(n):
+                        if not scanned[j]:
+                            r = ci[j] - v[j] + o
+                            if r < d[j]:
+                                d[j] = r
+                                path[j] = r_i
+                                if hsize == cap:
+                                    hsize = _heap_rebuild(hv, hj, d, scanned)
+                                hsize = _heap_push(hv, hj, hsize, r, j)
+                    theta[r_i] = _select_candidates(ci, v, cand[r_i], selv, selj)
+                    continue
+                break
+            jmin = hj[0]
+            lowest = hv[0]
+            hsize = _heap_pop(hv, hj, hsize)
             minval = lowest
+            scanned[jmin] = True
             sc_cols[nsc] = jmin
             sc_d[nsc] = lowest
             nsc += 1
-            d[jmin] = np.inf
-            w[jmin] = -np.inf
             if row4col[jmin] < 0:
                 sink = jmin
             else:
@@ -245,7 +381,6 @@ def lap_solve_shifted(C, alpha):
         for t in range(nsc):
             j = sc_cols[t]
             v[j] -= minval - sc_d[t]
-            w[j] = v[j]
         # augment along the path
         j = sink
         while True:
