@@ -1,25 +1,41 @@
-"""Benchmark nent_ref.ot against POT and scipy (same run, same data, ratios printed).
+"""Benchmark nent_ref.ot against POT and scipy (same run, same data, interleaved repeats, ratios printed).
 
-    python benchmarks/bench_ot.py            # full: exact n in {500, 1000, 2000}, Sinkhorn n in {1000, 4000}
-    python benchmarks/bench_ot.py --quick    # exact n in {500, 1000}, Sinkhorn n = 1000
+    python benchmarks/bench_ot.py                  # exact n in {500, 1000, 2000}, D in {2, 9}; Sinkhorn n in {1000, 4000}
+    python benchmarks/bench_ot.py --big            # also exact n = 4000 (minutes: POT takes seconds per call)
+    python benchmarks/bench_ot.py --quick          # exact n in {500, 1000}, Sinkhorn n = 1000
+    python benchmarks/bench_ot.py --no-sinkhorn    # exact OT only
 
-Needs the ``bench`` extra (POT).  Data: uniform clouds in the unit square, seed 0.
+Needs the ``bench`` extra (POT).  POT is a baseline only; the package never imports it.
 
-Exact W2^2 (cost |x - y|^2, uniform weights): every solver starts from the point clouds and builds
-its own cost matrix (POT: ``ot.dist``; scipy: ``cdist(..., 'sqeuclidean')``), so the timings are
-end to end.  Values must agree with ``ot.emd2`` to 1e-10.
+Exact W2^2 (cost |x - y|^2, uniform weights, n = m): every solver starts from the point clouds and
+builds its own cost matrix (POT: ``ot.dist``; scipy: ``cdist(..., 'sqeuclidean')``), so the timings
+are end to end.  Three kinds of clouds, seed 0, x ~ U[0, 1]^D and an independent y:
+
+    same      y ~ U[0, 1]^D                (both from the same distribution)
+    shifted   y ~ U[0, 1]^D + 0.5          (mean shift: the case that was cubic, issue 15)
+    scaled    y ~ 3 U[0, 1]^D - 1          (scale and shift)
+
+Baselines: POT ``emd2`` (network simplex) and scipy ``linear_sum_assignment`` (shortest augmenting
+paths); the ratio is ``nent_ref / min(POT, LSA)`` (target <= 1).  scipy's LSA is cubic on shifted
+clouds (tens of seconds at n = 2000); it is skipped at a size when its time at the previous size,
+extrapolated as n^3, exceeds ``--lsa-budget`` seconds, and the ratio then uses POT alone (marked).
+Values must agree with ``ot.emd2`` to 1e-12 relative (flagged otherwise).
+
+Timings are the minimum over ``--repeat`` interleaved rounds (each round runs every solver once on
+the same data); the first nent_ref call of each kernel is made beforehand (Numba compilation and the
+OpenMP start are excluded).  The header reports the BLAS library (threadpoolctl, when installed) and
+the OPENBLAS_* environment variables, which change POT's ``ot.dist`` and scipy's timings.
 
 Sinkhorn: all solvers get the same stopping rule, ``||P^T 1 - b||_2 < tol`` checked every 10
 iterations (POT's ``stopThr``), the same eps and the same cost matrix convention.  nent_ref times
 include the cost matrix and its epsilon-scaling stages.  POT's kernel-domain ``ot.sinkhorn`` is
 only compared where it is stable (finite result).
-
-Timings are the minimum over ``--repeat`` runs (default 3; 1 for the slow POT log-domain solver);
-the first nent_ref call of each kernel is made beforehand so that Numba compilation is excluded.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import time
 import warnings
 
@@ -34,41 +50,91 @@ from scipy.spatial.distance import cdist
 
 from nent_ref import ot as nro
 
+KINDS = ("same", "shifted", "scaled")
 
-def best_time(fn, repeat):
-    best = np.inf
-    out = None
+
+def environment() -> str:
+    lines = [f"python {platform.python_version()}, numpy {np.__version__}, POT {pot.__version__}, "
+             f"{os.cpu_count()} CPUs"]
+    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_", "NUMBA_NUM"))}
+    lines.append("env: " + (", ".join(f"{k}={v}" for k, v in sorted(env.items())) or
+                            "no OPENBLAS_*/OMP_*/MKL_* variables set"))
+    try:
+        from threadpoolctl import threadpool_info
+        for info in threadpool_info():
+            if info.get("user_api") == "blas":
+                lines.append(f"BLAS: {info.get('internal_api')} {info.get('version')} kernel "
+                             f"{info.get('architecture')} threads {info.get('num_threads')} ({info.get('filepath')})")
+    except ImportError:
+        cfg = getattr(np, "show_config", None)
+        lines.append("BLAS: threadpoolctl not installed (numpy.show_config() names the library)"
+                     if cfg else "BLAS: unknown")
+    return "\n".join(lines)
+
+
+def clouds(kind: str, n: int, d: int, rng):
+    x = rng.random((n, d))
+    y = rng.random((n, d))
+    if kind == "shifted":
+        y = y + 0.5
+    elif kind == "scaled":
+        y = 3.0 * y - 1.0
+    return x, y
+
+
+def interleaved(fns: dict, repeat: int) -> dict:
+    """Minimum time and last result of each function over ``repeat`` interleaved rounds."""
+    best = {k: np.inf for k in fns}
+    out = {}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+        for name, fn in fns.items():
+            if fn is None:
+                continue
+            t0 = time.perf_counter()
+            out[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {k: (best[k], out.get(k)) for k in fns}
 
 
-def bench_exact(sizes, repeat, rng):
-    print("== exact W2^2, uniform 2-D clouds (cost |x-y|^2) ==")
-    print(f"{'n':>6} {'nent_ref s':>11} {'POT emd2 s':>11} {'scipy LSA s':>12} {'|nr-POT|':>10} "
-          f"{'|nr-LSA|':>10} {'nr/min(POT,LSA)':>16}")
-    rows = []
-    for n in sizes:
-        x = rng.random((n, 2))
-        y = rng.random((n, 2))
-        a = np.full(n, 1.0 / n)
-        t_nr, v_nr = best_time(lambda: nro.w2_squared(x, y), repeat)
-        t_pot, v_pot = best_time(lambda: pot.emd2(a, a, pot.dist(x, y), numItermax=10 ** 8), repeat)
+def bench_exact(sizes, dims, kinds, repeat, lsa_budget, rng):
+    print("\n== exact W2^2, uniform weights, n = m (cost |x-y|^2); ratio = nent_ref / min(POT, LSA) ==")
+    print(f"{'D':>2} {'kind':>8} {'n':>5} {'nent_ref s':>11} {'POT emd2 s':>11} {'scipy LSA s':>12} "
+          f"{'ratio':>7} {'rel |nr-POT|':>13} {'cert. bound':>12}")
+    ratios = []
+    for d in dims:
+        for kind in kinds:
+            t_lsa_prev, n_prev = None, None
+            for n in sizes:
+                x, y = clouds(kind, n, d, rng)
+                a = np.full(n, 1.0 / n)
+                skip_lsa = (t_lsa_prev is not None and t_lsa_prev * (n / n_prev) ** 3 > lsa_budget)
 
-        def lsa():
-            C = cdist(x, y, "sqeuclidean")
-            r, c = linear_sum_assignment(C)
-            return C[r, c].sum() / n
-        t_lsa, v_lsa = best_time(lsa, repeat)
-        ratio = t_nr / min(t_pot, t_lsa)
-        print(f"{n:>6} {t_nr:>11.4f} {t_pot:>11.4f} {t_lsa:>12.4f} {abs(v_nr - v_pot):>10.1e} "
-              f"{abs(v_nr - v_lsa):>10.1e} {ratio:>16.2f}")
-        if abs(v_nr - v_pot) > 1e-10:
-            print(f"   !! value mismatch with POT emd2 at n = {n}")
-        rows.append(ratio)
-    return rows
+                def lsa():
+                    C = cdist(x, y, "sqeuclidean")
+                    r, c = linear_sum_assignment(C)
+                    return C[r, c].sum() / n
+                res = interleaved({
+                    "nr": lambda: nro.exact_ot(x, y, return_plan=False),
+                    "pot": lambda: pot.emd2(a, a, pot.dist(x, y), numItermax=10 ** 9),
+                    "lsa": None if skip_lsa else lsa}, repeat)
+                t_nr, r_nr = res["nr"]
+                t_pot, v_pot = res["pot"]
+                t_lsa, _ = res["lsa"]
+                base = min(t_pot, t_lsa)
+                ratio = t_nr / base
+                rel = abs(r_nr.w2_squared - v_pot) / v_pot
+                lsa_txt = "skipped" if skip_lsa else f"{t_lsa:.4f}"
+                print(f"{d:>2} {kind:>8} {n:>5} {t_nr:>11.4f} {t_pot:>11.4f} {lsa_txt:>12} {ratio:>6.2f}"
+                      f"{'*' if skip_lsa else ' '} {rel:>13.1e} {r_nr.error_bound / r_nr.w2_squared:>12.1e}",
+                      flush=True)
+                if rel > 1e-12:
+                    print(f"   !! value mismatch with POT emd2: relative {rel:.3g}")
+                ratios.append(ratio)
+                if not skip_lsa:
+                    t_lsa_prev, n_prev = t_lsa, n
+    print("   (* = scipy LSA skipped, extrapolated beyond --lsa-budget; ratio vs POT alone; "
+          "cert. bound = ExactOTResult.error_bound / value)")
+    return ratios
 
 
 def bench_sinkhorn(sizes, epss, tol, repeat, rng):
@@ -80,13 +146,10 @@ def bench_sinkhorn(sizes, epss, tol, repeat, rng):
         y = rng.random((n, 2))
         a = np.full(n, 1.0 / n)
         for eps in epss:
-            t_nr, r = best_time(lambda: nro.sinkhorn(x, y, eps, tol=tol, max_iter=100_000), repeat)
-
             def pot_log():
                 M = pot.dist(x, y)
                 P, log = pot.bregman.sinkhorn_log(a, a, M, eps, numItermax=100_000, stopThr=tol, log=True)
                 return float(np.sum(P * M)), log["niter"]
-            t_log, (c_log, it_log) = best_time(pot_log, 1)
 
             def pot_ker():
                 M = pot.dist(x, y)
@@ -95,30 +158,44 @@ def bench_sinkhorn(sizes, epss, tol, repeat, rng):
                     with np.errstate(all="ignore"):
                         P, log = pot.sinkhorn(a, a, M, eps, numItermax=100_000, stopThr=tol, log=True)
                 return float(np.sum(P * M)), log["niter"]
-            t_ker, (c_ker, it_ker) = best_time(pot_ker, repeat)
+            res = interleaved({"nr": lambda: nro.sinkhorn(x, y, eps, tol=tol, max_iter=100_000),
+                               "ker": pot_ker}, repeat)
+            t_nr, r = res["nr"]
+            t_ker, (c_ker, it_ker) = res["ker"]
+            t_log, (c_log, it_log) = interleaved({"log": pot_log}, 1)["log"]   # slow: one run
             ker_ok = np.isfinite(c_ker)
             print(f"{n:>6} {eps:>6g} {t_nr:>9.3f} {r.n_iter_total:>7d} {t_log:>10.3f} {it_log:>8d} "
                   f"{t_ker:>10.3f} {it_ker:>8d} {t_log / t_nr:>10.1f} "
                   f"{(t_nr / t_ker if ker_ok else float('nan')):>10.2f} {abs(r.linear_cost - c_log):>12.1e} "
-                  f"{(abs(r.linear_cost - c_ker) if ker_ok else float('nan')):>12.1e}")
+                  f"{(abs(r.linear_cost - c_ker) if ker_ok else float('nan')):>12.1e}", flush=True)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes only")
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--big", action="store_true", help="also exact OT at n = 4000")
+    p.add_argument("--repeat", type=int, default=3, help="interleaved rounds (minimum time is reported)")
+    p.add_argument("--dims", type=int, nargs="+", default=[2, 9])
+    p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    p.add_argument("--lsa-budget", type=float, default=60.0,
+                   help="skip scipy LSA where its n^3 extrapolation exceeds this many seconds")
+    p.add_argument("--no-sinkhorn", action="store_true")
     p.add_argument("--tol", type=float, default=1e-9, help="Sinkhorn stopping threshold (all solvers)")
     args = p.parse_args(argv)
+    print(environment())
     rng = np.random.default_rng(0)
-    # warm-up: compile / load the Numba kernels outside the timed region
+    # warm-up: compile / load the Numba kernels (serial and parallel paths) outside the timed region
     xw = rng.random((20, 2))
     nro.w2_squared(xw, xw[::-1])
+    nro.w2_squared(xw, xw[:15])
     nro.sinkhorn(xw, xw[::-1], 0.1)
-    exact_sizes = (500, 1000) if args.quick else (500, 1000, 2000)
-    sk_sizes = (1000,) if args.quick else (1000, 4000)
-    bench_exact(exact_sizes, args.repeat, rng)
-    bench_sinkhorn(sk_sizes, (0.1, 0.01), args.tol, args.repeat, rng)
-    print("\nratios: nr/min(POT,LSA) <= 1.5 is the exact target; POTlog/nr >= 20 and nr/POTker <= 2 the Sinkhorn targets")
+    xb = rng.random((4200, 2))
+    nro.cost_matrix(xb, xb)
+    sizes = (500, 1000) if args.quick else (500, 1000, 2000) + ((4000,) if args.big else ())
+    bench_exact(sizes, args.dims, args.kinds, args.repeat, args.lsa_budget, rng)
+    if not args.no_sinkhorn:
+        bench_sinkhorn((1000,) if args.quick else (1000, 4000), (0.1, 0.01), args.tol, args.repeat, rng)
+    print("\ntargets: exact nr/min(POT, LSA) <= 1; Sinkhorn POTlog/nr >= 20 and nr/POTker <= 2")
 
 
 if __name__ == "__main__":

@@ -405,3 +405,270 @@ def test_sinkhorn_entropic_gaussian_closed_form_tight():
                         1.0, tol=1e-10).objective for _ in range(16)]
     se = np.std(vals, ddof=1) / 4
     assert abs(np.mean(vals) - exact) <= 5 * se, (np.mean(vals), exact, se)
+
+
+# ------------------------------------------------------------------ robustness (issue 11)
+
+_OVERFLOW_SCRIPT = r"""
+import numpy as np
+import nent_ref as nr
+cases = {
+    "nonuniform": lambda: nr.ot.w2_squared([0., 1e155], [0., 1e155, 5.]),
+    "segfault": lambda: nr.ot.w2_squared([0., 1e155, 2e155], [5e155, 6e155, 7e155]),
+    "hang": lambda: nr.ot.w2_squared(np.random.default_rng(0).random(30) * 1e200,
+                                     np.random.default_rng(1).random(30) * 1e200),
+    "exact_ot": lambda: nr.ot.exact_ot([0., 1e155, 2e155], [5e155, 6e155, 7e155]),
+    "sinkhorn": lambda: nr.ot.sinkhorn([[0., 0.], [1., 0.]], [[1.3e154, 1.3e154], [1.3e154, 1.2e154]], 1e300),
+    "1d": lambda: nr.ot.w2_squared_1d([0., 1e155], [0., 1e155, 5.]),
+}
+for name, fn in cases.items():
+    try:
+        out = fn()
+        print(name, "RETURNED", out)
+    except ValueError as exc:
+        print(name, "ValueError", exc)
+"""
+
+
+def test_overflowing_costs_raise_not_crash():
+    # Issue 11 reproducers: squared costs beyond float64 used to return 0.0, segfault (exit 139) or
+    # hang inside the compiled solvers.  Run in a subprocess so that a crash fails this test
+    # instead of killing pytest; every case must end in a clear ValueError.
+    proc = subprocess.run([sys.executable, "-c", _OVERFLOW_SCRIPT], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+    lines = dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines())
+    assert set(lines) == {"nonuniform", "segfault", "hang", "exact_ot", "sinkhorn", "1d"}, proc.stdout
+    for name, text in lines.items():
+        assert text.startswith("ValueError") and "overflow" in text, (name, text)
+
+
+@pytest.mark.parametrize("k", [-500, -40, 7, 300, 500])
+def test_power_of_two_scaling_is_exact(k):
+    # W2^2(c x, c y) = c^2 W2^2(x, y) and OT_{c^2 eps}(c x, c y) = c^2 OT_eps(x, y): with c = 2^k the
+    # solvers see the same internally rescaled problem, so the equalities hold bit for bit, far
+    # outside the range where |x - y|^2 could be formed directly (k = 500: costs ~ 2^1000).
+    rng = _rng(20)
+    x = rng.standard_normal((40, 2))
+    y = rng.standard_normal((40, 2)) + 1.0
+    a = rng.dirichlet(np.ones(40))
+    c = 2.0 ** k
+    c2 = 2.0 ** (2 * k)
+    assert ot.w2_squared(c * x, c * y) == c2 * ot.w2_squared(x, y)
+    assert ot.w2_squared(c * x, c * y, a, None) == c2 * ot.w2_squared(x, y, a, None)
+    assert ot.w2_squared_1d(c * x[:, 0], c * y[:, 0], a) == c2 * ot.w2_squared_1d(x[:, 0], y[:, 0], a)
+    r1 = ot.exact_ot(c * x, c * y)
+    r0 = ot.exact_ot(x, y)
+    np.testing.assert_array_equal(r1.u, c2 * r0.u)
+    assert r1.error_bound == c2 * r0.error_bound
+    s1 = ot.sinkhorn(c * x, c * y, c2 * 0.5)
+    s0 = ot.sinkhorn(x, y, 0.5)
+    assert s1.linear_cost == c2 * s0.linear_cost and s1.objective == c2 * s0.objective
+    np.testing.assert_array_equal(s1.f, c2 * s0.f)
+
+
+def test_result_outside_float64_range_raises():
+    x = np.array([[0.0], [1.0]])
+    y = np.array([[0.5], [2.0]])
+    # W2^2 = 2^-1100 (0.25 + 1) / 2: not a normal float64
+    with pytest.raises(ValueError, match="underflows"):
+        ot.w2_squared(2.0 ** -550 * x, 2.0 ** -550 * y)
+    with pytest.raises(ValueError, match="underflows"):
+        ot.w2_squared_1d(2.0 ** -550 * x, 2.0 ** -550 * y)
+    # matched distance 1e-10 next to a distance 1e200: the squares span more than float64 can hold
+    with pytest.raises(ValueError, match="underflows"):
+        ot.w2_squared([0.0, 1e200], [1e-10, 1e200])
+    # the same at 1e100 is representable: W2^2 = 1e-20 / 2 (two points, one moved by 1e-10)
+    assert ot.w2_squared([0.0, 1e100], [1e-10, 1e100]) == pytest.approx(0.5e-20, rel=1e-15)
+    # identical far-apart points: exactly 0 (nothing underflowed), potentials finite
+    res = ot.exact_ot([0.0, 1e155], [0.0, 1e155])
+    assert res.w2_squared == 0.0 and np.all(np.isfinite(res.u)) and np.all(np.isfinite(res.v))
+    with pytest.raises(ValueError, match="overflow"):
+        ot.cost_matrix([0.0, 1e155], [0.0])
+
+
+@pytest.mark.parametrize("eps", [1e-20, 1e-300, 5e-324])
+def test_sinkhorn_tiny_eps_rejected(eps):
+    # issue 11: these returned 1.6e296, inf, or 0.0 with a NaN dual (flagged only by converged=False)
+    rng = _rng(21)
+    x, y = rng.random((15, 2)), rng.random((15, 2))
+    with pytest.raises(ValueError, match="SINKHORN_MIN_EPS_RATIO"):
+        ot.sinkhorn(x, y, eps)
+    with pytest.raises(ValueError, match="SINKHORN_MIN_EPS_RATIO"):     # validation is not opt-out
+        ot.sinkhorn(x, y, eps, raise_on_failure=False)
+    # the limit is relative to the largest squared distance
+    cmax = ot.cost_matrix(x, y).max()
+    ot.sinkhorn(x, y, 1.01 * ot.SINKHORN_MIN_EPS_RATIO * cmax, max_iter=3, raise_on_failure=False)
+    with pytest.raises(ValueError, match="SINKHORN_MIN_EPS_RATIO"):
+        ot.sinkhorn(x, y, 0.99 * ot.SINKHORN_MIN_EPS_RATIO * cmax)
+
+
+def test_sinkhorn_failure_raises_unless_opted_out():
+    rng = _rng(22)
+    x, y = rng.random((30, 2)), rng.random((30, 2))
+    with pytest.raises(ValueError, match="no convergence"):
+        ot.sinkhorn(x, y, 1e-3, max_iter=20)
+    res = ot.sinkhorn(x, y, 1e-3, max_iter=20, raise_on_failure=False)
+    assert not res.converged and res.n_iter == 20 and np.all(np.isfinite(res.f))
+    # a result that overflows float64 when scaled back (costs ~3.4e308) raises, or is flagged
+    xb = [[0.0, 0.0], [1.0, 0.0]]
+    yb = [[1.3e154, 1.3e154], [1.3e154, 1.2e154]]
+    with pytest.raises(ValueError, match="overflow"):
+        ot.sinkhorn(xb, yb, 1e300)
+    res = ot.sinkhorn(xb, yb, 1e300, raise_on_failure=False)
+    assert not res.converged
+    for bad in (np.nan, np.inf, -1.0, 0.0, "a"):
+        with pytest.raises(ValueError, match="eps"):
+            ot.sinkhorn(x, y, bad)
+    for kw in ({"max_iter": 0}, {"max_iter": 1.5}, {"check_every": True}, {"tol": 0.0}, {"tol": np.nan}):
+        with pytest.raises(ValueError):
+            ot.sinkhorn(x, y, 0.1, **kw)
+
+
+def test_complex_input_rejected():
+    x = np.zeros((4, 2))
+    w = np.full(4, 0.25)
+    for call in (lambda: ot.w2_squared(x + 0j, x), lambda: ot.w2_squared(x, x + 1j),
+                 lambda: ot.exact_ot(x, x, w + 0j), lambda: ot.w2_squared(x, x, None, w.astype(complex)),
+                 lambda: ot.w2_squared_1d(x[:, 0] + 0j, x[:, 0]), lambda: ot.sinkhorn(x + 0j, x, 0.1),
+                 lambda: ot.sinkhorn(x, x, 0.1 + 0j), lambda: ot.cost_matrix(x, x + 0j),
+                 lambda: ot.w2_squared_gaussian(np.zeros(2) + 0j, np.eye(2), np.zeros(2), np.eye(2)),
+                 lambda: ot.w2_squared_gaussian(np.zeros(2), np.eye(2) + 0j, np.zeros(2), np.eye(2)),
+                 lambda: ot.entropic_ot_gaussian(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2), 1j)):
+        with pytest.raises(ValueError, match="real"):
+            call()
+    with pytest.raises(ValueError, match="max_pivots"):
+        ot.exact_ot(x, x[:3], max_pivots=0)
+
+
+def test_certificate_bounds_the_error():
+    # error_bound certifies value - optimum >= 0; check it against scipy's independent solver
+    # (scipy.optimize.linear_sum_assignment, exact assignment on the float64 cost matrix)
+    rng = _rng(23)
+    for n, d, shift in ((120, 2, 0.0), (250, 2, 0.0), (250, 2, 3.0), (150, 9, 1.0), (230, 9, 1.0)):
+        x = rng.standard_normal((n, d))
+        y = rng.standard_normal((n, d)) + shift
+        res = ot.exact_ot(x, y, return_plan=False)
+        C = ot.cost_matrix(x, y)
+        r, c = linear_sum_assignment(C)
+        ref = C[r, c].mean()
+        assert 0.0 <= res.error_bound <= 1e-13 * res.w2_squared
+        assert res.w2_squared - ref <= res.error_bound + 4e-16 * ref
+        # weighted (network simplex): bound also tiny after the tree-potential recomputation
+        a = rng.dirichlet(np.ones(n))
+        resw = ot.exact_ot(x, y, a, None, return_plan=False)
+        assert 0.0 <= resw.error_bound <= 1e-12 * resw.w2_squared
+    # the numba certificate kernels agree with their numpy twin
+    x = rng.standard_normal((30, 3))
+    y = rng.standard_normal((25, 3))
+    C = K.sq_cost(x, y)
+    u = rng.standard_normal(30)
+    v = np.min(C - u[:, None], axis=0) + rng.normal(0, 1e-3, 25)    # some slightly infeasible pairs
+    ref = K.dual_gap_np(C, u, v, 3)
+    assert ref > 0
+    assert K.dual_gap_matrix(C, u, v, 3) == pytest.approx(ref, rel=1e-12)
+    np.testing.assert_array_equal(K.sq_cost_serial(x, y), K.sq_cost(x, y))
+
+
+# ------------------------------------------------------------------ exact OT speed path (issue 15)
+
+@pytest.mark.parametrize("d", [2, 9])
+@pytest.mark.parametrize("kind", ["same", "shifted", "scaled", "anisotropic", "two-blobs"])
+def test_exact_vs_scipy_on_shifted_scaled_clouds(d, kind):
+    # Reference: scipy.optimize.linear_sum_assignment (exact LAP, Crouse 2016) on the float64 cost
+    # matrix cdist-equivalent |x_i - y_j|^2.  The Monge-normalised JV must agree to 1e-12 relative.
+    rng = _rng(24, d, len(kind))
+    n = 300
+    x = rng.random((n, d))
+    y = rng.random((n, d))
+    if kind == "shifted":
+        y += 0.5
+    elif kind == "scaled":
+        y = 3.0 * y - 7.0
+    elif kind == "anisotropic":
+        y = y * np.linspace(0.2, 4.0, d) + 1.0
+    elif kind == "two-blobs":
+        y = 0.1 * rng.standard_normal((n, d)) + 2.0 * (rng.random(n) < 0.3)[:, None]
+    C = ot.cost_matrix(x, y)
+    r, c = linear_sum_assignment(C)
+    ref = C[r, c].mean()
+    res = ot.exact_ot(x, y)
+    assert abs(res.w2_squared - ref) <= 1e-12 * ref
+    # potentials refer to the original costs: feasible, tight on the plan, strong duality
+    R = C - res.u[:, None] - res.v[None, :]
+    assert R.min() >= -1e-12 * C.max()
+    assert np.abs(R[res.plan > 0]).max() <= 1e-12 * C.max()
+    assert res.dual_objective == pytest.approx(res.w2_squared, rel=1e-12)
+
+
+def test_normalising_map_is_an_equivalent_cost():
+    # |xh_i - yh_j|^2 - |x_i - y_j|^2 - beta_j must depend on i only (alpha_i): same assignments
+    rng = _rng(25)
+    x = rng.standard_normal((50, 3))
+    y = rng.standard_normal((50, 3)) @ np.array([[2.0, 0.3, 0], [0, 0.5, 0.1], [0, 0, 1.0]]) + 4.0
+    xh, yh, beta, alpha = ot._normalising_map(x, y)
+    D = K.sq_cost_np(xh, yh) - K.sq_cost_np(x, y) - beta[None, :] - alpha[:, None]
+    assert np.abs(D).max() <= 1e-12 * K.sq_cost_np(x, y).max()
+    # and it equalises the covariances (the point of the map)
+    np.testing.assert_allclose(np.cov(xh.T), np.cov(yh.T), rtol=1e-10, atol=1e-12)
+
+
+def test_small_problems_do_not_start_numba_or_the_thread_pool():
+    # The first Numba call in a process costs ~0.25 s (runtime + cache load), the first parallel
+    # kernel also starts OpenMP.  Small uniform problems use scipy + numpy (no Numba at all); larger
+    # and weighted ones below PARALLEL_COST_MIN use the serial cost kernel (no thread pool).
+    script = ("import numpy as np, numba, nent_ref as nr\n"
+              "from numba.core.registry import CPUDispatcher\n"
+              "from nent_ref.quantities import _ot_kernels as K\n"
+              "x = np.random.default_rng(0).random((200, 2))\n"
+              "nr.ot.w2_squared(x, x[::-1] + 0.5); nr.ot.exact_ot(x, x[::-1] * 2)\n"
+              "used = [k for k, f in vars(K).items() if isinstance(f, CPUDispatcher) and f.signatures]\n"
+              "print('numba used:', used)\n"
+              "nr.ot.w2_squared(np.tile(x, (3, 1)), np.tile(x, (3, 1)) + 0.5); nr.ot.exact_ot(x, x[:150])\n"
+              "try:\n    print('threads started', numba.threading_layer())\n"
+              "except ValueError:\n    print('threads not started')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines() == ["numba used: []", "threads not started"], proc.stdout
+
+
+def test_small_and_large_assignment_paths_agree(monkeypatch):
+    # n <= SMALL_ASSIGNMENT: scipy assignment + Bellman-Ford potentials; else Numba JV.  Same
+    # optimum (to rounding of the cost entries), both certified, both dual feasible and tight.
+    rng = _rng(27)
+    for d, shift in ((2, 0.0), (2, 0.7), (9, 1.0)):
+        x = rng.random((150, d))
+        y = rng.random((150, d)) * 1.5 + shift
+        small = ot.exact_ot(x, y)
+        monkeypatch.setattr(ot, "SMALL_ASSIGNMENT", 0)
+        large = ot.exact_ot(x, y)
+        monkeypatch.undo()
+        assert small.w2_squared == pytest.approx(large.w2_squared, rel=1e-14)
+        C = ot.cost_matrix(x, y)
+        for res in (small, large):
+            assert 0 <= res.error_bound <= 1e-13 * res.w2_squared
+            R = C - res.u[:, None] - res.v[None, :]
+            assert R.min() >= -1e-13 and np.abs(R[res.plan > 0]).max() <= 1e-13
+
+
+@pytest.mark.parametrize("case", ["random", "integer-ties", "rank-one", "geometric-offsets"])
+def test_lap_kernel_vs_scipy_twin(case):
+    # lap_solve_shifted(C, alpha) is exact for every alpha (alpha only seeds the column reduction);
+    # twin: scipy.optimize.linear_sum_assignment (K.lap_np).  Integer costs with many ties exercise
+    # the tie handling of the shortest-path phase.
+    rng = _rng(26, len(case))
+    n = 120
+    if case == "random":
+        C = rng.random((n, n))
+    elif case == "integer-ties":
+        C = rng.integers(0, 5, (n, n)).astype(float)
+    elif case == "rank-one":
+        C = np.outer(rng.random(n), rng.random(n))
+    else:
+        C = K.sq_cost(rng.standard_normal((n, 2)), rng.standard_normal((n, 2)) * 2 + 3)
+    _, ref = K.lap_np(C)
+    for alpha in (np.zeros(n), rng.standard_normal(n), 1e3 * rng.standard_normal(n)):
+        col4row, u, v = K.lap_solve_shifted(C, alpha)
+        assert np.array_equal(np.sort(col4row), np.arange(n))
+        assert abs(C[np.arange(n), col4row].sum() - ref) <= 1e-12 * max(abs(ref), 1.0)
+        assert np.min(C - u[:, None] - v[None, :]) >= -1e-9

@@ -7,10 +7,16 @@ mathematics in the most direct way and exist so that tests can compare against t
 
 Kernels
 -------
-``sq_cost``                Squared Euclidean cost matrix (parallel over rows).
+``sq_cost``                Squared Euclidean cost matrix (parallel over rows; ``sq_cost_serial``
+                           for small problems).
 ``lap_solve``              Dense linear assignment: Jonker-Volgenant column reduction and
                            augmenting row reduction followed by shortest augmenting paths
                            (Jonker & Volgenant, Computing 38, 1987), with dual potentials.
+                           ``lap_solve_shifted`` seeds the column reduction with row offsets; its
+                           Dijkstra relaxes candidate columns first and whole rows only when an
+                           exact lower bound requires it (binary heaps); twin ``lap_np`` (scipy).
+``dual_gap_*``             A posteriori certificate: how far potentials are from dual feasible,
+                           with every rounding error bounded (exact OT error bounds).
 ``network_simplex``        Exact transportation problem with real weights: primal network
                            simplex with a strongly feasible spanning tree (Cunningham's
                            leaving-arc rule, no cycling) and block-search pricing.
@@ -28,19 +34,39 @@ from numba import njit, prange
 # cost matrix
 
 
+@njit(cache=True)
+def _cost_row(x, yT, i, out):
+    """out_j = sum_k (x_ik - y_jk)^2, summed over k in ascending order; the loop over j is
+    innermost (y transposed, contiguous) so that it vectorises."""
+    d, m = yT.shape
+    for j in range(m):
+        out[j] = 0.0
+    for k in range(d):
+        xik = x[i, k]
+        for j in range(m):
+            t = xik - yT[k, j]
+            out[j] += t * t
+
+
 @njit(cache=True, parallel=True)
 def sq_cost(x, y):
-    """C_ij = sum_k (x_ik - y_jk)^2 (float64)."""
-    n, d = x.shape
-    m = y.shape[0]
-    C = np.empty((n, m))
+    """C_ij = sum_k (x_ik - y_jk)^2 (float64; parallel over rows)."""
+    n = x.shape[0]
+    yT = np.ascontiguousarray(y.T)
+    C = np.empty((n, y.shape[0]))
     for i in prange(n):
-        for j in range(m):
-            s = 0.0
-            for k in range(d):
-                t = x[i, k] - y[j, k]
-                s += t * t
-            C[i, j] = s
+        _cost_row(x, yT, i, C[i])
+    return C
+
+
+@njit(cache=True)
+def sq_cost_serial(x, y):
+    """Serial :func:`sq_cost` (same arithmetic, no thread pool: for small problems)."""
+    n = x.shape[0]
+    yT = np.ascontiguousarray(y.T)
+    C = np.empty((n, y.shape[0]))
+    for i in range(n):
+        _cost_row(x, yT, i, C[i])
     return C
 
 
@@ -54,26 +80,144 @@ def sq_cost_np(x, y):
 
 
 @njit(cache=True)
+def _relax(ci, w, d, path, i, off):
+    """d_j <- min(d_j, C_ij - w_j + off), recording row i as the predecessor where it improves."""
+    for j in range(ci.shape[0]):
+        r = ci[j] - w[j] + off
+        if r < d[j]:
+            d[j] = r
+            path[j] = i
+
+
+@njit(cache=True, fastmath={"nnan", "nsz", "reassoc"})
+def _minimum(d):
+    """min_j d_j (no NaN here; the minimum is exact in any order, so reassociation is harmless)."""
+    m = np.inf
+    for j in range(d.shape[0]):
+        m = min(m, d[j])
+    return m
+
+
+@njit(cache=True)
+def _first_equal(d, val):
+    for j in range(d.shape[0]):
+        if d[j] == val:
+            return j
+    return -1
+
+
+@njit(cache=True)
+def _select_candidates(ci, v, out, selv, selj):
+    """The len(out) columns with the smallest ci_j - v_j (into out) and the next smallest value
+    (returned; +inf when every column is a candidate).  Sorted insertion into len(out) + 1 slots."""
+    kc = out.shape[0]
+    m = ci.shape[0]
+    cnt = 0
+    for j in range(m):
+        h = ci[j] - v[j]
+        if cnt <= kc:
+            p = cnt
+            cnt += 1
+        elif h < selv[kc]:
+            p = kc
+        else:
+            continue
+        while p > 0 and selv[p - 1] > h:
+            selv[p] = selv[p - 1]
+            selj[p] = selj[p - 1]
+            p -= 1
+        selv[p] = h
+        selj[p] = j
+    for t in range(kc):
+        out[t] = selj[t]
+    return selv[kc] if cnt > kc else np.inf
+
+
+@njit(cache=True)
+def _heap_push(hv, hj, size, val, j):
+    p = size
+    while p > 0:
+        q = (p - 1) >> 1
+        if hv[q] <= val:
+            break
+        hv[p] = hv[q]
+        hj[p] = hj[q]
+        p = q
+    hv[p] = val
+    hj[p] = j
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(hv, hj, size):
+    size -= 1
+    val = hv[size]
+    j = hj[size]
+    p = 0
+    while True:
+        c = 2 * p + 1
+        if c >= size:
+            break
+        if c + 1 < size and hv[c + 1] < hv[c]:
+            c += 1
+        if hv[c] >= val:
+            break
+        hv[p] = hv[c]
+        hj[p] = hj[c]
+        p = c
+    if size > 0:
+        hv[p] = val
+        hj[p] = j
+    return size
+
+
+@njit(cache=True)
+def _heap_rebuild(hv, hj, d, scanned):
+    """Drop stale entries: one entry per unscanned column with a finite distance."""
+    size = 0
+    for j in range(d.shape[0]):
+        if not scanned[j] and d[j] < np.inf:
+            size = _heap_push(hv, hj, size, d[j], j)
+    return size
+
+
+@njit(cache=True)
 def lap_solve(C):
     """Minimum-cost perfect assignment of the square matrix C.
 
     Returns ``(col4row, u, v)`` with ``u_i + v_j <= C_ij`` for all i, j and equality on
     ``(i, col4row[i])``; hence ``sum u + sum v = sum_i C[i, col4row[i]]`` (strong duality).
     """
+    return lap_solve_shifted(C, np.zeros(C.shape[0]))
+
+
+@njit(cache=True)
+def lap_solve_shifted(C, alpha):
+    """:func:`lap_solve` run as if on the equivalent matrix ``C_ij + alpha_i`` (same optimal
+    assignments): only the column reduction sees alpha, ``v_j = min_i (C_ij + alpha_i)``, which
+    starts the rows at ``u_i = -alpha_i``; everything else is row-wise or uses reduced costs, and
+    the potentials returned refer to C itself.  Row offsets that make the rows alike (see
+    ``nent_ref.ot._normalising_map``) leave far fewer rows to the shortest-path phase.
+    """
     n = C.shape[0]
     col4row = np.full(n, -1, np.int64)
     row4col = np.full(n, -1, np.int64)
     u = np.zeros(n)
     v = np.empty(n)
-    # 1. column reduction: v_j = min_i C_ij, assign the argmin row if it is still free
+    # 1. column reduction: v_j = min_i (C_ij + alpha_i) (first minimising row; computed row by row,
+    # which reads C contiguously), then assign the argmin row if it is still free (columns n-1 .. 0)
+    arg = np.zeros(n, np.int64)
+    for j in range(n):
+        v[j] = np.inf
+    for i in range(n):
+        ai = alpha[i]
+        for j in range(n):
+            h = C[i, j] + ai
+            if h < v[j]:
+                v[j] = h
+                arg[j] = i
     for j in range(n - 1, -1, -1):
-        best = np.inf
-        ib = 0
-        for i in range(n):
-            if C[i, j] < best:
-                best = C[i, j]
-                ib = i
-        v[j] = best
+        ib = arg[j]
         if col4row[ib] < 0:
             col4row[ib] = j
             row4col[j] = ib
@@ -137,55 +281,106 @@ def lap_solve(C):
                 if h < mn:
                     mn = h
             u[i] = mn
-    # 3. shortest augmenting paths (Dijkstra on reduced costs) for the remaining free rows
-    shortest = np.empty(n)
+    # 3. shortest augmenting paths (Dijkstra on reduced costs) for the remaining free rows.
+    # Sparse with an exact bound: a scanned row relaxes only its ``kc`` candidate columns (the
+    # smallest C_ij - v_j when the candidates were chosen) and leaves the bound theta_i + off for
+    # the rest (theta_i: the next smallest value).  v only decreases in this phase, so the bound
+    # stays valid; whenever the smallest tentative distance exceeds the smallest pending bound,
+    # that row is relaxed densely (and its candidates refreshed) before a column is settled, so
+    # columns are settled in exactly Dijkstra's order.  Binary heaps hold the tentative distances
+    # (lazy deletion) and the pending bounds.
+    kc = min(n, 24)
+    cand = np.empty((n, kc), np.int64)
+    theta = np.full(n, np.inf)
+    has_cand = np.zeros(n, np.bool_)
+    selv = np.empty(kc + 1)
+    selj = np.empty(kc + 1, np.int64)
+    d = np.empty(n)
+    scanned = np.zeros(n, np.bool_)
     path = np.empty(n, np.int64)
-    remaining = np.empty(n, np.int64)
     sr_rows = np.empty(n, np.int64)
-    sc = np.zeros(n, np.bool_)
+    sc_cols = np.empty(n, np.int64)
+    sc_d = np.empty(n)
+    offs = np.empty(n)
+    cap = 4 * n + 8 * kc
+    hv = np.empty(cap)
+    hj = np.empty(cap, np.int64)
+    pv = np.empty(n)
+    pj = np.empty(n, np.int64)
     for f in range(nfree):
         cur = free[f]
         for j in range(n):
-            shortest[j] = np.inf
-            remaining[j] = n - 1 - j
-            sc[j] = False
-        nrem = n
+            d[j] = np.inf
+            scanned[j] = False
+        hsize = 0
+        psize = 0
         nsr = 0
+        nsc = 0
         minval = 0.0
         sink = -1
         i = cur
         while sink < 0:
             sr_rows[nsr] = i
             nsr += 1
-            lowest = np.inf
-            index = -1
-            ui = u[i]
-            for it in range(nrem):
-                j = remaining[it]
-                r = minval + C[i, j] - ui - v[j]
-                if r < shortest[j]:
-                    path[j] = i
-                    shortest[j] = r
-                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] < 0):
-                    lowest = shortest[j]
-                    index = it
+            off = minval - u[i]
+            offs[i] = off
+            if not has_cand[i]:
+                theta[i] = _select_candidates(C[i], v, cand[i], selv, selj)
+                has_cand[i] = True
+            for t in range(kc):
+                j = cand[i, t]
+                if not scanned[j]:
+                    r = C[i, j] - v[j] + off
+                    if r < d[j]:
+                        d[j] = r
+                        path[j] = i
+                        if hsize == cap:
+                            hsize = _heap_rebuild(hv, hj, d, scanned)
+                        hsize = _heap_push(hv, hj, hsize, r, j)
+            if theta[i] < np.inf:
+                psize = _heap_push(pv, pj, psize, theta[i] + off, i)
+            # settle the next column: the smallest valid tentative distance, unless a pending
+            # bound is smaller (then relax that row densely first)
+            while True:
+                while hsize > 0 and (scanned[hj[0]] or hv[0] != d[hj[0]]):
+                    hsize = _heap_pop(hv, hj, hsize)
+                top = hv[0] if hsize > 0 else np.inf
+                if psize > 0 and pv[0] < top:
+                    r_i = pj[0]
+                    psize = _heap_pop(pv, pj, psize)
+                    o = offs[r_i]
+                    ci = C[r_i]
+                    for j in range(n):
+                        if not scanned[j]:
+                            r = ci[j] - v[j] + o
+                            if r < d[j]:
+                                d[j] = r
+                                path[j] = r_i
+                                if hsize == cap:
+                                    hsize = _heap_rebuild(hv, hj, d, scanned)
+                                hsize = _heap_push(hv, hj, hsize, r, j)
+                    theta[r_i] = _select_candidates(ci, v, cand[r_i], selv, selj)
+                    continue
+                break
+            jmin = hj[0]
+            lowest = hv[0]
+            hsize = _heap_pop(hv, hj, hsize)
             minval = lowest
-            j = remaining[index]
-            if row4col[j] < 0:
-                sink = j
+            scanned[jmin] = True
+            sc_cols[nsc] = jmin
+            sc_d[nsc] = lowest
+            nsc += 1
+            if row4col[jmin] < 0:
+                sink = jmin
             else:
-                i = row4col[j]
-            sc[j] = True
-            nrem -= 1
-            remaining[index] = remaining[nrem]
-        # dual update
+                i = row4col[jmin]
+        # dual update: row sr_rows[t] was reached through column sc_cols[t - 1]
         u[cur] += minval
         for t in range(1, nsr):
-            i = sr_rows[t]
-            u[i] += minval - shortest[col4row[i]]
-        for j in range(n):
-            if sc[j]:
-                v[j] -= minval - shortest[j]
+            u[sr_rows[t]] += minval - sc_d[t - 1]
+        for t in range(nsc):
+            j = sc_cols[t]
+            v[j] -= minval - sc_d[t]
         # augment along the path
         j = sink
         while True:
@@ -197,6 +392,53 @@ def lap_solve(C):
             if i == cur:
                 break
     return col4row, u, v
+
+
+# ----------------------------------------------------------------------------------------------
+# a posteriori optimality certificate (dual feasibility with rounding accounted for)
+
+_U = 2.0 ** -53          # unit roundoff
+_SUB = 2.0 ** -1074      # smallest subnormal
+
+
+@njit(cache=True)
+def _entry_error(c, ui, vj, d):
+    """Bound on |R_computed - R_exact| for R = C_ij - u_i - v_j, C_ij = sum of d squared
+    differences: the cost's own rounding ((d + 1) u c, plus subnormal underflow of the squares)
+    and the two subtractions (each u |operand|), with a safety factor."""
+    return _U * ((d + 4) * c + 3.0 * (abs(ui) + abs(vj))) + (d + 1) * _SUB
+
+
+@njit(cache=True)
+def _gap_matrix_row(C, u, v, d, i):
+    worst = 0.0
+    ui = u[i]
+    for j in range(C.shape[1]):
+        r = (C[i, j] - ui) - v[j]
+        e = _entry_error(C[i, j], ui, v[j], d) - r
+        if e > worst:
+            worst = e
+    return worst
+
+
+@njit(cache=True)
+def dual_gap_matrix(C, u, v, d):
+    """delta = max(0, max_ij (err_ij - R_ij)) for the cost matrix C of d-dimensional points: the
+    exact reduced costs C_ij - u_i - v_j (C_ij the exact squared distances of the float64 points)
+    are then >= -delta, whatever the rounding of C and of the subtractions."""
+    worst = 0.0
+    for i in range(C.shape[0]):
+        w = _gap_matrix_row(C, u, v, d, i)
+        if w > worst:
+            worst = w
+    return worst
+
+
+def dual_gap_np(C, u, v, d):
+    """numpy twin of :func:`dual_gap_matrix`."""
+    R = (C - u[:, None]) - v[None, :]
+    err = _U * ((d + 4) * C + 3.0 * (np.abs(u)[:, None] + np.abs(v)[None, :])) + (d + 1) * _SUB
+    return max(0.0, float(np.max(err - R)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -450,6 +692,56 @@ def network_simplex(C, a, b, tol, max_pivots):
     return tails, heads, flows, phi, pivots, status
 
 
+@njit(cache=True)
+def tree_potentials(C, tails, heads, u_old, v_old):
+    """Recompute potentials along the basic real arcs: ``u_i + v_j = C_ij`` on every arc (i, j),
+    one breadth-first sweep per connected component of the arcs, anchored at the old potential of
+    the component's first node.  The simplex updates its potentials incrementally across arcs of
+    cost ~N max(C) (the artificial arcs), so they carry rounding errors of that size; these are
+    exact up to a few roundings of the (small) costs along the tree.  Returns (u, v)."""
+    n, m = C.shape
+    N = n + m
+    deg = np.zeros(N + 1, np.int64)
+    for k in range(tails.shape[0]):
+        deg[tails[k] + 1] += 1
+        deg[n + heads[k] + 1] += 1
+    for t in range(N):
+        deg[t + 1] += deg[t]
+    adj = np.empty(2 * tails.shape[0], np.int64)
+    fill = deg[:N].copy()
+    for k in range(tails.shape[0]):
+        adj[fill[tails[k]]] = n + heads[k]
+        fill[tails[k]] += 1
+        adj[fill[n + heads[k]]] = tails[k]
+        fill[n + heads[k]] += 1
+    pot = np.empty(N)
+    seen = np.zeros(N, np.bool_)
+    queue = np.empty(N, np.int64)
+    for r in range(N):
+        if seen[r]:
+            continue
+        pot[r] = u_old[r] if r < n else v_old[r - n]
+        seen[r] = True
+        qh = 0
+        qt = 0
+        queue[qt] = r
+        qt += 1
+        while qh < qt:
+            a = queue[qh]
+            qh += 1
+            for t in range(deg[a], deg[a + 1]):
+                b = adj[t]
+                if not seen[b]:
+                    seen[b] = True
+                    if a < n:
+                        pot[b] = C[a, b - n] - pot[a]
+                    else:
+                        pot[b] = C[b, a - n] - pot[a]
+                    queue[qt] = b
+                    qt += 1
+    return pot[:n].copy(), pot[n:].copy()
+
+
 # ----------------------------------------------------------------------------------------------
 # Sinkhorn (entropic OT with reference measure a (x) b)
 
@@ -668,6 +960,16 @@ def sinkhorn_kernel_np(C, a, b, eps, n_iter):
         v = b / (K.T @ u)
         u = a / (K @ v)
     return eps * np.log(u / a), eps * np.log(v / b)
+
+
+def lap_np(C):
+    """Twin of :func:`lap_solve` / :func:`lap_solve_shifted` (scipy's exact assignment, Crouse 2016):
+    returns (col4row, total cost)."""
+    from scipy.optimize import linear_sum_assignment
+    r, c = linear_sum_assignment(C)
+    col4row = np.empty(C.shape[0], np.int64)
+    col4row[r] = c
+    return col4row, float(C[r, c].sum())
 
 
 def network_simplex_np(C, a, b):
