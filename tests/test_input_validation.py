@@ -66,7 +66,7 @@ def test_ve_has_no_equilibrium():
     (lambda: nr.VP(kappa=0.0), "kappa must be positive"),
     (lambda: nr.VP(kappa=np.nan), "finite"),
     (lambda: nr.VP(schedule=nr.CosineSchedule(), T=2.0), "cosine schedule"),
-    (lambda: nr.CosineSchedule(s=0.0), "positive"),
+    (lambda: nr.CosineSchedule(offset=0.0), "positive"),
     (lambda: nr.SL(sigma0=-1.0), "sigma0 must be positive"),
     (lambda: nr.VE(sigma_min=1.0, sigma_max=0.5), "sigma_min < sigma_max"),
 ])
@@ -169,3 +169,13 @@ def test_gaussian_sample_accepts_generator_and_seed_sequence():
     ss = np.random.SeedSequence(11)
     assert np.array_equal(g.sample(4, seed=ss), g.sample(4, seed=np.random.SeedSequence(11)))
     assert np.array_equal(g.sample(4, seed=11), g.sample(4, seed=np.random.SeedSequence(11)))
+
+
+def test_cosine_offset_is_called_offset():
+    # issue 14: CosineSchedule's offset was named `s`, the letter of forward time
+    c = nr.CosineSchedule(offset=0.01)
+    assert c.offset == 0.01 and "offset=0.01" in repr(c)
+    with pytest.warns(DeprecationWarning, match="offset"):
+        old = nr.CosineSchedule(s=0.01)
+    assert old.offset == 0.01 and old.s == 0.01
+    assert float(nr.VP(schedule=c).B(0.5)) == float(nr.VP(schedule=old).B(0.5))

@@ -124,9 +124,9 @@ def test_perturbed_model_matches_closed_form(pname):
     cf = model.closed_form(0.0, _s1(proc))
     dec = neural.decompose(model, g, proc)
     for name in ("s_nn", "cross", "l_em"):
-        _close(getattr(dec, name), cf[name].value)
-    assert cf["l_em"].value == pytest.approx(cf["s_tot"].value + cf["s_nn"].value - 2 * cf["cross"].value, rel=1e-12)
-    _close(nr.entropy_matching_loss(model, g, proc), cf["l_em"].value)
+        _close(getattr(dec, name), getattr(cf, name).value)
+    assert cf.l_em.value == pytest.approx(cf.s_tot.value + cf.s_nn.value - 2 * cf.cross.value, rel=1e-12)
+    _close(nr.entropy_matching_loss(model, g, proc), cf.l_em.value)
 
 
 def test_perturbed_closed_form_pure_shift_by_hand():
@@ -134,7 +134,7 @@ def test_perturbed_closed_form_pure_shift_by_hand():
     proc, g = PROCS["vp16"], cases.gaussian_case(2)
     c = np.array([0.3, -0.4])                              # |c|^2 = 0.25
     cf = rm.perturbed_e(g, proc, 0.0, c).closed_form()
-    assert cf["l_em"].value == pytest.approx(0.25 * 8.05 / 2, rel=1e-13)
+    assert cf.l_em.value == pytest.approx(0.25 * 8.05 / 2, rel=1e-13)
 
 
 def test_likelihood_bound_with_exact_model_kl():
@@ -376,7 +376,7 @@ def test_compare_rows_for_reference_models():
     exact = rows[0]
     assert exact["L_EM"] == 0.0 and abs(exact["S_NN"] - exact["S_tot"]) <= Z * exact["S_NN_stderr"]
     cf = rm.perturbed_e(g, proc, 0.2, 0.0).closed_form(1e-5, 1.0)
-    assert abs(rows[1]["L_EM"] - cf["l_em"].value) <= Z * rows[1]["L_EM_stderr"]
+    assert abs(rows[1]["L_EM"] - cf.l_em.value) <= Z * rows[1]["L_EM_stderr"]
     assert rows[3]["S_NN"] > rows[0]["S_NN"]
 
 
@@ -688,3 +688,12 @@ def test_given_ground_truth_is_checked():
         neural.decompose(e, g, proc, s_tot=Estimate(1.0, unit="length^2"))
     with pytest.raises(ValueError, match="finite"):
         nr.validate(e, g, proc, s_tot=Estimate(math.nan))
+
+
+def test_closed_form_is_a_result_object_with_deprecated_indexing():
+    # issue 14: perturbed_e(...).closed_form() returned a dict where everything else returns a result object
+    proc, g = PROCS["vp16"], cases.gaussian_case(2)
+    cf = rm.perturbed_e(g, proc, 0.0, np.array([0.3, -0.4])).closed_form()
+    assert isinstance(cf, rm.NeuralClosedForm) and isinstance(cf.l_em, nr.Estimate)
+    with pytest.warns(DeprecationWarning, match="attributes"):
+        assert cf["l_em"] is cf.l_em

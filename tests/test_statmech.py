@@ -72,7 +72,7 @@ def test_derivation_script_passes():
 def test_jaynes_die_max_entropy_matches_mpmath_reference():
     res = sm.max_entropy(FACES, 4.5)
     assert not res.on_boundary
-    assert res.theta[0] == pytest.approx(DIE_THETA, abs=1e-12)
+    assert res.theta == pytest.approx(DIE_THETA, abs=1e-12)
     assert res.log_partition == pytest.approx(DIE_LOG_Z, abs=1e-12)
     assert res.entropy == pytest.approx(DIE_H, abs=1e-12)
     assert res.kl == pytest.approx(DIE_KL_UNIFORM, abs=1e-12)
@@ -298,7 +298,7 @@ def test_near_boundary_interior_still_solved():
     assert float(res.q @ FACES) == pytest.approx(mu, abs=1e-12)
     mp.mp.dps = 40
     th = mp.findroot(lambda x: mp.fsum((k - mp.mpf(mu)) * mp.e**(x * (k - 6)) for k in range(1, 7)), mp.mpf(13))
-    assert res.theta[0] == pytest.approx(float(th), rel=1e-9)
+    assert res.theta == pytest.approx(float(th), rel=1e-9)
 
 
 @HYP
@@ -433,7 +433,7 @@ def test_cramer_rate_equals_i_projection_rate(seed):
     x = np.sort(rng.normal(size=m) * 2)
     p = random_prob(rng, m, floor=0.02)
     a = float(rng.uniform(x[0], x[-1]))
-    cr = sm.cramer_rate(x, p, a)
+    cr = sm.cramer_rate(p, values=x, a=a)
     assert cr == pytest.approx(sm.i_projection(p, x, a).kl, abs=1e-11)
     assert cr == pytest.approx(sm.sanov_rate(p, x, a), abs=1e-11)
     mean = float(p @ x)
@@ -442,15 +442,15 @@ def test_cramer_rate_equals_i_projection_rate(seed):
     assert sm.sanov_rate(p, x, a, "<=") == pytest.approx(cr if a < mean else 0.0, abs=1e-11)
     # the rate function is the Legendre transform: it dominates every lambda a - Lambda(lambda)
     for lam in rng.normal(size=5):
-        assert cr >= lam * a - sm.log_mgf(x, p, lam) - 1e-12
+        assert cr >= lam * a - sm.log_mgf(p, values=x, lam=lam) - 1e-12
 
 
 def test_cramer_rate_edges_outside_and_mean():
-    assert sm.cramer_rate(FACES, FAIR, 6) == pytest.approx(math.log(6), abs=1e-15)
-    assert sm.cramer_rate(FACES, FAIR, 1) == pytest.approx(math.log(6), abs=1e-15)
-    assert sm.cramer_rate(FACES, FAIR, 6.01) == math.inf
-    assert sm.cramer_rate(FACES, FAIR, 3.5) == pytest.approx(0.0, abs=1e-15)
-    assert sm.cramer_rate(FACES, FAIR, 4.5) == pytest.approx(DIE_KL_UNIFORM, abs=1e-13)
+    assert sm.cramer_rate(FAIR, values=FACES, a=6) == pytest.approx(math.log(6), abs=1e-15)
+    assert sm.cramer_rate(FAIR, values=FACES, a=1) == pytest.approx(math.log(6), abs=1e-15)
+    assert sm.cramer_rate(FAIR, values=FACES, a=6.01) == math.inf
+    assert sm.cramer_rate(FAIR, values=FACES, a=3.5) == pytest.approx(0.0, abs=1e-15)
+    assert sm.cramer_rate(FAIR, values=FACES, a=4.5) == pytest.approx(DIE_KL_UNIFORM, abs=1e-13)
     assert sm.sanov_rate(FAIR, FACES, 7.0) == math.inf
 
 
@@ -480,7 +480,7 @@ def test_exact_tail_probability_chernoff_and_bahadur_rao():
     c = math.log((1 - math.exp(-DIE_THETA)) * math.sqrt(2 * math.pi * sigma2))
     errs = []
     for n in (2, 10, 40, 160, 320, 640, 1280):
-        lp = sm.log_sum_tail_probability(FACES, FAIR, n, int(4.5 * n))
+        lp = sm.log_sum_tail_probability(FAIR, values=FACES, n=n, total=int(4.5 * n))
         assert lp <= -n * rate + 1e-9  # Chernoff
         errs.append(-lp - n * rate - 0.5 * math.log(n) - c)
     # O(1/n) correction: the error halves when n doubles
@@ -502,16 +502,16 @@ def test_sum_probabilities_against_exact_rational_convolution():
     pf = np.array([float(x) for x in p])
     for s in (-7, -3, 0, 5, 12, 21):
         ref = math.log(dist[s])
-        assert sm.log_sum_probability(vals, pf, n, s) == pytest.approx(ref, abs=1e-12)
+        assert sm.log_sum_probability(pf, values=vals, n=n, total=s) == pytest.approx(ref, abs=1e-12)
         tail = math.log(sum(w for t, w in dist.items() if t >= s))
-        assert sm.log_sum_tail_probability(vals, pf, n, s) == pytest.approx(tail, abs=1e-12)
-    assert sm.log_sum_probability(vals, pf, n, 22) == -math.inf
+        assert sm.log_sum_tail_probability(pf, values=vals, n=n, total=s) == pytest.approx(tail, abs=1e-12)
+    assert sm.log_sum_probability(pf, values=vals, n=n, total=22) == -math.inf
     # edges of the range for large n: log p(edge)^n, no underflow
-    assert sm.log_sum_probability(FACES, FAIR, 1000, 6000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
-    assert sm.log_sum_tail_probability(FACES, FAIR, 1000, 6000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
-    assert sm.log_sum_probability(FACES, FAIR, 1000, 1000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
+    assert sm.log_sum_probability(FAIR, values=FACES, n=1000, total=6000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
+    assert sm.log_sum_tail_probability(FAIR, values=FACES, n=1000, total=6000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
+    assert sm.log_sum_probability(FAIR, values=FACES, n=1000, total=1000) == pytest.approx(-1000 * math.log(6), rel=1e-14)
     # one step inside the edge: n ways of placing a single 5 -> log(n) - n log 6
-    assert sm.log_sum_tail_probability(FACES, FAIR, 1000, 5999) == pytest.approx(
+    assert sm.log_sum_tail_probability(FAIR, values=FACES, n=1000, total=5999) == pytest.approx(
         math.log(1001) - 1000 * math.log(6), rel=1e-12)
 
 
@@ -524,14 +524,14 @@ def test_gibbs_conditional_against_exact_rational_enumeration():
             counts[seq[0]] = counts.get(seq[0], 0) + 1
     z = sum(counts.values())
     ref = np.array([counts.get(k, 0) / z for k in range(1, 7)])
-    np.testing.assert_allclose(sm.gibbs_conditional(FACES, FAIR, n, total), ref, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(sm.gibbs_conditional(FAIR, values=FACES, n=n, total=total), ref, rtol=0, atol=1e-14)
 
 
 def test_gibbs_conditioning_converges_to_i_projection():
     """TV(law of X_1 | S_n = 4.5 n, I-projection) = c/n + O(1/n^2) (conditional limit theorem)."""
     pstar = sm.max_entropy(FACES, 4.5).q
     ns = [10, 20, 40, 80, 160, 320, 640]
-    tv = [sm.total_variation(sm.gibbs_conditional(FACES, FAIR, n, int(4.5 * n)), pstar) for n in ns]
+    tv = [sm.total_variation(sm.gibbs_conditional(FAIR, values=FACES, n=n, total=int(4.5 * n)), pstar) for n in ns]
     assert all(b < a for a, b in zip(tv, tv[1:]))
     scaled = [n * v for n, v in zip(ns, tv)]
     diffs = np.diff(scaled)
@@ -552,23 +552,23 @@ def test_gibbs_conditioning_random_laws(seed):
     tvs = []
     for n in (50, 400):
         total = int(round(a * n))
-        tvs.append(sm.total_variation(sm.gibbs_conditional(vals, p, n, total),
+        tvs.append(sm.total_variation(sm.gibbs_conditional(p, values=vals, n=n, total=total),
                                       sm.i_projection(p, vals, total / n).q))
     assert tvs[1] < tvs[0]
     assert sm.total_variation(pstar.q, sm.i_projection(p, vals, round(a * 400) / 400).q) < 0.02
 
 
 def test_gibbs_conditional_edges_and_errors():
-    np.testing.assert_array_equal(sm.gibbs_conditional(FACES, FAIR, 5, 30), [0, 0, 0, 0, 0, 1])
-    np.testing.assert_allclose(sm.gibbs_conditional(FACES, FAIR, 1, 4), [0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(sm.gibbs_conditional(FAIR, values=FACES, n=5, total=30), [0, 0, 0, 0, 0, 1])
+    np.testing.assert_allclose(sm.gibbs_conditional(FAIR, values=FACES, n=1, total=4), [0, 0, 0, 1, 0, 0])
     with pytest.raises(ValueError, match="impossible"):
-        sm.gibbs_conditional(FACES, FAIR, 5, 31)
+        sm.gibbs_conditional(FAIR, values=FACES, n=5, total=31)
     with pytest.raises(ValueError, match="integers"):
-        sm.gibbs_conditional(FACES + 0.5, FAIR, 5, 20)
+        sm.gibbs_conditional(FAIR, values=FACES + 0.5, n=5, total=20)
     with pytest.raises(ValueError, match="probability zero"):
-        sm.gibbs_conditional([0, 2], [0.5, 0.5], 3, 3)  # odd sums impossible on the even lattice
+        sm.gibbs_conditional([0.5, 0.5], values=[0, 2], n=3, total=3)  # odd sums impossible on the even lattice
     with pytest.raises(ValueError, match="n must be"):
-        sm.gibbs_conditional(FACES, FAIR, 0, 3)
+        sm.gibbs_conditional(FAIR, values=FACES, n=0, total=3)
 
 
 # ------------------------------------------------------------------ free energy
@@ -742,8 +742,8 @@ def test_mle_does_not_exist_when_an_extreme_outcome_is_unobserved():
     (lambda: sm.log_type_probability([1, 2.5], [0.5, 0.5]), "integers"),
     (lambda: sm.log_type_probability([0, 0], [0.5, 0.5]), "all be zero"),
     (lambda: sm.sanov_rate(FAIR, FACES, 4.0, sense="<"), "sense"),
-    (lambda: sm.cramer_rate(FACES, FAIR, np.nan), "finite"),
-    (lambda: sm.cramer_rate(np.ones((6, 2)), FAIR, 1.0), "one-dimensional"),
+    (lambda: sm.cramer_rate(FAIR, values=FACES, a=np.nan), "finite"),
+    (lambda: sm.cramer_rate(FAIR, values=np.ones((6, 2)), a=1.0), "one-dimensional"),
     (lambda: sm.thermodynamics([0.0, 1.0], 0.0), "beta"),
     (lambda: sm.thermodynamics([[0.0, 1.0]], 1.0), "1-d"),
     (lambda: sm.ising_exact([[0, 1], [0.5, 0]], 1.0), "symmetric"),
@@ -858,9 +858,9 @@ def test_thermodynamics_unrepresentable_results_raise(energies, beta, match):
 def test_other_functions_at_extreme_parameters_hold_no_nan():
     # the same overflow pattern (0 * inf, inf - inf) elsewhere; each returned NaN before issue 11.
     # log_mgf: the outcome of probability 0 no longer contributes -inf + inf
-    assert sm.log_mgf([0.0, 1e10], [1.0, 0.0], 1e300) == 0.0        # X = 0 a.s.: log E e^{lam X} = 0
+    assert sm.log_mgf([1.0, 0.0], values=[0.0, 1e10], lam=1e300) == 0.0        # X = 0 a.s.: log E e^{lam X} = 0
     with pytest.raises(ValueError, match="overflows"):
-        sm.log_mgf([0.0, 1e10], [0.5, 0.5], 1e300)                  # log E e^{lam X} ~ 1e310
+        sm.log_mgf([0.5, 0.5], values=[0.0, 1e10], lam=1e300)                  # log E e^{lam X} ~ 1e310
     fam = sm.ExponentialFamily([0.0, 1e10])
     assert fam.entropy(-1e300) == 0.0                                # point mass at x = 0
     np.testing.assert_array_equal(fam.probabilities(-1e300), [1.0, 0.0])
@@ -909,12 +909,12 @@ _J2 = np.array([[0.0, 1.0], [1.0, 0.0]])
     lambda: sm.shannon_entropy(FAIR + 0j),
     lambda: sm.kl_divergence(FAIR, FAIR + 0j),
     lambda: sm.log_type_probability(np.array([10, 6 + 0j, 4]), [0.5, 0.3, 0.2]),
-    lambda: sm.log_mgf(FACES, FAIR, np.complex128(0.3)),
-    lambda: sm.cramer_rate(FACES, FAIR, np.complex128(4.5)),
-    lambda: sm.cramer_rate(FACES + 0j, FAIR, 4.5),
-    lambda: sm.log_sum_probability(FACES + 0j, FAIR, 3, 10),
-    lambda: sm.log_sum_tail_probability(FACES, FAIR, 3, 10 + 0j),
-    lambda: sm.gibbs_conditional(FACES, FAIR + 0j, 3, 10),
+    lambda: sm.log_mgf(FAIR, values=FACES, lam=np.complex128(0.3)),
+    lambda: sm.cramer_rate(FAIR, values=FACES, a=np.complex128(4.5)),
+    lambda: sm.cramer_rate(FAIR, values=FACES + 0j, a=4.5),
+    lambda: sm.log_sum_probability(FAIR, values=FACES + 0j, n=3, total=10),
+    lambda: sm.log_sum_tail_probability(FAIR, values=FACES, n=3, total=10 + 0j),
+    lambda: sm.gibbs_conditional(FAIR + 0j, values=FACES, n=3, total=10),
     lambda: sm.gaussian_max_entropy(np.array([0.0 + 0j]), 1.0),
     lambda: sm.gaussian_max_entropy(0.0, np.complex128(2.0)),
     lambda: sm.gaussian_max_entropy(0.0, 2.0).log_density(np.array([[0.5 + 0j]])),
@@ -931,7 +931,7 @@ def test_sum_totals_must_be_integers(total):
     # 10.5 was truncated to 10 silently
     for f in (sm.log_sum_probability, sm.log_sum_tail_probability, sm.gibbs_conditional):
         with pytest.raises(ValueError, match="total"):
-            f(FACES, FAIR, 3, total)
+            f(FAIR, values=FACES, n=3, total=total)
 
 
 class _SeedOptions(_Options):
@@ -955,3 +955,20 @@ def test_table_rows_accept_seed_sequences_and_generators():
     a = mle(statmech_rows(_SeedOptions(np.random.default_rng(5))))
     assert a == mle(statmech_rows(_SeedOptions(np.random.default_rng(5))))
     assert all(math.isfinite(v) for v in a.values())
+
+
+def test_one_argument_convention():
+    # issue 14: sanov_rate(p, stats, mu) and cramer_rate(values, p, a) took their arguments in opposite orders.
+    # One convention now: the law first; the scalar-statistic functions take the statistic and target by
+    # keyword, so a call in the old positional order fails loudly instead of computing something else.
+    p = np.full(6, 1 / 6)
+    assert sm.cramer_rate(p, values=FACES, a=4.5) == pytest.approx(sm.sanov_rate(p, FACES, 4.5), abs=1e-12)
+    for f, extra in ((sm.cramer_rate, (4.5,)), (sm.log_mgf, (0.3,)), (sm.log_sum_probability, (3, 10)),
+                     (sm.log_sum_tail_probability, (3, 10)), (sm.gibbs_conditional, (3, 10))):
+        with pytest.raises(TypeError):
+            f(FACES, p, *extra)
+    # the natural parameter has the shape of the statistic: a float for a scalar statistic
+    assert isinstance(sm.max_entropy(FACES, 4.5).theta, float)
+    assert isinstance(sm.ExponentialFamily(FACES).natural_parameter(4.5), float)
+    two = np.stack([FACES, FACES ** 2], axis=1)
+    assert sm.max_entropy(two, [3.5, 14.0]).theta.shape == (2,)

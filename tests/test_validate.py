@@ -46,7 +46,7 @@ def test_validate_perturbed_model_checks_likelihood_bound():
     names = [c.name for c in rep.checks]
     assert "likelihood_bound" in names
     cf = model.closed_form()
-    assert abs(rep.l_em.z_score(cf["l_em"].value)) <= 5
+    assert abs(rep.l_em.z_score(cf.l_em.value)) <= 5
     assert rep.kl_data_model.method == "ode" and rep.kl_data_model.value < rep.likelihood_bound.value
 
 

@@ -21,6 +21,7 @@ ICML 2021 (cosine schedule).  THEORY.md section 1 (SL, VPx).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -122,23 +123,39 @@ class CosineSchedule:
     so :math:`B(s) = -\log \bar\alpha(s)` and
     :math:`\beta(s) = B'(s) = \tfrac{\pi}{1 + c} \tan\!\big(\tfrac{s + c}{1 + c}\tfrac{\pi}{2}\big)`.
     ``mu(1) = 0`` exactly (p_1 = p_eq) and beta is singular at s = 1 (no clipping is applied).
+
+    Parameters
+    ----------
+    offset : float
+        The offset ``c`` (> 0; Nichol & Dhariwal use 0.008).  It was called ``s`` before 0.2, the
+        letter of forward time; ``CosineSchedule(s=...)`` and the attribute ``.s`` remain as deprecated
+        aliases.
     """
 
     singular_at_T = True
 
-    def __init__(self, s: float = 0.008):
-        self.s = _finite_float("s", s)
-        if self.s <= 0:
-            raise ValueError(f"the cosine offset s must be positive (got {s})")
-        self._phase0 = 0.5 * math.pi * self.s / (1.0 + self.s)
+    def __init__(self, offset: float = 0.008, *, s: float | None = None):
+        if s is not None:
+            warnings.warn("CosineSchedule(s=...) is deprecated: the offset is called 'offset'",
+                          DeprecationWarning, stacklevel=2)
+            offset = s
+        self.offset = _finite_float("offset", offset)
+        if self.offset <= 0:
+            raise ValueError(f"the cosine offset must be positive (got {offset})")
+        self._phase0 = 0.5 * math.pi * self.offset / (1.0 + self.offset)
+
+    @property
+    def s(self) -> float:
+        """Deprecated alias of :attr:`offset`."""
+        return self.offset
 
     def _phase(self, t):
-        return 0.5 * math.pi * (np.asarray(t, dtype=float) + self.s) / (1.0 + self.s)
+        return 0.5 * math.pi * (np.asarray(t, dtype=float) + self.offset) / (1.0 + self.offset)
 
     def beta(self, t):
         """beta(t) = pi/(1+c) tan(phase(t)); infinite at t = 1."""
         with np.errstate(divide="ignore", over="ignore"):
-            return math.pi / (1.0 + self.s) * np.tan(self._phase(t))
+            return math.pi / (1.0 + self.offset) * np.tan(self._phase(t))
 
     def integral(self, t):
         """B(t) = -2 log( cos(phase(t)) / cos(phase(0)) ); +inf at t = 1.
@@ -147,7 +164,7 @@ class CosineSchedule:
         cos(phase0 + d)/cos(phase0) = 1 - 2 sin^2(d/2) - tan(phase0) sin d, then log1p.
         """
         t = np.asarray(t, dtype=float)
-        d = 0.5 * math.pi * t / (1.0 + self.s)
+        d = 0.5 * math.pi * t / (1.0 + self.offset)
         ratio_m1 = -2.0 * np.sin(0.5 * d) ** 2 - math.tan(self._phase0) * np.sin(d)
         with np.errstate(divide="ignore"):
             return np.where(t >= 1.0, np.inf, -2.0 * np.log1p(np.maximum(ratio_m1, -1.0)))
@@ -159,13 +176,13 @@ class CosineSchedule:
         log B = log(2 tan(phase0) pi / (2 (1 + c))) + log t to double precision; elsewhere log(B(t)).
         """
         t = np.asarray(t, dtype=float)
-        const = math.log(math.pi * math.tan(self._phase0) / (1.0 + self.s))
+        const = math.log(math.pi * math.tan(self._phase0) / (1.0 + self.offset))
         with np.errstate(divide="ignore"):
             direct = np.log(self.integral(np.maximum(t, 1e-100)))
             return np.where(t < 1e-100, const + np.log(t), direct)
 
     def __repr__(self):
-        return f"CosineSchedule(s={self.s:g})"
+        return f"CosineSchedule(offset={self.offset:g})"
 
 
 # --------------------------------------------------------------------------- processes

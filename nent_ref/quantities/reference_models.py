@@ -21,6 +21,8 @@ the deviation of the model score from equilibrium, :math:`e = \nabla\log p^{mode
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +33,7 @@ from ..core.kernels import empirical_logpdf_score
 from .entropy import total_entropy
 from .neural import decompose
 
-__all__ = ["ExactE", "PerturbedE", "Memoriser", "exact_e", "perturbed_e", "best_linear_e", "memoriser",
+__all__ = ["ExactE", "NeuralClosedForm", "PerturbedE", "Memoriser", "exact_e", "perturbed_e", "best_linear_e", "memoriser",
            "memoriser_from", "data_moments", "compare"]
 
 
@@ -45,6 +47,25 @@ def _check_batch(x, s, dim):
     if s.shape != (x.shape[0],):
         raise ValueError(f"s must have shape ({x.shape[0]},) to match x (got {s.shape})")
     return x, s
+
+
+@dataclass(frozen=True)
+class NeuralClosedForm:
+    """Exact S_tot, S_NN, C and L_EM (nats, likelihood weighting) of a model with a closed form.
+
+    A result object like every other quantity's (attribute access).  Indexing by name
+    (``cf["l_em"]``) is a deprecated alias of the attribute, kept from the dict this used to be.
+    """
+
+    s_tot: Estimate
+    s_nn: Estimate
+    cross: Estimate
+    l_em: Estimate
+
+    def __getitem__(self, name):
+        warnings.warn("indexing the closed form by name is deprecated; use attributes (cf.l_em)",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, name)
 
 
 class ExactE:
@@ -114,7 +135,7 @@ class PerturbedE(ExactE):
         I1 = k2 * float(p.mean_coeff(s0) - p.mean_coeff(s1))                  # int D mu
         return k2, I0, I1, I2
 
-    def closed_form(self, s0=0.0, s1=None) -> dict:
+    def closed_form(self, s0=0.0, s1=None) -> "NeuralClosedForm":
         r"""Exact S_tot, S_NN, C and L_EM (likelihood weighting) for Gaussian data N(m, S).
 
         With :math:`I_0 = \int D`, :math:`I_1 = \int D\mu = k^2(\mu_0 - \mu_1)`,
@@ -136,8 +157,8 @@ class PerturbedE(ExactE):
                 + 2.0 * I1 * (c @ Am) + I0 * (c @ c))
         X = I2 * ((np.trace(A @ S) + m @ Am) / k2 - np.trace(A)) + I1 * (c @ m) / k2
         st = float(total_entropy(self.data, self.process, s0, s1).value)
-        return {"s_tot": Estimate(st), "l_em": Estimate(float(l_em)), "cross": Estimate(st + float(X)),
-                "s_nn": Estimate(st + 2.0 * float(X) + float(l_em))}
+        return NeuralClosedForm(s_tot=Estimate(st), s_nn=Estimate(st + 2.0 * float(X) + float(l_em)),
+                                cross=Estimate(st + float(X)), l_em=Estimate(float(l_em)))
 
     def kl_data_model(self, s0=0.0, s1=None, rtol=1e-10) -> Estimate:
         r""":math:`\mathrm{KL}(p_{s_0}\,\|\,p^{model}_{s_0})` for Gaussian data, the model reverse SDE

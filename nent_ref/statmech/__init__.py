@@ -24,6 +24,12 @@ Conventions
   rate functions return the (finite) limiting values, supported on the face of the
   hull that contains ``mu``.  Outside the hull the solvers raise a ValueError and
   the rate functions / conjugate return ``+inf`` (their mathematical value).
+* Argument order (one convention): the law comes first, then what is measured, then the target,
+  ``sanov_rate(p, stats, mu)``, ``i_projection(p0, stats, mu)``; the scalar-statistic functions take
+  the statistic and the target by keyword, ``cramer_rate(p, values=..., a=...)``,
+  ``log_mgf(p, values=..., lam=...)``, ``log_sum_probability(p, values=..., n=..., total=...)``,
+  ``log_sum_tail_probability`` and ``gibbs_conditional`` likewise (their order was (values, p, ...)
+  before 0.2; keywords make an old positional call fail loudly instead of computing something else).
 * Ising energy: :math:`E(s) = -\tfrac12 s^\top J s - h^\top s` with ``J``
   symmetric, zero diagonal, spins :math:`s_i = \pm 1`.
 

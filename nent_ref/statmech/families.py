@@ -31,6 +31,16 @@ def _central_moment(p: np.ndarray, dev: np.ndarray, k: int) -> float:
         return float(np.sum(sign * np.exp(np.log(pl) + k * np.log(np.abs(dl)))))
 
 
+def _natural_shape(theta, scalar: bool):
+    """The natural parameter in the shape of the statistic (one convention for the primer): a float for
+    a scalar statistic (stats given as shape (m,)), an array of shape (d,) for stats of shape (m, d);
+    None stays None (boundary: theta infinite)."""
+    if theta is None:
+        return None
+    theta = np.asarray(theta, dtype=float)
+    return float(theta[0]) if scalar else theta
+
+
 class ExponentialFamily:
     r"""Discrete exponential family :math:`p_\theta(x) = h(x)\exp(\theta\cdot T(x) - A(\theta))`.
 
@@ -66,6 +76,7 @@ class ExponentialFamily:
     """
 
     def __init__(self, stats, base_measure=None):
+        self._scalar = np.ndim(stats) == 1          # a scalar statistic: theta is a float
         self.stats = _c.as_stats(stats)
         self.n_outcomes, self.dim = self.stats.shape
         self.log_base_measure = _c.as_log_base_measure(base_measure, self.n_outcomes)
@@ -191,7 +202,7 @@ class ExponentialFamily:
             raise ValueError(f"mu = {mu.tolist()} lies on the boundary of the convex hull of the "
                              "statistics: theta is infinite (the limiting distribution is given by "
                              "i_projection)")
-        return res["theta"]
+        return _natural_shape(res["theta"], self._scalar)
 
     def conjugate(self, mu) -> float:
         r"""Legendre conjugate :math:`A^*(\mu) = \sup_\theta\,\theta\cdot\mu - A(\theta)`.
@@ -269,8 +280,9 @@ class IProjection:
     ----------
     q : ndarray
         The projected distribution :math:`p^*` (zero off the face containing ``mu``).
-    theta : ndarray or None
-        Natural parameter (``None`` when ``mu`` is on the boundary: theta infinite).
+    theta : float, ndarray or None
+        Natural parameter in the shape of the statistic: a float for a scalar statistic (stats of shape
+        (m,)), shape (d,) for stats of shape (m, d); ``None`` when ``mu`` is on the boundary (theta infinite).
     kl : float
         :math:`\mathrm{KL}(p^*\|p_0)` (I-projection) -- the Sanov rate of the constraint set.
     entropy : float
@@ -330,6 +342,7 @@ def i_projection(p0, stats, mu) -> IProjection:
     ----------
     Csiszar, Ann. Probab. 3, 146 (1975); Cover & Thomas (2006), theorem 11.6.1.
     """
+    scalar = np.ndim(stats) == 1
     t = _c.as_stats(stats)
     m, d = t.shape
     p0 = _c.as_probability(p0, m, name="p0")
@@ -341,8 +354,9 @@ def i_projection(p0, stats, mu) -> IProjection:
     kl = float(res["divergence"])
     theta = res["theta"]
     log_part = float(logsumexp(np.log(p0[supp]) + t[supp] @ theta)) if theta is not None else math.nan
-    return IProjection(q=q, theta=theta, kl=max(kl, 0.0), entropy=0.0 - _c.xlogy_sum(q, _c.safe_log(q)),
-                       log_partition=log_part, on_boundary=res["on_boundary"])
+    return IProjection(q=q, theta=_natural_shape(theta, scalar), kl=max(kl, 0.0),
+                       entropy=0.0 - _c.xlogy_sum(q, _c.safe_log(q)), log_partition=log_part,
+                       on_boundary=res["on_boundary"])
 
 
 def max_entropy(stats, mu) -> IProjection:
@@ -362,7 +376,7 @@ def max_entropy(stats, mu) -> IProjection:
     """
     t = _c.as_stats(stats)
     m = t.shape[0]
-    res = i_projection(np.full(m, 1.0 / m), t, mu)
+    res = i_projection(np.full(m, 1.0 / m), stats, mu)
     log_z = res.log_partition + math.log(m) if res.theta is not None else math.nan
     return IProjection(q=res.q, theta=res.theta, kl=res.kl, entropy=res.entropy,
                        log_partition=log_z, on_boundary=res.on_boundary)

@@ -23,7 +23,7 @@ def _tilt_for(values_int, p, target_mean):
     return _c.tilt_for_mean(x[supp], np.log(p[supp]), target_mean)
 
 
-def log_sum_probability(values, p, n: int, total: int) -> float:
+def log_sum_probability(p, *, values, n: int, total: int) -> float:
     r"""Exact :math:`\log P(X_1 + \dots + X_n = \text{total})` for i.i.d. integer-valued X.
 
     Dynamic programme over sums (repeated convolution) carried out under the
@@ -46,7 +46,7 @@ def log_sum_probability(values, p, n: int, total: int) -> float:
     return float(logpmf[total - grid[0]])
 
 
-def log_sum_tail_probability(values, p, n: int, total: int) -> float:
+def log_sum_tail_probability(p, *, values, n: int, total: int) -> float:
     r"""Exact :math:`\log P(X_1 + \dots + X_n \ge \text{total})` (tilted dynamic programme).
 
     The Chernoff bound :math:`P(S_n \ge n a) \le e^{-n\Lambda^*(a)}` (a >= E X) and
@@ -70,7 +70,7 @@ def log_sum_tail_probability(values, p, n: int, total: int) -> float:
     return float(logsumexp(logpmf[total - grid[0]:]))
 
 
-def gibbs_conditional(values, p, n: int, total: int) -> np.ndarray:
+def gibbs_conditional(p, *, values, n: int, total: int) -> np.ndarray:
     r"""Exact law of :math:`X_1` given :math:`X_1 + \dots + X_n = \text{total}` (i.i.d. X ~ p).
 
     .. math:: P(X_1 = x \mid S_n = s) = \frac{p(x)\,P(S_{n-1} = s - x)}{P(S_n = s)},

@@ -127,7 +127,7 @@ def _scalar_law(values, p):
     return x, _c.as_probability(p, x.shape[0])
 
 
-def log_mgf(values, p, lam) -> float:
+def log_mgf(p, *, values, lam) -> float:
     r"""Cumulant generating function :math:`\Lambda(\lambda) = \log E_p e^{\lambda X}` (stable)."""
     x, p = _scalar_law(values, p)
     try:
@@ -143,7 +143,7 @@ def log_mgf(values, p, lam) -> float:
     return float(logsumexp(np.log(p[supp]) + t))
 
 
-def cramer_rate(values, p, a) -> float:
+def cramer_rate(p, *, values, a) -> float:
     r"""Cramer rate function :math:`\Lambda^*(a) = \sup_\lambda\,[\lambda a - \log E_p e^{\lambda X}]`.
 
     Computed independently of the Newton solver: the maximiser solves

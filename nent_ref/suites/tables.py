@@ -434,7 +434,7 @@ def statmech_rows(options) -> list[dict]:
     options.progress("statmech: Jaynes' die")
     die = max_entropy(faces, 4.5)
     ex = "jaynes_die_mean_4.5"
-    add(ex, "theta", die.theta[0], "newton-dual", "p(k) = exp(theta k)/Z, k = 1..6")
+    add(ex, "theta", die.theta, "newton-dual", "p(k) = exp(theta k)/Z, k = 1..6")
     add(ex, "log_Z_counting", die.log_partition, "newton-dual", "Z = sum_k exp(theta k)")
     add(ex, "A_uniform_base", die.log_partition - math.log(6), "newton-dual",
         "log E_uniform exp(theta k) = log Z - log 6")
@@ -442,7 +442,7 @@ def statmech_rows(options) -> list[dict]:
     add(ex, "kl_to_uniform", die.kl, "newton-dual", "= Sanov/Cramer rate of mean >= 4.5 for a fair die")
     for k in range(6):
         add(ex, f"p_{k + 1}", die.q[k], "newton-dual")
-    add(ex, "cramer_rate_4.5", cramer_rate(faces, np.full(6, 1 / 6), 4.5), "brent",
+    add(ex, "cramer_rate_4.5", cramer_rate(np.full(6, 1 / 6), values=faces, a=4.5), "brent",
         "sup_l [4.5 l - log E exp(l X)]")
 
     options.progress("statmech: Gaussian maximum entropy")
@@ -463,11 +463,11 @@ def statmech_rows(options) -> list[dict]:
     options.progress("statmech: Gibbs conditioning")
     uniform = np.full(6, 1 / 6)
     for n in (10, 100, 1000):
-        cond = gibbs_conditional(faces, uniform, n, int(round(4.5 * n)))
+        cond = gibbs_conditional(uniform, values=faces, n=n, total=int(round(4.5 * n)))
         add("gibbs_conditioning_die_mean_4.5", f"tv_to_iprojection_n{n}", total_variation(cond, die.q),
             "dynamic-programme", "law of X_1 given S_n = 4.5 n")
     for n in (10, 100, 1000):
-        lt = log_sum_tail_probability(faces, uniform, n, int(round(4.5 * n)))
+        lt = log_sum_tail_probability(uniform, values=faces, n=n, total=int(round(4.5 * n)))
         add("cramer_die_tail_4.5", f"minus_log_P_over_n_n{n}", -lt / n, "dynamic-programme",
             "-(1/n) log P(S_n >= 4.5 n) -> kl_to_uniform")
 
@@ -495,7 +495,7 @@ def statmech_rows(options) -> list[dict]:
     fam = ExponentialFamily(faces)
     theta_hat = fam.fit(counts)
     ex = f"mle_die_200_draws_seed{seed_label}"
-    add(ex, "theta_hat", theta_hat[0], "moment-matching", "draws from the mean-4.5 maxent die")
+    add(ex, "theta_hat", theta_hat, "moment-matching", "draws from the mean-4.5 maxent die")
     add(ex, "sample_mean", (counts / counts.sum()) @ faces, "exact")
     add(ex, "min_log_loss", fam.log_loss(counts, theta_hat), "exact", "= H(p_theta_hat) (duality)")
     add(ex, "entropy_p_theta_hat", fam.entropy(theta_hat), "exact")
