@@ -8,6 +8,7 @@ the plotted numbers against the tables.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from pathlib import Path
 
@@ -32,8 +33,24 @@ from .executor import TableOptions, row_seed, suite_seed
 
 __all__ = ["FIGURES", "render_figures", "CSV_SIGNIFICANT_DIGITS", "format_number", "write_csv", "write_rows_csv", "save"]
 
-_LABELS = {"vp16": r"VP ($\beta$ 0.1$\to$16)", "vp20": r"VP ($\beta$ 0.1$\to$20)",
-           "vpx": r"VPx ($\kappa$ = 0.1)", "sl": r"SL ($\Sigma_0$ = 0.1)"}
+#: Colour-blind-safe palette of every figure (Okabe & Ito, "Color universal design", 2008).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+
+#: One style for all figures: mathtext labels, the palette above, no top/right spines.
+STYLE = {
+    "font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 7.5,
+    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False,
+    "legend.frameon": False, "lines.linewidth": 1.6, "lines.markersize": 4.5, "mathtext.fontset": "dejavusans",
+    "savefig.dpi": 150,
+}
+
+#: Process labels (every parameter spelled out) and colours, shared by the figures.
+_LABELS = {"vp16": r"VP ($\beta$: 0.1$\to$16, $\kappa$ = 1)", "vp20": r"VP ($\beta$: 0.1$\to$20, $\kappa$ = 1)",
+           "vpx": r"VPx ($\beta$: 0.1$\to$16, $\kappa$ = 0.1)", "sl": r"SL ($\Sigma_0$ = 0.1)"}
+_COLOURS = {"vp16": PALETTE[0], "vp20": PALETTE[5], "vpx": PALETTE[1], "sl": PALETTE[2]}
+_SHORT = {"vp16": "VP", "vp20": "VP (0.1 to 20)", "vpx": "VPx", "sl": "SL"}
+#: The processes of the paper's transport setting, in plotting order.
+PAPER_PROCESSES = ("vp16", "vpx", "sl")
 
 
 def _pyplot():
@@ -41,6 +58,19 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def _figure(fn):
+    """Decorator of a figure function ``fn(out_dir, options)``: the output directory as a Path (created),
+    and the figure drawn inside ``STYLE``."""
+    @functools.wraps(fn)
+    def wrapper(out_dir, options=None):
+        plt = _pyplot()
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with plt.rc_context(STYLE):
+            return fn(out_dir, options)
+    return wrapper
 
 
 #: Significant digits of every number in a figure's CSV.  Figure data are for plotting and for
@@ -87,48 +117,55 @@ def save(fig, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
+@_figure
 def gaussian_rate_figure(out_dir: Path, options=None) -> list[Path]:
-    """Sdot(s) and S_tot(0, s) for the 3-D canonical Gaussian and the 3-D Dirac atom
-    (s0 = EPS) under the paper's processes (closed forms)."""
+    """Sdot(s) and S_tot(s0, s) of the canonical 3-D Gaussian (s0 = 0) and the canonical 3-D Dirac atom
+    (s0 = 1e-5) under VP, VPx and SL (closed forms, docs/theory.md section 4)."""
     plt = _pyplot()
-    out_dir = Path(out_dir)
     s = np.concatenate([np.geomspace(cases.EPS, 1e-2, 60, endpoint=False), np.linspace(1e-2, 0.999, 200)])
     columns = {"s": s}
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for kind, data, s0 in (("gaussian", cases.gaussian_case(3), 0.0), ("dirac", cases.dirac_case(3), cases.EPS)):
-        for name in ("vp16", "vpx", "sl"):
+        for name in PAPER_PROCESSES:
             proc = cases.processes()[name]
             rate = entropy_production_rate(data, proc, s).value
             stot = total_entropy(data, proc, s0, s).value
             columns[f"rate_{kind}_{name}"] = rate
             columns[f"S_tot_{kind}_{name}"] = stot
-            style = "-" if kind == "gaussian" else "--"
-            axes[0].loglog(s, rate, style, label=f"{kind}, {_LABELS[name]}")
-            axes[1].semilogx(s, stot, style, label=f"{kind}, {_LABELS[name]}")
-    axes[0].set(xlabel="forward time s", ylabel=r"$\dot S(s)$ [nats per unit time]",
-                title="entropy production rate (D = 3)")
-    axes[1].set(xlabel="forward time s", ylabel=r"$S_{tot}(s_0, s)$ [nats]",
-                title=r"total entropy ($s_0$ = 0 Gaussian, $10^{-5}$ Dirac)")
-    axes[0].legend(fontsize=7)
+            style = dict(color=_COLOURS[name], ls="-" if kind == "gaussian" else "--",
+                         label=f"{'Gaussian' if kind == 'gaussian' else 'Dirac'}, {_LABELS[name]}")
+            axes[0].loglog(s, rate, **style)
+            axes[1].semilogx(s, stot, **style)
+    axes[0].set(xlabel=r"forward time $s$", ylabel=r"$\dot S(s)$ [nats per unit time]",
+                title="entropy production rate")
+    axes[1].set(xlabel=r"forward time $s$", ylabel=r"$S_{tot}(s_0, s)$ [nats]",
+                title=r"total entropy ($s_0 = 0$ Gaussian, $s_0 = 10^{-5}$ Dirac)")
+    axes[0].legend()
+    fig.suptitle("Canonical 3-D Gaussian (nent_ref.cases.gaussian_case(3)) and Dirac atom (dirac_case(3)), "
+                 "closed forms", fontsize=9)
     stem = "gaussian_rate"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
 
 
-# --------------------------------------------------------------------------- issue-6 theory figures
-#: The processes of the paper's transport setting, in plotting order.
-PAPER_PROCESSES = ("vp16", "vpx", "sl")
+def _transport_grid(s1=0.999):
+    """Rate nodes: log-spaced near s = 0, linear in between, log-spaced towards T (where SL's rate falls)."""
+    head = rate_nodes(0.0, s1, 48)
+    tail = 1.0 - np.geomspace(1.0 - s1, 0.08, 16)
+    return np.unique(np.concatenate([head, tail[tail <= s1]]))
 
 
+@_figure
 def transport_figure(out_dir: Path, options=None) -> list[Path]:
-    """Figure 1: Sdot(s) and S_tot(0, s) for VP, VPx and SL on the paper's 2-D mixture.
+    """Sdot(s) and S_tot(0, s) for VP, VPx and SL on the paper-setting 2-D mixture.
 
-    Both by adaptive cubature (``method="quadrature"``, relative accuracy 1e-8):
-    the rate directly, S_tot(0, s) as KL(p_0 || p_eq) - KL(p_s || p_eq) (identity 2.3).
+    Both by adaptive cubature (``method="quadrature"``, relative accuracy 1e-8): the rate directly, and
+    S_tot(0, s) as KL(p_0 || p_eq) - KL(p_s || p_eq) (identity 2.3).  The right panel shows the fraction
+    S_tot(0, s) / S_tot(0, T) so that the three processes, whose totals differ by two orders of magnitude,
+    share one axis; the totals are in the legend and the CSV holds the absolute values.
     """
     plt = _pyplot()
-    out_dir = Path(out_dir)
     data = paper_mixture(2)
-    s = rate_nodes(0.0, 0.999, 30)
+    s = _transport_grid()
     columns = {"s": s}
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for name in PAPER_PROCESSES:
@@ -138,25 +175,30 @@ def transport_figure(out_dir: Path, options=None) -> list[Path]:
         stot = kl.value[0] - kl.value[1:]
         columns[f"rate_{name}"] = rate.value
         columns[f"S_tot_{name}"] = stot
-        axes[0].semilogy(s, rate.value, label=_LABELS[name])
-        axes[1].plot(s, stot, label=_LABELS[name])
-    axes[0].set(xlabel="forward time s", ylabel=r"$\dot S(s)$ [nats per unit time]",
-                title="entropy production rate, 5-component mixture (D = 2)")
-    axes[1].set(xlabel="forward time s", ylabel=r"$S_{tot}(0, s)$ [nats]", title="total entropy")
-    axes[0].legend(fontsize=8)
+        axes[0].semilogy(s, rate.value, color=_COLOURS[name], label=_LABELS[name])
+        axes[1].plot(s, stot / stot[-1], color=_COLOURS[name],
+                     label=rf"{_SHORT[name]}: {stot[-1]:.4g} nats")
+    axes[0].set(xlabel=r"forward time $s$", ylabel=r"$\dot S(s)$ [nats per unit time]",
+                title="entropy production rate")
+    axes[1].set(xlabel=r"forward time $s$", ylabel=r"$S_{tot}(0, s)\,/\,S_{tot}(0, 0.999)$ [dimensionless]",
+                title="fraction of the total entropy produced by time $s$", ylim=(0, 1.02))
+    axes[0].legend()
+    axes[1].legend(loc="lower right", title=r"$S_{tot}(0, 0.999)$", title_fontsize=7.5)
+    fig.suptitle("5-component Gaussian mixture in D = 2 (paper setting: means uniform in [-2, 2]$^2$, "
+                 "isotropic stds in [0.5, 1], nent_ref.cases.paper_mixture(2)); cubature", fontsize=9)
     stem = "transport_rates"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
 
 
-#: Equilibrium widths of figure 2.
+#: Equilibrium widths of the kappa figure.
 KAPPAS = np.geomspace(0.1, 10.0, 13)  # contains 0.1 (VPx) and 1 (VP) at indices 0 and 6
 
 
+@_figure
 def kappa_figure(out_dir: Path, options=None) -> list[Path]:
-    """Figure 2: S_tot(0, T) versus the equilibrium width kappa (VP, beta 0.1 -> 16) for the
-    3-D canonical Gaussian (closed form) and the paper's 2-D mixture (cubature)."""
+    """S_tot(0, T) versus the equilibrium width kappa (VP, beta 0.1 -> 16) for the canonical 3-D
+    Gaussian (closed form) and the paper-setting 2-D mixture (cubature)."""
     plt = _pyplot()
-    out_dir = Path(out_dir)
     gauss, mix = cases.gaussian_case(3), paper_mixture(2)
     g_vals, m_vals, m_err = [], [], []
     for kappa in KAPPAS:
@@ -166,26 +208,27 @@ def kappa_figure(out_dir: Path, options=None) -> list[Path]:
         m_vals.append(est.value)
         m_err.append(est.error_bound)
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.loglog(KAPPAS, g_vals, "o-", label="Gaussian, D = 3 (closed form)")
-    ax.loglog(KAPPAS, m_vals, "s-", label="5-component mixture, D = 2 (cubature)")
-    ax.set(xlabel=r"equilibrium width $\kappa$", ylabel=r"$S_{tot}(0, T)$ [nats]",
-           title=r"VP ($\beta$ 0.1$\to$16): entropy versus $\kappa$")
-    ax.legend(fontsize=8)
+    ax.loglog(KAPPAS, g_vals, "o-", color=PALETTE[0], label="canonical Gaussian, D = 3 (closed form)")
+    ax.loglog(KAPPAS, m_vals, "s-", color=PALETTE[1], label="paper-setting 5-component mixture, D = 2 (cubature)")
+    ax.set(xlabel=r"equilibrium width $\kappa$ [data units]", ylabel=r"$S_{tot}(0, T)$ [nats]",
+           title=r"VP ($\beta$: 0.1$\to$16, $T$ = 1): total entropy versus $\kappa$")
+    ax.legend()
     stem = "stot_vs_kappa"
     cols = {"kappa": KAPPAS, "S_tot_gaussian3": g_vals, "S_tot_mixture2": m_vals, "S_tot_mixture2_error_bound": m_err}
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
 
 
-#: Training-set sizes of figure 3.
+#: Training-set sizes of the memoriser figure.
 MEMORISER_SIZES = (1, 4, 16, 64, 256, 1024)
 
 
+@_figure
 def memoriser_figure(out_dir: Path, options=None) -> list[Path]:
-    """Figure 3: the memoriser's S_tot(EPS, T) versus N (VP, beta 0.1 -> 16, D = 2), with the
-    population S_tot(EPS, T) and the bounds mean Dirac KL - log N <= KL(p_EPS^emp || p_eq) <= mean
-    Dirac KL.  Monte Carlo with standard errors (seeded by ``options.seed``)."""
+    """The memoriser's S_tot(eps, T) versus N (VP, beta 0.1 -> 16, D = 2, eps = 1e-5): a network that stores
+    N training points supplies this many nats; with the population S_tot(eps, T) and the bracket
+    mean Dirac KL - log N <= KL(p_eps^emp || p_eq) <= mean Dirac KL.  Monte Carlo with standard errors
+    (seeded by ``options.seed``)."""
     plt = _pyplot()
-    out_dir = Path(out_dir)
     seed = getattr(options, "seed", 0)
     proc = cases.processes()["vp16"]
     pop = paper_mixture(2)
@@ -204,27 +247,35 @@ def memoriser_figure(out_dir: Path, options=None) -> list[Path]:
                          ("lower_bound", dirac - np.log(n)), ("S_tot_population", pop_est.value)):
             cols[key].append(val)
     N = np.asarray(cols["N"], dtype=float)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(N, cols["S_tot"], yerr=cols["S_tot_stderr"], fmt="o-", label=r"memoriser $S_{tot}(\epsilon, T)$")
-    ax.errorbar(N, cols["kl_eps"], yerr=cols["kl_eps_stderr"], fmt="s", ms=3,
-                label=r"KL$(p^{emp}_\epsilon \| p_{eq})$")
-    ax.fill_between(N, cols["lower_bound"], cols["mean_dirac_kl"], alpha=0.2,
-                    label=r"mean Dirac KL $-\log N$ .. mean Dirac KL")
-    ax.axhline(pop_est.value, color="k", ls="--", label=r"population $S_{tot}(\epsilon, T)$")
-    ax.set(xscale="log", xlabel="training-set size N", ylabel="[nats]",
-           title=r"memorisation baseline (VP, D = 2, $\epsilon = 10^{-5}$)")
-    ax.legend(fontsize=7)
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    ax.fill_between(N, cols["lower_bound"], cols["mean_dirac_kl"], color=PALETTE[5], alpha=0.25, lw=0,
+                    label=r"bracket of the KL: $\overline{\mathrm{KL}}_{\delta} - \log N$ to $\overline{\mathrm{KL}}_{\delta}$")
+    ax.errorbar(N, cols["S_tot"], yerr=cols["S_tot_stderr"], fmt="o-", color=PALETTE[0], zorder=3,
+                label=r"memoriser $S_{tot}(\epsilon, T)$")
+    ax.errorbar(N * 1.15, cols["kl_eps"], yerr=cols["kl_eps_stderr"], fmt="s", mfc="none", color=PALETTE[3],
+                zorder=3, label=r"$\mathrm{KL}(p^{emp}_\epsilon\,\|\,p_{eq})$ (plotted at 1.15 N)")
+    ax.axhline(pop_est.value, color=PALETTE[6], ls="--", label=r"population $S_{tot}(\epsilon, T)$ of the mixture")
+    ax.set(xscale="log", xlabel=r"training-set size $N$", ylabel=r"entropy [nats]",
+           title=r"Memorisation baseline: VP ($\beta$: 0.1$\to$16), paper-setting mixture D = 2, $\epsilon = 10^{-5}$")
+    fig.text(0.01, -0.02, r"$\overline{\mathrm{KL}}_{\delta}$: mean over the N atoms $a$ of "
+             r"$\mathrm{KL}(\delta_a$ diffused to $\epsilon\,\|\,p_{eq})$, closed form; Monte Carlo $\pm$1 s.e.",
+             fontsize=7)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 0.08))
     stem = "memoriser"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
 
 
+_DIM_MARKERS = {1: "o", 2: "^", 3: "v", 6: "D", 9: "P"}
+
+
+@_figure
 def efficiency_figure(out_dir: Path, options=None) -> list[Path]:
-    """Figure 4: thermodynamic efficiency W2^2 / (clock S_tot) per process for the canonical
-    Gaussians (closed form) and the paper's 1-D mixture (quantile quadrature); SL on [0, 1 - 1e-3]."""
+    """Thermodynamic efficiency eta = W2^2 / (tau S_tot), tau = int D ds the clock, per process: canonical
+    Gaussians D = 1, 2, 3, 6, 9 (closed form) and the paper-setting 1-D mixture (quantile quadrature);
+    window [0, T] for VP and VPx, [0, 0.999] for SL (whose clock diverges at s = 1)."""
     plt = _pyplot()
-    out_dir = Path(out_dir)
     cols = {"process_index": [], "dim": [], "is_mixture": [], "efficiency": [], "efficiency_stderr": []}
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, name in enumerate(PAPER_PROCESSES):
         proc = cases.processes()[name]
         s1 = proc.T - 1e-3 if proc.singular_at_T else proc.T
@@ -237,37 +288,60 @@ def efficiency_figure(out_dir: Path, options=None) -> list[Path]:
         for k, v in (("process_index", i), ("dim", 1), ("is_mixture", 1), ("efficiency", res.efficiency.value),
                      ("efficiency_stderr", res.efficiency.stderr)):
             cols[k].append(v)
-    idx = np.asarray(cols["process_index"]) + 0.06 * (np.asarray(cols["dim"]) - 5)
-    mix = np.asarray(cols["is_mixture"]) == 1
-    eff = np.asarray(cols["efficiency"])
-    ax.plot(idx[~mix], eff[~mix], "o", label="Gaussian, D = 1..9")
-    ax.plot(idx[mix], eff[mix], "s", label="5-component mixture, D = 1")
-    ax.set_xticks(range(len(PAPER_PROCESSES)), [_LABELS[n] for n in PAPER_PROCESSES], fontsize=8)
-    ax.set(ylabel=r"efficiency $W_2^2 / (\tau\, S_{tot})$ [dimensionless]", ylim=(0, 1.05),
-           title="thermodynamic speed limit: efficiency")
-    ax.legend(fontsize=8)
+    proc_i, dims = np.asarray(cols["process_index"]), np.asarray(cols["dim"])
+    mix, eff = np.asarray(cols["is_mixture"]) == 1, np.asarray(cols["efficiency"])
+    for j, dim in enumerate(cases.DIMS):
+        sel = (~mix) & (dims == dim)
+        ax.plot(proc_i[sel] - 0.2 + 0.08 * j, eff[sel], _DIM_MARKERS[dim], color=PALETTE[0],
+                label=f"canonical Gaussian, D = {dim}")
+    ax.plot(proc_i[mix] + 0.3, eff[mix], "s", color=PALETTE[1], ms=6, label="paper-setting mixture, D = 1")
+    ax.set_xticks(range(len(PAPER_PROCESSES)), [_LABELS[n] for n in PAPER_PROCESSES], fontsize=7.5)
+    ax.set(ylabel=r"efficiency $\eta = W_2^2(p_{s_0}, p_{s_1}) / (\tau\, S_{tot})$ [dimensionless]", ylim=(0, 1.05),
+           title=r"Speed limit $S_{tot} \geq W_2^2/\tau$, with the clock $\tau = \int_{s_0}^{s_1} D(s)\,ds$")
+    fig.text(0.01, -0.03, r"Window $[s_0, s_1] = [0, 1]$ for VP and VPx, $[0, 0.999]$ for SL ($\tau$ diverges at 1); "
+             r"$\eta = 1$ only on the $W_2$ geodesic" "\n" r"at constant speed in $\tau$ (dotted line).  "
+             "Gaussians: closed forms (Bures); mixture: quantile quadrature.", fontsize=7)
+    ax.axhline(1.0, color=PALETTE[6], lw=0.8, ls=":")
+    ax.legend(loc="lower right", ncol=2)
     stem = "speed_limit_efficiency"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
 
 
+@_figure
 def fluctuation_figure(out_dir: Path, options=None) -> list[Path]:
-    """Figure 5: histogram of the total entropy production Delta s_tot along 20 000 forward paths
-    (1-D canonical Gaussian, VP beta 0.1 -> 16, 400 steps), with E[Delta s_tot] against the closed-form
-    S_tot and the integral fluctuation theorem E[exp(-Delta s_tot)] = 1."""
+    """Histogram of the total entropy production Delta s_tot along 20 000 forward paths (canonical 1-D
+    Gaussian, VP beta 0.1 -> 16, 400 steps of the exact transition), with E[Delta s_tot] against the
+    closed-form S_tot and the integral fluctuation theorem E[exp(-Delta s_tot)] = 1."""
     plt = _pyplot()
-    out_dir = Path(out_dir)
     seed = getattr(options, "seed", 0)
     data, proc = cases.gaussian_case(1), cases.processes()["vp16"]
     grid = np.linspace(0.0, 1.0, 401)
     pe = sde.path_entropy(data, proc, 20_000, grid, seed=seed)
     s_tot = total_entropy(data, proc, 0.0, 1.0).value
-    fig, ax = plt.subplots(figsize=(6, 4))
-    counts, edges, _ = ax.hist(pe.ds_tot, bins=80, density=True, alpha=0.7)
-    ax.axvline(s_tot, color="k", ls="--", label=f"closed-form $S_{{tot}}$ = {s_tot:.4f}")
-    ax.axvline(pe.mean.value, color="C1", label=rf"mean $\Delta s_{{tot}}$ = {pe.mean.value:.4f} ± {pe.mean.stderr:.4f}")
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    counts, edges, _ = ax.hist(pe.ds_tot, bins=80, density=True, color=PALETTE[5], alpha=0.55,
+                               label=r"histogram of $\Delta s_{tot}$ over 20 000 paths")
+    m, se = pe.mean.value, pe.mean.stderr
+    ax.axvspan(m - se, m + se, color=PALETTE[1], alpha=0.35, lw=0,
+               label=rf"mean $\Delta s_{{tot}}$ = {m:.4f} $\pm$ {se:.4f} (1 s.e.)")
+    ax.axvline(m, color=PALETTE[1], lw=1.2)
+    ax.axvline(s_tot, color=PALETTE[6], ls=(0, (4, 2)), lw=1.4, zorder=4,
+               label=rf"closed-form $S_{{tot}}(0, 1)$ = {s_tot:.4f}")
+    mean_g, var_g = float(data.mean[0]), float(data.cov[0, 0])
     ax.set(xlabel=r"$\Delta s_{tot}$ per path [nats]", ylabel="probability density [1/nats]",
-           title=rf"fluctuation theorem: E[exp(-$\Delta s_{{tot}}$)] = {pe.ift.value:.4f} ± {pe.ift.stderr:.4f}")
-    ax.legend(fontsize=8)
+           title=rf"Fluctuation theorem: $E[e^{{-\Delta s_{{tot}}}}]$ = {pe.ift.value:.4f} $\pm$ {pe.ift.stderr:.4f} (theory: 1)")
+    ax.legend(loc="upper right")
+    fig.text(0.01, -0.02, rf"Data N({mean_g:.3f}, {var_g:.3f}) (canonical 1-D Gaussian), VP ($\beta$: 0.1$\to$16), "
+             "20 000 forward paths, 400 exact steps on [0, 1].", fontsize=7)
+    # zoom: the Monte Carlo mean with its standard error against the closed form
+    inset = ax.inset_axes([0.03, 0.55, 0.3, 0.38])
+    inset.axvspan(m - se, m + se, color=PALETTE[1], alpha=0.35, lw=0)
+    inset.axvline(m, color=PALETTE[1], lw=1.2)
+    inset.axvline(s_tot, color=PALETTE[6], ls=(0, (4, 2)), lw=1.4)
+    inset.set_xlim(s_tot - 6 * se, s_tot + 6 * se)
+    inset.set_yticks([])
+    inset.tick_params(labelsize=6)
+    inset.set_title(r"zoom: mean $\pm$ 1 s.e. vs closed form", fontsize=6.5)
     stem = "fluctuation_theorem"
     cols = {"bin_left": edges[:-1], "bin_right": edges[1:], "density": counts,
             "mean_ds_tot": np.full(counts.size, pe.mean.value), "mean_ds_tot_stderr": np.full(counts.size, pe.mean.stderr),
@@ -276,26 +350,43 @@ def fluctuation_figure(out_dir: Path, options=None) -> list[Path]:
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
 
 
+_MODEL_LABELS = {"exact": r"exact $e^*$", "perturbed": r"$e^* + 0.2\,x$", "best-linear": "best affine (Gaussian fit)",
+                 "memoriser": "memoriser"}
+
+
+@_figure
 def neural_figure(out_dir: Path, options=None) -> list[Path]:
-    """Figure 6: S_NN, S_tot and L_EM (likelihood weighting, with standard errors) of the reference
-    models on the paper's 2-D mixture under VP (beta 0.1 -> 16): the exact e*, e* + 0.2 x, the best
-    linear model and memorisers of N = 16 and 256 points, on [EPS, T]."""
+    """S_NN, S_tot and L_EM (likelihood weighting, with standard errors) of the reference models on the
+    paper-setting 2-D mixture under VP (beta 0.1 -> 16), on [1e-5, T]: the exact e*, e* + 0.2 x, the best
+    affine model and memorisers of N = 16 and 256 points.  Left: S_NN against the ground truth S_tot;
+    right: L_EM, the distance from the optimum (0 for e*)."""
     plt = _pyplot()
-    out_dir = Path(out_dir)
     seed = getattr(options, "seed", 0)
     rows = compare(paper_mixture(2), cases.processes()["vp16"], s0=cases.EPS, memoriser_sizes=(16, 256),
                    seed=seed, n_samples=2 ** 13, n_times=32)
-    labels = [r["model"] + (f" N={r['N']}" if r["N"] else "") for r in rows]
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for j, key in enumerate(("S_tot", "S_NN", "L_EM")):
-        ax.bar(x + (j - 1) * 0.27, [r[key] for r in rows], 0.27, yerr=[r[f"{key}_stderr"] for r in rows],
-               label=key.replace("_", " "))
-    ax.set_xticks(x, labels, fontsize=8, rotation=15)
-    ax.set_yscale("log")
-    ax.set(ylabel="[nats] (log scale)", title=r"neural entropy of reference models (mixture D = 2, VP, $\epsilon = 10^{-5}$)")
-    ax.legend(fontsize=8)
+    labels = [_MODEL_LABELS.get(r["model"], r["model"]) + (f", N = {r['N']}" if r["N"] else "") for r in rows]
+    y = np.arange(len(rows))[::-1]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    st = rows[0]["S_tot"]
+    axes[0].axvline(st, color=PALETTE[6], ls="--", lw=1.2, label=rf"ground truth $S_{{tot}}$ = {st:.4f} nats")
+    axes[0].errorbar([r["S_NN"] for r in rows], y, xerr=[r["S_NN_stderr"] for r in rows], fmt="o",
+                     color=PALETTE[0], label=r"neural entropy $S_{NN}$ ($\pm$1 s.e.)")
+    axes[1].errorbar([r["L_EM"] for r in rows], y, xerr=[r["L_EM_stderr"] for r in rows], fmt="s",
+                     color=PALETTE[3], label=r"entropy-matching loss $L_{EM}$ ($\pm$1 s.e.)")
+    axes[1].axvline(0.0, color=PALETTE[6], lw=0.8)
+    for ax in axes:
+        ax.set_xscale("symlog", linthresh=1.0)            # linear on [-1, 1] (shows L_EM = 0), log beyond
+        ax.set_xlim(-0.3, 1e6)
+    axes[0].set_yticks(y, labels)
+    axes[0].set(xlabel=r"$S_{NN}$ [nats] (linear below 1, logarithmic above)", title=r"information the model supplies")
+    axes[1].set(xlabel=r"$L_{EM}$ [nats] (linear below 1, logarithmic above)",
+                title=r"distance from the optimum ($L_{EM}$ = 0 for $e^*$)")
+    for ax in axes:
+        ax.legend(loc="center right")
+    fig.suptitle(r"Reference models: paper-setting mixture D = 2, VP ($\beta$: 0.1$\to$16), window $[10^{-5}, 1]$",
+                 fontsize=9)
     stem = "neural_vs_total"
+    x = np.arange(len(rows))
     cols = {"model_index": x, "N": [r["N"] or 0 for r in rows]}
     for key in ("S_tot", "S_NN", "L_EM", "C"):
         cols[key] = [r[key] for r in rows]
@@ -314,10 +405,15 @@ def write_rows_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
+_SCHEME_LABELS = {"one_coupling": "one-coupling truncation", "migdal_kadanoff": "Migdal-Kadanoff"}
+
+
+@_figure
 def rg_figure(out_dir, options) -> list[Path]:
-    """Relative entropy versus coarse-graining step: 1-D Ising, 2-D Ising (one-coupling truncation and
-    Migdal-Kadanoff) and random tanh networks at several sigma_w^2 across the order-to-chaos line; plus
-    the 2-D asymptote versus K_0 across K_c.  Writes PNG, PDF and the plotted data as CSV.
+    """Relative entropy versus coarse-graining step: 1-D Ising (exact b = 2 decimation), 2-D Ising
+    (one-coupling truncation and Migdal-Kadanoff) and random tanh networks at several sigma_w^2 across
+    the order-to-chaos line (mean field, with Monte Carlo on width-500 networks); plus the 2-D asymptote
+    versus K_0 across K_c with the fixed points K* of both schemes marked.  Writes PNG, PDF and CSV.
 
     Returns
     -------
@@ -326,56 +422,57 @@ def rg_figure(out_dir, options) -> list[Path]:
     """
     base_seed = suite_seed(options.seed)
     plt = _pyplot()
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     data: list[list] = []
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
 
     ax = axes[0]
     steps = np.arange(9)
-    for K0 in (0.5, 1.0, 2.0):
+    for k, K0 in enumerate((0.5, 1.0, 2.0)):
         y = [ising1d_kl_original_vs_renormalised_per_site(K0, 0.0, int(n)) for n in steps]
         yl = [ising1d_kl_original_vs_lifted_coarse_per_site(K0, 0.0, int(n)) for n in steps]
-        line, = ax.plot(steps, y, "o-", label=f"D(p_K0 || p_Kn), K0={K0}")
-        ax.plot(steps, yl, "s--", color=line.get_color(), label=f"D(p_K0 || lifted q_n), K0={K0}")
+        ax.plot(steps, y, "o-", color=PALETTE[k], label=rf"$D(p_{{K_0}}\,\|\,p_{{K_n}})$, $K_0$ = {K0}")
+        ax.plot(steps, yl, "s--", color=PALETTE[k], mfc="none",
+                label=rf"$D(p_{{K_0}}\,\|\,q_n)$ (coarse law lifted), $K_0$ = {K0}")
         data += [["ising1d", f"original_vs_renormalised K0={K0}", int(n), v, 0.0] for n, v in zip(steps, y)]
         data += [["ising1d", f"original_vs_lifted_coarse K0={K0}", int(n), v, 0.0] for n, v in zip(steps, yl)]
-    ax.set_xlabel("decimation step n (dimensionless, b = 2)")
-    ax.set_ylabel("relative entropy per site (nats)")
-    ax.set_title("1-D Ising, h = 0, N -> inf")
-    ax.legend(fontsize=7)
+    ax.set_xlabel(r"decimation step $n$ ($b = 2$)")
+    ax.set_ylabel("relative entropy per site [nats]")
+    ax.set_title(r"1-D Ising chain, $h = 0$, $N \to \infty$ (exact)")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 
     ax = axes[1]
     steps2 = np.arange(15)
     for scheme, style in (("one_coupling", "-"), ("migdal_kadanoff", "--")):
-        for K0 in (0.25, 0.35, ISING2D_KC, 0.47):
+        for k, K0 in enumerate((0.25, 0.35, ISING2D_KC, 0.47)):
             y = [ising2d_kl_renormalised_vs_original_per_site(K0, int(n), scheme) for n in steps2]
-            ax.plot(steps2, y, "o" + style, ms=3, label=f"{scheme}, K0={K0:.3f}")
+            k0 = r"$K_c$" if K0 == ISING2D_KC else f"{K0:g}"
+            ax.plot(steps2, y, "o" + style, ms=3, color=PALETTE[k],
+                    label=rf"{_SCHEME_LABELS[scheme]}, $K_0$ = {k0}")
             data += [["ising2d", f"renormalised_vs_original {scheme} K0={K0!r}", int(n), v, 0.0]
                      for n, v in zip(steps2, y)]
-    ax.set_xlabel("RG step n (dimensionless)")
-    ax.set_ylabel("D(p_Kn || p_K0) per site (nats)")
-    ax.set_title(f"2-D Ising (Onsager), K_c = {ISING2D_KC:.4f}")
-    ax.legend(fontsize=6)
+    ax.set_xlabel(r"RG step $n$")
+    ax.set_ylabel(r"$D(p_{K_n}\,\|\,p_{K_0})$ per site [nats]")
+    ax.set_title(rf"2-D Ising, square lattice; Onsager $K_c$ = {ISING2D_KC:.4f}")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 
     ax = axes[2]
     sw_c = tanh_order_to_chaos_sigma_w2(NETWORK_SIGMA_B2)
     layers = np.arange(21)
     for k, sw in enumerate((1.2, 1.5, sw_c, 2.0, 3.0)):
         y = network_kl_layer0_vs_layer_l_pushforward_meanfield(20, sw, NETWORK_SIGMA_B2, NETWORK_INPUT_VARIANCE)
-        line, = ax.plot(layers, y, "-", label=f"sigma_w^2={sw:.3f} mean field")
+        name = r"$\sigma_w^2$ = " + (rf"{sw:.3f} (order to chaos)" if sw == sw_c else f"{sw:g}")
+        ax.plot(layers, y, "-", color=PALETTE[k], label=name + ", mean field")
         mc = network_kl_layer0_vs_layer_l_pushforward_mc(20, sw, NETWORK_SIGMA_B2, NETWORK_INPUT_VARIANCE,
                                                          width=500, n_samples=64, n_networks=4,
                                                          seed=row_seed(base_seed, 11, k))
-        ax.errorbar(layers, mc.value, yerr=mc.stderr, fmt="o", ms=3, color=line.get_color())
+        ax.errorbar(layers, mc.value, yerr=mc.stderr, fmt="o", ms=3, color=PALETTE[k])
         data += [["network", f"meanfield sigma_w2={sw!r}", int(l_), v, 0.0] for l_, v in zip(layers, y)]
         data += [["network", f"mc width=500 sigma_w2={sw!r}", int(l_), v, e]
                  for l_, v, e in zip(layers, mc.value, mc.stderr)]
-    ax.set_xlabel("layer l (dimensionless)")
-    ax.set_ylabel("(1/n) E[log p0_fit(z0) - log pl_fit(zl)] (nats per neuron)")
-    ax.set_title(f"tanh network, sigma_b^2 = {NETWORK_SIGMA_B2}, order-to-chaos at {sw_c:.4f}")
-    ax.legend(fontsize=6)
+    ax.set_xlabel(r"layer $l$")
+    ax.set_ylabel(r"$\frac{1}{n} E[\log p^{fit}_0(z_0) - \log p^{fit}_l(z_l)]$ [nats per neuron]")
+    ax.set_title(rf"random tanh network, $\sigma_b^2$ = {NETWORK_SIGMA_B2}; points: width-500 Monte Carlo")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
 
     written = save(fig, out_dir, "rg_kl_flow")        # PNG + PDF, reproducible bytes
@@ -384,29 +481,34 @@ def rg_figure(out_dir, options) -> list[Path]:
     written.append(p)
 
     # asymptote across K_c
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     K0s = np.linspace(0.05, 0.8, 151)
     adata = []
-    for scheme in ISING2D_SCHEMES:
+    for k, scheme in enumerate(ISING2D_SCHEMES):
         rev = [ising2d_kl_asymptotes(K, scheme)["renormalised_vs_original"] for K in K0s]
         fwd = [ising2d_kl_asymptotes(K, scheme)["original_vs_renormalised"] for K in K0s]
-        below = K0s < ising2d_fixed_point(scheme)       # plot the two basins separately (jump at K*)
+        k_star = ising2d_fixed_point(scheme)
+        below = K0s < k_star                           # plot the two basins separately (jump at K*)
         rev_a = np.array(rev)
-        line, = ax.plot(K0s[below], rev_a[below], label=f"D(p_inf || p_K0), {scheme}")
-        ax.plot(K0s[~below], rev_a[~below], color=line.get_color())
+        ax.plot(K0s[below], rev_a[below], color=PALETTE[k], label=rf"$D(p_\infty\,\|\,p_{{K_0}})$, {_SCHEME_LABELS[scheme]}")
+        ax.plot(K0s[~below], rev_a[~below], color=PALETTE[k])
         fwd_plot = np.array([v if math.isfinite(v) else np.nan for v in fwd])
-        ax.plot(K0s, fwd_plot, "--", label=f"D(p_K0 || p_inf), {scheme} (inf beyond K*)")
+        ax.plot(K0s, fwd_plot, "--", color=PALETTE[k],
+                label=rf"$D(p_{{K_0}}\,\|\,p_\infty)$, {_SCHEME_LABELS[scheme]} ($\infty$ beyond $K^*$)")
+        ax.axvline(k_star, color=PALETTE[k], lw=0.8, ls=":")
+        ax.annotate(rf"$K^*$ = {k_star:.4f}", (k_star, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                    va="bottom", ha="right", fontsize=7, color=PALETTE[k])
         adata += [[scheme, K, r, f] for K, r, f in zip(K0s, rev, fwd)]
-    ax.axvline(ISING2D_KC, color="k", lw=0.8, label="Onsager K_c")
-    ax.set_xlabel("initial coupling K0 = J / k_B T (dimensionless)")
-    ax.set_ylabel("asymptotic relative entropy per site (nats)")
-    ax.set_title("2-D Ising: n -> inf limit of the per-site KL")
-    ax.legend(fontsize=6)
+    ax.axvline(ISING2D_KC, color=PALETTE[6], lw=0.8, label=rf"Onsager $K_c$ = {ISING2D_KC:.4f}")
+    ax.set_xlabel(r"initial coupling $K_0 = J / k_B T$")
+    ax.set_ylabel(r"asymptotic relative entropy per site [nats]")
+    ax.set_title(r"2-D Ising: the $n \to \infty$ limit of the per-site KL; jumps at $K^*$, not at $K_c$")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
     written += save(fig, out_dir, "rg_kl_asymptote")
     p = out_dir / "rg_kl_asymptote.csv"
     write_rows_csv(p, ["scheme", "K0", "kl_renormalised_vs_original_per_site",
-                   "kl_original_vs_renormalised_per_site"], adata)
+                       "kl_original_vs_renormalised_per_site"], adata)
     written.append(p)
     return written
 
