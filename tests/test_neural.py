@@ -171,7 +171,7 @@ def test_denoising_form_agrees_after_constant_likelihood_weighting():
     model = rm.perturbed_e(g, proc, A, c)
     s0 = 1e-3
     den = nr.entropy_matching_loss(model, g, proc, s0=s0, form="denoising")
-    ref = model.closed_form(s0, 1.0)["l_em"].value
+    ref = model.closed_form(s0, 1.0).l_em.value
     _close(den.extra["exact_equivalent"], ref)
     # closed-form constant vs its Monte Carlo estimate (same formula, independent method)
     mc = neural.denoising_constant(_mixture_from_gaussian(g), proc, s0, weighting="likelihood", **SMALL)
