@@ -147,7 +147,7 @@ def test_likelihood_bound_with_exact_model_kl():
         A, c = _perturbation(3)
         model = rm.perturbed_e(g, proc, A, c)
         kl = model.kl_data_model()
-        lem = model.closed_form(0.0, _s1(proc))["l_em"].value
+        lem = model.closed_form(0.0, _s1(proc)).l_em.value
         assert 0 < kl.value <= klT + lem
         assert kl.error_bound < 1e-8
 
