@@ -597,14 +597,20 @@ def _csv_cell(value):
     return value
 
 
-def format_rows(rows: list[dict], fmt: str, suite: str, *, units: str = "nats", command: str = "table") -> str:
-    """Render rows as JSON (with a header) or CSV (union of columns; a ``spec`` column holds compact JSON).
+def format_rows(rows: list[dict], fmt: str, suite: str | None, *, units: str = "nats", command: str = "table",
+                source: str | None = None) -> str:
+    """Render rows as JSON (with a header: version, command, suite or source, units) or CSV (union of
+    columns; a ``spec`` column holds compact JSON).
 
     Non-finite numbers become null (empty in CSV) with a ``<column>_note`` saying why."""
     rows = [_note_nonfinite(r) for r in rows]
     if fmt == "json":
-        doc = {"nent_ref_version": __version__, "command": command, "suite": suite, "units": units,
-               "rows": [_jsonable(r) for r in rows]}
+        doc = {"nent_ref_version": __version__, "command": command}
+        if suite is not None:
+            doc["suite"] = suite
+        if source is not None:
+            doc["source"] = str(source)
+        doc.update(units=units, rows=[_jsonable(r) for r in rows])
         return json.dumps(doc, indent=1, allow_nan=False) + "\n"
     if fmt == "csv":
         columns: list[str] = []
