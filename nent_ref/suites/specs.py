@@ -138,12 +138,19 @@ def _mapping(value, path: str) -> dict:
 def _check_keys(d: dict, path: str, allowed, required=()):
     for key in d:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = _did_you_mean(str(key), allowed)
             raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: {', '.join(allowed)}){hint}")
     for key in required:
         if key not in d or d[key] is None:
             raise SpecError(_join(path, key), "missing (required)")
+
+
+def _did_you_mean(word: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice (spelling, or a choice the word starts with), else ``""``."""
+    choices = list(choices)
+    close = difflib.get_close_matches(word, choices, n=1) or sorted(
+        (c for c in choices if len(c) >= 3 and (word.startswith(c) or c.startswith(word))), key=len, reverse=True)[:1]
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _is_number(x) -> bool:
@@ -254,10 +261,8 @@ _SPREADS = ("covs", "variances", "stds")
 def _preset_data_spec(name: str, path: str) -> dict:
     """Canonical data spec of a named preset, in the form the preset is defined in."""
     if name not in cases.data_preset_names():
-        close = difflib.get_close_matches(name, cases.data_preset_names(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise SpecError(path, f"unknown data preset {name!r} (choose from {', '.join(cases.data_preset_names())})"
-                              f"{hint}")
+                              f"{_did_you_mean(name, cases.data_preset_names())}")
     if name in cases.OFFICIAL_PRESETS:
         w, m, sd = cases.official_mixture_arrays(name)
         out = {"kind": "mixture", "weights": w.tolist(), "means": m.tolist(), "stds": sd.tolist()}
@@ -687,9 +692,8 @@ def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
     quantities = []
     for i, q in enumerate(qs):
         if q not in QUANTITIES:
-            close = difflib.get_close_matches(str(q), list(QUANTITIES), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise SpecError(_join(qp, i), f"unknown quantity {q!r} (choose from {', '.join(QUANTITIES)}){hint}")
+            raise SpecError(_join(qp, i), f"unknown quantity {q!r} (choose from {', '.join(QUANTITIES)})"
+                                          f"{_did_you_mean(str(q), QUANTITIES)}")
         if q in quantities:
             raise SpecError(_join(qp, i), f"{q!r} is listed twice")
         _check_quantity(q, _join(qp, i), data, process)
@@ -1011,7 +1015,8 @@ def materialise(spec: dict, directory, stem: str) -> dict:
     nent_ref: inline ``points`` when N * D <= :data:`INLINE_MAX`, else the file ``directory/<stem>.npy``,
     named in the spec as ``<directory name>/<stem>.npy`` (relative to the directory holding
     ``directory``, where the spec file goes) with its ``sha256``.  The generator is kept as ``provenance``
-    and the atoms' digest as ``points_sha256``.  Other specs are returned unchanged (copied)."""
+    and the atoms' digest as ``points_sha256``; ``S_tot_population`` (which needs the generator) is
+    dropped from the quantities.  Other specs are returned unchanged (copied)."""
     spec = copy.deepcopy(spec)
     d = spec["data"]
     if d["kind"] != "empirical" or "generator" not in d:
@@ -1031,6 +1036,7 @@ def materialise(spec: dict, directory, stem: str) -> dict:
     new["points_sha256"] = points_sha256(points)
     new["provenance"] = {"generator": d["generator"]}
     spec["data"] = new
+    spec["quantities"] = [q for q in spec["quantities"] if q != "S_tot_population"] or ["S_tot"]
     return spec
 
 
