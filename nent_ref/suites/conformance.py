@@ -324,7 +324,12 @@ class CheckReport:
             if ref.stderr:
                 refs += f" ± {ref.stderr:.2g}"
             refs += f" ({ref.method})"
-            z = "-" if math.isnan(r.z) else (f"{r.z:+.2f}" if math.isfinite(r.z) else ("+inf" if r.z > 0 else "-inf"))
+            if math.isnan(r.z):
+                z = "-"
+            elif not math.isfinite(r.z):
+                z = "+inf" if r.z > 0 else "-inf"
+            else:
+                z = f"{r.z:+.2f}" if abs(r.z) < 1e4 else f"{r.z:+.2e}"
             verdict = "pass" if r.passed else "FAIL"
             if r.note:
                 verdict += f" ({r.note})"
