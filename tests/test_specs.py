@@ -358,6 +358,15 @@ def test_file_problems_name_the_field(tmp_path):
     spec["data"].update(file="p.npy", sha256=good, points_sha256="0" * 64)
     with pytest.raises(SpecError, match=r"^data\.points_sha256: the atoms have sha256"):
         Case(spec, base_dir=tmp_path).data                 # noqa: B018
+    big = np.zeros((70, 3)) + np.arange(70)[:, None]
+    np.save(tmp_path / "big.npy", big)
+    spec["data"] = {"kind": "empirical", "file": "big.npy", "sha256": specs.file_sha256(tmp_path / "big.npy")}
+    spec["accuracy"] = {"rtol": 1e-9}
+    with pytest.raises(SpecError, match=r"^accuracy\.rtol: is the quadrature tolerance"):
+        Case(spec, base_dir=tmp_path).data                 # noqa: B018
+    spec["accuracy"] = {"method": "quadrature"}
+    with pytest.raises(SpecError, match=r"^accuracy\.method: quadrature is available for D <= 2 only"):
+        Case(spec, base_dir=tmp_path).data                 # noqa: B018
     (tmp_path / "many.json").write_text(json.dumps({"cases": [GOOD, _bad(window__s0=-1.0)]}))
     with pytest.raises(SpecError, match=r"^cases\[1\]\.window\.s0: must be >= 0"):
         specs.load_cases(tmp_path / "many.json")

@@ -732,9 +732,17 @@ class Case:
             D, want = self._data.dim, _data_dim(self.spec["data"])
             if want > 0 and D != want:   # pragma: no cover - shapes are checked when normalising
                 raise SpecError(_join(self.path, "data"), f"built data have D = {D}, expected {want}")
-            if isinstance(self._data, Empirical) and self.spec["accuracy"]["method"] == "quadrature" and D > 2:
-                raise SpecError(_join(self.path, "accuracy.method"), f"quadrature is available for D <= 2 only "
-                                                                     f"(the data file holds D = {D})")
+            acc = self.spec["accuracy"]
+            if isinstance(self._data, Empirical) and "file" in self.spec["data"]:   # D, N known only now
+                if acc["method"] == "quadrature" and D > 2:
+                    raise SpecError(_join(self.path, "accuracy.method"), "quadrature is available for D <= 2 only "
+                                                                         f"(the data file holds D = {D})")
+                auto_quad = D <= 2 and self._data.n_atoms <= AUTO_QUADRATURE_MAX_COMPONENTS
+                if acc["rtol"] is not None and (acc["method"] == "monte-carlo"
+                                                or (acc["method"] == "auto" and not auto_quad)):
+                    raise SpecError(_join(self.path, "accuracy.rtol"), "is the quadrature tolerance, but these data "
+                                                                       "are computed by Monte Carlo (set its "
+                                                                       "precision with n_samples)")
         return self._data
 
     @property
