@@ -141,6 +141,10 @@ def test_claims_with_full_specs_and_units(tmp_path):
      ">= 0"),
     ({"claims": [{"spec": {"data": {"kind": "dirac"}}, "quantity": "S_tot", "value": 1.0}]}, "claims[0].spec",
      "missing"),
+    ({"claims": [{"case": "gaussian-2d-ve", "quantity": "kl_s0_eq", "value": 1.0}]}, "claims[0].quantity",
+     "VE has none"),
+    ({"claims": [{"case": "gaussian-1d-vp16", "quantity": "log_N", "value": 1.0}]}, "claims[0].quantity",
+     "empirical data only"),
     ({"claims": [], "implementation": "x"}, "claims", "non-empty"),
     ({"claim": []}, "claim", "unknown key"),
 ])

@@ -369,6 +369,11 @@ def check(claims_source, *, cases=None, threshold=DEFAULT_THRESHOLD, rtol=ROUNDI
         else:
             spec, label, cbase = c.spec, c.spec.get("id") or f"claims[{c.index}].spec", base
         unit = c.unit or spec["unit"]
+        try:                                       # the claimed quantity must exist for this case
+            specs.normalize_spec(dict(spec, quantities=[c.quantity], unit=unit))
+        except SpecError as exc:
+            msg = str(exc).split(": ", 1)[-1]
+            raise SpecError(f"claims[{c.index}].quantity", f"{c.quantity!r} for case {label!r}: {msg}") from None
         key = (json.dumps(spec, sort_keys=True), unit)
         g = groups.setdefault(key, {"spec": spec, "unit": unit, "label": label, "base": cbase, "claims": []})
         g["claims"].append(c)
