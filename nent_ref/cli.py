@@ -4,7 +4,8 @@ Sub-commands
 ------------
 ``nent-ref table [--suite NAME] [--format json|csv] [--out FILE]``
     Print a ground-truth table.  Every row is a flat mapping of column name to
-    value; entropies are in nats.  A suite is a function ``rows(options)`` named in
+    value; entropies are in nats; a row of the diffusion suites carries its case
+    specification (``spec``, see ``compute``), and infinities are null with a reason.  A suite is a function ``rows(options)`` named in
     :data:`SUITES`; ``all`` runs every suite.  ``--out`` is checked (its directory
     exists and is writable) before anything is computed.
 ``nent-ref figures [--out DIR]``
