@@ -4,7 +4,8 @@ Sub-commands
 ------------
 ``nent-ref table [--suite NAME] [--format json|csv] [--out FILE]``
     Print a ground-truth table.  Every row is a flat mapping of column name to
-    value; entropies are in nats.  A suite is a function ``rows(options)`` named in
+    value; entropies are in nats; a row of the diffusion suites carries its case
+    specification (``spec``, see ``compute``), and infinities are null with a reason.  A suite is a function ``rows(options)`` named in
     :data:`SUITES`; ``all`` runs every suite.  ``--out`` is checked (its directory
     exists and is writable) before anything is computed.
 ``nent-ref figures [--out DIR]``
@@ -13,13 +14,24 @@ Sub-commands
 ``nent-ref validate package.module:function --data PRESET --process NAME``
     Validate a user's score model against exact ground truth (:func:`nent_ref.validate`).
     With ``--factory`` the target is called as ``f(data, process)`` to build the model.
+``nent-ref compute SPEC [--format json|csv] [--base 2] [--out FILE]``
+    Ground truth for any case: SPEC is a case specification file (JSON, or TOML on Python >= 3.11;
+    ``-`` reads JSON from stdin) holding one spec, a list of them or ``{"cases": [...]}`` (format in
+    docs/specs.md).  One row per case, as in ``table``: each quantity with its stderr, error bound and
+    method, and the canonical spec.  ``--base 2`` reports entropies in bits.  Progress on stderr.
+``nent-ref conformance --emit FILE``
+    Write the canonical conformance cases (inputs only, no answers; docs/conformance.md).
+``nent-ref check CLAIMS [--cases FILE] [--threshold 5] [--json] [--report FILE]``
+    Grade another implementation's claimed numbers against the reference (z-score combining both
+    standard errors and error bounds); prints a readable report (JSON with ``--json``, also written
+    to ``--report FILE``) and exits 1 when any claim fails, 2 when the claims file is bad.
 
 Exit status
 -----------
 0
     success (for ``validate``: every check passed).
 1
-    a check or quality gate failed (``validate`` printed a FAILED report).
+    a check or quality gate failed (``validate`` printed a FAILED report; ``check``: a claim failed).
 2
     usage or input error: bad arguments, unknown data preset or process, a target that
     cannot be loaded (missing module or attribute, not callable, not ``package.module:function``),
@@ -52,6 +64,8 @@ from .suites.executor import TableOptions, executor_for
 from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
 from .suites.validation import load_data, process_presets, validate
+from .suites import conformance as _conformance
+from .suites import specs as _specs
 
 #: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
@@ -114,6 +128,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--only", nargs="*", default=None, choices=sorted(FIGURES),
                    help="render only these figures")
     _add_validate_parser(sub, formatter)
+    _add_spec_parsers(sub, formatter)
     return parser
 
 
@@ -301,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     if args.command == "validate":
         return _run_validate(args)
+    if args.command in _SPEC_COMMANDS:
+        return _SPEC_COMMANDS[args.command](args)
     options = TableOptions(seed=args.seed, workers=args.workers, quiet=args.quiet, scheduler=args.scheduler)
     if args.command == "table":
         out = _check_output_file(args.out) if args.out else None      # before computing anything
@@ -424,6 +441,99 @@ def _run_validate(args) -> int:
                           executor=executor)
     _write_stdout((report.to_json() if args.json else str(report)) + "\n")
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+# --------------------------------------------------------------------------- compute, conformance, check
+def _add_spec_parsers(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
+    """``compute SPEC``, ``conformance --emit FILE`` and ``check CLAIMS`` (case specifications, docs/specs.md
+    and docs/conformance.md)."""
+    def run_options(p):
+        p.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
+                       help="worker processes for Monte Carlo (results do not depend on it)")
+        p.add_argument("--scheduler", default=None, help="dask scheduler address (optional)")
+        p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    c = sub.add_parser("compute", help="ground truth for any case specification (JSON/TOML)",
+                       description="Compute the quantities of one or more case specifications (docs/specs.md): "
+                                   "data, process, window, quantities, unit and accuracy.  One row per case.",
+                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    c.add_argument("spec", help="spec file: .json or .toml (one spec, a list, or {\"cases\": [...]}); - for stdin")
+    c.add_argument("--format", default="json", choices=["json", "csv"], help="output format (default json)")
+    c.add_argument("--base", default=None, choices=["e", "2"],
+                   help="unit of entropies: e (nats) or 2 (bits); overrides the specs' unit")
+    c.add_argument("--out", default=None, help="write to this file instead of stdout (checked first)")
+    run_options(c)
+
+    e = sub.add_parser("conformance", help="write the canonical conformance cases (inputs, no answers)",
+                       description="Write the canonical cases another implementation should compute; grade its "
+                                   "answers with `nent-ref check` (docs/conformance.md).",
+                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    what = e.add_mutually_exclusive_group(required=True)
+    what.add_argument("--emit", metavar="FILE", help="write the cases (JSON) to FILE; large data go to "
+                                                     "FILE-stem.data/ beside it")
+    what.add_argument("--list", action="store_true", help="print the case ids and their quantities")
+
+    k = sub.add_parser("check", help="grade another implementation's numbers (a claims file)",
+                       description="Grade claimed numbers against the reference: z = (claim - reference) / "
+                                   "(sqrt(stderr_claim^2 + stderr_ref^2) + error bounds + rtol |reference|); a "
+                                   "claim passes when |z| <= threshold.  Exits 1 when any claim fails.",
+                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    k.add_argument("claims", help="claims file (JSON; docs/conformance.md); - for stdin")
+    k.add_argument("--cases", default=None, help="cases file the claims' case ids refer to (default: the "
+                                                 "canonical cases of `nent-ref conformance`)")
+    k.add_argument("--threshold", type=float, default=_conformance.DEFAULT_THRESHOLD,
+                   help="pass when |z| <= this (default 5)")
+    k.add_argument("--rtol", type=float, default=None,
+                   help="relative rounding floor of the uncertainty (default 1e-10; e.g. 1e-6 for float32 codes)")
+    k.add_argument("--json", action="store_true", help="print the report as JSON")
+    k.add_argument("--report", default=None, metavar="FILE", help="also write the JSON report to FILE")
+    run_options(k)
+
+
+def _run_compute(args) -> int:
+    out = _check_output_file(args.out) if args.out else None
+    options = TableOptions(workers=args.workers, quiet=args.quiet, scheduler=args.scheduler)
+    cases = _specs.load_cases(args.spec)
+    if args.base is not None:
+        unit = "bit" if args.base == "2" else "nat"
+        cases = [_specs.Case(dict(c.spec, unit=unit), base_dir=c.base_dir, path=c.path) for c in cases]
+    with executor_for(options) as executor:
+        rows = [_specs.compute_row(c, executor=executor, progress=options.progress) for c in cases]
+    units = {r["unit"] for r in rows}
+    text = format_rows(rows, args.format, None, units=(units.pop() + "s") if len(units) == 1 else "per row",
+                       command="compute", source=args.spec)
+    if out is not None:
+        out.write_text(text)
+    else:
+        _write_stdout(text)
+    return EXIT_OK
+
+
+def _run_conformance(args) -> int:
+    if args.list:
+        lines = [f"{c['id']}: {', '.join(c['quantities'])}" for c in _conformance.canonical_cases()]
+        _write_stdout("\n".join(lines) + "\n")
+        return EXIT_OK
+    path = _check_output_file(args.emit)
+    _conformance.emit(path)
+    print(f"nent-ref conformance: wrote {len(_conformance.canonical_cases())} cases to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_check(args) -> int:
+    report_path = _check_output_file(args.report) if args.report else None
+    options = TableOptions(workers=args.workers, quiet=args.quiet, scheduler=args.scheduler)
+    kwargs = {} if args.rtol is None else {"rtol": args.rtol}
+    with executor_for(options) as executor:
+        report = _conformance.check(args.claims, cases=args.cases, threshold=args.threshold, executor=executor,
+                                    progress=options.progress, **kwargs)
+    if report_path is not None:
+        report_path.write_text(report.to_json() + "\n")
+    _write_stdout((report.to_json() if args.json else str(report)) + "\n")
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+_SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "check": _run_check}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,15 +31,18 @@ def test_table_json_matches_library(capsys):
     assert row["kl_s0_eq"] == pytest.approx(g.kl(peq), rel=1e-12)
     assert row["S_tot"] == pytest.approx(g.kl(peq) - g.diffuse(proc, 1.0).kl(peq), rel=1e-10)
     sl_row = next(r for r in rows if r["data"] == "gaussian" and r["process"] == "sl" and r["dim"] == 9)
-    assert sl_row["kl_T_eq"] == 0.0 and sl_row["S_tot"] == pytest.approx(sl_row["kl_s0_eq"], rel=1e-14)
+    assert sl_row["kl_s1_eq"] == 0.0 and sl_row["S_tot"] == pytest.approx(sl_row["kl_s0_eq"], rel=1e-14)
+    assert sl_row["clock"] is None and "diverges" in sl_row["clock_note"]           # null with a reason
     assert all(r["s0"] == cases.EPS for r in rows if r["data"] == "dirac")
+    assert all(r["spec"]["window"] == {"s0": r["s0"], "s1": r["s1"]} for r in rows)   # each row carries its spec
 
 
 def test_table_csv(tmp_path):
     out = tmp_path / "t.csv"
     assert main(["table", "--suite", "gaussian", "--format", "csv", "--out", str(out), "--quiet"]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert {"S_tot", "S_tot_stderr", "kl_s0_eq", "kl_T_eq", "process", "dim"} <= set(rows[0])
+    assert {"S_tot", "S_tot_stderr", "kl_s0_eq", "kl_s1_eq", "process", "dim", "spec"} <= set(rows[0])
+    assert json.loads(rows[0]["spec"])["data"]["preset"] == rows[0]["preset"]
     assert len(rows) == len(cases.processes()) * len(cases.DIMS) * 2
 
 
@@ -334,3 +337,93 @@ def test_table_options_use_the_one_seed_validator():
     assert TableOptions(seed=ss).seed is ss and TableOptions(seed=gen).seed is gen
     with pytest.raises(ValueError, match="workers"):
         TableOptions(workers=0)
+
+
+# --------------------------------------------------------------------------- issue 12: compute, conformance, check
+SPEC = {"id": "g", "data": {"kind": "gaussian", "mean": [0.5, -1.0], "cov": [[1.0, 0.3], [0.3, 0.5]]},
+        "process": {"kind": "vp", "schedule": "linear", "beta_min": 0.1, "beta_max": 20.0, "kappa": 1.0},
+        "window": {"s0": 0.0, "s1": 1.0}, "quantities": ["S_tot", "kl_s1_eq", "clock"]}
+
+
+def test_compute_equals_the_python_api(tmp_path, capsys):
+    (tmp_path / "case.json").write_text(json.dumps(SPEC))
+    code, out, err = _run(["compute", str(tmp_path / "case.json")], capsys)
+    assert code == 0 and "compute: g: S_tot" in err                     # progress on stderr
+    doc = json.loads(out)
+    assert doc["command"] == "compute" and doc["units"] == "nats"
+    row, = doc["rows"]
+    g, vp = nr.Gaussian([0.5, -1.0], [[1.0, 0.3], [0.3, 0.5]]), nr.VP(0.1, 20.0)
+    assert row["S_tot"] == nr.total_entropy(g, vp).value and row["S_tot_method"] == "closed-form"
+    assert row["kl_s1_eq"] == nr.kl_to_equilibrium(g, vp, 1.0).value and row["clock"] == float(vp.clock(0.0, 1.0))
+    assert row["S_tot_stderr"] == 0.0 and row["S_tot_error_bound"] == 0.0 and row["spec"]["id"] == "g"
+    code, out, _ = _run(["compute", str(tmp_path / "case.json"), "--base", "2", "--quiet", "--format", "csv"], capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and rows[0]["unit"] == "bit"
+    assert float(rows[0]["S_tot"]) == pytest.approx(nr.total_entropy(g, vp, base=2).value, rel=1e-15)
+    assert float(rows[0]["clock"]) == float(vp.clock(0.0, 1.0))           # not an entropy: not converted
+
+
+def test_compute_reads_a_list_stdin_and_writes_out(tmp_path, monkeypatch, capsys):
+    many = [SPEC, dict(SPEC, id="h", process="sl", quantities=["S_tot", "clock"])]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps({"cases": many})))
+    code, _, _ = _run(["compute", "-", "--quiet", "--out", str(tmp_path / "o.json")], capsys)
+    rows = json.loads((tmp_path / "o.json").read_text())["rows"]
+    assert code == 0 and [r["id"] for r in rows] == ["g", "h"]
+    assert rows[1]["clock"] is None and "diverges" in rows[1]["clock_note"]
+
+
+@pytest.mark.parametrize("spec,message", [
+    (dict(SPEC, window={"s0": 0.0}), "window.s1: missing"),
+    (dict(SPEC, data={"kind": "gaussian", "mean": [0.0, 0.0], "cov": [[1.0]]}), "data.cov: must have shape (2, 2)"),
+    (dict(SPEC, extra=1), "extra: unknown key"),
+])
+def test_compute_bad_specs_exit_2_with_one_line_naming_the_field(tmp_path, capsys, spec, message):
+    (tmp_path / "bad.json").write_text(json.dumps(spec))
+    code, out, err = _run(["compute", str(tmp_path / "bad.json"), "--quiet"], capsys)
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1 and "Traceback" not in err
+    code, _, err = _run(["compute", str(tmp_path / "missing.json")], capsys)
+    assert code == 2 and "no such spec file" in err
+
+
+def test_conformance_emit_compute_and_check_exit_codes(tmp_path, capsys):
+    cases_file = tmp_path / "cases.json"
+    code, _, err = _run(["conformance", "--emit", str(cases_file)], capsys)
+    assert code == 0 and "wrote" in err and (tmp_path / "cases.data").is_dir()
+    code, out, _ = _run(["conformance", "--list"], capsys)
+    assert code == 0 and out.splitlines()[0].startswith("gaussian-1d-vp16: S_tot")
+    # the reference's answers, computed from the emitted file, graded against the file's cases
+    code, out, _ = _run(["compute", str(cases_file), "--quiet"], capsys)
+    claims = [{"case": r["id"], "quantity": q, "value": r[q], **({"stderr": r[f"{q}_stderr"]}
+                                                                  if r[f"{q}_stderr"] else {})}
+              for r in json.loads(out)["rows"] for q in r["spec"]["quantities"]]
+    (tmp_path / "claims.json").write_text(json.dumps({"implementation": "self", "claims": claims}))
+    code, out, _ = _run(["check", str(tmp_path / "claims.json"), "--cases", str(cases_file), "--quiet",
+                         "--report", str(tmp_path / "report.json")], capsys)
+    assert code == 0 and "overall: PASSED" in out and "implementation: self" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["passed"] is True and report["n_claims"] == len(claims)
+    # one claim moved far away: exit 1, FAILED, and --json prints the JSON report
+    claims[0]["value"] += 1.0
+    (tmp_path / "claims.json").write_text(json.dumps({"claims": claims[:3]}))
+    code, out, _ = _run(["check", str(tmp_path / "claims.json"), "--quiet", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 1 and doc["passed"] is False and doc["claims"][0]["verdict"] == "FAIL"
+    # a bad claims file: exit 2, one line naming the field
+    (tmp_path / "bad.json").write_text(json.dumps({"claims": [{"case": "gaussian-1d-vp16", "quantity": "S_tot"}]}))
+    code, out, err = _run(["check", str(tmp_path / "bad.json"), "--quiet"], capsys)
+    assert code == 2 and out == "" and "claims[0].value: missing" in err and err.count("\n") == 1
+    (tmp_path / "bad.json").write_text("[")
+    code, _, err = _run(["check", str(tmp_path / "bad.json"), "--quiet"], capsys)
+    assert code == 2 and "not valid JSON" in err
+
+
+def test_spec_commands_document_exit_codes(capsys):
+    for argv in (["compute", "--help"], ["conformance", "--help"], ["check", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        text = capsys.readouterr().out
+        assert exc.value.code == 0 and "exit status:" in text and "1    a check" in text
+    assert "``check``: a claim failed" in cli.__doc__
+    with pytest.raises(SystemExit) as exc:
+        main(["conformance"])
+    assert exc.value.code == 2 and "one of the arguments --emit --list is required" in capsys.readouterr().err

@@ -307,7 +307,7 @@ def test_suites_rows_shape():
     rows = mixture_rows(Opt())
     assert len(rows) == 16
     for r in rows:
-        for key in ("S_tot", "S_tot_stderr", "kl_s0_eq", "kl_T_eq", "method"):
+        for key in ("S_tot", "S_tot_stderr", "kl_s0_eq", "kl_s1_eq", "method"):
             assert key in r
         tol = 5 * r["S_tot_stderr"] + r["S_tot_error_bound"]
         assert r["S_tot_lower_bound"] - tol <= r["S_tot"] <= r["S_tot_upper_bound"] + tol

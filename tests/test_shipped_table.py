@@ -1,17 +1,21 @@
 """The shipped default table (nent_ref/reference/default_table.json) is what the code computes now.
 
-Closed-form and quadrature rows must agree to 1e-10 relative; seeded Monte Carlo rows are
-reproducible, so they must agree to a small fraction (0.01) of their own standard error.
+Every row carries its case specification; these tests rebuild rows from the specs *stored in the file*
+(so a spec that no longer describes its numbers, or numbers that moved, fail here).  Closed-form and
+quadrature rows must agree to 1e-10 relative; seeded Monte Carlo rows are reproducible, so they must
+agree to a small fraction (0.01) of their own standard error.  Regenerate the file with
+``nent-ref table --quiet --out nent_ref/reference/default_table.json``.
 """
+import json
 import math
 
 import pytest
 
 import nent_ref
-from nent_ref import cases
-from nent_ref.suites import tables
+from nent_ref.suites import cases, specs, tables
 
 SHIPPED = tables.shipped_table()
+ROWS = SHIPPED["rows"]
 
 
 def _same(a, b, stderr=0.0):
@@ -22,45 +26,64 @@ def _same(a, b, stderr=0.0):
     return math.isclose(a, b, rel_tol=1e-10, abs_tol=max(0.01 * stderr, 1e-300))
 
 
+def _rebuilt(row):
+    return json.loads(tables.format_rows([specs.compute_row(specs.Case(row["spec"]))], "json", "x"))["rows"][0]
+
+
+def _compare(row, fresh):
+    for q in row["spec"]["quantities"]:
+        names = [q] if q != "speed_limit" else ["W2_squared", "bound", "efficiency_quote"]
+        for name in names:
+            se = row.get(f"{name}_stderr") or 0.0
+            assert _same(row[name], fresh[name], se), (row["id"], name, row[name], fresh[name])
+            if f"{name}_stderr" in row:
+                assert _same(row[f"{name}_stderr"], fresh[f"{name}_stderr"], se)
+
+
 def test_header():
-    assert SHIPPED["suite"] == "default" and SHIPPED["units"] == "nats"
+    assert SHIPPED["suite"] == "default" and SHIPPED["units"] == "nats" and SHIPPED["command"] == "table"
     assert SHIPPED["nent_ref_version"] == nent_ref.__version__
-    parts = {r["part"] for r in SHIPPED["rows"]}
-    assert parts == {"gaussian", "paper"}
+    assert {r["part"] for r in ROWS} == {"gaussian", "paper"}
+    assert [r["id"] for r in ROWS] == [s["id"] for s in tables.SUITE_SPECS["default"]()]
 
 
-def test_gaussian_part_recomputed():
-    shipped = [r for r in SHIPPED["rows"] if r["part"] == "gaussian"]
-    fresh = tables.gaussian_rows()
-    assert len(shipped) == len(fresh)
-    for old, new in zip(shipped, fresh):
-        for key, val in new.items():
-            val = "inf" if val == math.inf else val
-            assert _same(old[key], val), (key, old, new)
+def test_every_row_carries_its_canonical_spec_and_no_string_infinities():
+    for r in ROWS:
+        assert specs.normalize_spec(r["spec"]) == r["spec"], r["id"]
+        assert (r["s0"], r["s1"]) == (r["spec"]["window"]["s0"], r["spec"]["window"]["s1"])
+        for key, val in r.items():
+            assert val not in ("inf", "-inf", "nan"), (r["id"], key)
+            if val is None and key in r["spec"]["quantities"]:
+                assert r.get(f"{key}_note"), (r["id"], key)
+
+
+def test_gaussian_part_rebuilds_from_its_specs():
+    for row in (r for r in ROWS if r["part"] == "gaussian"):
+        _compare(row, _rebuilt(row))
 
 
 @pytest.mark.parametrize("pname", tables.PAPER_PROCESSES)
-def test_paper_2d_mixture_rows_recomputed(pname):
-    """The 2-D rows use cubature (deterministic) for S_tot and the KLs."""
-    import nent_ref as nr
-    from nent_ref.suites.cases import paper_mixture
-    row = next(r for r in SHIPPED["rows"] if r["part"] == "paper" and r["data"] == "mixture5"
-               and r["dim"] == 2 and r["process"] == pname)
-    proc = cases.processes()[pname]
-    mix = paper_mixture(2)
-    assert _same(row["S_tot"], nr.total_entropy(mix, proc, cases.EPS, proc.T).value)
-    assert _same(row["kl_data_eq"], nr.kl_to_equilibrium(mix, proc, 0.0).value)
+def test_paper_2d_rows_rebuild_from_their_specs(pname):
+    """The 2-D official mixtures: cubature (deterministic) S_tot and KLs, seeded OT for the efficiency."""
+    chosen = [r for r in ROWS if r["part"] == "paper" and r["dim"] == 2 and r["process"] == pname
+              and r["data"] == "mixture"]
+    assert len(chosen) == 2 * (4 if pname == "sl" else 3)
+    for row in chosen:
+        _compare(row, _rebuilt(row))
 
 
-def test_paper_memoriser_row_recomputed():
-    import nent_ref as nr
-    from nent_ref.core.mixture import Empirical
-    from nent_ref.suites.cases import paper_mixture
-    row = next(r for r in SHIPPED["rows"] if r["part"] == "paper" and r["data"] == "memoriser"
-               and r["dim"] == 3 and r["n_atoms"] == 100 and r["process"] == "vp16")
-    proc, mix = cases.processes()["vp16"], paper_mixture(3)
-    emp = Empirical(mix.sample(100, seed=[0, 8, 3, 100]))
-    est = nr.total_entropy(emp, proc, cases.EPS, proc.T, method="monte-carlo", seed=[0, 9, 3, 100],
-                           n_samples=tables.PAPER_N_SAMPLES)
-    assert est.stderr > 0
-    assert _same(row["S_tot"], est.value, est.stderr) and _same(row["S_tot_stderr"], est.stderr, est.stderr)
+def test_paper_monte_carlo_rows_rebuild_from_their_specs():
+    ids = ("paper/official-mlp-D9/vp16", "paper/official-mlp-D2/sl/memoriser-N100",
+           "paper/official-mlp-D9/vpx/memoriser-N10")
+    chosen = [r for r in ROWS if r["id"] in ids]
+    assert len(chosen) == 3 and all(r["S_tot_method"] == "monte-carlo" for r in chosen)
+    assert next(r for r in chosen if r["id"] == ids[0])["S_tot_stderr"] > 0
+    for row in chosen:
+        _compare(row, _rebuilt(row))
+
+
+def test_paper_rows_hold_the_official_numbers():
+    """The notebook mixture under VP: S_tot(1e-5, 1) = 2.055 nats (issue 12), on the official presets."""
+    row = next(r for r in ROWS if r["id"] == "paper/official-notebook-D2/vp16")
+    assert row["preset"] == "official-notebook-D2" and row["S_tot"] == pytest.approx(2.05499, abs=1e-5)
+    assert row["spec"]["data"]["stds"] == cases.official_mixture_arrays("official-notebook-D2")[2].tolist()

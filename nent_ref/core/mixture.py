@@ -123,6 +123,60 @@ class GaussianMixture:
         return cls.__new__(cls)._set(w, means, covs, kind)
 
     @classmethod
+    def from_arrays(cls, weights, means, *, stds=None, variances=None, covs=None,
+                    weight_tol: float = 1e-6) -> "GaussianMixture":
+        r"""A mixture from arrays stored the way ML frameworks store them (e.g. ``distrax``/``torch``).
+
+        Give the component spread in exactly one of three forms:
+
+        * ``stds``: standard deviations, shape (K,) (isotropic, ``N(m_k, stds[k]^2 I)``) or (K, D)
+          (diagonal, ``scale_diag``);
+        * ``variances``: shape (K,) (isotropic) or (K, D) (diagonal);
+        * ``covs``: full covariance matrices, shape (K, D, D).
+
+        ``weights`` may come in float32 precision: when they sum to one within ``weight_tol`` (default
+        1e-6; float32 weights of a few hundred components miss one by ~1e-7) they are divided by their
+        sum; beyond that a ValueError gives the sum and says that only rounding is renormalised.  Any
+        dtype is read as float64 (a float32 value is exact in float64).
+
+        Examples
+        --------
+        >>> GaussianMixture.from_arrays([0.5, 0.5], [[0.0], [1.0]], stds=[0.5, 1.0]).covs
+        array([0.25, 1.  ])
+        """
+        given = {name: arr for name, arr in (("stds", stds), ("variances", variances), ("covs", covs))
+                 if arr is not None}
+        if len(given) != 1:
+            have = ", ".join(given) if given else "none"
+            raise ValueError(f"give exactly one of stds, variances or covs (got {have})")
+        (form, arr), = given.items()
+        if isinstance(weight_tol, bool) or not isinstance(weight_tol, (int, float)) or not 0 <= weight_tol < 0.01:
+            raise ValueError(f"weight_tol must be a number in [0, 0.01) (got {weight_tol!r})")
+        means_arr = real_array("means", means, finite=False)
+        if means_arr.ndim == 1:
+            means_arr = means_arr[:, None]
+        if means_arr.ndim != 2 or means_arr.size == 0:
+            raise ValueError(f"means must have shape (K, D) (got {np.shape(means)})")
+        K, D = means_arr.shape
+        w = probability_vector(weights, K, "weights", tol=weight_tol, what="components",
+                               note=f"; weights within {weight_tol:g} of one (float32 rounding) are "
+                                    "renormalised, a larger gap is rejected")[0]
+        a = real_array(form, arr, finite=False)
+        if form == "covs":
+            if a.shape != (K, D, D):
+                raise ValueError(f"covs must be full covariance matrices of shape ({K}, {D}, {D}) "
+                                 f"(got {a.shape}); use stds= or variances= for (K,) or (K, D) arrays")
+            return cls(w, means_arr, a)
+        if a.shape not in ((K,), (K, D)):
+            raise ValueError(f"{form} must have shape ({K},) (isotropic) or ({K}, {D}) (diagonal) to match "
+                             f"means of shape ({K}, {D}) (got {a.shape})")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{form} contain NaN or inf")
+        if not np.all(a > 0):
+            raise ValueError(f"{form} must be positive (smallest {a.min():.3g})")
+        return cls(w, means_arr, a * a if form == "stds" else a)
+
+    @classmethod
     def from_gaussian(cls, gaussian) -> "GaussianMixture":
         """A one-component mixture holding a :class:`nent_ref.Gaussian`."""
         return cls([1.0], gaussian.mean[None, :], gaussian.cov[None, :, :])

@@ -8,22 +8,38 @@ Processes (docs/theory.md section 1):
 * ``sl``    -- SL with Sigma0 = 0.1 (the paper's straight-line process)
 
 Data: Gaussians and Dirac atoms in D in {1, 2, 3, 6, 9}, drawn once from fixed seeds
-(``numpy.random.default_rng``, PCG64, stable across numpy versions), and the paper's
-5-component Gaussian mixtures (means uniform in a box of side 4, isotropic component
-standard deviations uniform in [0.5, 1], equal weights), D in {2, 3, 6, 9}.
+(``numpy.random.default_rng``, PCG64, stable across numpy versions), and nent_ref's own
+paper-like 5-component Gaussian mixtures (:func:`paper_mixture`: means uniform in a box of side
+4, isotropic component standard deviations uniform in [0.5, 1], equal weights), D in {2, 3, 6, 9}.
+These are *not* the mixtures of the official code: those are :func:`official_mixture`
+(``official-notebook-D2``, ``official-mlp-D2``, ``official-mlp-D9``), read from the package data
+file ``nent_ref/reference/official_mixtures.json`` (provenance in its ``provenance`` field: the
+official generator ``gm.make_distribution_flexible(PRNGKey(32), D, n_r=5, box_size, scale)``,
+float32), with the paper's processes (:data:`OFFICIAL_PROCESSES`) and the windows of the
+official estimator (:func:`official_windows`).
+
+Named presets (the ``preset`` form of a case specification, :mod:`nent_ref.suites.specs`):
+:func:`data_preset_names` / :func:`data_preset` and :func:`process_preset_names` /
+:func:`process_preset`.
 
 The cutoff for Dirac/empirical data is the paper's ``EPS = DEFAULT_CUTOFF``.
 """
 from __future__ import annotations
 
+import functools
+import json
+from importlib import resources
+
 import numpy as np
 
 from ..core.data import DEFAULT_CUTOFF, Dirac, Gaussian
 from ..core.mixture import GaussianMixture
-from ..core.processes import SL, VP
+from ..core.processes import SL, VE, VP, CosineSchedule
 
 __all__ = ["EPS", "DIMS", "MIXTURE_DIMS", "processes", "gaussian_case", "dirac_case",
-           "paper_mixture_params", "paper_mixture"]
+           "paper_mixture_params", "paper_mixture", "OFFICIAL_PRESETS", "OFFICIAL_PROCESSES",
+           "official_record", "official_mixture_arrays", "official_mixture", "official_grid", "official_windows",
+           "OFFICIAL_N_DATA", "data_preset_names", "data_preset", "process_preset_names", "process_preset"]
 
 #: Cutoff s0 for data whose entropy production diverges at s = 0 (the paper's eps).
 EPS = DEFAULT_CUTOFF
@@ -81,6 +97,115 @@ def paper_mixture_params(dim: int, n_components: int = 5, seed: int = 0):
 
 
 def paper_mixture(dim, n_components=5, seed=0) -> GaussianMixture:
-    """The paper's mixture (:func:`nent_ref.cases.paper_mixture_params`) as a GaussianMixture."""
+    """nent_ref's paper-like mixture (:func:`paper_mixture_params`) as a GaussianMixture (not the
+    official code's mixture; see :func:`official_mixture`)."""
     w, m, sd = paper_mixture_params(dim, n_components, seed)
     return GaussianMixture(w, m, sd ** 2)
+
+
+# --------------------------------------------------------------------------- the official mixtures
+#: Names of the official code's mixtures (package data ``reference/official_mixtures.json``):
+#: the notebook's D = 2 mixture (box 4, scale 0.8) and the MLP script's D = 2 and D = 9 mixtures
+#: (box 4, scale 1), all from ``gm.make_distribution_flexible(PRNGKey(32), D, n_r=5, ...)`` in float32.
+OFFICIAL_PRESETS = ("official-notebook-D2", "official-mlp-D2", "official-mlp-D9")
+
+#: The paper's processes (names of the official code -> canonical process names of :func:`processes`):
+#: VP beta 0.1 -> 16 (kappa = 1), VPx (kappa = 0.1) and SL (Sigma_0 = 0.1).
+OFFICIAL_PROCESSES = {"VP": "vp16", "VPx": "vpx", "SL": "sl"}
+
+#: Data samples of the official estimator (drawn once, reused at every time).
+OFFICIAL_N_DATA = 10_000
+
+
+@functools.lru_cache(maxsize=None)
+def _official_text() -> str:
+    return resources.files("nent_ref").joinpath("reference/official_mixtures.json").read_text()
+
+
+def official_record() -> dict:
+    """The parsed package data file ``reference/official_mixtures.json`` (a fresh copy): ``provenance``,
+    ``generator``, ``processes_used_by_the_paper``, ``official_estimator`` and ``mixtures``."""
+    return json.loads(_official_text())
+
+
+def _official_entry(name: str) -> dict:
+    mixtures = official_record()["mixtures"]
+    if name not in mixtures:
+        raise ValueError(f"unknown official mixture {name!r}; choose from {list(OFFICIAL_PRESETS)}")
+    return mixtures[name]
+
+
+def official_mixture_arrays(name: str):
+    """``(weights, means, stds)`` of an official mixture, as stored (float32 values in float64; the
+    weights sum to one only to ~2e-8).  Component k is N(means[k], stds[k]^2 I)."""
+    m = _official_entry(name)
+    return np.array(m["weights"]), np.array(m["means"]), np.array(m["stds"])
+
+
+def official_mixture(name: str) -> GaussianMixture:
+    """An official mixture as a :class:`GaussianMixture` (float32 weights renormalised by
+    :meth:`GaussianMixture.from_arrays`)."""
+    w, m, sd = official_mixture_arrays(name)
+    return GaussianMixture.from_arrays(w, m, stds=sd)
+
+
+def official_grid() -> np.ndarray:
+    """The official estimator's time grid ``linspace(1e-5, 1, 100)`` (see ``official_estimator`` in
+    :func:`official_record`)."""
+    return np.linspace(EPS, 1.0, 100)
+
+
+def official_windows() -> dict:
+    """Windows of the official estimator on its grid t: the reported S_tot is the cumulative trapezoid's
+    second-to-last value, S_tot(t[0], t[-2]) = S_tot(1e-5, 0.98990), and the neural-entropy integral
+    starts at the second node, S_NN(t[1], t[-2]) = S_NN(0.010111, 0.98990)."""
+    t = official_grid()
+    return {"S_tot": (float(t[0]), float(t[-2])), "S_NN": (float(t[1]), float(t[-2]))}
+
+
+# --------------------------------------------------------------------------- named presets
+def _data_presets() -> dict:
+    presets = {f"gaussian-{d}d": functools.partial(gaussian_case, d) for d in DIMS}
+    presets.update({f"dirac-{d}d": functools.partial(dirac_case, d) for d in DIMS})
+    for d in MIXTURE_DIMS:
+        presets[f"mixture-{d}d"] = functools.partial(paper_mixture, d)
+    for name in OFFICIAL_PRESETS:
+        presets[name] = functools.partial(official_mixture, name)
+    return presets
+
+
+def data_preset_names() -> list[str]:
+    """Names of the data presets: ``gaussian-<D>d`` and ``dirac-<D>d`` (D in :data:`DIMS`),
+    ``mixture-<D>d`` (nent_ref's paper-like mixtures, D in :data:`MIXTURE_DIMS`) and the official
+    mixtures :data:`OFFICIAL_PRESETS`."""
+    return list(_data_presets())
+
+
+def data_preset(name: str):
+    """The data of a named preset (a fresh object); ValueError naming the choices otherwise."""
+    presets = _data_presets()
+    if name not in presets:
+        raise ValueError(f"unknown data preset {name!r}; choose from {list(presets)}")
+    return presets[name]()
+
+
+def _process_presets() -> dict:
+    procs = processes()
+    procs["ve"] = VE(sigma_min=0.01, sigma_max=50.0)
+    procs["vp-cosine"] = VP(schedule=CosineSchedule(0.008))
+    return procs
+
+
+def process_preset_names() -> list[str]:
+    """Names of the process presets: the canonical :func:`processes` (``vp16``, ``vp20``, ``vpx``,
+    ``sl``), ``ve`` (VE, sigma 0.01 -> 50, Song et al.) and ``vp-cosine`` (VP with the cosine schedule,
+    offset 0.008, kappa = 1)."""
+    return list(_process_presets())
+
+
+def process_preset(name: str):
+    """A named process (a fresh object); ValueError naming the choices otherwise."""
+    procs = _process_presets()
+    if name not in procs:
+        raise ValueError(f"unknown process preset {name!r}; choose from {list(procs)}")
+    return procs[name]

@@ -4,6 +4,16 @@ Every suite is a function ``rows(options) -> list[dict]`` of a
 :class:`~nent_ref.suites.executor.TableOptions` (seed, workers, progress), registered in
 :data:`SUITES`; :func:`table_rows` runs one (or ``"all"``) and :func:`format_rows` renders JSON or CSV.
 Entropies are in nats.  The canonical cases the suites use live in :mod:`nent_ref.suites.cases`.
+
+The diffusion suites (``gaussian``, ``paper``, ``default``, ``mixture``, ``empirical``, ``speed-limit``)
+are lists of case specifications (:data:`SUITE_SPECS`, format in docs/specs.md): each row is
+:func:`nent_ref.suites.specs.compute_row` of one spec, with the quantities under their one name
+(:data:`nent_ref.suites.specs.QUANTITIES`) and the canonical spec in the row's ``spec`` column, so
+``nent-ref compute`` on that spec rebuilds the row.  The ``rg`` and ``statmech`` suites are worked
+examples outside the diffusion setting; their parameters are columns of their rows.
+
+Non-finite numbers are written as JSON null with the reason in a ``<column>_note`` column (an
+infinite clock, an infinite chain), never as strings.
 """
 from __future__ import annotations
 
@@ -16,46 +26,79 @@ import numpy as np
 
 from .._version import __version__
 from ..core.checks import rng
-from ..core.data import Dirac
-from ..core.mixture import Empirical, GaussianMixture
-from ..quantities import bounds
-from ..quantities.entropy import kl_to_equilibrium, total_entropy
-from ..quantities.speed import SpeedLimitResult, speed_limit
-from ..core.estimate import Estimate
+from ..quantities.speed import SpeedLimitResult
 from ..rg import (
     ISING2D_KC, ISING2D_SCHEMES, ising1d_flow, ising1d_kl_lifted_coarse_vs_original_per_site, ising1d_kl_limits, ising1d_kl_original_vs_lifted_coarse_per_site, ising1d_kl_original_vs_renormalised_per_site, ising1d_kl_renormalised_vs_original_per_site, ising2d_decimation_couplings, ising2d_flow, ising2d_kl_asymptotes, ising2d_kl_original_vs_renormalised_per_site, ising2d_kl_renormalised_vs_original_per_site, ising2d_rg_eigenvalue, ising2d_thermo, network_kl_gaussian_fit_layer0_vs_layer_l_meanfield, network_kl_layer0_vs_layer_l_pushforward_mc, network_kl_layer0_vs_layer_l_pushforward_meanfield, tanh_length_sequence, tanh_meanfield, tanh_order_to_chaos_sigma_w2,
 )
 from ..statmech import (
     ExponentialFamily, cramer_rate, gaussian_max_entropy, gibbs_conditional, ising_exact, ising_mean_field, log_sum_tail_probability, log_type_probability, max_entropy, thermodynamics, total_variation, type_probability_bounds,
 )
-from .cases import DIMS, EPS, MIXTURE_DIMS, NETWORK_INPUT_VARIANCE, NETWORK_SIGMA_B2, dirac_case, gaussian_case, paper_mixture, paper_mixture_params, processes
+from . import specs
+from .cases import (DIMS, EPS, MIXTURE_DIMS, NETWORK_INPUT_VARIANCE, NETWORK_SIGMA_B2, OFFICIAL_PRESETS,
+                    official_windows, paper_mixture_params, processes)
 from .executor import TableOptions, executor_for, row_seed, suite_seed
+from .specs import efficiency_columns, speed_limit_columns
 
-__all__ = ["SUITES", "table_rows", "format_rows", "shipped_table", "efficiency_columns"]
+__all__ = ["SUITES", "SUITE_SPECS", "suite_specs", "run_specs", "table_rows", "format_rows", "shipped_table",
+           "efficiency_columns"]
 
 
-# --------------------------------------------------------------------------- closed-form and paper suites
-def gaussian_rows(options=None) -> list[dict]:
-    """Closed-form suite: S_tot, KL(p_s0 || p_eq) and KL(p_T || p_eq) for Gaussian and Dirac data.
+# --------------------------------------------------------------------------- diffusion suites as specs
+# Every row of the diffusion suites (gaussian, paper, default, mixture, empirical, speed-limit) is the
+# computation of one case specification (nent_ref.suites.specs): the suite lists its specs, each row is
+# ``specs.compute_row`` of one and carries its canonical spec, so ``nent-ref compute`` on a row's spec
+# gives the row's numbers again.
 
-    ``s0 = 0`` for Gaussians (then KL(p_s0 || p_eq) = KL(p_d || p_eq)) and ``s0 = EPS`` for
-    Dirac atoms (whose KL(p_d || p_eq) is infinite).  ``s1 = T = 1``.  All values in nats.
-    """
+
+def _spec_seed(seed):
+    """The master seed as a JSON seed (an int >= 0, or a list of them) for the specs the suites write."""
+    seed = suite_seed(seed)
+    if isinstance(seed, int):
+        return seed
+    if isinstance(seed, np.random.SeedSequence) and not seed.spawn_key and isinstance(seed.entropy, int):
+        return int(seed.entropy)
+    raise ValueError("the diffusion suites record each row's seed in its spec, so they need a master seed that is "
+                     f"an integer >= 0 (got {seed!r})")
+
+
+def _progress(options):
+    return getattr(options, "progress", lambda msg: None) if options is not None else (lambda msg: None)
+
+
+def run_specs(spec_list, options=None, *, extra=None) -> list[dict]:
+    """Rows of a list of specs (:func:`nent_ref.suites.specs.compute_row`), Monte Carlo on the options'
+    executor; ``extra(spec) -> dict`` adds leading columns (e.g. ``part``)."""
+    progress = _progress(options)
     rows = []
+    with executor_for(options) as executor:
+        for spec in spec_list:
+            case = specs.Case(spec)
+            progress(f"{case.label()}")
+            row = specs.compute_row(case, executor=executor)
+            rows.append({**(extra(spec) if extra else {}), **row})
+    return rows
+
+
+def gaussian_specs(options=None) -> list[dict]:
+    """Specs of the closed-form suite: Gaussian and Dirac presets (D in :data:`~nent_ref.suites.cases.DIMS`)
+    under the canonical processes, window [0, T] for Gaussians and [EPS, T] for Dirac atoms (whose
+    KL(p_data || p_eq) is infinite); S_tot, KL at both ends and the clock."""
+    out = []
     for pname, proc in processes().items():
         for dim in DIMS:
-            for kind, data, s0 in (("gaussian", gaussian_case(dim), 0.0), ("dirac", dirac_case(dim), EPS)):
-                s1 = proc.T
-                stot = total_entropy(data, proc, s0, s1)
-                rows.append({
-                    "data": kind, "dim": dim, "process": pname, "s0": s0, "s1": s1,
-                    "S_tot": stot.value, "S_tot_stderr": stot.stderr,
-                    "kl_s0_eq": kl_to_equilibrium(data, proc, s0).value,
-                    "kl_T_eq": kl_to_equilibrium(data, proc, s1).value,
-                    "clock": float(proc.clock(s0, s1)),
-                    "method": stot.method,
-                })
-    return rows
+            for kind, s0 in (("gaussian", 0.0), ("dirac", EPS)):
+                out.append({"id": f"gaussian/{kind}-{dim}d/{pname}",
+                            "data": {"kind": "preset", "name": f"{kind}-{dim}d"},
+                            "process": {"kind": "preset", "name": pname},
+                            "window": {"s0": s0, "s1": proc.T},
+                            "quantities": ["S_tot", "kl_s0_eq", "kl_s1_eq", "clock"]})
+    return out
+
+
+def gaussian_rows(options=None) -> list[dict]:
+    """Closed-form suite (rows of :func:`gaussian_specs`): S_tot, KL(p_s0 || p_eq), KL(p_s1 || p_eq) and the
+    clock; the clock of SL at s1 = 1 is infinite (null, with the reason in ``clock_note``).  Nats."""
+    return run_specs(gaussian_specs(options), options)
 
 
 #: Processes of the paper's analytic settings (VP beta 0.1 -> 16, VPx kappa = 0.1, SL Sigma0 = 0.1).
@@ -66,69 +109,75 @@ PAPER_PROCESSES = ("vp16", "vpx", "sl")
 PAPER_SIZES = (10, 100, 1000)
 
 
+#: Official mixtures with memoriser rows (the MLP script's mixtures, from which it draws training sets).
+PAPER_MEMORISER_PRESETS = ("official-mlp-D2", "official-mlp-D9")
+
+
 #: Monte Carlo sample size of the ``paper`` suite (per KL; standard errors are reported).
 PAPER_N_SAMPLES = 2 ** 16
 
 
-def _efficiency_window(proc):
-    """[EPS, s1] for the speed-limit efficiency: s1 = T, or T - 1e-3 where the clock diverges (SL)."""
-    return EPS, (proc.T - 1e-3 if proc.singular_at_T else proc.T)
+#: End of the efficiency window for processes whose clock diverges at T (SL): T - 1e-3.
+EFFICIENCY_END_GAP = 1e-3
+
+
+def paper_specs(options=None) -> list[dict]:
+    """Specs of the ``paper`` suite: the official code's mixtures (:data:`~nent_ref.suites.cases.OFFICIAL_PRESETS`)
+    under the paper's processes (:data:`PAPER_PROCESSES`), with the paper's windows.
+
+    For each mixture and process:
+
+    * ``paper/<preset>/<process>``: window [EPS, T]: S_tot, KL(p_s0 || p_eq), KL(p_s1 || p_eq) and, for VP
+      and VPx, the speed limit (W2^2 from exact OT between 500-point samples, 6 pairs, and the efficiency
+      with its closed-form bracket);
+    * ``.../efficiency`` (SL only, whose clock diverges at 1): window [EPS, T - 1e-3], S_tot and the speed limit;
+    * ``.../official-S_tot-window``: S_tot(1e-5, 0.98990), the window of the S_tot the official estimator
+      reports (second-to-last node of linspace(1e-5, 1, 100));
+    * ``.../official-S_NN-window``: S_tot(0.010111, 0.98990), the window of its neural-entropy integral
+      (for the exact score S_NN = S_tot on it).
+
+    Memoriser rows ``paper/<preset>/<process>/memoriser-N<n>`` for :data:`PAPER_MEMORISER_PRESETS`: the exact
+    S_tot(EPS, T) of n atoms drawn from the mixture (n in :data:`PAPER_SIZES`), the entropy a network that
+    memorises its training set must store.  Monte Carlo with :data:`PAPER_N_SAMPLES` samples, seeds from
+    ``options.seed``; 2-D mixtures by cubature.
+    """
+    seed = _spec_seed(getattr(options, "seed", 0))
+    windows = official_windows()
+    out = []
+    for k, preset in enumerate(OFFICIAL_PRESETS):
+        data = {"kind": "preset", "name": preset}
+        for pname in PAPER_PROCESSES:
+            proc = processes()[pname]
+            base = f"paper/{preset}/{pname}"
+            acc = {"seed": [seed, 6, k], "n_samples": PAPER_N_SAMPLES,
+                   "w2_samples": 500, "w2_pairs": 6, "w2_seed": [seed, 7, k]}
+            process = {"kind": "preset", "name": pname}
+            main = ["S_tot", "kl_s0_eq", "kl_s1_eq"] + ([] if proc.singular_at_T else ["speed_limit"])
+            out.append({"id": base, "data": data, "process": process, "window": {"s0": EPS, "s1": proc.T},
+                        "quantities": main, "accuracy": acc})
+            if proc.singular_at_T:
+                out.append({"id": f"{base}/efficiency", "data": data, "process": process,
+                            "window": {"s0": EPS, "s1": proc.T - EFFICIENCY_END_GAP},
+                            "quantities": ["S_tot", "speed_limit"], "accuracy": acc})
+            for label, (a, b) in (("S_tot", windows["S_tot"]), ("S_NN", windows["S_NN"])):
+                out.append({"id": f"{base}/official-{label}-window", "data": data, "process": process,
+                            "window": {"s0": a, "s1": b}, "quantities": ["S_tot"],
+                            "accuracy": {"seed": [seed, 10, k, len(label)], "n_samples": PAPER_N_SAMPLES}})
+            if preset in PAPER_MEMORISER_PRESETS:
+                for n in PAPER_SIZES:
+                    out.append({"id": f"{base}/memoriser-N{n}",
+                                "data": {"kind": "empirical",
+                                         "generator": {"sample": data, "n": n, "seed": [seed, 8, k, n]}},
+                                "process": process, "window": {"s0": EPS, "s1": proc.T}, "quantities": ["S_tot"],
+                                "accuracy": {"method": "monte-carlo", "seed": [seed, 9, k, n],
+                                             "n_samples": PAPER_N_SAMPLES}})
+    return out
 
 
 def paper_rows(options=None) -> list[dict]:
-    """Suite ``paper``: the paper's analytic settings, cutoff ``s0 = EPS = 1e-5``, ``s1 = T``.
-
-    Mixture rows (5 components, D in 2, 3, 6, 9): S_tot(EPS, T) (cubature in 2-D, Monte Carlo with
-    standard errors otherwise), KL(p_d || p_eq) at s = 0, KL(p_T || p_eq), and the speed-limit
-    efficiency W2^2 / (clock S_tot) on [EPS, s1] (s1 = T - 1e-3 for SL, whose clock diverges at 1;
-    W2^2 from exact OT between samples with its stderr and bias scale, biased upwards in high D,
-    so the rows also give the closed-form bracket ``efficiency_lower`` (Gelbrich's moment bound)
-    and ``efficiency_upper`` (component-wise Bures coupling, capped at 1 by the speed limit) of
-    the true efficiency; ``efficiency`` is the sample plug-in, null where its bias scale is not
-    below the bracket width (reason in ``efficiency_note``), and ``efficiency_quote`` +-
-    ``efficiency_quote_error`` with ``efficiency_quote_kind`` ("plug-in" or "bracket") is the
-    number to quote; see :func:`nent_ref.speed.speed_limit`).  Memoriser rows: the
-    empirical S_tot(EPS, T) of N points drawn from the same mixture (N in 10, 100, 1000), the exact
-    S_tot of a network that memorises its training set.  Nats; seeds derive from ``options.seed``.
-    """
-    with executor_for(options) as executor:
-        return _paper_rows(options, executor)
-
-
-def _paper_rows(options, executor) -> list[dict]:
-    seed = getattr(options, "seed", 0)
-    progress = getattr(options, "progress", lambda msg: None)
-    rows = []
-    for pname in PAPER_PROCESSES:
-        proc = processes()[pname]
-        for dim in MIXTURE_DIMS:
-            progress(f"paper: mixture D={dim} {pname}")
-            mix = paper_mixture(dim)
-            mc = {"seed": [seed, 6, dim], "n_samples": PAPER_N_SAMPLES, "executor": executor}
-            stot = total_entropy(mix, proc, EPS, proc.T, **mc)
-            kl_d = kl_to_equilibrium(mix, proc, 0.0, **mc)
-            kl_T = stot.extra["kl_s1"]          # KL(p_T || p_eq) from the same run as S_tot
-            e0, e1 = _efficiency_window(proc)
-            # S_tot on the efficiency window: the row's own value when the windows agree (VP, VPx)
-            eff = speed_limit(mix, proc, e0, e1, w2_samples=500, w2_pairs=6, w2_seed=[seed, 7, dim],
-                              s_tot=stot if e1 == proc.T else None, **mc).efficiency
-            # the sample-based W2^2 is biased upwards in high D; the closed-form bracket
-            # [Gelbrich lower, min(component-wise upper, 1)] / (clock S_tot) holds whatever the dimension,
-            # and efficiency_quote(_kind) says which of the two to quote
-            rows.append({"data": "mixture5", "dim": dim, "process": pname, "n_atoms": None, "s0": EPS,
-                         "s1": proc.T, "S_tot": stot.value, "S_tot_stderr": stot.stderr,
-                         "S_tot_error_bound": stot.error_bound, "kl_data_eq": kl_d.value,
-                         "kl_data_eq_stderr": kl_d.stderr, "kl_T_eq": kl_T.value, "kl_T_eq_stderr": kl_T.stderr,
-                         **efficiency_columns(eff), "efficiency_s1": e1, "method": stot.method})
-            for n in PAPER_SIZES:
-                progress(f"paper: memoriser D={dim} N={n} {pname}")
-                emp = Empirical(mix.sample(n, seed=[seed, 8, dim, n]))
-                est = total_entropy(emp, proc, EPS, proc.T, method="monte-carlo", seed=[seed, 9, dim, n],
-                                    n_samples=PAPER_N_SAMPLES, executor=executor)
-                rows.append({"data": "memoriser", "dim": dim, "process": pname, "n_atoms": n, "s0": EPS,
-                             "s1": proc.T, "S_tot": est.value, "S_tot_stderr": est.stderr,
-                             "S_tot_error_bound": est.error_bound, "method": est.method})
-    return rows
+    """Suite ``paper``: the rows of :func:`paper_specs` (the official mixtures with the paper's processes and
+    windows, and the memoriser baseline).  Nats."""
+    return run_specs(paper_specs(options), options)
 
 
 def default_rows(options=None) -> list[dict]:
@@ -142,84 +191,93 @@ def shipped_table() -> dict:
     """The versioned default table shipped with the package (``nent-ref table`` output, JSON).
 
     Regenerate with ``nent-ref table --quiet --out nent_ref/reference/default_table.json`` after any
-    change that moves a number; ``tests/test_shipped_table.py`` recomputes a subset and compares.
+    change that moves a number; ``tests/test_shipped_table.py`` recomputes a subset from the rows' own
+    specs and compares.
     """
-    import json
     from importlib import resources
     return json.loads(resources.files("nent_ref").joinpath("reference/default_table.json").read_text())
 
 
 # --------------------------------------------------------------------------- mixture and empirical suites
-def _row_common(est, k0, k1):
-    return {"S_tot": est.value, "S_tot_stderr": est.stderr, "S_tot_error_bound": est.error_bound,
-            "kl_s0_eq": k0.value, "kl_s0_eq_stderr": k0.stderr, "kl_T_eq": k1.value,
-            "kl_T_eq_stderr": k1.stderr, "method": est.method, "n_samples": est.n_samples}
+def mixture_specs(options=None) -> list[dict]:
+    """Specs of the ``mixture`` suite: nent_ref's paper-like 5-component mixtures (presets ``mixture-<D>d``,
+    D in 2, 3, 6, 9) under the canonical processes, window [0, T]: S_tot and both KLs (quadrature in 2-D,
+    Monte Carlo otherwise) with the Kolchinsky-Tracey bounds."""
+    seed = _spec_seed(getattr(options, "seed", 0))
+    return [{"id": f"mixture/mixture-{dim}d/{pname}", "data": {"kind": "preset", "name": f"mixture-{dim}d"},
+             "process": {"kind": "preset", "name": pname}, "window": {"s0": 0.0, "s1": proc.T},
+             "quantities": ["S_tot", "kl_s0_eq", "kl_s1_eq", "S_tot_lower_bound", "S_tot_upper_bound"],
+             "accuracy": {"seed": [seed, dim]}}
+            for pname, proc in processes().items() for dim in MIXTURE_DIMS]
 
 
 def mixture_rows(options=None) -> list[dict]:
-    """Suite ``mixture``: the paper's 5-component mixtures, D in (2, 3, 6, 9), canonical processes,
-    s0 = 0, s1 = T.  S_tot by the KL difference (quadrature in 2-D, Monte Carlo otherwise),
-    with the Kolchinsky-Tracey bounds.  Nats."""
-    seed = getattr(options, "seed", 0)
-    progress = getattr(options, "progress", lambda msg: None)
-    rows = []
-    with executor_for(options) as executor:
-        for pname, proc in processes().items():
-            for dim in MIXTURE_DIMS:
-                progress(f"mixture: {pname} D={dim}")
-                data = paper_mixture(dim)
-                s0, s1 = 0.0, proc.T
-                est = total_entropy(data, proc, s0, s1, seed=[seed, dim], executor=executor)
-                lo, hi = bounds.total_entropy_bounds(data, proc, s0, s1)
-                rows.append({"data": "mixture5", "dim": dim, "process": pname, "s0": s0, "s1": s1,
-                             **_row_common(est, est.extra["kl_s0"], est.extra["kl_s1"]),
-                             "S_tot_lower_bound": lo, "S_tot_upper_bound": hi})
-    return rows
+    """Suite ``mixture``: the rows of :func:`mixture_specs`.  Nats."""
+    return run_specs(mixture_specs(options), options)
 
 
 #: Atom counts of the ``empirical`` suite.
 EMPIRICAL_SIZES = (10, 100, 1000)
 
 
+def empirical_specs(options=None) -> list[dict]:
+    """Specs of the ``empirical`` suite, the memoriser baseline: N atoms drawn from the ``mixture-<D>d`` preset
+    (D in 2, 3, 6, 9; N in :data:`EMPIRICAL_SIZES`) under the canonical processes, window [EPS, T]: S_tot,
+    both KLs, the mean Dirac KL (the upper end of KL(p_s0^emp || p_eq)), log N and the population's
+    S_tot on the same window.  Monte Carlo with 2**15 samples, quadrature in 2-D for N <= 64."""
+    seed = _spec_seed(getattr(options, "seed", 0))
+    return [{"id": f"empirical/mixture-{dim}d-N{N}/{pname}",
+             "data": {"kind": "empirical", "generator": {"sample": {"kind": "preset", "name": f"mixture-{dim}d"},
+                                                         "n": N, "seed": [seed, dim, N]}},
+             "process": {"kind": "preset", "name": pname}, "window": {"s0": EPS, "s1": proc.T},
+             "quantities": ["S_tot", "kl_s0_eq", "kl_s1_eq", "mean_dirac_kl_s0", "log_N", "S_tot_population"],
+             "accuracy": {"seed": [seed, dim, N, 1], "n_samples": 2 ** 15}}
+            for pname, proc in processes().items() for dim in MIXTURE_DIMS for N in EMPIRICAL_SIZES]
+
+
 def empirical_rows(options=None) -> list[dict]:
-    """Suite ``empirical``: the memoriser baseline.  N atoms drawn from the paper's mixture
-    (D in 2, 3, 6, 9; N in :data:`EMPIRICAL_SIZES`), s0 = cases.EPS, s1 = T, canonical processes;
-    each row also gives the population S_tot(EPS, T) of the mixture the atoms came from and
-    mean Dirac KL (the upper end of KL(p_s0^emp || p_eq)).  Monte Carlo with 2**15 samples,
-    quadrature in 2-D for N <= 64.  Nats."""
-    seed = getattr(options, "seed", 0)
-    progress = getattr(options, "progress", lambda msg: None)
-    rows = []
-    with executor_for(options) as executor:
-        for pname, proc in processes().items():
-            for dim in MIXTURE_DIMS:
-                pop = paper_mixture(dim)
-                pop_est = total_entropy(pop, proc, EPS, proc.T, seed=[seed, dim, 0], n_samples=2 ** 15,
-                                        executor=executor)
-                for N in EMPIRICAL_SIZES:
-                    progress(f"empirical: {pname} D={dim} N={N}")
-                    atoms = pop.sample(N, seed=[seed, dim, N])
-                    data = Empirical(atoms)
-                    est = total_entropy(data, proc, EPS, proc.T, seed=[seed, dim, N, 1], n_samples=2 ** 15,
-                                        executor=executor)
-                    dirac_kl = float(np.mean([kl_to_equilibrium(Dirac(a), proc, EPS).value for a in atoms]))
-                    rows.append({"data": "empirical", "dim": dim, "process": pname, "n_atoms": N,
-                                 "s0": EPS, "s1": proc.T,
-                                 **_row_common(est, est.extra["kl_s0"], est.extra["kl_s1"]),
-                                 "mean_dirac_kl_s0": dirac_kl, "log_N": math.log(N),
-                                 "S_tot_population": pop_est.value,
-                                 "S_tot_population_stderr": pop_est.stderr})
-    return rows
+    """Suite ``empirical``: the rows of :func:`empirical_specs`.  Nats."""
+    return run_specs(empirical_specs(options), options)
 
 
 # --------------------------------------------------------------------------- speed-limit suite
-def speed_limit_rows(options) -> list[dict]:
-    """``nent-ref table --suite speed-limit``: efficiency W2^2 / (clock S_tot) of VP, VPx and SL.
+def _table_processes():
+    procs = {k: v for k, v in processes().items() if k in ("vp16", "vpx", "sl")}
+    return {k: (p, p.T - EFFICIENCY_END_GAP if p.singular_at_T else p.T) for k, p in procs.items()}
 
-    Data: the canonical Gaussian cases (D in 1, 2, 3, 6, 9; closed form) and the paper's
-    5-component mixtures (D = 1 exact via quantile quadrature; D in 2, 3, 6, 9 with S_tot from
-    Monte Carlo and W2^2 from exact OT between samples, with stderr and bias scale).  Window
-    [s0, s1] = [0, T] for VP/VPx, [0, 1 - 1e-3] for SL (whose clock diverges at s = 1).
+
+def speed_limit_specs(options=None) -> list[dict]:
+    """Specs of ``nent-ref table --suite speed-limit``: the efficiency W2^2 / (clock S_tot) of VP, VPx and SL.
+
+    Data: the Gaussian presets (D in 1, 2, 3, 6, 9; closed form) and nent_ref's paper-like 5-component
+    mixtures (D = 1 inline, exact W2 by quantile quadrature; D in 2, 3, 6, 9 with W2^2 from exact OT between
+    500-point samples, 6 pairs, and S_tot by cubature in 2-D, Monte Carlo otherwise).  Window [0, T] for
+    VP/VPx, [0, 1 - 1e-3] for SL (whose clock diverges at s = 1).
+    """
+    seed = _spec_seed(getattr(options, "seed", 0))
+    out = []
+    for pname, (proc, s1) in _table_processes().items():
+        for dim in DIMS:
+            out.append({"id": f"speed-limit/gaussian-{dim}d/{pname}",
+                        "data": {"kind": "preset", "name": f"gaussian-{dim}d"},
+                        "process": {"kind": "preset", "name": pname}, "window": {"s0": 0.0, "s1": s1},
+                        "quantities": ["speed_limit"]})
+    for pname, (proc, s1) in _table_processes().items():
+        for dim in (1,) + tuple(MIXTURE_DIMS):
+            if dim == 1:
+                w, m, sd = paper_mixture_params(1)
+                data = {"kind": "mixture", "weights": w.tolist(), "means": m.tolist(), "stds": sd.tolist()}
+            else:
+                data = {"kind": "preset", "name": f"mixture-{dim}d"}
+            out.append({"id": f"speed-limit/mixture-{dim}d/{pname}", "data": data,
+                        "process": {"kind": "preset", "name": pname}, "window": {"s0": 0.0, "s1": s1},
+                        "quantities": ["speed_limit"],
+                        "accuracy": {"seed": seed, "w2_samples": 500, "w2_pairs": 6, "w2_seed": seed}})
+    return out
+
+
+def speed_limit_rows(options) -> list[dict]:
+    """``nent-ref table --suite speed-limit``: the rows of :func:`speed_limit_specs`.
 
     Efficiency columns (:func:`efficiency_columns`): ``efficiency`` (null where the sample plug-in
     is not reported, with the reason in ``efficiency_note``), the bracket ``efficiency_lower`` /
@@ -227,67 +285,22 @@ def speed_limit_rows(options) -> list[dict]:
     ``efficiency_quote_error`` of kind ``efficiency_quote_kind`` ("closed-form", "plug-in" or
     "bracket"; see :func:`speed_limit`).
     """
-    rows = _speed_gaussian_rows()
-    rows += _speed_mixture_rows(options)
-    return rows
-
-
-def _table_processes():
-    procs = {k: v for k, v in processes().items() if k in ("vp16", "vpx", "sl")}
-    return {k: (p, p.T - 1e-3 if k == "sl" else p.T) for k, p in procs.items()}
+    return run_specs(speed_limit_specs(options), options)
 
 
 def _speed_gaussian_rows() -> list[dict]:
+    """The closed-form (Gaussian) part of the speed-limit suite as plain rows (:func:`_speed_row`, no specs)."""
     rows = []
-    for pname, (proc, s1) in _table_processes().items():
-        for dim in DIMS:
-            rows.append(_speed_row("gaussian", dim, pname, speed_limit(gaussian_case(dim), proc, 0.0, s1)))
+    for spec in speed_limit_specs():
+        if spec["data"].get("name", "").startswith("gaussian-"):
+            case = specs.Case(spec)
+            res = specs.compute(case)["speed_limit"]
+            rows.append(_speed_row("gaussian", case.data.dim, spec["process"]["name"], res))
     return rows
-
-
-def _speed_mixture_rows(options) -> list[dict]:
-    rows = []
-    for pname, (proc, s1) in _table_processes().items():
-        for dim in (1,) + tuple(MIXTURE_DIMS):
-            w, m, sd = paper_mixture_params(dim)
-            mix = GaussianMixture(w, m, sd ** 2)
-            options.progress(f"speed-limit: mixture D={dim} {pname}")
-            opts = {} if dim <= 2 else {"seed": options.seed}
-            res = speed_limit(mix, proc, 0.0, s1, w2_samples=500, w2_pairs=6, w2_seed=options.seed, **opts)
-            rows.append(_speed_row("mixture", dim, pname, res))
-    return rows
-
-
-def efficiency_columns(eff: Estimate) -> dict:
-    """Table columns of an efficiency from :func:`speed_limit` (``result.efficiency``).
-
-    ``efficiency``, ``efficiency_stderr``: the plug-in ``W2^2 / (clock S_tot)`` (null, with the reason
-    in ``efficiency_note``, where a sample plug-in's bias scale is not below the bracket width);
-    ``efficiency_bias_bound``: its bias scale (``error_bound``); ``efficiency_lower`` /
-    ``efficiency_upper``: the closed-form bracket clipped to (0, 1] (null for closed-form rows);
-    ``efficiency_quote`` +- ``efficiency_quote_error`` and ``efficiency_quote_kind`` in
-    :data:`QUOTE_KINDS`: the number a user should quote (rules in :func:`speed_limit`).
-    """
-    x = eff.extra
-    reported = x.get("plugin") is not None
-    return {"efficiency": eff.value if reported else None,
-            "efficiency_stderr": eff.stderr if reported else None,
-            "efficiency_bias_bound": eff.error_bound,
-            "efficiency_note": x.get("plugin_note"),
-            "efficiency_lower": x.get("efficiency_lower"), "efficiency_upper": x.get("efficiency_upper"),
-            "efficiency_quote": x.get("quote"), "efficiency_quote_error": x.get("quote_error"),
-            "efficiency_quote_kind": x.get("quote_kind")}
 
 
 def _speed_row(kind, dim, pname, res: SpeedLimitResult) -> dict:
-    return {"data": kind, "dim": dim, "process": pname, "s0": res.s0, "s1": res.s1,
-            "S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr,
-            "W2_squared": res.w2_squared.value, "W2_squared_stderr": res.w2_squared.stderr,
-            "W2_squared_bias_scale": res.w2_squared.error_bound,
-            "W2_squared_gelbrich_lower": res.w2_squared.extra.get("gelbrich_lower_bound"),
-            "W2_squared_componentwise_upper": res.w2_squared.extra.get("componentwise_upper_bound"),
-            "clock": float(res.clock), "bound": res.bound.value,
-            **efficiency_columns(res.efficiency), "w2_method": res.w2_method, "S_tot_method": res.s_tot.method}
+    return {"data": kind, "dim": dim, "process": pname, "s0": res.s0, "s1": res.s1, **speed_limit_columns(res)}
 
 
 # --------------------------------------------------------------------------- RG suite
@@ -301,13 +314,17 @@ _NETWORK_SW2 = (1.0, 1.5, None, 2.0, 2.5, 3.0)     # None -> the critical value 
 
 
 
+#: The N column of rows of the infinite 1-D chain (null in JSON, with the reason).
+_INFINITE_CHAIN = {"N": math.inf, "N_note": "infinite chain (thermodynamic limit)"}
+
+
 def _ising1d_rows(options) -> list[dict]:
     rows = []
     for K0, h0 in ((0.5, 0.0), (1.0, 0.0), (2.0, 0.0), (1.0, 0.2)):
         flow = ising1d_flow(K0, h0, 10)
         for n in range(11):
             rows.append({
-                "section": "ising1d_flow", "K0": K0, "h0": h0, "n": n, "N": "inf",
+                "section": "ising1d_flow", "K0": K0, "h0": h0, "n": n, **_INFINITE_CHAIN,
                 "K_n": flow.K[n], "h_n": flow.h[n],
                 "kl_original_vs_renormalised_per_site": ising1d_kl_original_vs_renormalised_per_site(K0, h0, n),
                 "kl_renormalised_vs_original_per_site": ising1d_kl_renormalised_vs_original_per_site(K0, h0, n),
@@ -315,7 +332,8 @@ def _ising1d_rows(options) -> list[dict]:
                 "kl_lifted_coarse_vs_original_per_site": ising1d_kl_lifted_coarse_vs_original_per_site(K0, h0, n),
             })
         lim = ising1d_kl_limits(K0, h0)
-        rows.append({"section": "ising1d_limit", "K0": K0, "h0": h0, "n": "inf", "N": "inf",
+        rows.append({"section": "ising1d_limit", "K0": K0, "h0": h0, "n": math.inf,
+                     "n_note": "limit of infinitely many decimation steps", **_INFINITE_CHAIN,
                      "h_n": lim["h_inf"],
                      "kl_original_vs_renormalised_per_site": lim["original_vs_renormalised"],
                      "kl_renormalised_vs_original_per_site": lim["renormalised_vs_original"],
@@ -516,13 +534,40 @@ SUITES = {
     "statmech": statmech_rows,
 }
 
+#: The specs of the diffusion suites: name -> function of the options returning the list of specs whose
+#: rows the suite prints (``default`` is ``gaussian`` followed by ``paper``).
+SUITE_SPECS = {
+    "empirical": empirical_specs,
+    "default": lambda options=None: gaussian_specs(options) + paper_specs(options),
+    "gaussian": gaussian_specs,
+    "mixture": mixture_specs,
+    "paper": paper_specs,
+    "speed-limit": speed_limit_specs,
+}
+
+
+def suite_specs(suite: str, options=None) -> list[dict]:
+    """The specs of a diffusion suite (:data:`SUITE_SPECS`); ValueError for rg/statmech/unknown names."""
+    if suite not in SUITE_SPECS:
+        raise ValueError(f"suite {suite!r} is not made of case specs; choose from {sorted(SUITE_SPECS)}")
+    return SUITE_SPECS[suite](options)
+
+
+def _note_nonfinite(row: dict) -> dict:
+    """A copy of a row where every non-finite float has a ``<key>_note`` (added when missing)."""
+    out = dict(row)
+    for key, val in row.items():
+        if isinstance(val, (float, np.floating)) and not math.isfinite(val) and f"{key}_note" not in row:
+            out[f"{key}_note"] = "not a number (NaN)" if math.isnan(val) else ("+infinite" if val > 0 else "-infinite")
+    return out
+
 
 def _jsonable(value):
-    """Turn numpy scalars and non-finite floats into JSON-safe values."""
+    """Turn numpy scalars into Python ones and non-finite floats into None (JSON null)."""
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return None
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -545,12 +590,28 @@ def table_rows(suite: str, options: TableOptions | None = None) -> list[dict]:
     return rows
 
 
-def format_rows(rows: list[dict], fmt: str, suite: str) -> str:
-    """Render rows as JSON (with a header) or CSV (union of columns)."""
+def _csv_cell(value):
+    value = _jsonable(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def format_rows(rows: list[dict], fmt: str, suite: str | None, *, units: str = "nats", command: str = "table",
+                source: str | None = None) -> str:
+    """Render rows as JSON (with a header: version, command, suite or source, units) or CSV (union of
+    columns; a ``spec`` column holds compact JSON).
+
+    Non-finite numbers become null (empty in CSV) with a ``<column>_note`` saying why."""
+    rows = [_note_nonfinite(r) for r in rows]
     if fmt == "json":
-        doc = {"nent_ref_version": __version__, "suite": suite, "units": "nats",
-               "rows": [_jsonable(r) for r in rows]}
-        return json.dumps(doc, indent=1) + "\n"
+        doc = {"nent_ref_version": __version__, "command": command}
+        if suite is not None:
+            doc["suite"] = suite
+        if source is not None:
+            doc["source"] = str(source)
+        doc.update(units=units, rows=[_jsonable(r) for r in rows])
+        return json.dumps(doc, indent=1, allow_nan=False) + "\n"
     if fmt == "csv":
         columns: list[str] = []
         for row in rows:
@@ -559,6 +620,6 @@ def format_rows(rows: list[dict], fmt: str, suite: str) -> str:
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _jsonable(v) for k, v in row.items()})
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r}; choose 'json' or 'csv'")

@@ -1,0 +1,1089 @@
+r"""Case specifications: one format that names everything a ground-truth number depends on.
+
+A *spec* is a JSON object (or a TOML document, read with the standard library's ``tomllib``)
+
+.. code-block:: json
+
+    {"id": "notebook-vp",
+     "data": {"kind": "preset", "name": "official-notebook-D2"},
+     "process": {"kind": "vp", "schedule": "linear", "beta_min": 0.1, "beta_max": 16.0, "kappa": 1.0},
+     "window": {"s0": 1e-05, "s1": 1.0},
+     "quantities": ["S_tot", "kl_s0_eq", "kl_s1_eq"],
+     "unit": "nat",
+     "accuracy": {"method": "auto", "seed": 0, "n_samples": 262144}}
+
+with the data (``gaussian`` mean/cov, ``dirac`` point, ``mixture`` weights/means and covs, variances or
+stds, ``empirical`` points inline, from a .npy/.npz/.csv file with its sha256, or drawn by a seeded
+generator, or a named ``preset``), the process with all its parameters (VP linear or cosine with
+kappa, SL, VE), the window [s0, s1], the quantities (:data:`QUANTITIES`), the unit (nat or bit) and
+the accuracy (method, Monte Carlo sample size and seed, quadrature rtol).  docs/specs.md is the
+reference of the format; this module reads, checks and normalises specs and computes them.
+
+* :func:`normalize_spec` turns a spec into its *canonical form*: every default filled in, presets
+  expanded to their numbers (the preset name kept as a label and checked on re-reading), parameters as
+  floats.  Canonical forms round-trip: ``normalize_spec(json.loads(json.dumps(c))) == c`` (and through
+  :func:`dumps_toml` / ``tomllib``).
+* :class:`Case` is a checked spec with its data and process built; :func:`load_cases` reads a file
+  (one spec, a list of specs, or ``{"cases": [...]}``).
+* :func:`compute` returns the Estimates of a case's quantities; :func:`compute_row` the flat table row
+  (``<q>``, ``<q>_stderr``, ``<q>_error_bound``, ``<q>_method`` ... and the canonical ``spec`` itself), which
+  is what ``nent-ref compute`` prints and what every row of ``nent-ref table``'s diffusion suites is.
+
+Every problem is a :class:`SpecError` (a ValueError) whose message starts with the dotted path of the
+field (``data.covs``, ``process.beta_max``, ``cases[2].window.s0``).
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core.data import Dirac, Gaussian
+from ..core.estimate import LENGTH2, NAT, Estimate
+from ..core.mixture import Empirical, GaussianMixture
+from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule
+from ..quantities import bounds
+from ..quantities.entropy import kl_to_equilibrium, total_entropy
+from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, DEFAULT_N_SAMPLES, MIN_MC_SAMPLES
+from ..quantities.speed import SpeedLimitResult, speed_limit
+from . import cases
+
+__all__ = ["SPEC_VERSION", "SpecError", "Quantity", "QUANTITIES", "INLINE_MAX", "ACCURACY_DEFAULTS",
+           "W2_DEFAULTS", "normalize_spec", "Case", "load_cases", "read_spec_file", "data_spec_of",
+           "process_spec_of", "accuracy_options", "resolve_method", "compute", "compute_row", "rows_of",
+           "speed_limit_columns", "efficiency_columns", "points_sha256", "file_sha256", "dumps_toml",
+           "materialise", "null_reason"]
+
+#: Version of the spec format (the optional top-level ``version`` field).
+SPEC_VERSION = 1
+#: Empirical data with at most this many numbers (N * D) are written inline by :func:`materialise`;
+#: larger arrays go to a .npy file named in the spec with its sha256.
+INLINE_MAX = 256
+
+
+class SpecError(ValueError):
+    """A spec problem; ``field`` is the dotted path of the offending field (also the message's start)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+# --------------------------------------------------------------------------- the quantities
+@dataclass(frozen=True)
+class Quantity:
+    """A quantity a spec may ask for: its name (the one name used in every suite), its unit
+    (``"nat"`` quantities convert to bits with ``unit: "bit"``), what it is, and whether ``nent-ref check``
+    grades claims about it (a scalar with an uncertainty)."""
+
+    name: str
+    unit: str
+    description: str
+    checkable: bool = True
+
+
+#: The quantity vocabulary: one name per quantity across all suites, specs, tables and claims.
+QUANTITIES = {q.name: q for q in (
+    Quantity("S_tot", NAT, "total entropy produced on the window, S_tot(s0, s1) = int_s0^s1 Sdot ds "
+                           "(= KL(p_s0||p_eq) - KL(p_s1||p_eq) with an equilibrium; H(p_s1) - H(p_s0) for VE)"),
+    Quantity("kl_s0_eq", NAT, "KL(p_s0 || p_eq) at the start of the window (s0 = 0: KL(p_data || p_eq))"),
+    Quantity("kl_s1_eq", NAT, "KL(p_s1 || p_eq) at the end of the window, what the process leaves undone"),
+    Quantity("clock", LENGTH2, "thermodynamic clock int_s0^s1 D(s) ds (squared data units; infinite for SL "
+                               "and the cosine VP at s1 = T: null with a reason)"),
+    Quantity("S_tot_lower_bound", NAT, "closed-form lower bound on S_tot from the Kolchinsky-Tracey entropy "
+                                       "bounds at both ends (mixture, empirical, gaussian, dirac data)"),
+    Quantity("S_tot_upper_bound", NAT, "closed-form upper bound on S_tot (Kolchinsky-Tracey)"),
+    Quantity("mean_dirac_kl_s0", NAT, "empirical data: mean over atoms of KL(p_s0 || p_eq) of one atom, the "
+                                      "upper end of KL(p_s0^emp || p_eq) (which is >= that minus log N)"),
+    Quantity("log_N", NAT, "empirical data: log of the number of atoms N"),
+    Quantity("S_tot_population", NAT, "empirical data drawn by a generator: S_tot on the window of the "
+                                      "population the atoms were drawn from (seed: accuracy.seed + [1])"),
+    Quantity("speed_limit", "group", "the speed limit S_tot >= W2^2/clock: columns W2_squared (+ _stderr, "
+                                     "_bias_scale, _gelbrich_lower, _componentwise_upper), clock, bound "
+                                     "(= W2^2/clock, nats), efficiency columns (efficiency_quote ...), "
+                                     "w2_method, S_tot_method; W2 options accuracy.w2_*", checkable=False),
+)}
+
+#: Defaults of the ``accuracy`` object (filled into the canonical form).  ``rtol: null`` means the
+#: library's quadrature default (1e-10 in 1-D, 1e-8 in 2-D).
+ACCURACY_DEFAULTS = {"method": "auto", "n_samples": DEFAULT_N_SAMPLES, "seed": 0, "rtol": None}
+#: Defaults of the W2 options (filled in when ``speed_limit`` is asked for; see nr.speed_limit).
+W2_DEFAULTS = {"w2_method": "auto", "w2_samples": 1000, "w2_pairs": 8, "w2_seed": 0}
+_METHODS = ("auto", "closed-form", "quadrature", "monte-carlo")
+_W2_METHODS = ("auto", "closed-form", "quantile", "samples")
+_UNITS = {"nat": "nat", "nats": "nat", "bit": "bit", "bits": "bit"}
+_TOP_KEYS = ("version", "id", "description", "data", "process", "window", "quantities", "unit", "accuracy")
+
+
+# --------------------------------------------------------------------------- low-level checks
+def _join(path: str, key) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _mapping(value, path: str) -> dict:
+    if not isinstance(value, dict):
+        raise SpecError(path, f"must be an object (a JSON {{...}} / TOML table), got {type(value).__name__}")
+    return value
+
+
+def _check_keys(d: dict, path: str, allowed, required=()):
+    for key in d:
+        if key not in allowed:
+            hint = _did_you_mean(str(key), allowed)
+            raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: {', '.join(allowed)}){hint}")
+    for key in required:
+        if key not in d or d[key] is None:
+            raise SpecError(_join(path, key), "missing (required)")
+
+
+def _did_you_mean(word: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice (spelling, or a choice the word starts with), else ``""``."""
+    choices = list(choices)
+    close = difflib.get_close_matches(word, choices, n=1) or sorted(
+        (c for c in choices if len(c) >= 3 and (word.startswith(c) or c.startswith(word))), key=len, reverse=True)[:1]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def _float(value, path: str, *, positive=False, nonneg=False) -> float:
+    if not _is_number(value):
+        raise SpecError(path, f"must be a number (got {value!r})")
+    x = float(value)
+    if not math.isfinite(x):
+        raise SpecError(path, f"must be finite (got {value!r})")
+    if positive and not x > 0:
+        raise SpecError(path, f"must be positive (got {value!r})")
+    if nonneg and not x >= 0:
+        raise SpecError(path, f"must be >= 0 (got {value!r})")
+    return x
+
+
+def _int(value, path: str, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise SpecError(path, f"must be an integer >= {minimum} (got {value!r})")
+    if value < minimum:
+        raise SpecError(path, f"must be an integer >= {minimum} (got {value})")
+    return int(value)
+
+
+def _string(value, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise SpecError(path, f"must be a non-empty string (got {value!r})")
+    return value
+
+
+def _seed(value, path: str):
+    """An int >= 0 or a non-empty list of them (the JSON forms of a numpy SeedSequence entropy)."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise SpecError(path, "must be an integer >= 0 or a non-empty list of them (got [])")
+        return [_int(v, _join(path, i), 0) for i, v in enumerate(value)]
+    return _int(value, path, 0)
+
+
+def _check_numbers(value, path: str):
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiu":
+            raise SpecError(path, f"must hold real numbers (got an array of dtype {value.dtype})")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_numbers(v, _join(path, i))
+        return
+    if not _is_number(value):
+        raise SpecError(path, f"must be a number (got {value!r})")
+
+
+def _array(value, path: str, ndim: int, what: str) -> np.ndarray:
+    """A finite float array of ``ndim`` dimensions from nested lists (or an ndarray)."""
+    _check_numbers(value, path)
+    try:
+        arr = np.array(value, dtype=float)
+    except ValueError:
+        raise SpecError(path, f"must be {what}: the nested lists have unequal lengths") from None
+    if arr.ndim != ndim or arr.size == 0:
+        raise SpecError(path, f"must be {what} (got shape {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        raise SpecError(path, "contains NaN or inf")
+    return arr
+
+
+def _sha_string(value, path: str) -> str:
+    text = _string(value, path).lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise SpecError(path, f"must be a sha256 hex digest of 64 characters (got {value!r})")
+    return text
+
+
+def _depth(value) -> int:
+    """Nesting depth of a nested list (its first entries), or an array's ndim."""
+    if isinstance(value, np.ndarray):
+        return value.ndim
+    depth = 0
+    while isinstance(value, (list, tuple)) and value:
+        depth += 1
+        value = value[0]
+    return depth
+
+
+def points_sha256(points) -> str:
+    """sha256 of an (N, D) array as little-endian float64 in C order: the digest ``points_sha256`` of a
+    spec names (independent of how the array was stored)."""
+    return hashlib.sha256(np.ascontiguousarray(points, dtype="<f8").tobytes()).hexdigest()
+
+
+def file_sha256(path) -> str:
+    """sha256 of a file's bytes (what ``sha256sum FILE`` prints)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- data
+_DATA_KINDS = ("gaussian", "dirac", "mixture", "empirical", "preset")
+_SPREADS = ("covs", "variances", "stds")
+
+
+def _preset_data_spec(name: str, path: str) -> dict:
+    """Canonical data spec of a named preset, in the form the preset is defined in."""
+    if name not in cases.data_preset_names():
+        raise SpecError(path, f"unknown data preset {name!r} (choose from {', '.join(cases.data_preset_names())})"
+                              f"{_did_you_mean(name, cases.data_preset_names())}")
+    if name in cases.OFFICIAL_PRESETS:
+        w, m, sd = cases.official_mixture_arrays(name)
+        out = {"kind": "mixture", "weights": w.tolist(), "means": m.tolist(), "stds": sd.tolist()}
+    elif name.startswith("mixture-"):
+        w, m, sd = cases.paper_mixture_params(int(name[len("mixture-"):-1]))
+        out = {"kind": "mixture", "weights": w.tolist(), "means": m.tolist(), "stds": sd.tolist()}
+    else:
+        out = data_spec_of(cases.data_preset(name))
+    out["preset"] = name
+    return out
+
+
+def data_spec_of(data) -> dict:
+    """The canonical data spec of a data object (Gaussian, Dirac, GaussianMixture in its stored form,
+    Empirical with inline points)."""
+    if isinstance(data, Gaussian):
+        return {"kind": "gaussian", "mean": data.mean.tolist(), "cov": data.cov.tolist()}
+    if isinstance(data, Dirac):
+        return {"kind": "dirac", "point": data.point.tolist()}
+    if isinstance(data, GaussianMixture):
+        spread = "covs" if data.kind == "full" else "variances"
+        return {"kind": "mixture", "weights": data.weights.tolist(), "means": data.means.tolist(),
+                spread: data.covs.tolist()}
+    if isinstance(data, Empirical):
+        return {"kind": "empirical", "points": data.points.tolist(), "weights": data.weights.tolist()}
+    raise TypeError(f"no spec form for data of type {type(data).__name__}")
+
+
+def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
+    d = _mapping(d, path)
+    kind = d.get("kind")
+    if kind not in _DATA_KINDS:
+        raise SpecError(_join(path, "kind"), f"must be one of {', '.join(_DATA_KINDS)} (got {kind!r})")
+    if kind == "preset":
+        _check_keys(d, path, ("kind", "name"), ("name",))
+        return _preset_data_spec(_string(d["name"], _join(path, "name")), _join(path, "name"))
+    if kind == "gaussian":
+        _check_keys(d, path, ("kind", "mean", "cov", "preset"), ("mean", "cov"))
+        mean = _array(d["mean"], _join(path, "mean"), 1, "a vector (D,)")
+        D = mean.size
+        cov = _array(d["cov"], _join(path, "cov"), 2, f"a ({D}, {D}) matrix")
+        if cov.shape != (D, D):
+            raise SpecError(_join(path, "cov"), f"must have shape ({D}, {D}) to match the mean (got {cov.shape})")
+        out = {"kind": kind, "mean": mean.tolist(), "cov": cov.tolist()}
+    elif kind == "dirac":
+        _check_keys(d, path, ("kind", "point", "preset"), ("point",))
+        out = {"kind": kind, "point": _array(d["point"], _join(path, "point"), 1, "a vector (D,)").tolist()}
+    elif kind == "mixture":
+        _check_keys(d, path, ("kind", "weights", "means", "preset") + _SPREADS, ("weights", "means"))
+        w = _array(d["weights"], _join(path, "weights"), 1, "a vector (K,)")
+        means = _array(d["means"], _join(path, "means"), 2, "a (K, D) matrix")
+        K, D = means.shape
+        if w.size != K:
+            raise SpecError(_join(path, "weights"), f"has {w.size} entries but means has {K} rows (components)")
+        given = [k for k in _SPREADS if d.get(k) is not None]
+        if len(given) != 1:
+            raise SpecError(path, f"give exactly one of covs, variances or stds (got {', '.join(given) or 'none'})")
+        spread = given[0]
+        ndim = 3 if spread == "covs" else min(max(_depth(d[spread]), 1), 2)
+        arr = _array(d[spread], _join(path, spread), ndim,
+                     f"({K}, {D}, {D}) covariance matrices" if spread == "covs"
+                     else f"a ({K},) or ({K}, {D}) array")
+        ok = arr.shape == (K, D, D) if spread == "covs" else arr.shape in ((K,), (K, D))
+        if not ok:
+            want = f"({K}, {D}, {D})" if spread == "covs" else f"({K},) (isotropic) or ({K}, {D}) (diagonal)"
+            raise SpecError(_join(path, spread), f"must have shape {want} to match means of shape ({K}, {D}) "
+                                                 f"(got {arr.shape})")
+        out = {"kind": kind, "weights": w.tolist(), "means": means.tolist(), spread: arr.tolist()}
+    else:
+        out = _normalize_empirical(d, path, allow_generator)
+    if d.get("preset") is not None:
+        name = _string(d["preset"], _join(path, "preset"))
+        expected = _preset_data_spec(name, _join(path, "preset"))
+        if {k: v for k, v in out.items()} != {k: v for k, v in expected.items() if k != "preset"}:
+            raise SpecError(_join(path, "preset"), f"the data are labelled preset {name!r} but their numbers "
+                                                   "differ from that preset's; drop the label or the edits")
+        out["preset"] = name
+    return out
+
+
+def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
+    keys = ("kind", "points", "weights", "file", "sha256", "array", "generator", "points_sha256", "provenance")
+    _check_keys(d, path, keys)
+    sources = [k for k in ("points", "file", "generator") if d.get(k) is not None]
+    if len(sources) != 1:
+        raise SpecError(path, "empirical data need exactly one of points (inline), file (+ sha256) or "
+                              f"generator (got {', '.join(sources) or 'none'})")
+    out = {"kind": "empirical"}
+    src = sources[0]
+    if src == "points":
+        out["points"] = _array(d["points"], _join(path, "points"), 2, "an (N, D) array of atoms").tolist()
+    elif src == "file":
+        name = _string(d["file"], _join(path, "file"))
+        suffix = Path(name).suffix.lower()
+        if suffix not in (".npy", ".npz", ".csv"):
+            raise SpecError(_join(path, "file"), f"must be a .npy, .npz or .csv file (got {name!r})")
+        if d.get("sha256") is None:
+            raise SpecError(_join(path, "sha256"), "missing (required with file: the sha256 of the file's bytes, "
+                                                   "as printed by sha256sum)")
+        out["file"] = name
+        out["sha256"] = _sha_string(d["sha256"], _join(path, "sha256"))
+        if d.get("array") is not None:
+            if suffix != ".npz":
+                raise SpecError(_join(path, "array"), "names an array inside a .npz file; this file is "
+                                                      f"{suffix}")
+            out["array"] = _string(d["array"], _join(path, "array"))
+    else:
+        if not allow_generator:
+            raise SpecError(_join(path, "generator"), "a generator's sample data cannot itself be generated")
+        g = _mapping(d["generator"], _join(path, "generator"))
+        gp = _join(path, "generator")
+        _check_keys(g, gp, ("sample", "n", "seed"), ("sample", "n", "seed"))
+        sample = _normalize_data(g["sample"], _join(gp, "sample"), allow_generator=False)
+        if sample["kind"] == "empirical":
+            raise SpecError(_join(gp, "sample"), "must be gaussian, dirac or mixture data (or their preset)")
+        out["generator"] = {"sample": sample, "n": _int(g["n"], _join(gp, "n"), 1),
+                            "seed": _seed(g["seed"], _join(gp, "seed"))}
+    for key in ("sha256", "array"):
+        if d.get(key) is not None and src != "file":
+            raise SpecError(_join(path, key), "only goes with file")
+    if d.get("weights") is not None:
+        if src == "generator":
+            raise SpecError(_join(path, "weights"), "generated atoms are equally weighted; drop weights")
+        w = _array(d["weights"], _join(path, "weights"), 1, "a vector (N,)")
+        if src == "points" and w.size != len(out["points"]):
+            raise SpecError(_join(path, "weights"), f"has {w.size} entries but there are {len(out['points'])} points")
+        out["weights"] = w.tolist()
+    if d.get("points_sha256") is not None:
+        out["points_sha256"] = _sha_string(d["points_sha256"], _join(path, "points_sha256"))
+    if d.get("provenance") is not None:
+        prov = d["provenance"]
+        if not isinstance(prov, (str, dict)):
+            raise SpecError(_join(path, "provenance"), "must be a string or an object (free-form, not interpreted)")
+        out["provenance"] = copy.deepcopy(prov)
+    return out
+
+
+def _data_dim(d: dict) -> int:
+    if d["kind"] == "gaussian":
+        return len(d["mean"])
+    if d["kind"] == "dirac":
+        return len(d["point"])
+    if d["kind"] == "mixture":
+        return len(d["means"][0])
+    if "points" in d:
+        return len(d["points"][0])
+    if "generator" in d:
+        return _data_dim(d["generator"]["sample"])
+    return -1                                         # from a file: known once the file is read
+
+
+def _n_components(d: dict) -> int | None:
+    if d["kind"] == "mixture":
+        return len(d["weights"])
+    if d["kind"] == "empirical":
+        if "points" in d:
+            return len(d["points"])
+        if "generator" in d:
+            return d["generator"]["n"]
+    return None
+
+
+def _build_data(d: dict, path: str, base_dir: Path):
+    try:
+        if d["kind"] == "gaussian":
+            return Gaussian(d["mean"], d["cov"])
+        if d["kind"] == "dirac":
+            return Dirac(d["point"])
+        if d["kind"] == "mixture":
+            spread = next(k for k in _SPREADS if k in d)
+            return GaussianMixture.from_arrays(d["weights"], d["means"], **{spread: d[spread]})
+        if "generator" in d:
+            g = d["generator"]
+            pop = _build_data(g["sample"], _join(_join(path, "generator"), "sample"), base_dir)
+            points = pop.sample(g["n"], seed=g["seed"])
+        elif "file" in d:
+            points = _read_points_file(d, path, base_dir)
+        else:
+            points = np.array(d["points"], dtype=float)
+        if d.get("points_sha256") is not None and points_sha256(points) != d["points_sha256"]:
+            raise SpecError(_join(path, "points_sha256"),
+                            f"the atoms have sha256 {points_sha256(points)} (little-endian float64), the spec says "
+                            f"{d['points_sha256']}" + (" (has numpy's generator changed?)" if "generator" in d else ""))
+        return Empirical(points, d.get("weights"))
+    except SpecError:
+        raise
+    except ValueError as exc:
+        raise SpecError(path, str(exc)) from None
+
+
+def _read_points_file(d: dict, path: str, base_dir: Path) -> np.ndarray:
+    file = Path(d["file"])
+    full = file if file.is_absolute() else base_dir / file
+    if not full.is_file():
+        raise SpecError(_join(path, "file"), f"no such file {str(full)!r} (relative names are read from the spec's "
+                                             "directory)")
+    digest = file_sha256(full)
+    if digest != d["sha256"]:
+        raise SpecError(_join(path, "sha256"), f"the file {file.name!r} has sha256 {digest}, the spec says "
+                                               f"{d['sha256']}: the file is not the one the spec names")
+    suffix = full.suffix.lower()
+    try:
+        if suffix == ".npy":
+            arr = np.load(full, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(full, allow_pickle=False) as f:
+                key = d.get("array") or ("points" if "points" in f.files else (f.files[0] if len(f.files) == 1
+                                                                               else None))
+                if key is None or key not in f.files:
+                    raise SpecError(_join(path, "array"), f"name the array to read from {file.name!r} "
+                                                          f"(it holds {sorted(f.files)})")
+                arr = f[key]
+        else:
+            arr = np.loadtxt(full, delimiter=",", ndmin=2, comments="#")
+    except SpecError:
+        raise
+    except ValueError as exc:
+        raise SpecError(_join(path, "file"), f"cannot read {file.name!r}: {exc}") from None
+    if arr.dtype.kind not in "fiu" or arr.ndim != 2 or arr.size == 0:
+        raise SpecError(_join(path, "file"), f"{file.name!r} must hold an (N, D) array of real numbers (got "
+                                             f"shape {arr.shape}, dtype {arr.dtype})")
+    if d.get("weights") is not None and len(d["weights"]) != arr.shape[0]:
+        raise SpecError(_join(path, "weights"), f"has {len(d['weights'])} entries but {file.name!r} holds "
+                                                f"{arr.shape[0]} points")
+    return arr.astype(float)
+
+
+# --------------------------------------------------------------------------- processes
+_PROCESS_KEYS = {
+    ("vp", "linear"): ("beta_min", "beta_max", "kappa"),
+    ("vp", "cosine"): ("offset", "kappa"),
+    ("sl", None): ("sigma0",),
+    ("ve", None): ("sigma_min", "sigma_max"),
+}
+
+
+def process_spec_of(process) -> dict:
+    """The canonical process spec of a process object (VP with a linear or cosine schedule, SL, VE)."""
+    if isinstance(process, VP):
+        sched = process.schedule
+        if isinstance(sched, LinearSchedule):
+            return {"kind": "vp", "schedule": "linear", "beta_min": sched.beta_min, "beta_max": sched.beta_max,
+                    "kappa": process.kappa, "T": process.T}
+        if isinstance(sched, CosineSchedule):
+            return {"kind": "vp", "schedule": "cosine", "offset": sched.s, "kappa": process.kappa, "T": process.T}
+        raise TypeError(f"no spec form for a VP with schedule {sched!r}")
+    if isinstance(process, SL):
+        return {"kind": "sl", "sigma0": process.sigma0}
+    if isinstance(process, VE):
+        return {"kind": "ve", "sigma_min": process.sigma_min, "sigma_max": process.sigma_max}
+    raise TypeError(f"no spec form for a process of type {type(process).__name__}")
+
+
+def _normalize_process(p, path: str) -> dict:
+    if isinstance(p, str):                         # shorthand: a preset name
+        p = {"kind": "preset", "name": p}
+    p = _mapping(p, path)
+    kind = p.get("kind")
+    if kind == "preset":
+        _check_keys(p, path, ("kind", "name"), ("name",))
+        name = _string(p["name"], _join(path, "name"))
+        try:
+            proc = cases.process_preset(name)
+        except ValueError as exc:
+            raise SpecError(_join(path, "name"), str(exc)) from None
+        return {**process_spec_of(proc), "preset": name}
+    if kind not in ("vp", "sl", "ve"):
+        raise SpecError(_join(path, "kind"), f"must be one of vp, sl, ve or preset (got {kind!r})")
+    schedule = None
+    if kind == "vp":
+        schedule = p.get("schedule")
+        if schedule not in ("linear", "cosine"):
+            raise SpecError(_join(path, "schedule"), f"must be 'linear' or 'cosine' (got {schedule!r})")
+    params = _PROCESS_KEYS[(kind, schedule)]
+    optional = ("T",) if kind == "vp" else ()
+    _check_keys(p, path, ("kind",) + (("schedule",) if kind == "vp" else ()) + params + optional + ("preset",),
+                params)
+    out = {"kind": kind}
+    if kind == "vp":
+        out["schedule"] = schedule
+    for key in params:
+        if key == "beta_min":
+            out[key] = _float(p[key], _join(path, key), nonneg=True)
+        else:
+            out[key] = _float(p[key], _join(path, key), positive=True)
+    if kind == "vp":
+        out["T"] = _float(p.get("T", 1.0), _join(path, "T"), positive=True)
+    _build_process(out, path)                      # parameter relations (beta_max >= beta_min, ...)
+    if p.get("preset") is not None:
+        name = _string(p["preset"], _join(path, "preset"))
+        try:
+            expected = process_spec_of(cases.process_preset(name))
+        except ValueError as exc:
+            raise SpecError(_join(path, "preset"), str(exc)) from None
+        if expected != out:
+            raise SpecError(_join(path, "preset"), f"the process is labelled preset {name!r} but its parameters "
+                                                   f"differ from that preset's ({expected})")
+        out["preset"] = name
+    return out
+
+
+def _build_process(p: dict, path: str):
+    try:
+        if p["kind"] == "vp" and p["schedule"] == "linear":
+            return VP(beta_min=p["beta_min"], beta_max=p["beta_max"], kappa=p["kappa"], T=p["T"])
+        if p["kind"] == "vp":
+            return VP(schedule=CosineSchedule(p["offset"]), kappa=p["kappa"], T=p["T"])
+        if p["kind"] == "sl":
+            return SL(sigma0=p["sigma0"])
+        return VE(sigma_min=p["sigma_min"], sigma_max=p["sigma_max"])
+    except ValueError as exc:
+        raise SpecError(path, str(exc)) from None
+
+
+# --------------------------------------------------------------------------- the whole spec
+def resolve_method(data_spec: dict, method: str) -> str:
+    """The method ``"auto"`` resolves to for these data: closed form for Gaussian/Dirac, quadrature for
+    mixtures and empirical data with D <= 2 and at most AUTO_QUADRATURE_MAX_COMPONENTS components,
+    Monte Carlo otherwise (the rule of :func:`nent_ref.total_entropy`)."""
+    if data_spec["kind"] in ("gaussian", "dirac"):
+        return "closed-form"
+    if method != "auto":
+        return method
+    K = _n_components(data_spec)
+    D = _data_dim(data_spec)
+    return "quadrature" if 0 < D <= 2 and K is not None and K <= AUTO_QUADRATURE_MAX_COMPONENTS else "monte-carlo"
+
+
+def _normalize_accuracy(a, path: str, data: dict, quantities: list) -> dict:
+    a = {} if a is None else _mapping(a, path)
+    _check_keys(a, path, tuple(ACCURACY_DEFAULTS) + tuple(W2_DEFAULTS))
+    out = {}
+    method = a.get("method", "auto")
+    if method not in _METHODS:
+        raise SpecError(_join(path, "method"), f"must be one of {', '.join(_METHODS)} (got {method!r})")
+    kind, D = data["kind"], _data_dim(data)
+    if kind in ("gaussian", "dirac") and method not in ("auto", "closed-form"):
+        raise SpecError(_join(path, "method"), f"{kind} data are closed form: use 'auto' or 'closed-form' "
+                                               f"(got {method!r})")
+    if kind in ("mixture", "empirical") and method == "closed-form":
+        raise SpecError(_join(path, "method"), f"{kind} data have no closed form: use 'auto', 'quadrature' or "
+                                               "'monte-carlo'")
+    if method == "quadrature" and D > 2:
+        raise SpecError(_join(path, "method"), f"quadrature is available for D <= 2 only (the data have D = {D}); "
+                                               "use 'monte-carlo' or 'auto'")
+    out["method"] = method
+    out["n_samples"] = _int(a.get("n_samples", ACCURACY_DEFAULTS["n_samples"]), _join(path, "n_samples"),
+                            MIN_MC_SAMPLES)
+    out["seed"] = _seed(a.get("seed", ACCURACY_DEFAULTS["seed"]), _join(path, "seed"))
+    rtol = a.get("rtol")
+    if rtol is not None:
+        rtol = _float(rtol, _join(path, "rtol"), positive=True)
+        if not rtol < 1:
+            raise SpecError(_join(path, "rtol"), f"must be below 1 (got {rtol!r})")
+        # Extension point: when Monte Carlo gains precision targets (rtol/atol), accept them here and map
+        # them in accuracy_options; today rtol is the quadrature tolerance only.
+        if D > 0 and resolve_method(data, method) not in ("quadrature", "closed-form"):
+            raise SpecError(_join(path, "rtol"), "is the quadrature tolerance, but these data are computed by Monte "
+                                                 "Carlo (set its precision with n_samples; Monte Carlo precision "
+                                                 "targets are not available in this version)")
+    out["rtol"] = rtol
+    if "speed_limit" in quantities or any(k in a for k in W2_DEFAULTS):
+        w2m = a.get("w2_method", W2_DEFAULTS["w2_method"])
+        if w2m not in _W2_METHODS:
+            raise SpecError(_join(path, "w2_method"), f"must be one of {', '.join(_W2_METHODS)} (got {w2m!r})")
+        out["w2_method"] = w2m
+        out["w2_samples"] = _int(a.get("w2_samples", W2_DEFAULTS["w2_samples"]), _join(path, "w2_samples"), 2)
+        out["w2_pairs"] = _int(a.get("w2_pairs", W2_DEFAULTS["w2_pairs"]), _join(path, "w2_pairs"), 2)
+        out["w2_seed"] = _seed(a.get("w2_seed", W2_DEFAULTS["w2_seed"]), _join(path, "w2_seed"))
+    return out
+
+
+def _check_quantity(name: str, path: str, data: dict, process: dict):
+    kind = data["kind"]
+    has_eq = process["kind"] != "ve"
+    if name in ("kl_s0_eq", "kl_s1_eq") and not has_eq:
+        raise SpecError(path, f"{name} needs a process with an equilibrium p_eq; VE has none")
+    if name in ("S_tot_lower_bound", "S_tot_upper_bound") and kind not in ("gaussian", "dirac", "mixture",
+                                                                           "empirical"):
+        raise SpecError(path, f"{name} is not available for {kind} data")
+    if name in ("mean_dirac_kl_s0", "log_N") and kind != "empirical":
+        raise SpecError(path, f"{name} is defined for empirical data only (these are {kind})")
+    if name == "mean_dirac_kl_s0" and not has_eq:
+        raise SpecError(path, f"{name} needs a process with an equilibrium p_eq; VE has none")
+    if name == "S_tot_population" and "generator" not in data:
+        raise SpecError(path, f"{name} needs empirical data drawn by a generator (the population it names)")
+
+
+def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
+    """The canonical form of a spec (a new dict); :class:`SpecError` naming the field otherwise.
+
+    Presets are expanded to their numbers (``"preset": name`` kept as a checked label), process
+    parameters become floats, and the defaults of ``quantities`` (``["S_tot"]``), ``unit`` (``"nat"``) and
+    ``accuracy`` (:data:`ACCURACY_DEFAULTS`) are filled in.  ``base_dir`` is only used by
+    :class:`Case` (files are not read here).
+    """
+    spec = _mapping(spec, path or "spec")
+    _check_keys(spec, path, _TOP_KEYS, ("data", "process", "window"))
+    out = {"version": SPEC_VERSION}
+    if spec.get("version", SPEC_VERSION) != SPEC_VERSION:
+        raise SpecError(_join(path, "version"), f"this nent_ref reads spec version {SPEC_VERSION} "
+                                                f"(got {spec['version']!r})")
+    for key in ("id", "description"):
+        if spec.get(key) is not None:
+            out[key] = _string(spec[key], _join(path, key))
+    data = _normalize_data(spec["data"], _join(path, "data"))
+    process = _normalize_process(spec["process"], _join(path, "process"))
+    out["data"], out["process"] = data, process
+    w = _mapping(spec["window"], _join(path, "window"))
+    wp = _join(path, "window")
+    _check_keys(w, wp, ("s0", "s1"), ("s0", "s1"))
+    s0 = _float(w["s0"], _join(wp, "s0"), nonneg=True)
+    s1 = _float(w["s1"], _join(wp, "s1"), nonneg=True)
+    T = process.get("T", 1.0)
+    if not s1 <= T:
+        raise SpecError(_join(wp, "s1"), f"must be <= T = {T:g} of the process (got {s1!r})")
+    if not s0 < s1:
+        raise SpecError(_join(wp, "s0"), f"must be below s1 = {s1!r} (got {s0!r})")
+    if data["kind"] in ("dirac", "empirical") and not s0 > 0:
+        raise SpecError(_join(wp, "s0"), f"must be > 0 for {data['kind']} data: their entropy production diverges "
+                                         "like (D/2) log(1/s0) (the paper's cutoff is 1e-5)")
+    out["window"] = {"s0": s0, "s1": s1}
+    qs = spec.get("quantities", ["S_tot"])
+    qp = _join(path, "quantities")
+    if isinstance(qs, str) or not isinstance(qs, (list, tuple)) or not qs:
+        raise SpecError(qp, f"must be a non-empty list of quantity names (got {qs!r})")
+    quantities = []
+    for i, q in enumerate(qs):
+        if q not in QUANTITIES:
+            raise SpecError(_join(qp, i), f"unknown quantity {q!r} (choose from {', '.join(QUANTITIES)})"
+                                          f"{_did_you_mean(str(q), QUANTITIES)}")
+        if q in quantities:
+            raise SpecError(_join(qp, i), f"{q!r} is listed twice")
+        _check_quantity(q, _join(qp, i), data, process)
+        quantities.append(q)
+    out["quantities"] = quantities
+    unit = spec.get("unit", "nat")
+    if unit not in _UNITS:
+        raise SpecError(_join(path, "unit"), f"must be 'nat' or 'bit' (got {unit!r})")
+    out["unit"] = _UNITS[unit]
+    out["accuracy"] = _normalize_accuracy(spec.get("accuracy"), _join(path, "accuracy"), data, quantities)
+    return out
+
+
+# --------------------------------------------------------------------------- cases and files
+class Case:
+    """A checked spec (canonical form in :attr:`spec`) with its data and process built on demand.
+
+    ``base_dir`` is where relative data files are read from (the spec file's directory).
+    """
+
+    def __init__(self, spec, *, base_dir=None, path: str = ""):
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        self.path = path
+        self.spec = normalize_spec(spec, path)
+        self._data = None
+        self._process = None
+
+    @property
+    def id(self) -> str | None:
+        return self.spec.get("id")
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = _build_data(self.spec["data"], _join(self.path, "data"), self.base_dir)
+            D, want = self._data.dim, _data_dim(self.spec["data"])
+            if want > 0 and D != want:   # pragma: no cover - shapes are checked when normalising
+                raise SpecError(_join(self.path, "data"), f"built data have D = {D}, expected {want}")
+            acc = self.spec["accuracy"]
+            if isinstance(self._data, Empirical) and "file" in self.spec["data"]:   # D, N known only now
+                if acc["method"] == "quadrature" and D > 2:
+                    raise SpecError(_join(self.path, "accuracy.method"), "quadrature is available for D <= 2 only "
+                                                                         f"(the data file holds D = {D})")
+                auto_quad = D <= 2 and self._data.n_atoms <= AUTO_QUADRATURE_MAX_COMPONENTS
+                if acc["rtol"] is not None and (acc["method"] == "monte-carlo"
+                                                or (acc["method"] == "auto" and not auto_quad)):
+                    raise SpecError(_join(self.path, "accuracy.rtol"), "is the quadrature tolerance, but these data "
+                                                                       "are computed by Monte Carlo (set its "
+                                                                       "precision with n_samples)")
+        return self._data
+
+    @property
+    def process(self):
+        if self._process is None:
+            self._process = _build_process(self.spec["process"], _join(self.path, "process"))
+        return self._process
+
+    def label(self) -> str:
+        """A short description for progress lines: ``id`` or ``data / process [s0, s1]``."""
+        s = self.spec
+        if s.get("id"):
+            return s["id"]
+        w = s["window"]
+        return f"{_data_label(s['data'])} / {_process_label(s['process'])} [{w['s0']:g}, {w['s1']:g}]"
+
+    def __repr__(self):
+        return f"Case({self.label()!r})"
+
+
+def _data_label(d: dict) -> str:
+    return d.get("preset") or d["kind"]
+
+
+def _process_label(p: dict) -> str:
+    return p.get("preset") or (f"vp-{p['schedule']}" if p["kind"] == "vp" else p["kind"])
+
+
+def read_spec_file(source):
+    """The parsed content of a spec file (``.json`` or ``.toml``; ``-`` reads JSON from stdin) and the
+    directory relative data files are read from: ``(document, base_dir)``."""
+    if str(source) == "-":
+        text = sys.stdin.read()
+        base = Path.cwd()
+        suffix = ".json"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise SpecError("", f"no such spec file: {str(source)!r}")
+        text = path.read_text()
+        base = path.resolve().parent
+        suffix = path.suffix.lower()
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:                          # Python 3.10
+            raise SpecError("", "TOML specs need Python >= 3.11 (tomllib); use JSON") from None
+        try:
+            return tomllib.loads(text), base
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError("", f"{source}: not valid TOML ({exc})") from None
+    try:
+        return json.loads(text), base
+    except json.JSONDecodeError as exc:
+        raise SpecError("", f"{source}: not valid JSON ({exc})") from None
+
+
+def load_cases(source, *, base_dir=None) -> list[Case]:
+    """Cases from a spec file name (JSON/TOML, ``-`` for stdin), or from an already parsed document: one
+    spec (an object with ``data``), a list of specs, or ``{"cases": [spec, ...]}`` (other top-level keys
+    of that form: ``format``, ``version``, ``description``).  Field paths in errors say which case."""
+    if isinstance(source, (str, Path)):
+        doc, base = read_spec_file(source)
+    else:
+        doc, base = source, (Path(base_dir) if base_dir is not None else Path.cwd())
+    if isinstance(doc, dict) and "cases" in doc and "data" not in doc:
+        _check_keys(doc, "", ("format", "version", "description", "cases"), ("cases",))
+        items, prefix = doc["cases"], "cases"
+        if not isinstance(items, list) or not items:
+            raise SpecError("cases", "must be a non-empty list of specs")
+    elif isinstance(doc, list):
+        if not doc:
+            raise SpecError("", "the spec list is empty")
+        items, prefix = doc, ""
+    else:
+        return [Case(doc, base_dir=base)]
+    out = [Case(item, base_dir=base, path=f"{prefix}[{i}]") for i, item in enumerate(items)]
+    ids = [c.id for c in out if c.id]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise SpecError(prefix, f"case ids must be unique (repeated: {', '.join(dup)})")
+    return out
+
+
+# --------------------------------------------------------------------------- computing
+def accuracy_options(case: Case) -> dict:
+    """Keyword options for :func:`nent_ref.total_entropy` and friends from the spec's ``accuracy``.
+
+    Gaussian/Dirac: ``method`` only (closed form).  Mixtures and empirical data: ``method``, and
+    ``n_samples`` + ``seed`` (Monte Carlo) and ``rtol`` (quadrature, when given).  This is the one place
+    the accuracy fields map to library options: when Monte Carlo gains ``rtol``/``atol`` precision targets,
+    map them here (and accept them in the ``accuracy`` check).
+    """
+    acc, data = case.spec["accuracy"], case.spec["data"]
+    if data["kind"] in ("gaussian", "dirac"):
+        return {} if acc["method"] == "auto" else {"method": acc["method"]}
+    opts = {"method": acc["method"], "n_samples": acc["n_samples"], "seed": acc["seed"]}
+    if acc["rtol"] is not None:
+        opts["rtol"] = acc["rtol"]
+    return opts
+
+
+def _child_seed(seed, key: int):
+    return [seed, key] if isinstance(seed, int) else [*seed, key]
+
+
+def _in_unit(est: Estimate, unit: str) -> Estimate:
+    return est.in_base(2) if unit == "bit" and est.unit in ("nat", "nat/time") else est
+
+
+def compute(case: Case, *, executor=None, progress=None) -> dict:
+    """Estimates of the case's quantities, by name (in the spec's unit).
+
+    ``speed_limit`` maps to a :class:`nent_ref.quantities.speed.SpeedLimitResult` (its nat parts converted
+    with the unit); every other quantity to an :class:`Estimate`.  ``S_tot``, ``kl_s0_eq`` and ``kl_s1_eq``
+    come from one run when S_tot is asked for and the method provides the two KLs (Monte Carlo with
+    common random numbers, quadrature); otherwise each KL is computed on its own.
+    """
+    spec = case.spec
+    data, proc = case.data, case.process
+    s0, s1 = spec["window"]["s0"], spec["window"]["s1"]
+    opts = accuracy_options(case)
+    mc_opts = dict(opts, executor=executor) if executor is not None and "n_samples" in opts else opts
+    say = progress or (lambda msg: None)
+    out = {}
+    stot = None
+    wanted = spec["quantities"]
+    if "S_tot" in wanted:
+        say(f"compute: {case.label()}: S_tot")
+        stot = total_entropy(data, proc, s0, s1, **mc_opts)
+        out["S_tot"] = stot
+    for name, s, key in (("kl_s0_eq", s0, "kl_s0"), ("kl_s1_eq", s1, "kl_s1")):
+        if name in wanted:
+            if stot is not None and isinstance(stot.extra.get(key), Estimate):
+                out[name] = stot.extra[key]
+            else:
+                say(f"compute: {case.label()}: {name}")
+                out[name] = kl_to_equilibrium(data, proc, s, **mc_opts)
+    if "clock" in wanted:
+        out["clock"] = Estimate(float(proc.clock(s0, s1)), 0.0, "closed-form", unit=LENGTH2)
+    if "S_tot_lower_bound" in wanted or "S_tot_upper_bound" in wanted:
+        lo, hi = bounds.total_entropy_bounds(data, proc, s0, s1)
+        out["S_tot_lower_bound"] = Estimate(lo, 0.0, "closed-form (Kolchinsky-Tracey)")
+        out["S_tot_upper_bound"] = Estimate(hi, 0.0, "closed-form (Kolchinsky-Tracey)")
+    if "mean_dirac_kl_s0" in wanted:
+        kl = [kl_to_equilibrium(Dirac(a), proc, s0).value for a in data.points]
+        out["mean_dirac_kl_s0"] = Estimate(float(np.mean(kl)), 0.0, "closed-form")
+    if "log_N" in wanted:
+        out["log_N"] = Estimate(math.log(data.n_atoms), 0.0, "closed-form")
+    if "S_tot_population" in wanted:
+        say(f"compute: {case.label()}: S_tot_population")
+        pop = _build_data(spec["data"]["generator"]["sample"], "data.generator.sample", case.base_dir)
+        pop_spec = dict(spec, data=spec["data"]["generator"]["sample"])
+        pop_opts = accuracy_options(_bare_case(pop_spec, case.base_dir))
+        if "seed" in pop_opts:
+            pop_opts["seed"] = _child_seed(pop_opts["seed"], 1)
+        if executor is not None and "n_samples" in pop_opts:
+            pop_opts["executor"] = executor
+        out["S_tot_population"] = total_entropy(pop, proc, s0, s1, **pop_opts)
+    if "speed_limit" in wanted:
+        say(f"compute: {case.label()}: speed limit")
+        acc = spec["accuracy"]
+        res = speed_limit(data, proc, s0, s1, w2_method=acc["w2_method"], w2_samples=acc["w2_samples"],
+                          w2_pairs=acc["w2_pairs"], w2_seed=acc["w2_seed"], s_tot=stot, **mc_opts)
+        out["speed_limit"] = res
+    unit = spec["unit"]
+    for name, est in out.items():
+        if isinstance(est, Estimate):
+            out[name] = _in_unit(est, unit)
+        elif unit == "bit":
+            out[name] = SpeedLimitResult(_in_unit(est.s_tot, unit), est.w2_squared, est.clock,
+                                         _in_unit(est.bound, unit), est.efficiency, est.s0, est.s1, est.w2_method)
+    return {name: out[name] for name in wanted}
+
+
+def _bare_case(spec: dict, base_dir) -> Case:
+    c = Case.__new__(Case)
+    c.base_dir, c.path, c.spec, c._data, c._process = Path(base_dir), "", spec, None, None
+    return c
+
+
+def null_reason(name: str, value: float, case: Case) -> str:
+    """Why a quantity's value is not a finite number (the ``<name>_note`` of a row whose value is null)."""
+    if name in ("clock", "bound") and value == math.inf:
+        return ("infinite: the clock int D ds diverges at s1 = T for a process whose drift is singular at T "
+                "(SL, cosine VP); take s1 < T")
+    if math.isnan(value):
+        return "not a number (NaN)"
+    return f"{'+' if value > 0 else '-'}infinite"
+
+
+def efficiency_columns(eff: Estimate) -> dict:
+    """Table columns of an efficiency from :func:`nent_ref.speed_limit` (``result.efficiency``).
+
+    ``efficiency``, ``efficiency_stderr``: the plug-in ``W2^2 / (clock S_tot)`` (null, with the reason
+    in ``efficiency_note``, where a sample plug-in's bias scale is not below the bracket width);
+    ``efficiency_bias_bound``: its bias scale (``error_bound``); ``efficiency_lower`` /
+    ``efficiency_upper``: the closed-form bracket clipped to (0, 1] (null for closed-form rows);
+    ``efficiency_quote`` +- ``efficiency_quote_error`` and ``efficiency_quote_kind`` in
+    ``nent_ref.quantities.speed.QUOTE_KINDS``: the number a user should quote (rules in :func:`speed_limit`).
+    """
+    x = eff.extra
+    reported = x.get("plugin") is not None
+    return {"efficiency": eff.value if reported else None,
+            "efficiency_stderr": eff.stderr if reported else None,
+            "efficiency_bias_bound": eff.error_bound,
+            "efficiency_note": x.get("plugin_note"),
+            "efficiency_lower": x.get("efficiency_lower"), "efficiency_upper": x.get("efficiency_upper"),
+            "efficiency_quote": x.get("quote"), "efficiency_quote_error": x.get("quote_error"),
+            "efficiency_quote_kind": x.get("quote_kind")}
+
+
+def speed_limit_columns(res: SpeedLimitResult) -> dict:
+    """Columns of the ``speed_limit`` quantity group (the speed-limit suite's columns)."""
+    return {"S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr,
+            "W2_squared": res.w2_squared.value, "W2_squared_stderr": res.w2_squared.stderr,
+            "W2_squared_bias_scale": res.w2_squared.error_bound,
+            "W2_squared_gelbrich_lower": res.w2_squared.extra.get("gelbrich_lower_bound"),
+            "W2_squared_componentwise_upper": res.w2_squared.extra.get("componentwise_upper_bound"),
+            "clock": float(res.clock), "bound": res.bound.value,
+            **efficiency_columns(res.efficiency), "w2_method": res.w2_method, "S_tot_method": res.s_tot.method}
+
+
+def _estimate_columns(name: str, est: Estimate) -> dict:
+    cols = {name: est.value, f"{name}_stderr": est.stderr, f"{name}_error_bound": est.error_bound,
+            f"{name}_method": est.method}
+    if est.n_samples is not None:
+        cols[f"{name}_n_samples"] = est.n_samples
+    return cols
+
+
+def compute_row(case: Case, *, executor=None, progress=None, results=None) -> dict:
+    """The flat row of a case: labels (``id``, ``data``, ``preset``, ``dim``, ``n_atoms``, ``process``,
+    ``s0``, ``s1``), for each quantity ``<q>``, ``<q>_stderr``, ``<q>_error_bound``, ``<q>_method``
+    (``<q>_n_samples`` for Monte Carlo; a null value comes with ``<q>_note``; ``speed_limit`` gives the
+    columns of :func:`speed_limit_columns`), ``method`` (that of the first quantity), ``unit`` and the
+    canonical ``spec`` (for data drawn by a generator, with the ``points_sha256`` of the atoms drawn)."""
+    spec = copy.deepcopy(case.spec)
+    results = compute(case, executor=executor, progress=progress) if results is None else results
+    data = case.data
+    row = {}
+    if spec.get("id"):
+        row["id"] = spec["id"]
+    row["data"] = spec["data"]["kind"]
+    if spec["data"].get("preset"):
+        row["preset"] = spec["data"]["preset"]
+    row["dim"] = int(data.dim)
+    if isinstance(data, Empirical):
+        row["n_atoms"] = int(data.n_atoms)
+        if "generator" in spec["data"] and "points_sha256" not in spec["data"]:
+            spec["data"]["points_sha256"] = points_sha256(data.points)
+    row["process"] = _process_label(spec["process"])
+    row["s0"], row["s1"] = spec["window"]["s0"], spec["window"]["s1"]
+    first_method = None
+    for name, res in results.items():
+        cols = speed_limit_columns(res) if name == "speed_limit" else _estimate_columns(name, res)
+        first_method = first_method or (res.s_tot.method if name == "speed_limit" else res.method)
+        for key, val in cols.items():
+            if isinstance(val, float) and not math.isfinite(val) and key in (name, "clock", "bound"):
+                row[key] = None
+                row[f"{key}_note"] = null_reason(key, val, case)
+            else:
+                row[key] = val
+    row["method"] = first_method
+    row["unit"] = spec["unit"]
+    row["spec"] = spec
+    return row
+
+
+def rows_of(cases_, *, executor=None, progress=None) -> list[dict]:
+    """:func:`compute_row` of each case."""
+    return [compute_row(c, executor=executor, progress=progress) for c in cases_]
+
+
+# --------------------------------------------------------------------------- writing specs
+def materialise(spec: dict, directory, stem: str) -> dict:
+    """A copy of a canonical spec whose generated empirical data are written out, for readers without
+    nent_ref: inline ``points`` when N * D <= :data:`INLINE_MAX`, else the file ``directory/<stem>.npy``,
+    named in the spec as ``<directory name>/<stem>.npy`` (relative to the directory holding
+    ``directory``, where the spec file goes) with its ``sha256``.  The generator is kept as ``provenance``
+    and the atoms' digest as ``points_sha256``; ``S_tot_population`` (which needs the generator) is
+    dropped from the quantities.  Other specs are returned unchanged (copied)."""
+    spec = copy.deepcopy(spec)
+    d = spec["data"]
+    if d["kind"] != "empirical" or "generator" not in d:
+        return spec
+    case = _bare_case(spec, Path.cwd())
+    points = case.data.points
+    new = {"kind": "empirical"}
+    if points.size <= INLINE_MAX:
+        new["points"] = points.tolist()
+    else:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{stem}.npy"
+        np.save(target, np.ascontiguousarray(points, dtype="<f8"), allow_pickle=False)
+        new["file"] = f"{directory.name}/{target.name}"
+        new["sha256"] = file_sha256(target)
+    new["points_sha256"] = points_sha256(points)
+    new["provenance"] = {"generator": d["generator"]}
+    spec["data"] = new
+    spec["quantities"] = [q for q in spec["quantities"] if q != "S_tot_population"] or ["S_tot"]
+    return spec
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError("TOML specs hold finite numbers only")
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dumps_toml(spec: dict) -> str:
+    """A spec as a TOML document (null fields are left out; reading it back with ``tomllib`` and
+    :func:`normalize_spec` gives the same canonical form)."""
+    lines, tables = [], []
+
+    def emit(d: dict, prefix: str):
+        scalars = {k: v for k, v in d.items() if v is not None and not isinstance(v, dict)}
+        subs = {k: v for k, v in d.items() if isinstance(v, dict)}
+        if prefix:
+            tables.append((prefix, scalars))
+        else:
+            lines.extend(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in scalars.items())
+        for k, v in subs.items():
+            emit(v, f"{prefix}.{json.dumps(k)}" if prefix else json.dumps(k))
+
+    emit(spec, "")
+    for name, scalars in tables:
+        lines.append(f"\n[{name}]")
+        lines.extend(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in scalars.items())
+    return "\n".join(lines) + "\n"
+
