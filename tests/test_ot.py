@@ -672,3 +672,32 @@ def test_lap_kernel_vs_scipy_twin(case):
         assert np.array_equal(np.sort(col4row), np.arange(n))
         assert abs(C[np.arange(n), col4row].sum() - ref) <= 1e-12 * max(abs(ref), 1.0)
         assert np.min(C - u[:, None] - v[None, :]) >= -1e-9
+
+
+@pytest.mark.parametrize("d", [1, 2, 4])
+@pytest.mark.parametrize("eps", [1e-2, 1e-5, 1e-8])
+def test_bures_accurate_for_close_gaussians(d, eps):
+    # Regression: the textbook Bures form tr S1 + tr S2 - 2 tr M cancels for close covariances (relative
+    # error eps |S| / W2^2: 1.5e-7 for the VE speed-limit case below, all digits at 1e-8).  Reference:
+    # mpmath at 50 digits (sqrtm of the same float64 matrices); agreement to 1e-13 relative.
+    import mpmath as mp
+    mp.mp.dps = 50
+    rng = np.random.default_rng([d, int(-np.log10(eps))])
+    Q = rng.standard_normal((d, d))
+    S1 = Q @ Q.T + 0.5 * np.eye(d)
+    E = rng.standard_normal((d, d))
+    S2 = S1 + eps * (E @ E.T)
+    m = rng.standard_normal(d)
+    A, B = mp.matrix(S1.tolist()), mp.matrix(S2.tolist())
+    r = mp.sqrtm(A)
+    M = mp.sqrtm(r * B * r)
+    ref = float(sum(A[i, i] + B[i, i] - 2 * M[i, i] for i in range(d)))
+    assert ot.w2_squared_gaussian(m, S1, m, S2) == pytest.approx(ref, rel=1e-13)
+    assert ot.w2_squared_gaussian(m, S2, m, S1) == pytest.approx(ref, rel=1e-13)   # symmetric
+
+
+def test_bures_singular_and_point_masses():
+    z = np.zeros((2, 2))
+    assert ot.w2_squared_gaussian([0, 0], z, [1, 0], z) == 1.0                 # two points: |m1 - m2|^2
+    assert ot.w2_squared_gaussian([0, 0], z, [0, 0], np.eye(2)) == 2.0          # point to N(0, I): tr S
+    assert ot.w2_squared_gaussian([0, 0], np.eye(2), [0, 0], z) == 2.0

@@ -363,3 +363,17 @@ def test_table_rows_quote_columns():
     assert r["efficiency_quote_kind"] in ("plug-in", "bracket")
     assert r["efficiency_lower"] <= r["efficiency_quote"] <= r["efficiency_upper"]
     assert (r["efficiency"] is None) == (r["efficiency_note"] is not None and "not reported" in r["efficiency_note"])
+
+
+def test_speed_limit_holds_to_rounding_for_close_marginals():
+    # Regression (found by the property test above): VE, 1-D Gaussian of variance 2.85 on [0.03125, 0.0842];
+    # S_tot = 2.41194990753e-05 (mpmath 50 digits: 2.4119499075287e-05) and the bound W2^2/clock is
+    # 2.4119499074117e-05 (mpmath): efficiency 1 - 4.9e-11.  The old Bures form gave W2^2 1.5e-7 too large,
+    # an efficiency above 1.
+    rng = np.random.default_rng(1)
+    g = nr.Gaussian(rng.standard_normal(1) * rng.uniform(0, 3), _spd(rng, 1))
+    s0 = 0.03125
+    res = speed.speed_limit(g, nr.VE(0.01, 5.0), s0, s0 + 0.0546875 * (1 - s0))
+    assert res.s_tot.value == pytest.approx(2.4119499075287e-05, rel=1e-11)
+    assert res.bound.value == pytest.approx(2.4119499074117e-05, rel=1e-11)
+    assert res.efficiency.value <= 1.0
