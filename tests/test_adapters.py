@@ -263,6 +263,9 @@ def test_torch_adapter_options_and_errors(torch_net):
     assert out.dtype == np.float64 and out.shape == (10, 1) and m.calls == 2
     with pytest.raises(ValueError, match="returned tuple"):
         from_torch(lambda x, s: (x,))(x, s)
+    bf16 = from_torch(lambda x, s: x.to(torch.bfloat16))           # no numpy dtype: widened and recorded
+    np.testing.assert_allclose(bf16(x, s), x, rtol=1e-2)
+    assert bf16.conversions == ["inputs float64 -> float32", "outputs bfloat16 -> float64"]
     # a parameter-free function of tensors, and a dropout module in training mode (evaluated in eval mode)
     f = from_torch(lambda x, s: -x * s[:, None])
     assert f.dtype == str(torch.get_default_dtype()).replace("torch.", "")
@@ -480,3 +483,6 @@ def test_jax_jitted_function_is_adapted_and_errors(jax_net):
     assert out.shape == (20, 2) and out.dtype == np.float64 and model.traces == 1 and model.calls == 2
     clone = pickle.loads(pickle.dumps(model))                     # recompiled on first use
     np.testing.assert_array_equal(clone(x, np.full(20, 0.3)), out)
+    bf16 = from_jax(lambda x, s: x.astype(jax.numpy.bfloat16), batch_size=8)
+    np.testing.assert_allclose(bf16(x, np.full(20, 0.3)), x, rtol=1e-2)
+    assert bf16.conversions == ["inputs float64 -> float32 (jax_enable_x64 is off)", "outputs bfloat16 -> float64"]

@@ -224,7 +224,14 @@ class ModelAdapter:
         self.notes: list[str] = []
         self._input_conversions: list[str] = []
         self._output_dtypes: list[str] = []
+        self._other_conversions: list[str] = []
         self.calls = 0
+
+    def _note_output(self, dtype_name: str) -> None:
+        """Record an output dtype that numpy does not know (converted by the subclass)."""
+        text = f"outputs {dtype_name} -> float64"
+        if text not in self._other_conversions:
+            self._other_conversions.append(text)
 
     # subclasses: _call_batch(x, s) -> numpy array (framework dtype) for one batch
     def _call_batch(self, x, s):  # pragma: no cover - abstract
@@ -254,7 +261,7 @@ class ModelAdapter:
     @property
     def conversions(self) -> list[str]:
         """Every dtype conversion between nent_ref's float64 arrays and the model."""
-        out = list(self._input_conversions)
+        out = list(self._input_conversions) + list(self._other_conversions)
         for dt in self._output_dtypes:
             dt = np.dtype(dt)
             if dt.kind == "f" and dt != np.float64:
@@ -369,6 +376,9 @@ class TorchModel(ModelAdapter):
                              "of x (M, D)")
         if out.is_complex():
             raise ValueError("the torch model returned complex values; expected a real tensor")
+        if out.dtype == torch.bfloat16:          # no numpy dtype: widen here, and say so
+            self._note_output("bfloat16")
+            out = out.to(torch.float64)
         return out.detach().to("cpu").numpy()
 
 
@@ -487,6 +497,9 @@ class JaxModel(ModelAdapter):
         arr = np.asarray(out)
         if arr.dtype.kind == "c":
             raise ValueError("the jax model returned complex values; expected a real array")
+        if arr.dtype.kind not in "fiub":         # e.g. bfloat16 (an ml_dtypes type): widen here, and say so
+            self._note_output(arr.dtype.name)
+            arr = arr.astype(np.float64)
         return arr
 
     def describe(self) -> dict:

@@ -429,7 +429,9 @@ class ValidationReport:
                                       "S_tot while L_EM is large; judge by L_EM)"),
                   row("KL(p_s1 || p_eq)", fmt(self.kl_s1_eq)),
                   row("likelihood bound", fmt(self.likelihood_bound)),
-                  "    " + " " * 36 + "(KL(p_data || p_model) <= KL(p_s1 || p_eq) + L_EM, for the reverse SDE)"]
+                  "    " + " " * 36 + ("(KL(p_data || p_model) <= KL(p_s1 || p_eq) + L_EM, for the reverse SDE)"
+                                      if self.likelihood_bound is not None else
+                                      "(the process has no equilibrium: no likelihood bound)")]
         if self.kl_data_model is not None:
             lines.append(row("KL(p_data || p_model)", fmt(self.kl_data_model)))
         z = self.gates[0].z if self.gates else DEFAULT_GATE_Z
