@@ -58,16 +58,15 @@ from ._version import __version__
 from .suites.executor import TableOptions, executor_for
 from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
-from .suites.validation import EXIT_CONSISTENCY_FAILED as VALIDATE_CONSISTENCY_FAILED
-from .suites.validation import EXIT_QUALITY_FAILED as VALIDATE_QUALITY_FAILED
+from .suites.validation import EXIT_CONSISTENCY_FAILED, EXIT_QUALITY_FAILED  # noqa: F401  (exit codes of validate)
 from .suites.validation import (DEFAULT_GATE_Z, DEFAULT_MAX_KL_BOUND, DEFAULT_MAX_L_EM, DEFAULT_MAX_L_EM_FRACTION,
                                 PROCESS_FAMILIES, adapt, load_data, make_process, process_family, process_presets,
                                 validate)
 
 #: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
-#: ``validate``: a quality gate failed (1 = EXIT_CHECK_FAILED) / a consistency check failed (5).
-EXIT_QUALITY_FAILED, EXIT_CONSISTENCY_FAILED = VALIDATE_QUALITY_FAILED, VALIDATE_CONSISTENCY_FAILED
+# validate also exits EXIT_QUALITY_FAILED (1 = EXIT_CHECK_FAILED: a quality gate failed) and
+# EXIT_CONSISTENCY_FAILED (5: a consistency check failed), defined with the report in suites.validation.
 
 EXIT_CODES_HELP = """exit status:
   0    success (validate: every quality gate and consistency check passed)
