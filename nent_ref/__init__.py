@@ -30,15 +30,17 @@ from .quantities.mixture_entropy import cutoff_check
 from .quantities.neural import neural_entropy, entropy_matching_loss
 from .quantities.speed import speed_limit
 from .quantities import bounds, ot, reference_models, sde
+from .quantities.adapters import from_jax, from_torch
 from . import rg, statmech
-from .suites import cases
+from .suites import cases, conformance, specs
 from .suites.validation import validate
 
 __all__ = [
     "__version__", "Estimate", "VP", "SL", "VE", "LinearSchedule", "CosineSchedule", "Gaussian", "Dirac",
     "GaussianMixture", "Empirical", "entropy_production_rate", "total_entropy", "kl_to_equilibrium",
     "rate_curve", "cutoff_check", "neural_entropy", "entropy_matching_loss", "speed_limit", "validate",
-    "bounds", "ot", "reference_models", "sde", "rg", "statmech", "cases",
+    "bounds", "ot", "reference_models", "sde", "rg", "statmech", "cases", "specs", "conformance",
+    "from_torch", "from_jax",
 ]
 
 #: Module paths of releases before the layered layout -> where the module lives now.  They keep

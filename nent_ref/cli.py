@@ -11,9 +11,11 @@ Sub-commands
 ``nent-ref figures [--out DIR]``
     Render the theory figures (PNG and PDF, with the plotted data as CSV beside
     each) into ``DIR`` (default ``figures/``), which is created up front.
-``nent-ref validate package.module:function --data PRESET --process NAME``
-    Validate a user's score model against exact ground truth (:func:`nent_ref.validate`).
-    With ``--factory`` the target is called as ``f(data, process)`` to build the model.
+``nent-ref validate package.module:function --data PRESET --process NAME [--beta-max ...] [--base 2]``
+    Validate a user's score model against exact ground truth (:func:`nent_ref.validate`): quality
+    gates (``--max-l-em``, ``--max-l-em-fraction``, ``--max-kl-bound``) and consistency checks.
+    The target is a model ``f(x, s)`` (a numpy function, a torch module or a jit-compiled JAX
+    function); with ``--factory`` it is called as ``f(data, process)`` to build the model.
 ``nent-ref compute SPEC [--format json|csv] [--base 2] [--out FILE]``
     Ground truth for any case: SPEC is a case specification file (JSON, or TOML on Python >= 3.11;
     ``-`` reads JSON from stdin) holding one spec, a list of them or ``{"cases": [...]}`` (format in
@@ -29,9 +31,15 @@ Sub-commands
 Exit status
 -----------
 0
-    success (for ``validate``: every check passed).
+    success (for ``validate``: every quality gate and every consistency check passed).
 1
-    a check or quality gate failed (``validate`` printed a FAILED report; ``check``: a claim failed).
+    a check failed: for ``validate``, a quality gate failed or was inconclusive (the model is too far
+    from the exact optimum, or not shown to be within the gate) while the consistency checks passed;
+    for ``check``, a claim failed.
+5
+    ``validate``: a consistency check failed (an identity that holds for any model did not: the
+    report's numbers cannot be trusted; wrong ground truth, data or process mismatch, a false claim).
+    Takes precedence over 1.
 2
     usage or input error: bad arguments, unknown data preset or process, a target that
     cannot be loaded (missing module or attribute, not callable, not ``package.module:function``),
@@ -63,16 +71,23 @@ from ._version import __version__
 from .suites.executor import TableOptions, executor_for
 from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
-from .suites.validation import load_data, process_presets, validate
+from .suites.validation import EXIT_CONSISTENCY_FAILED, EXIT_QUALITY_FAILED  # noqa: F401  (exit codes of validate)
+from .suites.validation import (DEFAULT_GATE_Z, DEFAULT_MAX_KL_BOUND, DEFAULT_MAX_L_EM, DEFAULT_MAX_L_EM_FRACTION,
+                                PROCESS_FAMILIES, adapt, load_data, make_process, process_family, process_presets,
+                                validate)
 from .suites import conformance as _conformance
 from .suites import specs as _specs
 
 #: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
+# validate also exits EXIT_QUALITY_FAILED (1 = EXIT_CHECK_FAILED: a quality gate failed) and
+# EXIT_CONSISTENCY_FAILED (5: a consistency check failed), defined with the report in suites.validation.
 
 EXIT_CODES_HELP = """exit status:
-  0    success (validate: every check passed)
-  1    a check or quality gate failed (validate printed a FAILED report)
+  0    success (validate: every quality gate and consistency check passed)
+  1    a check failed (validate: a quality gate failed or was inconclusive, the numbers being consistent;
+       check: a claim failed)
+  5    validate: a consistency check failed (the report's numbers cannot be trusted); precedes 1
   2    usage or input error (bad arguments, unknown preset or process, a target that cannot be
        loaded, an output path that cannot be written, values rejected by nent_ref)
   3    the user's model, its factory or the import of its module raised an exception
@@ -337,31 +352,95 @@ def _dispatch(args) -> int:
 
 # --------------------------------------------------------------------------- validate (nent_ref.validation)
 def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
-    """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME``."""
-    v = sub.add_parser("validate", help="validate a score model against exact ground truth",
-                       description="Validate a score model e(x, s) (or score(x, s) with --score) against exact "
-                                   "ground truth; prints the report and exits 1 when a check fails.",
-                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
-    v.add_argument("model", help="package.module:function, called as f(x, s) with x (M, D), s (M,); with "
-                                 "--factory, called once as f(data, process) to build that model")
+    """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME [parameters]``."""
+    v = sub.add_parser(
+        "validate", help="validate a score model against exact ground truth",
+        description="Validate a score model e(x, s) (or score(x, s) with --score) against exact ground truth. "
+                    "The report leads with quality (L_EM in nats and as a fraction of S_tot, the likelihood "
+                    "bound, per-time rates) judged against gates, then the consistency checks (identities that "
+                    "hold for any model). The target may be a numpy function, a torch module or a jit-compiled "
+                    "JAX function (evaluated in fixed-size batches; see nent_ref.quantities.adapters).",
+        epilog=_VALIDATE_EPILOG + "\n\n" + EXIT_CODES_HELP, formatter_class=formatter)
+    v.add_argument("model", help="package.module:function (or :object, e.g. a torch module), called as f(x, s) "
+                                 "with x (M, D), s (M,); with --factory, called once as f(data, process) to "
+                                 "build that model")
     v.add_argument("--data", required=True,
                    help="data preset (gaussian-<D>d, dirac-<D>d, mixture-<D>d) or a .npz file "
                         "(mean+cov, weights+means+covs, or points)")
-    v.add_argument("--process", required=True, choices=["vp", "vp16", "vp20", "vpx", "sl"],
-                   help="forward process (vp = vp16, the paper's VP 0.1 -> 16)")
-    v.add_argument("--score", action="store_true", help="the model returns the full score, not e")
+    v.add_argument("--process", required=True, choices=sorted(process_presets()),
+                   help="forward process preset (vp = vp16, the paper's VP 0.1 -> 16; vpx: kappa 0.1; cosine: "
+                        "offset 0.008; sl: sigma0 0.1; ve: sigma 0.01 -> 50), changed by the parameters below")
+    p = v.add_argument_group("process parameters (override the preset's; each applies to its family only)")
+    p.add_argument("--beta-min", type=float, default=None, help="VP: beta at s = 0")
+    p.add_argument("--beta-max", type=float, default=None, help="VP: beta at s = 1")
+    p.add_argument("--kappa", type=float, default=None, help="VP, cosine: equilibrium standard deviation")
+    p.add_argument("--offset", type=float, default=None, help="cosine: the schedule's offset s")
+    p.add_argument("--sigma0", type=float, default=None, help="SL: equilibrium standard deviation")
+    p.add_argument("--sigma-min", type=float, default=None, help="VE: noise level at s = 0")
+    p.add_argument("--sigma-max", type=float, default=None, help="VE: noise level at s = 1")
+    g = v.add_argument_group("quality gates (in nats; 'none' turns a gate off)")
+    g.add_argument("--max-l-em", type=_gate_value("--max-l-em"), default=DEFAULT_MAX_L_EM,
+                   help=f"largest L_EM in nats (default {DEFAULT_MAX_L_EM:g})")
+    g.add_argument("--max-l-em-fraction", type=_gate_value("--max-l-em-fraction"), default=DEFAULT_MAX_L_EM_FRACTION,
+                   help=f"largest L_EM / S_tot (default {DEFAULT_MAX_L_EM_FRACTION:g})")
+    g.add_argument("--max-kl-bound", type=_gate_value("--max-kl-bound"), default=DEFAULT_MAX_KL_BOUND,
+                   help="largest likelihood bound KL(p_s1 || p_eq) + L_EM in nats (default: none)")
+    g.add_argument("--gate-z", type=float, default=DEFAULT_GATE_Z,
+                   help=f"a gate passes when value + z sigma <= limit (default z = {DEFAULT_GATE_Z:g})")
+    v.add_argument("--base", type=float, default=None, help="report in this base: 2 for bits (default nats)")
+    v.add_argument("--score", action="store_const", const=True, default=None,
+                   help="the model returns the full score, not e (an adapter's kind says so by itself)")
     v.add_argument("--factory", action="store_true",
                    help="call the target as f(data, process) first to build the model")
     v.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="master seed (default 0)")
     v.add_argument("--n-samples", type=_int_at_least(2, "--n-samples"), default=2 ** 15,
                    help="Monte Carlo samples (default 32768)")
+    v.add_argument("--batch-size", type=_int_at_least(1, "--batch-size"), default=None,
+                   help="rows per model call, every call padded to it (default: the adapter's, else 256)")
     v.add_argument("--s0", type=float, default=None, help="start time (default 0, 1e-5 for Dirac data)")
-    v.add_argument("--s1", type=float, default=None, help="end time (default T, T - 1e-5 for SL)")
-    v.add_argument("--threshold", type=float, default=5.0, help="pass threshold in standard errors (default 5)")
+    v.add_argument("--s1", type=float, default=None, help="end time (default T, T - 1e-5 for SL and cosine)")
+    v.add_argument("--threshold", type=float, default=5.0,
+                   help="consistency checks: pass threshold in standard errors (default 5)")
     v.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
                    help="worker processes (the model must be picklable)")
     v.add_argument("--no-curves", action="store_true", help="skip the per-time rate curves")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+_VALIDATE_EPILOG = f"""verdict:
+  A quality gate passes when value + z sigma <= limit (the data show the model is within it),
+  fails when value - z sigma > limit, and is inconclusive otherwise (more --n-samples decide).
+  Defaults: L_EM <= {DEFAULT_MAX_L_EM:g} nats, L_EM / S_tot <= {DEFAULT_MAX_L_EM_FRACTION:g}, z = {DEFAULT_GATE_Z:g}.
+  S_NN / S_tot near 1 is not evidence of quality. The consistency checks hold for any model:
+  they fail only when the numbers cannot be trusted."""
+
+
+def _gate_value(option: str):
+    def parse(text: str):
+        if text.strip().lower() in ("none", "off"):
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be a number >= 0 or 'none' (got {text!r})") from None
+        if not value >= 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{option} must be a finite number >= 0 or 'none' (got {text!r})")
+        return value
+    return parse
+
+
+def _validate_process(args):
+    """The process of ``--process NAME`` and its parameter options (an option of another family is a usage
+    error naming the options that do apply)."""
+    given = {name: getattr(args, name) for name in ("beta_min", "beta_max", "kappa", "offset", "sigma0",
+                                                      "sigma_min", "sigma_max") if getattr(args, name) is not None}
+    family = process_family(args.process)
+    for name in given:
+        if name not in PROCESS_FAMILIES[family]:
+            allowed = ", ".join("--" + n.replace("_", "-") for n in PROCESS_FAMILIES[family] if n != "T")
+            raise _UsageError(f"--{name.replace('_', '-')} does not apply to --process {args.process} "
+                              f"(a {family} process; its parameters: {allowed})")
+    return make_process(args.process, **given)
 
 
 _FACTORY_HINT = "did you mean --factory?"
@@ -413,7 +492,7 @@ def _run_validate(args) -> int:
         names = ", ".join(list(inspect.signature(target).parameters)[:2])
         raise _UsageError(f"{label} takes ({names}): it builds a model rather than being one; {_FACTORY_HINT}")
     data = load_data(args.data)
-    process = process_presets()[args.process]
+    process = _validate_process(args)
     if args.factory:
         try:
             built = target(data, process)
@@ -423,9 +502,9 @@ def _run_validate(args) -> int:
         if not callable(built):
             raise _UsageError(f"the factory {label}(data, process) returned a {type(built).__name__}, not a "
                               "callable model f(x, s)")
-        model = _UserModel(built, f"{label}(data, process)")
+        model = _UserModel(adapt(built), f"{label}(data, process)")      # a torch module / JAX function
     else:
-        model = _UserModel(target, label)
+        model = _UserModel(adapt(target), label)
         _probe_model(target, model, data, process, label)
     if args.workers > 1:
         import pickle
@@ -438,9 +517,11 @@ def _run_validate(args) -> int:
     with executor_for(TableOptions(workers=args.workers)) as executor:
         report = validate(model, data, process, args.s0, args.s1, score=args.score, n_samples=args.n_samples,
                           seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
-                          executor=executor)
+                          executor=executor, chunk_size=args.batch_size, max_l_em=args.max_l_em,
+                          max_l_em_fraction=args.max_l_em_fraction, max_kl_bound=args.max_kl_bound,
+                          gate_z=args.gate_z, base=args.base)
     _write_stdout((report.to_json() if args.json else str(report)) + "\n")
-    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+    return report.exit_code          # 0, EXIT_QUALITY_FAILED (1) or EXIT_CONSISTENCY_FAILED (5)
 
 
 # --------------------------------------------------------------------------- compute, conformance, check

@@ -274,7 +274,7 @@ def test_input_errors_exit_2_with_one_line(argv, message, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["validate", "m:f", "--data", "gaussian-2d", "--process", "ve"], "invalid choice: 've'"),
+    (["validate", "m:f", "--data", "gaussian-2d", "--process", "vq"], "invalid choice: 'vq'"),
     (["validate", "m:f", "--data", "gaussian-2d"], "required: --process"),
     (["validate", "m:f", "--data", "gaussian-2d", "--process", "vp", "--n-samples", "0"], "--n-samples"),
     (["table", "--seed", "-1"], "--seed must be an integer >= 0"),

@@ -179,3 +179,18 @@ def test_cosine_offset_is_called_offset():
         old = nr.CosineSchedule(s=0.01)
     assert old.offset == 0.01 and old.s == 0.01
     assert float(nr.VP(schedule=c).B(0.5)) == float(nr.VP(schedule=old).B(0.5))
+
+
+def test_a_seed_sequence_gives_the_same_numbers_twice():
+    # Regression: seed_sequence returned the caller's SeedSequence, whose spawn() advances it, so
+    # neural_entropy(..., seed=ss) called twice with one ss gave different estimates
+    from nent_ref.core.checks import seed_sequence
+    ss = np.random.SeedSequence(7)
+    a = seed_sequence(ss).spawn(2)[1].generate_state(2)
+    b = seed_sequence(ss).spawn(2)[1].generate_state(2)
+    assert np.array_equal(a, b) and ss.n_children_spawned == 0
+    g = nr.Gaussian([0.0], [[2.0]])
+    proc = nr.VP(0.1, 16.0)
+    e = nr.reference_models.exact_e(g, proc)
+    kw = dict(n_samples=2 ** 10, n_times=8)
+    assert nr.neural_entropy(e, g, proc, seed=ss, **kw).value == nr.neural_entropy(e, g, proc, seed=ss, **kw).value

@@ -15,7 +15,8 @@ import nent_ref as nr
 from nent_ref import cases, cli, total_entropy
 from nent_ref import reference_models as rm
 from nent_ref.core.estimate import Estimate
-from nent_ref.suites.validation import ValidationReport, data_presets, load_data, process_presets
+from nent_ref.suites.validation import (EXIT_CONSISTENCY_FAILED, EXIT_QUALITY_FAILED, Gate, ValidationReport,
+                                       data_presets, load_data, make_process, process_presets)
 
 SMALL = dict(n_samples=2 ** 13, n_times=16, curve_samples=512, n_curve_points=5)
 
@@ -42,7 +43,7 @@ def test_validate_perturbed_model_checks_likelihood_bound():
     rng = np.random.default_rng(1)
     model = rm.perturbed_e(g, proc, 0.3 * rng.standard_normal((3, 3)), 0.5 * rng.standard_normal(3))
     rep = nr.validate(model, g, proc, curves=False, **{k: SMALL[k] for k in ("n_samples", "n_times")})
-    assert rep.passed
+    assert rep.consistent and rep.verdict == "quality-failed"      # L_EM = 1.2 nats: consistent, but poor
     names = [c.name for c in rep.checks]
     assert "likelihood_bound" in names
     cf = model.closed_form()
@@ -56,24 +57,30 @@ def test_validate_fails_when_a_claim_is_false():
     e = rm.exact_e(g, proc)
     opts = dict(curves=False, n_samples=2 ** 12, n_times=16)
     rep = nr.validate(e, g, proc, kl_data_model=1.0, **opts)
-    assert not rep.passed
+    assert not rep.passed and not rep.consistent and rep.quality_passed
     assert [c.name for c in rep.checks if not c.passed] == ["likelihood_bound"]
-    assert "overall: FAILED" in str(rep) and json.loads(rep.to_json())["passed"] is False
+    assert rep.verdict == "consistency-failed" and rep.exit_code == EXIT_CONSISTENCY_FAILED == 5
+    assert "overall: FAILED (consistency)" in str(rep) and json.loads(rep.to_json())["passed"] is False
     wrong = Estimate(total_entropy(g, proc).value * 1.5)
     rep = nr.validate(e, g, proc, s_tot=wrong, **opts)
     assert not rep.passed and not next(c for c in rep.checks if c.name == "decomposition").passed
+    assert rep.exit_code == 5 and "verdict   FAILED (consistency): decomposition" in str(rep)
 
 
 def test_validate_mixture_best_linear_and_dirac_memoriser():
     proc = cases.processes()["vp16"]
     mix = load_data("mixture-2d")
     rep = nr.validate(rm.best_linear_e(mix, proc), mix, proc, **SMALL)
-    assert rep.passed and rep.s_tot.method == "quadrature"
+    assert rep.consistent and rep.s_tot.method == "quadrature"
     assert rep.stored_fraction < 1.0 and rep.l_em.value > 0
+    # the best affine model misses 36 % of S_tot: a clear quality failure (the README example's number)
+    assert rep.verdict == "quality-failed" and rep.l_em_fraction.value == pytest.approx(0.36, abs=0.03)
     d = load_data("dirac-2d")
     rep = nr.validate(rm.memoriser(d.sample(1, 0) + 0.1, proc), d, proc, curves=False,
                       n_samples=2 ** 12, n_times=16)
-    assert rep.s0 == 1e-5 and rep.passed                 # default cutoff for Dirac data
+    assert rep.s0 == 1e-5 and rep.consistent             # default cutoff for Dirac data
+    # likelihood weighting (s0 > 0): the denoising check compares with the likelihood-weighted L_EM
+    assert rep.denoising_weighting == "likelihood" and rep.l_em_denoising is rep.l_em
 
 
 def test_validate_score_model():
@@ -247,14 +254,268 @@ def test_cli_validate_fails_and_usage_errors(capsys, monkeypatch):
     monkeypatch.setattr(rm, "_Overclaiming", _Overclaiming, raising=False)
     code, out = _cli(["validate", "nent_ref.reference_models:_Overclaiming", "--factory", "--data", "gaussian-1d",
                       "--process", "vp16", "--n-samples", "4096", "--no-curves"], capsys)
-    assert code == 1 and "[FAIL] likelihood_bound" in out.out and "overall: FAILED" in out.out
+    assert code == cli.EXIT_CONSISTENCY_FAILED == 5
+    assert "[FAIL] likelihood_bound" in out.out and "overall: FAILED (consistency)" in out.out
     code, out = _cli(["validate", "no_such_module:f", "--data", "gaussian-1d", "--process", "vp"], capsys)
     assert code == 2 and "cannot load" in out.err
     code, out = _cli(["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "nonsense",
                       "--process", "vp"], capsys)
     assert code == 2 and "unknown data preset" in out.err
     with pytest.raises(SystemExit):
-        cli.main(["validate", "nent_ref.reference_models:exact_e", "--data", "gaussian-1d", "--process", "ve"])
+        cli.main(["validate", "nent_ref.reference_models:exact_e", "--data", "gaussian-1d", "--process", "vq"])
+
+
+# --------------------------------------------------------------------------- issue 13: verdicts
+def _shifted(e, c):
+    """e + c (a constant offset in every coordinate)."""
+    return lambda x, s: e(x, s) + c
+
+
+def _zero(x, s):
+    return np.zeros_like(x)
+
+
+def test_quality_verdict_exact_passes_perturbed_and_zero_fail():
+    """Issue 13: e* + 0.5 and a zero model got 'overall: PASSED' and exit 0.  Now the exact model passes
+    and both fail with the quality verdict (exit code 1), their consistency checks passing."""
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    opts = dict(n_samples=2 ** 13, n_times=16, curve_samples=256, n_curve_points=3)
+    exact = nr.validate(e, g, proc, **opts)
+    assert exact.passed and exact.verdict == "passed" and exact.exit_code == 0
+    assert [gt.status for gt in exact.gates] == ["pass", "pass", "off"]
+    shifted = nr.validate(_shifted(e, 0.5), g, proc, **opts)
+    zero = nr.validate(_zero, g, proc, **opts)
+    # L_EM of e* + c is |c|^2 int D ds = 0.5 * (0.1 + 16) / 4 = 2.0125 nats exactly (D = beta / 2, D-dim 2)
+    assert abs(shifted.l_em.z_score(0.5 * 16.1 / 4)) <= 5
+    assert abs(zero.l_em.z_score(total_entropy(g, proc).value)) <= 5        # L_EM(0) = S_tot (decomposition)
+    for rep in (shifted, zero):
+        assert rep.consistent and not rep.quality_passed and not rep.passed
+        assert rep.verdict == "quality-failed" and rep.exit_code == EXIT_QUALITY_FAILED == 1
+        assert [gt.status for gt in rep.gates] == ["fail", "fail", "off"]
+        text = str(rep)
+        assert "overall: FAILED (quality)" in text and "verdict   FAILED (quality): L_EM = " in text
+        assert "is above the gate 0.1 nat" in text and "consistency checks passed" in text
+        doc = json.loads(rep.to_json())
+        assert doc["verdict"] == "quality-failed" and doc["exit_code"] == 1 and doc["consistent"] is True
+        assert [gt["status"] for gt in doc["quality"]["gates"]] == ["fail", "fail", "off"]
+    # the report leads with quality, and the S_NN / S_tot ratio is not called a share
+    text = str(shifted)
+    assert text.index("quality:") < text.index("consistency:")
+    assert shifted.stored_fraction > 1                          # 1.19: above 1, so not a share of anything
+    ratio_line = next(ln for ln in text.splitlines() if ln.strip().startswith("S_NN / S_tot"))
+    assert "not a quality measure" in ratio_line
+    assert "share" not in text.lower() and "supplies" not in text.lower()
+
+
+def test_gates_judge_with_confidence_bounds():
+    """A gate passes when value + z sigma <= limit, fails when value - z sigma > limit, else inconclusive."""
+    from nent_ref.suites.validation import _make_gate
+    def status(value, se, limit, z=2.0):
+        return _make_gate("max_l_em", "L_EM", Estimate(value, se), limit, z, "nat").status
+    assert status(0.0, 0.0, 0.1) == "pass"                  # the exact model: L_EM = 0 exactly
+    assert status(0.05, 0.01, 0.1) == "pass"                # 0.07 <= 0.1
+    assert status(0.09, 0.01, 0.1) == "inconclusive"        # 0.11 > 0.1 >= 0.07
+    assert status(0.11, 0.01, 0.1) == "inconclusive"
+    assert status(0.13, 0.01, 0.1) == "fail"                # 0.11 > 0.1
+    assert status(0.09, 0.01, 0.1, z=0.0) == "pass"
+    assert status(0.5, 0.01, None) == "off"
+    gate = _make_gate("max_l_em", "L_EM", Estimate(0.09, 0.01), 0.1, 2.0, "nat")
+    assert isinstance(gate, Gate) and not gate.passed and "inconclusive" in gate.describe()
+    assert gate.upper == pytest.approx(0.11) and gate.lower == pytest.approx(0.07)
+    # through validate: a model near the gate is inconclusive with few samples, and the verdict says why
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(1)
+    e = rm.exact_e(g, proc)
+    c = math.sqrt(0.1 / (16.1 / 4))                         # L_EM = c^2 int D = 0.1 nats exactly (1-D)
+    rep = nr.validate(_shifted(e, c), g, proc, curves=False, n_samples=2 ** 10, n_times=8, max_l_em_fraction=None)
+    assert rep.gates[0].status == "inconclusive" and rep.exit_code == 1
+    assert "inconclusive (more samples, n_samples, decide)" in rep.summary()
+
+
+def test_gates_can_be_set_and_turned_off():
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    opts = dict(curves=False, n_samples=2 ** 12, n_times=16)
+    off = nr.validate(_shifted(e, 0.5), g, proc, max_l_em=None, max_l_em_fraction=None, **opts)
+    assert off.passed and [gt.status for gt in off.gates] == ["off", "off", "off"]
+    assert "no quality gate was set, so this says nothing about quality" in off.summary()
+    loose = nr.validate(_shifted(e, 0.5), g, proc, max_l_em=3.0, max_l_em_fraction=2.0, max_kl_bound=3.0, **opts)
+    assert loose.passed and [gt.status for gt in loose.gates] == ["pass", "pass", "pass"]
+    strict = nr.validate(e, g, proc, max_kl_bound=1e-6, **opts)   # KL(p_1 || p_eq) = 2.6e-4 alone exceeds it
+    assert strict.gates[2].status == "fail" and strict.exit_code == 1
+    assert strict.settings["gates"] == {"max_l_em": 0.1, "max_l_em_fraction": 0.05, "max_kl_bound": 1e-6}
+    for bad, match in ((dict(max_l_em=-0.1), "max_l_em must be >= 0"), (dict(max_l_em="a"), "max_l_em"),
+                       (dict(max_l_em_fraction=math.nan), "max_l_em_fraction must be finite"),
+                       (dict(gate_z=-1), "gate_z"), (dict(base=1), "base")):
+        with pytest.raises(ValueError, match=match):
+            nr.validate(e, g, proc, **bad, **opts)
+    with pytest.raises(ValueError, match="max_kl_bound needs a process with an equilibrium"):
+        nr.validate(e, g, make_process("ve"), max_kl_bound=0.1, **opts)
+
+
+def test_denoising_check_prints_the_l_em_it_uses():
+    """Issue 13: with s0 = 0 the denoising check compares with a unit-weighted L_EM the report did not print."""
+    proc, g = cases.processes()["vpx"], cases.gaussian_case(2)
+    model = _shifted(rm.exact_e(g, proc), 0.2)
+    rep = nr.validate(model, g, proc, curves=False, n_samples=2 ** 12, n_times=16)
+    assert rep.denoising_weighting == "unit" and rep.l_em_denoising.unit == "time"
+    gap = next(c for c in rep.checks if c.name == "denoising").margin
+    used = rep.denoising_loss.value - rep.denoising_constant.value - rep.l_em_denoising.value
+    assert used == pytest.approx(gap.value, abs=1e-12 * rep.denoising_loss.value)
+    assert rep.l_em_denoising.stderr > 0 and rep.l_em_denoising.method == "stratified-monte-carlo"
+    # the same number from nr.entropy_matching_loss (unit weighting, same design and seed)
+    direct = nr.entropy_matching_loss(model, g, proc, weighting="unit", n_samples=2 ** 12, n_times=16,
+                                      chunk_size=rep.settings["chunk_size"])
+    assert direct.value == pytest.approx(rep.l_em_denoising.value, rel=1e-12)
+    line = next(ln for ln in str(rep).splitlines() if ln.strip().startswith("L_EM    unit weighting"))
+    assert f"{rep.l_em_denoising.value:.6g}" in line
+    # every number of every check is printed
+    text = str(rep)
+    for est in (rep.s_tot, rep.s_nn, rep.cross, rep.l_em, rep.s_tot_mc, rep.denoising_loss, rep.denoising_constant):
+        assert f"{est.value:.6g}" in text
+
+
+def test_report_in_bits():
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(2)
+    e = rm.exact_e(g, proc)
+    opts = dict(n_samples=2 ** 12, n_times=16, curve_samples=128, n_curve_points=3)
+    nats = nr.validate(_shifted(e, 0.1), g, proc, **opts)
+    bits = nr.validate(_shifted(e, 0.1), g, proc, base=2, **opts)
+    ln2 = math.log(2)
+    assert bits.unit == "bit" and bits.l_em.unit == "bit" and bits.curves.sdot_nn.unit == "bit/time"
+    for name in ("s_tot", "s_nn", "l_em", "cross", "likelihood_bound"):
+        assert getattr(bits, name).value == pytest.approx(getattr(nats, name).value / ln2, rel=1e-12), name
+    assert bits.l_em_fraction.value == pytest.approx(nats.l_em_fraction.value, rel=1e-12)
+    assert bits.gates[0].limit == pytest.approx(0.1 / ln2)        # the gate is in nats, shown in bits
+    assert [gt.status for gt in bits.gates] == [gt.status for gt in nats.gates]
+    assert [c.z for c in bits.checks] == pytest.approx([c.z for c in nats.checks], rel=1e-9)
+    assert bits.denoising_loss.unit == "time"                     # unit-weighted losses are not information
+    assert str(bits).startswith("nent_ref validation report (bits)") and json.loads(bits.to_json())["units"] == "bits"
+
+
+def test_seed_sequence_is_not_consumed():
+    """A SeedSequence seed is not spawned from (spawning changes it): the same object reproduces the report."""
+    proc, g = cases.processes()["vp16"], cases.gaussian_case(1)
+    ss = np.random.SeedSequence(7)
+    opts = dict(curves=False, n_samples=2 ** 10, n_times=4)
+    a = nr.validate(_shifted(rm.exact_e(g, proc), 0.1), g, proc, seed=ss, **opts)
+    b = nr.validate(_shifted(rm.exact_e(g, proc), 0.1), g, proc, seed=ss, **opts)
+    assert ss.n_children_spawned == 0 and a.l_em.value == b.l_em.value
+    assert a.settings["run_seed"] == [int(w) for w in ss.generate_state(4)]
+
+
+def test_make_process_presets_and_parameters():
+    assert repr(make_process("vp")) == repr(nr.VP(0.1, 16.0))
+    assert repr(make_process("vp", beta_min=0.2, beta_max=20, kappa=0.5)) == repr(nr.VP(0.2, 20.0, kappa=0.5))
+    assert make_process("vpx").kappa == 0.1 and make_process("vpx", kappa=0.3).kappa == 0.3
+    cos = make_process("cosine", offset=0.01)
+    assert isinstance(cos.schedule, nr.CosineSchedule) and cos.singular_at_T
+    assert repr(cos) == repr(nr.VP(schedule=nr.CosineSchedule(0.01)))
+    assert make_process("sl", sigma0=1.0).sigma0 == 1.0 and make_process("SL").sigma0 == 0.1
+    ve = make_process("ve", sigma_min=0.1, sigma_max=10)
+    assert (ve.sigma_min, ve.sigma_max) == (0.1, 10.0)
+    assert set(process_presets()) == {"vp", "vp16", "vp20", "vpx", "cosine", "sl", "ve"}
+    with pytest.raises(ValueError, match="the vp process takes no parameter 'sigma0'"):
+        make_process("vp16", sigma0=1.0)
+    with pytest.raises(ValueError, match="unknown process 'vq'"):
+        make_process("vq")
+    with pytest.raises(ValueError, match="beta_max"):
+        make_process("vp", beta_max=math.inf)
+    with pytest.raises(ValueError, match="sigma_min < sigma_max"):
+        make_process("ve", sigma_min=10, sigma_max=1)
+
+
+def test_cli_exit_codes_quality_consistency_usage(usermod_validate, capsys):
+    """Issue 13: from the command line, exact 0, e* + 0.5 and zeros 1 (quality), an overclaiming model 5
+    (consistency, also when the quality is poor too), a misplaced process parameter 2."""
+    fast = ["--data", "gaussian-2d", "--process", "vp", "--n-samples", "4096", "--no-curves"]
+    expect = {"exact": 0, "shifted": 1, "zero": 1, "overclaiming": 5, "overclaiming_zero": 5}
+    for name, code in expect.items():
+        got, out = _cli(["validate", f"{usermod_validate}:{name}", "--factory", *fast], capsys)
+        assert got == code, (name, out.out, out.err)
+    got, out = _cli(["validate", f"{usermod_validate}:shifted", "--factory", *fast, "--max-l-em", "none",
+                     "--max-l-em-fraction", "off"], capsys)
+    assert got == 0 and "no quality gate was set" in out.out
+    got, out = _cli(["validate", f"{usermod_validate}:shifted", "--factory", *fast, "--max-l-em", "3",
+                     "--max-l-em-fraction", "2", "--json"], capsys)
+    assert got == 0 and json.loads(out.out)["settings"]["gates"]["max_l_em"] == 3.0
+    got, out = _cli(["validate", f"{usermod_validate}:exact", "--factory", *fast, "--sigma0", "2"], capsys)
+    assert got == 2 and "--sigma0 does not apply to --process vp" in out.err and "--beta-min" in out.err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["validate", f"{usermod_validate}:exact", "--factory", *fast, "--max-l-em", "-1"])
+    assert exc.value.code == 2 and "--max-l-em must be a finite number >= 0" in capsys.readouterr().err
+
+
+def test_cli_process_parameters_and_bits(usermod_validate, capsys):
+    base = ["validate", f"{usermod_validate}:exact", "--factory", "--data", "gaussian-1d", "--n-samples", "2048",
+            "--no-curves", "--json"]
+    for args, check in ((["--process", "vp", "--beta-min", "0.2", "--beta-max", "12", "--kappa", "0.5"],
+                         "VP(LinearSchedule(beta_min=0.2, beta_max=12), kappa=0.5, T=1)"),
+                        (["--process", "cosine", "--offset", "0.01"], "CosineSchedule"),
+                        (["--process", "sl", "--sigma0", "1"], "SL(sigma0=1)"),
+                        (["--process", "ve", "--sigma-min", "0.1", "--sigma-max", "10"],
+                         "VE(sigma_min=0.1, sigma_max=10)")):
+        code, out = _cli(base + args, capsys)
+        assert code == 0, (args, out.err)
+        doc = json.loads(out.out)
+        assert check in doc["process"] and doc["verdict"] == "passed"
+    code, out = _cli(base + ["--process", "vp", "--base", "2"], capsys)
+    doc = json.loads(out.out)
+    assert code == 0 and doc["units"] == "bits" and doc["S_tot"]["unit"] == "bit"
+    exact = total_entropy(cases.gaussian_case(1), process_presets()["vp"]).value
+    assert doc["S_tot"]["value"] == pytest.approx(exact / math.log(2), rel=1e-14)
+    code, out = _cli(base + ["--process", "vp", "--base", "1"], capsys)
+    assert code == 2 and "base" in out.err
+
+
+USER_MODELS = '''
+import numpy as np
+from nent_ref import reference_models as rm
+from nent_ref.core.estimate import Estimate
+
+
+def exact(data, process):
+    return rm.exact_e(data, process)
+
+
+def shifted(data, process):
+    e = rm.exact_e(data, process)
+    return lambda x, s: e(x, s) + 0.5
+
+
+def zero(data, process):
+    return lambda x, s: np.zeros_like(x)
+
+
+class _Claim:
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, x, s):
+        return self.f(x, s)
+
+    def kl_data_model(self, s0, s1):
+        return Estimate(10.0)         # far above the likelihood bound
+
+
+def overclaiming(data, process):
+    return _Claim(rm.exact_e(data, process))
+
+
+def overclaiming_zero(data, process):
+    return _Claim(lambda x, s: np.zeros_like(x))
+'''
+
+
+@pytest.fixture
+def usermod_validate(tmp_path, monkeypatch):
+    import sys
+    name = f"nent_validate_user_{abs(hash(str(tmp_path))) % 10 ** 8}"
+    (tmp_path / f"{name}.py").write_text(USER_MODELS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
 
 
 # --------------------------------------------------------------------------- docs walkthrough
@@ -272,7 +533,8 @@ def test_docs_walkthrough_reproduces_documented_numbers(capsys):
     assert "class BinnedAffine" in code
     exec(compile(code, "docs/neural.md", "exec"), {"__name__": "docs_example"})
     printed = capsys.readouterr().out
-    assert "overall: PASSED" in printed
+    assert "overall: FAILED (quality)" in printed and "overall: FAILED (quality)" in documented
+    assert "The consistency checks passed" in printed
 
     def number(text, label):
         """The first number after ``label`` on the line that starts with it."""
@@ -280,5 +542,9 @@ def test_docs_walkthrough_reproduces_documented_numbers(capsys):
         return float(line[len(label):].split()[0])
 
     for label in ("S_NN    neural entropy", "L_EM    entropy-matching loss", "C       cross term int D E[e*.e]",
-                  "S_tot   ground truth"):
+                  "S_tot   ground truth", "L_EM / S_tot", "L_den   denoising loss", "L_EM    unit weighting",
+                  "K       L_den - L_EM, e-independent", "likelihood bound"):
         assert number(printed, label) == pytest.approx(number(documented, label), rel=1e-5), label
+    for line in documented.splitlines():              # the gate and check lines as printed
+        if line.strip().startswith(("[FAIL]", "[PASS]", "[off ]", "verdict")):
+            assert line.strip() in printed, line

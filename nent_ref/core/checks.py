@@ -99,7 +99,10 @@ def seed_sequence(seed, name: str = "seed") -> np.random.SeedSequence:
     ValueError naming ``name``.
     """
     if isinstance(seed, np.random.SeedSequence):
-        return seed
+        # a copy: spawning children advances a SeedSequence, so reusing the caller's object would make
+        # two calls with the same seed draw different numbers
+        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size,
+                                      n_children_spawned=seed.n_children_spawned)
     if isinstance(seed, np.random.Generator):
         ss = getattr(seed.bit_generator, "seed_seq", None) or getattr(seed.bit_generator, "_seed_seq", None)
         if not isinstance(ss, np.random.SeedSequence):
