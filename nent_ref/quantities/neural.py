@@ -523,11 +523,11 @@ def _stratified_fixed(model, data, process, tmap, root, n_samples, n_times, flag
 
 
 # --------------------------------------------------------------------------- accuracy on demand
-#: Pilot of a targeted run when ``n_times`` / ``n_samples`` are not given: 16 strata with four
-#: levels each and 64 samples per level (64 model calls, 4096 evaluations).
-PILOT_N_TIMES = 16
+#: Pilot of a targeted run when ``n_times`` / ``n_samples`` are not given: 8 strata with four
+#: levels each and 64 samples per level (32 model calls, 2048 evaluations).
+PILOT_N_TIMES = 8
 #: Pilot sample count of a targeted run when ``n_samples`` is not given.
-PILOT_N_SAMPLES = 2 ** 12
+PILOT_N_SAMPLES = 2 ** 11
 #: Smallest pilot of a targeted run: strata, and samples per level.
 MIN_PILOT_TIMES = 8
 #: Smallest pilot samples per time level of a targeted run (the pilot estimates the per-sample spread).
@@ -611,11 +611,13 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
     for qi, q in enumerate(prec.quantities):
         direct = np.array([max(np.var(Y[groups == k, q], ddof=1) - S2[groups == k, q].mean() / n_per, 0.0)
                            for k in range(n_times)])
-        slope = np.empty(n_times)                                   # |F'| h / sqrt(12) from the stratum means
-        m = means[:, q]
-        slope[1:-1] = np.abs(m[2:] - m[:-2]) / 2.0
-        slope[0], slope[-1] = abs(m[1] - m[0]), abs(m[-1] - m[-2])
-        slope = slope ** 2 / 12.0
+        # (F' h)^2 / 12 from the one-sided differences of the stratum means (mean of the squares of the
+        # left and right differences: a central difference would vanish at a peak of F)
+        d2 = np.diff(means[:, q]) ** 2
+        slope = np.empty(n_times)
+        slope[1:-1] = 0.5 * (d2[:-1] + d2[1:])
+        slope[0], slope[-1] = d2[0], d2[-1]
+        slope = slope / 12.0
         tau2 += np.maximum(direct, slope) / tols[qi] ** 2
         sig2 += np.array([S2[groups == k, q].mean() for k in range(n_times)]) / tols[qi] ** 2
     kw = dict(call_cost=prec.call_cost, levels=REFINED_LEVELS, n_min=1, n_max=2 ** 20)
@@ -638,14 +640,15 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
     return plan
 
 
-def _refined_levels(plan, n_times, tmap, seq):
-    """Levels of one replicate of the refined design: (s, weight, group) and samples per level."""
+def _refined_levels(plan, n_times, tmap, seq, per_sub):
+    """``per_sub`` new time levels in every sub-stratum of the refined design: (s, weight, group) and
+    samples per level."""
     rng = np.random.default_rng(seq)
     k = np.repeat(np.arange(n_times), plan.m)                      # base stratum of each sub-stratum
     i = np.concatenate([np.arange(m) for m in plan.m])             # index within the base stratum
     width = 1.0 / (n_times * plan.m[k])
     lo = k / n_times + i * width
-    sub = np.repeat(np.arange(k.size), REFINED_LEVELS)
+    sub = np.repeat(np.arange(k.size), per_sub)
     u = lo[sub] + width[sub] * rng.random(sub.size)
     s, jac = tmap(np.minimum(u, 1.0))
     n = plan.n[k[sub]]
@@ -669,7 +672,8 @@ def _grouped_estimate(vals, groups):
 def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times, scheme,
                    time_map, seed, executor, chunk_size, precision: _Precision) -> _Run:
     """Pilot (the fixed design with the pilot's n_samples, n_times), then the refined design, in
-    replicates until the target is met on every quantity of ``precision.quantities`` or a cap stops it."""
+    rounds (more levels in every sub-stratum) until the target is met on every quantity of
+    ``precision.quantities`` or a cap stops it."""
     n_times, n_samples, chunk = _check_run_options(n_times, n_samples, chunk_size, weighting, exact, data)
     tmap = _TimeMap(time_map, s0, s1, process)
     root = seed_sequence(seed, "seed")
@@ -686,11 +690,12 @@ def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting,
         tol = np.array([prec.target.tolerance(run.value[q]) for q in qs])
         return se, tol, bool(np.all(se <= tol))
 
-    def finish(run, met, design, stages, replicates=0, plan=None):
+    def finish(run, met, design, stages, per_group=0, plan=None):
         se, tol, _ = status(run)
         run.info = {"model_calls": calls, "model_evaluations": evals, "design": design, "stages": stages,
                     "pilot_model_calls": pilot.info["model_calls"], "pilot_samples": pilot.n_samples,
-                    "n_times": n_times, "replicates": replicates, "target": prec.target, "target_met": met,
+                    "n_times": n_times, "levels_per_substratum": per_group, "target": prec.target,
+                    "target_met": met,
                     "quantities": qs, "max_model_calls": prec.max_model_calls,
                     "max_samples": prec.max_evaluations, "call_cost": prec.call_cost,
                     "n_substrata": None if plan is None else int(plan.m.sum())}
@@ -704,35 +709,38 @@ def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting,
     if plan is None:
         return finish(pilot, False, "pilot", 1)
     refine_root = root.spawn(1)[0]
-    per_rep = None
-    all_vals, all_groups = [], []
-    replicates = 0
-    stages = 1
-    want = 1
+    all_vals, all_groups, all_n = [], [], []
+    per_group = 0                     # time levels per sub-stratum so far
+    add = REFINED_LEVELS              # levels to add to every sub-stratum in the next round
+    rounds = 0
+    n_sub = int(plan.m.sum())
     while True:
-        while replicates < want:
-            t_seq, s_seq = _child_seq(refine_root, replicates).spawn(2)
-            lv, n_lv = _refined_levels(plan, n_times, tmap, t_seq)
-            out = _execute(model, data, process, lv, s_seq.spawn(len(lv)), n_lv, flags, chunk, executor)
-            all_vals.append(np.array([r[0] for r in out]))
-            all_groups.append(np.array([g for (_, _, g) in lv]))
-            if per_rep is None:
-                per_rep = (_calls(n_lv, chunk), int(np.sum(n_lv)))
-            calls += per_rep[0]
-            evals += per_rep[1]
-            replicates += 1
-        stages += 1
+        t_seq, s_seq = _child_seq(refine_root, rounds).spawn(2)
+        lv, n_lv = _refined_levels(plan, n_times, tmap, t_seq, add)
+        out = _execute(model, data, process, lv, s_seq.spawn(len(lv)), n_lv, flags, chunk, executor)
+        all_vals.append(np.array([r[0] for r in out]))
+        all_groups.append(np.array([g for (_, _, g) in lv]))
+        all_n.append(n_lv)
+        calls += _calls(n_lv, chunk)
+        evals += int(np.sum(n_lv))
+        per_group += add
+        rounds += 1
         value, cov = _grouped_estimate(np.concatenate(all_vals), np.concatenate(all_groups))
-        run = _Run(value, cov, np.zeros(_K), per_rep[1] * replicates, "stratified-monte-carlo", exact, denoising)
+        run = _Run(value, cov, np.zeros(_K), int(sum(int(np.sum(n)) for n in all_n)), "stratified-monte-carlo",
+                   exact, denoising)
         se, tol, met = status(run)
         if met:
-            return finish(run, True, "refined", stages, replicates, plan)
+            return finish(run, True, "refined", rounds + 1, per_group, plan)
+        # more levels in every sub-stratum: the variance falls like 1/levels
         ratio = float(np.max(np.where(tol > 0, (se / np.maximum(tol, 1e-300)) ** 2, np.inf)))
-        need = math.ceil(SAFETY * replicates * min(ratio, 1e12))
-        room = min((prec.max_model_calls - calls) // per_rep[0], (prec.max_evaluations - evals) // per_rep[1])
-        want = replicates + min(max(need - replicates, 1), room)
-        if want <= replicates:
-            return finish(run, False, "refined", stages, replicates, plan)
+        want = math.ceil(SAFETY * per_group * min(ratio, 1e12)) - per_group
+        calls_per_level = _calls(np.repeat(plan.n, plan.m), chunk) / n_sub      # per added level, averaged
+        evals_per_level = float(np.sum(np.repeat(plan.n, plan.m))) / n_sub
+        room = int(min((prec.max_model_calls - calls) / (calls_per_level * n_sub),
+                       (prec.max_evaluations - evals) / (evals_per_level * n_sub)))
+        add = min(max(want, 1), room)
+        if add < 1:
+            return finish(run, False, "refined", rounds + 1, per_group, plan)
 
 
 def _child_seq(root, *keys):
@@ -759,7 +767,7 @@ def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale
 
 #: Keys of the work/design entries copied from a run into every Estimate's ``extra``.
 _WORK_KEYS = ("model_calls", "model_evaluations", "design", "stages", "n_times", "pilot_model_calls",
-              "pilot_samples", "replicates", "n_substrata", "max_model_calls", "max_samples", "call_cost")
+              "pilot_samples", "levels_per_substratum", "n_substrata", "max_model_calls", "max_samples", "call_cost")
 
 
 def _work_extra(run: _Run, grad, value, stderr) -> dict:
@@ -830,8 +838,8 @@ _TARGET_DOC = """    rtol, atol : float, optional
         and the per-sample variance; if it meets the target it is the result, otherwise a refined
         design (:func:`nent_ref.quantities.precision.two_level_allocation`: strata cut into
         sub-strata of two time levels, samples per level where the per-sample spread is) is run in
-        replicates until the target is met, and the pilot is discarded (the final standard error is
-        then that of an independent run of a fixed design).
+        rounds (more levels per sub-stratum) until the target is met, and the pilot is discarded
+        (the final standard error is that of a fixed design, independent of the pilot's numbers).
     max_model_calls, max_samples : int, optional
         Caps of a targeted run (pilot included; defaults 2**14 calls and 2**22 samples).  A target
         not met within them gives the estimate with its honest standard error,
