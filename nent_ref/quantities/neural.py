@@ -89,7 +89,8 @@ from ..core.estimate import NAT, NAT_PER_TIME, TIME, Estimate, log_base
 from ..core.mixture import Empirical
 from ..core.processes import check_process, check_times
 from .entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
-from .precision import SAFETY, Target, precision_extra, target_from, two_level_allocation, warn_unmet
+from .precision import (MIN_EFFECTIVE_DOF, SAFETY, Target, TwoLevelPlan, effective_dof, precision_extra,
+                        target_from, two_level_allocation, warn_unmet)
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
            "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS", "ATOM_NOISE_RTOL",
@@ -541,6 +542,9 @@ DEFAULT_MAX_MODEL_CALLS = 2 ** 14
 DEFAULT_MAX_EVALUATIONS = 2 ** 22
 #: Time levels per sub-stratum of a refined design (the fewest that give a variance estimate).
 REFINED_LEVELS = 2
+#: Fewest samples per time level of a refined design: level means of a few samples of a skewed
+#: integrand (|e|^2 is chi-square-like) make the group variances correlate with the group means.
+REFINED_MIN_SAMPLES = 16
 
 
 @dataclass
@@ -620,8 +624,10 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
         slope = slope / 12.0
         tau2 += np.maximum(direct, slope) / tols[qi] ** 2
         sig2 += np.array([S2[groups == k, q].mean() for k in range(n_times)]) / tols[qi] ** 2
-    kw = dict(call_cost=prec.call_cost, levels=REFINED_LEVELS, n_min=1, n_max=2 ** 20)
+    kw = dict(call_cost=prec.call_cost, levels=REFINED_LEVELS, n_min=REFINED_MIN_SAMPLES, n_max=2 ** 20)
     plan = two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2), variance=1.0 / SAFETY, **kw)
+
+    plan = _enough_substrata(plan, h, tau2, sig2)
 
     def fits(p):
         levels_n = np.repeat(p.n, REFINED_LEVELS * p.m)
@@ -631,13 +637,40 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
         budget = plan.cost
         for _ in range(60):
             budget *= 0.8
-            plan = two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2), variance=1.0 / SAFETY,
-                                        max_cost=budget, **kw)
+            plan = _enough_substrata(two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2),
+                                                          variance=1.0 / SAFETY, max_cost=budget, **kw),
+                                     h, tau2, sig2)
             if fits(plan):
                 break
         if not fits(plan):
             return None
     return plan
+
+
+def _enough_substrata(plan, h, tau2, sig2):
+    """Split the sub-strata of the strata with the largest predicted variance per sub-stratum until the
+    predicted effective degrees of freedom of the variance estimate (one per sub-stratum of two
+    levels) reach MIN_EFFECTIVE_DOF: a loose target then still gets an honest standard error."""
+    m = plan.m.astype(float).copy()
+    n = plan.n.astype(float)
+
+    def contributions(m):
+        return (h * h / (REFINED_LEVELS * m)) * (tau2 / (m * m) + sig2 / n)            # V_k per stratum
+
+    for _ in range(10_000):
+        V = contributions(m)
+        per_sub = V / m
+        nu = effective_dof(np.repeat(per_sub, m.astype(int)), REFINED_LEVELS - 1)
+        if nu >= MIN_EFFECTIVE_DOF or not np.any(V > 0):
+            break
+        k = int(np.argmax(per_sub))
+        m[k] += max(1.0, math.floor(0.25 * m[k]))
+    if np.array_equal(m, plan.m):
+        return plan
+    L = REFINED_LEVELS * m
+    V = contributions(m)
+    return TwoLevelPlan(m.astype(int), plan.n, plan.levels, float(V.sum()), float(np.sum(L * (plan.n + 0))),
+                        int(L.sum()), int(np.sum(L * plan.n)))
 
 
 def _refined_levels(plan, n_times, tmap, seq, per_sub):
@@ -656,8 +689,9 @@ def _refined_levels(plan, n_times, tmap, seq, per_sub):
 
 
 def _grouped_estimate(vals, groups):
-    """Stratified estimate from level values and their sub-stratum ids: sum of group means, and the sum
-    of the group variances of the mean (each group has at least two levels)."""
+    """Stratified estimate from level values and their sub-stratum ids: the sum of the group means, the
+    sum of the group covariances of the mean (each group has at least two levels), and per group the
+    variances of the mean (n_groups, K) with their degrees of freedom (levels - 1)."""
     n_groups = int(groups.max()) + 1
     counts = np.bincount(groups, minlength=n_groups).astype(float)
     sums = np.zeros((n_groups, vals.shape[1]))
@@ -666,7 +700,23 @@ def _grouped_estimate(vals, groups):
     d = vals - means[groups]
     wts = 1.0 / ((counts - 1.0) * counts)
     cov = (d * wts[groups][:, None]).T @ d
-    return means.sum(axis=0), cov
+    gvar = np.zeros((n_groups, vals.shape[1]))
+    np.add.at(gvar, groups, d * d * wts[groups][:, None])
+    return means.sum(axis=0), cov, gvar, counts - 1.0
+
+
+def _pilot_group_vars(res, levels, n_times):
+    """Per pilot stratum: variances of the stratum mean (n_times, K) and their degrees of freedom."""
+    vals = np.array([r[0] for r in res])
+    groups = np.array([g for (_, _, g) in levels])
+    _, _, gvar, dof = _grouped_estimate(vals, groups)
+    return gvar, dof
+
+
+def _normalised_dof(gvar, dof, tols, qs):
+    """Effective degrees of freedom of the variance of sum_q Q_q / tol_q (the planner's objective)."""
+    v = np.sum(gvar[:, qs] / np.maximum(tols, 1e-300) ** 2, axis=1)
+    return effective_dof(v, dof)
 
 
 def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times, scheme,
@@ -690,24 +740,25 @@ def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting,
         tol = np.array([prec.target.tolerance(run.value[q]) for q in qs])
         return se, tol, bool(np.all(se <= tol))
 
-    def finish(run, met, design, stages, per_group=0, plan=None):
-        se, tol, _ = status(run)
+    def finish(run, met, design, stages, per_group=0, plan=None, dof=None):
         run.info = {"model_calls": calls, "model_evaluations": evals, "design": design, "stages": stages,
                     "pilot_model_calls": pilot.info["model_calls"], "pilot_samples": pilot.n_samples,
                     "n_times": n_times, "levels_per_substratum": per_group, "target": prec.target,
                     "target_met": met,
                     "quantities": qs, "max_model_calls": prec.max_model_calls,
                     "max_samples": prec.max_evaluations, "call_cost": prec.call_cost,
-                    "n_substrata": None if plan is None else int(plan.m.sum())}
+                    "n_substrata": None if plan is None else int(plan.m.sum()), "effective_dof": dof}
         return run
 
     se, tol, met = status(pilot)
-    if met:
-        return finish(pilot, True, "pilot", 1)
+    gvar, dof = _pilot_group_vars(res, levels, n_times)
+    nu = _normalised_dof(gvar, dof, tol, qs)
+    if met and nu >= MIN_EFFECTIVE_DOF:
+        return finish(pilot, True, "pilot", 1, dof=nu)
     plan = _plan_refinement(pilot, res, levels, n_per, n_times, prec, chunk, prec.max_model_calls - calls,
                             prec.max_evaluations - evals)
     if plan is None:
-        return finish(pilot, False, "pilot", 1)
+        return finish(pilot, False, "pilot", 1, dof=nu)
     refine_root = root.spawn(1)[0]
     all_vals, all_groups, all_n = [], [], []
     per_group = 0                     # time levels per sub-stratum so far
@@ -725,22 +776,26 @@ def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting,
         evals += int(np.sum(n_lv))
         per_group += add
         rounds += 1
-        value, cov = _grouped_estimate(np.concatenate(all_vals), np.concatenate(all_groups))
+        value, cov, gvar, dof = _grouped_estimate(np.concatenate(all_vals), np.concatenate(all_groups))
         run = _Run(value, cov, np.zeros(_K), int(sum(int(np.sum(n)) for n in all_n)), "stratified-monte-carlo",
                    exact, denoising)
         se, tol, met = status(run)
-        if met:
-            return finish(run, True, "refined", rounds + 1, per_group, plan)
-        # more levels in every sub-stratum: the variance falls like 1/levels
+        nu = _normalised_dof(gvar, dof, tol, qs)
+        if met and nu >= MIN_EFFECTIVE_DOF:
+            return finish(run, True, "refined", rounds + 1, per_group, plan, dof=nu)
+        # more levels in every sub-stratum: the variance falls like 1/levels, the degrees of freedom
+        # grow like levels - 1
         ratio = float(np.max(np.where(tol > 0, (se / np.maximum(tol, 1e-300)) ** 2, np.inf)))
-        want = math.ceil(SAFETY * per_group * min(ratio, 1e12)) - per_group
+        want = math.ceil(SAFETY * per_group * min(ratio, 1e12)) - per_group if not met else 0
+        if nu < MIN_EFFECTIVE_DOF:
+            want = max(want, math.ceil(1 + (per_group - 1) * MIN_EFFECTIVE_DOF / max(nu, 1e-12)) - per_group)
         calls_per_level = _calls(np.repeat(plan.n, plan.m), chunk) / n_sub      # per added level, averaged
         evals_per_level = float(np.sum(np.repeat(plan.n, plan.m))) / n_sub
         room = int(min((prec.max_model_calls - calls) / (calls_per_level * n_sub),
                        (prec.max_evaluations - evals) / (evals_per_level * n_sub)))
         add = min(max(want, 1), room)
         if add < 1:
-            return finish(run, False, "refined", rounds + 1, per_group, plan)
+            return finish(run, met and nu >= MIN_EFFECTIVE_DOF, "refined", rounds + 1, per_group, plan, dof=nu)
 
 
 def _child_seq(root, *keys):
@@ -767,7 +822,7 @@ def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale
 
 #: Keys of the work/design entries copied from a run into every Estimate's ``extra``.
 _WORK_KEYS = ("model_calls", "model_evaluations", "design", "stages", "n_times", "pilot_model_calls",
-              "pilot_samples", "levels_per_substratum", "n_substrata", "max_model_calls", "max_samples", "call_cost")
+              "pilot_samples", "levels_per_substratum", "n_substrata", "effective_dof", "max_model_calls", "max_samples", "call_cost")
 
 
 def _work_extra(run: _Run, grad, value, stderr) -> dict:
@@ -782,7 +837,7 @@ def _work_extra(run: _Run, grad, value, stderr) -> dict:
         nz = np.flatnonzero(grad)
         targeted = nz.size == 1 and grad[nz[0]] == 1.0 and int(nz[0]) in info.get("quantities", ())
     if targeted:
-        met = bool(stderr <= target.tolerance(value))
+        met = bool(info.get("target_met")) and bool(stderr <= target.tolerance(value))
         out.update(precision_extra(target, value, stderr, met))
         out["target_met"] = met
     else:

@@ -68,11 +68,17 @@ from ..core.checks import finite_float
 
 __all__ = ["Target", "PrecisionWarning", "BlockSchedule", "SequentialResult", "SAFETY", "target_from",
            "planned_size", "run_to_target", "run_to_targets", "neyman_allocation", "two_level_allocation", "TwoLevelPlan",
-           "precision_extra", "warn_unmet"]
+           "precision_extra", "warn_unmet", "effective_dof", "MIN_EFFECTIVE_DOF"]
 
 #: Factor by which a planned sample size exceeds the size that the current variance estimate says
 #: would just meet the target (fewer extra stages, hence fewer looks and less stopping bias).
 SAFETY = 1.2
+
+
+#: Fewest effective degrees of freedom (:func:`effective_dof`) of the variance estimate of a stratified
+#: run that stops at a target: below it the z-scores have visibly heavy (t) tails, and a run that
+#: stops because its standard error happened to come out small would claim too much.
+MIN_EFFECTIVE_DOF = 60
 
 
 class PrecisionWarning(UserWarning):
@@ -400,6 +406,27 @@ def two_level_allocation(widths, tau, sigma, *, call_cost, variance=None, max_co
     L = levels * m
     return TwoLevelPlan(m.astype(int), n.astype(int), levels, float(var.sum()), float(cost.sum()),
                         int(L.sum()), int(np.sum(L * n)))
+
+
+def effective_dof(variances, dofs) -> float:
+    r"""Effective degrees of freedom of a sum of independent variance estimates (Welch-Satterthwaite).
+
+    For :math:`\hat V = \sum_g v_g` with :math:`v_g` estimated on :math:`\nu_g` degrees of freedom,
+    :math:`\nu = (\sum_g \sigma_g^2)^2 / \sum_g \sigma_g^4/\nu_g`.  The plug-in uses the unbiased
+    estimate :math:`v_g^2\,\nu_g/(\nu_g + 2)` of :math:`\sigma_g^4` (a chi-square variance estimate has
+    :math:`E[v^2] = \sigma^4 (1 + 2/\nu)`), so that many one-degree-of-freedom terms count fully:
+
+    .. math:: \hat\nu = \Big(\sum_g v_g\Big)^2 \Big/ \sum_g \frac{v_g^2}{\nu_g + 2}.
+
+    A z-score whose standard error rests on :math:`\nu` degrees of freedom is t-distributed: its
+    spread is :math:`\sqrt{\nu/(\nu - 2)}` (1.035 at 30) and its 3-sigma tail 0.54 % at 30
+    (0.27 % for a normal).  Returns ``inf`` when every variance is 0.
+    """
+    v = np.asarray(variances, dtype=float)
+    nu = np.broadcast_to(np.asarray(dofs, dtype=float), v.shape)
+    den = float(np.sum(v * v / (nu + 2.0)))
+    num = float(np.sum(v)) ** 2
+    return math.inf if den == 0 else num / den
 
 
 # --------------------------------------------------------------------------- reporting
