@@ -20,8 +20,9 @@ types with the options
 * ``method="quadrature"`` (D <= 2): adaptive Gauss-Kronrod (G7/K15, tensor product in 2-D)
   cubature, component by component in whitened coordinates :math:`x = m_k + L_k u`
   (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), refined until the
-  summed ``|K15 - G7|`` error estimate is below ``rtol`` times the value (defaults 1e-10 in
-  1-D, 1e-8 in 2-D).  The Estimate has ``stderr = 0`` and the error estimate in
+  summed ``|K15 - G7|`` error estimate is below ``max(rtol |value|, atol)`` (``rtol`` defaults
+  to 1e-10 in 1-D, 1e-8 in 2-D, ``atol`` to 0: the same options that set the Monte Carlo
+  target, here as the cubature tolerance).  The Estimate has ``stderr = 0`` and the error estimate in
   ``error_bound``; KL and ``S_tot`` are clamped at 0 (both are non-negative; rounding near
   equilibrium could give -1e-16).  ``S_tot`` is the KL difference (2.3),
   :math:`\int p_{s_0}\log(p_{s_0}/p_{eq}) - \int p_{s_1}\log(p_{s_1}/p_{eq})`
@@ -31,16 +32,28 @@ types with the options
   ``xi`` give :math:`y_{s} = \mu(s) x_0 + \sqrt{v(s)}\,\xi` at both times, and the estimator
   averages :math:`\log\frac{p_{s_0}}{p_{eq}}(y_{s_0}) - \log\frac{p_{s_1}}{p_{eq}}(y_{s_1})`,
   whose variance vanishes as :math:`p_s \to p_{eq}` (no noisy rate is integrated).
-  Options: ``n_samples`` (default :data:`DEFAULT_N_SAMPLES`, at least :data:`MIN_MC_SAMPLES`
+  Work is sized to the precision asked for (:mod:`nent_ref.quantities.precision`): by default
+  each time point (or pair) runs until ``stderr <= max(rtol |value|, atol)`` with
+  ``rtol = DEFAULT_RTOL = 1e-3`` and ``atol = DEFAULT_ATOL = 1e-4`` (nats, or nats per unit time),
+  starting from a pilot of :data:`MIN_MC_SAMPLES` = 1024 samples and growing to the size the
+  variance estimate asks for (times 1.2), at most ``max_samples`` (default
+  :data:`DEFAULT_MAX_SAMPLES` = 2**20 per point; a target not met by then is reported in
+  ``extra["target_met"]`` with a PrecisionWarning, never claimed).  ``rtol=``/``atol=`` change the
+  target (with ``n_samples`` = the pilot); ``n_samples`` alone gives a fixed run (the former
+  behaviour, the same numbers bit for bit; :data:`DEFAULT_N_SAMPLES` = 2**18 was its default).
+  The Estimate reports ``n_samples`` (the total over all points) and in ``extra``: ``target``,
+  ``tolerance``, ``relative_stderr``, ``target_met``, ``n_samples_each``, ``stages``,
+  ``max_samples``.  Other options: ``n_samples`` (at least :data:`MIN_MC_SAMPLES`
   = 1024, below which the standard error is not calibrated: ValueError), ``seed`` (validated by
   :func:`nent_ref._checks.seed_sequence`: an int, a sequence of ints, a SeedSequence, or a
   Generator, which contributes a spawned child; the result is a deterministic function of
   it), ``executor`` (any
   ``concurrent.futures.Executor``; a dask.distributed ``client.get_executor()`` runs on a
   cluster), ``tasks`` (number of tasks submitted to the executor).  Samples are drawn in
-  fixed blocks of :data:`BLOCK` with independent streams
-  ``SeedSequence(seed).spawn(n_times)[j].spawn(n_blocks)[b]``; per-block means and sums of
-  squares are combined in block order, so the result is bitwise identical whatever the
+  blocks with independent streams ``SeedSequence(seed).spawn(n_times)[j].spawn(n_blocks)[b]``
+  (fixed runs: blocks of :data:`BLOCK`; targeted runs: 1024, 1024, 2048, ... doubling up to
+  :data:`BLOCK`, all points' pending blocks of a stage submitted together); per-block means and
+  sums of squares are combined in block order, so the result is bitwise identical whatever the
   executor or the number of tasks.
 * ``method="auto"`` (default): quadrature when D <= 2 and the data have at most
   :data:`AUTO_QUADRATURE_MAX_COMPONENTS` components (atoms), otherwise Monte Carlo.
@@ -73,13 +86,14 @@ from . import entropy as _entropy
 from .entropy import gaussian_kl_eq, gaussian_rate, require_cutoff
 from .precision import BlockSchedule, precision_extra, run_to_targets, target_from, warn_unmet
 
-__all__ = ["DEFAULT_N_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
+__all__ = ["DEFAULT_N_SAMPLES", "DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MAX_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
            "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck", "cutoff_check", "cubature_mixture"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
-#: Default Monte Carlo sample size (2**18 = 262144): the standard error is sd/512, i.e.
-#: about 0.3 % of S_tot for the paper's D = 9 mixtures, at about a second of kernel time.
+#: The former fixed default Monte Carlo sample size (2**18 = 262144; the default is now a precision
+#: target, :data:`DEFAULT_RTOL`).  Kept for reference: pass ``n_samples=DEFAULT_N_SAMPLES`` for the
+#: former numbers.
 DEFAULT_N_SAMPLES = 2 ** 18
 #: Monte Carlo block size: the unit of an independent random stream.
 BLOCK = 2 ** 14

@@ -540,6 +540,9 @@ DEFAULT_CALL_COST = 256
 DEFAULT_MAX_MODEL_CALLS = 2 ** 14
 #: Default cap on the samples (model evaluations) of a targeted run, pilot included.
 DEFAULT_MAX_EVALUATIONS = 2 ** 22
+#: Floor of a tolerance used as a normaliser (its square stays a normal double; a zero tolerance with a
+#: nonzero variance then plans to the caps, and with zero variance is met).
+_TOL_FLOOR = 1e-150
 #: Time levels per sub-stratum of a refined design (the fewest that give a variance estimate).
 REFINED_LEVELS = 2
 #: Fewest samples per time level of a refined design: level means of a few samples of a skewed
@@ -608,7 +611,7 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
     h = 1.0 / n_times
     Y, S2 = _level_stats(res, levels, [n_per] * len(levels), [h] * len(levels))
     tols = np.array([prec.target.tolerance(pilot.value[q]) for q in prec.quantities])
-    tols = np.maximum(tols, 1e-300)
+    tols = np.maximum(tols, _TOL_FLOOR)
     tau2 = np.zeros(n_times)
     sig2 = np.zeros(n_times)
     means = np.array([Y[groups == k].mean(axis=0) for k in range(n_times)])          # (n_times, K)
@@ -715,7 +718,7 @@ def _pilot_group_vars(res, levels, n_times):
 
 def _normalised_dof(gvar, dof, tols, qs):
     """Effective degrees of freedom of the variance of sum_q Q_q / tol_q (the planner's objective)."""
-    v = np.sum(gvar[:, qs] / np.maximum(tols, 1e-300) ** 2, axis=1)
+    v = np.sum(gvar[:, qs] / np.maximum(tols, _TOL_FLOOR) ** 2, axis=1)
     return effective_dof(v, dof)
 
 
