@@ -1,5 +1,6 @@
 """Gaussian mixtures: data type, exact diffusion, quadrature vs Monte Carlo vs closed form, chunking."""
 import math
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -425,12 +426,12 @@ def _mc_mix3():
 def test_default_monte_carlo_stops_at_the_documented_precision():
     """No n_samples: stderr <= max(DEFAULT_RTOL |S_tot|, DEFAULT_ATOL), reached and reported."""
     from nent_ref.quantities.mixture_entropy import DEFAULT_ATOL, DEFAULT_MAX_SAMPLES, DEFAULT_RTOL
-    assert (DEFAULT_RTOL, DEFAULT_ATOL, DEFAULT_MAX_SAMPLES) == (1e-3, 1e-4, 2 ** 20)
+    assert (DEFAULT_RTOL, DEFAULT_ATOL, DEFAULT_MAX_SAMPLES) == (1e-3, 1e-3, 2 ** 20)
     mix, proc = paper_mixture(9), PROCS["vpx"]
     est = nr.total_entropy(mix, proc, seed=4)
     x = est.extra
-    assert x["target"] == {"rtol": 1e-3, "atol": 1e-4} and x["target_met"] is True
-    assert est.stderr <= x["tolerance"] == pytest.approx(max(1e-3 * est.value, 1e-4))
+    assert x["target"] == {"rtol": 1e-3, "atol": 1e-3} and x["target_met"] is True
+    assert est.stderr <= x["tolerance"] == pytest.approx(max(1e-3 * est.value, 1e-3))
     assert x["relative_stderr"] == pytest.approx(est.stderr / est.value)
     assert est.n_samples == x["n_samples_each"] == 1024          # S_tot ~ 900 nats: the pilot suffices
     assert x["stages"] == 1 and x["max_samples"] == 2 ** 20
@@ -500,8 +501,13 @@ def test_cap_reports_non_attainment_honestly():
     # near-equilibrium KL: the relative target is out of reach, the absolute floor is not
     with pytest.warns(PrecisionWarning):
         nr.kl_to_equilibrium(mix, proc, 1.0, seed=8, rtol=1e-3, atol=0, max_samples=2 ** 15)
-    k = nr.kl_to_equilibrium(mix, proc, 1.0, seed=8)                # default: atol 1e-4 applies
-    assert k.extra["target_met"] and k.stderr <= 1e-4
+    k = nr.kl_to_equilibrium(mix, proc, 1.0, seed=8)                # default: atol 1e-3 applies
+    assert k.extra["target_met"] and k.stderr <= 1e-3 and k.n_samples == 1024
+    # every point of the docs' examples meets the default within the default cap (no warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)
+        nr.kl_to_equilibrium(paper_mixture(6), proc, [0.0, 0.5], seed=8)
+        nr.total_entropy(paper_mixture(9), proc, 0.5, 1.0, seed=8)
 
 
 def test_rtol_atol_go_to_quadrature_when_it_is_used():
@@ -551,8 +557,8 @@ def test_targeted_stderr_is_calibrated_fast(quantity):
 @pytest.mark.parametrize("factor", [1.0, 0.5, 0.2])
 def test_targeted_stderr_is_calibrated(quantity, factor):
     """1000 seeds per (quantity, target): targets at 1, 1/2 and 1/5 of the pilot's relative stderr
-    (about 1.3, 2 and 2 stages; rtol 2.8 %-10 % at factor 1).  Measured: std(z) 0.94-1.03, <= 0.4 %
-    beyond 3 sigma; the mean is within the 5-sigma band except at factor 1, where a relative target
+    (about 1.3, 2 and 2 stages; rtol 2.8 %-10 % at factor 1).  Measured: std(z) 0.965-1.032, <= 0.6 %
+    beyond 3 sigma, max |z| 4.4; the mean is within the 5-sigma band except at factor 1, where a relative target
     this loose (10 % for the KL) lets runs whose value came out larger stop at the pilot more often
     (their tolerance rtol |value| is larger): mean z up to +0.16 there, so the band is 0.25 for it.
     The effect scales with rtol and vanishes for the targets of practice (<= 1 %)."""

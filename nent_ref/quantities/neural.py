@@ -44,6 +44,25 @@ need the exact marginal score ``data.diffuse(process, s).score``).
   is the sample noise, and ``error_bound`` is the difference to the ``n_times // 2``-node rule
   (a deterministic quadrature-error estimate, evaluated on fresh samples).
 
+Accuracy on demand: with ``rtol=``/``atol=`` the stratified estimator runs until
+``stderr <= max(rtol |value|, atol)`` on the quantity returned (S_NN; L_EM or L_den; S_NN and L_EM
+for :func:`decompose`).  A pilot (the fixed design with ``n_times`` strata, default
+:data:`PILOT_N_TIMES` = 8, and ``n_samples``, default :data:`PILOT_N_SAMPLES` = 2048) measures per
+stratum the time variance of the level means (the larger of the within-stratum spread and the
+one-sided differences of neighbouring strata) and the per-sample variance; if it meets the target
+with at least :data:`~nent_ref.quantities.precision.MIN_EFFECTIVE_DOF` = 60 effective degrees of
+freedom it is the result.  Otherwise :func:`nent_ref.quantities.precision.two_level_allocation`
+designs the cheapest refinement: each stratum cut into ``m_k`` sub-strata of two time levels with
+``n_k`` samples each (at least :data:`REFINED_MIN_SAMPLES`), trading model calls (cost
+``call_cost`` = 256 samples each by default) for samples; the design has at least 60 predicted
+degrees of freedom.  It is run in rounds that add levels to every sub-stratum until the target and
+the degrees of freedom are reached, or the caps (``max_model_calls`` = 2**14, ``max_samples`` =
+2**22, pilot included) stop it: then ``extra["target_met"]`` is False and a PrecisionWarning is
+issued.  The pilot is not part of the refined estimate.  ``extra`` reports ``model_calls``,
+``model_evaluations``, ``design`` ("fixed", "pilot", "refined"), ``target``, ``tolerance``,
+``relative_stderr``, ``target_met`` and the design details.  Without a target the design is fixed
+(defaults ``n_samples = 2**15``, ``n_times = 32``, unchanged).
+
 Time variable (``time_map``): the strata are equal slices of ``u = Q(s)``, the CDF of the time
 density :math:`q(s) = \alpha/(s_1 - s_0) + \beta/(s\log(s_1/s_0)) + \gamma/((T - s)\log\frac{T - s_0}{T - s_1})`
 (uniform, log-uniform near 0 and near T; the integrand is divided by q).  ``"auto"`` (default)
@@ -67,8 +86,8 @@ For atoms of size ~1 under the VP processes that is ``s0 >~ 5e-19`` (VPx: ``5e-1
 the paper's ``1e-5``.
 
 Reproducibility: one ``numpy.random.SeedSequence(seed)`` is spawned into one child per time
-level (and one for the time jitter), so results do not depend on ``executor`` or
-``chunk_size``.  ``executor`` is any object with a ``map`` method (e.g.
+level (and one for the time jitter; a refined design uses a further child, one per round), so
+results do not depend on ``executor`` or ``chunk_size`` (model calls do: each chunk is a call).  ``executor`` is any object with a ``map`` method (e.g.
 ``concurrent.futures.ProcessPoolExecutor``; then the model must be picklable).
 
 References
@@ -94,7 +113,9 @@ from .precision import (MIN_EFFECTIVE_DOF, SAFETY, Target, TwoLevelPlan, effecti
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
            "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS", "ATOM_NOISE_RTOL",
-           "smallest_safe_cutoff", "check_s_tot", "check_atom_cutoff"]
+           "smallest_safe_cutoff", "check_s_tot", "check_atom_cutoff", "PILOT_N_TIMES", "PILOT_N_SAMPLES",
+           "MIN_PILOT_TIMES", "MIN_PILOT_SAMPLES_PER_LEVEL", "DEFAULT_CALL_COST", "DEFAULT_MAX_MODEL_CALLS",
+           "DEFAULT_MAX_EVALUATIONS", "REFINED_LEVELS", "REFINED_MIN_SAMPLES"]
 
 #: Distance below T at which integrals stop by default for processes singular at T.
 DEFAULT_END_EPS = 1e-5

@@ -446,8 +446,16 @@ def precision_extra(target, value, stderr, met, **more) -> dict:
 
 
 def warn_unmet(what, target, value, stderr, cap_text, stacklevel=3):
-    """Issue a :class:`PrecisionWarning` for a target stopped by its cap."""
+    """Issue a :class:`PrecisionWarning` for a target stopped by its cap, quoting the worst value."""
+    value = np.ravel(np.asarray(value, dtype=float))
+    stderr = np.ravel(np.broadcast_to(np.asarray(stderr, dtype=float), value.shape))
+    tol = np.ravel(np.broadcast_to(target.tolerance(value), value.shape))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(tol > 0, stderr / np.where(tol > 0, tol, 1.0), np.where(stderr > 0, np.inf, 0.0))
+    i = int(np.argmax(ratio))
+    n_bad = int(np.sum(stderr > tol))
+    where = f" ({n_bad} of {value.size} values)" if value.size > 1 else ""
     warnings.warn(f"{what}: the requested precision (stderr <= max(rtol |value|, atol) with rtol = "
-                  f"{target.rtol:g}, atol = {target.atol:g}) was not reached before the cap ({cap_text}); "
-                  f"reported stderr {np.max(stderr):.3g} at value {np.ravel(value)[0]:.6g} (honest, "
-                  "larger than asked); raise the cap or loosen the target", PrecisionWarning, stacklevel=stacklevel)
+                  f"{target.rtol:g}, atol = {target.atol:g}) was not reached before the cap ({cap_text})"
+                  f"{where}: value {value[i]:.6g} has stderr {stderr[i]:.3g} > {tol[i]:.3g} (reported as is, "
+                  "never claimed); raise the cap or loosen the target", PrecisionWarning, stacklevel=stacklevel)
