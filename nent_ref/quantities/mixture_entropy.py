@@ -688,10 +688,9 @@ def _parse_options(data, options):
             raise ValueError(f"quadrature is available for D <= 2 only (got D = {D}); use method='monte-carlo'")
         q_rtol = _DEFAULT_RTOL[D] if rtol is None else finite_float("rtol", rtol)
         q_atol = 0.0 if atol is None else finite_float("atol", atol)
-        if not q_rtol > 0:
-            raise ValueError(f"rtol must be positive (got {q_rtol})")
-        if q_atol < 0:
-            raise ValueError(f"atol must be >= 0 (got {q_atol})")
+        if q_rtol < 0 or q_atol < 0 or (q_rtol == 0 and q_atol == 0):
+            raise ValueError(f"quadrature needs rtol >= 0 and atol >= 0, not both 0 (got rtol={q_rtol}, "
+                             f"atol={q_atol})")
         quad = (q_rtol, q_atol)
     fixed = "n_samples" in mc and rtol is None and atol is None
     n = mc.get("n_samples", MIN_MC_SAMPLES)
