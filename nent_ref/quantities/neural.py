@@ -651,7 +651,7 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
     kw = dict(call_cost=prec.call_cost, levels=REFINED_LEVELS, n_min=REFINED_MIN_SAMPLES, n_max=2 ** 20)
     plan = two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2), variance=1.0 / SAFETY, **kw)
 
-    plan = _enough_substrata(plan, h, tau2, sig2)
+    plan = _enough_substrata(plan, h, tau2, sig2, prec.call_cost)
 
     def fits(p):
         levels_n = np.repeat(p.n, REFINED_LEVELS * p.m)
@@ -663,7 +663,7 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
             budget *= 0.8
             plan = _enough_substrata(two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2),
                                                           variance=1.0 / SAFETY, max_cost=budget, **kw),
-                                     h, tau2, sig2)
+                                     h, tau2, sig2, prec.call_cost)
             if fits(plan):
                 break
         if not fits(plan):
@@ -671,7 +671,7 @@ def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision,
     return plan
 
 
-def _enough_substrata(plan, h, tau2, sig2):
+def _enough_substrata(plan, h, tau2, sig2, call_cost):
     """Split the sub-strata of the strata with the largest predicted variance per sub-stratum until the
     predicted effective degrees of freedom of the variance estimate (one per sub-stratum of two
     levels) reach MIN_EFFECTIVE_DOF: a loose target then still gets an honest standard error."""
@@ -693,7 +693,7 @@ def _enough_substrata(plan, h, tau2, sig2):
         return plan
     L = REFINED_LEVELS * m
     V = contributions(m)
-    return TwoLevelPlan(m.astype(int), plan.n, plan.levels, float(V.sum()), float(np.sum(L * (plan.n + 0))),
+    return TwoLevelPlan(m.astype(int), plan.n, plan.levels, float(V.sum()), float(np.sum(L * (call_cost + plan.n))),
                         int(L.sum()), int(np.sum(L * plan.n)))
 
 
