@@ -20,8 +20,9 @@ types with the options
 * ``method="quadrature"`` (D <= 2): adaptive Gauss-Kronrod (G7/K15, tensor product in 2-D)
   cubature, component by component in whitened coordinates :math:`x = m_k + L_k u`
   (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), refined until the
-  summed ``|K15 - G7|`` error estimate is below ``rtol`` times the value (defaults 1e-10 in
-  1-D, 1e-8 in 2-D).  The Estimate has ``stderr = 0`` and the error estimate in
+  summed ``|K15 - G7|`` error estimate is below ``max(rtol |value|, atol)`` (``rtol`` defaults
+  to 1e-10 in 1-D, 1e-8 in 2-D, ``atol`` to 0: the same options that set the Monte Carlo
+  target, here as the cubature tolerance).  The Estimate has ``stderr = 0`` and the error estimate in
   ``error_bound``; KL and ``S_tot`` are clamped at 0 (both are non-negative; rounding near
   equilibrium could give -1e-16).  ``S_tot`` is the KL difference (2.3),
   :math:`\int p_{s_0}\log(p_{s_0}/p_{eq}) - \int p_{s_1}\log(p_{s_1}/p_{eq})`
@@ -31,16 +32,29 @@ types with the options
   ``xi`` give :math:`y_{s} = \mu(s) x_0 + \sqrt{v(s)}\,\xi` at both times, and the estimator
   averages :math:`\log\frac{p_{s_0}}{p_{eq}}(y_{s_0}) - \log\frac{p_{s_1}}{p_{eq}}(y_{s_1})`,
   whose variance vanishes as :math:`p_s \to p_{eq}` (no noisy rate is integrated).
-  Options: ``n_samples`` (default :data:`DEFAULT_N_SAMPLES`, at least :data:`MIN_MC_SAMPLES`
+  Work is sized to the precision asked for (:mod:`nent_ref.quantities.precision`): by default
+  each time point (or pair) runs until ``stderr <= max(rtol |value|, atol)`` with
+  ``rtol = DEFAULT_RTOL = 1e-3`` and ``atol = DEFAULT_ATOL = 1e-3`` (nats, or nats per unit time:
+  three significant digits above 1, three decimals below),
+  starting from a pilot of :data:`MIN_MC_SAMPLES` = 1024 samples and growing to the size the
+  variance estimate asks for (times 1.2), at most ``max_samples`` (default
+  :data:`DEFAULT_MAX_SAMPLES` = 2**20 per point; a target not met by then is reported in
+  ``extra["target_met"]`` with a PrecisionWarning, never claimed).  ``rtol=``/``atol=`` change the
+  target (with ``n_samples`` = the pilot); ``n_samples`` alone gives a fixed run (the former
+  behaviour, the same numbers bit for bit; :data:`DEFAULT_N_SAMPLES` = 2**18 was its default).
+  The Estimate reports ``n_samples`` (the total over all points) and in ``extra``: ``target``,
+  ``tolerance``, ``relative_stderr``, ``target_met``, ``n_samples_each``, ``stages``,
+  ``max_samples``.  Other options: ``n_samples`` (at least :data:`MIN_MC_SAMPLES`
   = 1024, below which the standard error is not calibrated: ValueError), ``seed`` (validated by
   :func:`nent_ref._checks.seed_sequence`: an int, a sequence of ints, a SeedSequence, or a
   Generator, which contributes a spawned child; the result is a deterministic function of
   it), ``executor`` (any
   ``concurrent.futures.Executor``; a dask.distributed ``client.get_executor()`` runs on a
   cluster), ``tasks`` (number of tasks submitted to the executor).  Samples are drawn in
-  fixed blocks of :data:`BLOCK` with independent streams
-  ``SeedSequence(seed).spawn(n_times)[j].spawn(n_blocks)[b]``; per-block means and sums of
-  squares are combined in block order, so the result is bitwise identical whatever the
+  blocks with independent streams ``SeedSequence(seed).spawn(n_times)[j].spawn(n_blocks)[b]``
+  (fixed runs: blocks of :data:`BLOCK`; targeted runs: 1024, 1024, 2048, ... doubling up to
+  :data:`BLOCK`, all points' pending blocks of a stage submitted together); per-block means and
+  sums of squares are combined in block order, so the result is bitwise identical whatever the
   executor or the number of tasks.
 * ``method="auto"`` (default): quadrature when D <= 2 and the data have at most
   :data:`AUTO_QUADRATURE_MAX_COMPONENTS` components (atoms), otherwise Monte Carlo.
@@ -65,20 +79,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.checks import count, seed_sequence
+from ..core.checks import count, finite_float, seed_sequence
 from ..core.estimate import ROUNDING_RTOL, Estimate
 from ..core.mixture import Empirical, GaussianMixture, MixParams, eval_params, sample_data
 from ..core.processes import check_times, diffusion_coefficients
 from . import entropy as _entropy
 from .entropy import gaussian_kl_eq, gaussian_rate, require_cutoff
+from .precision import BlockSchedule, precision_extra, run_to_targets, target_from, warn_unmet
 
-__all__ = ["DEFAULT_N_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
+__all__ = ["DEFAULT_N_SAMPLES", "DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MAX_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
            "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck", "cutoff_check", "cubature_mixture"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
-#: Default Monte Carlo sample size (2**18 = 262144): the standard error is sd/512, i.e.
-#: about 0.3 % of S_tot for the paper's D = 9 mixtures, at about a second of kernel time.
+#: The former fixed default Monte Carlo sample size (2**18 = 262144; the default is now a precision
+#: target, :data:`DEFAULT_RTOL`).  Kept for reference: pass ``n_samples=DEFAULT_N_SAMPLES`` for the
+#: former numbers.
 DEFAULT_N_SAMPLES = 2 ** 18
 #: Monte Carlo block size: the unit of an independent random stream.
 BLOCK = 2 ** 14
@@ -228,10 +244,10 @@ def _block_sizes(n):
     return [BLOCK] * n_full + ([rest] if rest else [])
 
 
-def _mc_block_stats(job, seeds, sizes):
-    """Worker: per-block (count, mean, co-moment matrix) of the sample columns of ``job``."""
+def _mc_block_stats(items):
+    """Worker: per-block (count, mean, co-moment matrix) of the sample columns, for (job, seed, size) items."""
     out = []
-    for ss, n in zip(seeds, sizes):
+    for job, ss, n in items:
         vals = job(np.random.default_rng(ss), n)                                  # (n, C)
         m = vals.mean(axis=0)
         c = vals - m
@@ -281,39 +297,110 @@ class _Job:
         return np.stack(f + h, axis=1)
 
 
-def _run_mc(job, root, n_samples, executor=None, tasks=None):
-    """Control-variate means and standard errors of the target columns of ``job``.
+def _run_blocks(items, executor=None, tasks=None):
+    """Block statistics of (job, seed, size) items, in item order, on ``executor`` in ``tasks`` tasks."""
+    if executor is None:
+        return _mc_block_stats(items)
+    nb = len(items)
+    n_tasks = max(1, min(nb, tasks or nb))
+    cuts = np.linspace(0, nb, n_tasks + 1).round().astype(int)
+    futures = [executor.submit(_mc_block_stats, items[a:b]) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    return [st for f in futures for st in f.result()]
 
-    Deterministic in (root, n_samples): blocks have fixed sizes and streams, and their
-    statistics are combined in block order (Chan et al.), whatever the executor/tasks.
+
+def _pool(acc, stats):
+    """Add block statistics to the pooled (n, mean, co-moment) ``acc`` (None to start), in order (Chan et al.)."""
+    for nb_, mb, cmb in stats:
+        if acc is None:
+            acc = (nb_, mb, cmb)
+            continue
+        n, mean, cm = acc
+        tot = n + nb_
+        delta = mb - mean
+        acc = (tot, mean + delta * (nb_ / tot), cm + cmb + np.outer(delta, delta) * (n * nb_ / tot))
+    return acc
+
+
+def _cv_estimate(acc, t):
+    """Control-variate means and standard errors of the ``t`` target columns of pooled statistics.
+
     The control coefficients are the least-squares regression of the targets on the controls
     (exactly known means), which removes the variance of the p_eq cross-entropy term.
     """
-    sizes = _block_sizes(n_samples)
-    seeds = [_child(root, b) for b in range(len(sizes))]
-    nb = len(sizes)
-    if executor is None:
-        stats = _mc_block_stats(job, seeds, sizes)
-    else:
-        n_tasks = max(1, min(nb, tasks or nb))
-        cuts = np.linspace(0, nb, n_tasks + 1).round().astype(int)
-        futures = [executor.submit(_mc_block_stats, job, seeds[a:b], sizes[a:b])
-                   for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        stats = [st for f in futures for st in f.result()]
-    n, mean, cm = stats[0]
-    for nb_, mb, cmb in stats[1:]:                  # pairwise combination in block order
-        tot = n + nb_
-        delta = mb - mean
-        mean = mean + delta * (nb_ / tot)
-        cm = cm + cmb + np.outer(delta, delta) * (n * nb_ / tot)
-        n = tot
-    t = job.n_targets
+    n, mean, cm = acc
     cov = cm / (n - 1)
     Stt, Stc, Scc = cov[:t, :t], cov[:t, t:], cov[t:, t:]
     beta = np.linalg.lstsq(Scc, Stc.T, rcond=1e-12)[0].T if np.any(Scc) else np.zeros_like(Stc)
     value = mean[:t] - beta @ mean[t:]
     resid = np.diag(Stt - beta @ Stc.T - Stc @ beta.T + beta @ Scc @ beta.T)
     return value, np.sqrt(np.maximum(resid, 0.0) / n)
+
+
+def _run_mc(job, root, n_samples, executor=None, tasks=None):
+    """Control-variate means and standard errors of the target columns of ``job`` (fixed size).
+
+    Deterministic in (root, n_samples): blocks have fixed sizes and streams, and their
+    statistics are combined in block order (Chan et al.), whatever the executor/tasks.
+    """
+    sizes = _block_sizes(n_samples)
+    items = [(job, _child(root, b), size) for b, size in enumerate(sizes)]
+    return _cv_estimate(_pool(None, _run_blocks(items, executor, tasks)), job.n_targets)
+
+
+@dataclass
+class _MCOptions:
+    """Monte Carlo settings of one call: a fixed ``n`` (target None) or a target with pilot and cap."""
+
+    n: int                       # fixed sample size, or the pilot of a targeted run
+    target: object               # precision.Target or None
+    max_samples: int
+    executor: object = None
+    tasks: object = None
+
+
+@dataclass
+class _MCResult:
+    value: np.ndarray
+    stderr: np.ndarray
+    n: int
+    stages: int
+    tolerance: float | None
+    met: bool | None
+
+
+def _run_mc_many(jobs, roots, mc: _MCOptions, offsets=None):
+    """Monte Carlo of several jobs (time points) with one set of options; a list of :class:`_MCResult`.
+
+    Fixed size: each job as :func:`_run_mc`.  With a target: sequential stages
+    (:func:`nent_ref.quantities.precision.run_to_targets`) over the block schedule
+    ``BlockSchedule(MIN_MC_SAMPLES, BLOCK)`` with streams ``_child(root, b)``; the blocks of all jobs
+    that are still running are evaluated together in each stage.
+    """
+    if mc.target is None:
+        out = []
+        for job, root in zip(jobs, roots):
+            value, se = _run_mc(job, root, mc.n, mc.executor, mc.tasks)
+            out.append(_MCResult(value, se, mc.n, 1, None, None))
+        return out
+    schedule = BlockSchedule(MIN_MC_SAMPLES, BLOCK)
+    acc = [None] * len(jobs)
+    drawn = [0] * len(jobs)
+
+    def evaluate(requests):
+        items, owners = [], []
+        for r, n_blocks in requests.items():
+            for b in range(drawn[r], n_blocks):
+                items.append((jobs[r], _child(roots[r], b), schedule.size(b)))
+                owners.append(r)
+        stats = _run_blocks(items, mc.executor, mc.tasks)
+        for r in requests:
+            acc[r] = _pool(acc[r], [st for st, o in zip(stats, owners) if o == r])
+            drawn[r] = requests[r]
+        return {r: (*_cv_estimate(acc[r], jobs[r].n_targets), acc[r][0]) for r in requests}
+
+    res = run_to_targets(evaluate, schedule, mc.target, n_runs=len(jobs), pilot=mc.n,
+                         max_samples=mc.max_samples, offsets=offsets)
+    return [_MCResult(r.value, r.stderr, r.n, r.stages, r.tolerance, r.met) for r in res]
 
 
 # --------------------------------------------------------------------------- tiny cutoffs
@@ -551,7 +638,7 @@ def _direct_rounding(data, rho, kind, value):
 
 
 # --------------------------------------------------------------------------- dispatch helpers
-_MC_OPTIONS = {"n_samples", "seed", "executor", "tasks"}
+_MC_OPTIONS = {"n_samples", "seed", "executor", "tasks", "max_samples"}
 #: Smallest accepted Monte Carlo sample size (per time point).  The control-variate regression
 #: fits the samples exactly below 8 (stderr 0), and the skewness of the log-density and rate
 #: integrands widens the z-scores of small runs: in the calibration study
@@ -564,75 +651,138 @@ _MC_OPTIONS = {"n_samples", "seed", "executor", "tasks"}
 MIN_MC_SAMPLES = 1024
 
 
+#: Default precision of Monte Carlo estimates (when neither ``n_samples`` nor ``rtol``/``atol`` is
+#: given): stop when ``stderr <= max(DEFAULT_RTOL |value|, DEFAULT_ATOL)``, i.e. three significant
+#: digits for values above 1 nat (or nat per unit time) and three decimals below.  The absolute
+#: floor serves values near zero, whose relative precision is out of reach (KL(p_T || p_eq) ~ 1e-4
+#: has a per-sample coefficient of variation of ~50; KL(p_0.5 || p_eq) ~ 0.3 of the paper's D = 6
+#: mixture would need ~5e6 samples for 1e-3 relative, ~6e5 for 1e-3 nats).
+DEFAULT_RTOL = 1e-3
+#: Absolute floor of the default target (see :data:`DEFAULT_RTOL`).
+DEFAULT_ATOL = 1e-3
+#: Default cap on the Monte Carlo samples of one time point (or pair) of a targeted run (2**20,
+#: four times the former fixed default :data:`DEFAULT_N_SAMPLES`); a target not met by then is
+#: reported (``extra["target_met"]`` False, a PrecisionWarning), never claimed.
+DEFAULT_MAX_SAMPLES = 2 ** 20
+
+
 def _parse_options(data, options):
+    """(method, quadrature (rtol, atol), root seed, _MCOptions) of the options of a mixture quantity."""
     options = dict(options)
     method = options.pop("method", "auto")
     rtol = options.pop("rtol", None)
+    atol = options.pop("atol", None)
     mc = {k: options.pop(k) for k in list(options) if k in _MC_OPTIONS}
     if options:
-        raise TypeError(f"unexpected options {sorted(options)}; mixtures take method, rtol, n_samples, "
-                        "seed, executor, tasks")
+        raise TypeError(f"unexpected options {sorted(options)}; mixtures take method, rtol, atol, n_samples, "
+                        "max_samples, seed, executor, tasks")
     if method not in ("auto", "quadrature", "monte-carlo"):
         raise ValueError(f"method must be 'auto', 'quadrature' or 'monte-carlo' (got {method!r})")
     D = data.dim
     if method == "auto":
         method = ("quadrature" if D <= 2 and data.n_components <= AUTO_QUADRATURE_MAX_COMPONENTS
                   else "monte-carlo")
+    quad = None
     if method == "quadrature":
         if D > 2:
             raise ValueError(f"quadrature is available for D <= 2 only (got D = {D}); use method='monte-carlo'")
-        rtol = _DEFAULT_RTOL[D] if rtol is None else float(rtol)
-        if not rtol > 0:
-            raise ValueError(f"rtol must be positive (got {rtol})")
-    n = mc.get("n_samples", DEFAULT_N_SAMPLES)
+        q_rtol = _DEFAULT_RTOL[D] if rtol is None else finite_float("rtol", rtol)
+        q_atol = 0.0 if atol is None else finite_float("atol", atol)
+        if q_rtol < 0 or q_atol < 0 or (q_rtol == 0 and q_atol == 0):
+            raise ValueError(f"quadrature needs rtol >= 0 and atol >= 0, not both 0 (got rtol={q_rtol}, "
+                             f"atol={q_atol})")
+        quad = (q_rtol, q_atol)
+    fixed = "n_samples" in mc and rtol is None and atol is None
+    n = mc.get("n_samples", MIN_MC_SAMPLES)
     try:
-        mc["n_samples"] = count("n_samples", n, MIN_MC_SAMPLES)
+        n = count("n_samples", n, MIN_MC_SAMPLES)
     except ValueError as exc:
         raise ValueError(f"{exc}: below {MIN_MC_SAMPLES} samples the Monte Carlo standard error is not "
                          "calibrated (see nent_ref.mixture.MIN_MC_SAMPLES)") from None
+    if fixed:
+        if "max_samples" in mc:
+            raise ValueError("max_samples caps a run to a precision target (rtol/atol); with a fixed n_samples "
+                             "and no target it has no effect: pass one or the other")
+        target, cap = None, n
+    else:
+        target = target_from(rtol, atol, DEFAULT_RTOL, DEFAULT_ATOL) if method == "monte-carlo" else None
+        cap = count("max_samples", mc.get("max_samples", max(DEFAULT_MAX_SAMPLES, n)), 1)
+        if cap < n:
+            raise ValueError(f"max_samples = {cap} is below the pilot n_samples = {n}")
     root = _root_seed(mc.get("seed"))
-    return method, rtol, root, mc
-
-
-def _mc_estimate(mean, se, n, root, method="monte-carlo", bound=0.0):
-    return Estimate(mean, se, method, bound, n, extra={"seed_entropy": root.entropy})
+    return method, quad, root, _MCOptions(n, target, cap, mc.get("executor"), mc.get("tasks"))
 
 
 def _label(methods):
     return " + ".join(sorted(set(methods)))
 
 
-def _one_time(data, process, sj, kind, method, rtol, root_j, mc):
-    """(value, stderr, error_bound, method label) of a pointwise quantity at one time."""
-    chk = _resolve(data, process, sj)
+def _exact_time(data, process, sj, kind, method, quad, chk):
+    """(value, error_bound, label) of a pointwise quantity at one time by the separated closed form or
+    quadrature; None when it needs Monte Carlo."""
     if chk.status == "separated":
         val, bound = _separated_value(data, process, sj, kind)
-        return val, 0.0, bound, SEPARATED
+        return val, bound, SEPARATED
     if method == "quadrature":
-        val, err = _quad_expectation(data, process, sj, kind, rtol)
+        val, err = _quad_expectation(data, process, sj, kind, *quad)
         if kind == "kl" and process.has_equilibrium:
             val = max(val, 0.0)                     # KL >= 0: clamp rounding below zero
-        return val, 0.0, err + _direct_rounding(data, chk.noise_rounding, kind, val), "quadrature"
-    mean, se = _run_mc(_Job(data, process, kind, float(sj)), root_j, mc["n_samples"],
-                       mc.get("executor"), mc.get("tasks"))
-    val = float(mean[0])
-    return val, float(se[0]), _direct_rounding(data, chk.noise_rounding, kind, val), "monte-carlo"
+        return val, err + _direct_rounding(data, chk.noise_rounding, kind, val), "quadrature"
+    return None
+
+
+def _precision_extra(mc, results, values, stderrs, shape):
+    """extra entries of a Monte Carlo result (target, tolerance, relative stderr, target met, samples per
+    point, stages, cap) and the total number of samples drawn."""
+    n_each = np.zeros(int(np.prod(shape, dtype=int)) if shape else 1, dtype=np.int64)
+    for j, r in results.items():
+        n_each[j] = r.n
+    met = None if mc.target is None else bool(all(r.met for r in results.values()))
+    extra = precision_extra(mc.target, values, stderrs, met)
+    extra["n_samples_each"] = n_each.reshape(shape) if shape else int(n_each[0])
+    extra["stages"] = max(r.stages for r in results.values())
+    extra["max_samples"] = None if mc.target is None else mc.max_samples
+    return extra, int(n_each.sum())
+
+
+def _maybe_warn(what, mc, results, values, stderrs, stacklevel):
+    if mc.target is not None and not all(r.met for r in results.values()):
+        warn_unmet(what, mc.target, values, stderrs, f"max_samples = {mc.max_samples} per time point",
+                   stacklevel=stacklevel)
 
 
 def _pointwise(data, process, s, kind, options):
-    method, rtol, root, mc = _parse_options(data, options)
+    method, quad, root, mc = _parse_options(data, options)
     s = np.asarray(s, dtype=float)
     flat = s.ravel()
-    vals, ses, errs = (np.empty(flat.size) for _ in range(3))
-    methods = []
+    vals, ses, errs = (np.zeros(flat.size) for _ in range(3))
+    methods = [None] * flat.size
+    jobs, roots, where, checks = [], [], [], {}
     for j, sj in enumerate(flat):
-        vals[j], ses[j], errs[j], m = _one_time(data, process, float(sj), kind, method, rtol, _child(root, j), mc)
-        methods.append(m)
+        chk = _resolve(data, process, float(sj))
+        exact = _exact_time(data, process, float(sj), kind, method, quad, chk)
+        if exact is not None:
+            vals[j], errs[j], methods[j] = exact
+            continue
+        jobs.append(_Job(data, process, kind, float(sj)))
+        roots.append(_child(root, j))
+        where.append(j)
+        checks[j] = chk
+    results = {}
+    for j, r in zip(where, _run_mc_many(jobs, roots, mc)):
+        vals[j], ses[j] = float(r.value[0]), float(r.stderr[0])
+        errs[j] = _direct_rounding(data, checks[j].noise_rounding, kind, vals[j])
+        methods[j] = "monte-carlo"
+        results[j] = r
     shape = s.shape
     label = _label(methods)
-    if "monte-carlo" not in methods:
+    if not results:
         return Estimate(vals.reshape(shape), 0.0, label, errs.reshape(shape))
-    return _mc_estimate(vals.reshape(shape), ses.reshape(shape), mc["n_samples"], root, label, errs.reshape(shape))
+    value, stderr = vals.reshape(shape), ses.reshape(shape)
+    _maybe_warn(f"{kind} of {type(data).__name__} data by Monte Carlo", mc, results, vals[where], ses[where], 7)
+    extra, n_total = _precision_extra(mc, results, value, stderr, shape)
+    extra["seed_entropy"] = root.entropy
+    return Estimate(value, stderr, label, errs.reshape(shape), n_total, extra=extra)
 
 
 def _rate(data, process, s, **options):
@@ -645,69 +795,115 @@ def _kl_eq(data, process, s, **options):
     return _pointwise(data, process, s, "kl", options)
 
 
-def _total_pair(data, process, a, b, method, rtol, root_j, mc):
-    """S_tot(a, b) and its two end values: (v, se, err, k0, k1, se0, se1, e0, e1, m0, m1)."""
-    c0, c1 = _resolve(data, process, a, "s0"), _resolve(data, process, b, "s1")
-    clamp = process.has_equilibrium
-    if c0.status == "direct" and c1.status == "direct":
-        if method == "quadrature":
-            k0, e0 = _quad_expectation(data, process, a, "kl", rtol)
-            k1, e1 = _quad_expectation(data, process, b, "kl", rtol)
-            if e0 + e1 > rtol * abs(k0 - k1):        # cancellation: tighten to the difference
-                atol = 0.5 * rtol * abs(k0 - k1)
-                k0, e0 = _quad_expectation(data, process, a, "kl", rtol, atol)
-                k1, e1 = _quad_expectation(data, process, b, "kl", rtol, atol)
-            if clamp:                                # KL >= 0 and S_tot >= 0: clamp rounding below zero
-                k0, k1 = max(k0, 0.0), max(k1, 0.0)
-            e0 += _direct_rounding(data, c0.noise_rounding, "kl", k0)
-            e1 += _direct_rounding(data, c1.noise_rounding, "kl", k1)
-            return (max(k0 - k1, 0.0), 0.0, e0 + e1, k0, k1, 0.0, 0.0, e0, e1, "quadrature", "quadrature")
-        mean, se = _run_mc(_Job(data, process, "total", a, b), root_j, mc["n_samples"],
-                           mc.get("executor"), mc.get("tasks"))
-        e0 = _direct_rounding(data, c0.noise_rounding, "kl", float(mean[1]))
-        e1 = _direct_rounding(data, c1.noise_rounding, "kl", float(mean[2]))
-        return (mean[0], se[0], e0 + e1, mean[1], mean[2], se[1], se[2], e0, e1, "monte-carlo", "monte-carlo")
-    # at least one end is a separated closed form: the ends are evaluated one by one
-    k0, se0, e0, m0 = _one_time(data, process, a, "kl", method, rtol, _child(root_j, 0), mc)
-    k1, se1, e1, m1 = _one_time(data, process, b, "kl", method, rtol, _child(root_j, 1), mc)
-    value = k0 - k1
-    if m0 != "monte-carlo" and m1 != "monte-carlo":
-        value = max(value, 0.0)
-    return (value, math.hypot(se0, se1), e0 + e1, k0, k1, se0, se1, e0, e1, m0, m1)
-
-
 def _total(data, process, s0, s1, **options):
     require_cutoff(data, s0, "s0")
-    method, rtol, root, mc = _parse_options(data, options)
+    method, quad, root, mc = _parse_options(data, options)
     s0, s1 = np.broadcast_arrays(np.asarray(s0, dtype=float), np.asarray(s1, dtype=float))
     shape = s0.shape
     a, b = s0.ravel(), s1.ravel()
     n = a.size
-    out = {k: np.empty(n) for k in ("v", "se", "err", "k0", "k1", "se0", "se1", "e0", "e1")}
-    m0s, m1s = [], []
+    out = {k: np.zeros(n) for k in ("v", "se", "err", "k0", "k1", "se0", "se1", "e0", "e1")}
+    m0s, m1s = [None] * n, [None] * n
+    clamp = process.has_equilibrium
+    jobs, roots, offsets, plan = [], [], [], []      # plan: (j, which) with which in "pair", 0, 1
+    checks = {}
     for j in range(n):
-        *vals, m0, m1 = _total_pair(data, process, float(a[j]), float(b[j]), method, rtol, _child(root, j), mc)
-        for key, val in zip(out, vals):
-            out[key][j] = val
-        m0s.append(m0)
-        m1s.append(m1)
-    r = {k: v.reshape(shape) if shape else float(v[0]) for k, v in out.items()}
+        aj, bj = float(a[j]), float(b[j])
+        c0, c1 = _resolve(data, process, aj, "s0"), _resolve(data, process, bj, "s1")
+        checks[j] = (c0, c1)
+        if c0.status == "direct" and c1.status == "direct":
+            if method == "quadrature":
+                r = _quad_pair(data, process, aj, bj, quad, c0, c1, clamp)
+                for key, val in zip(("v", "se", "err", "k0", "k1", "se0", "se1", "e0", "e1"), r):
+                    out[key][j] = val
+                m0s[j] = m1s[j] = "quadrature"
+            else:
+                jobs.append(_Job(data, process, "total", aj, bj))
+                roots.append(_child(root, j))
+                offsets.append(0.0)
+                plan.append((j, "pair"))
+            continue
+        # at least one end is a separated closed form: the ends are evaluated one by one
+        ends = [None, None]
+        for e, (sj, chk) in enumerate(((aj, c0), (bj, c1))):
+            exact = _exact_time(data, process, sj, "kl", method, quad, chk)
+            if exact is not None:
+                ends[e] = exact
+        for e, (sj, chk) in enumerate(((aj, c0), (bj, c1))):
+            if ends[e] is None:
+                other = ends[1 - e]
+                jobs.append(_Job(data, process, "kl", sj))
+                roots.append(_child(_child(root, j), e))
+                offsets.append(other[0] if other is not None else 0.0)
+                plan.append((j, e))
+            else:
+                key_v, key_e = ("k0", "e0") if e == 0 else ("k1", "e1")
+                out[key_v][j], out[key_e][j] = ends[e][0], ends[e][1]
+                (m0s if e == 0 else m1s)[j] = ends[e][2]
+    results = {}
+    for (j, which), r in zip(plan, _run_mc_many(jobs, roots, mc, offsets)):
+        c0, c1 = checks[j]
+        if which == "pair":
+            out["v"][j], out["k0"][j], out["k1"][j] = r.value
+            out["se"][j], out["se0"][j], out["se1"][j] = r.stderr
+            out["e0"][j] = _direct_rounding(data, c0.noise_rounding, "kl", out["k0"][j])
+            out["e1"][j] = _direct_rounding(data, c1.noise_rounding, "kl", out["k1"][j])
+            m0s[j] = m1s[j] = "monte-carlo"
+            results[j] = r
+        else:
+            chk = c0 if which == 0 else c1
+            kv, ks, ke = ("k0", "se0", "e0") if which == 0 else ("k1", "se1", "e1")
+            out[kv][j], out[ks][j] = float(r.value[0]), float(r.stderr[0])
+            out[ke][j] = _direct_rounding(data, chk.noise_rounding, "kl", out[kv][j])
+            (m0s if which == 0 else m1s)[j] = "monte-carlo"
+            results[j] = r                     # one end only: the other is a separated closed form
+    pairs = {j for j, which in plan if which == "pair"}
+    for j in range(n):
+        if m0s[j] != "quadrature" or m1s[j] != "quadrature":
+            if j not in pairs:
+                out["v"][j] = out["k0"][j] - out["k1"][j]
+                out["se"][j] = math.hypot(out["se0"][j], out["se1"][j])
+                out["err"][j] = out["e0"][j] + out["e1"][j]
+                if m0s[j] != "monte-carlo" and m1s[j] != "monte-carlo":
+                    out["v"][j] = max(out["v"][j], 0.0)
+            else:
+                out["err"][j] = out["e0"][j] + out["e1"][j]
+    r_ = {k: v.reshape(shape) if shape else float(v[0]) for k, v in out.items()}
     if not process.has_equilibrium:
         # VE: E[log p] = -H, so "k0 - k1" = H(p_s1) - H(p_s0); report the entropies
         names = ("neg_entropy_s0", "neg_entropy_s1")
     else:
         names = ("kl_s0", "kl_s1")
     label, l0, l1 = _label(m0s + m1s), _label(m0s), _label(m1s)
-    scale = np.abs(r["k0"]) + np.abs(r["k1"])
-    if "monte-carlo" not in m0s + m1s:
-        extra = {names[0]: Estimate(r["k0"], 0.0, l0, r["e0"]),
-                 names[1]: Estimate(r["k1"], 0.0, l1, r["e1"])}
-        return Estimate(r["v"], 0.0, label, r["err"], extra=extra, scale=scale)
-    n_s = mc["n_samples"]
-    extra = {names[0]: Estimate(r["k0"], r["se0"], l0, r["e0"], n_s),
-             names[1]: Estimate(r["k1"], r["se1"], l1, r["e1"], n_s),
-             "seed_entropy": root.entropy}
-    return Estimate(r["v"], r["se"], label, r["err"], n_s, extra=extra, scale=scale)
+    scale = np.abs(r_["k0"]) + np.abs(r_["k1"])
+    if not results:
+        extra = {names[0]: Estimate(r_["k0"], 0.0, l0, r_["e0"]),
+                 names[1]: Estimate(r_["k1"], 0.0, l1, r_["e1"])}
+        return Estimate(r_["v"], 0.0, label, r_["err"], extra=extra, scale=scale)
+    mc_idx = sorted(results)
+    _maybe_warn(f"S_tot of {type(data).__name__} data by Monte Carlo", mc, results, out["v"][mc_idx],
+                out["se"][mc_idx], 6)
+    extra, n_total = _precision_extra(mc, results, r_["v"], r_["se"], shape)
+    extra.update({names[0]: Estimate(r_["k0"], r_["se0"], l0, r_["e0"], n_total),
+                  names[1]: Estimate(r_["k1"], r_["se1"], l1, r_["e1"], n_total),
+                  "seed_entropy": root.entropy})
+    return Estimate(r_["v"], r_["se"], label, r_["err"], n_total, extra=extra, scale=scale)
+
+
+def _quad_pair(data, process, a, b, quad, c0, c1, clamp):
+    """S_tot(a, b) by quadrature with its two ends: (v, se, err, k0, k1, se0, se1, e0, e1)."""
+    rtol, atol = quad
+    k0, e0 = _quad_expectation(data, process, a, "kl", rtol, atol)
+    k1, e1 = _quad_expectation(data, process, b, "kl", rtol, atol)
+    if e0 + e1 > rtol * abs(k0 - k1):        # cancellation: tighten to the difference
+        atol2 = max(0.5 * rtol * abs(k0 - k1), atol)
+        k0, e0 = _quad_expectation(data, process, a, "kl", rtol, atol2)
+        k1, e1 = _quad_expectation(data, process, b, "kl", rtol, atol2)
+    if clamp:                                # KL >= 0 and S_tot >= 0: clamp rounding below zero
+        k0, k1 = max(k0, 0.0), max(k1, 0.0)
+    e0 += _direct_rounding(data, c0.noise_rounding, "kl", k0)
+    e1 += _direct_rounding(data, c1.noise_rounding, "kl", k1)
+    return (max(k0 - k1, 0.0), 0.0, e0 + e1, k0, k1, 0.0, 0.0, e0, e1)
 
 
 for _type in (GaussianMixture, Empirical):

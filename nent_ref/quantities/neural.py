@@ -44,6 +44,25 @@ need the exact marginal score ``data.diffuse(process, s).score``).
   is the sample noise, and ``error_bound`` is the difference to the ``n_times // 2``-node rule
   (a deterministic quadrature-error estimate, evaluated on fresh samples).
 
+Accuracy on demand: with ``rtol=``/``atol=`` the stratified estimator runs until
+``stderr <= max(rtol |value|, atol)`` on the quantity returned (S_NN; L_EM or L_den; S_NN and L_EM
+for :func:`decompose`).  A pilot (the fixed design with ``n_times`` strata, default
+:data:`PILOT_N_TIMES` = 8, and ``n_samples``, default :data:`PILOT_N_SAMPLES` = 2048) measures per
+stratum the time variance of the level means (the larger of the within-stratum spread and the
+one-sided differences of neighbouring strata) and the per-sample variance; if it meets the target
+with at least :data:`~nent_ref.quantities.precision.MIN_EFFECTIVE_DOF` = 60 effective degrees of
+freedom it is the result.  Otherwise :func:`nent_ref.quantities.precision.two_level_allocation`
+designs the cheapest refinement: each stratum cut into ``m_k`` sub-strata of two time levels with
+``n_k`` samples each (at least :data:`REFINED_MIN_SAMPLES`), trading model calls (cost
+``call_cost`` = 256 samples each by default) for samples; the design has at least 60 predicted
+degrees of freedom.  It is run in rounds that add levels to every sub-stratum until the target and
+the degrees of freedom are reached, or the caps (``max_model_calls`` = 2**14, ``max_samples`` =
+2**22, pilot included) stop it: then ``extra["target_met"]`` is False and a PrecisionWarning is
+issued.  The pilot is not part of the refined estimate.  ``extra`` reports ``model_calls``,
+``model_evaluations``, ``design`` ("fixed", "pilot", "refined"), ``target``, ``tolerance``,
+``relative_stderr``, ``target_met`` and the design details.  Without a target the design is fixed
+(defaults ``n_samples = 2**15``, ``n_times = 32``, unchanged).
+
 Time variable (``time_map``): the strata are equal slices of ``u = Q(s)``, the CDF of the time
 density :math:`q(s) = \alpha/(s_1 - s_0) + \beta/(s\log(s_1/s_0)) + \gamma/((T - s)\log\frac{T - s_0}{T - s_1})`
 (uniform, log-uniform near 0 and near T; the integrand is divided by q).  ``"auto"`` (default)
@@ -67,8 +86,8 @@ For atoms of size ~1 under the VP processes that is ``s0 >~ 5e-19`` (VPx: ``5e-1
 the paper's ``1e-5``.
 
 Reproducibility: one ``numpy.random.SeedSequence(seed)`` is spawned into one child per time
-level (and one for the time jitter), so results do not depend on ``executor`` or
-``chunk_size``.  ``executor`` is any object with a ``map`` method (e.g.
+level (and one for the time jitter; a refined design uses a further child, one per round), so
+results do not depend on ``executor`` or ``chunk_size`` (model calls do: each chunk is a call).  ``executor`` is any object with a ``map`` method (e.g.
 ``concurrent.futures.ProcessPoolExecutor``; then the model must be picklable).
 
 References
@@ -83,16 +102,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.checks import count, model_output, real_array, real_scalar, seed_sequence
+from ..core.checks import count, finite_float, model_output, real_array, real_scalar, seed_sequence
 from ..core.data import Dirac, Gaussian, needs_cutoff
-from ..core.estimate import NAT, NAT_PER_TIME, TIME, Estimate
+from ..core.estimate import NAT, NAT_PER_TIME, TIME, Estimate, log_base
 from ..core.mixture import Empirical
 from ..core.processes import check_process, check_times
 from .entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
+from .precision import (MIN_EFFECTIVE_DOF, SAFETY, Target, TwoLevelPlan, effective_dof, precision_extra,
+                        target_from, two_level_allocation, warn_unmet)
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
            "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS", "ATOM_NOISE_RTOL",
-           "smallest_safe_cutoff", "check_s_tot", "check_atom_cutoff"]
+           "smallest_safe_cutoff", "check_s_tot", "check_atom_cutoff", "PILOT_N_TIMES", "PILOT_N_SAMPLES",
+           "MIN_PILOT_TIMES", "MIN_PILOT_SAMPLES_PER_LEVEL", "DEFAULT_CALL_COST", "DEFAULT_MAX_MODEL_CALLS",
+           "DEFAULT_MAX_EVALUATIONS", "REFINED_LEVELS", "REFINED_MIN_SAMPLES"]
 
 #: Distance below T at which integrals stop by default for processes singular at T.
 DEFAULT_END_EPS = 1e-5
@@ -417,6 +440,7 @@ class _Run:
     method: str
     exact: bool
     denoising: bool
+    info: dict = None         # precision and work: model calls, evaluations, target, design
 
 
 def _design(scheme, n_times, tmap, root_time_seed):
@@ -437,13 +461,20 @@ def _design(scheme, n_times, tmap, root_time_seed):
 
 
 def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor):
-    tasks = [(model, data, process, s, w, sd, n_per, flags, chunk) for (s, w, _), sd in zip(levels, seeds)]
+    """Evaluate the time levels; ``n_per`` is one sample count for all levels or one per level."""
+    ns = [n_per] * len(levels) if np.ndim(n_per) == 0 else list(n_per)
+    tasks = [(model, data, process, s, w, sd, int(n), flags, chunk)
+             for (s, w, _), sd, n in zip(levels, seeds, ns)]
     mapper = map if executor is None else executor.map
     return list(mapper(_unit_task, tasks))
 
 
-def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times,
-         scheme, time_map, seed, executor, chunk_size) -> _Run:
+def _calls(n_per_level, chunk) -> int:
+    """Model calls of levels with the given sample counts (each level is cut into chunks of ``chunk``)."""
+    return int(np.sum(-(-np.asarray(n_per_level, dtype=np.int64) // chunk)))
+
+
+def _check_run_options(n_times, n_samples, chunk_size, weighting, exact, data):
     n_times = count("n_times", n_times, 2)
     n_samples = count("n_samples", n_samples, 2)
     chunk = count("chunk_size", chunk_size, 1)
@@ -452,6 +483,18 @@ def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples
     if exact and not has_exact_score(data):
         raise ValueError("this quantity needs the exact marginal score (Gaussian, Dirac, mixture or Empirical "
                          "data with .diffuse); sample-only data support S_NN and the denoising loss only")
+    return n_times, n_samples, chunk
+
+
+def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times,
+         scheme, time_map, seed, executor, chunk_size, precision=None) -> _Run:
+    """The Monte Carlo engine: a fixed design, or (``precision`` given) a pilot and a refined design."""
+    if precision is not None:
+        return _run_to_target(model, data, process, s0, s1, exact=exact, denoising=denoising,
+                              weighting=weighting, n_samples=n_samples, n_times=n_times, scheme=scheme,
+                              time_map=time_map, seed=seed, executor=executor, chunk_size=chunk_size,
+                              precision=precision)
+    n_times, n_samples, chunk = _check_run_options(n_times, n_samples, chunk_size, weighting, exact, data)
     tmap = _TimeMap(time_map, s0, s1, process)
     root = seed_sequence(seed, "seed")
     flags = (exact, denoising, weighting)
@@ -460,20 +503,30 @@ def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples
             raise ValueError("scheme='gauss-legendre' needs n_times >= 4 (the error estimate uses n_times // 2)")
         seq_main, seq_half = root.spawn(2)
         outs = []
+        calls = 0
         for k, seq in ((n_times, seq_main), (n_times // 2, seq_half)):
             levels = _design(scheme, k, tmap, None)
             n_per = max(2, n_samples // k)
             res = _execute(model, data, process, levels, seq.spawn(len(levels)), n_per, flags, chunk, executor)
+            calls += _calls([n_per] * len(levels), chunk)
             val = np.sum([r[0] for r in res], axis=0)
             cov = np.sum([r[1] for r in res], axis=0)
             outs.append((val, cov, n_per * len(levels)))
         (val, cov, n_used), (val_half, _, n_half) = outs
+        info = {"model_calls": calls, "model_evaluations": n_used + n_half, "design": "fixed", "n_times": n_times}
         return _Run(val, cov, np.abs(val - val_half), n_used + n_half, "gauss-legendre+monte-carlo",
-                    exact, denoising)
+                    exact, denoising, info)
     if scheme != "stratified":
         raise ValueError(f"scheme must be 'stratified' or 'gauss-legendre' (got {scheme!r})")
+    run, _ = _stratified_fixed(model, data, process, tmap, root, n_samples, n_times, flags, chunk, executor)
+    return run
+
+
+def _stratified_fixed(model, data, process, tmap, root, n_samples, n_times, flags, chunk, executor):
+    """The fixed stratified design (also the pilot of a targeted run): (_Run, per-level results, levels)."""
+    exact, denoising, _ = flags
     time_seq, sample_seq = root.spawn(2)
-    levels = _design(scheme, n_times, tmap, time_seq)
+    levels = _design("stratified", n_times, tmap, time_seq)
     n_per = max(2, n_samples // len(levels))
     res = _execute(model, data, process, levels, sample_seq.spawn(len(levels)), n_per, flags, chunk, executor)
     vals = np.array([r[0] for r in res])            # (L, K)
@@ -484,7 +537,295 @@ def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples
         f = vals[groups == j]
         value += f.mean(axis=0)
         cov += np.cov(f, rowvar=False) / f.shape[0]
-    return _Run(value, cov, np.zeros(_K), n_per * len(levels), "stratified-monte-carlo", exact, denoising)
+    n_used = n_per * len(levels)
+    info = {"model_calls": _calls([n_per] * len(levels), chunk), "model_evaluations": n_used,
+            "design": "fixed", "n_times": n_times}
+    run = _Run(value, cov, np.zeros(_K), n_used, "stratified-monte-carlo", exact, denoising, info)
+    return run, (res, levels, n_per)
+
+
+# --------------------------------------------------------------------------- accuracy on demand
+#: Pilot of a targeted run when ``n_times`` / ``n_samples`` are not given: 8 strata with four
+#: levels each and 64 samples per level (32 model calls, 2048 evaluations).
+PILOT_N_TIMES = 8
+#: Pilot sample count of a targeted run when ``n_samples`` is not given.
+PILOT_N_SAMPLES = 2 ** 11
+#: Smallest pilot of a targeted run: strata, and samples per level.
+MIN_PILOT_TIMES = 8
+#: Smallest pilot samples per time level of a targeted run (the pilot estimates the per-sample spread).
+MIN_PILOT_SAMPLES_PER_LEVEL = 8
+#: Default cost of one model call in units of the cost of evaluating one sample within a call (the
+#: fixed per-call overhead of a small network or a numpy model, plus the library's work per level).
+DEFAULT_CALL_COST = 256
+#: Default caps of a targeted run: model calls and evaluated samples (pilot included).
+DEFAULT_MAX_MODEL_CALLS = 2 ** 14
+#: Default cap on the samples (model evaluations) of a targeted run, pilot included.
+DEFAULT_MAX_EVALUATIONS = 2 ** 22
+#: Floor of a tolerance used as a normaliser (its square stays a normal double; a zero tolerance with a
+#: nonzero variance then plans to the caps, and with zero variance is met).
+_TOL_FLOOR = 1e-150
+#: Time levels per sub-stratum of a refined design (the fewest that give a variance estimate).
+REFINED_LEVELS = 2
+#: Fewest samples per time level of a refined design: level means of a few samples of a skewed
+#: integrand (|e|^2 is chi-square-like) make the group variances correlate with the group means.
+REFINED_MIN_SAMPLES = 16
+
+
+@dataclass
+class _Precision:
+    """What a targeted run asks for: the target, the quantities (indices) it applies to, caps, costs."""
+
+    target: Target
+    quantities: tuple
+    max_model_calls: int
+    max_evaluations: int
+    call_cost: float
+
+
+def _precision_options(rtol, atol, max_model_calls, max_samples, call_cost, quantities, scheme, n_samples,
+                       n_times):
+    """(_Precision or None, pilot n_samples, pilot n_times) from the public options."""
+    target = target_from(rtol, atol)
+    if target is None:
+        for name, val in (("max_model_calls", max_model_calls), ("max_samples", max_samples),
+                          ("call_cost", call_cost)):
+            if val is not None:
+                raise ValueError(f"{name} applies to a run with a precision target (rtol= or atol=); "
+                                 "pass a target or drop it")
+        return None, (2 ** 15 if n_samples is None else n_samples), (32 if n_times is None else n_times)
+    if scheme != "stratified":
+        raise ValueError("a precision target (rtol/atol) needs scheme='stratified' (Gauss-Legendre has a "
+                         "deterministic quadrature error that more samples do not reduce)")
+    n_times = PILOT_N_TIMES if n_times is None else count("n_times", n_times, 2)
+    n_samples = PILOT_N_SAMPLES if n_samples is None else count("n_samples", n_samples, 2)
+    if n_times < MIN_PILOT_TIMES:
+        raise ValueError(f"n_times = {n_times} is below the smallest pilot of a targeted run ({MIN_PILOT_TIMES} "
+                         "strata); with rtol/atol, n_times and n_samples describe the pilot")
+    per_level = n_samples // (LEVELS_PER_STRATUM * n_times)
+    if per_level < MIN_PILOT_SAMPLES_PER_LEVEL:
+        raise ValueError(f"n_samples = {n_samples} gives {per_level} samples per pilot level; a targeted run needs "
+                         f"at least {MIN_PILOT_SAMPLES_PER_LEVEL} (n_samples >= "
+                         f"{MIN_PILOT_SAMPLES_PER_LEVEL * LEVELS_PER_STRATUM * n_times})")
+    calls = DEFAULT_MAX_MODEL_CALLS if max_model_calls is None else count("max_model_calls", max_model_calls, 1)
+    evals = DEFAULT_MAX_EVALUATIONS if max_samples is None else count("max_samples", max_samples, 1)
+    cost = DEFAULT_CALL_COST if call_cost is None else finite_float("call_cost", call_cost)
+    if cost < 0:
+        raise ValueError(f"call_cost must be >= 0 (got {cost})")
+    pilot_calls = LEVELS_PER_STRATUM * n_times
+    if calls < pilot_calls or evals < per_level * pilot_calls:
+        raise ValueError(f"the caps (max_model_calls = {calls}, max_samples = {evals}) are below the pilot "
+                         f"({pilot_calls} calls, {per_level * pilot_calls} samples)")
+    return _Precision(target, tuple(quantities), calls, evals, max(cost, 1e-9)), n_samples, n_times
+
+
+def _level_stats(res, levels, n_per, widths):
+    """Per level: values in integrand units (value / width) and per-sample variances, for the planner."""
+    vals = np.array([r[0] for r in res])                             # (L, K): width * F(u) estimates
+    var_mean = np.array([np.diag(r[1]) for r in res])                # (L, K): variance of those means
+    w = np.asarray(widths, dtype=float)[:, None]
+    return vals / w, np.asarray(n_per, dtype=float)[:, None] * var_mean / (w * w)
+
+
+def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision, chunk, calls_left, evals_left):
+    """The refined design from the pilot: a TwoLevelPlan over the pilot strata (or None if none fits)."""
+    groups = np.array([g for (_, _, g) in levels])
+    h = 1.0 / n_times
+    Y, S2 = _level_stats(res, levels, [n_per] * len(levels), [h] * len(levels))
+    tols = np.array([prec.target.tolerance(pilot.value[q]) for q in prec.quantities])
+    tols = np.maximum(tols, _TOL_FLOOR)
+    tau2 = np.zeros(n_times)
+    sig2 = np.zeros(n_times)
+    means = np.array([Y[groups == k].mean(axis=0) for k in range(n_times)])          # (n_times, K)
+    for qi, q in enumerate(prec.quantities):
+        direct = np.array([max(np.var(Y[groups == k, q], ddof=1) - S2[groups == k, q].mean() / n_per, 0.0)
+                           for k in range(n_times)])
+        # (F' h)^2 / 12 from the one-sided differences of the stratum means (mean of the squares of the
+        # left and right differences: a central difference would vanish at a peak of F)
+        d2 = np.diff(means[:, q]) ** 2
+        slope = np.empty(n_times)
+        slope[1:-1] = 0.5 * (d2[:-1] + d2[1:])
+        slope[0], slope[-1] = d2[0], d2[-1]
+        slope = slope / 12.0
+        tau2 += np.maximum(direct, slope) / tols[qi] ** 2
+        sig2 += np.array([S2[groups == k, q].mean() for k in range(n_times)]) / tols[qi] ** 2
+    kw = dict(call_cost=prec.call_cost, levels=REFINED_LEVELS, n_min=REFINED_MIN_SAMPLES, n_max=2 ** 20)
+    plan = two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2), variance=1.0 / SAFETY, **kw)
+
+    plan = _enough_substrata(plan, h, tau2, sig2, prec.call_cost)
+
+    def fits(p):
+        levels_n = np.repeat(p.n, REFINED_LEVELS * p.m)
+        return _calls(levels_n, chunk) <= calls_left and p.samples <= evals_left
+
+    if not fits(plan):
+        budget = plan.cost
+        for _ in range(60):
+            budget *= 0.8
+            plan = _enough_substrata(two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2),
+                                                          variance=1.0 / SAFETY, max_cost=budget, **kw),
+                                     h, tau2, sig2, prec.call_cost)
+            if fits(plan):
+                break
+        if not fits(plan):
+            return None
+    return plan
+
+
+def _enough_substrata(plan, h, tau2, sig2, call_cost):
+    """Split the sub-strata of the strata with the largest predicted variance per sub-stratum until the
+    predicted effective degrees of freedom of the variance estimate (one per sub-stratum of two
+    levels) reach MIN_EFFECTIVE_DOF: a loose target then still gets an honest standard error."""
+    m = plan.m.astype(float).copy()
+    n = plan.n.astype(float)
+
+    def contributions(m):
+        return (h * h / (REFINED_LEVELS * m)) * (tau2 / (m * m) + sig2 / n)            # V_k per stratum
+
+    for _ in range(10_000):
+        V = contributions(m)
+        per_sub = V / m
+        nu = effective_dof(np.repeat(per_sub, m.astype(int)), REFINED_LEVELS - 1)
+        if nu >= MIN_EFFECTIVE_DOF or not np.any(V > 0):
+            break
+        k = int(np.argmax(per_sub))
+        m[k] += max(1.0, math.floor(0.25 * m[k]))
+    if np.array_equal(m, plan.m):
+        return plan
+    L = REFINED_LEVELS * m
+    V = contributions(m)
+    return TwoLevelPlan(m.astype(int), plan.n, plan.levels, float(V.sum()), float(np.sum(L * (call_cost + plan.n))),
+                        int(L.sum()), int(np.sum(L * plan.n)))
+
+
+def _refined_levels(plan, n_times, tmap, seq, per_sub):
+    """``per_sub`` new time levels in every sub-stratum of the refined design: (s, weight, group) and
+    samples per level."""
+    rng = np.random.default_rng(seq)
+    k = np.repeat(np.arange(n_times), plan.m)                      # base stratum of each sub-stratum
+    i = np.concatenate([np.arange(m) for m in plan.m])             # index within the base stratum
+    width = 1.0 / (n_times * plan.m[k])
+    lo = k / n_times + i * width
+    sub = np.repeat(np.arange(k.size), per_sub)
+    u = lo[sub] + width[sub] * rng.random(sub.size)
+    s, jac = tmap(np.minimum(u, 1.0))
+    n = plan.n[k[sub]]
+    return list(zip(s.tolist(), (jac * width[sub]).tolist(), sub.tolist())), n
+
+
+def _grouped_estimate(vals, groups):
+    """Stratified estimate from level values and their sub-stratum ids: the sum of the group means, the
+    sum of the group covariances of the mean (each group has at least two levels), and per group the
+    variances of the mean (n_groups, K) with their degrees of freedom (levels - 1)."""
+    n_groups = int(groups.max()) + 1
+    counts = np.bincount(groups, minlength=n_groups).astype(float)
+    sums = np.zeros((n_groups, vals.shape[1]))
+    np.add.at(sums, groups, vals)
+    means = sums / counts[:, None]
+    d = vals - means[groups]
+    wts = 1.0 / ((counts - 1.0) * counts)
+    cov = (d * wts[groups][:, None]).T @ d
+    gvar = np.zeros((n_groups, vals.shape[1]))
+    np.add.at(gvar, groups, d * d * wts[groups][:, None])
+    return means.sum(axis=0), cov, gvar, counts - 1.0
+
+
+def _pilot_group_vars(res, levels, n_times):
+    """Per pilot stratum: variances of the stratum mean (n_times, K) and their degrees of freedom."""
+    vals = np.array([r[0] for r in res])
+    groups = np.array([g for (_, _, g) in levels])
+    _, _, gvar, dof = _grouped_estimate(vals, groups)
+    return gvar, dof
+
+
+def _normalised_dof(gvar, dof, tols, qs):
+    """Effective degrees of freedom of the variance of sum_q Q_q / tol_q (the planner's objective)."""
+    v = np.sum(gvar[:, qs] / np.maximum(tols, _TOL_FLOOR) ** 2, axis=1)
+    return effective_dof(v, dof)
+
+
+def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times, scheme,
+                   time_map, seed, executor, chunk_size, precision: _Precision) -> _Run:
+    """Pilot (the fixed design with the pilot's n_samples, n_times), then the refined design, in
+    rounds (more levels in every sub-stratum) until the target is met on every quantity of
+    ``precision.quantities`` or a cap stops it."""
+    n_times, n_samples, chunk = _check_run_options(n_times, n_samples, chunk_size, weighting, exact, data)
+    tmap = _TimeMap(time_map, s0, s1, process)
+    root = seed_sequence(seed, "seed")
+    flags = (exact, denoising, weighting)
+    prec = precision
+    pilot, (res, levels, n_per) = _stratified_fixed(model, data, process, tmap, root, n_samples, n_times, flags,
+                                                    chunk, executor)
+    calls = pilot.info["model_calls"]
+    evals = pilot.info["model_evaluations"]
+    qs = list(prec.quantities)
+
+    def status(run):
+        se = np.sqrt(np.maximum(np.diag(run.cov)[qs], 0.0))
+        tol = np.array([prec.target.tolerance(run.value[q]) for q in qs])
+        return se, tol, bool(np.all(se <= tol))
+
+    def finish(run, met, design, stages, per_group=0, plan=None, dof=None):
+        run.info = {"model_calls": calls, "model_evaluations": evals, "design": design, "stages": stages,
+                    "pilot_model_calls": pilot.info["model_calls"], "pilot_samples": pilot.n_samples,
+                    "n_times": n_times, "levels_per_substratum": per_group, "target": prec.target,
+                    "target_met": met,
+                    "quantities": qs, "max_model_calls": prec.max_model_calls,
+                    "max_samples": prec.max_evaluations, "call_cost": prec.call_cost,
+                    "n_substrata": None if plan is None else int(plan.m.sum()), "effective_dof": dof}
+        return run
+
+    se, tol, met = status(pilot)
+    gvar, dof = _pilot_group_vars(res, levels, n_times)
+    nu = _normalised_dof(gvar, dof, tol, qs)
+    if met and nu >= MIN_EFFECTIVE_DOF:
+        return finish(pilot, True, "pilot", 1, dof=nu)
+    plan = _plan_refinement(pilot, res, levels, n_per, n_times, prec, chunk, prec.max_model_calls - calls,
+                            prec.max_evaluations - evals)
+    if plan is None:
+        return finish(pilot, False, "pilot", 1, dof=nu)
+    refine_root = root.spawn(1)[0]
+    all_vals, all_groups, all_n = [], [], []
+    per_group = 0                     # time levels per sub-stratum so far
+    add = REFINED_LEVELS              # levels to add to every sub-stratum in the next round
+    rounds = 0
+    n_sub = int(plan.m.sum())
+    while True:
+        t_seq, s_seq = _child_seq(refine_root, rounds).spawn(2)
+        lv, n_lv = _refined_levels(plan, n_times, tmap, t_seq, add)
+        out = _execute(model, data, process, lv, s_seq.spawn(len(lv)), n_lv, flags, chunk, executor)
+        all_vals.append(np.array([r[0] for r in out]))
+        all_groups.append(np.array([g for (_, _, g) in lv]))
+        all_n.append(n_lv)
+        calls += _calls(n_lv, chunk)
+        evals += int(np.sum(n_lv))
+        per_group += add
+        rounds += 1
+        value, cov, gvar, dof = _grouped_estimate(np.concatenate(all_vals), np.concatenate(all_groups))
+        run = _Run(value, cov, np.zeros(_K), int(sum(int(np.sum(n)) for n in all_n)), "stratified-monte-carlo",
+                   exact, denoising)
+        se, tol, met = status(run)
+        nu = _normalised_dof(gvar, dof, tol, qs)
+        if met and nu >= MIN_EFFECTIVE_DOF:
+            return finish(run, True, "refined", rounds + 1, per_group, plan, dof=nu)
+        # more levels in every sub-stratum: the variance falls like 1/levels, the degrees of freedom
+        # grow like levels - 1
+        ratio = float(np.max(np.where(tol > 0, (se / np.maximum(tol, 1e-300)) ** 2, np.inf)))
+        want = math.ceil(SAFETY * per_group * min(ratio, 1e12)) - per_group if not met else 0
+        if nu < MIN_EFFECTIVE_DOF:
+            want = max(want, math.ceil(1 + (per_group - 1) * MIN_EFFECTIVE_DOF / max(nu, 1e-12)) - per_group)
+        calls_per_level = _calls(np.repeat(plan.n, plan.m), chunk) / n_sub      # per added level, averaged
+        evals_per_level = float(np.sum(np.repeat(plan.n, plan.m))) / n_sub
+        room = int(min((prec.max_model_calls - calls) / (calls_per_level * n_sub),
+                       (prec.max_evaluations - evals) / (evals_per_level * n_sub)))
+        add = min(max(want, 1), room)
+        if add < 1:
+            return finish(run, met and nu >= MIN_EFFECTIVE_DOF, "refined", rounds + 1, per_group, plan, dof=nu)
+
+
+def _child_seq(root, *keys):
+    """A child of ``root`` at the given spawn keys (built, not spawned: ``root`` is not mutated)."""
+    return np.random.SeedSequence(entropy=root.entropy, spawn_key=tuple(root.spawn_key) + tuple(keys),
+                                  pool_size=root.pool_size)
 
 
 def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale=None) -> Estimate:
@@ -499,7 +840,35 @@ def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale
     bound = float(np.abs(grad) @ run.error_bound) + float(extra_bound)
     if scale is None:
         scale = float(np.abs(grad) @ np.abs(run.value))
-    return Estimate(val, math.sqrt(max(var, 0.0)), run.method, bound, run.n_samples, scale=scale)
+    se = math.sqrt(max(var, 0.0))
+    return Estimate(val, se, run.method, bound, run.n_samples, scale=scale, extra=_work_extra(run, grad, val, se))
+
+
+#: Keys of the work/design entries copied from a run into every Estimate's ``extra``.
+_WORK_KEYS = ("model_calls", "model_evaluations", "design", "stages", "n_times", "pilot_model_calls",
+              "pilot_samples", "levels_per_substratum", "n_substrata", "effective_dof", "max_model_calls", "max_samples", "call_cost")
+
+
+def _work_extra(run: _Run, grad, value, stderr) -> dict:
+    """``extra`` of an estimate from ``run``: the work done (model calls, evaluations, design) and the
+    precision: target, tolerance, achieved relative stderr and whether the target was met, where the
+    estimate is one of the quantities the target applies to (None otherwise)."""
+    info = run.info or {}
+    out = {k: info[k] for k in _WORK_KEYS if k in info}
+    target = info.get("target")
+    targeted = False
+    if target is not None:
+        nz = np.flatnonzero(grad)
+        targeted = nz.size == 1 and grad[nz[0]] == 1.0 and int(nz[0]) in info.get("quantities", ())
+    if targeted:
+        met = bool(info.get("target_met")) and bool(stderr <= target.tolerance(value))
+        out.update(precision_extra(target, value, stderr, met))
+        out["target_met"] = met
+    else:
+        out.update(precision_extra(None, value, stderr, None))
+        if target is not None:
+            out["target_applies_to"] = [_NAMES[q] for q in info.get("quantities", ())]
+    return out
 
 
 def _unit(k):
@@ -521,9 +890,11 @@ _COMMON_DOC = """
     score : callable, optional
         Instead of ``e``: the full score model ``score(x, s)``; then ``e = score - grad log p_eq``.
     n_samples : int
-        Total number of data samples (spread evenly over the time levels).
+        Total number of data samples (spread evenly over the time levels); default 2**15.  With a
+        precision target (``rtol``/``atol``): the samples of the pilot (default 2**12).
     n_times : int
-        Number of time strata (``"stratified"``, four levels each) or Gauss-Legendre nodes.
+        Number of time strata (``"stratified"``, four levels each) or Gauss-Legendre nodes; default
+        32.  With a precision target: the strata of the pilot (default 16, at least 8).
     scheme : {"stratified", "gauss-legendre"}
     time_map : {"auto", "linear", "log", "log-end", "logit"} or (alpha, beta, gamma)
         Time density used for the strata (see the module docstring).
@@ -538,6 +909,25 @@ _COMMON_DOC = """
         Unit of the result (nats by default, ``base=2`` for bits).
 """
 
+_TARGET_DOC = """    rtol, atol : float, optional
+        Precision target (accuracy on demand): run until ``stderr <= max(rtol |value|, atol)``
+        (:class:`nent_ref.quantities.precision.Target`).  Without them the design is fixed
+        (``n_samples``, ``n_times``: the same numbers as always).  With them, a pilot (the fixed
+        design with the pilot's ``n_samples``, ``n_times``) measures per stratum the time variance
+        and the per-sample variance; if it meets the target it is the result, otherwise a refined
+        design (:func:`nent_ref.quantities.precision.two_level_allocation`: strata cut into
+        sub-strata of two time levels, samples per level where the per-sample spread is) is run in
+        rounds (more levels per sub-stratum) until the target is met, and the pilot is discarded
+        (the final standard error is that of a fixed design, independent of the pilot's numbers).
+    max_model_calls, max_samples : int, optional
+        Caps of a targeted run (pilot included; defaults 2**14 calls and 2**22 samples).  A target
+        not met within them gives the estimate with its honest standard error,
+        ``extra["target_met"] = False`` and a PrecisionWarning.
+    call_cost : float, optional
+        Cost of one model call relative to the cost of one sample inside a call (default 256),
+        which sets how the refined design trades time levels (calls) for samples per level.
+"""
+
 
 def _prepare(e, data, process, s0, s1, score):
     check_process(process)
@@ -548,26 +938,51 @@ def _prepare(e, data, process, s0, s1, score):
 
 
 # --------------------------------------------------------------------------- public estimators
-def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=2 ** 15,
-                   n_times=32, scheme="stratified", time_map="auto", seed=0, executor=None,
-                   chunk_size=8192, base=None) -> Estimate:
+def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=None,
+                   n_times=None, scheme="stratified", time_map="auto", seed=0, executor=None,
+                   chunk_size=8192, base=None, rtol=None, atol=None, max_model_calls=None, max_samples=None,
+                   call_cost=None) -> Estimate:
     r"""Neural entropy :math:`S_{NN}(e) = \int_{s_0}^{s_1} D(s)\,\mathbb E_{p_s}\|e(x,s)\|^2\,ds` (eq. 3.2).
 
     The information (nats) that the model's control :math:`u = \sigma^2 e` injects into the
     reverse process (its Girsanov path cost).  Needs only samples of the data.
 
     Parameters
-    ----------""" + _COMMON_DOC + """
+    ----------""" + _COMMON_DOC + _TARGET_DOC + """
     Returns
     -------
     Estimate
-        Monte Carlo estimate with its standard error (and, for Gauss-Legendre, ``error_bound``).
+        Monte Carlo estimate with its standard error (and, for Gauss-Legendre, ``error_bound``);
+        ``extra`` reports the work (``model_calls``, ``model_evaluations``) and the precision
+        (``target``, ``tolerance``, ``relative_stderr``, ``target_met``).
+
+    Examples
+    --------
+    >>> import nent_ref as nr
+    >>> from nent_ref import reference_models as rm
+    >>> g, vp = nr.Gaussian([0.5], [[0.3]]), nr.VP(0.1, 16)
+    >>> est = nr.neural_entropy(rm.exact_e(g, vp), g, vp, rtol=0.01)
+    >>> est.extra["target_met"], est.stderr <= 0.01 * est.value
+    (True, True)
     """
     model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    prec, n_samples, n_times = _precision_options(rtol, atol, max_model_calls, max_samples, call_cost, (_NN,),
+                                                  scheme, n_samples, n_times)
     run = _run(model, data, process, s0, s1, exact=False, denoising=False, weighting="likelihood",
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
-               executor=executor, chunk_size=chunk_size)
+               executor=executor, chunk_size=chunk_size, precision=prec)
+    _warn_if_unmet(run, "neural_entropy")
     return _in_base(_estimate(run, _unit(_NN)), base)
+
+
+def _warn_if_unmet(run, what):
+    info = run.info or {}
+    if info.get("target") is not None and not info.get("target_met"):
+        qs = info["quantities"]
+        se = np.sqrt(np.maximum(np.diag(run.cov)[qs], 0.0))
+        warn_unmet(f"{what} ({', '.join(_NAMES[q] for q in qs)})", info["target"], run.value[qs], se,
+                   f"max_model_calls = {info['max_model_calls']}, max_samples = {info['max_samples']}; used "
+                   f"{info['model_calls']} calls and {info['model_evaluations']} samples", stacklevel=4)
 
 
 def _loss_unit(weighting):
@@ -576,12 +991,18 @@ def _loss_unit(weighting):
 
 
 def _in_base(est, base):
-    return est if base is None else est.in_base(base)
+    if base is None:
+        return est
+    out = est.in_base(base)
+    if out.extra.get("tolerance") is not None:          # the tolerance is in the unit of the value
+        out.extra["tolerance"] = out.extra["tolerance"] / log_base(base)
+    return out
 
 
 def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, form="exact",
-                          weighting="likelihood", n_samples=2 ** 15, n_times=32, scheme="stratified",
-                          time_map="auto", seed=0, executor=None, chunk_size=8192, base=None) -> Estimate:
+                          weighting="likelihood", n_samples=None, n_times=None, scheme="stratified",
+                          time_map="auto", seed=0, executor=None, chunk_size=8192, base=None, rtol=None,
+                          atol=None, max_model_calls=None, max_samples=None, call_cost=None) -> Estimate:
     r"""Entropy-matching loss, exact or in the denoising form that training code minimises.
 
     ``form="exact"``: :math:`L_{EM} = \int \lambda(s)\,\mathbb E_{p_s}\|e - e^*\|^2 ds` (eq. 3.1); needs
@@ -600,9 +1021,11 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
     :math:`(D/2)\log(1/s_0)`).
 
     Parameters
-    ----------""" + _COMMON_DOC + """
+    ----------""" + _COMMON_DOC + _TARGET_DOC + """
     form : {"exact", "denoising"}
     weighting : {"likelihood", "unit"}
+        A target (``rtol``/``atol``) applies to the returned value: :math:`L_{EM}` (exact form) or
+        :math:`L_{den}` (denoising form).
 
     Returns
     -------
@@ -617,16 +1040,21 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
     if base is not None and unit != NAT:
         raise ValueError("base converts nats only; the unit-weighted loss int v E|e - e*|^2 ds is in units of "
                          "forward time (not information): use weighting='likelihood' for nats or bits")
+    prec, n_samples, n_times = _precision_options(rtol, atol, max_model_calls, max_samples, call_cost,
+                                                  (_LEM,) if form == "exact" else (_DEN,), scheme, n_samples,
+                                                  n_times)
     kw = dict(weighting=weighting, n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map,
-              seed=seed, executor=executor, chunk_size=chunk_size)
+              seed=seed, executor=executor, chunk_size=chunk_size, precision=prec)
     if form == "exact":
         run = _run(model, data, process, s0, s1, exact=True, denoising=False, **kw)
+        _warn_if_unmet(run, "entropy_matching_loss")
         return _in_base(_estimate(run, _unit(_LEM)).with_unit(unit), base)
     if weighting == "likelihood" and s0 == 0.0:
         raise ValueError("form='denoising' with weighting='likelihood' needs s0 > 0: the e-independent "
                          "constant K diverges like (D/2) log(1/s0); pass e.g. s0=1e-5 or weighting='unit'")
     exact = has_exact_score(data)
     run = _run(model, data, process, s0, s1, exact=exact, denoising=True, **kw)
+    _warn_if_unmet(run, "entropy_matching_loss")
     den = _estimate(run, _unit(_DEN)).with_unit(unit)
     extra = {"form": "denoising", "weighting": weighting, "constant": None, "exact_equivalent": None}
     if exact:
@@ -640,8 +1068,8 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
                              scale=abs(den.value) + abs(const.value))
         extra["exact_equivalent"] = _in_base(equiv, base)
     den = _in_base(den, base)
-    return Estimate(den.value, den.stderr, den.method, den.error_bound, den.n_samples, den.unit, extra,
-                    den.scale)
+    return Estimate(den.value, den.stderr, den.method, den.error_bound, den.n_samples, den.unit,
+                    {**den.extra, **extra}, den.scale)
 
 
 def denoising_constant(data, process, s0, s1=None, *, weighting="likelihood", _from_run=None, **mc) -> Estimate:
@@ -747,9 +1175,10 @@ class Decomposition:
     denoising_constant: Estimate | None = None
 
 
-def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=2 ** 15,
-              n_times=32, scheme="stratified", time_map="auto", seed=0, executor=None, chunk_size=8192,
-              s_tot=None) -> Decomposition:
+def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=None,
+              n_times=None, scheme="stratified", time_map="auto", seed=0, executor=None, chunk_size=8192,
+              s_tot=None, rtol=None, atol=None, max_model_calls=None, max_samples=None,
+              call_cost=None) -> Decomposition:
     r"""Estimate S_NN, C and L_EM on one set of samples and check them against the exact S_tot.
 
     Checks :math:`L_{EM} = S_{tot} + S_{NN} - 2C` and :math:`(\sqrt{S_{tot}}-\sqrt{S_{NN}})^2 \le L_{EM}`
@@ -762,15 +1191,22 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     likelihood weighting when ``s0 > 0`` and the unit weighting otherwise (``extra["weighting"]``;
     the gap then compares with the unit-weighted L_EM of a separate run on the same seed).
 
+    A target (``rtol``/``atol``) applies to both :math:`S_{NN}` and :math:`L_{EM}` (the design
+    meets the sum of their normalised variances, so each is met); the unit-weighted run of
+    ``s0 = 0`` targets its own :math:`L_{EM}`.
+
     Parameters
-    ----------""" + _COMMON_DOC
+    ----------""" + _COMMON_DOC + _TARGET_DOC
     model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
     if s_tot is not None:
         check_s_tot(s_tot)
     weighting = "likelihood" if s0 > 0 else "unit"
+    prec, n_samples, n_times = _precision_options(rtol, atol, max_model_calls, max_samples, call_cost,
+                                                  (_NN, _LEM), scheme, n_samples, n_times)
     run = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="likelihood",
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
-               executor=executor, chunk_size=chunk_size)
+               executor=executor, chunk_size=chunk_size, precision=prec)
+    _warn_if_unmet(run, "decompose")
     if s_tot is None:
         s_tot = total_entropy(data, process, s0, s1)
     st, st_var = float(s_tot.value), float(s_tot.stderr) ** 2
@@ -800,9 +1236,12 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
         run_d = run
     else:
         # unit weighting needs its own run (the likelihood-weighted K diverges at s0 = 0)
+        prec_d = None if prec is None else _Precision(prec.target, (_LEM,), prec.max_model_calls,
+                                                      prec.max_evaluations, prec.call_cost)
         run_d = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="unit",
                      n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
-                     executor=executor, chunk_size=chunk_size)
+                     executor=executor, chunk_size=chunk_size, precision=prec_d)
+        _warn_if_unmet(run_d, "decompose (unit-weighted denoising run)")
     tag = {"weighting": weighting}
 
     def tagged(est):
