@@ -28,6 +28,7 @@ from .quantities.entropy import entropy_production_rate, total_entropy, kl_to_eq
 from .quantities import mixture_entropy as _mixture_entropy  # noqa: F401  (registers mixture quantities)
 from .quantities.mixture_entropy import cutoff_check
 from .quantities.neural import neural_entropy, entropy_matching_loss
+from .quantities.precision import PrecisionWarning
 from .quantities.speed import speed_limit
 from .quantities import bounds, ot, reference_models, sde
 from .quantities.adapters import from_jax, from_torch
@@ -40,7 +41,7 @@ __all__ = [
     "GaussianMixture", "Empirical", "entropy_production_rate", "total_entropy", "kl_to_equilibrium",
     "rate_curve", "cutoff_check", "neural_entropy", "entropy_matching_loss", "speed_limit", "validate",
     "bounds", "ot", "reference_models", "sde", "rg", "statmech", "cases", "specs", "conformance",
-    "from_torch", "from_jax",
+    "from_torch", "from_jax", "PrecisionWarning",
 ]
 
 #: Module paths of releases before the layered layout -> where the module lives now.  They keep

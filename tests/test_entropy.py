@@ -306,3 +306,12 @@ def test_rate_unit_is_nat_per_time_for_every_data_type():
         assert nr.entropy_production_rate(data, proc, 0.3, base=2, **opts).unit == "bit/time"
     # the separated-atoms closed form at a tiny cutoff carries the unit too
     assert nr.entropy_production_rate(Empirical([[0.0], [1.0]]), proc, 1e-40).unit == "nat/time"
+
+
+def test_closed_forms_accept_numerical_options_as_no_ops():
+    # generic code can pass one precision target (or seed) to any data type; a closed form meets any target
+    g, proc = nr.Gaussian([0.3], [[2.0]]), nr.VP(0.1, 16.0)
+    exact = nr.total_entropy(g, proc)
+    assert nr.total_entropy(g, proc, rtol=1e-3, atol=1e-3, seed=1, n_samples=2048).value == exact.value
+    with pytest.raises(TypeError, match="rtoll"):
+        nr.total_entropy(g, proc, rtoll=1e-3)

@@ -51,7 +51,7 @@ from ..core.mixture import Empirical, GaussianMixture
 from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule
 from ..quantities import bounds
 from ..quantities.entropy import kl_to_equilibrium, total_entropy
-from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, DEFAULT_N_SAMPLES, MIN_MC_SAMPLES
+from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, MIN_MC_SAMPLES
 from ..quantities.speed import SpeedLimitResult, speed_limit
 from . import cases
 
@@ -113,7 +113,7 @@ QUANTITIES = {q.name: q for q in (
 
 #: Defaults of the ``accuracy`` object (filled into the canonical form).  ``rtol: null`` means the
 #: library's quadrature default (1e-10 in 1-D, 1e-8 in 2-D).
-ACCURACY_DEFAULTS = {"method": "auto", "n_samples": DEFAULT_N_SAMPLES, "seed": 0, "rtol": None}
+ACCURACY_DEFAULTS = {"method": "auto", "n_samples": None, "seed": 0, "rtol": None, "atol": None, "max_samples": None}
 #: Defaults of the W2 options (filled in when ``speed_limit`` is asked for; see nr.speed_limit).
 W2_DEFAULTS = {"w2_method": "auto", "w2_samples": 1000, "w2_pairs": 8, "w2_seed": 0}
 _METHODS = ("auto", "closed-form", "quadrature", "monte-carlo")
@@ -609,21 +609,23 @@ def _normalize_accuracy(a, path: str, data: dict, quantities: list) -> dict:
         raise SpecError(_join(path, "method"), f"quadrature is available for D <= 2 only (the data have D = {D}); "
                                                "use 'monte-carlo' or 'auto'")
     out["method"] = method
-    out["n_samples"] = _int(a.get("n_samples", ACCURACY_DEFAULTS["n_samples"]), _join(path, "n_samples"),
-                            MIN_MC_SAMPLES)
+    n = a.get("n_samples")
+    out["n_samples"] = None if n is None else _int(n, _join(path, "n_samples"), MIN_MC_SAMPLES)
     out["seed"] = _seed(a.get("seed", ACCURACY_DEFAULTS["seed"]), _join(path, "seed"))
-    rtol = a.get("rtol")
-    if rtol is not None:
-        rtol = _float(rtol, _join(path, "rtol"), positive=True)
-        if not rtol < 1:
-            raise SpecError(_join(path, "rtol"), f"must be below 1 (got {rtol!r})")
-        # Extension point: when Monte Carlo gains precision targets (rtol/atol), accept them here and map
-        # them in accuracy_options; today rtol is the quadrature tolerance only.
-        if D > 0 and resolve_method(data, method) not in ("quadrature", "closed-form"):
-            raise SpecError(_join(path, "rtol"), "is the quadrature tolerance, but these data are computed by Monte "
-                                                 "Carlo (set its precision with n_samples; Monte Carlo precision "
-                                                 "targets are not available in this version)")
-    out["rtol"] = rtol
+    for key in ("rtol", "atol"):
+        val = a.get(key)
+        if val is not None:
+            val = _float(val, _join(path, key))
+            if not 0 <= val or (key == "rtol" and not val < 1):
+                raise SpecError(_join(path, key), f"must be {'in [0, 1)' if key == 'rtol' else '>= 0'} (got {val!r})")
+        out[key] = val
+    if out["rtol"] == 0 and out["atol"] in (None, 0):
+        raise SpecError(_join(path, "rtol"), "rtol = 0 needs a positive atol (a precision target of zero is never met)")
+    cap = a.get("max_samples")
+    out["max_samples"] = None if cap is None else _int(cap, _join(path, "max_samples"), MIN_MC_SAMPLES)
+    if out["max_samples"] is not None and out["n_samples"] is not None and out["rtol"] is None and out["atol"] is None:
+        raise SpecError(_join(path, "max_samples"), "caps a run to a precision target (rtol/atol); with a fixed "
+                                                    "n_samples and no target it has no effect: give one or the other")
     if "speed_limit" in quantities or any(k in a for k in W2_DEFAULTS):
         w2m = a.get("w2_method", W2_DEFAULTS["w2_method"])
         if w2m not in _W2_METHODS:
@@ -737,12 +739,6 @@ class Case:
                 if acc["method"] == "quadrature" and D > 2:
                     raise SpecError(_join(self.path, "accuracy.method"), "quadrature is available for D <= 2 only "
                                                                          f"(the data file holds D = {D})")
-                auto_quad = D <= 2 and self._data.n_atoms <= AUTO_QUADRATURE_MAX_COMPONENTS
-                if acc["rtol"] is not None and (acc["method"] == "monte-carlo"
-                                                or (acc["method"] == "auto" and not auto_quad)):
-                    raise SpecError(_join(self.path, "accuracy.rtol"), "is the quadrature tolerance, but these data "
-                                                                       "are computed by Monte Carlo (set its "
-                                                                       "precision with n_samples)")
         return self._data
 
     @property
@@ -831,17 +827,21 @@ def load_cases(source, *, base_dir=None) -> list[Case]:
 def accuracy_options(case: Case) -> dict:
     """Keyword options for :func:`nent_ref.total_entropy` and friends from the spec's ``accuracy``.
 
-    Gaussian/Dirac: ``method`` only (closed form).  Mixtures and empirical data: ``method``, and
-    ``n_samples`` + ``seed`` (Monte Carlo) and ``rtol`` (quadrature, when given).  This is the one place
-    the accuracy fields map to library options: when Monte Carlo gains ``rtol``/``atol`` precision targets,
-    map them here (and accept them in the ``accuracy`` check).
+    The one place the accuracy fields become library options.  Gaussian/Dirac: ``method`` only (closed
+    form).  Mixtures and empirical data: ``method`` and ``seed``, and each of ``n_samples``, ``rtol``,
+    ``atol``, ``max_samples`` that the spec gives (a null field takes the library's default).  Their meaning
+    is the library's: Monte Carlo with ``n_samples`` alone is a fixed run; with ``rtol``/``atol`` (or neither
+    field) it runs to the precision target ``stderr <= max(rtol |value|, atol)`` (default rtol = atol =
+    1e-3, at most ``max_samples`` = 2**20 per point), ``n_samples`` being the pilot; for quadrature
+    ``rtol``/``atol`` are the cubature tolerances (default rtol 1e-10 in 1-D, 1e-8 in 2-D).
     """
     acc, data = case.spec["accuracy"], case.spec["data"]
     if data["kind"] in ("gaussian", "dirac"):
         return {} if acc["method"] == "auto" else {"method": acc["method"]}
-    opts = {"method": acc["method"], "n_samples": acc["n_samples"], "seed": acc["seed"]}
-    if acc["rtol"] is not None:
-        opts["rtol"] = acc["rtol"]
+    opts = {"method": acc["method"], "seed": acc["seed"]}
+    for key in ("n_samples", "rtol", "atol", "max_samples"):
+        if acc.get(key) is not None:
+            opts[key] = acc[key]
     return opts
 
 
@@ -865,7 +865,7 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
     data, proc = case.data, case.process
     s0, s1 = spec["window"]["s0"], spec["window"]["s1"]
     opts = accuracy_options(case)
-    mc_opts = dict(opts, executor=executor) if executor is not None and "n_samples" in opts else opts
+    mc_opts = dict(opts, executor=executor) if executor is not None and "seed" in opts else opts
     say = progress or (lambda msg: None)
     out = {}
     stot = None
@@ -899,7 +899,7 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
         pop_opts = accuracy_options(_bare_case(pop_spec, case.base_dir))
         if "seed" in pop_opts:
             pop_opts["seed"] = _child_seed(pop_opts["seed"], 1)
-        if executor is not None and "n_samples" in pop_opts:
+        if executor is not None and "seed" in pop_opts:
             pop_opts["executor"] = executor
         out["S_tot_population"] = total_entropy(pop, proc, s0, s1, **pop_opts)
     if "speed_limit" in wanted:

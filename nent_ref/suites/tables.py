@@ -113,8 +113,6 @@ PAPER_SIZES = (10, 100, 1000)
 PAPER_MEMORISER_PRESETS = ("official-mlp-D2", "official-mlp-D9")
 
 
-#: Monte Carlo sample size of the ``paper`` suite (per KL; standard errors are reported).
-PAPER_N_SAMPLES = 2 ** 16
 
 
 #: End of the efficiency window for processes whose clock diverges at T (SL): T - 1e-3.
@@ -138,7 +136,8 @@ def paper_specs(options=None) -> list[dict]:
 
     Memoriser rows ``paper/<preset>/<process>/memoriser-N<n>`` for :data:`PAPER_MEMORISER_PRESETS`: the exact
     S_tot(EPS, T) of n atoms drawn from the mixture (n in :data:`PAPER_SIZES`), the entropy a network that
-    memorises its training set must store.  Monte Carlo with :data:`PAPER_N_SAMPLES` samples, seeds from
+    memorises its training set must store.  Monte Carlo to the library's default precision (stderr <=
+    max(1e-3 |value|, 1e-3) per quantity, nent_ref.quantities.mixture_entropy.DEFAULT_RTOL), seeds from
     ``options.seed``; 2-D mixtures by cubature.
     """
     seed = _spec_seed(getattr(options, "seed", 0))
@@ -149,8 +148,7 @@ def paper_specs(options=None) -> list[dict]:
         for pname in PAPER_PROCESSES:
             proc = processes()[pname]
             base = f"paper/{preset}/{pname}"
-            acc = {"seed": [seed, 6, k], "n_samples": PAPER_N_SAMPLES,
-                   "w2_samples": 500, "w2_pairs": 6, "w2_seed": [seed, 7, k]}
+            acc = {"seed": [seed, 6, k], "w2_samples": 500, "w2_pairs": 6, "w2_seed": [seed, 7, k]}
             process = {"kind": "preset", "name": pname}
             main = ["S_tot", "kl_s0_eq", "kl_s1_eq"] + ([] if proc.singular_at_T else ["speed_limit"])
             out.append({"id": base, "data": data, "process": process, "window": {"s0": EPS, "s1": proc.T},
@@ -162,15 +160,14 @@ def paper_specs(options=None) -> list[dict]:
             for label, (a, b) in (("S_tot", windows["S_tot"]), ("S_NN", windows["S_NN"])):
                 out.append({"id": f"{base}/official-{label}-window", "data": data, "process": process,
                             "window": {"s0": a, "s1": b}, "quantities": ["S_tot"],
-                            "accuracy": {"seed": [seed, 10, k, len(label)], "n_samples": PAPER_N_SAMPLES}})
+                            "accuracy": {"seed": [seed, 10, k, len(label)]}})
             if preset in PAPER_MEMORISER_PRESETS:
                 for n in PAPER_SIZES:
                     out.append({"id": f"{base}/memoriser-N{n}",
                                 "data": {"kind": "empirical",
                                          "generator": {"sample": data, "n": n, "seed": [seed, 8, k, n]}},
                                 "process": process, "window": {"s0": EPS, "s1": proc.T}, "quantities": ["S_tot"],
-                                "accuracy": {"method": "monte-carlo", "seed": [seed, 9, k, n],
-                                             "n_samples": PAPER_N_SAMPLES}})
+                                "accuracy": {"method": "monte-carlo", "seed": [seed, 9, k, n]}})
     return out
 
 
@@ -224,14 +221,15 @@ def empirical_specs(options=None) -> list[dict]:
     """Specs of the ``empirical`` suite, the memoriser baseline: N atoms drawn from the ``mixture-<D>d`` preset
     (D in 2, 3, 6, 9; N in :data:`EMPIRICAL_SIZES`) under the canonical processes, window [EPS, T]: S_tot,
     both KLs, the mean Dirac KL (the upper end of KL(p_s0^emp || p_eq)), log N and the population's
-    S_tot on the same window.  Monte Carlo with 2**15 samples, quadrature in 2-D for N <= 64."""
+    S_tot on the same window.  Monte Carlo to the library's default precision (stderr <= max(1e-3 |value|,
+    1e-3)), quadrature in 2-D for N <= 64."""
     seed = _spec_seed(getattr(options, "seed", 0))
     return [{"id": f"empirical/mixture-{dim}d-N{N}/{pname}",
              "data": {"kind": "empirical", "generator": {"sample": {"kind": "preset", "name": f"mixture-{dim}d"},
                                                          "n": N, "seed": [seed, dim, N]}},
              "process": {"kind": "preset", "name": pname}, "window": {"s0": EPS, "s1": proc.T},
              "quantities": ["S_tot", "kl_s0_eq", "kl_s1_eq", "mean_dirac_kl_s0", "log_N", "S_tot_population"],
-             "accuracy": {"seed": [seed, dim, N, 1], "n_samples": 2 ** 15}}
+             "accuracy": {"seed": [seed, dim, N, 1]}}
             for pname, proc in processes().items() for dim in MIXTURE_DIMS for N in EMPIRICAL_SIZES]
 
 
