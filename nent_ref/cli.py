@@ -393,8 +393,11 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
     v.add_argument("--factory", action="store_true",
                    help="call the target as f(data, process) first to build the model")
     v.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="master seed (default 0)")
-    v.add_argument("--n-samples", type=_int_at_least(2, "--n-samples"), default=2 ** 15,
-                   help="Monte Carlo samples (default 32768)")
+    v.add_argument("--n-samples", type=_int_at_least(2, "--n-samples"), default=None,
+                   help="Monte Carlo samples (default 32768 over 32 time strata; with --rtol/--atol the pilot)")
+    v.add_argument("--rtol", type=float, default=None,
+                   help="precision target: stop when every stderr <= max(rtol |value|, atol) (S_NN, L_EM, C)")
+    v.add_argument("--atol", type=float, default=None, help="absolute precision target in nats (see --rtol)")
     v.add_argument("--batch-size", type=_int_at_least(1, "--batch-size"), default=None,
                    help="rows per model call, every call padded to it (default: the adapter's, else 256)")
     v.add_argument("--s0", type=float, default=None, help="start time (default 0, 1e-5 for Dirac data)")
@@ -516,7 +519,7 @@ def _run_validate(args) -> int:
                               "model") from None
     with executor_for(TableOptions(workers=args.workers)) as executor:
         report = validate(model, data, process, args.s0, args.s1, score=args.score, n_samples=args.n_samples,
-                          seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
+                          rtol=args.rtol, atol=args.atol, seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
                           executor=executor, chunk_size=args.batch_size, max_l_em=args.max_l_em,
                           max_l_em_fraction=args.max_l_em_fraction, max_kl_bound=args.max_kl_bound,
                           gate_z=args.gate_z, base=args.base)

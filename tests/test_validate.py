@@ -548,3 +548,13 @@ def test_docs_walkthrough_reproduces_documented_numbers(capsys):
     for line in documented.splitlines():              # the gate and check lines as printed
         if line.strip().startswith(("[FAIL]", "[PASS]", "[off ]", "verdict")):
             assert line.strip() in printed, line
+
+
+def test_validate_reaches_a_requested_precision():
+    # issue 13 (accuracy on demand): validate passes rtol to the targeted design and reports what it reached
+    g, proc = nr.Gaussian([0.4], [[0.7]]), nr.VP(0.1, 16.0)
+    rep = nr.validate(rm.exact_e(g, proc), g, proc, rtol=0.02, curves=False, seed=1)
+    assert rep.settings["precision_target"] == {"rtol": 0.02}
+    assert rep.s_nn.stderr <= 0.02 * abs(rep.s_nn.value) * (1 + 1e-12)
+    assert rep.s_nn.extra.get("target_met") is True and rep.s_nn.extra.get("model_calls", 0) > 0
+    assert abs(rep.s_nn.z_score(rep.s_tot.value)) < 5 and rep.passed

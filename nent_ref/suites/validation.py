@@ -92,7 +92,7 @@ from ..core.mixture import Empirical, GaussianMixture
 from ..core.processes import VE, VP, SL, CosineSchedule, check_process
 from ..quantities.adapters import DEFAULT_BATCH_SIZE, FixedBatchModel, adapt, is_adapter
 from ..quantities.entropy import total_entropy
-from ..quantities.neural import (LEVELS_PER_STRATUM, RateCurves, check_atom_cutoff, check_s_tot, decompose,
+from ..quantities.neural import (LEVELS_PER_STRATUM, PILOT_N_SAMPLES, PILOT_N_TIMES, RateCurves, check_atom_cutoff, check_s_tot, decompose,
                                  entropy_matching_loss, rate_curves)
 from . import cases
 
@@ -473,7 +473,8 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=2 ** 15, n_times=32,
+def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=None, n_times=None,
+             rtol=None, atol=None, max_model_calls=None,
              scheme="stratified", seed=0, executor=None, chunk_size=None, threshold=5.0,
              max_l_em=DEFAULT_MAX_L_EM, max_l_em_fraction=DEFAULT_MAX_L_EM_FRACTION,
              max_kl_bound=DEFAULT_MAX_KL_BOUND, gate_z=DEFAULT_GATE_Z, base=None, curves=True,
@@ -497,7 +498,12 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=2 
     score : bool, optional
         The model returns the full score.  Default: the adapter's ``kind``, else False.
     n_samples, n_times, scheme, seed, executor
-        Monte Carlo design, as in :func:`nent_ref.neural_entropy`.  A SeedSequence, Generator or
+        Monte Carlo design, as in :func:`nent_ref.neural_entropy`: by default a fixed design of 2**15
+        samples over 32 time strata; with ``rtol``/``atol`` they describe the pilot.
+    rtol, atol, max_model_calls
+        Precision target of S_NN, L_EM and C (``stderr <= max(rtol |value|, atol)``), reached by the
+        optimal allocation of :func:`nent_ref.neural_entropy`; the report gives the achieved stderrs and the
+        number of model calls.  A SeedSequence, Generator or
         ``None`` seed is turned into one SeedSequence whose entropy and spawn key are recorded in
         ``settings["seed"]``; the runs are seeded from its state, so the same SeedSequence (or a
         new one with the recorded entropy and spawn key) reproduces the report.
@@ -564,7 +570,12 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=2 
         raise ValueError(f"max_kl_bound needs a process with an equilibrium (the bound is KL(p_s1 || p_eq) + L_EM); "
                          f"{process!r} has none: use max_l_em")
     scale = log_base(base)                    # validates base
-    n_samples, n_times = count("n_samples", n_samples, 2), count("n_times", n_times, 2)
+    target = {k: v for k, v in (("rtol", rtol), ("atol", atol), ("max_model_calls", max_model_calls))
+              if v is not None}
+    # without a target: the fixed design (2**15 samples over 32 strata by default); with one, n_samples and
+    # n_times describe the pilot of the precision-targeted design (nent_ref.quantities.neural)
+    n_samples = count("n_samples", (PILOT_N_SAMPLES if target else 2 ** 15) if n_samples is None else n_samples, 2)
+    n_times = count("n_times", (PILOT_N_TIMES if target else 32) if n_times is None else n_times, 2)
     if chunk_size is None:
         # the samples per time level of the design (no padding there), at most 256; an adapter that pads
         # (a compiled model: one input shape) sets the batch, one that does not sets an upper limit
@@ -589,7 +600,7 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=2 
     kw = {"e": None, "score": calls} if score else {"e": calls, "score": None}
     engine_chunk = max(_ENGINE_CHUNK, batch)
     mc = dict(n_samples=n_samples, n_times=n_times, scheme=scheme, seed=run_seed, executor=executor,
-              chunk_size=engine_chunk)
+              chunk_size=engine_chunk, **target)
     if s_tot is None:
         s_tot = total_entropy(data, process, s0, s1, **(s_tot_options or {}))
     else:
@@ -644,7 +655,8 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=2 
     settings = {"n_samples": dec.s_nn.n_samples, "n_times": int(n_times), "scheme": scheme,
                 "seed": _seed_setting(seed, root), "threshold": threshold, "score_model": bool(score),
                 "chunk_size": batch, "gate_z": gate_z, "base": base,
-                "gates": {k: v for k, v in limits.items()}, "model_calls": stats.to_dict()}
+                "gates": {k: v for k, v in limits.items()}, "model_calls": stats.to_dict(),
+                "precision_target": dict(target) or None}
     if isinstance(run_seed, list) and not isinstance(seed, (list, tuple, np.ndarray)):
         settings["run_seed"] = run_seed
     c = _conv
