@@ -423,7 +423,7 @@ def test_spec_commands_document_exit_codes(capsys):
             main(argv)
         text = capsys.readouterr().out
         assert exc.value.code == 0 and "exit status:" in text and "1    a check" in text
-    assert "``check``: a claim failed" in cli.__doc__
+    assert "for ``check``, a claim failed" in cli.__doc__
     with pytest.raises(SystemExit) as exc:
         main(["conformance"])
     assert exc.value.code == 2 and "one of the arguments --emit --list is required" in capsys.readouterr().err

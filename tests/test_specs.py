@@ -327,8 +327,10 @@ def _bad(**patch):
      "sum to one"),
     (_bad(data={"kind": "mixture", "weights": [0.5, 0.5], "means": [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]],
                 "stds": [1.0, 1.0]}, accuracy={"method": "quadrature"}), "accuracy.method", "D <= 2"),
-    (_bad(data={"kind": "mixture", "weights": [0.5, 0.5], "means": [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]],
-                "stds": [1.0, 1.0]}, accuracy={"rtol": 1e-9}), "accuracy.rtol", "Monte Carlo"),
+    (_bad(accuracy={"rtol": 1.5}), "accuracy.rtol", r"in \[0, 1\)"),
+    (_bad(accuracy={"rtol": 0.0}), "accuracy.rtol", "positive atol"),
+    (_bad(accuracy={"atol": -1.0}), "accuracy.atol", ">= 0"),
+    (_bad(accuracy={"n_samples": 4096, "max_samples": 8192}), "accuracy.max_samples", "no effect"),
     (_bad(data={"kind": "empirical", "points": [[0.0]], "file": "x.npy", "sha256": "0" * 64}, window={"s0": 0.1, "s1": 1.0}),
      "data", "exactly one of points"),
     (_bad(data={"kind": "empirical", "file": "x.npy"}, window={"s0": 0.1, "s1": 1.0}), "data.sha256", "missing"),
@@ -361,9 +363,6 @@ def test_file_problems_name_the_field(tmp_path):
     big = np.zeros((70, 3)) + np.arange(70)[:, None]
     np.save(tmp_path / "big.npy", big)
     spec["data"] = {"kind": "empirical", "file": "big.npy", "sha256": specs.file_sha256(tmp_path / "big.npy")}
-    spec["accuracy"] = {"rtol": 1e-9}
-    with pytest.raises(SpecError, match=r"^accuracy\.rtol: is the quadrature tolerance"):
-        Case(spec, base_dir=tmp_path).data                 # noqa: B018
     spec["accuracy"] = {"method": "quadrature"}
     with pytest.raises(SpecError, match=r"^accuracy\.method: quadrature is available for D <= 2 only"):
         Case(spec, base_dir=tmp_path).data                 # noqa: B018
@@ -373,3 +372,15 @@ def test_file_problems_name_the_field(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(SpecError, match="not valid JSON"):
         specs.load_cases(tmp_path / "broken.json")
+
+
+def test_monte_carlo_precision_targets_in_specs():
+    # a spec's rtol/atol reach the Monte Carlo estimators (precision targets) and the quadrature (tolerances)
+    mix = {"kind": "mixture", "weights": [0.5, 0.5], "means": [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]],
+           "stds": [1.0, 0.5]}
+    case = specs.Case({"data": mix, "process": {"kind": "sl", "sigma0": 1.0}, "window": {"s0": 0.0, "s1": 0.5},
+                       "quantities": ["S_tot"], "accuracy": {"rtol": 2e-3, "atol": 1e-6, "seed": 3}})
+    assert specs.accuracy_options(case) == {"method": "auto", "seed": 3, "rtol": 2e-3, "atol": 1e-6}
+    est = specs.compute(case)["S_tot"]
+    assert est.method.startswith("monte-carlo") and est.stderr <= 2e-3 * est.value
+    assert est.value == nr.total_entropy(case.data, case.process, 0.0, 0.5, rtol=2e-3, atol=1e-6, seed=3).value
