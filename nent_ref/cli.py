@@ -350,7 +350,7 @@ def _dispatch(args) -> int:
     raise _UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse enforces it
 
 
-# --------------------------------------------------------------------------- validate (nent_ref.validation)
+# --------------------------------------------------------------------------- validate (nent_ref.suites.validation)
 def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
     """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME [parameters]``."""
     v = sub.add_parser(

@@ -1,20 +1,20 @@
 r"""Data distributions with exact forward marginals: :class:`Gaussian` and :class:`Dirac`.
 
-Under any linear process of :mod:`nent_ref.processes`, data :math:`N(m, S)` diffuse to
+Under any linear process of :mod:`nent_ref.core.processes`, data :math:`N(m, S)` diffuse to
 
 .. math:: p_s = N\big(\mu(s)\, m,\; \mu(s)^2 S + v(s) I\big),
 
 so a Gaussian stays Gaussian and a Dirac atom at ``m`` becomes :math:`N(\mu m, v I)` for
 ``s > 0``.  Both are stored through the eigendecomposition of the covariance,
 :math:`S = U \operatorname{diag}(\lambda) U^T`, which the diffusion keeps (eigenvalues
-:math:`\mu^2\lambda + v`); every closed form in :mod:`nent_ref.entropy` works on
+:math:`\mu^2\lambda + v`); every closed form in :mod:`nent_ref.quantities.entropy` works on
 ``(|m|^2, lambda)`` only.
 
 References
 ----------
 Song et al., "Score-based generative modeling through stochastic differential equations", ICLR 2021
 (marginals of linear SDEs); Cover & Thomas, *Elements of Information Theory* (2006), sections 8.4 and
-8.6 (Gaussian entropy and KL); THEORY.md section 4.
+8.6 (Gaussian entropy and KL); docs/theory.md section 4.
 """
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ class Gaussian:
 
     def sample(self, n: int, seed=None) -> np.ndarray:
         """n independent draws, shape (n, D), reproducible from ``seed`` (see
-        :func:`nent_ref._checks.rng`: an int, a sequence of ints, a SeedSequence or a Generator)."""
+        :func:`nent_ref.core.checks.rng`: an int, a sequence of ints, a SeedSequence or a Generator)."""
         n = count("n", n, 0)
         rng = _rng(seed)
         z = rng.standard_normal((n, self.dim))

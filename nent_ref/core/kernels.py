@@ -15,7 +15,7 @@ Stable public signatures (other modules, e.g. the SDE engine, call these per tim
 
     empirical_logpdf_score(x, atoms, log_weights, mu, v) -> (logp, score)
         the isotropic mixture sum_i w_i N(x; mu a_i, v I) that N atoms a_i become at a
-        forward time with mean coefficient mu and variance v (THEORY.md section 4).
+        forward time with mean coefficient mu and variance v (docs/theory.md section 4).
 
 Both are numerically stable (log-sum-exp: no underflow far from every component, no NaN
 when one component dominates; a component energy that overflows the plain sum of squares is

@@ -265,7 +265,7 @@ class GaussianMixture:
 
     def sample(self, n: int, seed=None) -> np.ndarray:
         """n independent draws, shape (n, D), reproducible from ``seed`` (an int, a sequence of
-        ints, a SeedSequence or a Generator; see :func:`nent_ref._checks.rng`)."""
+        ints, a SeedSequence or a Generator; see :func:`nent_ref.core.checks.rng`)."""
         rng = _rng(seed)
         return _sample_mixture(self, rng, count("n", n, 0))
 

@@ -16,7 +16,7 @@ References
 ----------
 Song et al., "Score-based generative modeling through stochastic differential equations",
 ICLR 2021 (VP and VE).  Nichol & Dhariwal, "Improved denoising diffusion probabilistic models",
-ICML 2021 (cosine schedule).  THEORY.md section 1 (SL, VPx).
+ICML 2021 (cosine schedule).  docs/theory.md section 1 (SL, VPx).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Numba kernels for :mod:`nent_ref.ot`, each beside a plain-numpy reference twin.
+"""Numba kernels for :mod:`nent_ref.quantities.ot` (also `nr.ot`), each beside a plain-numpy reference twin.
 
 Private module.  Every kernel works in float64 with the squared Euclidean cost
 ``C_ij = |x_i - y_j|^2`` (computed as a sum of squared differences, so identical
@@ -197,7 +197,7 @@ def lap_solve_shifted(C, alpha):
     assignments): only the column reduction sees alpha, ``v_j = min_i (C_ij + alpha_i)``, which
     starts the rows at ``u_i = -alpha_i``; everything else is row-wise or uses reduced costs, and
     the potentials returned refer to C itself.  Row offsets that make the rows alike (see
-    ``nent_ref.ot._normalising_map``) leave far fewer rows to the shortest-path phase.
+    ``nent_ref.quantities.ot._normalising_map``) leave far fewer rows to the shortest-path phase.
     """
     n = C.shape[0]
     col4row = np.full(n, -1, np.int64)

@@ -116,7 +116,7 @@ class FixedBatchModel:
 
     ``memo_bytes > 0`` keeps the outputs of up to that many bytes of calls and answers a call with
     byte-identical ``(x, s)`` from memory (exact for a deterministic model; nent_ref repeats a run
-    with the same seed, e.g. the unit-weighted denoising run of :func:`nent_ref.neural.decompose`).
+    with the same seed, e.g. the unit-weighted denoising run of :func:`nent_ref.quantities.neural.decompose`).
     The memory is not pickled (a process pool gets an empty one).
 
     ``stats`` (:class:`CallStats`) counts calls, rows, padding and the time spent in ``fn``.

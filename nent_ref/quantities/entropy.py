@@ -1,6 +1,6 @@
 r"""Entropy production of the forward process: rate, total, and KL to equilibrium.
 
-Definitions (THEORY.md section 2; forward time ``s``, data at ``s = 0``, nats unless ``base=``):
+Definitions (docs/theory.md section 2; forward time ``s``, data at ``s = 0``, nats unless ``base=``):
 
 .. math::
     \dot S(s) = D(s)\, \mathbb E_{p_s} \big\| \nabla\log p_{eq} - \nabla \log p_s \big\|^2 \ge 0,
@@ -19,7 +19,7 @@ private ``_rate``, ``_kl_eq`` and ``_total``); Gaussian and Dirac data are close
 
 References
 ----------
-Premkumar, "Neural entropy" (2024/2025) and THEORY.md; Seifert, Rep. Prog. Phys. 75, 126001 (2012).
+Premkumar, "Neural entropy" (2024/2025) and docs/theory.md; Seifert, Rep. Prog. Phys. 75, 126001 (2012).
 """
 from __future__ import annotations
 

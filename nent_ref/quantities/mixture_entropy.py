@@ -4,7 +4,7 @@ Data types
 ----------
 :class:`GaussianMixture` ``(weights, means, covs)`` with ``covs`` of shape (K, D, D) (full),
 (K, D) (diagonal variances) or (K,) (isotropic variances); :class:`Empirical` ``(points,
-weights=None)``, N atoms in D dimensions.  Under every linear process (THEORY.md section 4)
+weights=None)``, N atoms in D dimensions.  Under every linear process (docs/theory.md section 4)
 
 .. math:: p_s = \sum_k w_k\, N\big(\mu(s) m_k,\; \mu(s)^2 S_k + v(s) I\big),
 
@@ -46,7 +46,7 @@ types with the options
   ``tolerance``, ``relative_stderr``, ``target_met``, ``n_samples_each``, ``stages``,
   ``max_samples``.  Other options: ``n_samples`` (at least :data:`MIN_MC_SAMPLES`
   = 1024, below which the standard error is not calibrated: ValueError), ``seed`` (validated by
-  :func:`nent_ref._checks.seed_sequence`: an int, a sequence of ints, a SeedSequence, or a
+  :func:`nent_ref.core.checks.seed_sequence`: an int, a sequence of ints, a SeedSequence, or a
   Generator, which contributes a spawned child; the result is a deterministic function of
   it), ``executor`` (any
   ``concurrent.futures.Executor``; a dask.distributed ``client.get_executor()`` runs on a
@@ -64,12 +64,12 @@ Empirical data need times ``> 0``: :math:`S_{tot}(s_0, T)` diverges like
 below the rounding of the atom itself, :func:`cutoff_check` decides: the separated-atoms closed
 form (``mean Dirac KL - H(w)``, exact to double precision; method label
 ``"closed-form (separated atoms)"``) when distinct atoms are at least :data:`SEPARATION_MIN`
-noise widths apart, a ValueError naming the smallest safe cutoff otherwise.  :func:`nent_ref.entropy.rate_curve` gives :math:`\dot S(s)` on a grid with
+noise widths apart, a ValueError naming the smallest safe cutoff otherwise.  :func:`nent_ref.quantities.entropy.rate_curve` gives :math:`\dot S(s)` on a grid with
 log-spaced nodes near ``s0``.
 
 References
 ----------
-Premkumar, "Neural entropy" (2024/2025); THEORY.md sections 2 and 4; Piessens et al.,
+Premkumar, "Neural entropy" (2024/2025); docs/theory.md sections 2 and 4; Piessens et al.,
 QUADPACK (1983) for the Gauss-Kronrod rule.
 """
 from __future__ import annotations
@@ -229,7 +229,7 @@ def _quad_expectation(data, process, s, kind, rtol, atol=0.0):
 
 # --------------------------------------------------------------------------- Monte Carlo
 def _root_seed(seed):
-    """The root SeedSequence of a Monte Carlo run (:func:`nent_ref._checks.seed_sequence`: a
+    """The root SeedSequence of a Monte Carlo run (:func:`nent_ref.core.checks.seed_sequence`: a
     Generator contributes a spawned child, so the result never depends on how work is split)."""
     return seed_sequence(seed, "seed")
 
@@ -560,7 +560,7 @@ def cutoff_check(data, process, s) -> CutoffCheck:
     Examples
     --------
     >>> import nent_ref as nr
-    >>> from nent_ref.mixture import Empirical, cutoff_check
+    >>> from nent_ref import Empirical, cutoff_check
     >>> cutoff_check(Empirical([[1.0, -0.5]]), nr.VP(0.1, 20), 1e-40).status
     'separated'
     """
@@ -698,7 +698,7 @@ def _parse_options(data, options):
         n = count("n_samples", n, MIN_MC_SAMPLES)
     except ValueError as exc:
         raise ValueError(f"{exc}: below {MIN_MC_SAMPLES} samples the Monte Carlo standard error is not "
-                         "calibrated (see nent_ref.mixture.MIN_MC_SAMPLES)") from None
+                         "calibrated (see nent_ref.quantities.mixture_entropy.MIN_MC_SAMPLES)") from None
     if fixed:
         if "max_samples" in mc:
             raise ValueError("max_samples caps a run to a precision target (rtol/atol); with a fixed n_samples "

@@ -1,6 +1,6 @@
 r"""Neural entropy :math:`S_{NN}`, the entropy-matching loss :math:`L_{EM}`, their decomposition and bounds.
 
-A score model is parametrised by its deviation from equilibrium (THEORY.md section 3),
+A score model is parametrised by its deviation from equilibrium (docs/theory.md section 3),
 :math:`\nabla\log p_s \approx \nabla\log p_{eq} + e(x, s)`; the optimum is
 :math:`e^* = \nabla\log p_s - \nabla\log p_{eq}`.  With :math:`D(s) = \sigma(s)^2/2`,
 
@@ -899,7 +899,7 @@ _COMMON_DOC = """
     time_map : {"auto", "linear", "log", "log-end", "logit"} or (alpha, beta, gamma)
         Time density used for the strata (see the module docstring).
     seed : int, sequence of ints, SeedSequence, Generator or None
-        Root of the random streams, validated by :func:`nent_ref._checks.seed_sequence` (a
+        Root of the random streams, validated by :func:`nent_ref.core.checks.seed_sequence` (a
         Generator seeds a spawned child of its SeedSequence; None draws fresh OS entropy).
     executor : object with ``.map``, optional
         Evaluates the time levels (e.g. a ``ProcessPoolExecutor``; the model must then be picklable).
@@ -1182,7 +1182,7 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     r"""Estimate S_NN, C and L_EM on one set of samples and check them against the exact S_tot.
 
     Checks :math:`L_{EM} = S_{tot} + S_{NN} - 2C` and :math:`(\sqrt{S_{tot}}-\sqrt{S_{NN}})^2 \le L_{EM}`
-    (THEORY.md section 3) with error bars from the joint covariance of the estimates (delta method),
+    (docs/theory.md section 3) with error bars from the joint covariance of the estimates (delta method),
     and returns the likelihood bound :math:`\mathrm{KL}(p_{s_1}\|p_{eq}) + L_{EM}`.  Likelihood
     weighting throughout.  ``s_tot`` may be passed (an Estimate) to skip recomputing the ground truth.
 

@@ -1,4 +1,4 @@
-"""Optimal transport with the squared Euclidean cost (THEORY.md section 5).
+"""Optimal transport with the squared Euclidean cost (docs/theory.md section 5).
 
 Every function here uses the ground cost ``c(x, y) = |x - y|^2`` (not ``|x - y|^2 / 2``) and
 returns the *squared* 2-Wasserstein distance ``W2^2`` (not ``W2``):

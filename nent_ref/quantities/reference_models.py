@@ -2,7 +2,7 @@ r"""Reference score models with known answers, for tests, examples and the valid
 
 Every model is a callable ``e(x, s) -> array`` (``x`` of shape (M, D), ``s`` of shape (M,)),
 the deviation of the model score from equilibrium, :math:`e = \nabla\log p^{model}_s - \nabla\log p_{eq}`
-(THEORY.md section 3).  All are plain picklable objects, so they run under a process pool.
+(docs/theory.md section 3).  All are plain picklable objects, so they run under a process pool.
 
 * :func:`exact_e` -- the optimum :math:`e^* = \nabla\log p_s - \nabla\log p_{eq}`:
   :math:`L_{EM} = 0`, :math:`S_{NN} = S_{tot}`.
@@ -280,7 +280,7 @@ class Memoriser:
     """
 
     def __init__(self, points, process, weights=None):
-        if type(points).__name__ == "Empirical":          # nent_ref.mixture.Empirical
+        if type(points).__name__ == "Empirical":          # nent_ref.core.mixture.Empirical
             points, weights = points.points, points.weights if weights is None else weights
         pts = real_array("training points", points, finite=False)
         if pts.ndim != 2 or pts.shape[0] == 0:
@@ -319,7 +319,7 @@ def memoriser(points, process, weights=None) -> Memoriser:
 
 def memoriser_from(data, n, process, seed=0) -> Memoriser:
     """A memoriser of ``n`` training points drawn from ``data`` with ``seed`` (int, sequence of ints,
-    SeedSequence or Generator; see :func:`nent_ref._checks.seed_sequence`)."""
+    SeedSequence or Generator; see :func:`nent_ref.core.checks.seed_sequence`)."""
     n = count("n", n, 1)
     return Memoriser(data.sample(n, _rng(seed, "seed")), process)
 

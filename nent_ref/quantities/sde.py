@@ -5,14 +5,14 @@ increasing grid ``s_grid = [s_0 < s_1 < ... < s_N]`` of forward times.  Forward 
 from ``s_0`` to ``s_N``; reverse routines (:func:`sample`, :func:`path_kl`) run from ``s_N`` down
 to ``s_0``.  Entropies are in nats.
 
-Forward process (THEORY.md section 1), linear and isotropic: :math:`dY = -a(s) Y ds + \sigma(s) dW`.
+Forward process (docs/theory.md section 1), linear and isotropic: :math:`dY = -a(s) Y ds + \sigma(s) dW`.
 
 * ``scheme="em"``: Euler-Maruyama, :math:`Y_{k+1} = (1 - a(s_k) h_k) Y_k + \sigma(s_k)\sqrt{h_k} Z_k`.
 * ``scheme="exact"``: the exact Gaussian transition,
   :math:`Y_{k+1} = r_k Y_k + \sqrt{w_k} Z_k`, :math:`r_k = \mu(s_{k+1})/\mu(s_k)`,
   :math:`w_k = v(s_{k+1}) - r_k^2 v(s_k)` (:math:`= k^2 (1 - r_k^2)` with an equilibrium).
 
-Reverse process (THEORY.md section 3), integrated backwards in ``s``:
+Reverse process (docs/theory.md section 3), integrated backwards in ``s``:
 
 * reverse SDE (``method="sde"``, Euler-Maruyama):
   :math:`X \leftarrow X + h\,[a(s) X + \sigma^2(s)\,\mathrm{score}(X, s)] + \sigma(s)\sqrt h\, Z`;
@@ -61,7 +61,7 @@ _METHODS = ("sde", "ode-heun", "ode-rk4", "ode-scipy")
 # --------------------------------------------------------------------------- validation helpers
 def _streams(seed):
     """(Generator for initial draws, (key0, key1) for the block streams) from one seed
-    (validated by :func:`nent_ref._checks.seed_sequence`)."""
+    (validated by :func:`nent_ref.core.checks.seed_sequence`)."""
     ss = seed_sequence(seed, "seed")
     init, noise = ss.spawn(2)
     return np.random.default_rng(init), _K.block_keys(noise)
@@ -152,7 +152,7 @@ def simulate(process, x0, s_grid, seed=0, record=False, *, n=None, scheme="em"):
     s_grid : array_like, increasing
         Forward times; with ``scheme="em"`` the last one must be below T for SL / cosine VP.
     seed : int, sequence of ints, SeedSequence, Generator or None
-        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        Validated by :func:`nent_ref.core.checks.seed_sequence` (a Generator seeds a spawned child of
         its SeedSequence; None draws fresh OS entropy).
         The same seed gives the same paths for any number of threads.
     record : bool
@@ -300,7 +300,7 @@ def sample(process, n, s_grid, score=None, e=None, data=None, method="sde", seed
         Reverse SDE by Euler-Maruyama, or the probability-flow ODE by fixed-step Heun or RK4 on
         the grid, or by scipy's adaptive DOP853 (``rtol``, ``atol``; the grid only sets the ends).
     seed : int, sequence of ints, SeedSequence, Generator or None
-        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        Validated by :func:`nent_ref.core.checks.seed_sequence` (a Generator seeds a spawned child of
         its SeedSequence; None draws fresh OS entropy).
         Seeds the start draws and the noise; same paths for any number of threads.
     x_init : array_like (n, D), optional
@@ -389,7 +389,7 @@ def _mc(values, method, n=None, unit="nat") -> Estimate:
 
 @dataclass(frozen=True)
 class PathEntropy:
-    r"""Per-path entropy production along forward paths (THEORY.md section 6).
+    r"""Per-path entropy production along forward paths (docs/theory.md section 6).
 
     Attributes
     ----------
@@ -422,7 +422,7 @@ class PathEntropy:
         r""":math:`P(\Delta s_{tot} < -a)` with its binomial standard error, for ``a >= 0``.
 
         The integral fluctuation theorem and Markov's inequality bound it by :math:`e^{-a}`
-        (THEORY.md section 6): entropy-consuming paths are exponentially rare.
+        (docs/theory.md section 6): entropy-consuming paths are exponentially rare.
         """
         a = float(a)
         if not (math.isfinite(a) and a >= 0):
@@ -453,7 +453,7 @@ def path_entropy(data, process, n_paths, s_grid, seed=0, *, scheme="exact") -> P
     n_paths : int
     s_grid : increasing forward times; ``scheme="exact"`` accepts ``s_grid[-1] = T`` (SL: p_T = p_eq).
     seed : int, sequence of ints, SeedSequence, Generator or None
-        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        Validated by :func:`nent_ref.core.checks.seed_sequence` (a Generator seeds a spawned child of
         its SeedSequence; None draws fresh OS entropy).
     scheme : {"exact", "em"}
         Exact Gaussian transitions (no time-discretisation bias in the marginals; default) or
@@ -519,7 +519,7 @@ def path_kl(process, n_paths, s_grid, *, e=None, data=None, seed=0, x_init=None,
     r"""Path-space KL between the reverse SDE with control ``e`` and the uncontrolled reverse process.
 
     The model reverse SDE is :math:`dX = [b + \sigma^2 e](X, s)\,dt + \sigma\,dB` (backwards in s,
-    THEORY.md section 3), the uncontrolled one has drift b only, both start from the same law.  By
+    docs/theory.md section 3), the uncontrolled one has drift b only, both start from the same law.  By
     Girsanov, :math:`\log dP/dQ = \int \sigma e\cdot dB + \int D\|e\|^2 ds`, so along the model's own
     paths
 
@@ -563,7 +563,7 @@ def path_kl(process, n_paths, s_grid, *, e=None, data=None, seed=0, x_init=None,
 
 # --------------------------------------------------------------------------- log-density lower bound
 def log_density_lower_bound(x, process, *, e=None, data=None, s0=0.0, s1=None, n_time=512, seed=0) -> Estimate:
-    r"""Per-sample lower bound on :math:`\log p_{model}(x)` in the path-entropy form (THEORY.md section 3).
+    r"""Per-sample lower bound on :math:`\log p_{model}(x)` in the path-entropy form (docs/theory.md section 3).
 
     .. math::
         \log p_{model}(x) \ge \mathbb E[\log p_{eq}(y_{s_1})]
@@ -592,7 +592,7 @@ def log_density_lower_bound(x, process, *, e=None, data=None, s0=0.0, s1=None, n
         Time range, default [0, T]; s1 = T is allowed (the integrand is evaluated at s < s1 only).
     n_time : int
     seed : int, sequence of ints, SeedSequence, Generator or None
-        Validated by :func:`nent_ref._checks.seed_sequence` (a Generator seeds a spawned child of
+        Validated by :func:`nent_ref.core.checks.seed_sequence` (a Generator seeds a spawned child of
         its SeedSequence; None draws fresh OS entropy).
 
     Returns

@@ -1,4 +1,4 @@
-r"""Thermodynamic speed limit: entropy production versus optimal transport (THEORY.md section 5).
+r"""Thermodynamic speed limit: entropy production versus optimal transport (docs/theory.md section 5).
 
 For any of the linear forward processes (isotropic diffusion coefficient D(s)), the
 Benamou-Brenier formula with the time-dependent mobility D(s) and the Cauchy-Schwarz inequality
@@ -210,9 +210,9 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
         ``closed-form``: Bures formula (Gaussian/Dirac marginals, exact).  ``quantile``: 1-D
         Gaussian mixtures, ``int_0^1 (F0^-1 - F1^-1)^2 dt`` by adaptive quadrature with the
         quantiles found by root finding (error estimate in ``error_bound``).  ``samples``:
-        exact discrete OT (:func:`nent_ref.ot.w2_squared`, cost |x - y|^2) between ``w2_pairs``
+        exact discrete OT (:func:`nent_ref.quantities.ot.w2_squared`, cost |x - y|^2) between ``w2_pairs``
         independent pairs of ``w2_samples`` draws (seeded by ``w2_seed``, any seed accepted by
-        :func:`nent_ref._checks.seed_sequence`); ``stderr`` is the standard error over pairs and
+        :func:`nent_ref.core.checks.seed_sequence`); ``stderr`` is the standard error over pairs and
         ``error_bound`` the bias scale (mean self-transport cost of two independent samples of the
         same marginal), which bounds the order of the plug-in estimator's positive bias; in high
         dimension that bias is large (curse of dimensionality), so ``extra`` also carries
@@ -357,7 +357,7 @@ class GeodesicProtocol:
     .. math:: t(s) = \frac{\tau(s) - \tau(s_0)}{\tau(s_1) - \tau(s_0)},\quad
               m_t = (1-t) m_0 + t m_1,\quad \Sigma_t = M_t \Sigma_0 M_t,\quad M_t = (1-t) I + t A,
 
-    with A the Monge matrix of :func:`nent_ref.ot.gaussian_monge_map`.  The velocity field of
+    with A the Monge matrix of :func:`nent_ref.quantities.ot.gaussian_monge_map`.  The velocity field of
     this path is linear, ``v(x, s) = t'(s) [ (A - I) M_t^{-1} (x - m_t) + (m_1 - m_0) ]`` with
     ``t' = D(s) / clock`` (for 1-D verified symbolically in derivations/ot_gaussian.py).  Keeping the
     diffusion coefficient D(s) of the given process, the drift that produces this path is

@@ -340,7 +340,7 @@ def network_kl_layer0_vs_layer_l_pushforward_mc(depth: int, sigma_w2, sigma_b2, 
     on actual random tanh networks of finite ``width``.
 
     For each of ``n_networks`` independent networks (weights and biases drawn once; one child of the seed
-    sequence of ``seed`` per network, see :func:`nent_ref._checks.seed_sequence`: an int >= 0, a sequence
+    sequence of ``seed`` per network, see :func:`nent_ref.core.checks.seed_sequence`: an int >= 0, a sequence
     of them, a SeedSequence, a Generator or None), ``n_samples`` inputs :math:`x\sim N(0, v_{in} I)` are pushed through all
     layers; :math:`\hat q^l` is the mean square pre-activation over neurons and samples and the
     per-network value is :math:`\tfrac12\log(\hat q^l/\hat q^0)` (the in-sample expectation of the fitted

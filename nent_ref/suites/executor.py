@@ -74,7 +74,7 @@ def executor_for(options):
 
 
 def suite_seed(seed):
-    """``options.seed`` checked by :func:`nent_ref._checks.seed_sequence` (ValueError for -1, "a", 1.5, True).
+    """``options.seed`` checked by :func:`nent_ref.core.checks.seed_sequence` (ValueError for -1, "a", 1.5, True).
 
     An int >= 0 is kept as is, so the Monte Carlo rows keep their streams ``[seed, tag, k]``; anything
     else accepted (a sequence of ints, a SeedSequence, a Generator, None) becomes one SeedSequence.

@@ -141,7 +141,7 @@ def gaussian_rate_figure(out_dir: Path, options=None) -> list[Path]:
     axes[1].set(xlabel=r"forward time $s$", ylabel=r"$S_{tot}(s_0, s)$ [nats]",
                 title=r"total entropy ($s_0 = 0$ Gaussian, $s_0 = 10^{-5}$ Dirac)")
     axes[0].legend()
-    fig.suptitle("Canonical 3-D Gaussian (nent_ref.cases.gaussian_case(3)) and Dirac atom (dirac_case(3)), "
+    fig.suptitle("Canonical 3-D Gaussian (nent_ref.suites.cases.gaussian_case(3)) and Dirac atom (dirac_case(3)), "
                  "closed forms", fontsize=9)
     stem = "gaussian_rate"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
@@ -185,7 +185,7 @@ def transport_figure(out_dir: Path, options=None) -> list[Path]:
     axes[0].legend()
     axes[1].legend(loc="lower right", title=r"$S_{tot}(0, 0.999)$", title_fontsize=7.5)
     fig.suptitle("5-component Gaussian mixture in D = 2 (paper setting: means uniform in [-2, 2]$^2$, "
-                 "isotropic stds in [0.5, 1], nent_ref.cases.paper_mixture(2)); cubature", fontsize=9)
+                 "isotropic stds in [0.5, 1], nent_ref.suites.cases.paper_mixture(2)); cubature", fontsize=9)
     stem = "transport_rates"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
 
@@ -450,7 +450,7 @@ def official_figure(out_dir: Path, options=None) -> list[Path]:
                 title=r"information no Gaussian model supplies: $L_{EM}$ of the best affine model")
     axes[1].legend(loc="upper left")
     fig.suptitle("The official code's mixtures (5 isotropic components, PRNGKey(32); "
-                 "nent_ref.cases.OFFICIAL_PRESETS) under the paper's processes", fontsize=9)
+                 "nent_ref.suites.cases.OFFICIAL_PRESETS) under the paper's processes", fontsize=9)
     fig.tight_layout()
     stem = "official_mixtures"
     paths = save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}_rates.csv", columns)]

@@ -34,7 +34,7 @@ passes.  Default gates (always in nats, whatever ``base``):
   (needs a process with an equilibrium).
 
 **Consistency: is the pipeline computing what it claims?**  Identities and bounds of
-THEORY.md section 3 that hold for *any* model, so a pass says nothing about quality and a failure
+docs/theory.md section 3 that hold for *any* model, so a pass says nothing about quality and a failure
 means the numbers cannot be trusted (wrong ground truth, data or process mismatch, a false
 claim), not that the model is poor:
 
@@ -48,11 +48,11 @@ claim), not that the model is poor:
 * ``likelihood_bound``: :math:`\mathrm{KL}(p_{s_0}\|p^{model}_{s_0}) \le \mathrm{KL}(p_{s_1}\|p_{eq})
   + L_{EM}` (bound), only when :math:`\mathrm{KL}(p_{s_0}\|p^{model}_{s_0})` is known: passed as
   ``kl_data_model=`` or provided by the model's own ``kl_data_model(s0, s1)`` method (the
-  reference model :func:`nent_ref.reference_models.perturbed_e` with Gaussian data has one).
+  reference model :func:`nent_ref.quantities.reference_models.perturbed_e` with Gaussian data has one).
 
 An identity passes when ``|z| <= threshold`` and a bound when ``z >= -threshold`` (default 5),
 where ``z = margin.z_score(0)``: the margin divided by its standard error plus any deterministic
-error bound plus the rounding floor of :meth:`nent_ref.estimate.Estimate.z_score`
+error bound plus the rounding floor of :meth:`nent_ref.core.estimate.Estimate.z_score`
 (``ROUNDING_RTOL = 1e-10`` times ``margin.scale``), which keeps exact cases (``stderr = 0``, a
 margin of a few ulps) from dividing by zero.
 
