@@ -75,6 +75,85 @@ def _prepare_mixture(x, log_weights, means, covs):
 #: sum of squared differences overflows for |x - m| > 1.3e154 even when the energy does not).
 _BIG = 1e300
 
+#: Points per chunk of the vectorised mixture kernels: the inner loops run over the points of a
+#: chunk (contiguous scratch of CHUNK doubles), which the compiler turns into SIMD instructions.
+CHUNK = 64
+
+#: Mixture evaluations with at least this many points x components x dimensions run their chunks
+#: on all Numba threads (smaller ones on one: a parallel region costs a barrier).
+PARALLEL_MIN_WORK = 1 << 18
+
+#: Points per task of the chunk loop (one workspace allocation per task).
+GROUP = 16 * CHUNK
+
+# exp on (-inf, 0]: 2^k e^r with k = round(x / ln 2), r = x - k ln 2 (Cody-Waite: ln 2 = hi + lo with
+# hi exact in 32 bits, so k hi is exact for |k| < 2^21), e^r by its degree-13 Taylor polynomial on
+# |r| <= ln(2)/2 (truncation below 4e-18 relative), 2^k as two exact powers of two (subnormal results
+# rounded once).  Within 2 ulp of the correctly rounded exp (tests: test_vexp_*).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238      # ln 2 rounded to 32 significant bits
+_LN2_LO = 1.9082149292705877e-10  # ln 2 - _LN2_HI
+_EXP_C = tuple(1.0 / math.factorial(n) for n in range(14))
+_EXP_UNDERFLOW = -745.2           # exp(x) < 2^-1075 below this: the result is +0
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _vexp(v, n, ki):  # pragma: no cover - compiled
+    # v[:n] <- exp(v[:n]) for v <= 0 (including -inf); ki: int64 scratch of 2 * len(v)
+    c2, c3, c4, c5, c6, c7 = _EXP_C[2], _EXP_C[3], _EXP_C[4], _EXP_C[5], _EXP_C[6], _EXP_C[7]
+    c8, c9, c10, c11, c12, c13 = _EXP_C[8], _EXP_C[9], _EXP_C[10], _EXP_C[11], _EXP_C[12], _EXP_C[13]
+    P = v.shape[0]
+    for p in range(n):
+        a = v[p]
+        u = a if a > -746.0 else -746.0
+        kf = math.floor(u * _LOG2E + 0.5)
+        r = (u - kf * _LN2_HI) - kf * _LN2_LO
+        q = c13 * r + c12
+        q = q * r + c11
+        q = q * r + c10
+        q = q * r + c9
+        q = q * r + c8
+        q = q * r + c7
+        q = q * r + c6
+        q = q * r + c5
+        q = q * r + c4
+        q = q * r + c3
+        q = q * r + c2
+        q = q * r + 1.0
+        q = q * r + 1.0
+        v[p] = q if a > _EXP_UNDERFLOW else 0.0
+        k = np.int64(kf)
+        k1 = k >> 1
+        ki[p] = (k1 + 1023) << 52
+        ki[P + p] = (k - k1 + 1023) << 52
+    f = ki.view(np.float64)
+    for p in range(n):
+        v[p] = v[p] * f[p] * f[P + p]
+
+
+def vexp(x):
+    """exp(x) for x <= 0 (and -inf) by the SIMD routine of the mixture kernels (tests compare it
+    with ``np.exp``)."""
+    x = np.array(x, dtype=np.float64).ravel()
+    if np.any(x > 0) or np.any(np.isnan(x)):
+        raise ValueError("vexp needs x <= 0 (no NaN)")
+    return _vexp_array(x)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _vexp_array(x):  # pragma: no cover - compiled
+    out = np.empty(x.size)
+    buf = np.empty(CHUNK)
+    ki = np.empty(2 * CHUNK, dtype=np.int64)
+    for lo in range(0, x.size, CHUNK):
+        n = min(CHUNK, x.size - lo)
+        for p in range(n):
+            buf[p] = x[lo + p]
+        _vexp(buf, n, ki)
+        for p in range(n):
+            out[lo + p] = buf[p]
+    return out
+
 
 @numba.njit(cache=True, fastmath=False)
 def _point_scale(x, i, means):  # pragma: no cover - compiled
@@ -117,179 +196,468 @@ def _tied_responsibilities(t, logc):  # pragma: no cover - compiled
         t[k] = t[k] / ssum
 
 
+# -- one point at a time, scalar: the exact path for points whose energies overflow (and the
+#    reference order of operations of the chunked kernels below)
 @numba.njit(cache=True, fastmath=False)
-def mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
-    M, D = x.shape
+def _iso_point(x, i, logc, means, inv_var, t, logp, score):  # pragma: no cover - compiled
+    D = x.shape[1]
     K = means.shape[0]
-    logp = np.empty(M)
-    score = np.zeros((M, D))
-    t = np.empty(K)
-    for i in range(M):
-        tmax = -np.inf
+    for d in range(D):
+        score[i, d] = 0.0
+    tmax = -np.inf
+    for k in range(K):
+        q = 0.0
+        for d in range(D):
+            z = x[i, d] - means[k, d]
+            q += z * z
+        e = 0.5 * q * inv_var[k]
+        if e > _BIG:                    # overflow-free order: sum (z sqrt(iv / 2))^2
+            h = math.sqrt(0.5 * inv_var[k])
+            e = 0.0
+            for d in range(D):
+                w = (x[i, d] - means[k, d]) * h
+                e += w * w
+        t[k] = logc[k] - e
+        if t[k] > tmax:
+            tmax = t[k]
+    if tmax == -np.inf:                 # every energy overflows: log p = -inf, far-point score
+        logp[i] = -np.inf
+        Z = _point_scale(x, i, means)
         for k in range(K):
             q = 0.0
             for d in range(D):
-                z = x[i, d] - means[k, d]
+                z = x[i, d] / Z - means[k, d] / Z
                 q += z * z
-            e = 0.5 * q * inv_var[k]
-            if e > _BIG:                    # overflow-free order: sum (z sqrt(iv / 2))^2
-                h = math.sqrt(0.5 * inv_var[k])
-                e = 0.0
-                for d in range(D):
-                    w = (x[i, d] - means[k, d]) * h
-                    e += w * w
-            t[k] = logc[k] - e
-            if t[k] > tmax:
-                tmax = t[k]
-        if tmax == -np.inf:                 # every energy overflows: log p = -inf, far-point score
-            logp[i] = -np.inf
-            Z = _point_scale(x, i, means)
-            for k in range(K):
-                q = 0.0
-                for d in range(D):
-                    z = x[i, d] / Z - means[k, d] / Z
-                    q += z * z
-                t[k] = 0.5 * q * inv_var[k] if logc[k] > -np.inf else np.inf
-            _tied_responsibilities(t, logc)
-            for k in range(K):
-                c = t[k] * inv_var[k]
-                if c != 0.0:
-                    for d in range(D):
-                        score[i, d] -= c * (x[i, d] - means[k, d])
-            continue
-        ssum = 0.0
+            t[k] = 0.5 * q * inv_var[k] if logc[k] > -np.inf else np.inf
+        _tied_responsibilities(t, logc)
         for k in range(K):
-            t[k] = math.exp(t[k] - tmax)
-            ssum += t[k]
-        logp[i] = tmax + math.log(ssum)
-        for k in range(K):
-            c = t[k] / ssum * inv_var[k]
+            c = t[k] * inv_var[k]
             if c != 0.0:
                 for d in range(D):
                     score[i, d] -= c * (x[i, d] - means[k, d])
-    return logp, score
+        return
+    ssum = 0.0
+    for k in range(K):
+        t[k] = math.exp(t[k] - tmax)
+        ssum += t[k]
+    logp[i] = tmax + math.log(ssum)
+    for k in range(K):
+        c = t[k] / ssum * inv_var[k]
+        if c != 0.0:
+            for d in range(D):
+                score[i, d] -= c * (x[i, d] - means[k, d])
 
 
 @numba.njit(cache=True, fastmath=False)
-def mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
-    M, D = x.shape
+def _diag_point(x, i, logc, means, inv_var, t, logp, score):  # pragma: no cover - compiled
+    D = x.shape[1]
     K = means.shape[0]
-    logp = np.empty(M)
-    score = np.zeros((M, D))
-    t = np.empty(K)
-    for i in range(M):
-        tmax = -np.inf
+    for d in range(D):
+        score[i, d] = 0.0
+    tmax = -np.inf
+    for k in range(K):
+        q = 0.0
+        for d in range(D):
+            z = x[i, d] - means[k, d]
+            q += z * z * inv_var[k, d]
+        e = 0.5 * q
+        if e > _BIG:
+            e = 0.0
+            for d in range(D):
+                w = (x[i, d] - means[k, d]) * math.sqrt(0.5 * inv_var[k, d])
+                e += w * w
+        t[k] = logc[k] - e
+        if t[k] > tmax:
+            tmax = t[k]
+    if tmax == -np.inf:
+        logp[i] = -np.inf
+        Z = _point_scale(x, i, means)
         for k in range(K):
             q = 0.0
             for d in range(D):
-                z = x[i, d] - means[k, d]
+                z = x[i, d] / Z - means[k, d] / Z
                 q += z * z * inv_var[k, d]
-            e = 0.5 * q
-            if e > _BIG:
-                e = 0.0
-                for d in range(D):
-                    w = (x[i, d] - means[k, d]) * math.sqrt(0.5 * inv_var[k, d])
-                    e += w * w
-            t[k] = logc[k] - e
-            if t[k] > tmax:
-                tmax = t[k]
-        if tmax == -np.inf:
-            logp[i] = -np.inf
-            Z = _point_scale(x, i, means)
-            for k in range(K):
-                q = 0.0
-                for d in range(D):
-                    z = x[i, d] / Z - means[k, d] / Z
-                    q += z * z * inv_var[k, d]
-                t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
-            _tied_responsibilities(t, logc)
-            for k in range(K):
-                c = t[k]
-                if c != 0.0:
-                    for d in range(D):
-                        score[i, d] -= c * inv_var[k, d] * (x[i, d] - means[k, d])
-            continue
-        ssum = 0.0
+            t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
+        _tied_responsibilities(t, logc)
         for k in range(K):
-            t[k] = math.exp(t[k] - tmax)
-            ssum += t[k]
-        logp[i] = tmax + math.log(ssum)
-        for k in range(K):
-            c = t[k] / ssum
+            c = t[k]
             if c != 0.0:
                 for d in range(D):
                     score[i, d] -= c * inv_var[k, d] * (x[i, d] - means[k, d])
-    return logp, score
+        return
+    ssum = 0.0
+    for k in range(K):
+        t[k] = math.exp(t[k] - tmax)
+        ssum += t[k]
+    logp[i] = tmax + math.log(ssum)
+    for k in range(K):
+        c = t[k] / ssum
+        if c != 0.0:
+            for d in range(D):
+                score[i, d] -= c * inv_var[k, d] * (x[i, d] - means[k, d])
 
 
 @numba.njit(cache=True, fastmath=False)
-def mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
+def _full_point(x, i, logc, means, linv, t, logp, score):  # pragma: no cover - compiled
     # linv[k] = L_k^{-1}, lower triangular, L_k L_k^T = S_k:  z = L^{-1}(x - m), q = |z|^2,
     # S^{-1}(x - m) = L^{-T} z (row-major loops over the triangle, no divisions).
-    M, D = x.shape
+    D = x.shape[1]
     K = means.shape[0]
-    logp = np.empty(M)
-    score = np.zeros((M, D))
-    t = np.empty(K)
     z = np.empty((K, D))
     dv = np.empty(D)
-    for i in range(M):
-        tmax = -np.inf
+    for d in range(D):
+        score[i, d] = 0.0
+    tmax = -np.inf
+    for k in range(K):
+        for d in range(D):
+            dv[d] = x[i, d] - means[k, d]
+        q = 0.0
+        for d in range(D):
+            acc = 0.0
+            for j in range(d + 1):
+                acc += linv[k, d, j] * dv[j]
+            z[k, d] = acc
+            q += acc * acc
+        e = 0.5 * q
+        if e > _BIG:
+            e = 0.0
+            for d in range(D):
+                w = z[k, d] * math.sqrt(0.5)
+                e += w * w
+        t[k] = logc[k] - e
+        if t[k] > tmax:
+            tmax = t[k]
+    if tmax == -np.inf:
+        logp[i] = -np.inf
+        Z = _point_scale(x, i, means)
         for k in range(K):
             for d in range(D):
-                dv[d] = x[i, d] - means[k, d]
+                dv[d] = x[i, d] / Z - means[k, d] / Z
             q = 0.0
             for d in range(D):
                 acc = 0.0
                 for j in range(d + 1):
                     acc += linv[k, d, j] * dv[j]
-                z[k, d] = acc
+                z[k, d] = acc               # scaled whitened vector, L^{-1}(x - m) / Z
                 q += acc * acc
-            e = 0.5 * q
-            if e > _BIG:
-                e = 0.0
-                for d in range(D):
-                    w = z[k, d] * math.sqrt(0.5)
-                    e += w * w
-            t[k] = logc[k] - e
-            if t[k] > tmax:
-                tmax = t[k]
-        if tmax == -np.inf:
-            logp[i] = -np.inf
-            Z = _point_scale(x, i, means)
-            for k in range(K):
-                for d in range(D):
-                    dv[d] = x[i, d] / Z - means[k, d] / Z
-                q = 0.0
-                for d in range(D):
-                    acc = 0.0
-                    for j in range(d + 1):
-                        acc += linv[k, d, j] * dv[j]
-                    z[k, d] = acc               # scaled whitened vector, L^{-1}(x - m) / Z
-                    q += acc * acc
-                t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
-            _tied_responsibilities(t, logc)
-            for k in range(K):
-                c = t[k]
-                if c != 0.0:
-                    for d in range(D):
-                        zd = c * z[k, d]
-                        for j in range(d + 1):
-                            score[i, j] -= (linv[k, d, j] * zd) * Z
-            continue
-        ssum = 0.0
+            t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
+        _tied_responsibilities(t, logc)
         for k in range(K):
-            t[k] = math.exp(t[k] - tmax)
-            ssum += t[k]
-        logp[i] = tmax + math.log(ssum)
-        for k in range(K):
-            c = t[k] / ssum
+            c = t[k]
             if c != 0.0:
                 for d in range(D):
                     zd = c * z[k, d]
                     for j in range(d + 1):
-                        score[i, j] -= linv[k, d, j] * zd
+                        score[i, j] -= (linv[k, d, j] * zd) * Z
+        return
+    ssum = 0.0
+    for k in range(K):
+        t[k] = math.exp(t[k] - tmax)
+        ssum += t[k]
+    logp[i] = tmax + math.log(ssum)
+    for k in range(K):
+        c = t[k] / ssum
+        if c != 0.0:
+            for d in range(D):
+                zd = c * z[k, d]
+                for j in range(d + 1):
+                    score[i, j] -= linv[k, d, j] * zd
+
+
+# -- chunks of up to CHUNK points, the points in the innermost loops (SIMD).  Same formulas and the
+#    same order of the sums over d and k as the scalar routines above; exp by _vexp.  Points whose
+#    energies exceed _BIG (or all of whose log terms are -inf, or NaN input) are redone by the scalar
+#    routine, which handles overflow exactly.
+@numba.njit(cache=True)
+def mixture_workspace(K, D):  # pragma: no cover - compiled
+    """Scratch of one chunk: (xt, t, z, tm, ss, big, st, ki, tk)."""
+    P = CHUNK
+    return (np.empty((D, P)), np.empty((K, P)), np.empty((K, D, P)), np.empty(P), np.empty(P),
+            np.empty(P), np.empty((D, P)), np.empty(2 * P, dtype=np.int64), np.empty(K))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _load_chunk(x, lo, n, xt, tm, big):  # pragma: no cover - compiled
+    D = x.shape[1]
+    for p in range(n):
+        for d in range(D):
+            xt[d, p] = x[lo + p, d]
+    for p in range(n):
+        tm[p] = -np.inf
+        big[p] = 0.0
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _normalise_chunk(t, tm, ss, ki, lo, n, logp):  # pragma: no cover - compiled
+    # t[k, :n] holds log terms, tm their maximum over k: t <- responsibilities, logp[lo:lo+n] filled
+    K = t.shape[0]
+    for p in range(n):
+        ss[p] = 0.0
+    for k in range(K):
+        tk = t[k]
+        for p in range(n):
+            tk[p] = tk[p] - tm[p]
+        _vexp(tk, n, ki)
+        for p in range(n):
+            ss[p] += tk[p]
+    for p in range(n):
+        logp[lo + p] = tm[p] + math.log(ss[p])
+    for k in range(K):
+        tk = t[k]
+        for p in range(n):
+            tk[p] = tk[p] / ss[p]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _store_chunk(st, lo, n, score):  # pragma: no cover - compiled
+    D = st.shape[0]
+    for p in range(n):
+        for d in range(D):
+            score[lo + p, d] = st[d, p]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no cover - compiled
+    """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components; ws = mixture_workspace."""
+    xt, t, _, tm, ss, big, st, ki, tk = ws
+    D = x.shape[1]
+    K = means.shape[0]
+    _load_chunk(x, lo, n, xt, tm, big)
+    for k in range(K):
+        row = t[k]
+        for p in range(n):
+            row[p] = 0.0
+        for d in range(D):
+            m = means[k, d]
+            xd = xt[d]
+            for p in range(n):
+                z = xd[p] - m
+                row[p] += z * z
+        h = inv_var[k]
+        lc = logc[k]
+        for p in range(n):
+            e = 0.5 * row[p] * h
+            big[p] = e if e > big[p] else big[p]
+            v = lc - e
+            row[p] = v
+            tm[p] = v if v > tm[p] else tm[p]
+    _normalise_chunk(t, tm, ss, ki, lo, n, logp)
+    for d in range(D):
+        sd = st[d]
+        for p in range(n):
+            sd[p] = 0.0
+    for k in range(K):
+        row = t[k]
+        ivk = inv_var[k]
+        for p in range(n):
+            row[p] = row[p] * ivk
+        for d in range(D):
+            m = means[k, d]
+            xd = xt[d]
+            sd = st[d]
+            for p in range(n):
+                sd[p] -= row[p] * (xd[p] - m)
+    _store_chunk(st, lo, n, score)
+    for p in range(n):
+        if not (big[p] <= _BIG and tm[p] > -np.inf):
+            _iso_point(x, lo + p, logc, means, inv_var, tk, logp, score)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no cover - compiled
+    """As :func:`iso_chunk`, diagonal components (inv_var (K, D))."""
+    xt, t, _, tm, ss, big, st, ki, tk = ws
+    D = x.shape[1]
+    K = means.shape[0]
+    _load_chunk(x, lo, n, xt, tm, big)
+    for k in range(K):
+        row = t[k]
+        for p in range(n):
+            row[p] = 0.0
+        for d in range(D):
+            m = means[k, d]
+            ivd = inv_var[k, d]
+            xd = xt[d]
+            for p in range(n):
+                z = xd[p] - m
+                row[p] += z * z * ivd
+        lc = logc[k]
+        for p in range(n):
+            e = 0.5 * row[p]
+            big[p] = e if e > big[p] else big[p]
+            v = lc - e
+            row[p] = v
+            tm[p] = v if v > tm[p] else tm[p]
+    _normalise_chunk(t, tm, ss, ki, lo, n, logp)
+    for d in range(D):
+        sd = st[d]
+        for p in range(n):
+            sd[p] = 0.0
+    for k in range(K):
+        row = t[k]
+        for d in range(D):
+            m = means[k, d]
+            ivd = inv_var[k, d]
+            xd = xt[d]
+            sd = st[d]
+            for p in range(n):
+                sd[p] -= row[p] * ivd * (xd[p] - m)
+    _store_chunk(st, lo, n, score)
+    for p in range(n):
+        if not (big[p] <= _BIG and tm[p] > -np.inf):
+            _diag_point(x, lo + p, logc, means, inv_var, tk, logp, score)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def full_chunk(x, lo, n, logc, means, linv, logp, score, ws):  # pragma: no cover - compiled
+    """As :func:`iso_chunk`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
+    xt, t, z, tm, ss, big, st, ki, tk = ws
+    D = x.shape[1]
+    K = means.shape[0]
+    _load_chunk(x, lo, n, xt, tm, big)
+    for k in range(K):
+        row = t[k]
+        zk = z[k]
+        for p in range(n):
+            row[p] = 0.0
+        for d in range(D):          # st as scratch for the differences x - m_k
+            m = means[k, d]
+            xd = xt[d]
+            sd = st[d]
+            for p in range(n):
+                sd[p] = xd[p] - m
+        for d in range(D):
+            zd = zk[d]
+            for p in range(n):
+                zd[p] = 0.0
+            for j in range(d + 1):
+                l = linv[k, d, j]
+                sj = st[j]
+                for p in range(n):
+                    zd[p] += l * sj[p]
+            for p in range(n):
+                row[p] += zd[p] * zd[p]
+        lc = logc[k]
+        for p in range(n):
+            e = 0.5 * row[p]
+            big[p] = e if e > big[p] else big[p]
+            v = lc - e
+            row[p] = v
+            tm[p] = v if v > tm[p] else tm[p]
+    _normalise_chunk(t, tm, ss, ki, lo, n, logp)
+    for d in range(D):
+        sd = st[d]
+        for p in range(n):
+            sd[p] = 0.0
+    for k in range(K):
+        row = t[k]
+        zk = z[k]
+        for d in range(D):
+            zd = zk[d]
+            for p in range(n):
+                zd[p] = row[p] * zd[p]
+            for j in range(d + 1):
+                l = linv[k, d, j]
+                sj = st[j]
+                for p in range(n):
+                    sj[p] -= l * zd[p]
+    _store_chunk(st, lo, n, score)
+    for p in range(n):
+        if not (big[p] <= _BIG and tm[p] > -np.inf):
+            _full_point(x, lo + p, logc, means, linv, tk, logp, score)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _iso_serial(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in range((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
     return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _iso_parallel(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in numba.prange((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _diag_serial(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in range((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _diag_parallel(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in numba.prange((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _full_serial(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in range((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _full_parallel(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in numba.prange((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+    return logp, score
+
+
+def _pick(serial, parallel):
+    def run(x, logc, means, param):
+        work = x.shape[0] * means.shape[0] * x.shape[1]
+        return (parallel if work >= PARALLEL_MIN_WORK else serial)(x, logc, means, param)
+    return run
+
+
+#: (x, logc, means, param) -> (logp, score) for the three covariance forms (param: inverse
+#: variances (K,) / (K, D), or inverse Cholesky factors (K, D, D)); chunks run on all Numba threads
+#: when points x components x dimensions >= PARALLEL_MIN_WORK (same numbers either way).
+mix_iso_nb = _pick(_iso_serial, _iso_parallel)
+mix_diag_nb = _pick(_diag_serial, _diag_parallel)
+mix_full_nb = _pick(_full_serial, _full_parallel)
 
 
 def component_terms(log_weights, covs, D):

@@ -401,60 +401,78 @@ def affine_noise_update_numpy(x, score, c1, c2, d, z):
 
 
 # --------------------------------------------------------------------------- fused reverse SDE, mixture data
-# The exact score of a diffused Gaussian mixture comes from the mixtures issue's Numba kernels
-# (nent_ref.core.kernels: mix_iso_nb / mix_diag_nb / mix_full_nb, the kernels behind
-# mixture_logpdf_score), called here per block and per step inside one parallel region.  Each
-# block draws its normals in the same order as the per-step path (step by step, particle by
-# particle), so the fused kernel returns the same numbers as calling mixture_logpdf_score and
-# affine_noise_update once per step.
+# The exact score of a diffused Gaussian mixture comes from the mixture kernels
+# (nent_ref.core.kernels: iso_chunk / diag_chunk / full_chunk, the SIMD chunk routines behind
+# mixture_logpdf_score), called here per block of BLOCK particles and per step inside one parallel
+# region.  Each block draws its normals in the same order as the per-step path (step by step,
+# particle by particle), so the fused kernel returns the same numbers as calling
+# mixture_logpdf_score and affine_noise_update once per step.
 from ..core import kernels as _mk  # noqa: E402
 
 
-@numba.njit(parallel=True, cache=True)
-def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block, logp, sc):  # pragma: no cover
     n, D = x.shape
+    K = means.shape[1]
     nb = states.shape[0]
     for b in prange(nb):
         st = states[b].copy()
+        ws = _mk.mixture_workspace(K, D)
         lo = b * block
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
-            _, sc = _mk.mix_iso_nb(x[lo:hi], logc[k], means[k], param[k])
+            for c0 in range(lo, hi, _mk.CHUNK):
+                _mk.iso_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws)
+            ck1 = c1[k]
+            ck2 = c2[k]
+            dk = d[k]
             for i in range(lo, hi):
                 for j in range(D):
-                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
+                    x[i, j] = ck1 * x[i, j] + ck2 * sc[i, j] + dk * _normal(st, zk, zw, zf)
         states[b, :] = st
 
 
-@numba.njit(parallel=True, cache=True)
-def _reverse_mix_diag_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _reverse_mix_diag_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block, logp, sc):  # pragma: no cover
     n, D = x.shape
+    K = means.shape[1]
     nb = states.shape[0]
     for b in prange(nb):
         st = states[b].copy()
+        ws = _mk.mixture_workspace(K, D)
         lo = b * block
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
-            _, sc = _mk.mix_diag_nb(x[lo:hi], logc[k], means[k], param[k])
+            for c0 in range(lo, hi, _mk.CHUNK):
+                _mk.diag_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws)
+            ck1 = c1[k]
+            ck2 = c2[k]
+            dk = d[k]
             for i in range(lo, hi):
                 for j in range(D):
-                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
+                    x[i, j] = ck1 * x[i, j] + ck2 * sc[i, j] + dk * _normal(st, zk, zw, zf)
         states[b, :] = st
 
 
-@numba.njit(parallel=True, cache=True)
-def _reverse_mix_full_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _reverse_mix_full_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block, logp, sc):  # pragma: no cover
     n, D = x.shape
+    K = means.shape[1]
     nb = states.shape[0]
     for b in prange(nb):
         st = states[b].copy()
+        ws = _mk.mixture_workspace(K, D)
         lo = b * block
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
-            _, sc = _mk.mix_full_nb(x[lo:hi], logc[k], means[k], param[k])
+            for c0 in range(lo, hi, _mk.CHUNK):
+                _mk.full_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws)
+            ck1 = c1[k]
+            ck2 = c2[k]
+            dk = d[k]
             for i in range(lo, hi):
                 for j in range(D):
-                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
+                    x[i, j] = ck1 * x[i, j] + ck2 * sc[i, j] + dk * _normal(st, zk, zw, zf)
         states[b, :] = st
 
 
@@ -476,7 +494,7 @@ def reverse_mixture(x, log_weights, means_steps, covs_steps, c1, c2, d, states, 
     # one parallel region for all steps (a single barrier), so always threaded
     kern(x, logc, means_steps, param, np.ascontiguousarray(c1, dtype=np.float64),
          np.ascontiguousarray(c2, dtype=np.float64), np.ascontiguousarray(d, dtype=np.float64),
-         states, *_TABLES, block)
+         states, *_TABLES, block, np.empty(x.shape[0]), np.empty_like(x))
     return x
 
 
