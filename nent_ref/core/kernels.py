@@ -89,24 +89,30 @@ GROUP = 16 * CHUNK
 # exp on (-inf, 0]: 2^k e^r with k = round(x / ln 2), r = x - k ln 2 (Cody-Waite: ln 2 = hi + lo with
 # hi exact in 32 bits, so k hi is exact for |k| < 2^21), e^r by its degree-13 Taylor polynomial on
 # |r| <= ln(2)/2 (truncation below 4e-18 relative), 2^k as two exact powers of two (subnormal results
-# rounded once).  Within 2 ulp of the correctly rounded exp (tests: test_vexp_*).
+# rounded once).  k comes from the round-to-nearest of adding 1.5 * 2^52 (its low bits are k), so
+# every loop is integer/float SIMD with no float-to-int conversion.  Within 1 ulp of the correctly
+# rounded exp in the tests (test_vexp_*); +0 below -745.2, 1 at 0.
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238      # ln 2 rounded to 32 significant bits
 _LN2_LO = 1.9082149292705877e-10  # ln 2 - _LN2_HI
 _EXP_C = tuple(1.0 / math.factorial(n) for n in range(14))
 _EXP_UNDERFLOW = -745.2           # exp(x) < 2^-1075 below this: the result is +0
+_ROUND_MAGIC = 6755399441055744.0                 # 1.5 * 2^52
+_ROUND_MAGIC_BITS = 0x4338000000000000            # its bit pattern
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _vexp(v, n, ki):  # pragma: no cover - compiled
-    # v[:n] <- exp(v[:n]) for v <= 0 (including -inf); ki: int64 scratch of 2 * len(v)
+def _vexp(v, sh, n, fy, iy, acc):  # pragma: no cover - compiled
+    # v[:n] <- exp(v[:n] - sh[:n]) for v <= sh (v = -inf allowed) and acc[:n] += v[:n];
+    # fy: float scratch of 2 * len(v), iy = fy.view(int64)
     c2, c3, c4, c5, c6, c7 = _EXP_C[2], _EXP_C[3], _EXP_C[4], _EXP_C[5], _EXP_C[6], _EXP_C[7]
     c8, c9, c10, c11, c12, c13 = _EXP_C[8], _EXP_C[9], _EXP_C[10], _EXP_C[11], _EXP_C[12], _EXP_C[13]
     P = v.shape[0]
     for p in range(n):
-        a = v[p]
+        a = v[p] - sh[p]
         u = a if a > -746.0 else -746.0
-        kf = math.floor(u * _LOG2E + 0.5)
+        y = u * _LOG2E + _ROUND_MAGIC
+        kf = y - _ROUND_MAGIC
         r = (u - kf * _LN2_HI) - kf * _LN2_LO
         q = c13 * r + c12
         q = q * r + c11
@@ -122,13 +128,16 @@ def _vexp(v, n, ki):  # pragma: no cover - compiled
         q = q * r + 1.0
         q = q * r + 1.0
         v[p] = q if a > _EXP_UNDERFLOW else 0.0
-        k = np.int64(kf)
-        k1 = k >> 1
-        ki[p] = (k1 + 1023) << 52
-        ki[P + p] = (k - k1 + 1023) << 52
-    f = ki.view(np.float64)
+        fy[p] = y
     for p in range(n):
-        v[p] = v[p] * f[p] * f[P + p]
+        k = iy[p] - _ROUND_MAGIC_BITS
+        k1 = k >> 1
+        iy[p] = (k1 + 1023) << 52
+        iy[P + p] = (k - k1 + 1023) << 52
+    for p in range(n):
+        e = v[p] * fy[p] * fy[P + p]
+        v[p] = e
+        acc[p] += e
 
 
 def vexp(x):
@@ -144,12 +153,15 @@ def vexp(x):
 def _vexp_array(x):  # pragma: no cover - compiled
     out = np.empty(x.size)
     buf = np.empty(CHUNK)
-    ki = np.empty(2 * CHUNK, dtype=np.int64)
+    fy = np.empty(2 * CHUNK)
+    iy = fy.view(np.int64)
+    zero = np.zeros(CHUNK)
+    acc = np.zeros(CHUNK)
     for lo in range(0, x.size, CHUNK):
         n = min(CHUNK, x.size - lo)
         for p in range(n):
             buf[p] = x[lo + p]
-        _vexp(buf, n, ki)
+        _vexp(buf, zero, n, fy, iy, acc)
         for p in range(n):
             out[lo + p] = buf[p]
     return out
@@ -370,10 +382,11 @@ def _full_point(x, i, logc, means, linv, t, logp, score):  # pragma: no cover - 
 #    routine, which handles overflow exactly.
 @numba.njit(cache=True)
 def mixture_workspace(K, D):  # pragma: no cover - compiled
-    """Scratch of one chunk: (xt, t, z, tm, ss, big, st, ki, tk)."""
+    """Scratch of one chunk: (xt, t, z, tm, ss, big, st, fy, iy, tk)."""
     P = CHUNK
+    fy = np.empty(2 * P)
     return (np.empty((D, P)), np.empty((K, P)), np.empty((K, D, P)), np.empty(P), np.empty(P),
-            np.empty(P), np.empty((D, P)), np.empty(2 * P, dtype=np.int64), np.empty(K))
+            np.empty(P), np.empty((D, P)), fy, fy.view(np.int64), np.empty(K))
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -388,24 +401,18 @@ def _load_chunk(x, lo, n, xt, tm, big):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _normalise_chunk(t, tm, ss, ki, lo, n, logp):  # pragma: no cover - compiled
-    # t[k, :n] holds log terms, tm their maximum over k: t <- responsibilities, logp[lo:lo+n] filled
+def _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp):  # pragma: no cover - compiled
+    # t[k, :n] holds log terms, tm their maximum over k: t <- exp(t - tm), ss <- 1 / sum_k t,
+    # logp[lo:lo+n] filled (responsibilities: t * ss)
     K = t.shape[0]
     for p in range(n):
         ss[p] = 0.0
     for k in range(K):
-        tk = t[k]
-        for p in range(n):
-            tk[p] = tk[p] - tm[p]
-        _vexp(tk, n, ki)
-        for p in range(n):
-            ss[p] += tk[p]
+        _vexp(t[k], tm, n, fy, iy, ss)
     for p in range(n):
         logp[lo + p] = tm[p] + math.log(ss[p])
-    for k in range(K):
-        tk = t[k]
-        for p in range(n):
-            tk[p] = tk[p] / ss[p]
+    for p in range(n):
+        ss[p] = 1.0 / ss[p]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -416,23 +423,48 @@ def _store_chunk(st, lo, n, score):  # pragma: no cover - compiled
             score[lo + p, d] = st[d, p]
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _sum_sq(row, xt, m, n):  # pragma: no cover - compiled
+    # row[:n] = sum_d (xt[d, :n] - m[d])^2, summed in the order d = 0, 1, ..., three terms per pass
+    D = xt.shape[0]
+    x0 = xt[0]
+    m0 = m[0]
+    for p in range(n):
+        z = x0[p] - m0
+        row[p] = z * z
+    d = 1
+    while d + 2 < D:
+        xa = xt[d]
+        xb = xt[d + 1]
+        xc = xt[d + 2]
+        ma = m[d]
+        mb = m[d + 1]
+        mc = m[d + 2]
+        for p in range(n):
+            za = xa[p] - ma
+            zb = xb[p] - mb
+            zc = xc[p] - mc
+            row[p] = ((row[p] + za * za) + zb * zb) + zc * zc
+        d += 3
+    while d < D:
+        xa = xt[d]
+        ma = m[d]
+        for p in range(n):
+            za = xa[p] - ma
+            row[p] = row[p] + za * za
+        d += 1
+
+
 @numba.njit(cache=True, error_model="numpy")
 def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no cover - compiled
     """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components; ws = mixture_workspace."""
-    xt, t, _, tm, ss, big, st, ki, tk = ws
+    xt, t, _, tm, ss, big, st, fy, iy, tk = ws
     D = x.shape[1]
     K = means.shape[0]
     _load_chunk(x, lo, n, xt, tm, big)
     for k in range(K):
         row = t[k]
-        for p in range(n):
-            row[p] = 0.0
-        for d in range(D):
-            m = means[k, d]
-            xd = xt[d]
-            for p in range(n):
-                z = xd[p] - m
-                row[p] += z * z
+        _sum_sq(row, xt, means[k], n)
         h = inv_var[k]
         lc = logc[k]
         for p in range(n):
@@ -441,7 +473,7 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no co
             v = lc - e
             row[p] = v
             tm[p] = v if v > tm[p] else tm[p]
-    _normalise_chunk(t, tm, ss, ki, lo, n, logp)
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp)
     for d in range(D):
         sd = st[d]
         for p in range(n):
@@ -450,13 +482,27 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no co
         row = t[k]
         ivk = inv_var[k]
         for p in range(n):
-            row[p] = row[p] * ivk
+            row[p] = row[p] * ss[p] * ivk
+    k = 0
+    while k + 1 < K:                # two components per pass over the score (same order of the sum)
+        ra = t[k]
+        rb = t[k + 1]
         for d in range(D):
-            m = means[k, d]
+            ma = means[k, d]
+            mb = means[k + 1, d]
             xd = xt[d]
             sd = st[d]
             for p in range(n):
-                sd[p] -= row[p] * (xd[p] - m)
+                sd[p] = (sd[p] - ra[p] * (xd[p] - ma)) - rb[p] * (xd[p] - mb)
+        k += 2
+    if k < K:
+        ra = t[k]
+        for d in range(D):
+            ma = means[k, d]
+            xd = xt[d]
+            sd = st[d]
+            for p in range(n):
+                sd[p] -= ra[p] * (xd[p] - ma)
     _store_chunk(st, lo, n, score)
     for p in range(n):
         if not (big[p] <= _BIG and tm[p] > -np.inf):
@@ -466,7 +512,7 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no co
 @numba.njit(cache=True, error_model="numpy")
 def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no cover - compiled
     """As :func:`iso_chunk`, diagonal components (inv_var (K, D))."""
-    xt, t, _, tm, ss, big, st, ki, tk = ws
+    xt, t, _, tm, ss, big, st, fy, iy, tk = ws
     D = x.shape[1]
     K = means.shape[0]
     _load_chunk(x, lo, n, xt, tm, big)
@@ -488,13 +534,15 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no c
             v = lc - e
             row[p] = v
             tm[p] = v if v > tm[p] else tm[p]
-    _normalise_chunk(t, tm, ss, ki, lo, n, logp)
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp)
     for d in range(D):
         sd = st[d]
         for p in range(n):
             sd[p] = 0.0
     for k in range(K):
         row = t[k]
+        for p in range(n):
+            row[p] = row[p] * ss[p]
         for d in range(D):
             m = means[k, d]
             ivd = inv_var[k, d]
@@ -511,7 +559,7 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no c
 @numba.njit(cache=True, error_model="numpy")
 def full_chunk(x, lo, n, logc, means, linv, logp, score, ws):  # pragma: no cover - compiled
     """As :func:`iso_chunk`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
-    xt, t, z, tm, ss, big, st, ki, tk = ws
+    xt, t, z, tm, ss, big, st, fy, iy, tk = ws
     D = x.shape[1]
     K = means.shape[0]
     _load_chunk(x, lo, n, xt, tm, big)
@@ -544,7 +592,7 @@ def full_chunk(x, lo, n, logc, means, linv, logp, score, ws):  # pragma: no cove
             v = lc - e
             row[p] = v
             tm[p] = v if v > tm[p] else tm[p]
-    _normalise_chunk(t, tm, ss, ki, lo, n, logp)
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp)
     for d in range(D):
         sd = st[d]
         for p in range(n):
@@ -555,7 +603,7 @@ def full_chunk(x, lo, n, logc, means, linv, logp, score, ws):  # pragma: no cove
         for d in range(D):
             zd = zk[d]
             for p in range(n):
-                zd[p] = row[p] * zd[p]
+                zd[p] = row[p] * ss[p] * zd[p]
             for j in range(d + 1):
                 l = linv[k, d, j]
                 sj = st[j]
