@@ -113,17 +113,32 @@ class Threads:
             self._limit.restore_original_limits()
 
 
+class Best(tuple):
+    """Best ``(wall, cpu)`` seconds of a candidate: wall-clock time and the CPU time of this process
+    (all its threads).  On a loaded machine the CPU time of a one-thread run is the steadier figure:
+    it does not count the time the process waited for a core."""
+
+    def __new__(cls, wall, cpu):
+        return super().__new__(cls, (wall, cpu))
+
+    wall = property(lambda self: self[0])
+    cpu = property(lambda self: self[1])
+
+
 def interleaved(named, repeat):
-    """Best wall time of each candidate ``(name, threads, fn)``; the candidates take turns within each
-    of ``repeat`` rounds (same machine load for all).  Returns ``{name: seconds}``."""
-    best = {name: math.inf for name, _, _ in named}
+    """Best times of each candidate ``(name, threads, fn)``; the candidates take turns within each of
+    ``repeat`` rounds (same machine load for all).  Returns ``{name: Best(wall, cpu)}``."""
+    wall = {name: math.inf for name, _, _ in named}
+    cpu = dict(wall)
     for _ in range(repeat):
         for name, threads, fn in named:
             with Threads(threads):
+                c = time.process_time()
                 t = time.perf_counter()
                 fn()
-                best[name] = min(best[name], time.perf_counter() - t)
-    return best
+                wall[name] = min(wall[name], time.perf_counter() - t)
+                cpu[name] = min(cpu[name], time.process_time() - c)
+    return {name: Best(wall[name], cpu[name]) for name in wall}
 
 
 # --------------------------------------------------------------------------- GEMM-form baselines
@@ -176,12 +191,14 @@ def mixture_gemm_numpy(x, log_weights, means, covs):
     return logp, score
 
 
-def empirical_two_gemm_floor(x, atoms):
+def empirical_two_gemm_floor(x, atoms, orientation="plain"):
     """The two matrix products any exact evaluation of an empirical score needs when every atom
-    carries weight: the cross terms ``G = x @ atoms.T`` (M, N) and the weighted atom average
-    ``G @ atoms`` (M, D).  Timed in the orientation OpenBLAS runs fastest, which the kernel uses too
-    (``(atoms.T @ G.T).T``)."""
+    carries weight: the cross terms ``G = x @ atoms.T`` (M, N) and the weighted atom sums
+    ``G @ atoms`` (M, D), the second as written (``orientation="plain"``) or as
+    ``(atoms.T @ G.T).T`` (``"transposed"``); the benchmarks take the faster of the two as the floor."""
     G = x @ atoms.T
+    if orientation == "plain":
+        return G @ atoms
     return (atoms.T @ G.T).T
 
 

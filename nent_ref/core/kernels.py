@@ -25,8 +25,13 @@ the nearest among equally wide ones, as :class:`nent_ref.Gaussian` gives; never 
 loop over points and components with O(K) (iso/diag) or O(K D) (full) scratch per point;
 the empirical kernel computes the squared distances through the matrix product
 ``x @ atoms.T`` in query blocks whose size keeps the memory linear in N*D, and the score's
-weighted atom average only over atoms whose responsibility exceeds ``1e-18 / N`` of the
-total (the dropped mass is below 1e-17 in total, i.e. below double rounding).
+weighted atom average either by one more product over all atoms (when most atoms carry weight)
+or only over atoms whose responsibility exceeds ``1e-18 / N`` of the total (the dropped mass is
+below 1e-17 in total, i.e. below double rounding).
+
+The mixture kernels work on chunks of 64 points with the points in the innermost loops (SIMD),
+their exponentials by a vectorisable exp within 1 ulp (:func:`vexp`); points whose energies
+overflow take the scalar exact path.
 
 Each kernel has a plain-numpy twin (``*_numpy``) which the tests compare it with.
 """
@@ -107,7 +112,7 @@ def _vexp(v, sh, n, fy, iy, acc):  # pragma: no cover - compiled
     # fy: float scratch of 2 * len(v), iy = fy.view(int64)
     c2, c3, c4, c5, c6, c7 = _EXP_C[2], _EXP_C[3], _EXP_C[4], _EXP_C[5], _EXP_C[6], _EXP_C[7]
     c8, c9, c10, c11, c12, c13 = _EXP_C[8], _EXP_C[9], _EXP_C[10], _EXP_C[11], _EXP_C[12], _EXP_C[13]
-    P = v.shape[0]
+    P = fy.shape[0] // 2
     for p in range(n):
         a = v[p] - sh[p]
         u = a if a > -746.0 else -746.0
@@ -798,46 +803,80 @@ def mixture_logpdf_score_numpy(x, log_weights, means, covs):
 
 
 # --------------------------------------------------------------------------- empirical data
-@numba.njit(cache=True, fastmath=False, parallel=True)
+@numba.njit(cache=True, error_model="numpy", parallel=True)
 def _emp_block_nb(G, xx, aa, lw, mu, inv2v, logc, tol):  # pragma: no cover - compiled
-    # G (B, N) holds x @ atoms.T on entry and the responsibilities on exit (entries below
-    # ``tol`` set to 0).  Returns (log p per row, smallest squared distance per row).
+    # G (B, N) holds x @ atoms.T on entry and exp(log term - row max) on exit.  Returns (log p per
+    # row, smallest squared distance per row, sum of the row's exponentials, number of entries of the
+    # row at or above tol).  Each row is swept in runs of CHUNK atoms with per-lane maxima / minima /
+    # sums (SIMD; max and min do not depend on the order).
     B, N = G.shape
     logp = np.empty(B)
     qmin = np.empty(B)
+    ssum = np.ones(B)
+    big = np.zeros(B, dtype=np.int64)
+    P = CHUNK
+    mu2 = mu * mu
     for i in numba.prange(B):
+        row = G[i]
+        tl = np.full(P, -np.inf)
+        ql = np.full(P, np.inf)
+        acc = np.zeros(P)
+        sh = np.empty(P)
+        fy = np.empty(2 * P)
+        iy = fy.view(np.int64)
+        xi = xx[i]
+        for j0 in range(0, N, P):
+            n = min(P, N - j0)
+            for p in range(n):
+                j = j0 + p
+                q = xi - 2.0 * mu * row[j] + mu2 * aa[j]
+                q = q if q > 0.0 else 0.0
+                ql[p] = q if q < ql[p] else ql[p]
+                t = lw[j] - q * inv2v
+                row[j] = t
+                tl[p] = t if t > tl[p] else tl[p]
         tmax = -np.inf
         qm = np.inf
-        for j in range(N):
-            q = xx[i] - 2.0 * mu * G[i, j] + mu * mu * aa[j]
-            if q < 0.0:
-                q = 0.0
-            if q < qm:
-                qm = q
-            t = lw[j] - q * inv2v
-            G[i, j] = t
-            if t > tmax:
-                tmax = t
+        for p in range(P):
+            tmax = tl[p] if tl[p] > tmax else tmax
+            qm = ql[p] if ql[p] < qm else qm
         qmin[i] = qm
         if not tmax > -np.inf:          # every log term overflowed (far point): flag for the exact path
             qmin[i] = -1.0
             logp[i] = -np.inf
             for j in range(N):
-                G[i, j] = 0.0
+                row[j] = 0.0
             continue
-        ssum = 0.0
+        for p in range(P):
+            sh[p] = tmax
+        cnt = 0
+        for j0 in range(0, N, P):
+            n = min(P, N - j0)
+            seg = row[j0:j0 + n]
+            _vexp(seg, sh, n, fy, iy, acc)
+            for p in range(n):
+                cnt += 1 if seg[p] >= tol else 0
+        s = 0.0
+        for p in range(P):
+            s += acc[p]
+        ssum[i] = s
+        big[i] = cnt
+        logp[i] = tmax + math.log(s) + logc
+    return logp, qmin, ssum, big
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _emp_normalise_nb(G, ssum, tol):  # pragma: no cover - compiled
+    # G[i] <- G[i] / ssum[i], entries below tol * ssum[i] set to 0 (the responsibilities the sparse
+    # and refinement paths take)
+    B, N = G.shape
+    for i in numba.prange(B):
+        row = G[i]
+        cut = tol * ssum[i]
+        inv = 1.0 / ssum[i]
         for j in range(N):
-            d = G[i, j] - tmax
-            e = math.exp(d) if d > -745.0 else 0.0
-            G[i, j] = e
-            ssum += e
-        logp[i] = tmax + math.log(ssum) + logc
-        cut = tol * ssum
-        inv = 1.0 / ssum
-        for j in range(N):
-            e = G[i, j]
-            G[i, j] = e * inv if e >= cut else 0.0
-    return logp, qmin
+            e = row[j]
+            row[j] = e * inv if e >= cut else 0.0
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
@@ -893,6 +932,26 @@ _FAR = 1e300
 _CANCELLATION_LIMIT = 64.0
 
 
+def blas_threads():
+    """Threads of the BLAS numpy uses, from threadpoolctl when it is installed (``None`` otherwise)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    n = [i.get("num_threads") for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(n) if n else None
+
+
+def _weighted_atoms(G, atoms):
+    """``G @ atoms`` (B, D), the weighted atom sums, in the orientation OpenBLAS runs faster: on one
+    BLAS thread the plain product; on several (or when the thread count is unknown) the transposed
+    ``(atoms^T G^T)^T``, which OpenBLAS splits over the output (the plain one takes about twice the
+    CPU time there).  Both give the same sums up to rounding."""
+    if G.shape[0] * G.shape[1] * atoms.shape[1] >= 1 << 26 and blas_threads() == 1:
+        return G @ atoms
+    return (atoms.T @ G.T).T
+
+
 def _prepare_empirical(x, atoms, log_weights, mu, v):
     x = np.ascontiguousarray(x, dtype=np.float64)
     atoms = np.ascontiguousarray(atoms, dtype=np.float64)
@@ -912,7 +971,10 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
 
     Squared distances come from the expansion :math:`|x|^2 - 2\mu x\cdot a + \mu^2|a|^2`
     evaluated with one BLAS matrix product per block of queries (the floor of any exact
-    evaluation); a fused Numba pass turns them into log-sum-exp and responsibilities.
+    evaluation); a fused Numba pass (SIMD exp) turns them into log-sum-exp.  The weighted atom
+    sums are a second product over all atoms when at least half the entries of a block are
+    >= 1e-18/N of their row's largest (large noise: the two-product floor); otherwise only the
+    atoms with a responsibility above 1e-18/N of the total enter, gathered.
     Memory: a (B, N) distance block with B = max(min_block_rows, block_bytes / (8 N)) rows
     (B >= 256 keeps the matrix product efficient: each block streams all atoms once), plus
     O((M + N) D); linear in N for fixed M.
@@ -952,10 +1014,17 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
     for start in range(0, M, B):
         stop = min(M, start + B)
         G = x[start:stop] @ atoms.T
-        lp, qmin = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
+        lp, qmin, ssum, big = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
         far = (qmin < 0) | ~(xx[start:stop] <= _FAR)
         with np.errstate(over="ignore"):
             rows = np.flatnonzero((xx[start:stop] + aamax > _CANCELLATION_LIMIT * qmin) & ~far)
+        if rows.size == 0 and not np.any(far) and int(big.sum()) > (stop - start) * (N // 2):
+            # dense (most atoms carry weight): the weighted sums of all exponentials, one product,
+            # then the rows divided by their sums (no entry dropped)
+            logp[start:stop] = lp
+            abar[start:stop] = _weighted_atoms(G, atoms) / ssum[:, None]
+            continue
+        _emp_normalise_nb(G, ssum, tol)
         if rows.size:
             # cancellation in the expansion: redo these rows' candidate atoms exactly
             # (the atoms dropped by the expansion carry < 1e-17 of the mass even with its error)
@@ -966,9 +1035,8 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
             far_rows.append(start + np.flatnonzero(far))
         logp[start:stop] = lp
         cols = np.flatnonzero(np.any(G > 0.0, axis=0))
-        # (atoms^T G^T)^T: OpenBLAS runs this orientation about twice as fast as G @ atoms
         if cols.size > N // 2:
-            abar[start:stop] = (atoms.T @ G.T).T
+            abar[start:stop] = _weighted_atoms(G, atoms)
         else:                       # gathered atoms in chunks of at most block_bytes
             acc = np.zeros((stop - start, D))
             step = int(max(1, block_bytes // (8 * D)))
