@@ -406,16 +406,17 @@ def _load_chunk(x, lo, n, xt, tm, big):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp):  # pragma: no cover - compiled
+def _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp):  # pragma: no cover - compiled
     # t[k, :n] holds log terms, tm their maximum over k: t <- exp(t - tm), ss <- 1 / sum_k t,
-    # logp[lo:lo+n] filled (responsibilities: t * ss)
+    # logp[lo:lo+n] filled when with_logp (responsibilities: t * ss)
     K = t.shape[0]
     for p in range(n):
         ss[p] = 0.0
     for k in range(K):
         _vexp(t[k], tm, n, fy, iy, ss)
-    for p in range(n):
-        logp[lo + p] = tm[p] + math.log(ss[p])
+    if with_logp:
+        for p in range(n):
+            logp[lo + p] = tm[p] + math.log(ss[p])
     for p in range(n):
         ss[p] = 1.0 / ss[p]
 
@@ -461,8 +462,10 @@ def _sum_sq(row, xt, m, n):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, error_model="numpy")
-def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no cover - compiled
-    """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components; ws = mixture_workspace."""
+def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components into logp[lo:lo+n],
+    score[lo:lo+n]; ws = mixture_workspace.  ``with_logp=False`` skips the logarithm (score only:
+    logp is then left unset except at points that took the scalar path)."""
     xt, t, _, tm, ss, big, st, fy, iy, tk = ws
     D = x.shape[1]
     K = means.shape[0]
@@ -478,7 +481,7 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no co
             v = lc - e
             row[p] = v
             tm[p] = v if v > tm[p] else tm[p]
-    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp)
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
     for d in range(D):
         sd = st[d]
         for p in range(n):
@@ -515,7 +518,7 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no co
 
 
 @numba.njit(cache=True, error_model="numpy")
-def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no cover - compiled
+def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
     """As :func:`iso_chunk`, diagonal components (inv_var (K, D))."""
     xt, t, _, tm, ss, big, st, fy, iy, tk = ws
     D = x.shape[1]
@@ -539,7 +542,7 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no c
             v = lc - e
             row[p] = v
             tm[p] = v if v > tm[p] else tm[p]
-    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp)
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
     for d in range(D):
         sd = st[d]
         for p in range(n):
@@ -562,7 +565,7 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws):  # pragma: no c
 
 
 @numba.njit(cache=True, error_model="numpy")
-def full_chunk(x, lo, n, logc, means, linv, logp, score, ws):  # pragma: no cover - compiled
+def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
     """As :func:`iso_chunk`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
     xt, t, z, tm, ss, big, st, fy, iy, tk = ws
     D = x.shape[1]
@@ -597,7 +600,7 @@ def full_chunk(x, lo, n, logc, means, linv, logp, score, ws):  # pragma: no cove
             v = lc - e
             row[p] = v
             tm[p] = v if v > tm[p] else tm[p]
-    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp)
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
     for d in range(D):
         sd = st[d]
         for p in range(n):
@@ -629,7 +632,7 @@ def _iso_serial(x, logc, means, param):  # pragma: no cover - compiled
     for g in range((M + GROUP - 1) // GROUP):
         ws = mixture_workspace(K, D)
         for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
 
 
@@ -642,7 +645,7 @@ def _iso_parallel(x, logc, means, param):  # pragma: no cover - compiled
     for g in numba.prange((M + GROUP - 1) // GROUP):
         ws = mixture_workspace(K, D)
         for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
 
 
@@ -655,7 +658,7 @@ def _diag_serial(x, logc, means, param):  # pragma: no cover - compiled
     for g in range((M + GROUP - 1) // GROUP):
         ws = mixture_workspace(K, D)
         for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
 
 
@@ -668,7 +671,7 @@ def _diag_parallel(x, logc, means, param):  # pragma: no cover - compiled
     for g in numba.prange((M + GROUP - 1) // GROUP):
         ws = mixture_workspace(K, D)
         for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
 
 
@@ -681,7 +684,7 @@ def _full_serial(x, logc, means, param):  # pragma: no cover - compiled
     for g in range((M + GROUP - 1) // GROUP):
         ws = mixture_workspace(K, D)
         for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
 
 
@@ -694,7 +697,7 @@ def _full_parallel(x, logc, means, param):  # pragma: no cover - compiled
     for g in numba.prange((M + GROUP - 1) // GROUP):
         ws = mixture_workspace(K, D)
         for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws)
+            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
 
 

@@ -422,7 +422,7 @@ def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, bl
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
             for c0 in range(lo, hi, _mk.CHUNK):
-                _mk.iso_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws)
+                _mk.iso_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws, False)
             ck1 = c1[k]
             ck2 = c2[k]
             dk = d[k]
@@ -444,7 +444,7 @@ def _reverse_mix_diag_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, b
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
             for c0 in range(lo, hi, _mk.CHUNK):
-                _mk.diag_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws)
+                _mk.diag_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws, False)
             ck1 = c1[k]
             ck2 = c2[k]
             dk = d[k]
@@ -466,7 +466,7 @@ def _reverse_mix_full_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, b
         hi = min(n, lo + block)
         for k in range(c1.shape[0]):
             for c0 in range(lo, hi, _mk.CHUNK):
-                _mk.full_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws)
+                _mk.full_chunk(x, c0, min(_mk.CHUNK, hi - c0), logc[k], means[k], param[k], logp, sc, ws, False)
             ck1 = c1[k]
             ck2 = c2[k]
             dk = d[k]
