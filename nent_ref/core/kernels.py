@@ -145,6 +145,74 @@ def _vexp(v, sh, n, fy, iy, acc):  # pragma: no cover - compiled
         acc[p] += e
 
 
+# log on [1, 2^1023): s = 2^e m with m in [sqrt(1/2), sqrt(2)) (exponent and mantissa from the bits),
+# log m = 2 atanh(f), f = (m - 1)/(m + 1), |f| <= 0.1716, by its series to f^21 (truncation below
+# 1e-18 relative), plus e ln 2 in two parts.  Within 2 ulp of np.log in the tests (test_vlog_*).
+_LOG_C = tuple(1.0 / (2 * n + 1) for n in range(11))
+_SQRT2 = 1.4142135623730951
+_MANT_MASK = (1 << 52) - 1
+_EXP_ONE = 1023 << 52
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _vlog(s, out, n, fy, iy):  # pragma: no cover - compiled
+    # out[:n] <- log(s[:n]) for normal s >= 1 (the sums of exponentials whose largest term is 1)
+    c1, c2, c3, c4, c5 = _LOG_C[1], _LOG_C[2], _LOG_C[3], _LOG_C[4], _LOG_C[5]
+    c6, c7, c8, c9, c10 = _LOG_C[6], _LOG_C[7], _LOG_C[8], _LOG_C[9], _LOG_C[10]
+    P = fy.shape[0] // 2
+    for p in range(n):
+        fy[p] = s[p]
+    for p in range(n):
+        b = iy[p]
+        iy[P + p] = (b >> 52) - 1023
+        iy[p] = (b & _MANT_MASK) | _EXP_ONE
+    for p in range(n):
+        m = fy[p]
+        e = float(iy[P + p])
+        hi = m > _SQRT2
+        m = 0.5 * m if hi else m
+        e = e + 1.0 if hi else e
+        f = (m - 1.0) / (m + 1.0)
+        f2 = f * f
+        q = c10 * f2 + c9
+        q = q * f2 + c8
+        q = q * f2 + c7
+        q = q * f2 + c6
+        q = q * f2 + c5
+        q = q * f2 + c4
+        q = q * f2 + c3
+        q = q * f2 + c2
+        q = q * f2 + c1
+        lm = 2.0 * f + (2.0 * f) * (f2 * q)
+        out[p] = e * _LN2_HI + (e * _LN2_LO + lm)
+
+
+def vlog(x):
+    """log(x) for x >= 1 (finite) by the SIMD routine of the mixture kernels (tests compare it with
+    ``np.log``)."""
+    x = np.array(x, dtype=np.float64).ravel()
+    if not np.all((x >= 1.0) & (x <= np.finfo(float).max)):
+        raise ValueError("vlog needs finite x >= 1")
+    return _vlog_array(x)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _vlog_array(x):  # pragma: no cover - compiled
+    out = np.empty(x.size)
+    buf = np.empty(CHUNK)
+    res = np.empty(CHUNK)
+    fy = np.empty(2 * CHUNK)
+    iy = fy.view(np.int64)
+    for lo in range(0, x.size, CHUNK):
+        n = min(CHUNK, x.size - lo)
+        for p in range(n):
+            buf[p] = x[lo + p]
+        _vlog(buf, res, n, fy, iy)
+        for p in range(n):
+            out[lo + p] = res[p]
+    return out
+
+
 def vexp(x):
     """exp(x) for x <= 0 (and -inf) by the SIMD routine of the mixture kernels (tests compare it
     with ``np.exp``)."""
@@ -415,8 +483,10 @@ def _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp):  # pragma: no c
     for k in range(K):
         _vexp(t[k], tm, n, fy, iy, ss)
     if with_logp:
+        out = logp[lo:lo + n]
+        _vlog(ss, out, n, fy, iy)
         for p in range(n):
-            logp[lo + p] = tm[p] + math.log(ss[p])
+            out[p] = tm[p] + out[p]
     for p in range(n):
         ss[p] = 1.0 / ss[p]
 
@@ -458,6 +528,92 @@ def _sum_sq(row, xt, m, n):  # pragma: no cover - compiled
         for p in range(n):
             za = xa[p] - ma
             row[p] = row[p] + za * za
+        d += 1
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _sum_sq_weighted(row, xt, m, w, n):  # pragma: no cover - compiled
+    # row[:n] = sum_d (xt[d, :n] - m[d])^2 w[d], summed in the order d = 0, 1, ..., three terms per pass
+    D = xt.shape[0]
+    x0 = xt[0]
+    m0 = m[0]
+    w0 = w[0]
+    for p in range(n):
+        z = x0[p] - m0
+        row[p] = z * z * w0
+    d = 1
+    while d + 2 < D:
+        xa = xt[d]
+        xb = xt[d + 1]
+        xc = xt[d + 2]
+        ma = m[d]
+        mb = m[d + 1]
+        mc = m[d + 2]
+        wa = w[d]
+        wb = w[d + 1]
+        wc = w[d + 2]
+        for p in range(n):
+            za = xa[p] - ma
+            zb = xb[p] - mb
+            zc = xc[p] - mc
+            row[p] = ((row[p] + za * za * wa) + zb * zb * wb) + zc * zc * wc
+        d += 3
+    while d < D:
+        xa = xt[d]
+        ma = m[d]
+        wa = w[d]
+        for p in range(n):
+            za = xa[p] - ma
+            row[p] = row[p] + za * za * wa
+        d += 1
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _tri_row(zd, st, l, d, n):  # pragma: no cover - compiled
+    # zd[:n] = sum_{j <= d} l[j] st[j, :n], summed in the order j = 0, 1, ..., d (three per pass)
+    s0 = st[0]
+    l0 = l[0]
+    for p in range(n):
+        zd[p] = l0 * s0[p]
+    j = 1
+    while j + 2 <= d:
+        sa = st[j]
+        sb = st[j + 1]
+        sc = st[j + 2]
+        la = l[j]
+        lb = l[j + 1]
+        lc = l[j + 2]
+        for p in range(n):
+            zd[p] = ((zd[p] + la * sa[p]) + lb * sb[p]) + lc * sc[p]
+        j += 3
+    while j <= d:
+        sa = st[j]
+        la = l[j]
+        for p in range(n):
+            zd[p] = zd[p] + la * sa[p]
+        j += 1
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _tri_col(sj, zk, L, j, n):  # pragma: no cover - compiled
+    # sj[:n] -= sum_{d >= j} L[d, j] zk[d, :n], subtracted in the order d = j, j + 1, ... (three per pass)
+    D = zk.shape[0]
+    d = j
+    while d + 2 < D:
+        za = zk[d]
+        zb = zk[d + 1]
+        zc = zk[d + 2]
+        la = L[d, j]
+        lb = L[d + 1, j]
+        lc = L[d + 2, j]
+        for p in range(n):
+            sj[p] = ((sj[p] - la * za[p]) - lb * zb[p]) - lc * zc[p]
+        d += 3
+    while d < D:
+        za = zk[d]
+        la = L[d, j]
+        for p in range(n):
+            sj[p] = sj[p] - la * za[p]
         d += 1
 
 
@@ -526,15 +682,7 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):
     _load_chunk(x, lo, n, xt, tm, big)
     for k in range(K):
         row = t[k]
-        for p in range(n):
-            row[p] = 0.0
-        for d in range(D):
-            m = means[k, d]
-            ivd = inv_var[k, d]
-            xd = xt[d]
-            for p in range(n):
-                z = xd[p] - m
-                row[p] += z * z * ivd
+        _sum_sq_weighted(row, xt, means[k], inv_var[k], n)
         lc = logc[k]
         for p in range(n):
             e = 0.5 * row[p]
@@ -551,13 +699,29 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):
         row = t[k]
         for p in range(n):
             row[p] = row[p] * ss[p]
+    k = 0
+    while k + 1 < K:                # two components per pass over the score (same order of the sum)
+        ra = t[k]
+        rb = t[k + 1]
         for d in range(D):
-            m = means[k, d]
-            ivd = inv_var[k, d]
+            ma = means[k, d]
+            mb = means[k + 1, d]
+            va = inv_var[k, d]
+            vb = inv_var[k + 1, d]
             xd = xt[d]
             sd = st[d]
             for p in range(n):
-                sd[p] -= row[p] * ivd * (xd[p] - m)
+                sd[p] = (sd[p] - ra[p] * va * (xd[p] - ma)) - rb[p] * vb * (xd[p] - mb)
+        k += 2
+    if k < K:
+        ra = t[k]
+        for d in range(D):
+            ma = means[k, d]
+            va = inv_var[k, d]
+            xd = xt[d]
+            sd = st[d]
+            for p in range(n):
+                sd[p] -= ra[p] * va * (xd[p] - ma)
     _store_chunk(st, lo, n, score)
     for p in range(n):
         if not (big[p] <= _BIG and tm[p] > -np.inf):
@@ -584,13 +748,7 @@ def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  #
                 sd[p] = xd[p] - m
         for d in range(D):
             zd = zk[d]
-            for p in range(n):
-                zd[p] = 0.0
-            for j in range(d + 1):
-                l = linv[k, d, j]
-                sj = st[j]
-                for p in range(n):
-                    zd[p] += l * sj[p]
+            _tri_row(zd, st, linv[k, d], d, n)
             for p in range(n):
                 row[p] += zd[p] * zd[p]
         lc = logc[k]
@@ -612,11 +770,8 @@ def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  #
             zd = zk[d]
             for p in range(n):
                 zd[p] = row[p] * ss[p] * zd[p]
-            for j in range(d + 1):
-                l = linv[k, d, j]
-                sj = st[j]
-                for p in range(n):
-                    sj[p] -= l * zd[p]
+        for j in range(D):          # st[j] -= sum_{d >= j} L[d, j] z_d, d ascending as in _full_point
+            _tri_col(st[j], zk, linv[k], j, n)
     _store_chunk(st, lo, n, score)
     for p in range(n):
         if not (big[p] <= _BIG and tm[p] > -np.inf):
