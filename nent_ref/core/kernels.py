@@ -463,14 +463,12 @@ def mixture_workspace(K, D):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _load_chunk(x, lo, n, xt, tm, big):  # pragma: no cover - compiled
+def load_chunk(x, lo, n, xt):  # pragma: no cover - compiled
+    """xt[:, :n] <- x[lo:lo+n].T (the chunk layout: points in the last index)."""
     D = x.shape[1]
     for p in range(n):
         for d in range(D):
             xt[d, p] = x[lo + p, d]
-    for p in range(n):
-        tm[p] = -np.inf
-        big[p] = 0.0
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -618,14 +616,16 @@ def _tri_col(sj, zk, L, j, n):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, error_model="numpy")
-def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
-    """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components into logp[lo:lo+n],
-    score[lo:lo+n]; ws = mixture_workspace.  ``with_logp=False`` skips the logarithm (score only:
-    logp is then left unset except at points that took the scalar path)."""
+def iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no cover - compiled
+    """Chunk core: the transposed points ws[0][:, :n] (``load_chunk``) -> the transposed score ws[6][:, :n]
+    and, when ``with_logp``, logp[lo:lo+n].  Points with ``not (ws[5][p] <= _BIG and ws[3][p] > -inf)``
+    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (_iso_point)."""
     xt, t, _, tm, ss, big, st, fy, iy, tk = ws
-    D = x.shape[1]
+    D = xt.shape[0]
     K = means.shape[0]
-    _load_chunk(x, lo, n, xt, tm, big)
+    for p in range(n):
+        tm[p] = -np.inf
+        big[p] = 0.0
     for k in range(K):
         row = t[k]
         _sum_sq(row, xt, means[k], n)
@@ -667,6 +667,16 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True): 
             sd = st[d]
             for p in range(n):
                 sd[p] -= ra[p] * (xd[p] - ma)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components into logp[lo:lo+n],
+    score[lo:lo+n]; ws = mixture_workspace.  ``with_logp=False`` skips the logarithm (score only:
+    logp is then left unset except at points that took the scalar path)."""
+    load_chunk(x, lo, n, ws[0])
+    iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp)
+    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
     _store_chunk(st, lo, n, score)
     for p in range(n):
         if not (big[p] <= _BIG and tm[p] > -np.inf):
@@ -674,12 +684,16 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True): 
 
 
 @numba.njit(cache=True, error_model="numpy")
-def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
-    """As :func:`iso_chunk`, diagonal components (inv_var (K, D))."""
+def diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no cover - compiled
+    """Chunk core: the transposed points ws[0][:, :n] (``load_chunk``) -> the transposed score ws[6][:, :n]
+    and, when ``with_logp``, logp[lo:lo+n].  Points with ``not (ws[5][p] <= _BIG and ws[3][p] > -inf)``
+    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (_diag_point)."""
     xt, t, _, tm, ss, big, st, fy, iy, tk = ws
-    D = x.shape[1]
+    D = xt.shape[0]
     K = means.shape[0]
-    _load_chunk(x, lo, n, xt, tm, big)
+    for p in range(n):
+        tm[p] = -np.inf
+        big[p] = 0.0
     for k in range(K):
         row = t[k]
         _sum_sq_weighted(row, xt, means[k], inv_var[k], n)
@@ -722,6 +736,14 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):
             sd = st[d]
             for p in range(n):
                 sd[p] -= ra[p] * va * (xd[p] - ma)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """As :func:`iso_chunk`, diagonal components (inv_var (K, D))."""
+    load_chunk(x, lo, n, ws[0])
+    diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp)
+    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
     _store_chunk(st, lo, n, score)
     for p in range(n):
         if not (big[p] <= _BIG and tm[p] > -np.inf):
@@ -729,12 +751,16 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
-    """As :func:`iso_chunk`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
+def full_core(n, logc, means, linv, ws, lo, logp, with_logp):  # pragma: no cover - compiled
+    """Chunk core: the transposed points ws[0][:, :n] (``load_chunk``) -> the transposed score ws[6][:, :n]
+    and, when ``with_logp``, logp[lo:lo+n].  Points with ``not (ws[5][p] <= _BIG and ws[3][p] > -inf)``
+    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (_full_point)."""
     xt, t, z, tm, ss, big, st, fy, iy, tk = ws
-    D = x.shape[1]
+    D = xt.shape[0]
     K = means.shape[0]
-    _load_chunk(x, lo, n, xt, tm, big)
+    for p in range(n):
+        tm[p] = -np.inf
+        big[p] = 0.0
     for k in range(K):
         row = t[k]
         zk = z[k]
@@ -772,6 +798,14 @@ def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  #
                 zd[p] = row[p] * ss[p] * zd[p]
         for j in range(D):          # st[j] -= sum_{d >= j} L[d, j] z_d, d ascending as in _full_point
             _tri_col(st[j], zk, linv[k], j, n)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """As :func:`iso_chunk`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
+    load_chunk(x, lo, n, ws[0])
+    full_core(n, logc, means, linv, ws, lo, logp, with_logp)
+    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
     _store_chunk(st, lo, n, score)
     for p in range(n):
         if not (big[p] <= _BIG and tm[p] > -np.inf):
@@ -869,6 +903,12 @@ def _pick(serial, parallel):
 mix_iso_nb = _pick(_iso_serial, _iso_parallel)
 mix_diag_nb = _pick(_diag_serial, _diag_parallel)
 mix_full_nb = _pick(_full_serial, _full_parallel)
+
+#: public names of the pieces the fused SDE kernels (nent_ref.quantities._sde_kernels) take
+BIG = _BIG
+iso_point = _iso_point
+diag_point = _diag_point
+full_point = _full_point
 
 
 def component_terms(log_weights, covs, D):
