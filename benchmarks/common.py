@@ -114,9 +114,11 @@ class Threads:
 
 
 class Best(tuple):
-    """Best ``(wall, cpu)`` seconds of a candidate: wall-clock time and the CPU time of this process
-    (all its threads).  On a loaded machine the CPU time of a one-thread run is the steadier figure:
-    it does not count the time the process waited for a core."""
+    """Best ``(wall, cpu)`` seconds of a candidate: wall-clock time and the CPU time of the calling
+    thread.  A one-thread candidate (Numba and BLAS limited to one thread) runs entirely on the calling
+    thread, so on a loaded machine its CPU time is the steadier figure: it does not count the time the
+    thread waited for a core, nor idle worker threads spinning after an earlier parallel region.  For
+    several threads only the wall time means anything."""
 
     def __new__(cls, wall, cpu):
         return super().__new__(cls, (wall, cpu))
@@ -133,11 +135,11 @@ def interleaved(named, repeat):
     for _ in range(repeat):
         for name, threads, fn in named:
             with Threads(threads):
-                c = time.process_time()
+                c = time.thread_time()
                 t = time.perf_counter()
                 fn()
                 wall[name] = min(wall[name], time.perf_counter() - t)
-                cpu[name] = min(cpu[name], time.process_time() - c)
+                cpu[name] = min(cpu[name], time.thread_time() - c)
     return {name: Best(wall[name], cpu[name]) for name in wall}
 
 

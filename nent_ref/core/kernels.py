@@ -107,32 +107,32 @@ _ROUND_MAGIC_BITS = 0x4338000000000000            # its bit pattern
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _vexp(v, sh, n, fy, iy, acc):  # pragma: no cover - compiled
-    # v[:n] <- exp(v[:n] - sh[:n]) for v <= sh (v = -inf allowed) and acc[:n] += v[:n];
-    # fy: float scratch of 2 * len(v), iy = fy.view(int64)
+def _vexp(A, r, off, sh, n, fy, iy, acc):  # pragma: no cover - compiled
+    # A[r, off:off+n] <- exp(A[r, off:off+n] - sh[:n]) for A <= sh (-inf allowed), acc[:n] += the
+    # results; fy: float scratch of 2 * CHUNK, iy = fy.view(int64)
     c2, c3, c4, c5, c6, c7 = _EXP_C[2], _EXP_C[3], _EXP_C[4], _EXP_C[5], _EXP_C[6], _EXP_C[7]
     c8, c9, c10, c11, c12, c13 = _EXP_C[8], _EXP_C[9], _EXP_C[10], _EXP_C[11], _EXP_C[12], _EXP_C[13]
     P = fy.shape[0] // 2
     for p in range(n):
-        a = v[p] - sh[p]
+        a = A[r, off + p] - sh[p]
         u = a if a > -746.0 else -746.0
         y = u * _LOG2E + _ROUND_MAGIC
         kf = y - _ROUND_MAGIC
-        r = (u - kf * _LN2_HI) - kf * _LN2_LO
-        q = c13 * r + c12
-        q = q * r + c11
-        q = q * r + c10
-        q = q * r + c9
-        q = q * r + c8
-        q = q * r + c7
-        q = q * r + c6
-        q = q * r + c5
-        q = q * r + c4
-        q = q * r + c3
-        q = q * r + c2
-        q = q * r + 1.0
-        q = q * r + 1.0
-        v[p] = q if a > _EXP_UNDERFLOW else 0.0
+        rr = (u - kf * _LN2_HI) - kf * _LN2_LO
+        q = c13 * rr + c12
+        q = q * rr + c11
+        q = q * rr + c10
+        q = q * rr + c9
+        q = q * rr + c8
+        q = q * rr + c7
+        q = q * rr + c6
+        q = q * rr + c5
+        q = q * rr + c4
+        q = q * rr + c3
+        q = q * rr + c2
+        q = q * rr + 1.0
+        q = q * rr + 1.0
+        A[r, off + p] = q if a > _EXP_UNDERFLOW else 0.0
         fy[p] = y
     for p in range(n):
         k = iy[p] - _ROUND_MAGIC_BITS
@@ -140,8 +140,8 @@ def _vexp(v, sh, n, fy, iy, acc):  # pragma: no cover - compiled
         iy[p] = (k1 + 1023) << 52
         iy[P + p] = (k - k1 + 1023) << 52
     for p in range(n):
-        e = v[p] * fy[p] * fy[P + p]
-        v[p] = e
+        e = A[r, off + p] * fy[p] * fy[P + p]
+        A[r, off + p] = e
         acc[p] += e
 
 
@@ -224,20 +224,16 @@ def vexp(x):
 
 @numba.njit(cache=True, error_model="numpy")
 def _vexp_array(x):  # pragma: no cover - compiled
-    out = np.empty(x.size)
-    buf = np.empty(CHUNK)
+    out = np.empty((1, x.size))
     fy = np.empty(2 * CHUNK)
     iy = fy.view(np.int64)
     zero = np.zeros(CHUNK)
     acc = np.zeros(CHUNK)
+    for p in range(x.size):
+        out[0, p] = x[p]
     for lo in range(0, x.size, CHUNK):
-        n = min(CHUNK, x.size - lo)
-        for p in range(n):
-            buf[p] = x[lo + p]
-        _vexp(buf, zero, n, fy, iy, acc)
-        for p in range(n):
-            out[lo + p] = buf[p]
-    return out
+        _vexp(out, 0, lo, zero, min(CHUNK, x.size - lo), fy, iy, acc)
+    return out[0]
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -479,7 +475,7 @@ def _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp):  # pragma: no c
     for p in range(n):
         ss[p] = 0.0
     for k in range(K):
-        _vexp(t[k], tm, n, fy, iy, ss)
+        _vexp(t, k, 0, tm, n, fy, iy, ss)
     if with_logp:
         out = logp[lo:lo + n]
         _vlog(ss, out, n, fy, iy)
@@ -497,121 +493,104 @@ def _store_chunk(st, lo, n, score):  # pragma: no cover - compiled
             score[lo + p, d] = st[d, p]
 
 
+# The hot loops index the 2-D / 3-D scratch arrays directly (no row views: every view of a Numba
+# array costs an atomic reference-count pair, which at 64 points per loop was a third of the time).
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _sum_sq(row, xt, m, n):  # pragma: no cover - compiled
-    # row[:n] = sum_d (xt[d, :n] - m[d])^2, summed in the order d = 0, 1, ..., three terms per pass
+def _sum_sq(t, k, xt, means, n):  # pragma: no cover - compiled
+    # t[k, :n] = sum_d (xt[d, :n] - means[k, d])^2, summed in the order d = 0, 1, ..., three per pass
     D = xt.shape[0]
-    x0 = xt[0]
-    m0 = m[0]
+    m0 = means[k, 0]
     for p in range(n):
-        z = x0[p] - m0
-        row[p] = z * z
+        z = xt[0, p] - m0
+        t[k, p] = z * z
     d = 1
     while d + 2 < D:
-        xa = xt[d]
-        xb = xt[d + 1]
-        xc = xt[d + 2]
-        ma = m[d]
-        mb = m[d + 1]
-        mc = m[d + 2]
+        ma = means[k, d]
+        mb = means[k, d + 1]
+        mc = means[k, d + 2]
         for p in range(n):
-            za = xa[p] - ma
-            zb = xb[p] - mb
-            zc = xc[p] - mc
-            row[p] = ((row[p] + za * za) + zb * zb) + zc * zc
+            za = xt[d, p] - ma
+            zb = xt[d + 1, p] - mb
+            zc = xt[d + 2, p] - mc
+            t[k, p] = ((t[k, p] + za * za) + zb * zb) + zc * zc
         d += 3
     while d < D:
-        xa = xt[d]
-        ma = m[d]
+        ma = means[k, d]
         for p in range(n):
-            za = xa[p] - ma
-            row[p] = row[p] + za * za
+            za = xt[d, p] - ma
+            t[k, p] = t[k, p] + za * za
         d += 1
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _sum_sq_weighted(row, xt, m, w, n):  # pragma: no cover - compiled
-    # row[:n] = sum_d (xt[d, :n] - m[d])^2 w[d], summed in the order d = 0, 1, ..., three terms per pass
+def _sum_sq_weighted(t, k, xt, means, w, n):  # pragma: no cover - compiled
+    # t[k, :n] = sum_d (xt[d, :n] - means[k, d])^2 w[k, d], in the order d = 0, 1, ..., three per pass
     D = xt.shape[0]
-    x0 = xt[0]
-    m0 = m[0]
-    w0 = w[0]
+    m0 = means[k, 0]
+    w0 = w[k, 0]
     for p in range(n):
-        z = x0[p] - m0
-        row[p] = z * z * w0
+        z = xt[0, p] - m0
+        t[k, p] = z * z * w0
     d = 1
     while d + 2 < D:
-        xa = xt[d]
-        xb = xt[d + 1]
-        xc = xt[d + 2]
-        ma = m[d]
-        mb = m[d + 1]
-        mc = m[d + 2]
-        wa = w[d]
-        wb = w[d + 1]
-        wc = w[d + 2]
+        ma = means[k, d]
+        mb = means[k, d + 1]
+        mc = means[k, d + 2]
+        wa = w[k, d]
+        wb = w[k, d + 1]
+        wc = w[k, d + 2]
         for p in range(n):
-            za = xa[p] - ma
-            zb = xb[p] - mb
-            zc = xc[p] - mc
-            row[p] = ((row[p] + za * za * wa) + zb * zb * wb) + zc * zc * wc
+            za = xt[d, p] - ma
+            zb = xt[d + 1, p] - mb
+            zc = xt[d + 2, p] - mc
+            t[k, p] = ((t[k, p] + za * za * wa) + zb * zb * wb) + zc * zc * wc
         d += 3
     while d < D:
-        xa = xt[d]
-        ma = m[d]
-        wa = w[d]
+        ma = means[k, d]
+        wa = w[k, d]
         for p in range(n):
-            za = xa[p] - ma
-            row[p] = row[p] + za * za * wa
+            za = xt[d, p] - ma
+            t[k, p] = t[k, p] + za * za * wa
         d += 1
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _tri_row(zd, st, l, d, n):  # pragma: no cover - compiled
-    # zd[:n] = sum_{j <= d} l[j] st[j, :n], summed in the order j = 0, 1, ..., d (three per pass)
-    s0 = st[0]
-    l0 = l[0]
+def _tri_row(z, k, d, st, L, n):  # pragma: no cover - compiled
+    # z[k, d, :n] = sum_{j <= d} L[k, d, j] st[j, :n], summed in the order j = 0, 1, ..., d (three per pass)
+    l0 = L[k, d, 0]
     for p in range(n):
-        zd[p] = l0 * s0[p]
+        z[k, d, p] = l0 * st[0, p]
     j = 1
     while j + 2 <= d:
-        sa = st[j]
-        sb = st[j + 1]
-        sc = st[j + 2]
-        la = l[j]
-        lb = l[j + 1]
-        lc = l[j + 2]
+        la = L[k, d, j]
+        lb = L[k, d, j + 1]
+        lc = L[k, d, j + 2]
         for p in range(n):
-            zd[p] = ((zd[p] + la * sa[p]) + lb * sb[p]) + lc * sc[p]
+            z[k, d, p] = ((z[k, d, p] + la * st[j, p]) + lb * st[j + 1, p]) + lc * st[j + 2, p]
         j += 3
     while j <= d:
-        sa = st[j]
-        la = l[j]
+        la = L[k, d, j]
         for p in range(n):
-            zd[p] = zd[p] + la * sa[p]
+            z[k, d, p] = z[k, d, p] + la * st[j, p]
         j += 1
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _tri_col(sj, zk, L, j, n):  # pragma: no cover - compiled
-    # sj[:n] -= sum_{d >= j} L[d, j] zk[d, :n], subtracted in the order d = j, j + 1, ... (three per pass)
-    D = zk.shape[0]
+def _tri_col(st, j, z, k, L, n):  # pragma: no cover - compiled
+    # st[j, :n] -= sum_{d >= j} L[k, d, j] z[k, d, :n], in the order d = j, j + 1, ... (three per pass)
+    D = z.shape[1]
     d = j
     while d + 2 < D:
-        za = zk[d]
-        zb = zk[d + 1]
-        zc = zk[d + 2]
-        la = L[d, j]
-        lb = L[d + 1, j]
-        lc = L[d + 2, j]
+        la = L[k, d, j]
+        lb = L[k, d + 1, j]
+        lc = L[k, d + 2, j]
         for p in range(n):
-            sj[p] = ((sj[p] - la * za[p]) - lb * zb[p]) - lc * zc[p]
+            st[j, p] = ((st[j, p] - la * z[k, d, p]) - lb * z[k, d + 1, p]) - lc * z[k, d + 2, p]
         d += 3
     while d < D:
-        za = zk[d]
-        la = L[d, j]
+        la = L[k, d, j]
         for p in range(n):
-            sj[p] = sj[p] - la * za[p]
+            st[j, p] = st[j, p] - la * z[k, d, p]
         d += 1
 
 
@@ -619,7 +598,7 @@ def _tri_col(sj, zk, L, j, n):  # pragma: no cover - compiled
 def iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no cover - compiled
     """Chunk core: the transposed points ws[0][:, :n] (``load_chunk``) -> the transposed score ws[6][:, :n]
     and, when ``with_logp``, logp[lo:lo+n].  Points with ``not (ws[5][p] <= _BIG and ws[3][p] > -inf)``
-    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (_iso_point)."""
+    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (iso_point)."""
     xt, t, _, tm, ss, big, st, fy, iy, tk = ws
     D = xt.shape[0]
     K = means.shape[0]
@@ -627,46 +606,36 @@ def iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no co
         tm[p] = -np.inf
         big[p] = 0.0
     for k in range(K):
-        row = t[k]
-        _sum_sq(row, xt, means[k], n)
+        _sum_sq(t, k, xt, means, n)
         h = inv_var[k]
         lc = logc[k]
         for p in range(n):
-            e = 0.5 * row[p] * h
+            e = 0.5 * t[k, p] * h
             big[p] = e if e > big[p] else big[p]
             v = lc - e
-            row[p] = v
+            t[k, p] = v
             tm[p] = v if v > tm[p] else tm[p]
     _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
     for d in range(D):
-        sd = st[d]
         for p in range(n):
-            sd[p] = 0.0
+            st[d, p] = 0.0
     for k in range(K):
-        row = t[k]
         ivk = inv_var[k]
         for p in range(n):
-            row[p] = row[p] * ss[p] * ivk
+            t[k, p] = t[k, p] * ss[p] * ivk
     k = 0
     while k + 1 < K:                # two components per pass over the score (same order of the sum)
-        ra = t[k]
-        rb = t[k + 1]
         for d in range(D):
             ma = means[k, d]
             mb = means[k + 1, d]
-            xd = xt[d]
-            sd = st[d]
             for p in range(n):
-                sd[p] = (sd[p] - ra[p] * (xd[p] - ma)) - rb[p] * (xd[p] - mb)
+                st[d, p] = (st[d, p] - t[k, p] * (xt[d, p] - ma)) - t[k + 1, p] * (xt[d, p] - mb)
         k += 2
     if k < K:
-        ra = t[k]
         for d in range(D):
             ma = means[k, d]
-            xd = xt[d]
-            sd = st[d]
             for p in range(n):
-                sd[p] -= ra[p] * (xd[p] - ma)
+                st[d, p] -= t[k, p] * (xt[d, p] - ma)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -685,9 +654,7 @@ def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True): 
 
 @numba.njit(cache=True, error_model="numpy")
 def diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no cover - compiled
-    """Chunk core: the transposed points ws[0][:, :n] (``load_chunk``) -> the transposed score ws[6][:, :n]
-    and, when ``with_logp``, logp[lo:lo+n].  Points with ``not (ws[5][p] <= _BIG and ws[3][p] > -inf)``
-    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (_diag_point)."""
+    """As :func:`iso_core`, diagonal components (inv_var (K, D))."""
     xt, t, _, tm, ss, big, st, fy, iy, tk = ws
     D = xt.shape[0]
     K = means.shape[0]
@@ -695,47 +662,37 @@ def diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no c
         tm[p] = -np.inf
         big[p] = 0.0
     for k in range(K):
-        row = t[k]
-        _sum_sq_weighted(row, xt, means[k], inv_var[k], n)
+        _sum_sq_weighted(t, k, xt, means, inv_var, n)
         lc = logc[k]
         for p in range(n):
-            e = 0.5 * row[p]
+            e = 0.5 * t[k, p]
             big[p] = e if e > big[p] else big[p]
             v = lc - e
-            row[p] = v
+            t[k, p] = v
             tm[p] = v if v > tm[p] else tm[p]
     _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
     for d in range(D):
-        sd = st[d]
         for p in range(n):
-            sd[p] = 0.0
+            st[d, p] = 0.0
     for k in range(K):
-        row = t[k]
         for p in range(n):
-            row[p] = row[p] * ss[p]
+            t[k, p] = t[k, p] * ss[p]
     k = 0
     while k + 1 < K:                # two components per pass over the score (same order of the sum)
-        ra = t[k]
-        rb = t[k + 1]
         for d in range(D):
             ma = means[k, d]
             mb = means[k + 1, d]
             va = inv_var[k, d]
             vb = inv_var[k + 1, d]
-            xd = xt[d]
-            sd = st[d]
             for p in range(n):
-                sd[p] = (sd[p] - ra[p] * va * (xd[p] - ma)) - rb[p] * vb * (xd[p] - mb)
+                st[d, p] = (st[d, p] - t[k, p] * va * (xt[d, p] - ma)) - t[k + 1, p] * vb * (xt[d, p] - mb)
         k += 2
     if k < K:
-        ra = t[k]
         for d in range(D):
             ma = means[k, d]
             va = inv_var[k, d]
-            xd = xt[d]
-            sd = st[d]
             for p in range(n):
-                sd[p] -= ra[p] * va * (xd[p] - ma)
+                st[d, p] -= t[k, p] * va * (xt[d, p] - ma)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -752,9 +709,7 @@ def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):
 
 @numba.njit(cache=True, error_model="numpy")
 def full_core(n, logc, means, linv, ws, lo, logp, with_logp):  # pragma: no cover - compiled
-    """Chunk core: the transposed points ws[0][:, :n] (``load_chunk``) -> the transposed score ws[6][:, :n]
-    and, when ``with_logp``, logp[lo:lo+n].  Points with ``not (ws[5][p] <= _BIG and ws[3][p] > -inf)``
-    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (_full_point)."""
+    """As :func:`iso_core`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
     xt, t, z, tm, ss, big, st, fy, iy, tk = ws
     D = xt.shape[0]
     K = means.shape[0]
@@ -762,42 +717,33 @@ def full_core(n, logc, means, linv, ws, lo, logp, with_logp):  # pragma: no cove
         tm[p] = -np.inf
         big[p] = 0.0
     for k in range(K):
-        row = t[k]
-        zk = z[k]
         for p in range(n):
-            row[p] = 0.0
+            t[k, p] = 0.0
         for d in range(D):          # st as scratch for the differences x - m_k
             m = means[k, d]
-            xd = xt[d]
-            sd = st[d]
             for p in range(n):
-                sd[p] = xd[p] - m
+                st[d, p] = xt[d, p] - m
         for d in range(D):
-            zd = zk[d]
-            _tri_row(zd, st, linv[k, d], d, n)
+            _tri_row(z, k, d, st, linv, n)
             for p in range(n):
-                row[p] += zd[p] * zd[p]
+                t[k, p] += z[k, d, p] * z[k, d, p]
         lc = logc[k]
         for p in range(n):
-            e = 0.5 * row[p]
+            e = 0.5 * t[k, p]
             big[p] = e if e > big[p] else big[p]
             v = lc - e
-            row[p] = v
+            t[k, p] = v
             tm[p] = v if v > tm[p] else tm[p]
     _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
     for d in range(D):
-        sd = st[d]
         for p in range(n):
-            sd[p] = 0.0
+            st[d, p] = 0.0
     for k in range(K):
-        row = t[k]
-        zk = z[k]
         for d in range(D):
-            zd = zk[d]
             for p in range(n):
-                zd[p] = row[p] * ss[p] * zd[p]
+                z[k, d, p] = t[k, p] * ss[p] * z[k, d, p]
         for j in range(D):          # st[j] -= sum_{d >= j} L[d, j] z_d, d ascending as in _full_point
-            _tri_col(st[j], zk, linv[k], j, n)
+            _tri_col(st, j, z, k, linv, n)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -893,13 +839,15 @@ def _full_parallel(x, logc, means, param):  # pragma: no cover - compiled
 def _pick(serial, parallel):
     def run(x, logc, means, param):
         work = x.shape[0] * means.shape[0] * x.shape[1]
-        return (parallel if work >= PARALLEL_MIN_WORK else serial)(x, logc, means, param)
+        threaded = work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+        return (parallel if threaded else serial)(x, logc, means, param)
     return run
 
 
 #: (x, logc, means, param) -> (logp, score) for the three covariance forms (param: inverse
 #: variances (K,) / (K, D), or inverse Cholesky factors (K, D, D)); chunks run on all Numba threads
-#: when points x components x dimensions >= PARALLEL_MIN_WORK (same numbers either way).
+#: when points x components x dimensions >= PARALLEL_MIN_WORK and more than one thread is set
+#: (same numbers either way).
 mix_iso_nb = _pick(_iso_serial, _iso_parallel)
 mix_diag_nb = _pick(_diag_serial, _diag_parallel)
 mix_full_nb = _pick(_full_serial, _full_parallel)
@@ -1050,10 +998,9 @@ def _emp_block_nb(G, xx, aa, lw, mu, inv2v, logc, tol):  # pragma: no cover - co
         cnt = 0
         for j0 in range(0, N, P):
             n = min(P, N - j0)
-            seg = row[j0:j0 + n]
-            _vexp(seg, sh, n, fy, iy, acc)
+            _vexp(G, i, j0, sh, n, fy, iy, acc)
             for p in range(n):
-                cnt += 1 if seg[p] >= tol else 0
+                cnt += 1 if G[i, j0 + p] >= tol else 0
         s = 0.0
         for p in range(P):
             s += acc[p]
