@@ -54,7 +54,7 @@ def bench_mixture_kernel(repeats, threads):
         dev = max(np.max(np.abs(lp - lp0) / np.abs(lp0)), np.max(np.abs(sc - sc0)) / np.max(np.abs(sc0)))
         named = []
         for t in threads:
-            named += [(("kernel", t), t, lambda: kr.mixture_logpdf_score(x, lw, means, covs)),
+            named += [(("kernel", t), t, lambda t=t: kr.mixture_logpdf_score(x, lw, means, covs, threaded=t > 1)),
                       (("numpy", t), t, lambda: common.mixture_gemm_numpy(x, lw, means, covs))]
         best = common.interleaved(named, repeats)
         for t in threads:

@@ -122,12 +122,16 @@ def main(argv=None):
     grid = np.linspace(1e-3, 1.0, steps + 1)
     x0 = np.random.default_rng(2).standard_normal((n, 9))
     sde.sample(proc, 10, grid[:3], data=mix, x_init=x0[:10])       # warm-up
-    named = [("numpy", 1, lambda: common.reverse_sde_numpy(proc, mix, x0, grid, 3))]
+    named = [("numpy", 1, lambda: common.reverse_sde_numpy(proc, mix, x0, grid, 3)),
+             ("twin", 1, lambda: common.reverse_sde_numpy(proc, mix, x0, grid, 3, score="broadcast"))]
     named += [(t, t, lambda: sde.sample(proc, n, grid, data=mix, seed=3, x_init=x0)) for t in threads]
     best = common.interleaved(named, args.repeat)
     t_np = best["numpy"]
     print(f"particles {n}, steps {steps}: numpy reference (GEMM-form score, 1 thread) {t_np.wall:.2f} s "
           f"(cpu {t_np.cpu:.2f} s)")
+    print(f"  (the same with the (n, K, D)-broadcast score of kernels.mixture_logpdf_score_numpy, the reference "
+          f"of earlier runs: {best['twin'].wall:.2f} s, cpu {best['twin'].cpu:.2f} s; engine 1 thread "
+          f"{best['twin'].cpu / best[1].cpu:.2f}x cpu)")
     for t in threads:
         b = best[t]
         print(f"  engine threads={t}: {b.wall:.2f} s (cpu {b.cpu:.2f} s)   ratio vs numpy reference "

@@ -204,9 +204,15 @@ def empirical_two_gemm_floor(x, atoms, orientation="plain"):
     return (atoms.T @ G.T).T
 
 
-def reverse_sde_numpy(proc, mix, x0, grid, seed):
+def reverse_sde_numpy(proc, mix, x0, grid, seed, score="gemm"):
     """Reverse Euler-Maruyama with the exact mixture score, all numpy: the GEMM-form score of
-    :func:`mixture_gemm_numpy`, numpy's default Generator for the noise, in-place updates."""
+    :func:`mixture_gemm_numpy` (``score="broadcast"``: the (n, K, D) broadcast of
+    ``kernels.mixture_logpdf_score_numpy``, the reference of earlier runs), numpy's default Generator
+    for the noise, in-place updates."""
+    if score == "broadcast":
+        from nent_ref.core.kernels import mixture_logpdf_score_numpy as score_fn
+    else:
+        score_fn = mixture_gemm_numpy
     rng = np.random.default_rng(seed)
     x = x0.copy()
     log_w = np.log(mix.weights)
@@ -216,7 +222,7 @@ def reverse_sde_numpy(proc, mix, x0, grid, seed):
     for k in range(len(grid) - 1, 0, -1):
         h = grid[k] - grid[k - 1]
         _, means, covs = mix.diffused_params(proc, grid[k])
-        score = mixture_gemm_numpy(x, log_w, means, covs)[1]
+        score = score_fn(x, log_w, means, covs)[1]
         rng.standard_normal(out=z)
         x *= 1.0 + a[k] * h
         score *= sig2[k] * h

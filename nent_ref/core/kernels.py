@@ -84,8 +84,9 @@ _BIG = 1e300
 #: chunk (contiguous scratch of CHUNK doubles), which the compiler turns into SIMD instructions.
 CHUNK = 64
 
-#: Mixture evaluations with at least this many points x components x dimensions run their chunks
-#: on all Numba threads (smaller ones on one: a parallel region costs a barrier).
+#: With ``threaded=True``, mixture evaluations with at least this many points x components x
+#: dimensions run their chunks on all Numba threads (smaller ones on one: a parallel region costs a
+#: barrier).
 PARALLEL_MIN_WORK = 1 << 18
 
 #: Points per task of the chunk loop (one workspace allocation per task).
@@ -837,17 +838,19 @@ def _full_parallel(x, logc, means, param):  # pragma: no cover - compiled
 
 
 def _pick(serial, parallel):
-    def run(x, logc, means, param):
+    def run(x, logc, means, param, threaded=False):
         work = x.shape[0] * means.shape[0] * x.shape[1]
-        threaded = work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+        threaded = threaded and work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
         return (parallel if threaded else serial)(x, logc, means, param)
     return run
 
 
-#: (x, logc, means, param) -> (logp, score) for the three covariance forms (param: inverse
-#: variances (K,) / (K, D), or inverse Cholesky factors (K, D, D)); chunks run on all Numba threads
-#: when points x components x dimensions >= PARALLEL_MIN_WORK and more than one thread is set
-#: (same numbers either way).
+#: (x, logc, means, param, threaded=False) -> (logp, score) for the three covariance forms (param:
+#: inverse variances (K,) / (K, D), or inverse Cholesky factors (K, D, D)).  One thread by default: the
+#: Monte Carlo callers parallelise over blocks with their executors, and a process forked after Numba
+#: started its OpenMP threads crashes when it starts them again (the default ``fork`` process pools on
+#: Linux).  ``threaded=True`` runs the chunks on all Numba threads when points x components x
+#: dimensions >= PARALLEL_MIN_WORK (same numbers either way).
 mix_iso_nb = _pick(_iso_serial, _iso_parallel)
 mix_diag_nb = _pick(_diag_serial, _diag_parallel)
 mix_full_nb = _pick(_full_serial, _full_parallel)
@@ -878,7 +881,7 @@ def component_terms(log_weights, covs, D):
     return log_weights - half_logdet - 0.5 * D * _LOG_2PI, np.ascontiguousarray(np.tril(linv))
 
 
-def mixture_logpdf_score(x, log_weights, means, covs):
+def mixture_logpdf_score(x, log_weights, means, covs, *, threaded=False):
     """Log density and score of a Gaussian mixture at M points (Numba kernel).
 
     Parameters
@@ -888,6 +891,10 @@ def mixture_logpdf_score(x, log_weights, means, covs):
         Log weights (they are used as given: pass normalised weights for a density).
     means : (K, D) array
     covs : (K,) isotropic variances, (K, D) diagonal variances or (K, D, D) covariances
+    threaded : bool
+        Run chunks of points on all Numba threads (large M only; same numbers).  Off by default:
+        do not combine it with ``fork``-started process pools (a forked child crashes when it starts
+        OpenMP threads its parent had started).
 
     Returns
     -------
@@ -900,10 +907,10 @@ def mixture_logpdf_score(x, log_weights, means, covs):
     logc, param = component_terms(lw, covs, means.shape[1])
     logc = np.ascontiguousarray(logc)
     if covs.ndim == 1:
-        return mix_iso_nb(x, logc, means, param)
+        return mix_iso_nb(x, logc, means, param, threaded)
     if covs.ndim == 2:
-        return mix_diag_nb(x, logc, means, param)
-    return mix_full_nb(x, logc, means, param)
+        return mix_diag_nb(x, logc, means, param, threaded)
+    return mix_full_nb(x, logc, means, param, threaded)
 
 
 def mixture_logpdf_score_numpy(x, log_weights, means, covs):
