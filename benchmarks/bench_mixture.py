@@ -1,85 +1,100 @@
-"""Benchmarks of issue 3 (one command: ``python benchmarks/bench_mixture.py [--quick]``).
+"""Benchmarks of the mixture kernels and quadrature (one command: ``python benchmarks/bench_mixture.py [--quick]``).
 
-1. Mixture log-density + score kernel, M = 1e5 points, K = 5, D = 9 (isotropic, as in the
-   paper's mixtures; diagonal and full covariances too): Numba kernel vs the plain-numpy
-   reference ``mixture_logpdf_score_numpy`` (target: >= 3x).
-2. Empirical score, M = 1000 queries, N = 60000 atoms, D = 784 (MNIST-sized memoriser,
-   synthetic atoms uniform in [0, 1]^784): kernel vs the floor, the single matrix product
-   ``queries @ atoms.T`` (target: within 1.5x), at a small noise level (s = 1e-3 under VP
-   0.1 -> 16, the memorisation regime: few atoms carry weight) and a large one (s = 0.5:
-   every atom carries weight, so the weighted atom average is a second full product).
-3. Time to a 1-D 5-component mixture S_tot(0, 1) under VP at 1e-10 relative accuracy
-   (quadrature, default rtol; target < 50 ms).
+1. Mixture log-density + score, M = 1e5 points, K = 5, D = 9 (the paper's isotropic mixture; diagonal
+   and full covariances too): the Numba kernel against the GEMM-form numpy evaluation
+   (``common.mixture_gemm_numpy``: quadratic forms by one matrix product, max-shifted log-sum-exp,
+   score by two more products), same thread count for both.  Goal: >= 3x for all three kinds.
+2. Empirical log-density + score, M = 1000 queries, N = 60000 atoms, D = 784 (MNIST-sized memoriser,
+   atoms uniform in [0, 1]^784): the kernel against the two-GEMM floor (``x @ atoms.T`` and the
+   weighted atom sums ``G @ atoms``, ``common.empirical_two_gemm_floor``, the faster of its two
+   orientations, each timed on its own) at noise levels from the
+   memorisation regime (s = 1e-3 under VP 0.1 -> 16: few atoms carry weight) to s = 0.5 (every atom
+   does).  Goal: <= 1.15x at every s.
+3. 1-D 5-component mixture S_tot(0, 1) under VP to 1e-10 (quadrature, default rtol): time.
+4. 2-D 5-component mixture S_tot(0, 1) by the default cubature, against scipy's ``dblquad`` of the
+   same rate integrand at a few times (skipped with --quick).
 
-All timings are the best of several interleaved repeats in the same run (candidate and
-baseline alternate, so both see the same machine load); ratios are what matter on a shared
-machine.
+Every ratio is taken within one run from interleaved repeats (``common.interleaved``); the header
+line gives the BLAS kernel threadpoolctl saw and the load average.  ``benchmarks/run_all.py`` runs this
+file in both BLAS configurations (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as the machine sets them, and
+unset).
 """
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-import nent_ref as nr
-from nent_ref.core import kernels as kr
-from nent_ref import cases
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+import nent_ref as nr  # noqa: E402
+from nent_ref import cases  # noqa: E402
+from nent_ref.core import kernels as kr  # noqa: E402
 
 
-def best_time(fn, repeats):
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def bench_mixture_kernel(repeats):
+def bench_mixture_kernel(repeats, threads):
     rng = np.random.default_rng(0)
     M, K, D = 100_000, 5, 9
     w, means, sd = cases.paper_mixture_params(D)
+    lw = np.log(w)
     x = rng.normal(0, 2, (M, D))
     A = rng.normal(size=(K, D, D))
-    forms = {"iso": sd ** 2, "diag": np.repeat(sd[:, None] ** 2, D, 1),
+    forms = {"iso": sd ** 2, "diag": rng.uniform(0.25, 1.0, (K, D)),
              "full": A @ A.transpose(0, 2, 1) / D + 0.25 * np.eye(D)}
-    print(f"1. mixture logpdf+score kernel, M={M}, K={K}, D={D}")
+    print(f"1. mixture logpdf+score, M={M}, K={K}, D={D}: kernel vs GEMM-form numpy ({common.load_average()})")
     out = {}
     for name, covs in forms.items():
-        kr.mixture_logpdf_score(x[:10], np.log(w), means, covs)          # compile / load cache
-        t_nb = t_np = math.inf
-        for _ in range(repeats):                 # interleaved: same load for both
-            t_nb = min(t_nb, best_time(lambda: kr.mixture_logpdf_score(x, np.log(w), means, covs), 1))
-            t_np = min(t_np, best_time(lambda: kr.mixture_logpdf_score_numpy(x, np.log(w), means, covs), 1))
-        out[name] = t_np / t_nb
-        print(f"   {name:5s}: numba {t_nb * 1e3:8.2f} ms   numpy {t_np * 1e3:8.2f} ms   speed-up {t_np / t_nb:5.2f}x")
+        lp, sc = kr.mixture_logpdf_score(x, lw, means, covs)          # compile / load cache
+        lp0, sc0 = common.mixture_gemm_numpy(x, lw, means, covs)
+        dev = max(np.max(np.abs(lp - lp0) / np.abs(lp0)), np.max(np.abs(sc - sc0)) / np.max(np.abs(sc0)))
+        named = []
+        for t in threads:
+            named += [(("kernel", t), t, lambda t=t: kr.mixture_logpdf_score(x, lw, means, covs, threaded=t > 1)),
+                      (("numpy", t), t, lambda: common.mixture_gemm_numpy(x, lw, means, covs))]
+        best = common.interleaved(named, repeats)
+        for t in threads:
+            k, n = best[("kernel", t)], best[("numpy", t)]
+            out[(name, t)] = (n.wall / k.wall, n.cpu / k.cpu)
+            print(f"   {name:5s} threads={t}: kernel {k.wall * 1e3:8.2f} ms (cpu {k.cpu * 1e3:8.2f})   GEMM numpy "
+                  f"{n.wall * 1e3:8.2f} ms (cpu {n.cpu * 1e3:8.2f})   speed-up {n.wall / k.wall:5.2f}x wall, "
+                  f"{n.cpu / k.cpu:5.2f}x cpu   (max rel. deviation {dev:.1e})")
     return out
 
 
-def bench_empirical(repeats, quick):
+def bench_empirical(repeats, quick, threads, s_values):
     M, N, D = (200, 12_000, 784) if quick else (1000, 60_000, 784)
     rng = np.random.default_rng(1)
     atoms = rng.uniform(0.0, 1.0, (N, D))
     lw = np.full(N, -math.log(N))
     proc = nr.VP(0.1, 16.0)
-    print(f"2. empirical logpdf+score, M={M} queries, N={N} atoms, D={D} "
-          f"(atoms {atoms.nbytes / 2**20:.0f} MiB)")
+    print(f"2. empirical logpdf+score, M={M} queries, N={N} atoms, D={D} (atoms {atoms.nbytes / 2**20:.0f} MiB): "
+          f"kernel vs the two-GEMM floor ({common.load_average()})")
+    kr.empirical_logpdf_score(atoms[:2], atoms[:50], lw[:50], 0.9, 0.1)       # compile / load cache
     out = {}
-    for s in (1e-3, 0.5):
+    for s in s_values:
         mu = float(proc.mean_coeff(s))
         v = float(proc.marginal_var(s))
         x0 = mu * atoms[rng.integers(0, N, M)] + math.sqrt(v) * rng.standard_normal((M, D))
-        kr.empirical_logpdf_score(x0[:2], atoms[:50], lw[:50], mu, v)       # compile / load cache
-        # interleave floor and kernel so both see the same machine load; best of each
-        t_floor = t_k = math.inf
-        for _ in range(repeats):
-            t_floor = min(t_floor, best_time(lambda: x0 @ atoms.T, 1))
-            t_k = min(t_k, best_time(lambda: kr.empirical_logpdf_score(x0, atoms, lw, mu, v), 1))
-        out[s] = t_k / t_floor
-        print(f"   s={s:g} (v={v:.3g}): kernel {t_k:7.3f} s   floor x@atoms.T {t_floor:7.3f} s   "
-              f"ratio {t_k / t_floor:5.2f}x")
+        named = []
+        for t in threads:
+            named += [(("floor2p", t), t, lambda: common.empirical_two_gemm_floor(x0, atoms, "plain")),
+                      (("kernel", t), t, lambda: kr.empirical_logpdf_score(x0, atoms, lw, mu, v)),
+                      (("floor2t", t), t, lambda: common.empirical_two_gemm_floor(x0, atoms, "transposed")),
+                      (("floor1", t), t, lambda: x0 @ atoms.T)]
+        best = common.interleaved(named, repeats)
+        for t in threads:
+            tk, f1 = best[("kernel", t)], best[("floor1", t)]
+            f2 = common.Best(min(best[("floor2p", t)].wall, best[("floor2t", t)].wall),
+                             min(best[("floor2p", t)].cpu, best[("floor2t", t)].cpu))
+            out[(s, t)] = (tk.wall / f2.wall, tk.cpu / f2.cpu)
+            print(f"   s={s:<6g} (v={v:.3g}) threads={t}: kernel {tk.wall:7.3f} s (cpu {tk.cpu:7.3f})   two-GEMM floor "
+                  f"{f2.wall:7.3f} s (cpu {f2.cpu:7.3f})   ratio {tk.wall / f2.wall:5.2f}x wall, {tk.cpu / f2.cpu:5.2f}x cpu"
+                  f"   (one GEMM {f1.wall:7.3f} s: {tk.wall / f1.wall:5.2f}x)")
     return out
 
 
@@ -88,24 +103,70 @@ def bench_quadrature(repeats):
     mix = nr.GaussianMixture(w, means, sd ** 2)
     proc = nr.VP(0.1, 16.0)
     est = nr.total_entropy(mix, proc, method="quadrature")                   # warm-up
-    t = best_time(lambda: nr.total_entropy(mix, proc, method="quadrature"), repeats)
-    print(f"3. 1-D 5-component mixture S_tot(0, 1), VP 0.1->16, quadrature rtol 1e-10: {t * 1e3:.1f} ms "
+    t = common.interleaved([("q", 1, lambda: nr.total_entropy(mix, proc, method="quadrature"))], repeats)["q"].wall
+    print(f"3. 1-D 5-component mixture S_tot(0, 1), VP 0.1->16, quadrature: {t * 1e3:.2f} ms "
           f"(S_tot = {est.value:.15g}, error bound {est.error_bound:.2g}, relative "
           f"{est.error_bound / est.value:.1g})")
     return t
 
 
+def bench_cubature_2d(repeats):
+    """2-D S_tot by the default cubature; scipy dblquad of the rate integrand at 3 times for scale."""
+    from scipy import integrate
+    w, means, sd = cases.paper_mixture_params(2)
+    mix = nr.GaussianMixture(w, means, sd ** 2)
+    proc = nr.VP(0.1, 16.0)
+    est = nr.total_entropy(mix, proc)                                         # warm-up
+    t = common.interleaved([("c", 1, lambda: nr.total_entropy(mix, proc))], repeats)["c"].wall
+    # dblquad of the rate integrand D(s) p_s |grad log p_eq - score|^2 at three times, scaled to the
+    # number of times the default S_tot uses is not attempted: we report the per-time cost.
+    s_vals = (0.05, 0.3, 0.8)
+    t0 = time.perf_counter()
+    for s in s_vals:
+        p = mix.diffuse(proc, s)
+        Dc = float(proc.diffusion(s))
+
+        def f(yy, xx, p=p, Dc=Dc):
+            y = np.array([[xx, yy]])
+            lp, sc = p.logpdf_score(y)
+            g = proc.grad_log_peq(y) - sc
+            return Dc * math.exp(lp[0]) * float(g[0] @ g[0])
+        integrate.dblquad(f, -12, 12, -12, 12, epsabs=1e-12, epsrel=1e-12)
+    t_dbl = (time.perf_counter() - t0) / len(s_vals)
+    print(f"4. 2-D 5-component mixture S_tot(0, 1), VP 0.1->16, default cubature: {t * 1e3:.1f} ms "
+          f"(S_tot = {est.value:.15g}, error bound {est.error_bound:.2g}); scipy dblquad of the rate at "
+          f"ONE time: {t_dbl:.2f} s")
+    return t, t_dbl
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smaller empirical problem (N=12000, M=200)")
+    ap.add_argument("--quick", action="store_true", help="smaller empirical problem (N=12000, M=200), no dblquad")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", default="1", help="comma-separated thread counts for parts 1-2 (default 1)")
+    ap.add_argument("--s", default="1e-3,0.05,0.5", help="comma-separated forward times of part 2")
+    ap.add_argument("--parts", default="1,2,3,4", help="comma-separated parts to run")
     args = ap.parse_args(argv)
-    r1 = bench_mixture_kernel(args.repeats)
-    r2 = bench_empirical(args.repeats, args.quick)
-    t3 = bench_quadrature(max(args.repeats, 5))
-    print("summary: mixture kernel speed-up vs numpy " + ", ".join(f"{k} {v:.2f}x" for k, v in r1.items())
-          + " (target >= 3x); empirical time / matmul floor " + ", ".join(f"s={k:g}: {v:.2f}x" for k, v in r2.items())
-          + f" (target <= 1.5x); 1-D S_tot at 1e-10: {t3 * 1e3:.1f} ms (target < 50 ms)")
+    threads = [int(t) for t in args.threads.split(",")]
+    parts = {int(p) for p in args.parts.split(",")}
+    print(common.machine_line())
+    summary = []
+    if 1 in parts:
+        r1 = bench_mixture_kernel(args.repeats, threads)
+        summary.append("mixture GEMM numpy / kernel (wall, cpu): " + ", ".join(
+            f"{k} t={t} {w:.2f}x {c:.2f}x" for (k, t), (w, c) in r1.items()) + " (goal >= 3x)")
+    if 2 in parts:
+        r2 = bench_empirical(args.repeats, args.quick, threads, [float(s) for s in args.s.split(",")])
+        summary.append("empirical / two-GEMM floor (wall, cpu): " + ", ".join(
+            f"s={s:g} t={t} {w:.2f}x {c:.2f}x" for (s, t), (w, c) in r2.items()) + " (goal <= 1.15x)")
+    if 3 in parts:
+        t3 = bench_quadrature(max(args.repeats, 5))
+        summary.append(f"1-D S_tot: {t3 * 1e3:.2f} ms")
+    if 4 in parts and not args.quick:
+        t4, t_dbl = bench_cubature_2d(max(args.repeats, 3))
+        summary.append(f"2-D S_tot cubature: {t4 * 1e3:.1f} ms (dblquad, one time: {t_dbl:.2f} s)")
+    print("summary: " + "; ".join(summary))
+    print(common.machine_line())
 
 
 if __name__ == "__main__":

@@ -11,39 +11,36 @@
        (``rng.standard_normal(out=buf)`` once per step).
    Targets: engine >= 1.0x the floor on 1 thread, >= 1.6x on 2 threads.
 2. Reverse SDE with the exact score of the paper's 5-component Gaussian mixture in D = 9:
-   ``nent_ref.sde.sample(..., data=mixture)`` against a numpy reference (the mixture score by
-   broadcasting over (n, K, D) plus a numpy EM update).  Target: >= 5x.
+   ``nent_ref.sde.sample(..., data=mixture)`` against the numpy reference a user would write
+   (``common.reverse_sde_numpy``: the GEMM-form mixture score, numpy's Generator, in-place EM update),
+   both on one thread (Numba and BLAS), and the engine on 2 threads.  Goals: >= 5x on one thread,
+   >= 1.6x from 1 to 2 threads.
 
 Timings are the best of ``--repeat`` runs, the candidates taking turns within each repeat (the machine
-may be shared); every ratio compares numbers taken in this run.
+may be shared; ``common.interleaved``); every ratio compares numbers taken in this run, wall clock and
+CPU time (one-thread figures: CPU time is the steadier one under load).  The load average is printed
+with every part: a 2-thread figure means little when the load exceeds the core count.
 """
 from __future__ import annotations
 
 import argparse
-import math
-import time
+import sys
+from pathlib import Path
 
 import numba
 import numpy as np
 
-import nent_ref as nr
-from nent_ref import cases, sde
-from nent_ref.core import kernels as _kernels
-from nent_ref.core.mixture import GaussianMixture
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+import nent_ref as nr  # noqa: E402
+from nent_ref import cases, sde  # noqa: E402
+from nent_ref.core.mixture import GaussianMixture  # noqa: E402
 
 
 def interleaved(named, repeat, max_threads):
-    """Best time of each (name, threads, fn), the candidates run in turn within every repeat so
-    that all of them see the same machine load."""
-    best = {name: math.inf for name, _, _ in named}
-    for _ in range(repeat):
-        for name, threads, fn in named:
-            numba.set_num_threads(threads)
-            t = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t)
-    numba.set_num_threads(max_threads)
-    return best
+    """Best wall time of each (name, threads, fn) (``common.interleaved``)."""
+    return {k: v.wall for k, v in common.interleaved(named, repeat).items()}
 
 
 def forward_numpy_em(proc, x0, grid, seed):
@@ -67,21 +64,6 @@ def normals_floor(shape, nsteps, seed):
     return z
 
 
-def reverse_numpy(proc, mix, x0, grid, seed):
-    """Plain numpy reverse EM with the exact mixture score (no Numba anywhere)."""
-    rng = np.random.default_rng(seed)
-    x = x0.copy()
-    log_w = np.log(mix.weights)
-    a = -proc.drift(np.ones(1), grid)[:, 0]
-    sig2 = proc.sigma2(grid)
-    for k in range(len(grid) - 1, 0, -1):
-        h = grid[k] - grid[k - 1]
-        _, means, covs = mix.diffused_params(proc, grid[k])
-        score = _kernels.mixture_logpdf_score_numpy(x, log_w, means, covs)[1]
-        x = (1.0 + a[k] * h) * x + sig2[k] * h * score + math.sqrt(sig2[k] * h) * rng.standard_normal(x.shape)
-    return x
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="the issue's sizes (1e6 particles x 1000 steps, D = 2 and 64)")
@@ -100,9 +82,9 @@ def main(argv=None):
     fwd_cases = [c for c in fwd_cases if c[0] in dims]
     max_threads = numba.config.NUMBA_NUM_THREADS
     threads = [t for t in (1, 2) if t <= max_threads]
-    print(f"numpy {np.__version__}, numba {numba.__version__}, NUMBA_NUM_THREADS={max_threads}, "
-          f"threading layer after warm-up reported below; best of {args.repeat}")
+    print(common.machine_line() + f"; best of {args.repeat}")
 
+    summary = []
     # warm-up (compilation / cache load)
     sde.simulate(proc, np.zeros((10, 2)), np.linspace(0, 1, 3))
     print()
@@ -121,6 +103,7 @@ def main(argv=None):
         best = interleaved(named, args.repeat, max_threads)
         t_floor, t_np = best["floor"], best["numpy"]
         t_eng = {t: best[t] for t in threads}
+        summary.append(f"forward D={D} engine/floor " + ", ".join(f"t={t} {t_floor / t_eng[t]:.2f}x" for t in threads))
         print(f"{D:>3} {n:>10} {steps:>6} | {work / t_floor:8.1f} {work / t_np:9.1f} | "
               + " ".join(f"{work / t_eng[t]:11.1f}" for t in threads)
               + " | " + " ".join(f"{t_floor / t_eng[t]:11.2f}x" for t in threads)
@@ -128,22 +111,37 @@ def main(argv=None):
     print(f"threading layer: {numba.threading_layer()}")
 
     if args.skip_reverse:
+        print("summary: " + "; ".join(summary) + f" ({common.load_average()})")
         return
     print()
-    print("2. reverse SDE, exact score of the paper's 5-component mixture, D = 9 (VP 0.1 -> 20)")
+    print(f"2. reverse SDE, exact score of the paper's 5-component mixture, D = 9 (VP 0.1 -> 20) "
+          f"({common.load_average()})")
     w, m, sd = cases.paper_mixture_params(9)
     mix = GaussianMixture(w, m, sd ** 2)
     n, steps = rev
     grid = np.linspace(1e-3, 1.0, steps + 1)
     x0 = np.random.default_rng(2).standard_normal((n, 9))
     sde.sample(proc, 10, grid[:3], data=mix, x_init=x0[:10])       # warm-up
-    named = [("numpy", 1, lambda: reverse_numpy(proc, mix, x0, grid, 3))]
+    named = [("numpy", 1, lambda: common.reverse_sde_numpy(proc, mix, x0, grid, 3)),
+             ("twin", 1, lambda: common.reverse_sde_numpy(proc, mix, x0, grid, 3, score="broadcast"))]
     named += [(t, t, lambda: sde.sample(proc, n, grid, data=mix, seed=3, x_init=x0)) for t in threads]
-    best = interleaved(named, args.repeat, max_threads)
+    best = common.interleaved(named, args.repeat)
     t_np = best["numpy"]
-    print(f"particles {n}, steps {steps}: numpy reference {t_np:.2f} s")
+    print(f"particles {n}, steps {steps}: numpy reference (GEMM-form score, 1 thread) {t_np.wall:.2f} s "
+          f"(cpu {t_np.cpu:.2f} s)")
+    print(f"  (the same with the (n, K, D)-broadcast score of kernels.mixture_logpdf_score_numpy, the reference "
+          f"of earlier runs: {best['twin'].wall:.2f} s, cpu {best['twin'].cpu:.2f} s; engine 1 thread "
+          f"{best['twin'].cpu / best[1].cpu:.2f}x cpu)")
     for t in threads:
-        print(f"  engine threads={t}: {best[t]:.2f} s   ratio vs numpy reference {t_np / best[t]:.2f}x")
+        b = best[t]
+        print(f"  engine threads={t}: {b.wall:.2f} s (cpu {b.cpu:.2f} s)   ratio vs numpy reference "
+              f"{t_np.wall / b.wall:.2f}x wall, {t_np.cpu / b.cpu:.2f}x cpu"
+              + (f"   scaling 1 -> {t} threads {best[1].wall / b.wall:.2f}x" if t > 1 else ""))
+    summary.append("reverse numpy/engine " + ", ".join(f"t={t} {t_np.wall / best[t].wall:.2f}x wall {t_np.cpu / best[t].cpu:.2f}x cpu"
+                                                       for t in threads)
+                   + (f", scaling 1->2 threads {best[1].wall / best[2].wall:.2f}x" if 2 in threads else ""))
+    print("summary: " + "; ".join(summary) + f" ({common.load_average()})")
+    print(common.machine_line())
 
 
 if __name__ == "__main__":

@@ -25,8 +25,13 @@ the nearest among equally wide ones, as :class:`nent_ref.Gaussian` gives; never 
 loop over points and components with O(K) (iso/diag) or O(K D) (full) scratch per point;
 the empirical kernel computes the squared distances through the matrix product
 ``x @ atoms.T`` in query blocks whose size keeps the memory linear in N*D, and the score's
-weighted atom average only over atoms whose responsibility exceeds ``1e-18 / N`` of the
-total (the dropped mass is below 1e-17 in total, i.e. below double rounding).
+weighted atom average either by one more product over all atoms (when most atoms carry weight)
+or only over atoms whose responsibility exceeds ``1e-18 / N`` of the total (the dropped mass is
+below 1e-17 in total, i.e. below double rounding).
+
+The mixture kernels work on chunks of 64 points with the points in the innermost loops (SIMD),
+their exponentials by a vectorisable exp within 1 ulp (:func:`vexp`); points whose energies
+overflow take the scalar exact path.
 
 Each kernel has a plain-numpy twin (``*_numpy``) which the tests compare it with.
 """
@@ -75,6 +80,162 @@ def _prepare_mixture(x, log_weights, means, covs):
 #: sum of squared differences overflows for |x - m| > 1.3e154 even when the energy does not).
 _BIG = 1e300
 
+#: Points per chunk of the vectorised mixture kernels: the inner loops run over the points of a
+#: chunk (contiguous scratch of CHUNK doubles), which the compiler turns into SIMD instructions.
+CHUNK = 64
+
+#: With ``threaded=True``, mixture evaluations with at least this many points x components x
+#: dimensions run their chunks on all Numba threads (smaller ones on one: a parallel region costs a
+#: barrier).
+PARALLEL_MIN_WORK = 1 << 18
+
+#: Points per task of the chunk loop (one workspace allocation per task).
+GROUP = 16 * CHUNK
+
+# exp on (-inf, 0]: 2^k e^r with k = round(x / ln 2), r = x - k ln 2 (Cody-Waite: ln 2 = hi + lo with
+# hi exact in 32 bits, so k hi is exact for |k| < 2^21), e^r by its degree-13 Taylor polynomial on
+# |r| <= ln(2)/2 (truncation below 4e-18 relative), 2^k as two exact powers of two (subnormal results
+# rounded once).  k comes from the round-to-nearest of adding 1.5 * 2^52 (its low bits are k), so
+# every loop is integer/float SIMD with no float-to-int conversion.  Within 1 ulp of the correctly
+# rounded exp in the tests (test_vexp_*); +0 below -745.2, 1 at 0.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238      # ln 2 rounded to 32 significant bits
+_LN2_LO = 1.9082149292705877e-10  # ln 2 - _LN2_HI
+_EXP_C = tuple(1.0 / math.factorial(n) for n in range(14))
+_EXP_UNDERFLOW = -745.2           # exp(x) < 2^-1075 below this: the result is +0
+_ROUND_MAGIC = 6755399441055744.0                 # 1.5 * 2^52
+_ROUND_MAGIC_BITS = 0x4338000000000000            # its bit pattern
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _vexp(A, r, off, sh, n, fy, iy, acc):  # pragma: no cover - compiled
+    # A[r, off:off+n] <- exp(A[r, off:off+n] - sh[:n]) for A <= sh (-inf allowed), acc[:n] += the
+    # results; fy: float scratch of 2 * CHUNK, iy = fy.view(int64)
+    c2, c3, c4, c5, c6, c7 = _EXP_C[2], _EXP_C[3], _EXP_C[4], _EXP_C[5], _EXP_C[6], _EXP_C[7]
+    c8, c9, c10, c11, c12, c13 = _EXP_C[8], _EXP_C[9], _EXP_C[10], _EXP_C[11], _EXP_C[12], _EXP_C[13]
+    P = fy.shape[0] // 2
+    for p in range(n):
+        a = A[r, off + p] - sh[p]
+        u = a if a > -746.0 else -746.0
+        y = u * _LOG2E + _ROUND_MAGIC
+        kf = y - _ROUND_MAGIC
+        rr = (u - kf * _LN2_HI) - kf * _LN2_LO
+        q = c13 * rr + c12
+        q = q * rr + c11
+        q = q * rr + c10
+        q = q * rr + c9
+        q = q * rr + c8
+        q = q * rr + c7
+        q = q * rr + c6
+        q = q * rr + c5
+        q = q * rr + c4
+        q = q * rr + c3
+        q = q * rr + c2
+        q = q * rr + 1.0
+        q = q * rr + 1.0
+        A[r, off + p] = q if a > _EXP_UNDERFLOW else 0.0
+        fy[p] = y
+    for p in range(n):
+        k = iy[p] - _ROUND_MAGIC_BITS
+        k1 = k >> 1
+        iy[p] = (k1 + 1023) << 52
+        iy[P + p] = (k - k1 + 1023) << 52
+    for p in range(n):
+        e = A[r, off + p] * fy[p] * fy[P + p]
+        A[r, off + p] = e
+        acc[p] += e
+
+
+# log on [1, 2^1023): s = 2^e m with m in [sqrt(1/2), sqrt(2)) (exponent and mantissa from the bits),
+# log m = 2 atanh(f), f = (m - 1)/(m + 1), |f| <= 0.1716, by its series to f^21 (truncation below
+# 1e-18 relative), plus e ln 2 in two parts.  Within 2 ulp of np.log in the tests (test_vlog_*).
+_LOG_C = tuple(1.0 / (2 * n + 1) for n in range(11))
+_SQRT2 = 1.4142135623730951
+_MANT_MASK = (1 << 52) - 1
+_EXP_ONE = 1023 << 52
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _vlog(s, out, n, fy, iy):  # pragma: no cover - compiled
+    # out[:n] <- log(s[:n]) for normal s >= 1 (the sums of exponentials whose largest term is 1)
+    c1, c2, c3, c4, c5 = _LOG_C[1], _LOG_C[2], _LOG_C[3], _LOG_C[4], _LOG_C[5]
+    c6, c7, c8, c9, c10 = _LOG_C[6], _LOG_C[7], _LOG_C[8], _LOG_C[9], _LOG_C[10]
+    P = fy.shape[0] // 2
+    for p in range(n):
+        fy[p] = s[p]
+    for p in range(n):
+        b = iy[p]
+        iy[P + p] = (b >> 52) - 1023
+        iy[p] = (b & _MANT_MASK) | _EXP_ONE
+    for p in range(n):
+        m = fy[p]
+        e = float(iy[P + p])
+        hi = m > _SQRT2
+        m = 0.5 * m if hi else m
+        e = e + 1.0 if hi else e
+        f = (m - 1.0) / (m + 1.0)
+        f2 = f * f
+        q = c10 * f2 + c9
+        q = q * f2 + c8
+        q = q * f2 + c7
+        q = q * f2 + c6
+        q = q * f2 + c5
+        q = q * f2 + c4
+        q = q * f2 + c3
+        q = q * f2 + c2
+        q = q * f2 + c1
+        lm = 2.0 * f + (2.0 * f) * (f2 * q)
+        out[p] = e * _LN2_HI + (e * _LN2_LO + lm)
+
+
+def vlog(x):
+    """log(x) for x >= 1 (finite) by the SIMD routine of the mixture kernels (tests compare it with
+    ``np.log``)."""
+    x = np.array(x, dtype=np.float64).ravel()
+    if not np.all((x >= 1.0) & (x <= np.finfo(float).max)):
+        raise ValueError("vlog needs finite x >= 1")
+    return _vlog_array(x)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _vlog_array(x):  # pragma: no cover - compiled
+    out = np.empty(x.size)
+    buf = np.empty(CHUNK)
+    res = np.empty(CHUNK)
+    fy = np.empty(2 * CHUNK)
+    iy = fy.view(np.int64)
+    for lo in range(0, x.size, CHUNK):
+        n = min(CHUNK, x.size - lo)
+        for p in range(n):
+            buf[p] = x[lo + p]
+        _vlog(buf, res, n, fy, iy)
+        for p in range(n):
+            out[lo + p] = res[p]
+    return out
+
+
+def vexp(x):
+    """exp(x) for x <= 0 (and -inf) by the SIMD routine of the mixture kernels (tests compare it
+    with ``np.exp``)."""
+    x = np.array(x, dtype=np.float64).ravel()
+    if np.any(x > 0) or np.any(np.isnan(x)):
+        raise ValueError("vexp needs x <= 0 (no NaN)")
+    return _vexp_array(x)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _vexp_array(x):  # pragma: no cover - compiled
+    out = np.empty((1, x.size))
+    fy = np.empty(2 * CHUNK)
+    iy = fy.view(np.int64)
+    zero = np.zeros(CHUNK)
+    acc = np.zeros(CHUNK)
+    for p in range(x.size):
+        out[0, p] = x[p]
+    for lo in range(0, x.size, CHUNK):
+        _vexp(out, 0, lo, zero, min(CHUNK, x.size - lo), fy, iy, acc)
+    return out[0]
+
 
 @numba.njit(cache=True, fastmath=False)
 def _point_scale(x, i, means):  # pragma: no cover - compiled
@@ -117,179 +278,588 @@ def _tied_responsibilities(t, logc):  # pragma: no cover - compiled
         t[k] = t[k] / ssum
 
 
+# -- one point at a time, scalar: the exact path for points whose energies overflow (and the
+#    reference order of operations of the chunked kernels below)
 @numba.njit(cache=True, fastmath=False)
-def mix_iso_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
-    M, D = x.shape
+def _iso_point(x, i, logc, means, inv_var, t, logp, score):  # pragma: no cover - compiled
+    D = x.shape[1]
     K = means.shape[0]
-    logp = np.empty(M)
-    score = np.zeros((M, D))
-    t = np.empty(K)
-    for i in range(M):
-        tmax = -np.inf
+    for d in range(D):
+        score[i, d] = 0.0
+    tmax = -np.inf
+    for k in range(K):
+        q = 0.0
+        for d in range(D):
+            z = x[i, d] - means[k, d]
+            q += z * z
+        e = 0.5 * q * inv_var[k]
+        if e > _BIG:                    # overflow-free order: sum (z sqrt(iv / 2))^2
+            h = math.sqrt(0.5 * inv_var[k])
+            e = 0.0
+            for d in range(D):
+                w = (x[i, d] - means[k, d]) * h
+                e += w * w
+        t[k] = logc[k] - e
+        if t[k] > tmax:
+            tmax = t[k]
+    if tmax == -np.inf:                 # every energy overflows: log p = -inf, far-point score
+        logp[i] = -np.inf
+        Z = _point_scale(x, i, means)
         for k in range(K):
             q = 0.0
             for d in range(D):
-                z = x[i, d] - means[k, d]
+                z = x[i, d] / Z - means[k, d] / Z
                 q += z * z
-            e = 0.5 * q * inv_var[k]
-            if e > _BIG:                    # overflow-free order: sum (z sqrt(iv / 2))^2
-                h = math.sqrt(0.5 * inv_var[k])
-                e = 0.0
-                for d in range(D):
-                    w = (x[i, d] - means[k, d]) * h
-                    e += w * w
-            t[k] = logc[k] - e
-            if t[k] > tmax:
-                tmax = t[k]
-        if tmax == -np.inf:                 # every energy overflows: log p = -inf, far-point score
-            logp[i] = -np.inf
-            Z = _point_scale(x, i, means)
-            for k in range(K):
-                q = 0.0
-                for d in range(D):
-                    z = x[i, d] / Z - means[k, d] / Z
-                    q += z * z
-                t[k] = 0.5 * q * inv_var[k] if logc[k] > -np.inf else np.inf
-            _tied_responsibilities(t, logc)
-            for k in range(K):
-                c = t[k] * inv_var[k]
-                if c != 0.0:
-                    for d in range(D):
-                        score[i, d] -= c * (x[i, d] - means[k, d])
-            continue
-        ssum = 0.0
+            t[k] = 0.5 * q * inv_var[k] if logc[k] > -np.inf else np.inf
+        _tied_responsibilities(t, logc)
         for k in range(K):
-            t[k] = math.exp(t[k] - tmax)
-            ssum += t[k]
-        logp[i] = tmax + math.log(ssum)
-        for k in range(K):
-            c = t[k] / ssum * inv_var[k]
+            c = t[k] * inv_var[k]
             if c != 0.0:
                 for d in range(D):
                     score[i, d] -= c * (x[i, d] - means[k, d])
-    return logp, score
+        return
+    ssum = 0.0
+    for k in range(K):
+        t[k] = math.exp(t[k] - tmax)
+        ssum += t[k]
+    logp[i] = tmax + math.log(ssum)
+    for k in range(K):
+        c = t[k] / ssum * inv_var[k]
+        if c != 0.0:
+            for d in range(D):
+                score[i, d] -= c * (x[i, d] - means[k, d])
 
 
 @numba.njit(cache=True, fastmath=False)
-def mix_diag_nb(x, logc, means, inv_var):  # pragma: no cover - compiled
-    M, D = x.shape
+def _diag_point(x, i, logc, means, inv_var, t, logp, score):  # pragma: no cover - compiled
+    D = x.shape[1]
     K = means.shape[0]
-    logp = np.empty(M)
-    score = np.zeros((M, D))
-    t = np.empty(K)
-    for i in range(M):
-        tmax = -np.inf
+    for d in range(D):
+        score[i, d] = 0.0
+    tmax = -np.inf
+    for k in range(K):
+        q = 0.0
+        for d in range(D):
+            z = x[i, d] - means[k, d]
+            q += z * z * inv_var[k, d]
+        e = 0.5 * q
+        if e > _BIG:
+            e = 0.0
+            for d in range(D):
+                w = (x[i, d] - means[k, d]) * math.sqrt(0.5 * inv_var[k, d])
+                e += w * w
+        t[k] = logc[k] - e
+        if t[k] > tmax:
+            tmax = t[k]
+    if tmax == -np.inf:
+        logp[i] = -np.inf
+        Z = _point_scale(x, i, means)
         for k in range(K):
             q = 0.0
             for d in range(D):
-                z = x[i, d] - means[k, d]
+                z = x[i, d] / Z - means[k, d] / Z
                 q += z * z * inv_var[k, d]
-            e = 0.5 * q
-            if e > _BIG:
-                e = 0.0
-                for d in range(D):
-                    w = (x[i, d] - means[k, d]) * math.sqrt(0.5 * inv_var[k, d])
-                    e += w * w
-            t[k] = logc[k] - e
-            if t[k] > tmax:
-                tmax = t[k]
-        if tmax == -np.inf:
-            logp[i] = -np.inf
-            Z = _point_scale(x, i, means)
-            for k in range(K):
-                q = 0.0
-                for d in range(D):
-                    z = x[i, d] / Z - means[k, d] / Z
-                    q += z * z * inv_var[k, d]
-                t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
-            _tied_responsibilities(t, logc)
-            for k in range(K):
-                c = t[k]
-                if c != 0.0:
-                    for d in range(D):
-                        score[i, d] -= c * inv_var[k, d] * (x[i, d] - means[k, d])
-            continue
-        ssum = 0.0
+            t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
+        _tied_responsibilities(t, logc)
         for k in range(K):
-            t[k] = math.exp(t[k] - tmax)
-            ssum += t[k]
-        logp[i] = tmax + math.log(ssum)
-        for k in range(K):
-            c = t[k] / ssum
+            c = t[k]
             if c != 0.0:
                 for d in range(D):
                     score[i, d] -= c * inv_var[k, d] * (x[i, d] - means[k, d])
-    return logp, score
+        return
+    ssum = 0.0
+    for k in range(K):
+        t[k] = math.exp(t[k] - tmax)
+        ssum += t[k]
+    logp[i] = tmax + math.log(ssum)
+    for k in range(K):
+        c = t[k] / ssum
+        if c != 0.0:
+            for d in range(D):
+                score[i, d] -= c * inv_var[k, d] * (x[i, d] - means[k, d])
 
 
 @numba.njit(cache=True, fastmath=False)
-def mix_full_nb(x, logc, means, linv):  # pragma: no cover - compiled
+def _full_point(x, i, logc, means, linv, t, logp, score):  # pragma: no cover - compiled
     # linv[k] = L_k^{-1}, lower triangular, L_k L_k^T = S_k:  z = L^{-1}(x - m), q = |z|^2,
     # S^{-1}(x - m) = L^{-T} z (row-major loops over the triangle, no divisions).
-    M, D = x.shape
+    D = x.shape[1]
     K = means.shape[0]
-    logp = np.empty(M)
-    score = np.zeros((M, D))
-    t = np.empty(K)
     z = np.empty((K, D))
     dv = np.empty(D)
-    for i in range(M):
-        tmax = -np.inf
+    for d in range(D):
+        score[i, d] = 0.0
+    tmax = -np.inf
+    for k in range(K):
+        for d in range(D):
+            dv[d] = x[i, d] - means[k, d]
+        q = 0.0
+        for d in range(D):
+            acc = 0.0
+            for j in range(d + 1):
+                acc += linv[k, d, j] * dv[j]
+            z[k, d] = acc
+            q += acc * acc
+        e = 0.5 * q
+        if e > _BIG:
+            e = 0.0
+            for d in range(D):
+                w = z[k, d] * math.sqrt(0.5)
+                e += w * w
+        t[k] = logc[k] - e
+        if t[k] > tmax:
+            tmax = t[k]
+    if tmax == -np.inf:
+        logp[i] = -np.inf
+        Z = _point_scale(x, i, means)
         for k in range(K):
             for d in range(D):
-                dv[d] = x[i, d] - means[k, d]
+                dv[d] = x[i, d] / Z - means[k, d] / Z
             q = 0.0
             for d in range(D):
                 acc = 0.0
                 for j in range(d + 1):
                     acc += linv[k, d, j] * dv[j]
-                z[k, d] = acc
+                z[k, d] = acc               # scaled whitened vector, L^{-1}(x - m) / Z
                 q += acc * acc
-            e = 0.5 * q
-            if e > _BIG:
-                e = 0.0
-                for d in range(D):
-                    w = z[k, d] * math.sqrt(0.5)
-                    e += w * w
-            t[k] = logc[k] - e
-            if t[k] > tmax:
-                tmax = t[k]
-        if tmax == -np.inf:
-            logp[i] = -np.inf
-            Z = _point_scale(x, i, means)
-            for k in range(K):
-                for d in range(D):
-                    dv[d] = x[i, d] / Z - means[k, d] / Z
-                q = 0.0
-                for d in range(D):
-                    acc = 0.0
-                    for j in range(d + 1):
-                        acc += linv[k, d, j] * dv[j]
-                    z[k, d] = acc               # scaled whitened vector, L^{-1}(x - m) / Z
-                    q += acc * acc
-                t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
-            _tied_responsibilities(t, logc)
-            for k in range(K):
-                c = t[k]
-                if c != 0.0:
-                    for d in range(D):
-                        zd = c * z[k, d]
-                        for j in range(d + 1):
-                            score[i, j] -= (linv[k, d, j] * zd) * Z
-            continue
-        ssum = 0.0
+            t[k] = 0.5 * q if logc[k] > -np.inf else np.inf
+        _tied_responsibilities(t, logc)
         for k in range(K):
-            t[k] = math.exp(t[k] - tmax)
-            ssum += t[k]
-        logp[i] = tmax + math.log(ssum)
-        for k in range(K):
-            c = t[k] / ssum
+            c = t[k]
             if c != 0.0:
                 for d in range(D):
                     zd = c * z[k, d]
                     for j in range(d + 1):
-                        score[i, j] -= linv[k, d, j] * zd
+                        score[i, j] -= (linv[k, d, j] * zd) * Z
+        return
+    ssum = 0.0
+    for k in range(K):
+        t[k] = math.exp(t[k] - tmax)
+        ssum += t[k]
+    logp[i] = tmax + math.log(ssum)
+    for k in range(K):
+        c = t[k] / ssum
+        if c != 0.0:
+            for d in range(D):
+                zd = c * z[k, d]
+                for j in range(d + 1):
+                    score[i, j] -= linv[k, d, j] * zd
+
+
+# -- chunks of up to CHUNK points, the points in the innermost loops (SIMD).  Same formulas and the
+#    same order of the sums over d and k as the scalar routines above; exp by _vexp.  Points whose
+#    energies exceed _BIG (or all of whose log terms are -inf, or NaN input) are redone by the scalar
+#    routine, which handles overflow exactly.
+@numba.njit(cache=True)
+def mixture_workspace(K, D):  # pragma: no cover - compiled
+    """Scratch of one chunk: (xt, t, z, tm, ss, big, st, fy, iy, tk)."""
+    P = CHUNK
+    fy = np.empty(2 * P)
+    return (np.empty((D, P)), np.empty((K, P)), np.empty((K, D, P)), np.empty(P), np.empty(P),
+            np.empty(P), np.empty((D, P)), fy, fy.view(np.int64), np.empty(K))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def load_chunk(x, lo, n, xt):  # pragma: no cover - compiled
+    """xt[:, :n] <- x[lo:lo+n].T (the chunk layout: points in the last index)."""
+    D = x.shape[1]
+    for p in range(n):
+        for d in range(D):
+            xt[d, p] = x[lo + p, d]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp):  # pragma: no cover - compiled
+    # t[k, :n] holds log terms, tm their maximum over k: t <- exp(t - tm), ss <- 1 / sum_k t,
+    # logp[lo:lo+n] filled when with_logp (responsibilities: t * ss)
+    K = t.shape[0]
+    for p in range(n):
+        ss[p] = 0.0
+    for k in range(K):
+        _vexp(t, k, 0, tm, n, fy, iy, ss)
+    if with_logp:
+        out = logp[lo:lo + n]
+        _vlog(ss, out, n, fy, iy)
+        for p in range(n):
+            out[p] = tm[p] + out[p]
+    for p in range(n):
+        ss[p] = 1.0 / ss[p]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _store_chunk(st, lo, n, score):  # pragma: no cover - compiled
+    D = st.shape[0]
+    for p in range(n):
+        for d in range(D):
+            score[lo + p, d] = st[d, p]
+
+
+# The hot loops index the 2-D / 3-D scratch arrays directly (no row views: every view of a Numba
+# array costs an atomic reference-count pair, which at 64 points per loop was a third of the time).
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _sum_sq(t, k, xt, means, n):  # pragma: no cover - compiled
+    # t[k, :n] = sum_d (xt[d, :n] - means[k, d])^2, summed in the order d = 0, 1, ..., three per pass
+    D = xt.shape[0]
+    m0 = means[k, 0]
+    for p in range(n):
+        z = xt[0, p] - m0
+        t[k, p] = z * z
+    d = 1
+    while d + 2 < D:
+        ma = means[k, d]
+        mb = means[k, d + 1]
+        mc = means[k, d + 2]
+        for p in range(n):
+            za = xt[d, p] - ma
+            zb = xt[d + 1, p] - mb
+            zc = xt[d + 2, p] - mc
+            t[k, p] = ((t[k, p] + za * za) + zb * zb) + zc * zc
+        d += 3
+    while d < D:
+        ma = means[k, d]
+        for p in range(n):
+            za = xt[d, p] - ma
+            t[k, p] = t[k, p] + za * za
+        d += 1
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _sum_sq_weighted(t, k, xt, means, w, n):  # pragma: no cover - compiled
+    # t[k, :n] = sum_d (xt[d, :n] - means[k, d])^2 w[k, d], in the order d = 0, 1, ..., three per pass
+    D = xt.shape[0]
+    m0 = means[k, 0]
+    w0 = w[k, 0]
+    for p in range(n):
+        z = xt[0, p] - m0
+        t[k, p] = z * z * w0
+    d = 1
+    while d + 2 < D:
+        ma = means[k, d]
+        mb = means[k, d + 1]
+        mc = means[k, d + 2]
+        wa = w[k, d]
+        wb = w[k, d + 1]
+        wc = w[k, d + 2]
+        for p in range(n):
+            za = xt[d, p] - ma
+            zb = xt[d + 1, p] - mb
+            zc = xt[d + 2, p] - mc
+            t[k, p] = ((t[k, p] + za * za * wa) + zb * zb * wb) + zc * zc * wc
+        d += 3
+    while d < D:
+        ma = means[k, d]
+        wa = w[k, d]
+        for p in range(n):
+            za = xt[d, p] - ma
+            t[k, p] = t[k, p] + za * za * wa
+        d += 1
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _tri_row(z, k, d, st, L, n):  # pragma: no cover - compiled
+    # z[k, d, :n] = sum_{j <= d} L[k, d, j] st[j, :n], summed in the order j = 0, 1, ..., d (three per pass)
+    l0 = L[k, d, 0]
+    for p in range(n):
+        z[k, d, p] = l0 * st[0, p]
+    j = 1
+    while j + 2 <= d:
+        la = L[k, d, j]
+        lb = L[k, d, j + 1]
+        lc = L[k, d, j + 2]
+        for p in range(n):
+            z[k, d, p] = ((z[k, d, p] + la * st[j, p]) + lb * st[j + 1, p]) + lc * st[j + 2, p]
+        j += 3
+    while j <= d:
+        la = L[k, d, j]
+        for p in range(n):
+            z[k, d, p] = z[k, d, p] + la * st[j, p]
+        j += 1
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _tri_col(st, j, z, k, L, n):  # pragma: no cover - compiled
+    # st[j, :n] -= sum_{d >= j} L[k, d, j] z[k, d, :n], in the order d = j, j + 1, ... (three per pass)
+    D = z.shape[1]
+    d = j
+    while d + 2 < D:
+        la = L[k, d, j]
+        lb = L[k, d + 1, j]
+        lc = L[k, d + 2, j]
+        for p in range(n):
+            st[j, p] = ((st[j, p] - la * z[k, d, p]) - lb * z[k, d + 1, p]) - lc * z[k, d + 2, p]
+        d += 3
+    while d < D:
+        la = L[k, d, j]
+        for p in range(n):
+            st[j, p] = st[j, p] - la * z[k, d, p]
+        d += 1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no cover - compiled
+    """Chunk core: the transposed points ws[0][:, :n] (``load_chunk``) -> the transposed score ws[6][:, :n]
+    and, when ``with_logp``, logp[lo:lo+n].  Points with ``not (ws[5][p] <= _BIG and ws[3][p] > -inf)``
+    (overflowing energies, all log terms -inf, NaN) are left to the scalar routine (iso_point)."""
+    xt, t, _, tm, ss, big, st, fy, iy, tk = ws
+    D = xt.shape[0]
+    K = means.shape[0]
+    for p in range(n):
+        tm[p] = -np.inf
+        big[p] = 0.0
+    for k in range(K):
+        _sum_sq(t, k, xt, means, n)
+        h = inv_var[k]
+        lc = logc[k]
+        for p in range(n):
+            e = 0.5 * t[k, p] * h
+            big[p] = e if e > big[p] else big[p]
+            v = lc - e
+            t[k, p] = v
+            tm[p] = v if v > tm[p] else tm[p]
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
+    for d in range(D):
+        for p in range(n):
+            st[d, p] = 0.0
+    for k in range(K):
+        ivk = inv_var[k]
+        for p in range(n):
+            t[k, p] = t[k, p] * ss[p] * ivk
+    k = 0
+    while k + 1 < K:                # two components per pass over the score (same order of the sum)
+        for d in range(D):
+            ma = means[k, d]
+            mb = means[k + 1, d]
+            for p in range(n):
+                st[d, p] = (st[d, p] - t[k, p] * (xt[d, p] - ma)) - t[k + 1, p] * (xt[d, p] - mb)
+        k += 2
+    if k < K:
+        for d in range(D):
+            ma = means[k, d]
+            for p in range(n):
+                st[d, p] -= t[k, p] * (xt[d, p] - ma)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components into logp[lo:lo+n],
+    score[lo:lo+n]; ws = mixture_workspace.  ``with_logp=False`` skips the logarithm (score only:
+    logp is then left unset except at points that took the scalar path)."""
+    load_chunk(x, lo, n, ws[0])
+    iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp)
+    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
+    _store_chunk(st, lo, n, score)
+    for p in range(n):
+        if not (big[p] <= _BIG and tm[p] > -np.inf):
+            _iso_point(x, lo + p, logc, means, inv_var, tk, logp, score)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no cover - compiled
+    """As :func:`iso_core`, diagonal components (inv_var (K, D))."""
+    xt, t, _, tm, ss, big, st, fy, iy, tk = ws
+    D = xt.shape[0]
+    K = means.shape[0]
+    for p in range(n):
+        tm[p] = -np.inf
+        big[p] = 0.0
+    for k in range(K):
+        _sum_sq_weighted(t, k, xt, means, inv_var, n)
+        lc = logc[k]
+        for p in range(n):
+            e = 0.5 * t[k, p]
+            big[p] = e if e > big[p] else big[p]
+            v = lc - e
+            t[k, p] = v
+            tm[p] = v if v > tm[p] else tm[p]
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
+    for d in range(D):
+        for p in range(n):
+            st[d, p] = 0.0
+    for k in range(K):
+        for p in range(n):
+            t[k, p] = t[k, p] * ss[p]
+    k = 0
+    while k + 1 < K:                # two components per pass over the score (same order of the sum)
+        for d in range(D):
+            ma = means[k, d]
+            mb = means[k + 1, d]
+            va = inv_var[k, d]
+            vb = inv_var[k + 1, d]
+            for p in range(n):
+                st[d, p] = (st[d, p] - t[k, p] * va * (xt[d, p] - ma)) - t[k + 1, p] * vb * (xt[d, p] - mb)
+        k += 2
+    if k < K:
+        for d in range(D):
+            ma = means[k, d]
+            va = inv_var[k, d]
+            for p in range(n):
+                st[d, p] -= t[k, p] * va * (xt[d, p] - ma)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """As :func:`iso_chunk`, diagonal components (inv_var (K, D))."""
+    load_chunk(x, lo, n, ws[0])
+    diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp)
+    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
+    _store_chunk(st, lo, n, score)
+    for p in range(n):
+        if not (big[p] <= _BIG and tm[p] > -np.inf):
+            _diag_point(x, lo + p, logc, means, inv_var, tk, logp, score)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def full_core(n, logc, means, linv, ws, lo, logp, with_logp):  # pragma: no cover - compiled
+    """As :func:`iso_core`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
+    xt, t, z, tm, ss, big, st, fy, iy, tk = ws
+    D = xt.shape[0]
+    K = means.shape[0]
+    for p in range(n):
+        tm[p] = -np.inf
+        big[p] = 0.0
+    for k in range(K):
+        for p in range(n):
+            t[k, p] = 0.0
+        for d in range(D):          # st as scratch for the differences x - m_k
+            m = means[k, d]
+            for p in range(n):
+                st[d, p] = xt[d, p] - m
+        for d in range(D):
+            _tri_row(z, k, d, st, linv, n)
+            for p in range(n):
+                t[k, p] += z[k, d, p] * z[k, d, p]
+        lc = logc[k]
+        for p in range(n):
+            e = 0.5 * t[k, p]
+            big[p] = e if e > big[p] else big[p]
+            v = lc - e
+            t[k, p] = v
+            tm[p] = v if v > tm[p] else tm[p]
+    _normalise_chunk(t, tm, ss, fy, iy, lo, n, logp, with_logp)
+    for d in range(D):
+        for p in range(n):
+            st[d, p] = 0.0
+    for k in range(K):
+        for d in range(D):
+            for p in range(n):
+                z[k, d, p] = t[k, p] * ss[p] * z[k, d, p]
+        for j in range(D):          # st[j] -= sum_{d >= j} L[d, j] z_d, d ascending as in _full_point
+            _tri_col(st, j, z, k, linv, n)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """As :func:`iso_chunk`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
+    load_chunk(x, lo, n, ws[0])
+    full_core(n, logc, means, linv, ws, lo, logp, with_logp)
+    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
+    _store_chunk(st, lo, n, score)
+    for p in range(n):
+        if not (big[p] <= _BIG and tm[p] > -np.inf):
+            _full_point(x, lo + p, logc, means, linv, tk, logp, score)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _iso_serial(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in range((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _iso_parallel(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in numba.prange((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _diag_serial(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in range((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _diag_parallel(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in numba.prange((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _full_serial(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in range((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
+    return logp, score
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _full_parallel(x, logc, means, param):  # pragma: no cover - compiled
+    M, D = x.shape
+    K = means.shape[0]
+    logp = np.empty(M)
+    score = np.empty((M, D))
+    for g in numba.prange((M + GROUP - 1) // GROUP):
+        ws = mixture_workspace(K, D)
+        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
+            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
+    return logp, score
+
+
+def _pick(serial, parallel):
+    def run(x, logc, means, param, threaded=False):
+        work = x.shape[0] * means.shape[0] * x.shape[1]
+        threaded = threaded and work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+        return (parallel if threaded else serial)(x, logc, means, param)
+    return run
+
+
+#: (x, logc, means, param, threaded=False) -> (logp, score) for the three covariance forms (param:
+#: inverse variances (K,) / (K, D), or inverse Cholesky factors (K, D, D)).  One thread by default: the
+#: Monte Carlo callers parallelise over blocks with their executors, and a process forked after Numba
+#: started its OpenMP threads crashes when it starts them again (the default ``fork`` process pools on
+#: Linux).  ``threaded=True`` runs the chunks on all Numba threads when points x components x
+#: dimensions >= PARALLEL_MIN_WORK (same numbers either way).
+mix_iso_nb = _pick(_iso_serial, _iso_parallel)
+mix_diag_nb = _pick(_diag_serial, _diag_parallel)
+mix_full_nb = _pick(_full_serial, _full_parallel)
+
+#: public names of the pieces the fused SDE kernels (nent_ref.quantities._sde_kernels) take
+BIG = _BIG
+iso_point = _iso_point
+diag_point = _diag_point
+full_point = _full_point
 
 
 def component_terms(log_weights, covs, D):
@@ -311,7 +881,7 @@ def component_terms(log_weights, covs, D):
     return log_weights - half_logdet - 0.5 * D * _LOG_2PI, np.ascontiguousarray(np.tril(linv))
 
 
-def mixture_logpdf_score(x, log_weights, means, covs):
+def mixture_logpdf_score(x, log_weights, means, covs, *, threaded=False):
     """Log density and score of a Gaussian mixture at M points (Numba kernel).
 
     Parameters
@@ -321,6 +891,10 @@ def mixture_logpdf_score(x, log_weights, means, covs):
         Log weights (they are used as given: pass normalised weights for a density).
     means : (K, D) array
     covs : (K,) isotropic variances, (K, D) diagonal variances or (K, D, D) covariances
+    threaded : bool
+        Run chunks of points on all Numba threads (large M only; same numbers).  Off by default:
+        do not combine it with ``fork``-started process pools (a forked child crashes when it starts
+        OpenMP threads its parent had started).
 
     Returns
     -------
@@ -333,10 +907,10 @@ def mixture_logpdf_score(x, log_weights, means, covs):
     logc, param = component_terms(lw, covs, means.shape[1])
     logc = np.ascontiguousarray(logc)
     if covs.ndim == 1:
-        return mix_iso_nb(x, logc, means, param)
+        return mix_iso_nb(x, logc, means, param, threaded)
     if covs.ndim == 2:
-        return mix_diag_nb(x, logc, means, param)
-    return mix_full_nb(x, logc, means, param)
+        return mix_diag_nb(x, logc, means, param, threaded)
+    return mix_full_nb(x, logc, means, param, threaded)
 
 
 def mixture_logpdf_score_numpy(x, log_weights, means, covs):
@@ -382,46 +956,79 @@ def mixture_logpdf_score_numpy(x, log_weights, means, covs):
 
 
 # --------------------------------------------------------------------------- empirical data
-@numba.njit(cache=True, fastmath=False, parallel=True)
+@numba.njit(cache=True, error_model="numpy", parallel=True)
 def _emp_block_nb(G, xx, aa, lw, mu, inv2v, logc, tol):  # pragma: no cover - compiled
-    # G (B, N) holds x @ atoms.T on entry and the responsibilities on exit (entries below
-    # ``tol`` set to 0).  Returns (log p per row, smallest squared distance per row).
+    # G (B, N) holds x @ atoms.T on entry and exp(log term - row max) on exit.  Returns (log p per
+    # row, smallest squared distance per row, sum of the row's exponentials, number of entries of the
+    # row at or above tol).  Each row is swept in runs of CHUNK atoms with per-lane maxima / minima /
+    # sums (SIMD; max and min do not depend on the order).
     B, N = G.shape
     logp = np.empty(B)
     qmin = np.empty(B)
+    ssum = np.ones(B)
+    big = np.zeros(B, dtype=np.int64)
+    P = CHUNK
+    mu2 = mu * mu
     for i in numba.prange(B):
+        row = G[i]
+        tl = np.full(P, -np.inf)
+        ql = np.full(P, np.inf)
+        acc = np.zeros(P)
+        sh = np.empty(P)
+        fy = np.empty(2 * P)
+        iy = fy.view(np.int64)
+        xi = xx[i]
+        for j0 in range(0, N, P):
+            n = min(P, N - j0)
+            for p in range(n):
+                j = j0 + p
+                q = xi - 2.0 * mu * row[j] + mu2 * aa[j]
+                q = q if q > 0.0 else 0.0
+                ql[p] = q if q < ql[p] else ql[p]
+                t = lw[j] - q * inv2v
+                row[j] = t
+                tl[p] = t if t > tl[p] else tl[p]
         tmax = -np.inf
         qm = np.inf
-        for j in range(N):
-            q = xx[i] - 2.0 * mu * G[i, j] + mu * mu * aa[j]
-            if q < 0.0:
-                q = 0.0
-            if q < qm:
-                qm = q
-            t = lw[j] - q * inv2v
-            G[i, j] = t
-            if t > tmax:
-                tmax = t
+        for p in range(P):
+            tmax = tl[p] if tl[p] > tmax else tmax
+            qm = ql[p] if ql[p] < qm else qm
         qmin[i] = qm
         if not tmax > -np.inf:          # every log term overflowed (far point): flag for the exact path
             qmin[i] = -1.0
             logp[i] = -np.inf
             for j in range(N):
-                G[i, j] = 0.0
+                row[j] = 0.0
             continue
-        ssum = 0.0
+        for p in range(P):
+            sh[p] = tmax
+        cnt = 0
+        for j0 in range(0, N, P):
+            n = min(P, N - j0)
+            _vexp(G, i, j0, sh, n, fy, iy, acc)
+            for p in range(n):
+                cnt += 1 if G[i, j0 + p] >= tol else 0
+        s = 0.0
+        for p in range(P):
+            s += acc[p]
+        ssum[i] = s
+        big[i] = cnt
+        logp[i] = tmax + math.log(s) + logc
+    return logp, qmin, ssum, big
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _emp_normalise_nb(G, ssum, tol):  # pragma: no cover - compiled
+    # G[i] <- G[i] / ssum[i], entries below tol * ssum[i] set to 0 (the responsibilities the sparse
+    # and refinement paths take)
+    B, N = G.shape
+    for i in numba.prange(B):
+        row = G[i]
+        cut = tol * ssum[i]
+        inv = 1.0 / ssum[i]
         for j in range(N):
-            d = G[i, j] - tmax
-            e = math.exp(d) if d > -745.0 else 0.0
-            G[i, j] = e
-            ssum += e
-        logp[i] = tmax + math.log(ssum) + logc
-        cut = tol * ssum
-        inv = 1.0 / ssum
-        for j in range(N):
-            e = G[i, j]
-            G[i, j] = e * inv if e >= cut else 0.0
-    return logp, qmin
+            e = row[j]
+            row[j] = e * inv if e >= cut else 0.0
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
@@ -477,6 +1084,28 @@ _FAR = 1e300
 _CANCELLATION_LIMIT = 64.0
 
 
+def blas_threads():
+    """Threads of the BLAS numpy uses, from threadpoolctl when it is installed (``None`` otherwise)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    n = [i.get("num_threads") for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(n) if n else None
+
+
+def _weighted_atoms(G, atoms, plain=None):
+    """``G @ atoms`` (B, D), the weighted atom sums, in the orientation OpenBLAS runs faster: on one
+    BLAS thread the plain product; on several (or when the thread count is unknown) the transposed
+    ``(atoms^T G^T)^T``, which OpenBLAS splits over the output (the plain one takes about twice the
+    CPU time there).  Both give the same sums up to rounding."""
+    if plain is None:
+        plain = G.shape[0] * G.shape[1] * atoms.shape[1] >= 1 << 26 and blas_threads() == 1
+    if plain:
+        return G @ atoms
+    return (atoms.T @ G.T).T
+
+
 def _prepare_empirical(x, atoms, log_weights, mu, v):
     x = np.ascontiguousarray(x, dtype=np.float64)
     atoms = np.ascontiguousarray(atoms, dtype=np.float64)
@@ -491,14 +1120,18 @@ def _prepare_empirical(x, atoms, log_weights, mu, v):
     return x, atoms, lw, mu, v
 
 
-def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 ** 20, min_block_rows=256):
+def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 ** 20, min_block_rows=512):
     r"""Log density and score of :math:`\sum_i w_i N(x; \mu a_i, v I)` at M points.
 
     Squared distances come from the expansion :math:`|x|^2 - 2\mu x\cdot a + \mu^2|a|^2`
     evaluated with one BLAS matrix product per block of queries (the floor of any exact
-    evaluation); a fused Numba pass turns them into log-sum-exp and responsibilities.
+    evaluation); a fused Numba pass (SIMD exp) turns them into log-sum-exp.  The weighted atom
+    sums are a second product over all atoms when at least half the entries of a block are
+    >= 1e-18/N of their row's largest (large noise: the two-product floor); otherwise only the
+    atoms with a responsibility above 1e-18/N of the total enter, gathered.
     Memory: a (B, N) distance block with B = max(min_block_rows, block_bytes / (8 N)) rows
-    (B >= 256 keeps the matrix product efficient: each block streams all atoms once), plus
+    (B >= 512 keeps the matrix products efficient: each block streams and packs all atoms once per
+    product; 256 rows cost 8 % more than 512 at N = 60000, D = 784), plus
     O((M + N) D); linear in N for fixed M.
     The expansion carries an absolute error of order ``1e-16 (|x|^2 + mu^2 |a|^2) / v``
     in the component log terms; rows where this exceeds 64 times the rounding of a direct
@@ -533,13 +1166,21 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
     logp = np.empty(M)
     abar = np.empty((M, D))
     far_rows = []
+    plain = B * N * D >= 1 << 26 and blas_threads() == 1      # orientation of the weighted sums
     for start in range(0, M, B):
         stop = min(M, start + B)
         G = x[start:stop] @ atoms.T
-        lp, qmin = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
+        lp, qmin, ssum, big = _emp_block_nb(G, xx[start:stop], aa, lw, mu, inv2v, logc, tol)
         far = (qmin < 0) | ~(xx[start:stop] <= _FAR)
         with np.errstate(over="ignore"):
             rows = np.flatnonzero((xx[start:stop] + aamax > _CANCELLATION_LIMIT * qmin) & ~far)
+        if rows.size == 0 and not np.any(far) and int(big.sum()) > (stop - start) * (N // 2):
+            # dense (most atoms carry weight): the weighted sums of all exponentials, one product,
+            # then the rows divided by their sums (no entry dropped)
+            logp[start:stop] = lp
+            abar[start:stop] = _weighted_atoms(G, atoms, plain) / ssum[:, None]
+            continue
+        _emp_normalise_nb(G, ssum, tol)
         if rows.size:
             # cancellation in the expansion: redo these rows' candidate atoms exactly
             # (the atoms dropped by the expansion carry < 1e-17 of the mass even with its error)
@@ -550,9 +1191,8 @@ def empirical_logpdf_score(x, atoms, log_weights, mu, v, *, block_bytes=64 * 2 *
             far_rows.append(start + np.flatnonzero(far))
         logp[start:stop] = lp
         cols = np.flatnonzero(np.any(G > 0.0, axis=0))
-        # (atoms^T G^T)^T: OpenBLAS runs this orientation about twice as fast as G @ atoms
         if cols.size > N // 2:
-            abar[start:stop] = (atoms.T @ G.T).T
+            abar[start:stop] = _weighted_atoms(G, atoms, plain)
         else:                       # gathered atoms in chunks of at most block_bytes
             acc = np.zeros((stop - start, D))
             step = int(max(1, block_bytes // (8 * D)))

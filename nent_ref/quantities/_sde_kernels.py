@@ -184,6 +184,45 @@ def _normal(st, zk, zw, zf):  # pragma: no cover - compiled
             return -x if neg else x
 
 
+@numba.njit(inline="always", cache=True)
+def _next_r(s0, s1, s2, s3):  # pragma: no cover - compiled
+    """xoshiro256++ step on a state held in scalars (registers): (output, new state)."""
+    result = _rotl(s0 + s3, 23) + s0
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@numba.njit(inline="always", cache=True)
+def _normal_r(s0, s1, s2, s3, zk, zw, zf, buf):  # pragma: no cover - compiled
+    """:func:`_normal` with the state in scalars (same draws); ``buf`` (4,) carries the state through
+    the rare rejection branch."""
+    while True:
+        u, s0, s1, s2, s3 = _next_r(s0, s1, s2, s3)
+        i = np.int64(u & np.uint64(255))
+        neg = (u >> np.uint64(8)) & np.uint64(1)
+        j = u >> np.uint64(12)
+        x = float(j) * zw[i]
+        if j < zk[i]:
+            return (-x if neg else x), s0, s1, s2, s3
+        buf[0] = s0
+        buf[1] = s1
+        buf[2] = s2
+        buf[3] = s3
+        x = _normal_slow(buf, i, x, zw, zf)
+        s0 = buf[0]
+        s1 = buf[1]
+        s2 = buf[2]
+        s3 = buf[3]
+        if x >= 0.0:
+            return (-x if neg else x), s0, s1, s2, s3
+
+
 # --------------------------------------------------------------------------- kernels
 @numba.njit(parallel=True, cache=True)
 def _forward_linear_nb(x, c, d, g, key0, key1, zk, zw, zf, path, med, block):  # pragma: no cover
@@ -401,61 +440,158 @@ def affine_noise_update_numpy(x, score, c1, c2, d, z):
 
 
 # --------------------------------------------------------------------------- fused reverse SDE, mixture data
-# The exact score of a diffused Gaussian mixture comes from the mixtures issue's Numba kernels
-# (nent_ref.core.kernels: mix_iso_nb / mix_diag_nb / mix_full_nb, the kernels behind
-# mixture_logpdf_score), called here per block and per step inside one parallel region.  Each
-# block draws its normals in the same order as the per-step path (step by step, particle by
-# particle), so the fused kernel returns the same numbers as calling mixture_logpdf_score and
-# affine_noise_update once per step.
+# The exact score of a diffused Gaussian mixture comes from the mixture kernels
+# (nent_ref.core.kernels: iso_core / diag_core / full_core, the SIMD chunk routines behind
+# mixture_logpdf_score, and the scalar iso_point / ... for far points), called here per block of
+# BLOCK particles and per step inside one parallel region; each block stays in the transposed chunk
+# layout for all steps (one transpose in, one out).  Each block draws its normals in the same order as the per-step path (step by step,
+# particle by particle), so the fused kernel returns the same numbers as calling
+# mixture_logpdf_score and affine_noise_update once per step.
 from ..core import kernels as _mk  # noqa: E402
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy")
 def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
     n, D = x.shape
+    K = means.shape[1]
     nb = states.shape[0]
     for b in prange(nb):
         st = states[b].copy()
+        ws = _mk.mixture_workspace(K, D)
+        xt = ws[0]
+        sc = ws[6]
+        tm = ws[3]
+        big = ws[5]
+        tk = ws[9]
+        prow = np.empty((1, D))
+        srow = np.empty((1, D))
+        lrow = np.empty(1)
         lo = b * block
-        hi = min(n, lo + block)
+        m = min(n, lo + block) - lo
+        _mk.load_chunk(x, lo, m, xt)              # the block stays transposed for all steps
+        s0 = st[0]                                # generator state in registers
+        s1 = st[1]
+        s2 = st[2]
+        s3 = st[3]
         for k in range(c1.shape[0]):
-            _, sc = _mk.mix_iso_nb(x[lo:hi], logc[k], means[k], param[k])
-            for i in range(lo, hi):
+            _mk.iso_core(m, logc[k], means[k], param[k], ws, 0, lrow, False)
+            for p in range(m):
+                if not (big[p] <= _mk.BIG and tm[p] > -np.inf):     # exact scalar path (far points)
+                    for j in range(D):
+                        prow[0, j] = xt[j, p]
+                    _mk.iso_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
+                    for j in range(D):
+                        sc[j, p] = srow[0, j]
+            ck1 = c1[k]
+            ck2 = c2[k]
+            dk = d[k]
+            for i in range(m):
                 for j in range(D):
-                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
-        states[b, :] = st
+                    z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf, st)
+                    xt[j, i] = ck1 * xt[j, i] + ck2 * sc[j, i] + dk * z
+        for i in range(m):
+            for j in range(D):
+                x[lo + i, j] = xt[j, i]
+        states[b, 0] = s0
+        states[b, 1] = s1
+        states[b, 2] = s2
+        states[b, 3] = s3
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy")
 def _reverse_mix_diag_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
     n, D = x.shape
+    K = means.shape[1]
     nb = states.shape[0]
     for b in prange(nb):
         st = states[b].copy()
+        ws = _mk.mixture_workspace(K, D)
+        xt = ws[0]
+        sc = ws[6]
+        tm = ws[3]
+        big = ws[5]
+        tk = ws[9]
+        prow = np.empty((1, D))
+        srow = np.empty((1, D))
+        lrow = np.empty(1)
         lo = b * block
-        hi = min(n, lo + block)
+        m = min(n, lo + block) - lo
+        _mk.load_chunk(x, lo, m, xt)              # the block stays transposed for all steps
+        s0 = st[0]                                # generator state in registers
+        s1 = st[1]
+        s2 = st[2]
+        s3 = st[3]
         for k in range(c1.shape[0]):
-            _, sc = _mk.mix_diag_nb(x[lo:hi], logc[k], means[k], param[k])
-            for i in range(lo, hi):
+            _mk.diag_core(m, logc[k], means[k], param[k], ws, 0, lrow, False)
+            for p in range(m):
+                if not (big[p] <= _mk.BIG and tm[p] > -np.inf):     # exact scalar path (far points)
+                    for j in range(D):
+                        prow[0, j] = xt[j, p]
+                    _mk.diag_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
+                    for j in range(D):
+                        sc[j, p] = srow[0, j]
+            ck1 = c1[k]
+            ck2 = c2[k]
+            dk = d[k]
+            for i in range(m):
                 for j in range(D):
-                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
-        states[b, :] = st
+                    z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf, st)
+                    xt[j, i] = ck1 * xt[j, i] + ck2 * sc[j, i] + dk * z
+        for i in range(m):
+            for j in range(D):
+                x[lo + i, j] = xt[j, i]
+        states[b, 0] = s0
+        states[b, 1] = s1
+        states[b, 2] = s2
+        states[b, 3] = s3
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy")
 def _reverse_mix_full_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
     n, D = x.shape
+    K = means.shape[1]
     nb = states.shape[0]
     for b in prange(nb):
         st = states[b].copy()
+        ws = _mk.mixture_workspace(K, D)
+        xt = ws[0]
+        sc = ws[6]
+        tm = ws[3]
+        big = ws[5]
+        tk = ws[9]
+        prow = np.empty((1, D))
+        srow = np.empty((1, D))
+        lrow = np.empty(1)
         lo = b * block
-        hi = min(n, lo + block)
+        m = min(n, lo + block) - lo
+        _mk.load_chunk(x, lo, m, xt)              # the block stays transposed for all steps
+        s0 = st[0]                                # generator state in registers
+        s1 = st[1]
+        s2 = st[2]
+        s3 = st[3]
         for k in range(c1.shape[0]):
-            _, sc = _mk.mix_full_nb(x[lo:hi], logc[k], means[k], param[k])
-            for i in range(lo, hi):
+            _mk.full_core(m, logc[k], means[k], param[k], ws, 0, lrow, False)
+            for p in range(m):
+                if not (big[p] <= _mk.BIG and tm[p] > -np.inf):     # exact scalar path (far points)
+                    for j in range(D):
+                        prow[0, j] = xt[j, p]
+                    _mk.full_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
+                    for j in range(D):
+                        sc[j, p] = srow[0, j]
+            ck1 = c1[k]
+            ck2 = c2[k]
+            dk = d[k]
+            for i in range(m):
                 for j in range(D):
-                    x[i, j] = c1[k] * x[i, j] + c2[k] * sc[i - lo, j] + d[k] * _normal(st, zk, zw, zf)
-        states[b, :] = st
+                    z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf, st)
+                    xt[j, i] = ck1 * xt[j, i] + ck2 * sc[j, i] + dk * z
+        for i in range(m):
+            for j in range(D):
+                x[lo + i, j] = xt[j, i]
+        states[b, 0] = s0
+        states[b, 1] = s1
+        states[b, 2] = s2
+        states[b, 3] = s3
 
 
 def reverse_mixture(x, log_weights, means_steps, covs_steps, c1, c2, d, states, block=BLOCK):
@@ -465,6 +601,8 @@ def reverse_mixture(x, log_weights, means_steps, covs_steps, c1, c2, d, states, 
     the score of the mixture with ``log_weights`` (K,), means ``means_steps[k]`` (K, D) and covariances
     ``covs_steps[k]`` in any of the three forms of :func:`nent_ref.core.kernels.mixture_logpdf_score`.
     """
+    if not 1 <= block <= _mk.CHUNK:
+        raise ValueError(f"block must be between 1 and {_mk.CHUNK} particles (got {block})")
     N = len(c1)
     covs_steps = np.asarray(covs_steps, dtype=np.float64)
     D = x.shape[1]
