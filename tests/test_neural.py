@@ -784,7 +784,7 @@ def test_losses_and_decomposition_accept_targets():
     cf = pe.closed_form(0.0, 1.0)
     lem = nr.entropy_matching_loss(pe, g, proc, rtol=1e-2, seed=2)
     assert lem.extra["target_met"] and lem.stderr <= 1e-2 * lem.value
-    _close(lem, cf["l_em"].value)
+    _close(lem, cf.l_em.value)
     den = nr.entropy_matching_loss(pe, g, proc, 1e-5, form="denoising", rtol=1e-2, seed=2)
     assert den.extra["target_met"] and den.stderr <= 1e-2 * den.value and den.extra["form"] == "denoising"
     # L_EM of e* is exactly 0 (zero variance): met at once by the pilot
@@ -794,7 +794,7 @@ def test_losses_and_decomposition_accept_targets():
     for est in (dec.s_nn, dec.l_em):
         assert est.extra["target_met"] and est.stderr <= 2e-2 * est.value
     assert dec.cross.extra["target_met"] is None and dec.cross.extra["target_applies_to"] == ["S_NN", "L_EM"]
-    _close(dec.s_nn, cf["s_nn"].value)
+    _close(dec.s_nn, cf.s_nn.value)
     _close(dec.residual, 0.0)
 
 
