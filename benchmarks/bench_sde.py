@@ -1,8 +1,8 @@
 """Benchmark of the SDE engine (issue 4): one command, ratios measured in the same run.
 
-    /work/venv/bin/python benchmarks/bench_sde.py            # default sizes (minutes)
-    /work/venv/bin/python benchmarks/bench_sde.py --full     # the issue's sizes: 1e6 particles x 1000 steps
-    /work/venv/bin/python benchmarks/bench_sde.py --full --dims 2 --repeat 1 --skip-reverse   # D = 2 only
+    python benchmarks/bench_sde.py            # default sizes (minutes)
+    python benchmarks/bench_sde.py --full     # the issue's sizes: 1e6 particles x 1000 steps
+    python benchmarks/bench_sde.py --full --dims 2 --repeat 1 --skip-reverse   # D = 2 only
 
 1. Forward VP Euler-Maruyama (beta 0.1 -> 20), D = 2 and D = 64: throughput in particle-dimension-steps
    per second of ``nent_ref.sde.simulate`` with 1 and 2 Numba threads, against

@@ -6,7 +6,6 @@ extra in a later step); skipped when dask.distributed is not installed.  The clu
 ``LocalCluster`` on the loopback interface (127.0.0.1), worker processes, no dashboard, started and
 shut down inside the test.
 """
-import functools
 
 import pytest
 
@@ -35,7 +34,15 @@ def small_mixture_suite(monkeypatch):
     procs = tables.processes()
     monkeypatch.setattr(tables, "MIXTURE_DIMS", (3, 6))
     monkeypatch.setattr(tables, "processes", lambda: {k: procs[k] for k in ("vp16", "sl")})
-    monkeypatch.setattr(tables, "total_entropy", functools.partial(tables.total_entropy, n_samples=N_SAMPLES))
+    full_specs = tables.mixture_specs
+
+    def small_specs(options=None):
+        specs = full_specs(options)
+        for spec in specs:
+            spec["accuracy"]["n_samples"] = N_SAMPLES
+        return specs
+
+    monkeypatch.setattr(tables, "mixture_specs", small_specs)
 
 
 def _tasks_seen(cluster):
