@@ -260,12 +260,14 @@ def test_dirac_closed_form_at_every_representable_cutoff(pname, s0):
 
 
 def test_dirac_rate_at_tiny_cutoffs_is_d_over_2s_or_overflows():
-    """Sdot ~ D/(2 s) as s -> 0 (THEORY.md section 4): exact where representable, inf (not NaN) beyond."""
+    """Sdot ~ D/(2 s) as s -> 0 (THEORY.md section 4): exact where representable, a ValueError naming s
+    (not inf or NaN) beyond (issue 18)."""
     d = nr.Dirac([1.0, -0.5])
     proc = nr.VP(0.1, 20.0)
     for s in (1e-300, 1e-250, 1e-200):
         assert math.isclose(float(nr.entropy_production_rate(d, proc, s)), 2 / (2 * s), rel_tol=1e-12)
-    assert float(nr.entropy_production_rate(d, proc, 5e-324)) == math.inf
+    with pytest.raises(ValueError, match=r"double range at s = 5e-324"):
+        nr.entropy_production_rate(d, proc, 5e-324)
 
 
 @pytest.mark.parametrize("case", ["gaussian", "dirac"])
