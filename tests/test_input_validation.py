@@ -1,4 +1,6 @@
 """Bad input gets a ValueError naming the problem, never a wrong number."""
+import math
+
 import numpy as np
 import pytest
 
