@@ -74,3 +74,18 @@ def test_far_points_overflow_cleanly():
     assert not np.any(np.isnan(lp)) and not np.any(np.isnan(sc))
     np.testing.assert_allclose(sc[0], -np.linalg.solve(g2.cov, x[0]), rtol=1e-13)
     assert math.isclose(lp[2], stats.multivariate_normal(g2.mean, g2.cov).logpdf(x[2]), rel_tol=1e-14)
+
+
+def test_logpdf_near_the_largest_double_is_not_nan():
+    """Issue 18: Gaussian.logpdf near 1.8e308 gave NaN (the power-of-two scale overflowed to inf).  Its true
+    value (about -4e616) is below the most negative double: -inf, as documented; 1e150 is exact (mpmath)."""
+    import mpmath
+    g = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+    for x in ([1.79e308, 0.0], [1.7976931348623157e308, -1.7976931348623157e308]):
+        assert g.logpdf(x) == -math.inf
+        assert not np.any(np.isnan(g.score(x)))
+    mpmath.mp.dps = 50
+    x = [mpmath.mpf(1e150), mpmath.mpf(2.0)]
+    ref = -((x[0] - mpmath.mpf(0.5)) ** 2 / (2 * mpmath.mpf(0.4)) + (x[1] + 1) ** 2 / (2 * mpmath.mpf(1.3))) \
+        - mpmath.log(2 * mpmath.pi) - mpmath.log(mpmath.mpf(0.4) * mpmath.mpf(1.3)) / 2
+    assert math.isclose(g.logpdf([1e150, 2.0]), float(ref), rel_tol=1e-14)

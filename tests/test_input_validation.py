@@ -1,4 +1,6 @@
 """Bad input gets a ValueError naming the problem, never a wrong number."""
+import math
+
 import numpy as np
 import pytest
 
@@ -194,3 +196,26 @@ def test_a_seed_sequence_gives_the_same_numbers_twice():
     e = nr.reference_models.exact_e(g, proc)
     kw = dict(n_samples=2 ** 10, n_times=8)
     assert nr.neural_entropy(e, g, proc, seed=ss, **kw).value == nr.neural_entropy(e, g, proc, seed=ss, **kw).value
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nr.VP(kappa=1e200), r"kappa must lie in \[1e-150, 1e\+150\]"),
+    (lambda: nr.VP(kappa=1e-200), r"kappa must lie in \[1e-150, 1e\+150\]"),
+    (lambda: nr.SL(1e200), r"sigma0 must lie in \[1e-150, 1e\+150\]"),
+])
+def test_extreme_process_parameters_name_the_parameter(make, match):
+    """Issue 18: these raised a bare OverflowError (or gave NaN later); now a ValueError naming the parameter
+    and its documented range."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_ve_huge_sigmas_construct_and_name_overflow():
+    """Issue 18: VE(1e299, 1e300) raised a bare OverflowError.  It is a valid process (entropies in logs);
+    quantities needing v(s) itself say where it overflows."""
+    proc = nr.VE(1e299, 1e300)
+    assert math.isfinite(nr.total_entropy(nr.Gaussian([0.0], [[1.0]]), proc).value)
+    with pytest.raises(ValueError, match="v\\(s\\) overflows double precision at s = 1.0"):
+        proc.marginal_var(1.0)
+    with pytest.raises(ValueError, match="clock"):
+        proc.clock(0.0, 1.0)

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -701,3 +703,13 @@ def test_bures_singular_and_point_masses():
     assert ot.w2_squared_gaussian([0, 0], z, [1, 0], z) == 1.0                 # two points: |m1 - m2|^2
     assert ot.w2_squared_gaussian([0, 0], z, [0, 0], np.eye(2)) == 2.0          # point to N(0, I): tr S
     assert ot.w2_squared_gaussian([0, 0], np.eye(2), [0, 0], z) == 2.0
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 1e-320, 1.0])
+def test_bures_extreme_scales(scale):
+    """Issue 18: Bures W2^2 of 1e300-scale covariances gave NaN and of 1e-300 scale gave 0.  W2^2 scales
+    exactly with the covariances: scale * ((sqrt 2 - 1)^2 + (sqrt 3 - 1)^2) (commuting covariances)."""
+    from nent_ref.quantities import ot as _ot
+    got = _ot.w2_squared_gaussian([0.0, 0.0], np.eye(2) * scale, [0.0, 0.0], np.diag([2.0, 3.0]) * scale)
+    ref = scale * ((math.sqrt(2) - 1) ** 2 + (math.sqrt(3) - 1) ** 2)
+    assert math.isclose(got, ref, rel_tol=1e-12 if scale > 1e-308 else 1e-3)

@@ -377,3 +377,46 @@ def test_speed_limit_holds_to_rounding_for_close_marginals():
     assert res.s_tot.value == pytest.approx(2.4119499075287e-05, rel=1e-11)
     assert res.bound.value == pytest.approx(2.4119499074117e-05, rel=1e-11)
     assert res.efficiency.value <= 1.0
+
+
+@pytest.mark.parametrize("proc", [nr.VP(0.1, 16.0, kappa=0.1), nr.VP(0.1, 20.0), nr.SL(1.0), nr.VE(0.01, 50.0),
+                                  nr.VP(schedule=nr.CosineSchedule(0.008))])
+@pytest.mark.parametrize("h", [1e-9, 1e-13, 1e-3])
+def test_efficiency_short_windows_at_most_one(proc, h):
+    """Issue 18: speed_limit(..., VP(0.1, 16, kappa=.1), .5, .5 + 1e-9).efficiency was 1.000000018 (> 1, with
+    bound 0).  W2^2, the clock and S_tot are now free of cancellation and carry rounding bounds; W2^2 and the
+    clock agree with 50-digit mpmath (Bures on the commuting marginals) within them, and eta <= 1 + bound."""
+    import mpmath
+    mpmath.mp.dps = 50
+    g = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+    r = nr.speed_limit(g, proc, 0.5, 0.5 + h)
+    assert r.efficiency.value <= 1.0 + r.efficiency.error_bound
+    assert r.efficiency.error_bound > 0 and r.efficiency.error_bound < 1e-10
+    # mpmath references: marginals N(mu m, mu^2 lam + v) in the common eigenbasis
+    mpf = mpmath.mpf
+    s0, s1 = mpf(0.5), mpf(0.5 + h)
+    if isinstance(proc, nr.VE):
+        L = mpmath.log(mpf(proc.sigma_max) / mpf(proc.sigma_min))
+        mu = lambda s: mpf(1)   # noqa: E731
+        v = lambda s: mpf(proc.sigma_min) ** 2 * mpmath.expm1(2 * L * s)   # noqa: E731
+        clock = (v(s1) - v(s0)) / 2
+    else:
+        k2 = mpf(proc.sigma0 if isinstance(proc, nr.SL) else proc.kappa) ** 2
+        if isinstance(proc, nr.SL):
+            mu = lambda s: 1 - s   # noqa: E731
+            clock = k2 * mpmath.log((1 - s0) / (1 - s1))
+        elif isinstance(proc.schedule, nr.CosineSchedule):
+            a = mpmath.pi / (2 * (1 + mpf(proc.schedule.offset)))
+            mu = lambda s: mpmath.sin(a * (1 - s)) / mpmath.sin(a)   # noqa: E731
+            clock = -k2 * (mpmath.log(mu(s1)) - mpmath.log(mu(s0)))
+        else:
+            bmin, bmax = mpf(proc.schedule.beta_min), mpf(proc.schedule.beta_max)
+            B = lambda s: bmin * s + (bmax - bmin) * s * s / 2   # noqa: E731
+            mu = lambda s: mpmath.exp(-B(s) / 2)   # noqa: E731
+            clock = k2 * (B(s1) - B(s0)) / 2
+        v = lambda s: k2 * (1 - mu(s) ** 2)   # noqa: E731
+    m2 = mpf(0.5) ** 2 + 1
+    w2 = (mu(s1) - mu(s0)) ** 2 * m2 + sum((mpmath.sqrt(mu(s1) ** 2 * l + v(s1)) - mpmath.sqrt(mu(s0) ** 2 * l + v(s0))) ** 2
+                                          for l in (mpf(0.4), mpf(1.3)))
+    assert abs(mpf(r.w2_squared.value) - w2) <= r.w2_squared.error_bound
+    assert abs(mpf(r.clock.value) - clock) <= r.clock.error_bound

@@ -972,3 +972,23 @@ def test_one_argument_convention():
     assert isinstance(sm.ExponentialFamily(FACES).natural_parameter(4.5), float)
     two = np.stack([FACES, FACES ** 2], axis=1)
     assert sm.max_entropy(two, [3.5, 14.0]).theta.shape == (2,)
+
+
+def test_thermodynamics_overflowing_spread_with_tiny_beta():
+    """Issue 18: thermodynamics([-1e308, 1e308], 1e-320).log_partition gave 1e-12 (the truth is log 2: beta E
+    is +-1e-12).  The spread E - E_0 overflows but beta (E - E_0) does not; F = -log Z / beta (about -7e319)
+    is not a double, so that call raises, quoting log Z; at beta = 1e-307 every field is right (mpmath)."""
+    import mpmath
+    from nent_ref import statmech
+    with pytest.raises(ValueError, match=r"log Z itself is 0\.69314718055994"):
+        statmech.thermodynamics([-1e308, 1e308], 1e-320)
+    mpmath.mp.dps = 50
+    b, e = mpmath.mpf(1e-307), [mpmath.mpf(-1e308), mpmath.mpf(1e308)]
+    w = [mpmath.exp(-b * x) for x in e]
+    Z = sum(w)
+    U = sum(wi * x for wi, x in zip(w, e)) / Z
+    th = statmech.thermodynamics([-1e308, 1e308], 1e-307)
+    assert math.isclose(th.log_partition, float(mpmath.log(Z)), rel_tol=1e-14)
+    assert math.isclose(th.free_energy, float(-mpmath.log(Z) / b), rel_tol=1e-14)
+    assert math.isclose(th.internal_energy, float(U), rel_tol=1e-12)
+    assert math.isclose(th.entropy, float(b * U + mpmath.log(Z)), rel_tol=1e-6)

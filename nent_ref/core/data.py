@@ -156,7 +156,8 @@ class Gaussian:
 
     def spectrum(self) -> tuple[float, np.ndarray]:
         """``(|m|^2, covariance eigenvalues)``: all the closed forms of docs/theory.md section 4 need."""
-        return float(self._mean @ self._mean), self._lam.copy()
+        with np.errstate(over="ignore"):           # inf for |m| above ~1e154: the closed forms then raise
+            return float(np.sum(self._mean * self._mean)), self._lam.copy()
 
     def __repr__(self):
         return f"Gaussian(dim={self.dim}, mean={np.array2string(self._mean, precision=4)})"
@@ -167,7 +168,9 @@ class Gaussian:
         z / scale of order one (no overflow for |x| up to the largest double)."""
         x = as_points(x, self.dim)
         scale = np.maximum(np.max(np.abs(x), axis=-1, keepdims=True), np.max(np.abs(self._mean)))
-        scale = np.exp2(np.ceil(np.log2(np.maximum(scale, 1.0))))
+        # 2^e with |x| / 2^e <= 2; e capped at 1023 so that the scale itself is finite for |x| near the
+        # largest double (2^1024 would be inf, and x / inf, inf * 0 give NaN)
+        scale = np.ldexp(1.0, np.minimum(np.frexp(np.maximum(scale, 1.0))[1], 1023))
         return ((x / scale - self._mean / scale) @ self._U), scale
 
     def logpdf(self, x):
@@ -249,7 +252,8 @@ class Dirac:
 
     def spectrum(self) -> tuple[float, np.ndarray]:
         """``(|m|^2, zeros)``: a Dirac is a Gaussian with zero covariance in the closed forms."""
-        return float(self._point @ self._point), np.zeros(self._point.size)
+        with np.errstate(over="ignore"):           # inf for |m| above ~1e154: the closed forms then raise
+            return float(np.sum(self._point * self._point)), np.zeros(self._point.size)
 
     def __repr__(self):
         return f"Dirac({np.array2string(self._point, precision=4)})"

@@ -27,10 +27,59 @@ import numpy as np
 
 from .checks import InputTypeError, finite_float as _finite_float
 
-__all__ = ["check_process", "diffusion_coefficients", "LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process"]
+__all__ = ["WIDTH_RANGE", "VE_SIGMA_MAX_FINITE_VAR", "check_process", "diffusion_coefficients", "LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process"]
 
 #: Below this, B(s) (or 2 log(sigma_max/sigma_min) s for VE) is treated through its logarithm.
 _TINY = 1e-290
+
+#: Valid range of the equilibrium width: ``kappa`` of VP and ``sigma0`` of SL.  Inside it ``k^2`` is a
+#: normal double with 300 decades to spare, so the closed forms, which work with ``lam / k^2`` and
+#: ``|m|^2 / k^2``, stay finite for any data whose scale is within 1e150 of ``k``.
+WIDTH_RANGE = (1e-150, 1e150)
+#: Largest ``sigma_max`` of VE for which ``v(s) = sigma_ve(s)^2 - sigma_min^2`` is representable.
+#: Larger values are accepted: the entropy quantities are computed through logarithms and stay
+#: right up to the largest double, but ``marginal_var``, ``diffuse``, ``clock`` and anything that
+#: needs ``v(s)`` itself raise ValueError where ``v(s)`` exceeds the double range.
+VE_SIGMA_MAX_FINITE_VAR = 1e154
+
+
+def _width(name: str, value) -> float:
+    """A validated equilibrium width (kappa, sigma0) in :data:`WIDTH_RANGE`, or a ValueError naming it."""
+    x = _finite_float(name, value)
+    lo, hi = WIDTH_RANGE
+    if x <= 0:
+        raise ValueError(f"{name} must be positive (got {value!r}); its valid range is [{lo:g}, {hi:g}]")
+    if not lo <= x <= hi:
+        raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}] (got {value!r}): outside this range {name}^2 "
+                         "and the data moments measured in its units leave double precision")
+    return x
+
+
+def _sinc(x):
+    """sin(x)/x (1 at 0), accurate for every x including subnormal ones."""
+    return np.sinc(np.asarray(x, dtype=float) / math.pi)
+
+
+def _log_expm1(x, c: float = 1.0):
+    """log(expm1(c x)) for x >= 0, c > 0 (-inf at 0), without overflow for large c x or loss for tiny
+    (even subnormal) c x: below _TINY it is log c + log x, as expm1(y)/y = 1 + y/2 rounds to 1."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", over="ignore"):
+        small = math.log(c) + np.log(x)
+        x = c * x
+        mid = np.log(np.expm1(np.clip(x, _TINY, 40.0)))
+        big = x + np.log1p(-np.exp(-np.maximum(x, 40.0)))
+    return np.where(x < _TINY, small, np.where(x <= 40.0, mid, big))
+
+
+def _integral_between(schedule, s0, s1):
+    """B(s1) - B(s0) through the schedule's ``integral_between`` when it has one (no cancellation for
+    short windows), else as the difference of ``integral`` (custom schedules)."""
+    between = getattr(schedule, "integral_between", None)
+    if callable(between):
+        return np.asarray(between(s0, s1), dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(schedule.integral(s1), dtype=float) - np.asarray(schedule.integral(s0), dtype=float)
 
 
 def is_process(obj) -> bool:
@@ -99,6 +148,13 @@ class LinearSchedule:
         s = np.asarray(s, dtype=float)
         return self.beta_min * s + 0.5 * (self.beta_max - self.beta_min) * s * s
 
+    def integral_between(self, s0, s1):
+        r""":math:`B(s_1) - B(s_0) = (s_1 - s_0)\,(\beta_{min} + \tfrac12(\beta_{max} - \beta_{min})(s_0 + s_1))`,
+        without the cancellation of the difference for short windows."""
+        s0 = np.asarray(s0, dtype=float)
+        s1 = np.asarray(s1, dtype=float)
+        return (s1 - s0) * (self.beta_min + 0.5 * (self.beta_max - self.beta_min) * (s0 + s1))
+
     def log_integral(self, s):
         r"""log B(s), accurate where B itself underflows (every representable s > 0; -inf at 0).
 
@@ -124,12 +180,20 @@ class CosineSchedule:
     :math:`\beta(s) = B'(s) = \tfrac{\pi}{1 + c} \tan\!\big(\tfrac{s + c}{1 + c}\tfrac{\pi}{2}\big)`.
     ``mu(1) = 0`` exactly (p_1 = p_eq) and beta is singular at s = 1 (no clipping is applied).
 
+    With :math:`a = \tfrac{\pi}{2(1 + c)}` and :math:`b = \tfrac{\pi}{2}\tfrac{c}{1 + c}` (so
+    :math:`a + b = \pi/2`) the phase is :math:`\pi/2 - a(1 - s)`, and everything is evaluated in forms
+    that keep full relative precision for every offset and every time:
+    :math:`\mu(s) = \sin(a(1 - s))/\sin a`, :math:`\beta(s) = 2a/\tan(a(1 - s))` and
+    :math:`B(s_1) - B(s_0) = 2\log(1 + r)`, :math:`r = 2\sin(b + a\tfrac{s_0 + s_1}{2})\,
+    \sin(a\tfrac{s_1 - s_0}{2}) / \sin(a(1 - s_1))` (no cancellation at small ``s``, near ``s = 1``,
+    for short windows, or for offsets so large that ``(s + c)/(1 + c)`` rounds to 1).
+
     Parameters
     ----------
     offset : float
-        The offset ``c`` (> 0; Nichol & Dhariwal use 0.008).  It was called ``s`` before 0.2, the
-        letter of forward time; ``CosineSchedule(s=...)`` and the attribute ``.s`` remain as deprecated
-        aliases.
+        The offset ``c``: any finite positive number (Nichol & Dhariwal use 0.008; as ``c -> inf``
+        the schedule tends to ``mu(s) = 1 - s``).  It was called ``s`` before 0.2, the letter of
+        forward time; ``CosineSchedule(s=...)`` and the attribute ``.s`` remain as deprecated aliases.
     """
 
     singular_at_T = True
@@ -142,44 +206,64 @@ class CosineSchedule:
         self.offset = _finite_float("offset", offset)
         if self.offset <= 0:
             raise ValueError(f"the cosine offset must be positive (got {offset})")
-        self._phase0 = 0.5 * math.pi * self.offset / (1.0 + self.offset)
+        self._a = 0.5 * math.pi / (1.0 + self.offset)
+        self._b = 0.5 * math.pi * (self.offset / (1.0 + self.offset))
 
     @property
     def s(self) -> float:
         """Deprecated alias of :attr:`offset`."""
         return self.offset
 
-    def _phase(self, t):
-        return 0.5 * math.pi * (np.asarray(t, dtype=float) + self.offset) / (1.0 + self.offset)
-
     def beta(self, t):
-        """beta(t) = pi/(1+c) tan(phase(t)); infinite at t = 1."""
-        with np.errstate(divide="ignore", over="ignore"):
-            return math.pi / (1.0 + self.offset) * np.tan(self._phase(t))
+        """beta(t) = pi/(1+c) tan(phase(t)) = 2a tan(b + a t) = 2a / tan(a (1 - t)); infinite at t = 1.
+
+        The first form where the phase is below pi/4, the second above it (each keeps full relative
+        precision there; tan(z)/z is evaluated as sinc(z)/cos(z), so a tiny ``a`` loses nothing)."""
+        t = np.asarray(t, dtype=float)
+        a, b = self._a, self._b
+        low = b + a * t <= 0.25 * math.pi
+        u = a * (1.0 - t)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            near0 = 2.0 * a * np.tan(np.where(low, b + a * t, 0.0))
+            near1 = 2.0 * np.cos(u) / ((1.0 - t) * _sinc(u))
+        return np.where(low, near0, near1)
+
+    def integral_between(self, t0, t1):
+        """B(t1) - B(t0) = 2 log(sin(a (1 - t0)) / sin(a (1 - t1))), without cancellation (class notes);
+        +inf when t1 = 1."""
+        t0 = np.asarray(t0, dtype=float)
+        t1 = np.asarray(t1, dtype=float)
+        return 2.0 * np.log1p(self._ratio(t0, t1))
+
+    def _ratio(self, t0, t1):
+        """r = 2 sin(b + a (t0 + t1)/2) sin(a (t1 - t0)/2) / sin(a (1 - t1)), the sines of tiny
+        arguments as x sinc(x) (no subnormal products for huge offsets); +inf at t1 = 1 > t0."""
+        a = self._a
+        h = 0.5 * (t1 - t0)
+        u = 1.0 - t1
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            r = 2.0 * np.sin(self._b + a * (0.5 * (t0 + t1))) * (h * _sinc(a * h)) / (u * _sinc(a * u))
+        return np.where(u <= 0.0, np.where(h > 0.0, np.inf, 0.0), r)
 
     def integral(self, t):
-        """B(t) = -2 log( cos(phase(t)) / cos(phase(0)) ); +inf at t = 1.
-
-        Evaluated without cancellation at small t: with d = phase(t) - phase(0),
-        cos(phase0 + d)/cos(phase0) = 1 - 2 sin^2(d/2) - tan(phase0) sin d, then log1p.
-        """
-        t = np.asarray(t, dtype=float)
-        d = 0.5 * math.pi * t / (1.0 + self.offset)
-        ratio_m1 = -2.0 * np.sin(0.5 * d) ** 2 - math.tan(self._phase0) * np.sin(d)
-        with np.errstate(divide="ignore"):
-            return np.where(t >= 1.0, np.inf, -2.0 * np.log1p(np.maximum(ratio_m1, -1.0)))
+        """B(t) = -2 log( cos(phase(t)) / cos(phase(0)) ); +inf at t = 1 (see :meth:`integral_between`)."""
+        return self.integral_between(0.0, t)
 
     def log_integral(self, t):
         """log B(t), accurate where B underflows (every representable t > 0).
 
-        For t < 1e-100, B = 2 tan(phase0) d (1 + O(d)) with d = (pi/2) t / (1 + c), so
-        log B = log(2 tan(phase0) pi / (2 (1 + c))) + log t to double precision; elsewhere log(B(t)).
+        For t < 1e-100, B = 2 log1p(r) = 2 r (1 + O(r)) with r of :meth:`integral_between` taken in
+        logarithms: log r = log 2 + log sin(b + a t/2) + log(t/2) - log((1 - t) sinc(a (1 - t)));
+        elsewhere log(B(t)).
         """
         t = np.asarray(t, dtype=float)
-        const = math.log(math.pi * math.tan(self._phase0) / (1.0 + self.offset))
+        a = self._a
+        tiny = np.minimum(t, 1e-100)
         with np.errstate(divide="ignore"):
+            log_r = (math.log(2.0) + np.log(np.sin(self._b + 0.5 * a * tiny)) + math.log(0.5) + np.log(tiny)
+                     - np.log((1.0 - tiny) * _sinc(a * (1.0 - tiny))))
             direct = np.log(self.integral(np.maximum(t, 1e-100)))
-            return np.where(t < 1e-100, const + np.log(t), direct)
+            return np.where(t < 1e-100, math.log(2.0) + log_r, direct)
 
     def __repr__(self):
         return f"CosineSchedule(offset={self.offset:g})"
@@ -236,6 +320,13 @@ class _LinearProcess:
             return self.peq_var * self._one_minus_mu2(s)
         return self._v(s)
 
+    def one_minus_mu2(self, s):
+        r""":math:`1 - \mu(s)^2` for processes with an equilibrium (``v / k^2``), without cancellation
+        at small ``s`` (``-expm1(-B)`` for VP, ``s (2 - s)`` for SL)."""
+        if self.peq_var is None:
+            raise ValueError(f"{self!r} has no equilibrium; use marginal_var")
+        return self._one_minus_mu2(self._times(s))
+
     def log_one_minus_mu2(self, s):
         r""":math:`\log(1 - \mu(s)^2)` for processes with an equilibrium (``v = k^2 (1 - \mu^2)``).
 
@@ -267,6 +358,23 @@ class _LinearProcess:
             return np.zeros_like(x)
         return -x / self.peq_var
 
+    def mean_coeff_sq_drop(self, s0, s1):
+        r""":math:`\mu(s_0)^2 - \mu(s_1)^2 \ge 0` for ``s0 <= s1``, without the cancellation of the
+        difference over short windows (``mu0^2 (-expm1(-(B(s1) - B(s0))))`` for VP,
+        ``(s1 - s0)(2 - s0 - s1)`` for SL, 0 for VE)."""
+        s0 = self._times(s0, "s0")
+        s1 = self._times(s1, "s1")
+        return self._mu2_drop(s0, s1)
+
+    def marginal_var_increase(self, s0, s1):
+        r""":math:`v(s_1) - v(s_0)` without cancellation (``k^2`` times :meth:`mean_coeff_sq_drop` for
+        processes with an equilibrium; ``sigma_ve(s0)^2 expm1(2 log(sigma_max/sigma_min) (s1 - s0))`` for VE)."""
+        s0 = self._times(s0, "s0")
+        s1 = self._times(s1, "s1")
+        if self.peq_var is not None:
+            return self.peq_var * self._mu2_drop(s0, s1)
+        return self._dv(s0, s1)
+
     def clock(self, s0, s1):
         """Thermodynamic clock tau = int_{s0}^{s1} D(s) ds (units of squared length)."""
         s0 = self._times(s0, "s0")
@@ -287,7 +395,8 @@ class VP(_LinearProcess):
     beta_min, beta_max : float
         Linear schedule (ignored when ``schedule`` is given).  Defaults 0.1 -> 20 (Song et al.).
     kappa : float
-        Equilibrium standard deviation (``kappa = 1`` is the usual VP; the paper's VPx uses 0.1).
+        Equilibrium standard deviation (``kappa = 1`` is the usual VP; the paper's VPx uses 0.1), in
+        :data:`WIDTH_RANGE` = [1e-150, 1e150] (ValueError outside).
     schedule : LinearSchedule or CosineSchedule, optional
         Any object with ``beta(s)``, ``integral(s)`` and ``singular_at_T``.
     T : float
@@ -301,9 +410,7 @@ class VP(_LinearProcess):
             raise TypeError(f"schedule must be a noise schedule (nr.LinearSchedule, nr.CosineSchedule or "
                             f"an object with methods beta(s) and integral(s)); got {schedule!r}")
         self.schedule = schedule if schedule is not None else LinearSchedule(beta_min, beta_max)
-        self.kappa = _finite_float("kappa", kappa)
-        if self.kappa <= 0:
-            raise ValueError(f"kappa must be positive (got {kappa})")
+        self.kappa = _width("kappa", kappa)
         self.T = _finite_float("T", T)
         if self.T <= 0:
             raise ValueError(f"T must be positive (got {T})")
@@ -332,6 +439,10 @@ class VP(_LinearProcess):
     def _one_minus_mu2(self, s):
         return -np.expm1(-self.schedule.integral(s))
 
+    def _mu2_drop(self, s0, s1):
+        dB = _integral_between(self.schedule, s0, s1)
+        return self._mu2(s0) * -np.expm1(-dB)
+
     def _log_omm(self, s):
         # log(-expm1(-B)) = log B + log(-expm1(-B)/B); the second term is below 1e-290 where B < 1e-290
         B = self.schedule.integral(s)
@@ -343,7 +454,7 @@ class VP(_LinearProcess):
             return np.where(B > _TINY, direct, log_b(s))
 
     def _clock(self, s0, s1):
-        return 0.5 * self.peq_var * (self.schedule.integral(s1) - self.schedule.integral(s0))
+        return 0.5 * self.peq_var * _integral_between(self.schedule, s0, s1)
 
     def __repr__(self):
         return f"VP({self.schedule!r}, kappa={self.kappa:g}, T={self.T:g})"
@@ -357,14 +468,17 @@ class SL(_LinearProcess):
 
     The drift is singular at s = T = 1: closed-form KL and S_tot accept s = 1 (where
     p_1 = p_eq exactly), rates and simulations need s < 1.
+
+    Parameters
+    ----------
+    sigma0 : float
+        Equilibrium standard deviation, in :data:`WIDTH_RANGE` = [1e-150, 1e150] (ValueError outside).
     """
 
     singular_at_T = True
 
     def __init__(self, sigma0: float = 1.0):
-        self.sigma0 = _finite_float("sigma0", sigma0)
-        if self.sigma0 <= 0:
-            raise ValueError(f"sigma0 must be positive (got {sigma0})")
+        self.sigma0 = _width("sigma0", sigma0)
         self.T = 1.0
         self.peq_var = self.sigma0 ** 2
 
@@ -384,13 +498,17 @@ class SL(_LinearProcess):
     def _one_minus_mu2(self, s):
         return s * (2.0 - s)
 
+    def _mu2_drop(self, s0, s1):
+        return (s1 - s0) * ((1.0 - s0) + (1.0 - s1))
+
     def _log_omm(self, s):
         with np.errstate(divide="ignore"):
             return np.log(s) + np.log(2.0 - s)
 
     def _clock(self, s0, s1):
-        with np.errstate(divide="ignore"):
-            return self.peq_var * (np.log1p(-s0) - np.log1p(-s1))
+        # log((1 - s0) / (1 - s1)) = log1p((s1 - s0) / (1 - s1)): no cancellation for short windows
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(s1 > s0, self.peq_var * np.log1p((s1 - s0) / (1.0 - s1)), 0.0)
 
     def __repr__(self):
         return f"SL(sigma0={self.sigma0:g})"
@@ -404,6 +522,17 @@ class VE(_LinearProcess):
 
     There is no normalisable equilibrium: ``grad_log_peq`` is zero, ``kl_to_equilibrium``
     raises, and the total entropy is the entropy difference :math:`H(p_{s_1}) - H(p_{s_0})`.
+
+    Parameters
+    ----------
+    sigma_min, sigma_max : float
+        Any finite numbers with ``0 < sigma_min < sigma_max``.  Noise levels and variances are
+        evaluated through their logarithms (``log(sigma_max/sigma_min)`` is never formed as a
+        ratio that could overflow), so the entropy rate, S_tot and entropies are right for every such
+        pair (e.g. ``VE(1e-200, 1e200)`` or ``VE(1e299, 1e300)``).  Quantities that need ``v(s)``
+        or ``sigma(s)^2`` themselves (``marginal_var``, ``diffusion``, ``clock``, ``diffuse``, the
+        speed limit, sampling) raise ValueError at times where they exceed the double range, which
+        happens only when ``sigma_ve(s)`` exceeds :data:`VE_SIGMA_MAX_FINITE_VAR` = 1e154.
     """
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0):
@@ -412,35 +541,90 @@ class VE(_LinearProcess):
         if not 0 < self.sigma_min < self.sigma_max:
             raise ValueError(f"need 0 < sigma_min < sigma_max (got {sigma_min}, {sigma_max})")
         self.T = 1.0
-        self._log_ratio = math.log(self.sigma_max / self.sigma_min)
+        self._log_smin = math.log(self.sigma_min)
+        ratio = self.sigma_max / self.sigma_min
+        self._log_ratio = (math.log(ratio) if math.isfinite(ratio) and ratio > 1.0
+                           else math.log(self.sigma_max) - self._log_smin)
+        # sigma_min^2 as a plain double when it is one (full relative precision), else through logs
+        self._direct = 1e-150 <= self.sigma_min <= 1e150
+
+    def _scaled(self, log_factor, direct_factor, x, direct_ok):
+        """exp(log_factor + x) with ``direct_factor * exp(x)`` where that form is safe."""
+        x = np.asarray(x, dtype=float)
+        with np.errstate(over="ignore", under="ignore"):
+            via_log = np.exp(log_factor + x)
+            if not self._direct:
+                return via_log
+            return np.where(direct_ok & (x < 700.0), direct_factor * np.exp(np.minimum(x, 700.0)), via_log)
+
+    def _finite(self, value, what, s):
+        if not np.all(np.isfinite(value)):
+            bad = float(np.atleast_1d(np.broadcast_to(s, np.shape(value)))[~np.isfinite(np.atleast_1d(value))][0])
+            raise ValueError(f"{what} overflows double precision at s = {bad!r} for {self!r}: sigma_ve(s) exceeds "
+                             f"{VE_SIGMA_MAX_FINITE_VAR:g} (use sigma_max <= {VE_SIGMA_MAX_FINITE_VAR:g}, or the "
+                             "log-domain quantities: entropy rate, total entropy, log_marginal_var)")
+        return value
 
     def sigma_ve(self, s):
         """Noise level sigma_ve(s)."""
-        return self.sigma_min * np.exp(self._log_ratio * self._times(s))
+        s = self._times(s)
+        return self._scaled(self._log_smin, self.sigma_min, self._log_ratio * s, True)
 
     def _a(self, s):
         return np.zeros_like(s)
 
+    def log_diffusion(self, s):
+        """log D(s) = log(log(sigma_max/sigma_min)) + 2 log sigma_ve(s), finite for every valid VE."""
+        s = self._times(s)
+        return math.log(self._log_ratio) + 2.0 * (self._log_smin + self._log_ratio * s)
+
     def sigma2(self, s):
         s = self._times(s)
-        return 2.0 * self._log_ratio * self.sigma_min ** 2 * np.exp(2.0 * self._log_ratio * s)
+        out = 2.0 * self._log_ratio * self._scaled(2.0 * self._log_smin, self.sigma_min ** 2 if self._direct else 0.0,
+                                                   2.0 * self._log_ratio * s, True)
+        return self._finite(out, "sigma(s)^2", s)
 
     def _mu2(self, s):
         return np.ones_like(s)
 
+    def _mu2_drop(self, s0, s1):
+        return np.zeros(np.broadcast(s0, s1).shape)
+
+    def marginal_var(self, s):
+        s = self._times(s)
+        return self._finite(self._v(s), "v(s)", s)
+
     def _v(self, s):
-        return self.sigma_min ** 2 * np.expm1(2.0 * self._log_ratio * s)
+        x = 2.0 * self._log_ratio * s
+        if not self._direct:
+            with np.errstate(over="ignore"):
+                return np.exp(self._log_v(s))
+        with np.errstate(over="ignore"):
+            direct = self.sigma_min ** 2 * np.expm1(np.minimum(x, 700.0))
+            return np.where(x < 700.0, direct, np.exp(self._log_v(s)))
 
     def _log_v(self, s):
-        # log expm1(x) = log x + log(expm1(x)/x), the second term below 1e-290 where x < 1e-290
-        x = 2.0 * self._log_ratio * s
-        with np.errstate(divide="ignore"):
-            small = np.log(2.0 * self._log_ratio) + np.log(s)
-            return 2.0 * math.log(self.sigma_min) + np.where(x > _TINY, np.log(np.expm1(np.maximum(x, _TINY))),
-                                                             small)
+        return 2.0 * self._log_smin + _log_expm1(s, 2.0 * self._log_ratio)
+
+    def _dv(self, s0, s1):
+        # v(s1) - v(s0) = sigma_ve(s0)^2 expm1(2 L (s1 - s0)): no cancellation for short windows
+        x0 = 2.0 * self._log_ratio * s0
+        h = 2.0 * self._log_ratio * (s1 - s0)
+        with np.errstate(over="ignore", under="ignore"):
+            via_log = np.exp(2.0 * self._log_smin + x0 + _log_expm1(s1 - s0, 2.0 * self._log_ratio))
+            if not self._direct:
+                return via_log
+            direct = self.sigma_min ** 2 * np.exp(np.minimum(x0, 700.0)) * np.expm1(np.minimum(h, 700.0))
+            return np.where((x0 < 700.0) & (h < 700.0), direct, via_log)
+
+    def log_marginal_var_increase(self, s0, s1):
+        """log(v(s1) - v(s0)), finite for every valid VE and s0 < s1 (-inf when s0 = s1)."""
+        s0 = self._times(s0, "s0")
+        s1 = self._times(s1, "s1")
+        return 2.0 * (self._log_smin + self._log_ratio * s0) + _log_expm1(s1 - s0, 2.0 * self._log_ratio)
 
     def _clock(self, s0, s1):
-        return 0.5 * (self._v(s1) - self._v(s0))
+        return self._finite(0.5 * self._dv(s0, s1), "the clock int D ds", s1)
 
     def __repr__(self):
         return f"VE(sigma_min={self.sigma_min:g}, sigma_max={self.sigma_max:g})"

@@ -24,6 +24,7 @@ Premkumar, "Neural entropy" (2024/2025) and docs/theory.md; Seifert, Rep. Prog. 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from ..core.data import DEFAULT_CUTOFF, Dirac, Gaussian
 from ..core.estimate import NAT_PER_TIME, Estimate
 from ..core.processes import check_process, check_times
 
-__all__ = ["register", "gaussian_kl_eq", "gaussian_rate", "entropy_production_rate", "total_entropy", "kl_to_equilibrium", "rate_curve", "rate_nodes"]
+__all__ = ["register", "gaussian_kl_eq", "gaussian_rate", "entropy_production_rate", "total_entropy", "kl_to_equilibrium", "rate_curve", "rate_nodes", "rounding_rtol"]
 
 
 # --------------------------------------------------------------------------- public API
@@ -193,7 +194,7 @@ def _x_minus_log1p_x(x):
     for k in range(30, 1, -1):  # Horner on sum_{k>=2} (-1)^k x^k / k
         series = series * xs + ((-1.0) ** k) / k
     series = series * xs * xs
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         direct = x - np.log1p(np.where(small, 0.0, x))
     return np.where(small, series, direct)
 
@@ -201,15 +202,10 @@ def _x_minus_log1p_x(x):
 #: Below this a variance sum mu^2 lam + v is evaluated through logarithms (it may underflow:
 #: a Dirac at s0 = 5e-324 has v ~ 1e-325).
 _TINY = 1e-280
-
-
-def _eq_terms(process, s, lam):
-    """mu^2, 1 - mu^2 and x_i = mu^2 (lam_i - k^2)/k^2 on a grid of times (last axis: eigen-directions)."""
-    k2 = process.peq_var
-    mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
-    omm = np.asarray(process.marginal_var(s))[..., None] / k2
-    x = mu2 * (lam - k2) / k2
-    return mu2, omm, x
+#: Unit roundoff of double precision.
+_EPS = float(np.finfo(float).eps)
+#: Valid range of the normalised data moments lam_i / k^2 (nonzero ones) and |m|^2 / k^2.
+_MOMENT_RANGE = (1e-305, 1e304)
 
 
 def _log_sum(log_a, log_b):
@@ -218,76 +214,216 @@ def _log_sum(log_a, log_b):
         return np.logaddexp(log_a, log_b)
 
 
-def _log_lam_s(process, s, lam):
-    r"""log of the eigenvalues :math:`\mu^2 \lambda_i + v` of p_s's covariance (last axis), computed
-    through :meth:`log_marginal_var` where the sum underflows (Dirac directions at tiny cutoffs)."""
-    mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
-    lam_s = mu2 * lam + np.asarray(process.marginal_var(s))[..., None]
+def _normalised_spectrum(m2, lam, process):
+    r"""``(|m|^2 / k^2, lam / k^2)`` for a process with an equilibrium N(0, k^2 I) (every closed form
+    depends on the data only through these), or ``(m2, lam)`` for VE; ValueError naming the
+    parameter when they leave double precision (|m| above ~1e154, or data and ``kappa``/``sigma0``
+    more than 1e150 apart)."""
+    lam = np.asarray(lam, dtype=float)
+    width = "kappa" if hasattr(process, "kappa") else "sigma0"
+    if not np.isfinite(m2):
+        raise ValueError("the data mean (or Dirac point) is too large: |m|^2 overflows double precision "
+                         "(|m| must be below about 1e154)")
+    if not process.has_equilibrium:
+        if np.any(lam > _MOMENT_RANGE[1]):
+            raise ValueError(f"covariance eigenvalues must be at most {_MOMENT_RANGE[1]:g} (got {lam.max():.3g})")
+        return float(m2), lam
+    k2 = process.peq_var
+    with np.errstate(over="ignore", under="ignore"):
+        m2n, lamn = m2 / k2, lam / k2
+    lo, hi = _MOMENT_RANGE
+    pos = lam > 0
+    if m2n > hi or np.any(lamn[pos] > hi) or np.any(lamn[pos] < lo):
+        raise ValueError(f"the data scale is out of range for {width} = {getattr(process, width):g}: |m|^2 / {width}^2 "
+                         f"= {m2n:.3g} and covariance eigenvalues / {width}^2 in [{lamn[pos].min() if pos.any() else 0:.3g}, "
+                         f"{lamn.max():.3g}] must lie in [{lo:g}, {hi:g}] (nonzero eigenvalues); rescale the data or "
+                         f"choose {width} within 1e150 of the data's scale")
+    return float(m2n), lamn
+
+
+def _growth(process, s):
+    """Factor by which the rounding of a time or of B(s) can grow in mu^2 and v at time s (>= 1):
+    1 + B(s) (capped at 745) for processes with an equilibrium, 1 + 2 log(sigma_max/sigma_min) s +
+    |log v(s)| for VE (whose variances may be evaluated through logarithms)."""
+    s = np.asarray(s, dtype=float)
     with np.errstate(divide="ignore"):
-        out = np.log(lam_s)
-        tiny = lam_s < _TINY
+        if process.has_equilibrium:
+            return 1.0 + np.minimum(-np.log(np.asarray(process.mean_coeff_sq(s), dtype=float)), 745.0)
+        log_v = np.asarray(process.log_marginal_var(s), dtype=float)
+        L = math.log(process.sigma_max) - math.log(process.sigma_min)
+        return 1.0 + 2.0 * L * s + np.where(np.isfinite(log_v), np.abs(log_v), 0.0)
+
+
+def _rel(dim, growth):
+    """Relative rounding bound of a closed form made of non-negative terms (see the module notes)."""
+    return 32.0 * _EPS * (4.0 + dim) * growth
+
+
+def rounding_rtol(process, s, dim: int = 1):
+    r"""Relative rounding bound of the closed forms of this module at time(s) ``s`` in dimension ``dim``.
+
+    Every closed form here is a sum of non-negative terms built from :math:`\mu^2`, ``1 - mu^2``,
+    ``v`` and their window differences (no cancellation), each accurate to a few units of roundoff
+    times the growth of the rounding of ``B(s)`` (or of ``2 log(sigma_max/sigma_min) s`` and
+    ``log v`` for VE) through the exponential: the bound is ``32 eps (4 + D) (1 + B(s))``.
+    It is verified against 50-digit mpmath references in tests/test_entropy.py.
+    """
+    return _rel(dim, _growth(process, s))
+
+
+def _log_lam_n(process, s, lamn):
+    r"""log of the normalised eigenvalues :math:`\mu^2 \lambda_i/k^2 + 1 - \mu^2` of p_s's covariance
+    (last axis), through :meth:`log_one_minus_mu2` where the sum underflows (Dirac at tiny cutoffs)."""
+    mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
+    arg = mu2 * lamn + np.asarray(process.one_minus_mu2(s))[..., None]
+    with np.errstate(divide="ignore"):
+        out = np.log(arg)
+        tiny = arg < _TINY
         if np.any(tiny):
-            log_v = np.asarray(process.log_marginal_var(s))[..., None]
-            out = np.where(tiny, _log_sum(np.log(mu2) + np.log(lam), log_v), out)
+            log_omm = np.asarray(process.log_one_minus_mu2(s))[..., None]
+            out = np.where(tiny, _log_sum(np.log(mu2) + np.log(lamn), log_omm), out)
     return out
+
+
+def _log_lam_ve(process, s, lam):
+    """log(lam_i + v(s)) for VE (last axis), in logarithms (v may exceed the double range)."""
+    log_v = np.asarray(process.log_marginal_var(s))[..., None]
+    with np.errstate(divide="ignore"):
+        return _log_sum(np.log(lam), log_v)
+
+
+def _kl_eq_n(m2n, lamn, process, s):
+    """(KL(p_s || p_eq), rounding bound) from the normalised spectrum (see :func:`gaussian_kl_eq`)."""
+    mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
+    x = mu2 * (lamn - 1.0)
+    log_arg = _log_lam_n(process, s, lamn)               # log(1 + x)
+    log1px = np.where(np.abs(x) < 0.5, np.log1p(np.where(np.abs(x) < 0.5, x, 0.0)), log_arg)
+    terms = np.where(np.abs(x) < 0.1, _x_minus_log1p_x(x), x - log1px)
+    value = np.maximum(0.5 * np.sum(terms, axis=-1) + 0.5 * mu2[..., 0] * m2n, 0.0)
+    # terms of the direct form carry the rounding of |x| + |log(1 + x)|; the series is relative
+    mag = np.where(np.abs(x) < 0.1, 4.0 * terms, np.abs(x) + np.abs(log1px))
+    scale = 0.5 * np.sum(mag, axis=-1) + 0.5 * mu2[..., 0] * m2n
+    return value, _rel(lamn.shape[-1], _growth(process, s)) * scale
 
 
 def gaussian_kl_eq(m2, lam, process, s):
     r"""KL(p_s||p_eq) = 1/2 sum_i [x_i - log(1+x_i)] + mu^2 |m|^2 / (2 k^2), x_i = mu^2(lam_i - k^2)/k^2.
 
+    Computed from ``lam / k^2`` and ``|m|^2 / k^2`` (so no power of ``k`` can overflow);
     :math:`\log(1 + x_i) = \log(\mu^2\lambda_i/k^2 + 1 - \mu^2)` comes from ``log1p`` near
     ``x = 0``, directly elsewhere, and through :meth:`log_one_minus_mu2` where the sum underflows
     (a Dirac at a tiny cutoff: ``1 - mu^2 ~ B(s0)`` may be below the smallest double), so every
     representable cutoff gives the finite value.  Clamped at 0 (KL >= 0; rounding near
     equilibrium could otherwise give -1e-16).
     """
-    k2 = process.peq_var
-    mu2, omm, x = _eq_terms(process, s, lam)
-    arg = mu2 * lam / k2 + omm
-    with np.errstate(divide="ignore"):
-        log_arg = np.log(arg)
-        tiny = arg < _TINY
-        if np.any(tiny):
-            log_omm = np.asarray(process.log_one_minus_mu2(s))[..., None]
-            log_arg = np.where(tiny, _log_sum(np.log(mu2) + np.log(lam / k2), log_omm), log_arg)
-    # log(1 + x): log1p near x = 0, the second form away from it (Dirac: 1 - mu^2 -> 0)
-    log1px = np.where(np.abs(x) < 0.5, np.log1p(np.where(np.abs(x) < 0.5, x, 0.0)), log_arg)
-    terms = np.where(np.abs(x) < 0.1, _x_minus_log1p_x(x), x - log1px)
-    return np.maximum(0.5 * np.sum(terms, axis=-1) + 0.5 * mu2[..., 0] * m2 / k2, 0.0)
+    m2n, lamn = _normalised_spectrum(m2, lam, process)
+    return _kl_eq_n(m2n, lamn, process, s)[0]
+
+
+def _rate_n(m2n, lamn, process, s):
+    """(Sdot, rounding bound) from the normalised spectrum (see :func:`gaussian_rate`)."""
+    dim = lamn.shape[-1]
+    growth = _growth(process, s)
+    if process.has_equilibrium:
+        Dn = np.asarray(process.diffusion(s)) / process.peq_var              # beta/2 for VP, 1/(1-s) for SL
+        mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
+        x = mu2 * (lamn - 1.0)
+        lam_s = mu2 * lamn + np.asarray(process.one_minus_mu2(s))[..., None]  # 1 + x, no cancellation
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            ratio = x * (x / lam_s)                                           # x^2 / (1 + x), no overflow
+            tiny = lam_s < _TINY
+            if np.any(tiny):
+                ratio = np.where(tiny, x * x * np.exp(-_log_lam_n(process, s, lamn)), ratio)
+            value = Dn * (np.sum(ratio, axis=-1) + mu2[..., 0] * m2n)
+        return value, _rel(dim, growth) * value
+    # VE: Sdot = D(s) sum_i 1 / (lam_i + v(s)) = sum_i exp(log D - log(lam_i + v)), in logarithms where
+    # D or v leave the double range
+    log_d = np.asarray(process.log_diffusion(s))[..., None]
+    log_lam_s = _log_lam_ve(process, s, lamn)
+    with np.errstate(over="ignore"):
+        value = np.sum(np.exp(log_d - log_lam_s), axis=-1)
+    return value, _rel(dim, growth + np.abs(log_d[..., 0])) * value
 
 
 def gaussian_rate(m2, lam, process, s):
     r"""Sdot = D(s) [ sum_i mu^4 (k^2 - lam_i)^2 / (lam_s,i k^4) + mu^2 |m|^2 / k^4 ] (equilibrium processes),
     Sdot = D(s) sum_i 1 / lam_s,i (VE).
 
-    ``1 / lam_s`` comes from :func:`_log_lam_s` where ``lam_s`` underflows; a Dirac's rate is
-    about ``D / (2 s)``, which exceeds the largest double (``inf``) for ``s`` below about 1e-308.
+    Evaluated as ``(D/k^2) [sum_i x_i^2 / (1 + x_i) + mu^2 |m|^2/k^2]`` with ``x_i = mu^2 (lam_i/k^2 - 1)``
+    (no power of ``k`` can overflow), ``1 + x_i`` through logarithms where it underflows (a Dirac's
+    rate is about ``D / (2 s)``, which exceeds the largest double for ``s`` below about 1e-308);
+    VE in logarithms (``D`` and ``v`` may exceed the double range, their ratio does not).
     """
-    Dcoef = np.asarray(process.diffusion(s))
-    k2 = process.peq_var
+    m2n, lamn = _normalised_spectrum(m2, lam, process)
+    return _rate_n(m2n, lamn, process, s)[0]
+
+
+def _total_n(m2n, lamn, process, s0, s1):
+    r"""(S_tot(s0, s1), rounding bound) from the normalised spectrum, without the cancellation of a
+    difference of two KLs or entropies.
+
+    With an equilibrium: per direction, KL terms ``f(x) = x - log(1 + x)`` at ``x_j = mu_j^2 (lam/k^2 - 1)``
+    differ by ``f(x0) - f(x1) = u x1 + f(u)``, ``u = (x0 - x1)/(1 + x1)``, ``x0 - x1 = (mu0^2 - mu1^2)
+    (lam/k^2 - 1)`` (from :meth:`mean_coeff_sq_drop`): both terms are non-negative (``u`` and ``x1``
+    share a sign), so the sum is accurate to rounding relative to itself for every window; the mean
+    term is ``(mu0^2 - mu1^2) |m|^2 / (2 k^2)``.  VE: ``1/2 sum log1p((v1 - v0)/(lam + v0))``.
+    """
+    dim = lamn.shape[-1]
+    growth = np.maximum(_growth(process, s0), _growth(process, s1))
+    L0 = _log_lam_n(process, s0, lamn) if process.has_equilibrium else _log_lam_ve(process, s0, lamn)
+    L1 = _log_lam_n(process, s1, lamn) if process.has_equilibrium else _log_lam_ve(process, s1, lamn)
     if process.has_equilibrium:
-        mu2, omm, _ = _eq_terms(process, s, lam)
-        lam_s = mu2 * lam + k2 * omm
-        num = mu2 * mu2 * (k2 - lam) ** 2
+        drop = np.asarray(process.mean_coeff_sq_drop(s0, s1))[..., None]
+        mu2_1 = np.asarray(process.mean_coeff_sq(s1))[..., None]
+        x1 = mu2_1 * (lamn - 1.0)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            u = drop * (lamn - 1.0) * np.exp(-L1)
+        big = np.abs(u) >= 0.5
+        log1pu = np.where(big, L0 - L1, np.log1p(np.where(big, 0.0, u)))
+        fu = np.where(np.abs(u) < 0.1, _x_minus_log1p_x(u), u - log1pu)
+        terms = u * x1 + fu
+        value = 0.5 * np.sum(terms, axis=-1) + 0.5 * drop[..., 0] * m2n
+        mag = terms + np.where(big, np.abs(L0) + np.abs(L1) + np.abs(u), 0.0)
+        scale = 0.5 * np.sum(mag, axis=-1) + 0.5 * drop[..., 0] * m2n
+        # sensitivity to the eigensolver's error (|d lam| <= 4 D eps max lam): d S / d lam_i =
+        # [mu^2 (1 - k^2/lam_s)]_{s1}^{s0} / (2 k^2)
+        mu2_0 = np.asarray(process.mean_coeff_sq(s0))[..., None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            sens = 0.5 * np.abs(mu2_0 * (1.0 - np.exp(-L0)) - mu2_1 * (1.0 - np.exp(-L1)))
+        sens = np.where(np.isfinite(sens), sens, 0.0)
+        eig = 4.0 * dim * _EPS * np.max(lamn) * np.sum(sens, axis=-1)
     else:
-        mu2 = np.asarray(process.mean_coeff_sq(s))[..., None]
-        lam_s = lam + np.asarray(process.marginal_var(s))[..., None]
-        num = np.ones_like(lam_s)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        ratio = num / lam_s
-        tiny = lam_s < _TINY
-        if np.any(tiny):
-            ratio = np.where(tiny, num * np.exp(-_log_lam_s(process, s, lam)), ratio)
-        if process.has_equilibrium:
-            inner = np.sum(ratio, axis=-1) / k2 ** 2 + mu2[..., 0] * m2 / k2 ** 2
-        else:
-            inner = np.sum(ratio, axis=-1)
-        return Dcoef * inner
+        log_dv = np.asarray(process.log_marginal_var_increase(s0, s1))[..., None]
+        with np.errstate(over="ignore"):
+            r = np.exp(log_dv - L0)
+        big = r >= 0.5
+        terms = np.where(big, L1 - L0, np.log1p(np.where(big, 0.0, r)))
+        value = 0.5 * np.sum(terms, axis=-1)
+        scale = 0.5 * np.sum(terms + np.where(big, np.abs(L0) + np.abs(L1), 0.0), axis=-1)
+        with np.errstate(over="ignore"):
+            sens = 0.5 * np.abs(np.exp(-L0) - np.exp(-L1))
+        eig = 4.0 * dim * _EPS * np.max(lamn, initial=0.0) * np.sum(np.where(np.isfinite(sens), sens, 0.0), axis=-1)
+    value = np.where(np.asarray(s1) > np.asarray(s0), value, 0.0)        # an empty window is exactly 0
+    bound = np.where(np.asarray(s1) > np.asarray(s0), _rel(dim, growth) * scale + eig, 0.0)
+    return np.maximum(value, 0.0), bound
 
 
 def _gaussian_entropy(lam, process, s):
     """Differential entropy of p_s up to the constant (D/2) log(2 pi e): 1/2 sum log lam_s."""
-    return 0.5 * np.sum(_log_lam_s(process, s, lam), axis=-1)
+    return 0.5 * np.sum(_log_lam_ve(process, s, lam), axis=-1)
+
+
+def _finite_estimate(value, bound, what, process, data, s):
+    """An Estimate of a closed form, or a ValueError (naming the time) when a value leaves the double range."""
+    value = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(value)):
+        bad = ~np.isfinite(np.atleast_1d(value))
+        at = float(np.atleast_1d(np.broadcast_to(s, np.shape(value)))[bad][0])
+        raise ValueError(f"{what} of {data!r} under {process!r} exceeds the double range at s = {at!r} (the data "
+                         "are too far from equilibrium, or s too close to a singularity: a Dirac's rate is about "
+                         "D/(2 s), above the largest double for s below about 1e-308)")
+    bound = np.asarray(bound, dtype=float)
+    return Estimate(value, 0.0, "closed-form", error_bound=np.where(np.isfinite(bound), bound, np.abs(value)))
 
 
 @_rate.register(Gaussian)
@@ -295,8 +431,8 @@ def _gaussian_entropy(lam, process, s):
 def _(data, process, s, **options):
     _closed_form_only(options)
     require_cutoff(data, s, "s")
-    m2, lam = data.spectrum()
-    return Estimate(gaussian_rate(m2, lam, process, s), 0.0, "closed-form")
+    m2n, lamn = _normalised_spectrum(*data.spectrum(), process)
+    return _finite_estimate(*_rate_n(m2n, lamn, process, s), "the entropy production rate", process, data, s)
 
 
 @_kl_eq.register(Gaussian)
@@ -304,8 +440,8 @@ def _(data, process, s, **options):
 def _(data, process, s, **options):
     _closed_form_only(options)
     require_cutoff(data, s, "s")
-    m2, lam = data.spectrum()
-    return Estimate(gaussian_kl_eq(m2, lam, process, s), 0.0, "closed-form")  # clamped at 0 inside
+    m2n, lamn = _normalised_spectrum(*data.spectrum(), process)
+    return _finite_estimate(*_kl_eq_n(m2n, lamn, process, s), "KL(p_s || p_eq)", process, data, s)
 
 
 @_total.register(Gaussian)
@@ -313,10 +449,5 @@ def _(data, process, s, **options):
 def _(data, process, s0, s1, **options):
     _closed_form_only(options)
     require_cutoff(data, s0, "s0")
-    m2, lam = data.spectrum()
-    if process.has_equilibrium:
-        value = gaussian_kl_eq(m2, lam, process, s0) - gaussian_kl_eq(m2, lam, process, s1)
-    else:
-        value = _gaussian_entropy(lam, process, s1) - _gaussian_entropy(lam, process, s0)
-    # S_tot >= 0 exactly; clip the last-ulp negative values a difference can produce when s0 == s1
-    return Estimate(np.maximum(value, 0.0), 0.0, "closed-form")
+    m2n, lamn = _normalised_spectrum(*data.spectrum(), process)
+    return _finite_estimate(*_total_n(m2n, lamn, process, s0, s1), "S_tot", process, data, s0)

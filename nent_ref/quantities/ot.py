@@ -229,6 +229,15 @@ def w2_squared_gaussian(m1, S1, m2, S2):
     if S1.shape[-1] != S2.shape[-1]:
         raise ValueError("the two Gaussians have different dimensions")
     S1, S2 = np.broadcast_arrays(0.5 * (S1 + np.swapaxes(S1, -1, -2)), 0.5 * (S2 + np.swapaxes(S2, -1, -2)))
+    # work in units of a power of 4 near the covariances' scale (exact, so nothing else changes): a
+    # 1e300-scale pair no longer overflows in S^1/2 S S^1/2, a 1e-300-scale pair no longer underflows
+    mag = np.maximum(np.max(np.abs(S1), axis=(-2, -1)), np.max(np.abs(S2), axis=(-2, -1)))
+    with np.errstate(divide="ignore"):
+        k = np.where(mag > 0, np.round(np.log2(np.where(mag > 0, mag, 1.0)) / 2.0), 0.0)
+    c = np.ldexp(1.0, (2 * k).astype(int))[..., None, None]          # 4^k
+    r = np.ldexp(1.0, k.astype(int))[..., None]                        # 2^k = sqrt(c)
+    S1, S2 = S1 / c, S2 / c
+    m1, m2 = m1 / r, m2 / r
     w1, w2 = np.linalg.eigvalsh(S1), np.linalg.eigvalsh(S2)
     # the better-conditioned covariance plays S_1 (W2 is symmetric)
     c1 = w1[..., 0] / np.maximum(w1[..., -1], 1e-300)
@@ -237,7 +246,10 @@ def w2_squared_gaussian(m1, S1, m2, S2):
     A, B = np.where(swap, S2, S1), np.where(swap, S1, S2)
     cov_part = _bures_cov_part(A, B)
     val = np.sum((m1 - m2) ** 2, axis=-1) + cov_part
-    val = np.maximum(val, 0.0)
+    with np.errstate(over="ignore"):
+        val = np.maximum(val, 0.0) * c[..., 0, 0]
+    if not np.all(np.isfinite(val)):
+        raise ValueError("W2^2 exceeds the double range (covariances or mean differences above about 1e308)")
     return float(val) if np.ndim(val) == 0 else val
 
 

@@ -32,7 +32,7 @@ from ..core.estimate import DIMENSIONLESS, LENGTH2, NAT, Estimate
 from ..core.mixture import GaussianMixture
 from ..core.processes import check_process, check_times
 from . import ot as _ot
-from .entropy import total_entropy
+from .entropy import rounding_rtol, total_entropy
 from .neural import check_s_tot
 
 __all__ = ["speed_limit", "SpeedLimitResult", "geodesic_protocol", "GeodesicProtocol", "gelbrich_lower_bound",
@@ -132,6 +132,41 @@ def _w2_squared_1d_mixtures(p0, p1):
         total += v
         err += e
     return total, err
+
+
+_EPS = float(np.finfo(float).eps)
+#: Relative rounding bound of the batched Bures formula (nent_ref.quantities.ot.w2_squared_gaussian is accurate
+#: to rounding relative to W2^2 itself for well-conditioned covariances).
+_BURES_RTOL = 1e-12
+
+
+def _w2_squared_marginals(data, process, s0, s1):
+    r"""W2^2(p_s0, p_s1) of Gaussian or Dirac data without cancellation, with its rounding bound.
+
+    Both marginals share the eigenbasis of the data covariance (eigenvalues
+    :math:`\lambda_{s,i} = \mu(s)^2\lambda_i + v(s)`), so they commute and
+    :math:`W_2^2 = (\mu_0 - \mu_1)^2 |m|^2 + \sum_i (\sqrt{\lambda_{s_1,i}} - \sqrt{\lambda_{s_0,i}})^2`
+    (Bures), evaluated as :math:`(\mu_0^2 - \mu_1^2)^2 |m|^2/(\mu_0 + \mu_1)^2 + \sum_i
+    \Delta_i^2/(\sqrt{\lambda_{s_1,i}} + \sqrt{\lambda_{s_0,i}})^2` with
+    :math:`\Delta_i = (\mu_0^2 - \mu_1^2)(k^2 - \lambda_i)` (or ``v1 - v0`` for VE) taken from
+    :meth:`mean_coeff_sq_drop` / :meth:`marginal_var_increase`: no difference of nearly equal numbers.
+    """
+    m2, lam = data.spectrum()
+    drop = float(process.mean_coeff_sq_drop(s0, s1))
+    mu0, mu1 = math.sqrt(float(process.mean_coeff_sq(s0))), math.sqrt(float(process.mean_coeff_sq(s1)))
+    v0, v1 = float(process.marginal_var(s0)), float(process.marginal_var(s1))
+    if process.has_equilibrium:
+        delta = drop * (process.peq_var - lam)
+    else:
+        delta = np.full(lam.shape, float(process.marginal_var_increase(s0, s1)))
+    r0, r1 = np.sqrt(mu0 * mu0 * lam + v0), np.sqrt(mu1 * mu1 * lam + v1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = np.where(delta == 0.0, 0.0, (delta / (r0 + r1)) ** 2)
+        mean = 0.0 if drop == 0.0 else (drop / (mu0 + mu1)) ** 2 * m2
+    value = float(np.sum(cov) + mean)
+    growth = max(float(rounding_rtol(process, s0, lam.size)), float(rounding_rtol(process, s1, lam.size)))
+    return Estimate(value, 0.0, "closed-form (Bures, shared eigenbasis)", error_bound=2.0 * growth * value,
+                    unit=LENGTH2)
 
 
 def _moments(p):
@@ -277,6 +312,9 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
         raise ValueError(f"S_tot(s0, s1) must be positive (got {s_tot.value!r}): the efficiency "
                          "W2^2 / (clock S_tot) is undefined otherwise")
     clock = float(process.clock(s0, s1))
+    clock_est = Estimate(clock, 0.0, "closed-form", unit=LENGTH2,
+                         error_bound=float(np.max(rounding_rtol(process, np.array([s0, s1]))) * clock)
+                         if math.isfinite(clock) else 0.0)
     p0 = data.diffuse(process, s0)
     p1 = data.diffuse(process, s1)
     g0, g1 = _as_gaussian_params(p0), _as_gaussian_params(p1)
@@ -287,7 +325,12 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
     if w2_method == "closed-form":
         if g0 is None or g1 is None:
             raise ValueError("w2_method='closed-form' needs Gaussian (or Dirac) marginals")
-        w2 = Estimate(_ot.w2_squared_gaussian(g0[0], g0[1], g1[0], g1[1]), 0.0, "closed-form (Bures)", unit=LENGTH2)
+        if isinstance(data, (Gaussian, Dirac)):
+            w2 = _w2_squared_marginals(data, process, s0, s1)
+        else:
+            w2 = Estimate(_ot.w2_squared_gaussian(g0[0], g0[1], g1[0], g1[1]), 0.0, "closed-form (Bures)",
+                          error_bound=_BURES_RTOL * _ot.w2_squared_gaussian(g0[0], g0[1], g1[0], g1[1]),
+                          unit=LENGTH2)
     elif w2_method == "quantile":
         if m0 is None or m1 is None:
             raise ValueError("w2_method='quantile' needs one-dimensional Gaussian(-mixture) marginals")
@@ -307,18 +350,21 @@ def speed_limit(data, process, s0: float = 0.0, s1: float | None = None, *, w2_m
     else:
         bound = Estimate(w2.value / clock, w2.stderr / clock, w2.method, error_bound=w2.error_bound / clock,
                          unit=NAT)
-        eff = _efficiency(w2, clock, s_tot, sampled=(w2_method == "samples"))
-    return SpeedLimitResult(s_tot, w2, Estimate(clock, 0.0, "closed-form", unit=LENGTH2), bound, eff, s0, s1,
-                            w2_method)
+        eff = _efficiency(w2, clock_est, s_tot, sampled=(w2_method == "samples"))
+    return SpeedLimitResult(s_tot, w2, clock_est, bound, eff, s0, s1, w2_method)
 
 
-def _efficiency(w2, clock, s_tot, *, sampled):
+def _efficiency(w2, clock_est, s_tot, *, sampled):
     """eta = W2^2 / (clock S_tot) with first-order errors, the clipped bracket and the quote (see speed_limit)."""
+    if not isinstance(clock_est, Estimate):
+        clock_est = Estimate(float(clock_est), 0.0, "closed-form", unit=LENGTH2)
+    clock = clock_est.value
     eta = w2.value / (clock * s_tot.value)
     rel = lambda e: (e.stderr / abs(e.value)) if e.value else 0.0   # noqa: E731
     relb = lambda e: (e.error_bound / abs(e.value)) if e.value else 0.0   # noqa: E731
     stderr = abs(eta) * math.hypot(rel(w2), rel(s_tot))
-    bias = abs(eta) * (relb(w2) + relb(s_tot))
+    # the bounds of W2^2, S_tot and the clock, plus the rounding of the quotient itself
+    bias = abs(eta) * (relb(w2) + relb(s_tot) + relb(clock_est) + 4.0 * _EPS)
     if not sampled:
         extra = {"quote": eta, "quote_error": stderr + bias, "quote_kind": "closed-form", "plugin": eta,
                  "plugin_note": None, "efficiency_lower": None, "efficiency_upper": None}

@@ -97,9 +97,12 @@ def thermodynamics(energies, beta, degeneracy=None) -> Thermodynamics:
 def _canonical(e: np.ndarray, b: float, log_g: np.ndarray) -> Thermodynamics:
     """The canonical ensemble of :func:`thermodynamics` from validated inputs (see its notes)."""
     e0 = float(e.min())
-    with np.errstate(over="ignore"):
-        eps = e - e0                        # >= 0; inf only if the spread of E overflows (then p = 0)
-        x = b * eps                         # beta * epsilon >= 0, may be inf (then p = 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        eps = e - e0                        # >= 0; inf only if the spread of E overflows
+        x = b * eps                         # beta * epsilon >= 0
+        # where the spread overflows, beta * epsilon may still be small (beta = 1e-320 across
+        # [-1e308, 1e308]): take it as beta E - beta E_0 (each product finite, or +inf when it truly is)
+        x = np.where(np.isfinite(eps), x, b * e - b * e0)
     z = log_g - x
     log_z_eps = float(logsumexp(z))         # finite: the ground state contributes log g(x_0)
     p = np.exp(z - log_z_eps)
@@ -107,9 +110,12 @@ def _canonical(e: np.ndarray, b: float, log_g: np.ndarray) -> Thermodynamics:
     # 0 * inf, and the products below are plain (full relative precision).
     live = p > 0
     pl, el, xl = p[live], eps[live], x[live]
-    mean_eps = float(pl @ el)                           # <epsilon>
     beta_mean_eps = float(pl @ xl)                      # beta <epsilon>
-    d = b * (el - mean_eps)                             # beta (epsilon - <epsilon>), centred
+    if np.all(np.isfinite(el)):
+        internal = e0 + float(pl @ el)                  # E_0 + <epsilon>
+    else:
+        internal = float(pl @ e[live])                  # <E>: a convex combination, no overflow
+    d = xl - beta_mean_eps                              # beta (epsilon - <epsilon>), centred
     heat = float(pl @ (d * d))
     with np.errstate(over="ignore"):
         log_z = -b * e0 + log_z_eps
@@ -118,9 +124,9 @@ def _canonical(e: np.ndarray, b: float, log_g: np.ndarray) -> Thermodynamics:
         raise ValueError(f"log Z = -beta E_0 + log Z_eps overflows double precision (beta = {b:g}, "
                          f"ground-state energy E_0 = {e0:g})")
     if not math.isfinite(f):
-        raise ValueError(f"the free energy F = E_0 - log Z_eps / beta overflows double precision "
-                         f"(beta = {b:g}, log Z_eps = {log_z_eps:g})")
-    return Thermodynamics(beta=b, log_partition=log_z, free_energy=f, internal_energy=e0 + mean_eps,
+        raise ValueError(f"the free energy F = -log Z / beta = -({log_z!r}) / {b:g} overflows double precision "
+                         f"(beta = {b:g}, log Z_eps = {log_z_eps:g}); log Z itself is {log_z!r}")
+    return Thermodynamics(beta=b, log_partition=log_z, free_energy=f, internal_energy=internal,
                           entropy=log_z_eps + beta_mean_eps, heat_capacity=heat, probabilities=p)
 
 
