@@ -960,12 +960,14 @@ def test_table_rows_accept_seed_sequences_and_generators():
 def test_one_argument_convention():
     # issue 14: sanov_rate(p, stats, mu) and cramer_rate(values, p, a) took their arguments in opposite orders.
     # One convention now: the law first; the scalar-statistic functions take the statistic and target by
-    # keyword, so a call in the old positional order fails loudly instead of computing something else.
+    # keyword.  A call in the old positional order is mapped to the new one with a DeprecationWarning for one
+    # release (issue 22; test_old_positional_order_still_works_with_a_deprecation_warning), never computed
+    # with swapped arguments.
     p = np.full(6, 1 / 6)
     assert sm.cramer_rate(p, values=FACES, a=4.5) == pytest.approx(sm.sanov_rate(p, FACES, 4.5), abs=1e-12)
     for f, extra in ((sm.cramer_rate, (4.5,)), (sm.log_mgf, (0.3,)), (sm.log_sum_probability, (3, 10)),
                      (sm.log_sum_tail_probability, (3, 10)), (sm.gibbs_conditional, (3, 10))):
-        with pytest.raises(TypeError):
+        with pytest.warns(DeprecationWarning):
             f(FACES, p, *extra)
     # the natural parameter has the shape of the statistic: a float for a scalar statistic
     assert isinstance(sm.max_entropy(FACES, 4.5).theta, float)
@@ -992,3 +994,24 @@ def test_thermodynamics_overflowing_spread_with_tiny_beta():
     assert math.isclose(th.free_energy, float(-mpmath.log(Z) / b), rel_tol=1e-14)
     assert math.isclose(th.internal_energy, float(U), rel_tol=1e-12)
     assert math.isclose(th.entropy, float(b * U + mpmath.log(Z)), rel_tol=1e-6)
+
+
+# --------------------------------------------------------------------------- deprecated positional order
+@pytest.mark.parametrize("name, extra", [
+    ("log_mgf", {"lam": 0.3}),
+    ("cramer_rate", {"a": 3.2}),
+    ("log_sum_probability", {"n": 4, "total": 13}),
+    ("log_sum_tail_probability", {"n": 4, "total": 13}),
+    ("gibbs_conditional", {"n": 4, "total": 13}),
+])
+def test_old_positional_order_still_works_with_a_deprecation_warning(name, extra):
+    """The earlier signature f(values, p, ...) maps to f(p, values=..., ...) and warns (CHANGELOG.md)."""
+    from nent_ref import statmech as sm
+    f = getattr(sm, name)
+    values, p = np.arange(1, 7), np.full(6, 1 / 6)
+    new = f(p, values=values, **extra)
+    with pytest.warns(DeprecationWarning, match=name):
+        old = f(values, p, *extra.values())
+    np.testing.assert_array_equal(old, new)
+    with pytest.raises(TypeError, match="multiple values"):
+        f(values, p, *extra.values(), **{next(iter(extra)): 1})

@@ -9,7 +9,9 @@
 """
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 import numpy as np
 from scipy.optimize import linprog, nnls
@@ -383,3 +385,31 @@ def check_integer(value, name: str) -> int:
     if x != math.floor(x) or abs(x) > 2**62:
         raise ValueError(f"{name} must be an integer (got {value!r})")
     return int(x)
+
+
+def values_first_deprecated(func):
+    """Keep the earlier positional call ``func(values, p, *rest)`` working for one release.
+
+    The public signature is ``func(p, *, values, ...)``; a call with more than one positional argument is the
+    old order ``(values, p, <remaining parameters in signature order>)``.  It is mapped to the new call and
+    emits a :class:`DeprecationWarning` naming the new form (CHANGELOG.md).
+    """
+    import inspect
+    rest = [name for name in inspect.signature(func).parameters if name not in ("p", "values")]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if len(args) <= 1:
+            return func(*args, **kwargs)
+        if len(args) > 2 + len(rest):
+            raise TypeError(f"{func.__name__}() takes at most {2 + len(rest)} positional arguments in the "
+                            f"deprecated order (values, p, {', '.join(rest)}); got {len(args)}")
+        extra = dict(zip(rest, args[2:]))
+        clash = sorted(set(extra) & set(kwargs))
+        if clash:
+            raise TypeError(f"{func.__name__}() got multiple values for {', '.join(clash)}")
+        warnings.warn(f"{func.__name__}(values, p, ...) is deprecated; call {func.__name__}(p, values=..., "
+                      f"{', '.join(f'{r}=...' for r in rest)}) (the old positional order is kept for one release)", DeprecationWarning, stacklevel=2)
+        return func(args[1], values=args[0], **extra, **kwargs)
+
+    return wrapper

@@ -23,6 +23,7 @@ def _tilt_for(values_int, p, target_mean):
     return _c.tilt_for_mean(x[supp], np.log(p[supp]), target_mean)
 
 
+@_c.values_first_deprecated
 def log_sum_probability(p, *, values, n: int, total: int) -> float:
     r"""Exact :math:`\log P(X_1 + \dots + X_n = \text{total})` for i.i.d. integer-valued X.
 
@@ -46,6 +47,7 @@ def log_sum_probability(p, *, values, n: int, total: int) -> float:
     return float(logpmf[total - grid[0]])
 
 
+@_c.values_first_deprecated
 def log_sum_tail_probability(p, *, values, n: int, total: int) -> float:
     r"""Exact :math:`\log P(X_1 + \dots + X_n \ge \text{total})` (tilted dynamic programme).
 
@@ -70,6 +72,7 @@ def log_sum_tail_probability(p, *, values, n: int, total: int) -> float:
     return float(logsumexp(logpmf[total - grid[0]:]))
 
 
+@_c.values_first_deprecated
 def gibbs_conditional(p, *, values, n: int, total: int) -> np.ndarray:
     r"""Exact law of :math:`X_1` given :math:`X_1 + \dots + X_n = \text{total}` (i.i.d. X ~ p).
 

@@ -127,6 +127,7 @@ def _scalar_law(values, p):
     return x, _c.as_probability(p, x.shape[0])
 
 
+@_c.values_first_deprecated
 def log_mgf(p, *, values, lam) -> float:
     r"""Cumulant generating function :math:`\Lambda(\lambda) = \log E_p e^{\lambda X}` (stable)."""
     x, p = _scalar_law(values, p)
@@ -143,6 +144,7 @@ def log_mgf(p, *, values, lam) -> float:
     return float(logsumexp(np.log(p[supp]) + t))
 
 
+@_c.values_first_deprecated
 def cramer_rate(p, *, values, a) -> float:
     r"""Cramer rate function :math:`\Lambda^*(a) = \sup_\lambda\,[\lambda a - \log E_p e^{\lambda X}]`.
 
