@@ -23,9 +23,9 @@ Sub-commands
     method, and the canonical spec.  ``--base 2`` reports entropies in bits.  Progress on stderr.
 ``nent-ref conformance --emit FILE``
     Write the canonical conformance cases (inputs only, no answers; docs/conformance.md).
-``nent-ref check CLAIMS [--cases FILE] [--threshold 5] [--json] [--report FILE]``
+``nent-ref check CLAIMS [--cases FILE] [--threshold 5] [--digits N] [--json] [--report FILE]``
     Grade another implementation's claimed numbers against the reference (z-score combining both
-    standard errors and error bounds); prints a readable report (JSON with ``--json``, also written
+    standard errors, error bounds and the rounding of claims given to N significant digits); prints a readable report (JSON with ``--json``, also written
     to ``--report FILE``) and exits 1 when any claim fails, 2 when the claims file is bad.
 
 Exit status
@@ -569,6 +569,9 @@ def _add_spec_parsers(sub, formatter=argparse.RawDescriptionHelpFormatter) -> No
                    help="pass when |z| <= this (default 5)")
     k.add_argument("--rtol", type=float, default=None,
                    help="relative rounding floor of the uncertainty (default 1e-10; e.g. 1e-6 for float32 codes)")
+    k.add_argument("--digits", type=_int_at_least(1, "--digits"), default=None, metavar="N",
+                   help="claims without their own \"digits\" are rounded to N significant digits: their error is "
+                        f"half a unit in the last one (1 <= N <= {_conformance.MAX_DIGITS}; default: not rounded)")
     k.add_argument("--json", action="store_true", help="print the report as JSON")
     k.add_argument("--report", default=None, metavar="FILE", help="also write the JSON report to FILE")
     run_options(k)
@@ -609,8 +612,8 @@ def _run_check(args) -> int:
     options = TableOptions(workers=args.workers, quiet=args.quiet, scheduler=args.scheduler)
     kwargs = {} if args.rtol is None else {"rtol": args.rtol}
     with executor_for(options) as executor:
-        report = _conformance.check(args.claims, cases=args.cases, threshold=args.threshold, executor=executor,
-                                    progress=options.progress, **kwargs)
+        report = _conformance.check(args.claims, cases=args.cases, threshold=args.threshold, digits=args.digits,
+                                    executor=executor, progress=options.progress, **kwargs)
     if report_path is not None:
         report_path.write_text(report.to_json() + "\n")
     _write_stdout((report.to_json() if args.json else str(report)) + "\n")

@@ -427,3 +427,40 @@ def test_spec_commands_document_exit_codes(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["conformance"])
     assert exc.value.code == 2 and "one of the arguments --emit --list is required" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 18: check on published numbers
+def test_check_digits_nan_claims_labels_notes_and_did_you_mean(tmp_path, capsys):
+    """Issue 18 reproducers on the command line.  317.874 is 317.874067 (S_tot(1e-5, 1) of the jax >= 0.5
+    notebook mixture under VPx, cubature; independent grid integration in tests/test_presets.py)."""
+    spec = {"data": {"kind": "preset", "name": "official-notebook-D2-jax05"}, "process": "vpx",
+            "window": {"s0": 1e-5, "s1": 1.0}}
+    f = tmp_path / "claims.json"
+    f.write_text(json.dumps({"claims": [{"spec": spec, "quantity": "S_tot", "value": 317.874, "note": "Table 1"}]}))
+    code, out, _ = _run(["check", str(f), "--quiet"], capsys)
+    assert code == 1 and "FAIL" in out and '"digits": n' in out and "--digits n" in out and "note: Table 1" in out
+    code, out, _ = _run(["check", str(f), "--quiet", "--digits", "6"], capsys)
+    assert code == 0 and "(6 digits)" in out and "overall: PASSED" in out
+    code, out, _ = _run(["check", str(f), "--quiet", "--digits", "6", "--json"], capsys)
+    assert code == 0 and json.loads(out)["claims"][0]["claimed"]["rounding"] == 5e-4
+    for bad in ("0", "x"):
+        with pytest.raises(SystemExit) as exc:
+            main(["check", str(f), "--quiet", "--digits", bad])
+        assert exc.value.code == 2 and "--digits must be an integer >= 1" in capsys.readouterr().err
+    code, _, err = _run(["check", str(f), "--quiet", "--digits", "18"], capsys)
+    assert code == 2 and "digits: " in err and "[1, 17]" in err
+    # a NaN claim is a graded failure (exit 1), not a bad file (exit 2); the others are graded; each claim
+    # sharing a spec carries its own label
+    f.write_text('{"claims": [{"spec": %s, "quantity": "S_tot", "value": NaN},'
+                 ' {"spec": %s, "quantity": "S_tot", "value": 317.874, "digits": 6}]}' % (json.dumps(spec),
+                                                                                        json.dumps(spec)))
+    code, out, _ = _run(["check", str(f), "--quiet"], capsys)
+    assert code == 1 and "the claim is not a number (NaN)" in out and "(1 of 2 claims pass)" in out
+    assert "0  claims[0].spec" in out and "1  claims[1].spec" in out
+    code, out, _ = _run(["check", str(f), "--quiet", "--json"], capsys)
+    assert code == 1 and json.loads(out)["claims"][0]["claimed"]["value"] == "NaN"
+    # a mistyped claim key: exit 2 with the closest key
+    f.write_text(json.dumps({"claims": [{"case": "gaussian-1d-vp16", "quantity": "S_tot", "value": 0.1,
+                                         "sdterr": 0.01}]}))
+    code, out, err = _run(["check", str(f), "--quiet"], capsys)
+    assert code == 2 and out == "" and "claims[0].sdterr: unknown key" in err and "did you mean 'stderr'?" in err

@@ -83,7 +83,8 @@ def test_paper_monte_carlo_rows_rebuild_from_their_specs():
 
 
 def test_paper_rows_hold_the_official_numbers():
-    """The notebook mixture under VP: S_tot(1e-5, 1) = 2.055 nats (issue 12), on the official presets."""
+    """The paper's notebook mixture under VP: S_tot(1e-5, 1) = 1.14555 nats (issue 18: reference_values_nats
+    of official_paper_mixtures.json, an independent cubature), on the official presets."""
     row = next(r for r in ROWS if r["id"] == "paper/official-notebook-D2/vp16")
-    assert row["preset"] == "official-notebook-D2" and row["S_tot"] == pytest.approx(2.05499, abs=1e-5)
+    assert row["preset"] == "official-notebook-D2" and row["S_tot"] == pytest.approx(1.14555, abs=1e-5)
     assert row["spec"]["data"]["stds"] == cases.official_mixture_arrays("official-notebook-D2")[2].tolist()

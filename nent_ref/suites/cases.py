@@ -12,11 +12,14 @@ Data: Gaussians and Dirac atoms in D in {1, 2, 3, 6, 9}, drawn once from fixed s
 paper-like 5-component Gaussian mixtures (:func:`paper_mixture`: means uniform in a box of side
 4, isotropic component standard deviations uniform in [0.5, 1], equal weights), D in {2, 3, 6, 9}.
 These are *not* the mixtures of the official code: those are :func:`official_mixture`
-(``official-notebook-D2``, ``official-mlp-D2``, ``official-mlp-D9``), read from the package data
-file ``nent_ref/reference/official_mixtures.json`` (provenance in its ``provenance`` field: the
-official generator ``gm.make_distribution_flexible(PRNGKey(32), D, n_r=5, box_size, scale)``,
-float32), with the paper's processes (:data:`OFFICIAL_PROCESSES`) and the windows of the
-official estimator (:func:`official_windows`).
+(``official-notebook-D2``, ``official-mlp-D2``, ``official-mlp-D9``: the paper's own draws, made in
+the official environment with jax 0.4.25), read from the package data file
+``nent_ref/reference/official_mixtures.json`` (provenance in its ``provenance`` field: the official
+generator ``gm.make_distribution_flexible(PRNGKey(32), D, n_r=5, box_size, scale)``, float32), with
+the paper's processes (:data:`OFFICIAL_PROCESSES`) and the windows of the official estimator
+(:func:`official_windows`).  The same code under jax >= 0.5 draws other mixtures (its PRNG default
+changed): they are kept as the variants :data:`OFFICIAL_JAX05_PRESETS` (``<name>-jax05``), an audit
+finding (docs/official_audit.md), not the paper's.
 
 Named presets (the ``preset`` form of a case specification, :mod:`nent_ref.suites.specs`):
 :func:`data_preset_names` / :func:`data_preset` and :func:`process_preset_names` /
@@ -37,7 +40,7 @@ from ..core.mixture import GaussianMixture
 from ..core.processes import SL, VE, VP, CosineSchedule
 
 __all__ = ["EPS", "DIMS", "MIXTURE_DIMS", "processes", "gaussian_case", "dirac_case",
-           "paper_mixture_params", "paper_mixture", "OFFICIAL_PRESETS", "OFFICIAL_PROCESSES",
+           "paper_mixture_params", "paper_mixture", "OFFICIAL_PRESETS", "OFFICIAL_JAX05_PRESETS", "OFFICIAL_PROCESSES",
            "official_record", "official_mixture_arrays", "official_mixture", "official_grid", "official_windows",
            "OFFICIAL_N_DATA", "data_preset_names", "data_preset", "process_preset_names", "process_preset"]
 
@@ -104,10 +107,16 @@ def paper_mixture(dim, n_components=5, seed=0) -> GaussianMixture:
 
 
 # --------------------------------------------------------------------------- the official mixtures
-#: Names of the official code's mixtures (package data ``reference/official_mixtures.json``):
-#: the notebook's D = 2 mixture (box 4, scale 0.8) and the MLP script's D = 2 and D = 9 mixtures
-#: (box 4, scale 1), all from ``gm.make_distribution_flexible(PRNGKey(32), D, n_r=5, ...)`` in float32.
+#: Names of the official code's mixtures, the paper's own (package data ``reference/official_mixtures.json``,
+#: section ``mixtures``): the notebook's D = 2 mixture (box 4, scale 0.8) and the MLP script's D = 2 and
+#: D = 9 mixtures (box 4, scale 1), all from ``gm.make_distribution_flexible(PRNGKey(32), D, n_r=5, ...)``
+#: in float32 under the official environment's jax 0.4.25 (``jax_threefry_partitionable`` False).
 OFFICIAL_PRESETS = ("official-notebook-D2", "official-mlp-D2", "official-mlp-D9")
+
+#: What the same code and key draw under jax >= 0.5 (``jax_threefry_partitionable`` True by default):
+#: other mixtures, not the paper's (section ``variants_jax_0_5_and_later`` of the data file; an audit
+#: finding, docs/official_audit.md).  Same order as :data:`OFFICIAL_PRESETS`.
+OFFICIAL_JAX05_PRESETS = tuple(f"{name}-jax05" for name in OFFICIAL_PRESETS)
 
 #: The paper's processes (names of the official code -> canonical process names of :func:`processes`):
 #: VP beta 0.1 -> 16 (kappa = 1), VPx (kappa = 0.1) and SL (Sigma_0 = 0.1).
@@ -124,20 +133,24 @@ def _official_text() -> str:
 
 def official_record() -> dict:
     """The parsed package data file ``reference/official_mixtures.json`` (a fresh copy): ``provenance``,
-    ``generator``, ``processes_used_by_the_paper``, ``official_estimator`` and ``mixtures``."""
+    ``generator``, ``processes_used_by_the_paper``, ``official_estimator``, ``mixtures`` (the paper's,
+    :data:`OFFICIAL_PRESETS`) and ``variants_jax_0_5_and_later`` (:data:`OFFICIAL_JAX05_PRESETS`)."""
     return json.loads(_official_text())
 
 
 def _official_entry(name: str) -> dict:
-    mixtures = official_record()["mixtures"]
+    rec = official_record()
+    mixtures = dict(rec["mixtures"], **rec["variants_jax_0_5_and_later"])
     if name not in mixtures:
-        raise ValueError(f"unknown official mixture {name!r}; choose from {list(OFFICIAL_PRESETS)}")
+        raise ValueError(f"unknown official mixture {name!r}; choose from "
+                         f"{list(OFFICIAL_PRESETS + OFFICIAL_JAX05_PRESETS)}")
     return mixtures[name]
 
 
 def official_mixture_arrays(name: str):
-    """``(weights, means, stds)`` of an official mixture, as stored (float32 values in float64; the
-    weights sum to one only to ~2e-8).  Component k is N(means[k], stds[k]^2 I)."""
+    """``(weights, means, stds)`` of an official mixture (:data:`OFFICIAL_PRESETS`, or a jax >= 0.5 variant
+    of :data:`OFFICIAL_JAX05_PRESETS`), as stored (float32 values in float64; the weights sum to one only
+    to ~2e-8).  Component k is N(means[k], stds[k]^2 I)."""
     m = _official_entry(name)
     return np.array(m["weights"]), np.array(m["means"]), np.array(m["stds"])
 
@@ -169,15 +182,16 @@ def _data_presets() -> dict:
     presets.update({f"dirac-{d}d": functools.partial(dirac_case, d) for d in DIMS})
     for d in MIXTURE_DIMS:
         presets[f"mixture-{d}d"] = functools.partial(paper_mixture, d)
-    for name in OFFICIAL_PRESETS:
+    for name in OFFICIAL_PRESETS + OFFICIAL_JAX05_PRESETS:
         presets[name] = functools.partial(official_mixture, name)
     return presets
 
 
 def data_preset_names() -> list[str]:
     """Names of the data presets: ``gaussian-<D>d`` and ``dirac-<D>d`` (D in :data:`DIMS`),
-    ``mixture-<D>d`` (nent_ref's paper-like mixtures, D in :data:`MIXTURE_DIMS`) and the official
-    mixtures :data:`OFFICIAL_PRESETS`."""
+    ``mixture-<D>d`` (nent_ref's paper-like mixtures, D in :data:`MIXTURE_DIMS`), the official
+    mixtures :data:`OFFICIAL_PRESETS` (the paper's) and their jax >= 0.5 variants
+    :data:`OFFICIAL_JAX05_PRESETS`."""
     return list(_data_presets())
 
 

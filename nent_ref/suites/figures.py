@@ -396,7 +396,8 @@ def neural_figure(out_dir: Path, options=None) -> list[Path]:
 
 @_figure
 def official_figure(out_dir: Path, options=None) -> list[Path]:
-    """The paper's own mixtures (the official code's presets) under VP, VPx and SL.
+    """The paper's own mixtures (the official code's presets, drawn under its pinned jax 0.4.25) under VP,
+    VPx and SL.
 
     Left: the entropy production rate of the notebook's 2-D mixture (``official-notebook-D2``) by cubature.
     Right: S_tot(1e-5, 1) of each official mixture (cubature in D = 2, Monte Carlo with its standard error
@@ -449,7 +450,7 @@ def official_figure(out_dir: Path, options=None) -> list[Path]:
     axes[1].set(ylabel=r"$S_{tot} - S_{NN}^{\mathrm{affine}}$ on $[10^{-5}, 1]$ [nats]",
                 title=r"information no Gaussian model supplies: $L_{EM}$ of the best affine model")
     axes[1].legend(loc="upper left")
-    fig.suptitle("The official code's mixtures (5 isotropic components, PRNGKey(32); "
+    fig.suptitle("The paper's mixtures (official code, 5 isotropic components, PRNGKey(32), jax 0.4.25; "
                  "nent_ref.suites.cases.OFFICIAL_PRESETS) under the paper's processes", fontsize=9)
     fig.tight_layout()
     stem = "official_mixtures"

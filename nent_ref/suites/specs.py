@@ -59,7 +59,7 @@ __all__ = ["SPEC_VERSION", "SpecError", "Quantity", "QUANTITIES", "INLINE_MAX", 
            "W2_DEFAULTS", "normalize_spec", "Case", "load_cases", "read_spec_file", "data_spec_of",
            "process_spec_of", "accuracy_options", "resolve_method", "compute", "compute_row", "rows_of",
            "speed_limit_columns", "efficiency_columns", "points_sha256", "file_sha256", "dumps_toml",
-           "materialise", "null_reason"]
+           "materialise", "null_reason", "did_you_mean"]
 
 #: Version of the spec format (the optional top-level ``version`` field).
 SPEC_VERSION = 1
@@ -138,15 +138,18 @@ def _mapping(value, path: str) -> dict:
 def _check_keys(d: dict, path: str, allowed, required=()):
     for key in d:
         if key not in allowed:
-            hint = _did_you_mean(str(key), allowed)
+            hint = did_you_mean(str(key), allowed)
             raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: {', '.join(allowed)}){hint}")
     for key in required:
         if key not in d or d[key] is None:
             raise SpecError(_join(path, key), "missing (required)")
 
 
-def _did_you_mean(word: str, choices) -> str:
-    """``"; did you mean 'x'?"`` for the closest choice (spelling, or a choice the word starts with), else ``""``."""
+def did_you_mean(word: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice (spelling, or a choice the word starts with), else ``""``.
+
+    The hint that every unknown-name error of the spec and claims formats appends (spec keys, presets,
+    quantities; claim keys in :mod:`nent_ref.suites.conformance`)."""
     choices = list(choices)
     close = difflib.get_close_matches(word, choices, n=1) or sorted(
         (c for c in choices if len(c) >= 3 and (word.startswith(c) or c.startswith(word))), key=len, reverse=True)[:1]
@@ -262,8 +265,8 @@ def _preset_data_spec(name: str, path: str) -> dict:
     """Canonical data spec of a named preset, in the form the preset is defined in."""
     if name not in cases.data_preset_names():
         raise SpecError(path, f"unknown data preset {name!r} (choose from {', '.join(cases.data_preset_names())})"
-                              f"{_did_you_mean(name, cases.data_preset_names())}")
-    if name in cases.OFFICIAL_PRESETS:
+                              f"{did_you_mean(name, cases.data_preset_names())}")
+    if name in cases.OFFICIAL_PRESETS + cases.OFFICIAL_JAX05_PRESETS:
         w, m, sd = cases.official_mixture_arrays(name)
         out = {"kind": "mixture", "weights": w.tolist(), "means": m.tolist(), "stds": sd.tolist()}
     elif name.startswith("mixture-"):
@@ -695,7 +698,7 @@ def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
     for i, q in enumerate(qs):
         if q not in QUANTITIES:
             raise SpecError(_join(qp, i), f"unknown quantity {q!r} (choose from {', '.join(QUANTITIES)})"
-                                          f"{_did_you_mean(str(q), QUANTITIES)}")
+                                          f"{did_you_mean(str(q), QUANTITIES)}")
         if q in quantities:
             raise SpecError(_join(qp, i), f"{q!r} is listed twice")
         _check_quantity(q, _join(qp, i), data, process)

@@ -833,8 +833,9 @@ def process_presets() -> dict:
 
 def data_presets() -> list[str]:
     """Names of the data presets: those of :func:`nent_ref.suites.cases.data_preset_names`
-    (``gaussian-<D>d``, ``dirac-<D>d``, ``mixture-<D>d`` and the official mixtures
-    ``official-notebook-D2``, ``official-mlp-D2``, ``official-mlp-D9``)."""
+    (``gaussian-<D>d``, ``dirac-<D>d``, ``mixture-<D>d``, the official mixtures
+    ``official-notebook-D2``, ``official-mlp-D2``, ``official-mlp-D9`` (the paper's) and their jax >= 0.5
+    draws ``official-*-jax05``)."""
     return cases.data_preset_names()
 
 
