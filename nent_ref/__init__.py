@@ -17,7 +17,10 @@ Layout (dependencies point one way, from the bottom up):
 This module is the public face: ``import nent_ref as nr`` gives every name of the API.
 """
 import importlib as _importlib
+import importlib.abc as _importlib_abc
+import importlib.util as _importlib_util
 import sys as _sys
+import warnings as _warnings
 
 from ._version import __version__
 from .core.estimate import Estimate
@@ -45,8 +48,9 @@ __all__ = [
 ]
 
 #: Module paths of releases before the layered layout -> where the module lives now.  They keep
-#: working (``import nent_ref.validation``, ``from nent_ref.neural import decompose``) as deprecated
-#: aliases; new code should use the new paths.
+#: working as deprecated aliases (a DeprecationWarning naming the new path): ``import nent_ref.neural``
+#: then ``nent_ref.neural.decompose``, ``from nent_ref.neural import decompose``, ``from nent_ref import
+#: neural`` and ``nent_ref.neural`` after ``import nent_ref``.  New code should use the new paths.
 MOVED_MODULES = {
     "estimate": "nent_ref.core.estimate",
     "processes": "nent_ref.core.processes",
@@ -63,6 +67,46 @@ MOVED_MODULES = {
     "validation": "nent_ref.suites.validation",
     "figures": "nent_ref.suites.figures",
 }
-for _old, _new in MOVED_MODULES.items():
-    _sys.modules.setdefault(f"{__name__}.{_old}", _importlib.import_module(_new))
-del _old, _new
+
+
+def _moved_module(old: str):
+    """The module that ``nent_ref.<old>`` was, after a DeprecationWarning naming its new path."""
+    _warnings.warn(f"nent_ref.{old} is a deprecated alias of {MOVED_MODULES[old]}; import {MOVED_MODULES[old]}",
+                   DeprecationWarning, stacklevel=3)
+    return _importlib.import_module(MOVED_MODULES[old])
+
+
+class _MovedModuleLoader(_importlib_abc.Loader):
+    """Loads ``nent_ref.<old>`` as the module at its new path (so ``import nent_ref.<old>`` binds the
+    alias as an attribute of the package, as any submodule import does)."""
+
+    def __init__(self, old: str):
+        self.old = old
+
+    def create_module(self, spec):
+        return _moved_module(self.old)
+
+    def exec_module(self, module):                # the new module is already executed
+        pass
+
+
+class _MovedModuleFinder(_importlib_abc.MetaPathFinder):
+    """Finds the old module paths of :data:`MOVED_MODULES` (one mechanism for all of them)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        prefix, _, old = fullname.partition(".")
+        if prefix != __name__ or old not in MOVED_MODULES:
+            return None
+        return _importlib_util.spec_from_loader(fullname, _MovedModuleLoader(old))
+
+
+def __getattr__(name):
+    # ``nent_ref.neural`` without an import of that path (PEP 562)
+    if name in MOVED_MODULES:
+        module = globals()[name] = _moved_module(name)     # bound once, as an import would bind it
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if not any(isinstance(f, _MovedModuleFinder) for f in _sys.meta_path):
+    _sys.meta_path.append(_MovedModuleFinder())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import nent_ref as nr
-import nent_ref.cases
+import nent_ref.suites.cases  # noqa: F401
 from nent_ref.core import kernels as kr
 
 RTOL = 1e-12

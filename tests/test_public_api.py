@@ -67,7 +67,55 @@ def test_documented_name_resolves(module, name, attr):
 
 @pytest.mark.parametrize("old, new", sorted(nr.MOVED_MODULES.items()))
 def test_old_module_paths_are_aliases(old, new):
-    assert importlib.import_module(f"nent_ref.{old}") is importlib.import_module(new)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # warned once per process (checked below)
+        assert importlib.import_module(f"nent_ref.{old}") is importlib.import_module(new)
+
+
+# Every alias, in a fresh interpreter (an import that already happened would hide a broken one), in the
+# four ways old code reaches a module, each warning once with the new path.
+_ALIAS_SCRIPT = """
+import importlib, json, sys, warnings
+warnings.simplefilter("always")
+way = sys.argv[1]
+import nent_ref
+out = {}
+for old, new in nent_ref.MOVED_MODULES.items():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ns = {}
+        if way == "import":        # issue 18: `import nent_ref.neural` then `nent_ref.neural` raised AttributeError
+            exec(f"import nent_ref.{old}; mod = nent_ref.{old}", ns)
+        elif way == "from_package":
+            exec(f"from nent_ref import {old} as mod", ns)
+        elif way == "from_module":
+            name = importlib.import_module(new).__all__[0]
+            exec(f"from nent_ref.{old} import {name}", ns)
+            ns["mod"] = sys.modules[f"nent_ref.{old}"]
+        else:                      # attribute of the package, without importing the old path
+            ns["mod"] = getattr(nent_ref, old)
+    deprecations = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    out[old] = [ns["mod"] is importlib.import_module(new), deprecations]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("way", ["import", "from_package", "from_module", "attribute"])
+def test_every_moved_module_alias_works_and_warns_once(way):
+    import json
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _ALIAS_SCRIPT, way], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert set(result) == set(nr.MOVED_MODULES)
+    for old, (same, deprecations) in result.items():
+        assert same, (way, old)
+        new = nr.MOVED_MODULES[old]
+        if way in ("attribute", "from_package") and old in nr.__all__:
+            assert deprecations == [], (old, deprecations)     # nr.cases, nr.bounds ... are public attributes
+        else:
+            assert len(deprecations) == 1 and new in deprecations[0], (way, old, deprecations)
 
 
 def test_deprecated_aliases_warn():

@@ -531,7 +531,7 @@ def test_docs_walkthrough_reproduces_documented_numbers(capsys):
     """docs/neural.md: run the 'validate your own model' code and compare with the printed output there."""
     code, documented = _doc_blocks()
     assert "class BinnedAffine" in code
-    exec(compile(code, "docs/neural.md", "exec"), {"__name__": "docs_example"})
+    exec(compile(code, "docs/neural.md", "exec"), {"__name__": "__main__"})     # as `python my_model.py`
     printed = capsys.readouterr().out
     assert "overall: FAILED (quality)" in printed and "overall: FAILED (quality)" in documented
     assert "The consistency checks passed" in printed
@@ -548,6 +548,30 @@ def test_docs_walkthrough_reproduces_documented_numbers(capsys):
     for line in documented.splitlines():              # the gate and check lines as printed
         if line.strip().startswith(("[FAIL]", "[PASS]", "[off ]", "verdict")):
             assert line.strip() in printed, line
+
+
+def _readme_model_block():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return next(b.split("```")[0] for b in text.split("```python\n")[1:] if "def my_score" in b)
+
+
+@pytest.mark.parametrize("source, target, options", [
+    ("docs/neural.md", "my_model:model", ["--factory", "--process", "vp"]),
+    ("README.md", "my_model:my_score", ["--score", "--process", "vp16"]),
+])
+def test_validate_json_on_the_documented_example_module_parses(source, target, options, tmp_path):
+    # issue 18: the example module printed a report at import time, so `nent-ref validate ... --json` wrote
+    # text before the JSON and the output did not parse.  The module saved as my_model.py, as the docs say.
+    import subprocess
+    import sys
+    code = _doc_blocks()[0] if source == "docs/neural.md" else _readme_model_block()
+    (tmp_path / "my_model.py").write_text(code)
+    proc = subprocess.run([sys.executable, "-m", "nent_ref", "validate", target, "--data", "mixture-2d", *options,
+                           "--no-curves", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == EXIT_QUALITY_FAILED, proc.stderr           # both models fail the quality gates
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "quality-failed" and doc["exit_code"] == EXIT_QUALITY_FAILED
 
 
 def test_validate_reaches_a_requested_precision():

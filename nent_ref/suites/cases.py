@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from importlib import resources
 
 import numpy as np
@@ -43,6 +44,8 @@ __all__ = ["EPS", "DIMS", "MIXTURE_DIMS", "processes", "gaussian_case", "dirac_c
            "paper_mixture_params", "paper_mixture", "OFFICIAL_PRESETS", "OFFICIAL_JAX05_PRESETS", "OFFICIAL_PROCESSES",
            "official_record", "official_mixture_arrays", "official_mixture", "official_grid", "official_windows",
            "OFFICIAL_N_DATA", "data_preset_names", "data_preset", "process_preset_names", "process_preset"]
+__all__ += ["PRESETS_FILE", "PRESET_RTOL", "own_preset_names", "preset_recipe", "presets_record", "stored_preset",
+            "preset_differences"]
 
 #: Cutoff s0 for data whose entropy production diverges at s = 0 (the paper's eps).
 EPS = DEFAULT_CUTOFF
@@ -68,22 +71,144 @@ def processes() -> dict:
     }
 
 
-def gaussian_case(dim: int) -> Gaussian:
-    """Gaussian data in ``dim`` dimensions: mean uniform in [-1, 1]^D, covariance
-    ``Q diag(lam) Q^T`` with a random rotation Q and eigenvalues uniform in [0.25, 1]."""
+# --------------------------------------------------------------------------- nent_ref's own presets
+#: Package data file holding the numbers of the ``gaussian-<D>d``, ``dirac-<D>d`` and ``mixture-<D>d``
+#: presets (its ``provenance`` field names the recipe and seed; ``tools/regenerate_presets.py`` rebuilds it).
+PRESETS_FILE = "reference/presets.json"
+
+#: Relative tolerance within which recomputed preset numbers count as the stored ones: every array of the
+#: data may differ from the stored array by at most ``PRESET_RTOL`` times the stored array's largest
+#: magnitude (max-norm relative).  The recipe's QR and matrix products differ between CPUs and BLAS kernels
+#: by a few units in the last place (~1e-16 relative); 1e-12 covers that with room and is far below any
+#: difference that matters (docs/specs.md, "Presets").
+PRESET_RTOL = 1e-12
+
+
+def _recipe_gaussian(dim: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([_SEED, 1, dim])
     mean = rng.uniform(-1.0, 1.0, dim)
     q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
     q = q * np.sign(np.diag(r))
     lam = rng.uniform(0.25, 1.0, dim)
     cov = (q * lam) @ q.T
-    return Gaussian(mean, 0.5 * (cov + cov.T))
+    return mean, 0.5 * (cov + cov.T)
+
+
+def _recipe_dirac(dim: int) -> np.ndarray:
+    return np.random.default_rng([_SEED, 2, dim]).uniform(-1.0, 1.0, dim)
+
+
+def _recipe_mixture(dim: int, n_components: int = 5, seed: int = 0):
+    rng = np.random.default_rng([_SEED, 3, dim, n_components, seed])
+    weights = np.full(n_components, 1.0 / n_components)
+    means = rng.uniform(-2.0, 2.0, (n_components, dim))
+    stds = rng.uniform(0.5, 1.0, n_components)
+    return weights, means, stds
+
+
+def own_preset_names() -> list[str]:
+    """Names of the presets stored in :data:`PRESETS_FILE`: ``gaussian-<D>d`` and ``dirac-<D>d`` (D in
+    :data:`DIMS`) and ``mixture-<D>d`` (D in :data:`MIXTURE_DIMS`)."""
+    return ([f"gaussian-{d}d" for d in DIMS] + [f"dirac-{d}d" for d in DIMS]
+            + [f"mixture-{d}d" for d in MIXTURE_DIMS])
+
+
+def preset_recipe(name: str) -> dict:
+    """The data spec of one of nent_ref's own presets (:func:`own_preset_names`) *recomputed* from its
+    recipe (seed ``20261122``, numpy's PCG64 ``default_rng``):
+
+    * ``gaussian-<D>d``: mean uniform in [-1, 1]^D, covariance ``Q diag(lam) Q^T`` with Q the QR rotation
+      of a standard normal D x D matrix (signs fixed by diag R) and eigenvalues lam uniform in [0.25, 1];
+      stream ``default_rng([20261122, 1, D])``;
+    * ``dirac-<D>d``: a point uniform in [-1, 1]^D, stream ``[20261122, 2, D]``;
+    * ``mixture-<D>d``: 5 equal weights, means uniform in [-2, 2]^D, isotropic standard deviations uniform
+      in [0.5, 1], stream ``[20261122, 3, D, 5, 0]``.
+
+    The Gaussian covariances go through QR and a matrix product, so their last bits depend on the CPU and
+    BLAS kernel: this is how the stored file was made and how a test checks it (within
+    :data:`PRESET_RTOL`), never what the presets return (:func:`stored_preset`).
+    """
+    kind, dim = _split_own_name(name)
+    if kind == "gaussian":
+        mean, cov = _recipe_gaussian(dim)
+        return {"kind": "gaussian", "mean": mean.tolist(), "cov": cov.tolist()}
+    if kind == "dirac":
+        return {"kind": "dirac", "point": _recipe_dirac(dim).tolist()}
+    w, m, sd = _recipe_mixture(dim)
+    return {"kind": "mixture", "weights": w.tolist(), "means": m.tolist(), "stds": sd.tolist()}
+
+
+def _split_own_name(name: str) -> tuple[str, int]:
+    if name not in own_preset_names():
+        raise ValueError(f"unknown preset {name!r}; choose from {own_preset_names()}")
+    kind, dim = name.split("-")
+    return kind, int(dim[:-1])
+
+
+@functools.lru_cache(maxsize=None)
+def _presets_text() -> str:
+    return resources.files("nent_ref").joinpath(PRESETS_FILE).read_text()
+
+
+def presets_record() -> dict:
+    """The parsed package data file :data:`PRESETS_FILE` (a fresh copy): ``provenance`` and ``presets``
+    (preset name -> data spec)."""
+    return json.loads(_presets_text())
+
+
+def stored_preset(name: str) -> dict:
+    """The data spec of one of nent_ref's own presets as stored in :data:`PRESETS_FILE` (a fresh copy)."""
+    _split_own_name(name)
+    return presets_record()["presets"][name]
+
+
+def preset_differences(given: dict, stored: dict, rtol: float = PRESET_RTOL) -> list[str]:
+    """How a data spec ``given`` differs from a stored preset spec ``stored`` beyond ``rtol``: one line per
+    field (a different key set or shape, or an array whose largest difference exceeds ``rtol`` times the
+    stored array's largest magnitude); empty when they agree.  The ``preset`` label itself is ignored."""
+    keys_g = set(given) - {"preset"}
+    keys_s = set(stored) - {"preset"}
+    if keys_g != keys_s:
+        return [f"fields {sorted(keys_g)} instead of {sorted(keys_s)}"]
+    out = []
+    for key in sorted(keys_s):
+        a, b = given[key], stored[key]
+        if isinstance(b, str) or isinstance(a, str):
+            if a != b:
+                out.append(f"{key} is {a!r} instead of {b!r}")
+            continue
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+        if a.shape != b.shape:
+            out.append(f"{key} has shape {a.shape} instead of {b.shape}")
+            continue
+        scale = float(np.max(np.abs(b))) if b.size else 0.0
+        diff = float(np.max(np.abs(a - b))) if b.size else 0.0
+        if not diff <= rtol * scale:               # also catches NaN
+            rel = diff / scale if scale > 0 else math.inf
+            out.append(f"{key} differs by {diff:.3g} ({rel:.3g} of its largest magnitude; tolerance {rtol:g})")
+    return out
+
+
+def gaussian_case(dim: int) -> Gaussian:
+    """Gaussian data in ``dim`` dimensions: mean uniform in [-1, 1]^D, covariance
+    ``Q diag(lam) Q^T`` with a random rotation Q and eigenvalues uniform in [0.25, 1].
+
+    For D in :data:`DIMS` the numbers are the stored preset ``gaussian-<D>d`` (:func:`stored_preset`,
+    the same on every machine); other D are computed from the recipe (:func:`preset_recipe`), whose last
+    bits depend on the BLAS kernel."""
+    if dim in DIMS:
+        s = stored_preset(f"gaussian-{dim}d")
+        return Gaussian(s["mean"], s["cov"])
+    mean, cov = _recipe_gaussian(dim)
+    return Gaussian(mean, cov)
 
 
 def dirac_case(dim: int) -> Dirac:
-    """A Dirac atom in ``dim`` dimensions, uniform in [-1, 1]^D."""
-    rng = np.random.default_rng([_SEED, 2, dim])
-    return Dirac(rng.uniform(-1.0, 1.0, dim))
+    """A Dirac atom in ``dim`` dimensions, uniform in [-1, 1]^D (for D in :data:`DIMS` the stored preset
+    ``dirac-<D>d``)."""
+    if dim in DIMS:
+        return Dirac(stored_preset(f"dirac-{dim}d")["point"])
+    return Dirac(_recipe_dirac(dim))
 
 
 def paper_mixture_params(dim: int, n_components: int = 5, seed: int = 0):
@@ -91,12 +216,13 @@ def paper_mixture_params(dim: int, n_components: int = 5, seed: int = 0):
 
     Equal weights, means uniform in the box [-2, 2]^D (side 4), isotropic component
     standard deviations uniform in [0.5, 1].  Component k is N(means[k], stds[k]^2 I).
+    With the defaults and D in :data:`MIXTURE_DIMS` these are the stored preset ``mixture-<D>d``;
+    other arguments draw from the same recipe (:func:`preset_recipe`).
     """
-    rng = np.random.default_rng([_SEED, 3, dim, n_components, seed])
-    weights = np.full(n_components, 1.0 / n_components)
-    means = rng.uniform(-2.0, 2.0, (n_components, dim))
-    stds = rng.uniform(0.5, 1.0, n_components)
-    return weights, means, stds
+    if dim in MIXTURE_DIMS and n_components == 5 and seed == 0:
+        s = stored_preset(f"mixture-{dim}d")
+        return np.array(s["weights"]), np.array(s["means"]), np.array(s["stds"])
+    return _recipe_mixture(dim, n_components, seed)
 
 
 def paper_mixture(dim, n_components=5, seed=0) -> GaussianMixture:
