@@ -45,8 +45,10 @@ Exit status
     cannot be loaded (missing module or attribute, not callable, not ``package.module:function``),
     an output path that cannot be written, invalid values rejected by nent_ref.
 3
-    the user's model (or its factory, or the import of its module) raised an exception;
-    the message names the exception and where it was raised.
+    the user's model (or its factory, or the import of its module) raised an exception, or the
+    model returned an unusable output (NaN, inf, values whose square overflows, a wrong shape) or
+    wrote into its input (:class:`nent_ref.ModelError`); the message names the model and the
+    exception and where it was raised, or the time of the bad output.
 4
     internal error: nent_ref itself failed unexpectedly (a bug; the traceback is printed).
 141
@@ -73,8 +75,8 @@ from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
 from .suites.validation import EXIT_CONSISTENCY_FAILED, EXIT_QUALITY_FAILED  # noqa: F401  (exit codes of validate)
 from .suites.validation import (DEFAULT_GATE_Z, DEFAULT_MAX_KL_BOUND, DEFAULT_MAX_L_EM, DEFAULT_MAX_L_EM_FRACTION,
-                                PROCESS_FAMILIES, adapt, load_data, make_process, process_family, process_presets,
-                                validate)
+                                PROCESS_FAMILIES, ModelError, adapt, load_data, make_process, process_family,
+                                process_presets, validate)
 from .suites import conformance as _conformance
 from .suites import specs as _specs
 
@@ -90,7 +92,8 @@ EXIT_CODES_HELP = """exit status:
   5    validate: a consistency check failed (the report's numbers cannot be trusted); precedes 1
   2    usage or input error (bad arguments, unknown preset or process, a target that cannot be
        loaded, an output path that cannot be written, values rejected by nent_ref)
-  3    the user's model, its factory or the import of its module raised an exception
+  3    the user's model, its factory or the import of its module raised an exception, or the model
+       returned NaN/inf/overflowing values or a wrong shape, or wrote into its input
   4    internal error in nent_ref (a bug: the traceback is printed)
   141  standard output closed early (e.g. piped into head)"""
 
@@ -151,12 +154,9 @@ class _UsageError(Exception):
     """A usage or input problem found by the command itself (exit 2)."""
 
 
-class ModelError(Exception):
-    """Raised (instead of the original exception) when the user's model, its factory or its module raised.
-
-    The message names the exception type and text and, when known, the file and line where it was raised.
-    The CLI turns it into exit status 3; nent_ref's own errors keep their types.
-    """
+# ModelError (nent_ref.core.checks, a ValueError): the user's model, its factory or its module raised, or the
+# model returned an unusable output (NaN, inf, overflowing values, a wrong shape) or wrote into its input.  The
+# message names the model (and, for a raise, the exception and where it was raised); exit status 3.
 
 
 def _where(exc: BaseException) -> str:

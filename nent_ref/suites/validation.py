@@ -85,7 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.checks import count, finite_float, real_scalar, seed_sequence
+from ..core.checks import ModelError, count, finite_float, real_scalar, seed_sequence
 from ..core.data import DEFAULT_CUTOFF, Gaussian, needs_cutoff
 from ..core.estimate import DIMENSIONLESS, NAT, NAT_PER_TIME, Estimate, log_base
 from ..core.mixture import Empirical, GaussianMixture
@@ -99,7 +99,7 @@ from . import cases
 __all__ = ["validate", "ValidationReport", "Check", "Gate", "load_data", "data_presets", "process_presets",
            "make_process", "process_family", "PROCESS_FAMILIES", "EXIT_QUALITY_FAILED", "EXIT_CONSISTENCY_FAILED",
            "DEFAULT_MAX_L_EM", "DEFAULT_MAX_L_EM_FRACTION", "DEFAULT_MAX_KL_BOUND", "DEFAULT_GATE_Z",
-           "adapt"]      # adapt: re-exported from nent_ref.quantities.adapters (used by the CLI)
+           "adapt", "ModelError"]   # re-exported from nent_ref.quantities.adapters and nent_ref.core.checks (CLI)
 
 #: Default cutoff s0 for data whose entropy production diverges at s = 0 (Dirac, empirical).
 DEFAULT_EPS = DEFAULT_CUTOFF
@@ -618,6 +618,8 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=No
     if kl_dm is None and hasattr(model, "kl_data_model") and callable(model.kl_data_model):
         try:
             kl_dm = model.kl_data_model(s0, s1)
+        except ModelError:
+            raise
         except ValueError:
             kl_dm = None  # not available for this data/process
     kl_dm = _as_kl(kl_dm)
