@@ -117,6 +117,27 @@ def _int_at_least(minimum: int, what: str):
     return parse
 
 
+def _real(what: str, *, minimum: float | None = None, strict: bool = False, not_one: bool = False):
+    """argparse type: a finite real number (>= or > ``minimum``; not 1 with ``not_one``), naming the option."""
+    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+    need = f"a finite number{bound}{' other than 1' if not_one else ''}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be {need} (got {text!r})") from None
+        ok = value == value and abs(value) != float("inf")
+        if ok and minimum is not None:
+            ok = value > minimum if strict else value >= minimum
+        if ok and not_one:
+            ok = value != 1.0
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{what} must be {need} (got {text!r})")
+        return value
+    return parse
+
+
 def _build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="nent-ref", description=__doc__.splitlines()[0], epilog=EXIT_CODES_HELP,
@@ -371,13 +392,13 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
                    help="forward process preset (vp = vp16, the paper's VP 0.1 -> 16; vpx: kappa 0.1; cosine: "
                         "offset 0.008; sl: sigma0 0.1; ve: sigma 0.01 -> 50), changed by the parameters below")
     p = v.add_argument_group("process parameters (override the preset's; each applies to its family only)")
-    p.add_argument("--beta-min", type=float, default=None, help="VP: beta at s = 0")
-    p.add_argument("--beta-max", type=float, default=None, help="VP: beta at s = 1")
-    p.add_argument("--kappa", type=float, default=None, help="VP, cosine: equilibrium standard deviation")
-    p.add_argument("--offset", type=float, default=None, help="cosine: the schedule's offset s")
-    p.add_argument("--sigma0", type=float, default=None, help="SL: equilibrium standard deviation")
-    p.add_argument("--sigma-min", type=float, default=None, help="VE: noise level at s = 0")
-    p.add_argument("--sigma-max", type=float, default=None, help="VE: noise level at s = 1")
+    p.add_argument("--beta-min", type=_real("--beta-min"), default=None, help="VP: beta at s = 0")
+    p.add_argument("--beta-max", type=_real("--beta-max"), default=None, help="VP: beta at s = 1")
+    p.add_argument("--kappa", type=_real("--kappa"), default=None, help="VP, cosine: equilibrium standard deviation")
+    p.add_argument("--offset", type=_real("--offset"), default=None, help="cosine: the schedule's offset s")
+    p.add_argument("--sigma0", type=_real("--sigma0"), default=None, help="SL: equilibrium standard deviation")
+    p.add_argument("--sigma-min", type=_real("--sigma-min"), default=None, help="VE: noise level at s = 0")
+    p.add_argument("--sigma-max", type=_real("--sigma-max"), default=None, help="VE: noise level at s = 1")
     g = v.add_argument_group("quality gates (in nats; 'none' turns a gate off)")
     g.add_argument("--max-l-em", type=_gate_value("--max-l-em"), default=DEFAULT_MAX_L_EM,
                    help=f"largest L_EM in nats (default {DEFAULT_MAX_L_EM:g})")
@@ -385,9 +406,9 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
                    help=f"largest L_EM / S_tot (default {DEFAULT_MAX_L_EM_FRACTION:g})")
     g.add_argument("--max-kl-bound", type=_gate_value("--max-kl-bound"), default=DEFAULT_MAX_KL_BOUND,
                    help="largest likelihood bound KL(p_s1 || p_eq) + L_EM in nats (default: none)")
-    g.add_argument("--gate-z", type=float, default=DEFAULT_GATE_Z,
+    g.add_argument("--gate-z", type=_real("--gate-z", minimum=0.0), default=DEFAULT_GATE_Z,
                    help=f"a gate passes when value + z sigma <= limit (default z = {DEFAULT_GATE_Z:g})")
-    v.add_argument("--base", type=float, default=None, help="report in this base: 2 for bits (default nats)")
+    v.add_argument("--base", type=_real("--base", minimum=0.0, strict=True, not_one=True), default=None, help="report in this base: 2 for bits (default nats)")
     v.add_argument("--score", action="store_const", const=True, default=None,
                    help="the model returns the full score, not e (an adapter's kind says so by itself)")
     v.add_argument("--factory", action="store_true",
@@ -395,14 +416,14 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
     v.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="master seed (default 0)")
     v.add_argument("--n-samples", type=_int_at_least(2, "--n-samples"), default=None,
                    help="Monte Carlo samples (default 32768 over 32 time strata; with --rtol/--atol the pilot)")
-    v.add_argument("--rtol", type=float, default=None,
+    v.add_argument("--rtol", type=_real("--rtol", minimum=0.0), default=None,
                    help="precision target: stop when every stderr <= max(rtol |value|, atol) (S_NN, L_EM, C)")
-    v.add_argument("--atol", type=float, default=None, help="absolute precision target in nats (see --rtol)")
+    v.add_argument("--atol", type=_real("--atol", minimum=0.0), default=None, help="absolute precision target in nats (see --rtol)")
     v.add_argument("--batch-size", type=_int_at_least(1, "--batch-size"), default=None,
                    help="rows per model call, every call padded to it (default: the adapter's, else 256)")
-    v.add_argument("--s0", type=float, default=None, help="start time (default 0, 1e-5 for Dirac data)")
-    v.add_argument("--s1", type=float, default=None, help="end time (default T, T - 1e-5 for SL and cosine)")
-    v.add_argument("--threshold", type=float, default=5.0,
+    v.add_argument("--s0", type=_real("--s0", minimum=0.0), default=None, help="start time (default 0, 1e-5 for Dirac data)")
+    v.add_argument("--s1", type=_real("--s1", minimum=0.0), default=None, help="end time (default T, T - 1e-5 for SL and cosine)")
+    v.add_argument("--threshold", type=_real("--threshold", minimum=0.0, strict=True), default=5.0,
                    help="consistency checks: pass threshold in standard errors (default 5)")
     v.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
                    help="worker processes (the model must be picklable)")

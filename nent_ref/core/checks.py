@@ -221,11 +221,16 @@ def real_array(name: str, value, *, finite: bool = True) -> np.ndarray:
     return arr
 
 
-def count(name: str, value, minimum: int = 1) -> int:
-    """``value`` as a Python int >= ``minimum`` (rejects booleans, fractions, strings)."""
+def count(name: str, value, minimum: int = 1, maximum: int | None = None, why: str = "") -> int:
+    """``value`` as a Python int >= ``minimum`` (and <= ``maximum`` when given; ``why`` is appended to
+    that message: what the limit protects).  Rejects booleans, fractions, strings."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+        if maximum is not None:
+            what += f" and <= {maximum}"
         raise ValueError(f"{name} must be {what} (got {value!r})")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} = {value} is above the limit {maximum}{(': ' + why) if why else ''}")
     return int(value)
 
 

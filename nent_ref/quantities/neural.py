@@ -178,6 +178,11 @@ def check_s_tot(s_tot):
         raise ValueError(f"s_tot must be in nats (got unit {s_tot.unit!r})")
     if not (math.isfinite(s_tot.value) and math.isfinite(s_tot.stderr) and math.isfinite(s_tot.error_bound)):
         raise ValueError(f"s_tot must be finite (got {s_tot!r})")
+    if s_tot.stderr < 0 or s_tot.error_bound < 0:
+        raise ValueError(f"s_tot must have a non-negative stderr and error bound (got {s_tot!r})")
+    if s_tot.value < -(5.0 * s_tot.stderr + s_tot.error_bound):
+        raise ValueError(f"s_tot = {s_tot.value} is negative beyond its uncertainty; S_tot, the integral of a "
+                         "non-negative rate, is >= 0")
 
 
 def has_exact_score(data) -> bool:
