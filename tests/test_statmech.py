@@ -972,3 +972,18 @@ def test_one_argument_convention():
     assert isinstance(sm.ExponentialFamily(FACES).natural_parameter(4.5), float)
     two = np.stack([FACES, FACES ** 2], axis=1)
     assert sm.max_entropy(two, [3.5, 14.0]).theta.shape == (2,)
+
+
+# --------------------------------------------------------------------------- issue 18
+@pytest.mark.parametrize("degeneracy, message", [
+    ([-1.0, 1.0], r"^degeneracy must be strictly positive"),
+    ([1.0], r"^degeneracy must have length 2"),
+    ("ab", r"^degeneracy must be a real"),
+    ([1j, 1.0], r"^degeneracy must be real"),
+])
+def test_degeneracy_errors_name_degeneracy(degeneracy, message):
+    # issue 18: thermodynamics(degeneracy=...) errors said base_measure
+    with pytest.raises(ValueError, match=message):
+        sm.thermodynamics([0.0, 1.0], 1.0, degeneracy=degeneracy)
+    with pytest.raises(ValueError, match=message):
+        sm.variational_free_energy([0.5, 0.5], [0.0, 1.0], 1.0, degeneracy=degeneracy)

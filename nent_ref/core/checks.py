@@ -81,7 +81,9 @@ def model_label(fn) -> str:
     inner = getattr(fn, "fn", None)              # a wrapper of nent_ref's (FixedBatchModel) names what it wraps
     target = inner if callable(inner) else fn
     name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    return str(name) if name else type(target).__name__
+    if not name:
+        return type(target).__name__
+    return str(name).rsplit("<locals>.", 1)[-1]          # a function defined inside another: its own name
 
 
 def _first_time(s) -> str:
