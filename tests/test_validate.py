@@ -464,8 +464,9 @@ def test_cli_process_parameters_and_bits(usermod_validate, capsys):
     assert code == 0 and doc["units"] == "bits" and doc["S_tot"]["unit"] == "bit"
     exact = total_entropy(cases.gaussian_case(1), process_presets()["vp"]).value
     assert doc["S_tot"]["value"] == pytest.approx(exact / math.log(2), rel=1e-14)
-    code, out = _cli(base + ["--process", "vp", "--base", "1"], capsys)
-    assert code == 2 and "base" in out.err
+    with pytest.raises(SystemExit) as exc:          # issue 18: checked by argparse, the option named
+        cli.main(base + ["--process", "vp", "--base", "1"])
+    assert exc.value.code == 2 and "--base must be a finite number > 0 other than 1" in capsys.readouterr().err
 
 
 USER_MODELS = '''
