@@ -23,6 +23,7 @@ import sys as _sys
 import warnings as _warnings
 
 from ._version import __version__
+from .core.checks import ModelError
 from .core.estimate import Estimate
 from .core.processes import VP, SL, VE, LinearSchedule, CosineSchedule
 from .core.data import Gaussian, Dirac
@@ -44,7 +45,7 @@ __all__ = [
     "GaussianMixture", "Empirical", "entropy_production_rate", "total_entropy", "kl_to_equilibrium",
     "rate_curve", "cutoff_check", "neural_entropy", "entropy_matching_loss", "speed_limit", "validate",
     "bounds", "ot", "reference_models", "sde", "rg", "statmech", "cases", "specs", "conformance",
-    "from_torch", "from_jax", "PrecisionWarning",
+    "from_torch", "from_jax", "PrecisionWarning", "ModelError",
 ]
 
 #: Module paths of releases before the layered layout -> where the module lives now.  They keep

@@ -45,8 +45,10 @@ Exit status
     cannot be loaded (missing module or attribute, not callable, not ``package.module:function``),
     an output path that cannot be written, invalid values rejected by nent_ref.
 3
-    the user's model (or its factory, or the import of its module) raised an exception;
-    the message names the exception and where it was raised.
+    the user's model (or its factory, or the import of its module) raised an exception, or the
+    model returned an unusable output (NaN, inf, values whose square overflows, a wrong shape) or
+    wrote into its input (:class:`nent_ref.ModelError`); the message names the model and the
+    exception and where it was raised, or the time of the bad output.
 4
     internal error: nent_ref itself failed unexpectedly (a bug; the traceback is printed).
 141
@@ -73,8 +75,8 @@ from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
 from .suites.validation import EXIT_CONSISTENCY_FAILED, EXIT_QUALITY_FAILED  # noqa: F401  (exit codes of validate)
 from .suites.validation import (DEFAULT_GATE_Z, DEFAULT_MAX_KL_BOUND, DEFAULT_MAX_L_EM, DEFAULT_MAX_L_EM_FRACTION,
-                                PROCESS_FAMILIES, adapt, load_data, make_process, process_family, process_presets,
-                                validate)
+                                PROCESS_FAMILIES, ModelError, adapt, load_data, make_process, process_family,
+                                process_presets, validate)
 from .suites import conformance as _conformance
 from .suites import specs as _specs
 
@@ -90,7 +92,8 @@ EXIT_CODES_HELP = """exit status:
   5    validate: a consistency check failed (the report's numbers cannot be trusted); precedes 1
   2    usage or input error (bad arguments, unknown preset or process, a target that cannot be
        loaded, an output path that cannot be written, values rejected by nent_ref)
-  3    the user's model, its factory or the import of its module raised an exception
+  3    the user's model, its factory or the import of its module raised an exception, or the model
+       returned NaN/inf/overflowing values or a wrong shape, or wrote into its input
   4    internal error in nent_ref (a bug: the traceback is printed)
   141  standard output closed early (e.g. piped into head)"""
 
@@ -110,6 +113,27 @@ def _int_at_least(minimum: int, what: str):
             raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum} (got {text!r})") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{what} must be an integer >= {minimum} (got {value})")
+        return value
+    return parse
+
+
+def _real(what: str, *, minimum: float | None = None, strict: bool = False, not_one: bool = False):
+    """argparse type: a finite real number (>= or > ``minimum``; not 1 with ``not_one``), naming the option."""
+    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+    need = f"a finite number{bound}{' other than 1' if not_one else ''}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be {need} (got {text!r})") from None
+        ok = value == value and abs(value) != float("inf")
+        if ok and minimum is not None:
+            ok = value > minimum if strict else value >= minimum
+        if ok and not_one:
+            ok = value != 1.0
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{what} must be {need} (got {text!r})")
         return value
     return parse
 
@@ -151,12 +175,9 @@ class _UsageError(Exception):
     """A usage or input problem found by the command itself (exit 2)."""
 
 
-class ModelError(Exception):
-    """Raised (instead of the original exception) when the user's model, its factory or its module raised.
-
-    The message names the exception type and text and, when known, the file and line where it was raised.
-    The CLI turns it into exit status 3; nent_ref's own errors keep their types.
-    """
+# ModelError (nent_ref.core.checks, a ValueError): the user's model, its factory or its module raised, or the
+# model returned an unusable output (NaN, inf, overflowing values, a wrong shape) or wrote into its input.  The
+# message names the model (and, for a raise, the exception and where it was raised); exit status 3.
 
 
 def _where(exc: BaseException) -> str:
@@ -371,13 +392,13 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
                    help="forward process preset (vp = vp16, the paper's VP 0.1 -> 16; vpx: kappa 0.1; cosine: "
                         "offset 0.008; sl: sigma0 0.1; ve: sigma 0.01 -> 50), changed by the parameters below")
     p = v.add_argument_group("process parameters (override the preset's; each applies to its family only)")
-    p.add_argument("--beta-min", type=float, default=None, help="VP: beta at s = 0")
-    p.add_argument("--beta-max", type=float, default=None, help="VP: beta at s = 1")
-    p.add_argument("--kappa", type=float, default=None, help="VP, cosine: equilibrium standard deviation")
-    p.add_argument("--offset", type=float, default=None, help="cosine: the schedule's offset s")
-    p.add_argument("--sigma0", type=float, default=None, help="SL: equilibrium standard deviation")
-    p.add_argument("--sigma-min", type=float, default=None, help="VE: noise level at s = 0")
-    p.add_argument("--sigma-max", type=float, default=None, help="VE: noise level at s = 1")
+    p.add_argument("--beta-min", type=_real("--beta-min"), default=None, help="VP: beta at s = 0")
+    p.add_argument("--beta-max", type=_real("--beta-max"), default=None, help="VP: beta at s = 1")
+    p.add_argument("--kappa", type=_real("--kappa"), default=None, help="VP, cosine: equilibrium standard deviation")
+    p.add_argument("--offset", type=_real("--offset"), default=None, help="cosine: the schedule's offset s")
+    p.add_argument("--sigma0", type=_real("--sigma0"), default=None, help="SL: equilibrium standard deviation")
+    p.add_argument("--sigma-min", type=_real("--sigma-min"), default=None, help="VE: noise level at s = 0")
+    p.add_argument("--sigma-max", type=_real("--sigma-max"), default=None, help="VE: noise level at s = 1")
     g = v.add_argument_group("quality gates (in nats; 'none' turns a gate off)")
     g.add_argument("--max-l-em", type=_gate_value("--max-l-em"), default=DEFAULT_MAX_L_EM,
                    help=f"largest L_EM in nats (default {DEFAULT_MAX_L_EM:g})")
@@ -385,9 +406,9 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
                    help=f"largest L_EM / S_tot (default {DEFAULT_MAX_L_EM_FRACTION:g})")
     g.add_argument("--max-kl-bound", type=_gate_value("--max-kl-bound"), default=DEFAULT_MAX_KL_BOUND,
                    help="largest likelihood bound KL(p_s1 || p_eq) + L_EM in nats (default: none)")
-    g.add_argument("--gate-z", type=float, default=DEFAULT_GATE_Z,
+    g.add_argument("--gate-z", type=_real("--gate-z", minimum=0.0), default=DEFAULT_GATE_Z,
                    help=f"a gate passes when value + z sigma <= limit (default z = {DEFAULT_GATE_Z:g})")
-    v.add_argument("--base", type=float, default=None, help="report in this base: 2 for bits (default nats)")
+    v.add_argument("--base", type=_real("--base", minimum=0.0, strict=True, not_one=True), default=None, help="report in this base: 2 for bits (default nats)")
     v.add_argument("--score", action="store_const", const=True, default=None,
                    help="the model returns the full score, not e (an adapter's kind says so by itself)")
     v.add_argument("--factory", action="store_true",
@@ -395,14 +416,14 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
     v.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0, help="master seed (default 0)")
     v.add_argument("--n-samples", type=_int_at_least(2, "--n-samples"), default=None,
                    help="Monte Carlo samples (default 32768 over 32 time strata; with --rtol/--atol the pilot)")
-    v.add_argument("--rtol", type=float, default=None,
+    v.add_argument("--rtol", type=_real("--rtol", minimum=0.0), default=None,
                    help="precision target: stop when every stderr <= max(rtol |value|, atol) (S_NN, L_EM, C)")
-    v.add_argument("--atol", type=float, default=None, help="absolute precision target in nats (see --rtol)")
+    v.add_argument("--atol", type=_real("--atol", minimum=0.0), default=None, help="absolute precision target in nats (see --rtol)")
     v.add_argument("--batch-size", type=_int_at_least(1, "--batch-size"), default=None,
                    help="rows per model call, every call padded to it (default: the adapter's, else 256)")
-    v.add_argument("--s0", type=float, default=None, help="start time (default 0, 1e-5 for Dirac data)")
-    v.add_argument("--s1", type=float, default=None, help="end time (default T, T - 1e-5 for SL and cosine)")
-    v.add_argument("--threshold", type=float, default=5.0,
+    v.add_argument("--s0", type=_real("--s0", minimum=0.0), default=None, help="start time (default 0, 1e-5 for Dirac data)")
+    v.add_argument("--s1", type=_real("--s1", minimum=0.0), default=None, help="end time (default T, T - 1e-5 for SL and cosine)")
+    v.add_argument("--threshold", type=_real("--threshold", minimum=0.0, strict=True), default=5.0,
                    help="consistency checks: pass threshold in standard errors (default 5)")
     v.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
                    help="worker processes (the model must be picklable)")

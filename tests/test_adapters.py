@@ -288,6 +288,42 @@ def test_torch_adapter_options_and_errors(torch_net):
     assert not np.array_equal(noisy(np.ones((64, 1)), np.full(64, 0.5)), np.ones((64, 1)))
 
 
+# --------------------------------------------------------------------------- issue 18: inputs are protected
+def test_fixed_batch_model_wrapping_a_mutating_model_raises_model_error_naming_it():
+    g = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+    proc = nr.VP(0.1, 16.0)
+    exact = rm.exact_e(g, proc)
+
+    def zeroes_input(x, s):
+        out = exact(x, s)
+        x[:] = 0.0
+        return out
+    wrapped = FixedBatchModel(zeroes_input, batch_size=16)
+    with pytest.raises(nr.ModelError, match=r"the model zeroes_input .*wrote into its input"):
+        nr.entropy_matching_loss(wrapped, data=g, process=proc, n_samples=256, n_times=2)
+
+
+def test_fixed_batch_model_overflowing_output_is_a_model_error():
+    g = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+    wrapped = FixedBatchModel(lambda x, s: np.full_like(x, 1e200), batch_size=16)
+    with pytest.raises(nr.ModelError, match=r"1e\+200 at s = "):
+        nr.neural_entropy(wrapped, data=g, process=nr.VP(0.1, 16.0), n_samples=256, n_times=2)
+
+
+def test_torch_module_writing_into_its_input_leaves_nent_refs_arrays_alone():
+    torch = pytest.importorskip("torch")
+
+    class InPlace(torch.nn.Module):
+        def forward(self, x, s):
+            return x.mul_(0.0)                      # writes into the tensor it was given
+
+    model = from_torch(InPlace(), dtype="float64")
+    x = np.arange(8.0).reshape(4, 2)
+    x.flags.writeable = False                       # what the estimators pass
+    out = model(x, np.full(4, 0.5))
+    assert np.array_equal(out, np.zeros((4, 2))) and np.array_equal(x, np.arange(8.0).reshape(4, 2))
+
+
 class _ExactScoreTorch:
     """Source of a user module: the exact e* (and score) of gaussian_case(1) under VP16 as float64 torch
     modules, and a zero model (for the CLI)."""

@@ -265,8 +265,6 @@ def test_figures_out_is_created_up_front_or_rejected(tmp_path, monkeypatch, caps
      "unknown data preset 'nonsense'"),
     (["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "missing.npz", "--process", "vp"],
      "no such data file"),
-    (["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "gaussian-2d", "--process", "vp",
-      "--threshold", "0"], "threshold"),
 ])
 def test_input_errors_exit_2_with_one_line(argv, message, capsys):
     code, out, err = _run(argv, capsys)
@@ -277,6 +275,8 @@ def test_input_errors_exit_2_with_one_line(argv, message, capsys):
     (["validate", "m:f", "--data", "gaussian-2d", "--process", "vq"], "invalid choice: 'vq'"),
     (["validate", "m:f", "--data", "gaussian-2d"], "required: --process"),
     (["validate", "m:f", "--data", "gaussian-2d", "--process", "vp", "--n-samples", "0"], "--n-samples"),
+    (["validate", "m:f", "--data", "gaussian-2d", "--process", "vp", "--threshold", "0"],
+     "--threshold must be a finite number > 0"),                  # issue 18: checked by argparse, named
     (["table", "--seed", "-1"], "--seed must be an integer >= 0"),
     (["table", "--suite", "nope"], "invalid choice: 'nope'"),
     (["table", "--workers", "0"], "--workers must be an integer >= 1"),
@@ -464,3 +464,68 @@ def test_check_digits_nan_claims_labels_notes_and_did_you_mean(tmp_path, capsys)
                                          "sdterr": 0.01}]}))
     code, out, err = _run(["check", str(f), "--quiet"], capsys)
     assert code == 2 and out == "" and "claims[0].sdterr: unknown key" in err and "did you mean 'stderr'?" in err
+
+
+# --------------------------------------------------------------------------- issue 18: usage errors, never NaN
+_SPEC18 = {"data": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]]},
+           "process": {"kind": "vp", "schedule": "linear", "beta_min": 0.1, "beta_max": 20.0, "kappa": 1.0},
+           "window": {"s0": 0.0, "s1": 1.0}, "quantities": ["S_tot"]}
+
+
+def _compute18(tmp_path, capsys, spec=None, text=None, command="compute"):
+    path = tmp_path / "s.json"
+    path.write_text(text if text is not None else json.dumps(spec))
+    return _run([command, str(path), "--quiet"], capsys)
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"quantities": [["S_tot"]]}, "quantities[0]: must be a quantity name"),
+    ({"data": {"kind": "empirical", "generator": {"sample": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]]},
+                                                 "n": 10 ** 12, "seed": 0}}, "window": {"s0": 1e-5, "s1": 1.0}},
+     "data.generator.n: n = 1000000000000 atoms of dimension 1"),
+])
+def test_compute_bad_spec_is_a_usage_error_not_internal(tmp_path, capsys, patch, field):
+    # issue 18 reproducers: these exited 4 (internal error)
+    code, out, err = _compute18(tmp_path, capsys, {**_SPEC18, **patch})
+    assert code == cli.EXIT_USAGE == 2 and field in err and "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("command", ["compute", "check"])
+def test_deeply_nested_spec_or_claims_file_is_a_usage_error(tmp_path, capsys, command):
+    code, out, err = _compute18(tmp_path, capsys, text="[" * 100_000 + "]" * 100_000, command=command)
+    assert code == 2 and "nested more than 64 levels deep" in err and "Traceback" not in err
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # the overflow on the way (the library warns)
+@pytest.mark.parametrize("patch, name", [
+    ({"data": {"kind": "gaussian", "mean": [1e308], "cov": [[1.0]]}}, "mean"),
+    ({"process": {**_SPEC18["process"], "kappa": 1e-200}}, "kappa"),
+])
+def test_compute_never_reports_nan_as_success(tmp_path, capsys, patch, name):
+    # issue 18 reproducers: exit 0 with "S_tot": null, note "not a number"
+    code, out, err = _compute18(tmp_path, capsys, {**_SPEC18, **patch})
+    assert code == 2 and name in err and out == ""
+
+
+def test_compute_nan_from_moderate_inputs_is_an_internal_error(tmp_path, capsys, monkeypatch):
+    from nent_ref.suites import specs
+    monkeypatch.setattr(specs, "total_entropy", lambda *a, **k: nr.Estimate(float("nan"), 0.0, "closed-form"))
+    code, out, err = _compute18(tmp_path, capsys, _SPEC18)
+    assert code == cli.EXIT_INTERNAL == 4 and "came out NaN although every number of the spec is moderate" in err
+
+
+def test_validate_model_output_overflow_exits_3(usermod, tmp_path, capsys):
+    (tmp_path / f"{usermod}_huge.py").write_text("import numpy as np\n"
+                                                 "def huge(x, s):\n    return np.full_like(x, 1e200)\n")
+    code, out, err = _run(["validate", f"{usermod}_huge:huge", *FAST_VALIDATE], capsys)
+    sys.modules.pop(f"{usermod}_huge", None)
+    assert code == cli.EXIT_MODEL_RAISED == 3 and "huge" in err and "1e+200" in err and out == ""
+
+
+@pytest.mark.parametrize("option, value", [("--threshold", "nan"), ("--threshold", "0"), ("--gate-z", "inf"),
+                                           ("--rtol", "-1"), ("--base", "1"), ("--s0", "-1"), ("--kappa", "nan")])
+def test_validate_numeric_options_name_themselves(usermod, capsys, option, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", f"{usermod}:zero", *FAST_VALIDATE, option, value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"{option} must be a finite number" in err

@@ -219,3 +219,104 @@ def test_ve_huge_sigmas_construct_and_name_overflow():
         proc.marginal_var(1.0)
     with pytest.raises(ValueError, match="clock"):
         proc.clock(0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- issue 18: messages name the argument
+_G18 = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+_VP18 = nr.VP(0.1, 16.0)
+
+
+@pytest.mark.parametrize("bad, what", [(1j, "must be real"), (0.1 + 0j, "must be real"), ({}, "got a dict"),
+                                       ({"s": 1}, "got a dict"), ("0.1", "dtype")])
+def test_complex_or_dict_times_name_the_argument(bad, what):
+    calls = [("s0", lambda: nr.total_entropy(_G18, _VP18, bad, 1.0)),
+             ("s1", lambda: nr.total_entropy(_G18, _VP18, 0.0, bad)),
+             ("s", lambda: nr.kl_to_equilibrium(_G18, _VP18, bad)),
+             ("s", lambda: nr.entropy_production_rate(_G18, _VP18, bad)),
+             ("s0", lambda: nr.total_entropy(nr.GaussianMixture([.5, .5], [[-1.], [1.]], [.1, 1.]), _VP18, bad))]
+    for name, call in calls:
+        with pytest.raises(ValueError, match=rf"^{name} must be a real .*{what}|^{name} must be real"):
+            call()
+        with pytest.raises(TypeError):            # still a TypeError for code that caught numpy's
+            call()
+
+
+@pytest.mark.parametrize("n", [0, -5, 3, 2.5, True])
+def test_rate_curve_n_is_checked(n):
+    # issue 18: n=0 and n=-5 silently returned 4 nodes
+    with pytest.raises(ValueError, match=r"^n must be an integer >= 4"):
+        nr.rate_curve(_G18, _VP18, n=n)
+    assert len(nr.rate_curve(_G18, _VP18, n=4)[0]) == 4
+
+
+def test_mixture_executor_without_submit_is_named():
+    mix = nr.GaussianMixture([.5, .5], [[-1.], [1.]], [.1, 1.])
+    with pytest.raises(ValueError, match=r"executor must be None or an executor with a submit\(\) method"):
+        nr.total_entropy(mix, _VP18, 0.0, 1.0, method="monte-carlo", n_samples=2048, executor=object())
+
+
+class _Sched:
+    """A custom schedule beta(s) = 2 (B = 2 s), with hooks for broken outputs."""
+    singular_at_T = False
+
+    def beta(self, s):
+        return np.full(np.shape(s), 2.0)
+
+    def integral(self, s):
+        return 2.0 * np.asarray(s, dtype=float)
+
+
+class _NaNBeta(_Sched):
+    def beta(self, s):
+        return np.full(np.shape(s), np.nan)
+
+
+class _WrongShape(_Sched):
+    def beta(self, s):
+        return np.ones(3)
+
+
+class _ComplexIntegral(_Sched):
+    def integral(self, s):
+        return 2.0 * np.asarray(s, dtype=float) + 0j
+
+
+class _Decreasing(_Sched):
+    def integral(self, s):
+        return -np.asarray(s, dtype=float)
+
+
+class _NaNAtOneTime(_Sched):
+    def beta(self, s):
+        s = np.asarray(s, dtype=float)
+        return np.where(s == 0.3, np.nan, 2.0)
+
+
+@pytest.mark.parametrize("schedule, message", [
+    (_NaNBeta(), r"_NaNBeta.*beta\(s\) returned NaN at s = 0"),
+    (_WrongShape(), r"_WrongShape.*beta\(s\) returned shape \(3,\) for s of shape"),
+    (_ComplexIntegral(), r"integral\(s\) returned complex values"),
+    (_Decreasing(), r"integral\(s\) returned a negative value"),
+])
+def test_custom_schedule_outputs_checked_on_construction(schedule, message):
+    # issue 18: a custom schedule returning NaN or an array of the wrong shape was accepted
+    with pytest.raises(ValueError, match=rf"the noise schedule .*{message}"):
+        nr.VP(schedule=schedule)
+
+
+def test_custom_schedule_outputs_checked_at_evaluation():
+    p = nr.VP(schedule=_NaNAtOneTime())             # passes the probe grid
+    with pytest.raises(ValueError, match=r"_NaNAtOneTime.*beta\(s\) returned NaN at s = 0.3"):
+        p.beta(np.array([0.1, 0.3]))
+    with pytest.raises(ValueError, match=r"beta\(s\) returned NaN at s = 0.3"):
+        nr.entropy_production_rate(_G18, p, 0.3)
+
+
+def test_good_custom_schedule_matches_the_linear_one():
+    # beta = 2 is LinearSchedule(2, 2): every quantity agrees to rounding (a second route to the same numbers)
+    custom, linear = nr.VP(schedule=_Sched()), nr.VP(2.0, 2.0)
+    a, b = nr.total_entropy(_G18, custom, 0.0, 1.0), nr.total_entropy(_G18, linear, 0.0, 1.0)
+    assert a.value == pytest.approx(b.value, rel=1e-13)
+    s = np.array([0.0, 0.25, 1.0])
+    assert np.allclose(custom.marginal_var(s), linear.marginal_var(s), rtol=1e-14, atol=0)
+    assert float(custom.beta(0.5)) == 2.0                # a scalar time gives a scalar

@@ -867,3 +867,72 @@ def test_targeted_stderr_is_calibrated(kind, factor):
     minimum: std 1.2-1.5 and up to 5 %)."""
     data, s0 = ((nr.Gaussian([0.5], [[0.3]]), 0.0) if kind == "gaussian" else (nr.Dirac([0.7]), 1e-5))
     _assert_z_band(_targeted_neural_z(data, PROCS["vp16"], s0, factor, 300, 42))
+
+
+# --------------------------------------------------------------------------- issue 18: models are checked
+_G18 = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+_FAST18 = dict(n_samples=256, n_times=2)
+
+
+def huge_model(x, s):
+    return np.full_like(x, 1e200)
+
+
+def test_model_output_whose_square_overflows_raises_model_error():
+    # issue 18 reproducer: a model returning 1e200 gave S_NN = inf +- nan
+    with pytest.raises(nr.ModelError, match=r"huge_model.*1e\+200 at s = .*squared norm"):
+        nr.neural_entropy(huge_model, data=_G18, process=PROCS["vp16"], **_FAST18)
+    assert issubclass(nr.ModelError, ValueError)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_model_nan_or_inf_output_raises_model_error(bad):
+    def nan_model(x, s):
+        out = np.zeros_like(x)
+        out[0, 0] = bad
+        return out
+    with pytest.raises(nr.ModelError, match=r"nan_model.*NaN or inf at s = "):
+        nr.entropy_matching_loss(nan_model, data=_G18, process=PROCS["vp16"], **_FAST18)
+
+
+def test_overflow_after_the_weighting_raises_model_error():
+    # |e|^2 = 2e306 is finite, D(s) |e|^2 (D up to 8 for VP 0.1 -> 16) overflows: the estimator says so
+    def large_model(x, s):
+        return np.full_like(x, 1e153)
+    with pytest.raises(nr.ModelError, match=r"large_model gives .*S_NN.* overflow double precision at s = "):
+        nr.neural_entropy(large_model, data=_G18, process=PROCS["vp16"], **_FAST18)
+
+
+def test_model_writing_into_its_input_raises_model_error():
+    # issue 18 reproducer: a model zeroing x in place gave L_EM = 153552 +- 1980 (truth 0)
+    exact = rm.exact_e(_G18, PROCS["vp16"])
+
+    def overwrites(x, s):
+        out = exact(x, s)
+        x[:] = 0.0
+        return out
+    with pytest.raises(nr.ModelError, match=r"overwrites .*wrote into its input at s = .*read-only"):
+        nr.entropy_matching_loss(overwrites, data=_G18, process=PROCS["vp16"], **_FAST18)
+
+
+def test_model_that_unlocks_and_changes_its_input_is_detected_and_harmless():
+    # a model that gets around the read-only flag (as a framework sharing the memory would) changes only
+    # its own copy; the change is detected
+    exact = rm.exact_e(_G18, PROCS["vp16"])
+
+    def sneaky(x, s):
+        out = exact(x, s)
+        x.flags.writeable = True
+        x *= 2.0
+        return out
+    with pytest.raises(nr.ModelError, match=r"sneaky .*changed its input x or s in place"):
+        nr.entropy_matching_loss(sneaky, data=_G18, process=PROCS["vp16"], **_FAST18)
+    # the exact model still gives L_EM = 0 exactly (its inputs are nent_ref's samples, untouched)
+    assert nr.entropy_matching_loss(exact, data=_G18, process=PROCS["vp16"], **_FAST18).value == pytest.approx(
+        0.0, abs=1e-12)
+
+
+def test_executor_without_map_is_named():
+    with pytest.raises(ValueError, match=r"executor must be None or an executor with a map\(\) method.*object"):
+        nr.neural_entropy(lambda x, s: np.zeros_like(x), data=_G18, process=PROCS["vp16"], executor=object(),
+                          **_FAST18)

@@ -880,3 +880,65 @@ def test_1d_finite_ring_against_mpmath_enumeration(K, h, N):
     assert t.nn_correlation == pytest.approx(ref[1], rel=1e-14, abs=1e-15 * scale)
     assert t.magnetization == pytest.approx(ref[2], rel=1e-14, abs=1e-15 * scale)
     assert t.entropy_per_site == pytest.approx(ref[3], abs=1e-15 * scale)
+
+
+# --------------------------------------------------------------------------- issue 18: sizes are bounded
+def test_ising1d_flow_refuses_a_billion_steps_at_once():
+    # issue 18 reproducer: ising1d_flow(0.8, 0.0, 10**9) ran past 30 s towards gigabytes of output
+    with pytest.raises(ValueError, match=r"^n_steps = 1000000000 is above the limit 1000000"):
+        rg.ising1d_flow(0.8, 0.0, 10 ** 9)
+    for call in (lambda: rg.ising1d_kl_original_vs_renormalised_per_site(0.8, 0.0, n=10 ** 9),
+                 lambda: rg.ising1d_kl_original_vs_lifted_coarse_per_site(0.8, 0.0, n=10 ** 9),
+                 lambda: rg.ising1d_kl_limits(0.8, 0.0, max_steps=10 ** 9)):
+        with pytest.raises(ValueError, match=r"^(n|max_steps) = 1000000000 is above the limit"):
+            call()
+    with pytest.raises(ValueError, match=r"^n_steps = 1000000000 is above"):
+        rg.ising2d_flow(0.3, 10 ** 9)
+
+
+@pytest.mark.parametrize("K0, h0", [(0.8, 0.0), (0.8, 0.3), (20.0, -5.0), (-3.0, 0.5)])
+def test_ising1d_flow_fill_after_the_fixed_point_equals_stepping(K0, h0):
+    # a second route: the flow stepped one decimation at a time, every step taken
+    n = 400
+    flow = rg.ising1d_flow(K0, h0, n)
+    K, h = K0, h0
+    Ks, hs, gs = [K], [h], []
+    for _ in range(n):
+        K, h, g = rg.ising1d_decimation_step(K, h)
+        Ks.append(K)
+        hs.append(h)
+        gs.append(g)
+    gs.append(rg.ising1d_decimation_step(K, h)[2])
+    np.testing.assert_array_equal(flow.K, Ks)
+    np.testing.assert_array_equal(flow.h, hs)
+    np.testing.assert_array_equal(flow.g, gs)
+    big = rg.ising1d_flow(K0, h0, rg.MAX_STEPS)           # fast: filled in after the fixed point
+    assert big.K.shape == (rg.MAX_STEPS + 1,) and big.K[-1] == Ks[-1] and big.h[-1] == hs[-1]
+    np.testing.assert_array_equal(big.g[:n + 1], flow.g[:n + 1])
+
+
+@pytest.mark.parametrize("K0", [0.3, 0.6, 2.0])
+def test_ising2d_flow_fill_after_the_fixed_point_equals_stepping(K0):
+    flow = rg.ising2d_flow(K0, 300)
+    K, out = K0, [K0]
+    for _ in range(300):
+        K = math.inf if (not math.isfinite(K) or K > 1e5) else rg.ising2d_step(K)
+        out.append(K)
+    np.testing.assert_array_equal(flow, out)
+
+
+def test_rg_sizes_are_bounded_and_named():
+    cases_ = [
+        (lambda: rg.ising2d_strip_thermo(0.3, 10 ** 12), r"^L = 1000000000000 is above the limit 10000000"),
+        (lambda: rg.tanh_length_sequence(10 ** 9, 1.0, 0.1), r"^depth = 1000000000 is above the limit 10000"),
+        (lambda: rg.tanh_length_sequence(3, 1.0, 0.1, input_variance=1e12), r"^input_variance: the variance q"),
+        (lambda: rg.tanh_length_map(1e12, 1.0, 0.1), r"^q: the variance q = 1e\+12 needs"),
+        (lambda: rg.gauss_hermite_expectation(np.tanh, 1.0, n_nodes=10 ** 9), r"^n_nodes = 1000000000 is above"),
+        (lambda: rg.network_kl_layer0_vs_layer_l_pushforward_mc(2, 1.0, 0.1, width=10 ** 6),
+         r"^width = 1000000 is above the limit 4096"),
+        (lambda: rg.network_kl_layer0_vs_layer_l_pushforward_mc(2, 1.0, 0.1, width=100, n_samples=10 ** 8),
+         r"^n_samples = 100000000 is above the limit 1000000"),
+    ]
+    for call, message in cases_:
+        with pytest.raises(ValueError, match=message):
+            call()

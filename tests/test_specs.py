@@ -453,3 +453,60 @@ def test_monte_carlo_precision_targets_in_specs():
     est = specs.compute(case)["S_tot"]
     assert est.method.startswith("monte-carlo") and est.stderr <= 2e-3 * est.value
     assert est.value == nr.total_entropy(case.data, case.process, 0.0, 0.5, rtol=2e-3, atol=1e-6, seed=3).value
+
+
+# --------------------------------------------------------------------------- issue 18
+_SPEC18 = {"data": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]]}, "process": VP16,
+           "window": {"s0": 0.0, "s1": 1.0}}
+
+
+@pytest.mark.parametrize("quantities", [[["S_tot"]], [{"S_tot": 1}], [1.5], [None]])
+def test_quantity_entries_must_be_names(quantities):
+    with pytest.raises(SpecError, match=r"^quantities\[0\]: must be a quantity name, a string"):
+        normalize_spec({**_SPEC18, "quantities": quantities})
+
+
+def test_generator_size_is_limited_before_allocating():
+    gen = {"sample": {"kind": "gaussian", "mean": [0.0, 0.0], "cov": [[1.0, 0.0], [0.0, 1.0]]}, "seed": 0}
+    spec = {**_SPEC18, "window": {"s0": 1e-5, "s1": 1.0}}
+    n_max = specs.MAX_GENERATED_NUMBERS // 2
+    normalize_spec({**spec, "data": {"kind": "empirical", "generator": {**gen, "n": n_max}}})   # N * D at the limit
+    with pytest.raises(SpecError, match=r"^data.generator.n: n = 50000001 atoms of dimension 2 .*above the limit"):
+        normalize_spec({**spec, "data": {"kind": "empirical", "generator": {**gen, "n": n_max + 1}}})
+
+
+def test_nesting_is_limited_without_recursion(tmp_path):
+    deep = []
+    node = deep
+    for _ in range(specs.MAX_NESTING + 5):
+        node.append([])
+        node = node[0]
+    with pytest.raises(SpecError, match="nested more than 64 levels deep"):
+        specs.load_cases(deep)
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SpecError, match="nested more than 64 levels deep"):
+        specs.read_spec_file(path)
+    specs.check_nesting([[[[1.0]]]])                       # shallow documents pass
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # the overflow on the way (the library warns)
+def test_compute_raises_on_nan_and_names_the_extreme_input():
+    case = Case({**_SPEC18, "data": {"kind": "gaussian", "mean": [1e308], "cov": [[1.0]]}})
+    with pytest.raises(ValueError, match=r"mean"):
+        specs.compute(case)
+
+
+def test_compute_nan_from_moderate_inputs_is_not_a_spec_error(monkeypatch):
+    monkeypatch.setattr(specs, "total_entropy", lambda *a, **k: nr.Estimate(float("nan"), 0.0, "closed-form"))
+    with pytest.raises(specs.NonFiniteResultError, match="S_tot came out NaN"):
+        specs.compute(Case(_SPEC18))
+    monkeypatch.setattr(specs, "total_entropy", lambda *a, **k: nr.Estimate(1.0, float("nan"), "monte-carlo"))
+    with pytest.raises(specs.NonFiniteResultError, match="S_tot_stderr came out NaN"):
+        specs.compute(Case(_SPEC18))
+
+
+def test_infinite_clock_by_theory_stays_null_with_its_reason():
+    spec = {**_SPEC18, "process": {"kind": "sl", "sigma0": 0.1}, "quantities": ["S_tot", "clock"]}
+    row = specs.compute_row(Case(spec))
+    assert row["clock"] is None and "diverges at s1 = T" in row["clock_note"] and math.isfinite(row["S_tot"])

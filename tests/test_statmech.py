@@ -1015,3 +1015,18 @@ def test_old_positional_order_still_works_with_a_deprecation_warning(name, extra
     np.testing.assert_array_equal(old, new)
     with pytest.raises(TypeError, match="multiple values"):
         f(values, p, *extra.values(), **{next(iter(extra)): 1})
+
+
+# --------------------------------------------------------------------------- issue 18
+@pytest.mark.parametrize("degeneracy, message", [
+    ([-1.0, 1.0], r"^degeneracy must be strictly positive"),
+    ([1.0], r"^degeneracy must have length 2"),
+    ("ab", r"^degeneracy must be a real"),
+    ([1j, 1.0], r"^degeneracy must be real"),
+])
+def test_degeneracy_errors_name_degeneracy(degeneracy, message):
+    # issue 18: thermodynamics(degeneracy=...) errors said base_measure
+    with pytest.raises(ValueError, match=message):
+        sm.thermodynamics([0.0, 1.0], 1.0, degeneracy=degeneracy)
+    with pytest.raises(ValueError, match=message):
+        sm.variational_free_energy([0.5, 0.5], [0.0, 1.0], 1.0, degeneracy=degeneracy)

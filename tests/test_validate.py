@@ -464,8 +464,9 @@ def test_cli_process_parameters_and_bits(usermod_validate, capsys):
     assert code == 0 and doc["units"] == "bits" and doc["S_tot"]["unit"] == "bit"
     exact = total_entropy(cases.gaussian_case(1), process_presets()["vp"]).value
     assert doc["S_tot"]["value"] == pytest.approx(exact / math.log(2), rel=1e-14)
-    code, out = _cli(base + ["--process", "vp", "--base", "1"], capsys)
-    assert code == 2 and "base" in out.err
+    with pytest.raises(SystemExit) as exc:          # issue 18: checked by argparse, the option named
+        cli.main(base + ["--process", "vp", "--base", "1"])
+    assert exc.value.code == 2 and "--base must be a finite number > 0 other than 1" in capsys.readouterr().err
 
 
 USER_MODELS = '''
@@ -582,3 +583,58 @@ def test_validate_reaches_a_requested_precision():
     assert rep.s_nn.stderr <= 0.02 * abs(rep.s_nn.value) * (1 + 1e-12)
     assert rep.s_nn.extra.get("target_met") is True and rep.s_nn.extra.get("model_calls", 0) > 0
     assert abs(rep.s_nn.z_score(rep.s_tot.value)) < 5 and rep.passed
+
+
+# --------------------------------------------------------------------------- issue 18: models and arguments checked
+_G18 = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+_FAST18 = dict(n_samples=256, n_times=2, curves=False)
+
+
+def test_validate_refuses_a_model_whose_output_overflows():
+    # issue 18 reproducer: a model returning 1e200 gave S_NN = inf +- nan and validate returned a report
+    def huge(x, s):
+        return np.full_like(x, 1e200)
+    with pytest.raises(nr.ModelError, match=r"the model huge .*1e\+200 at s = "):
+        nr.validate(huge, _G18, nr.VP(0.1, 16.0), **_FAST18)
+
+
+def test_validate_refuses_a_model_that_overwrites_its_input():
+    proc = nr.VP(0.1, 16.0)
+    exact = rm.exact_e(_G18, proc)
+
+    def overwrites(x, s):
+        out = exact(x, s)
+        x[:] = 0.0
+        return out
+    with pytest.raises(nr.ModelError, match=r"overwrites .*wrote into its input"):
+        nr.validate(overwrites, _G18, proc, **_FAST18)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("kl_data_model", -1, r"kl_data_model must be >= 0"),
+    ("kl_data_model", Estimate(-1.0, 0.01), r"kl_data_model = -1.0 is negative beyond its uncertainty"),
+    ("kl_data_model", Estimate(0.1, -0.01), r"kl_data_model.stderr must be >= 0"),
+    ("n_curve_points", 1, r"n_curve_points must be an integer >= 2"),
+    ("curve_samples", 1, r"curve_samples must be an integer >= 2"),
+    ("curves", "yes", r"curves must be True or False"),
+    ("s_tot_options", 3, r"s_tot_options must be a dict"),
+    ("s_tot", Estimate(-1.0), r"s_tot = -1.0 is negative"),
+    ("s_tot", Estimate(1.0, -1.0), r"s_tot must have a non-negative stderr"),
+    ("threshold", -1, r"threshold must be positive"),
+    ("gate_z", math.inf, r"gate_z must be finite"),
+    ("max_l_em", -1, r"max_l_em must be >= 0"),
+    ("rtol", -1, r"rtol must be >= 0"),
+    ("chunk_size", 0, r"chunk_size must be an integer >= 1"),
+    ("s0", 1j, r"s0 must be real"),
+])
+def test_validate_checks_every_numeric_argument(name, value, message):
+    # issue 18: validate(kl_data_model=-1) was accepted
+    proc = nr.VP(0.1, 16.0)
+    with pytest.raises(ValueError, match=message):
+        nr.validate(rm.exact_e(_G18, proc), _G18, proc, **{**_FAST18, name: value})
+
+
+def test_validate_accepts_a_slightly_negative_kl_estimate_within_its_error():
+    proc = nr.VP(0.1, 16.0)
+    report = nr.validate(rm.exact_e(_G18, proc), _G18, proc, kl_data_model=Estimate(-0.001, 0.01), **_FAST18)
+    assert report.kl_data_model.value == -0.001

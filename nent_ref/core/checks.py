@@ -14,7 +14,19 @@ class InputTypeError(TypeError, ValueError):
     and a ValueError (what nent_ref raises for every bad input, and what the CLI reports as a usage
     error), so callers catching either see it."""
 
-__all__ = ["InputTypeError", "real_scalar", "finite_float", "probability_vector", "model_output", "seed_sequence", "rng", "real_array", "count"]
+class ModelError(ValueError):
+    """A user's model misbehaved: it raised, returned something that is not a finite real array with
+    the shape of its input ``x`` (NaN, inf, values so large that the estimator's ``|e|^2`` overflows,
+    complex values, a wrong shape), or wrote into its input.
+
+    The message names the model and the time ``s`` of the call.  A ValueError (the model is bad input
+    to nent_ref), so ``except ValueError`` still catches it; the ``nent-ref`` command reports it as an
+    error in the user's code (exit status 3).
+    """
+
+
+__all__ = ["InputTypeError", "ModelError", "real_scalar", "finite_float", "probability_vector", "model_output",
+           "call_model", "model_label", "seed_sequence", "rng", "real_array", "count", "executor"]
 
 
 def finite_float(name: str, value) -> float:
@@ -64,23 +76,81 @@ def probability_vector(value, n: int | None = None, name: str = "weights", tol: 
     return w / total, total
 
 
-def model_output(out, x, name: str, s) -> np.ndarray:
+def model_label(fn) -> str:
+    """A short name of a user's model for error messages: its qualified name, else its type."""
+    inner = getattr(fn, "fn", None)              # a wrapper of nent_ref's (FixedBatchModel) names what it wraps
+    target = inner if callable(inner) else fn
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if not name:
+        return type(target).__name__
+    return str(name).rsplit("<locals>.", 1)[-1]          # a function defined inside another: its own name
+
+
+def _first_time(s) -> str:
+    try:
+        flat = np.ravel(np.asarray(s, dtype=float))
+    except (TypeError, ValueError):
+        return "?"
+    return f"{float(flat[0]):.6g}" if flat.size else "?"
+
+
+def model_output(out, x, name: str, s, *, label: str | None = None) -> np.ndarray:
     """Check what a user model ``f(x, s)`` returned: a finite float array with the shape of ``x``.
 
-    ``s`` (scalar or array of times) is quoted in the error message.
+    Raises :class:`ModelError` (naming the model ``label``, its role ``name`` and the time ``s``) for
+    complex or non-numeric values, a wrong shape, NaN or inf, and for values so large that the squared
+    norm ``|f(x, s)|^2`` of a row overflows (every estimator of nent_ref uses it).
     """
+    who = f"the model {label} ({name}(x, s))" if label else f"{name}(x, s)"
+    when = f"at s = {_first_time(s)}"
     raw = np.asarray(out)
     if raw.dtype.kind not in "fiub":
         what = "complex values" if raw.dtype.kind == "c" else f"dtype {raw.dtype}"
-        raise ValueError(f"{name}(x, s) returned {what}; expected a real float array with the shape of x")
+        raise ModelError(f"{who} returned {what} {when}; expected a real float array with the shape of x")
     out = raw.astype(float, copy=False)
     if out.shape != np.shape(x):
-        raise ValueError(f"{name}(x, s) returned shape {out.shape} for x of shape {np.shape(x)} "
+        raise ModelError(f"{who} returned shape {out.shape} for x of shape {np.shape(x)} {when} "
                          "(expected an array with the shape of x; x is (M, D), s is a time or (M,) times)")
     if not np.all(np.isfinite(out)):
-        s_first = float(np.ravel(s)[0]) if np.size(s) else float("nan")
-        raise ValueError(f"{name}(x, s) returned NaN or inf (at s = {s_first:.6g})")
+        raise ModelError(f"{who} returned NaN or inf {when}")
+    if out.size:
+        with np.errstate(over="ignore"):
+            sq = np.einsum("...j,...j->...", out, out) if out.ndim else out * out
+        if not np.all(np.isfinite(sq)):
+            raise ModelError(f"{who} returned values up to {float(np.max(np.abs(out))):.3g} {when}: the squared "
+                             "norm of a row overflows double precision, so no estimate can be formed (a score or "
+                             "e of that size is not a usable model output)")
     return out
+
+
+def call_model(fn, x, s, name: str = "e", *, label: str | None = None) -> np.ndarray:
+    """Call a user's model ``fn(x, s)`` and check its output with :func:`model_output`.
+
+    The model gets read-only copies of ``x`` and ``s``: an in-place write raises inside the model and
+    is reported as a :class:`ModelError`; a write that gets around the flag (e.g. through a framework
+    tensor sharing the memory) is detected by comparing the copy with ``x`` afterwards.  Either way
+    nent_ref's own arrays are never changed by the model.
+    """
+    label = label or model_label(fn)
+    x = np.asarray(x)
+    xin = np.array(x, copy=True)
+    xin.flags.writeable = False
+    s_arr = np.asarray(s)
+    sin = np.array(s_arr, copy=True)
+    sin.flags.writeable = False
+    sin_pass = sin if s_arr.ndim else sin[()]  # a scalar time stays a scalar
+    try:
+        out = fn(xin, sin_pass)
+    except ValueError as exc:
+        if "read-only" in str(exc):            # numpy's "assignment destination is read-only" & co
+            raise ModelError(f"the model {label} ({name}(x, s)) wrote into its input at s = {_first_time(s)} "
+                             f"({type(exc).__name__}: {exc}); a model must not change x or s in place: "
+                             "work on a copy (x = x.copy()) or use out-of-place operations") from exc
+        raise
+    if not (np.array_equal(xin, x) and np.array_equal(sin, s_arr)):
+        raise ModelError(f"the model {label} ({name}(x, s)) changed its input x or s in place at s = "
+                         f"{_first_time(s)}; a model must not change its inputs (work on a copy)")
+    return model_output(out, x, name, s, label=label)
 
 
 # --------------------------------------------------------------------------- seeds
@@ -142,22 +212,38 @@ def real_array(name: str, value, *, finite: bool = True) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real numeric array ({exc})") from None
     if raw.dtype.kind == "c":
-        raise ValueError(f"{name} must be real (got a complex array; pass its real part explicitly if "
-                         "the imaginary part is meant to be zero)")
+        raise InputTypeError(f"{name} must be real (got a complex array; pass its real part explicitly if "
+                             "the imaginary part is meant to be zero)")
     if raw.dtype.kind not in "fiub":
-        raise ValueError(f"{name} must be a real numeric array (got dtype {raw.dtype})")
+        got = f"dtype {raw.dtype}" if raw.dtype.kind != "O" or raw.ndim else f"a {type(value).__name__}"
+        raise InputTypeError(f"{name} must be a real number or a numeric array (got {got})")
     arr = raw.astype(float)
     if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
 
 
-def count(name: str, value, minimum: int = 1) -> int:
-    """``value`` as a Python int >= ``minimum`` (rejects booleans, fractions, strings)."""
+def count(name: str, value, minimum: int = 1, maximum: int | None = None, why: str = "") -> int:
+    """``value`` as a Python int >= ``minimum`` (and <= ``maximum`` when given; ``why`` is appended to
+    that message: what the limit protects).  Rejects booleans, fractions, strings."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+        if maximum is not None:
+            what += f" and <= {maximum}"
         raise ValueError(f"{name} must be {what} (got {value!r})")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} = {value} is above the limit {maximum}{(': ' + why) if why else ''}")
     return int(value)
+
+
+def executor(value, name: str = "executor", method: str = "map"):
+    """``value`` itself when it is None or has a callable ``method`` (``map`` for the estimators of neural
+    entropy, ``submit`` for the mixture Monte Carlo), else an :class:`InputTypeError` naming ``name``."""
+    if value is None or callable(getattr(value, method, None)):
+        return value
+    raise InputTypeError(f"{name} must be None or an executor with a {method}() method (e.g. "
+                         f"concurrent.futures.ProcessPoolExecutor(), or a dask client.get_executor()); got "
+                         f"{type(value).__name__} {value!r:.80}")
 
 
 def real_scalar(name: str, value) -> np.ndarray:

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from .checks import InputTypeError, finite_float as _finite_float
+from .checks import InputTypeError, finite_float as _finite_float, real_array as _real_array
 
 __all__ = ["WIDTH_RANGE", "VE_SIGMA_MAX_FINITE_VAR", "check_process", "diffusion_coefficients", "LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process"]
 
@@ -72,16 +72,6 @@ def _log_expm1(x, c: float = 1.0):
     return np.where(x < _TINY, small, np.where(x <= 40.0, mid, big))
 
 
-def _integral_between(schedule, s0, s1):
-    """B(s1) - B(s0) through the schedule's ``integral_between`` when it has one (no cancellation for
-    short windows), else as the difference of ``integral`` (custom schedules)."""
-    between = getattr(schedule, "integral_between", None)
-    if callable(between):
-        return np.asarray(between(s0, s1), dtype=float)
-    with np.errstate(invalid="ignore"):
-        return np.asarray(schedule.integral(s1), dtype=float) - np.asarray(schedule.integral(s0), dtype=float)
-
-
 def is_process(obj) -> bool:
     """True for the forward processes of this module (VP, SL, VE and their subclasses)."""
     return isinstance(obj, _LinearProcess)
@@ -107,10 +97,10 @@ def diffusion_coefficients(process, s) -> tuple[float, float]:
 def check_times(s, process, name: str = "s", *, allow_T: bool = True) -> np.ndarray:
     """Validate forward times against a process's domain and return them as a float array.
 
-    Raises ValueError for NaN/inf or times outside ``[0, T]`` (``[0, T)`` when ``allow_T``
-    is False, used where the drift is singular at ``T``).
+    Raises ValueError naming ``name`` for complex or non-numeric input, NaN/inf or times outside
+    ``[0, T]`` (``[0, T)`` when ``allow_T`` is False, used where the drift is singular at ``T``).
     """
-    arr = np.asarray(s, dtype=float)
+    arr = _real_array(name, s, finite=False)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (got {s!r})")
     T = process.T
@@ -384,6 +374,64 @@ class _LinearProcess:
         return self._clock(s0, s1)
 
 
+def _schedule_output(schedule, method: str, out, s) -> np.ndarray:
+    """Check one output of a custom noise schedule: a real array with the shape of ``s`` (a single number
+    is broadcast), no NaN; ``beta`` and ``integral`` non-negative (``+inf`` allowed only where the schedule
+    may be singular, at s = 1 of a ``singular_at_T`` schedule); ``log_integral`` not ``+inf`` or NaN."""
+    who = f"the noise schedule {schedule!r}: {method}(s)"
+    raw = np.asarray(out)
+    if raw.dtype.kind not in "fiu":
+        what = "complex values" if raw.dtype.kind == "c" else f"dtype {raw.dtype}"
+        raise ValueError(f"{who} returned {what}; expected real numbers with the shape of s")
+    arr = raw.astype(float)
+    shape = np.shape(s)
+    if arr.shape != shape:
+        if arr.ndim != 0:
+            raise ValueError(f"{who} returned shape {arr.shape} for s of shape {shape} (expected the shape of s)")
+        arr = np.full(shape, float(arr))
+    if np.any(np.isnan(arr)):
+        first = float(np.ravel(np.broadcast_to(np.asarray(s, dtype=float), shape))[np.ravel(np.isnan(arr))][0])
+        raise ValueError(f"{who} returned NaN at s = {first:.6g}")
+    if method == "log_integral":
+        if np.any(arr == np.inf):
+            raise ValueError(f"{who} returned +inf")
+        return arr
+    if np.any(arr < 0):
+        raise ValueError(f"{who} returned a negative value ({float(np.min(arr)):.3g}); beta(s) and its integral "
+                         "B(s) = int_0^s beta must be >= 0")
+    if np.any(np.isinf(arr)):
+        s_arr = np.broadcast_to(np.asarray(s, dtype=float), shape)
+        if not (getattr(schedule, "singular_at_T", False) and np.all(s_arr[np.isinf(arr)] >= 1.0)):
+            first = float(np.ravel(s_arr)[np.ravel(np.isinf(arr))][0])
+            raise ValueError(f"{who} returned inf at s = {first:.6g} (only a schedule with singular_at_T = True "
+                             "may be infinite, and only at s = 1)")
+    return arr
+
+
+def _probe_schedule(schedule, T: float) -> None:
+    """Evaluate a custom schedule on a probe grid of [0, T] (array and scalar input) and check its outputs."""
+    grid = np.concatenate([[0.0], np.geomspace(1e-6 * T, T, 24)])
+    grid[-1] = T
+    for method in ("beta", "integral") + (("log_integral",) if callable(getattr(schedule, "log_integral", None))
+                                          else ()):
+        probe = grid[1:] if method == "log_integral" else grid     # log B(0) = -inf
+        try:
+            values = _schedule_output(schedule, method, getattr(schedule, method)(probe.copy()), probe)
+            _schedule_output(schedule, method, getattr(schedule, method)(float(probe[1])), np.float64(probe[1]))
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise ValueError(f"the noise schedule {schedule!r}: {method}(s) raised {type(exc).__name__}: {exc} "
+                             "when called on an array of times in [0, T] or on a single time") from exc
+        if method == "integral":
+            if values[0] != 0.0:
+                raise ValueError(f"the noise schedule {schedule!r}: integral(0) = {values[0]!r}; the integral "
+                                 "B(s) = int_0^s beta must be 0 at s = 0")
+            if np.any(np.diff(values) < 0):
+                raise ValueError(f"the noise schedule {schedule!r}: integral(s) decreases on [0, T]; B(s) = "
+                                 "int_0^s beta with beta >= 0 must be non-decreasing")
+
+
 class VP(_LinearProcess):
     r"""Variance-preserving process, optionally with equilibrium width ``kappa`` (VPx).
 
@@ -398,7 +446,13 @@ class VP(_LinearProcess):
         Equilibrium standard deviation (``kappa = 1`` is the usual VP; the paper's VPx uses 0.1), in
         :data:`WIDTH_RANGE` = [1e-150, 1e150] (ValueError outside).
     schedule : LinearSchedule or CosineSchedule, optional
-        Any object with ``beta(s)``, ``integral(s)`` and ``singular_at_T``.
+        Any object with ``beta(s)``, ``integral(s)`` and ``singular_at_T`` (optionally
+        ``log_integral(s)``).  The outputs of a schedule of another type are checked when the
+        process is built (on a probe grid of times in [0, T], scalar and array input) and at every
+        evaluation: real numbers with the shape of ``s`` (a single number for array ``s`` is
+        broadcast), no NaN, ``beta >= 0`` and ``integral >= 0`` (``+inf`` only at ``s = T`` of a
+        schedule singular at T), ``integral(0) = 0``, ``integral`` non-decreasing.  A failure is a
+        ValueError naming the schedule and the method.
     T : float
         Final time (1 by default; the cosine schedule requires T <= 1).
     """
@@ -418,43 +472,61 @@ class VP(_LinearProcess):
             raise ValueError(f"the cosine schedule is defined on [0, 1] only (got T={T})")
         self.singular_at_T = bool(getattr(self.schedule, "singular_at_T", False)) and self.T == 1.0
         self.peq_var = self.kappa ** 2
+        # a schedule of the user's: its outputs are checked on a probe grid now and at every evaluation
+        self._custom = not isinstance(self.schedule, (LinearSchedule, CosineSchedule))
+        if self._custom:
+            _probe_schedule(self.schedule, self.T)
+
+    def _between(self, s0, s1):
+        """B(s1) - B(s0) through the schedule's ``integral_between`` when it has one (no cancellation for
+        short windows), else as the difference of the (checked) ``integral`` of a custom schedule."""
+        between = getattr(self.schedule, "integral_between", None)
+        if callable(between):
+            return np.asarray(between(s0, s1), dtype=float)
+        with np.errstate(invalid="ignore"):
+            return self._sched("integral", s1) - self._sched("integral", s0)
+
+    def _sched(self, method, s):
+        """``schedule.<method>(s)`` (beta, integral or log_integral), checked when the schedule is custom."""
+        out = getattr(self.schedule, method)(s)
+        return _schedule_output(self.schedule, method, out, s) if self._custom else out
 
     def beta(self, s):
-        return self.schedule.beta(self._times(s))
+        return self._sched("beta", self._times(s))
 
     def B(self, s):
         """Integrated rate B(s) = int_0^s beta."""
-        return self.schedule.integral(self._times(s))
+        return self._sched("integral", self._times(s))
 
     def _a(self, s):
-        return 0.5 * self.schedule.beta(s)
+        return 0.5 * self._sched("beta", s)
 
     def sigma2(self, s):
         """sigma(s)^2 = kappa^2 beta(s)."""
-        return self.peq_var * self.schedule.beta(self._times(s))
+        return self.peq_var * self._sched("beta", self._times(s))
 
     def _mu2(self, s):
-        return np.exp(-self.schedule.integral(s))
+        return np.exp(-self._sched("integral", s))
 
     def _one_minus_mu2(self, s):
-        return -np.expm1(-self.schedule.integral(s))
+        return -np.expm1(-self._sched("integral", s))
 
     def _mu2_drop(self, s0, s1):
-        dB = _integral_between(self.schedule, s0, s1)
+        dB = self._between(s0, s1)
         return self._mu2(s0) * -np.expm1(-dB)
 
     def _log_omm(self, s):
         # log(-expm1(-B)) = log B + log(-expm1(-B)/B); the second term is below 1e-290 where B < 1e-290
-        B = self.schedule.integral(s)
-        log_b = getattr(self.schedule, "log_integral", None)
+        B = self._sched("integral", s)
+        has_log = callable(getattr(self.schedule, "log_integral", None))
         with np.errstate(divide="ignore"):
             direct = np.log(-np.expm1(-B))
-            if log_b is None:
+            if not has_log:
                 return direct
-            return np.where(B > _TINY, direct, log_b(s))
+            return np.where(B > _TINY, direct, self._sched("log_integral", s))
 
     def _clock(self, s0, s1):
-        return 0.5 * self.peq_var * _integral_between(self.schedule, s0, s1)
+        return 0.5 * self.peq_var * self._between(s0, s1)
 
     def __repr__(self):
         return f"VP({self.schedule!r}, kappa={self.kappa:g}, T={self.T:g})"

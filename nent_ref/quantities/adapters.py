@@ -362,8 +362,9 @@ class TorchModel(ModelAdapter):
         import torch
         toggle = self.eval_mode and getattr(self.module, "training", False) and hasattr(self.module, "train")
         with torch.no_grad():
-            xt = torch.as_tensor(np.ascontiguousarray(x)).to(device=self._device, dtype=self._dtype)
-            st = torch.as_tensor(np.ascontiguousarray(s)).to(device=self._device, dtype=self._dtype)
+            # copies: a tensor must not share memory with nent_ref's (read-only) input arrays
+            xt = torch.as_tensor(np.array(x, copy=True)).to(device=self._device, dtype=self._dtype)
+            st = torch.as_tensor(np.array(s, copy=True)).to(device=self._device, dtype=self._dtype)
             if toggle:
                 self.module.train(False)
             try:

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from ..core.checks import count, real_scalar
 from ..core.data import DEFAULT_CUTOFF, Dirac, Gaussian
 from ..core.estimate import NAT_PER_TIME, Estimate
 from ..core.processes import check_process, check_times
@@ -101,9 +102,11 @@ def rate_nodes(s0, s1, n=64, log_fraction=0.5, first_offset=1e-4):
 
     For ``s0 > 0`` the log part is ``geomspace(s0, s0 + 0.1 (s1 - s0))``; for ``s0 = 0``
     it is ``0`` followed by ``geomspace(first_offset, 0.1) * (s1 - s0)``; the rest is linear
-    up to ``s1``.  Returns a strictly increasing array of about ``n`` nodes.
+    up to ``s1``.  Returns a strictly increasing array of about ``n`` nodes (``n >= 4``: two log-spaced
+    and two linear nodes at least).
     """
-    s0, s1 = float(s0), float(s1)
+    n = count("n", n, 4)
+    s0, s1 = float(real_scalar("s0", s0)), float(real_scalar("s1", s1))
     if not s1 > s0 >= 0:
         raise ValueError(f"need 0 <= s0 < s1 (got {s0}, {s1})")
     n_log = max(2, int(round(n * log_fraction)))

@@ -80,6 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.checks import count, finite_float, seed_sequence
+from ..core.checks import executor as check_executor
 from ..core.estimate import ROUNDING_RTOL, Estimate
 from ..core.mixture import Empirical, GaussianMixture, MixParams, eval_params, sample_data
 from ..core.processes import check_times, diffusion_coefficients
@@ -710,7 +711,8 @@ def _parse_options(data, options):
         if cap < n:
             raise ValueError(f"max_samples = {cap} is below the pilot n_samples = {n}")
     root = _root_seed(mc.get("seed"))
-    return method, quad, root, _MCOptions(n, target, cap, mc.get("executor"), mc.get("tasks"))
+    return method, quad, root, _MCOptions(n, target, cap, check_executor(mc.get("executor"), method="submit"),
+                                          mc.get("tasks"))
 
 
 def _label(methods):

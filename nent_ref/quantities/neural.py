@@ -102,7 +102,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.checks import count, finite_float, model_output, real_array, real_scalar, seed_sequence
+from ..core.checks import (ModelError, call_model, count, finite_float, model_label, real_array, real_scalar,
+                           seed_sequence)
+from ..core.checks import executor as check_executor
 from ..core.data import Dirac, Gaussian, needs_cutoff
 from ..core.estimate import NAT, NAT_PER_TIME, TIME, Estimate, log_base
 from ..core.mixture import Empirical
@@ -176,6 +178,11 @@ def check_s_tot(s_tot):
         raise ValueError(f"s_tot must be in nats (got unit {s_tot.unit!r})")
     if not (math.isfinite(s_tot.value) and math.isfinite(s_tot.stderr) and math.isfinite(s_tot.error_bound)):
         raise ValueError(f"s_tot must be finite (got {s_tot!r})")
+    if s_tot.stderr < 0 or s_tot.error_bound < 0:
+        raise ValueError(f"s_tot must have a non-negative stderr and error bound (got {s_tot!r})")
+    if s_tot.value < -(5.0 * s_tot.stderr + s_tot.error_bound):
+        raise ValueError(f"s_tot = {s_tot.value} is negative beyond its uncertainty; S_tot, the integral of a "
+                         "non-negative rate, is >= 0")
 
 
 def has_exact_score(data) -> bool:
@@ -202,16 +209,17 @@ class _Model:
         self.fn = fn
         self.is_score = score is not None
         self.process = process
+        self.label = model_label(fn)
 
     def __call__(self, x, s):
-        out = model_output(self.fn(x, s), x, "score" if self.is_score else "e", s)
+        out = call_model(self.fn, x, s, "score" if self.is_score else "e", label=self.label)
         if self.is_score:
             out = out - self.process.grad_log_peq(x)
         return out
 
     def __repr__(self):
         kind = "score" if self.is_score else "e"
-        return f"{kind}={getattr(self.fn, '__qualname__', None) or type(self.fn).__name__}"
+        return f"{kind}={self.label}"
 
 
 def _zero_e(x, s):
@@ -412,23 +420,51 @@ def _unit_task(args):
         b = min(n, a + chunk)
         y = mu * x0[a:b] + sv * z[a:b]
         e = model(y, np.full(b - a, s))
-        G[a:b, _NN] = Dcoef * np.einsum("ij,ij->i", e, e)
-        if exact:
-            sc = np.asarray(marginal.score(y), dtype=float)
-            es = sc - process.grad_log_peq(y)
-            d = e - es
-            G[a:b, _TOT] = Dcoef * np.einsum("ij,ij->i", es, es)
-            G[a:b, _CROSS] = Dcoef * np.einsum("ij,ij->i", es, e)
-            G[a:b, _LEM] = lam * np.einsum("ij,ij->i", d, d)
+        with np.errstate(over="ignore", invalid="ignore"):     # overflow is reported just below
+            G[a:b, _NN] = Dcoef * np.einsum("ij,ij->i", e, e)
+            if exact:
+                sc = np.asarray(marginal.score(y), dtype=float)
+                es = sc - process.grad_log_peq(y)
+                d = e - es
+                G[a:b, _TOT] = Dcoef * np.einsum("ij,ij->i", es, es)
+                G[a:b, _CROSS] = Dcoef * np.einsum("ij,ij->i", es, e)
+                G[a:b, _LEM] = lam * np.einsum("ij,ij->i", d, d)
+                if denoising:
+                    r = sc + z[a:b] / sv          # grad log p_s(y) - grad log p(y | x0)
+                    G[a:b, _CONST] = lam * np.einsum("ij,ij->i", r, r)
             if denoising:
-                r = sc + z[a:b] / sv          # grad log p_s(y) - grad log p(y | x0)
-                G[a:b, _CONST] = lam * np.einsum("ij,ij->i", r, r)
-        if denoising:
-            g = sv * (process.grad_log_peq(y) + e) + z[a:b]
-            G[a:b, _DEN] = (lam / v) * np.einsum("ij,ij->i", g, g)
-    mean = G.mean(axis=0)
-    cov = np.cov(G, rowvar=False) / n if n > 1 else np.zeros((_K, _K))
-    return weight * mean, weight * weight * np.atleast_2d(cov)
+                g = sv * (process.grad_log_peq(y) + e) + z[a:b]
+                G[a:b, _DEN] = (lam / v) * np.einsum("ij,ij->i", g, g)
+        _check_finite(G[a:b], model, s)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = G.mean(axis=0)
+        cov = np.cov(G, rowvar=False) / n if n > 1 else np.zeros((_K, _K))
+        out = weight * mean, weight * weight * np.atleast_2d(cov)
+    _check_finite(np.vstack([out[0], np.diag(out[1])]), model, s, "the mean or variance of ")
+    return out
+
+
+#: Columns of the per-sample quantities that involve the model's output (the others are exact-score terms).
+_MODEL_COLUMNS = (_NN, _CROSS, _LEM, _DEN)
+
+
+def _check_finite(G, model, s, what=""):
+    """ModelError (or, for the exact-score columns alone, ValueError) when a per-sample quantity is not finite.
+
+    ``model_output`` already rejects NaN/inf outputs and outputs whose squared norm overflows; what is left
+    is overflow after the weighting (``D(s) |e|^2``, ``|e - e*|^2``, ...) and in the sums.
+    """
+    bad = ~np.all(np.isfinite(G), axis=0)
+    if not np.any(bad):
+        return
+    names = ", ".join(_NAMES[k] for k in np.flatnonzero(bad))
+    who = "the model" if model is None else f"the model {getattr(model, 'label', model)!s}"
+    when = "" if s is None else f" at s = {float(s):.6g}"
+    if np.any(bad[list(_MODEL_COLUMNS)]):
+        raise ModelError(f"{who} gives {what}{names} that overflow double precision{when} (its output is too "
+                         "large to form an estimate)")
+    raise ValueError(f"{what}{names} of the exact score overflow double precision{when} (the data or process "
+                     "parameters are too extreme)")
 
 
 @dataclass
@@ -465,7 +501,7 @@ def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor)
     ns = [n_per] * len(levels) if np.ndim(n_per) == 0 else list(n_per)
     tasks = [(model, data, process, s, w, sd, int(n), flags, chunk)
              for (s, w, _), sd, n in zip(levels, seeds, ns)]
-    mapper = map if executor is None else executor.map
+    mapper = map if check_executor(executor) is None else executor.map
     return list(mapper(_unit_task, tasks))
 
 
@@ -835,8 +871,14 @@ def _estimate(run: _Run, grad, value=None, extra_var=0.0, extra_bound=0.0, scale
     :meth:`Estimate.z_score`) defaults to ``|grad| . |Q|``; pass it when ``value`` is given.
     """
     grad = np.asarray(grad, dtype=float)
-    val = float(grad @ run.value) if value is None else float(value)
-    var = float(grad @ run.cov @ grad) + float(extra_var)
+    with np.errstate(over="ignore", invalid="ignore"):
+        val = float(grad @ run.value) if value is None else float(value)
+        var = float(grad @ run.cov @ grad) + float(extra_var)
+    if not (math.isfinite(val) and math.isfinite(var)):
+        parts = np.where(grad != 0, 1.0, 0.0) * np.vstack([run.value, np.diag(run.cov)])
+        _check_finite(parts, None, None, "the sum over time levels of ")
+        raise ValueError(f"the estimate is not finite (value {val}, variance {var}): the integrand overflows "
+                         "double precision when combined")
     bound = float(np.abs(grad) @ run.error_bound) + float(extra_bound)
     if scale is None:
         scale = float(np.abs(grad) @ np.abs(run.value))

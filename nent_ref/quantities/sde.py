@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.checks import count, model_output, real_array, real_scalar, seed_sequence
+from ..core.checks import call_model, count, real_array, real_scalar, seed_sequence
 from ..core.estimate import DIMENSIONLESS, Estimate
 from ..core.kernels import mixture_logpdf_score
 from ..core.mixture import GaussianMixture
@@ -233,7 +233,7 @@ def _score_fn(process, score, e, data):
         raise ValueError(f"{given[0]} must be a callable f(x, s) -> (n, D) array")
 
     def checked(x, s):
-        out = model_output(fn(x, s), x, given[0], s)
+        out = call_model(fn, x, s, given[0])
         return out if score is not None else process.grad_log_peq(x) + out
     return checked, None
 
@@ -250,7 +250,7 @@ def _e_fn(process, e, data):
         raise ValueError("e must be a callable e(x, s) -> (n, D) array")
 
     def checked(x, s):
-        return model_output(e(x, s), x, "e", s)
+        return call_model(e, x, s, "e")
     return checked, None
 
 

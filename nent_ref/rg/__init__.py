@@ -43,7 +43,7 @@ from .ising1d import (  # noqa: F401  (re-exported)
     ising1d_entropy_per_site, ising1d_enumerate_thermo, ising1d_flow, ising1d_kl_limits,
     ising1d_kl_lifted_coarse_vs_original_per_site, ising1d_kl_original_vs_lifted_coarse_per_site,
     ising1d_kl_original_vs_renormalised_per_site, ising1d_kl_renormalised_vs_original_per_site,
-    ising1d_log_partition_per_site, ising1d_magnetization, ising1d_nn_correlation, ising1d_thermo,
+    ising1d_log_partition_per_site, ising1d_magnetization, ising1d_nn_correlation, ising1d_thermo, MAX_STEPS,
 )
 from .ising2d import (  # noqa: F401
     ISING2D_KC, ISING2D_SCHEMES, Ising2DThermo, ising2d_boltzmann_probabilities,
@@ -52,13 +52,14 @@ from .ising2d import (  # noqa: F401
     ising2d_kl_renormalised_vs_original_per_site, ising2d_log_partition_double_integral,
     ising2d_log_partition_per_site, ising2d_migdal_kadanoff_step, ising2d_nn_correlation,
     ising2d_one_coupling_step, ising2d_rg_eigenvalue, ising2d_step, ising2d_strip_thermo,
-    ising2d_thermo, ising2d_transfer_matrix_thermo,
+    ising2d_thermo, ising2d_transfer_matrix_thermo, MAX_STRIP_WIDTH,
 )
 from .network import (  # noqa: F401
     TanhMeanField, gauss_hermite_expectation, network_kl_gaussian_fit_layer0_vs_layer_l_meanfield,
     network_kl_layer0_vs_layer_l_pushforward_mc, network_kl_layer0_vs_layer_l_pushforward_meanfield,
     tanh_chi1, tanh_correlation_fixed_point, tanh_correlation_map, tanh_length_fixed_point,
-    tanh_length_map, tanh_length_sequence, tanh_meanfield, tanh_order_to_chaos_sigma_w2,
+    tanh_length_map, tanh_length_sequence, tanh_meanfield, tanh_order_to_chaos_sigma_w2, MAX_ACTIVATIONS,
+    MAX_DEPTH, MAX_NODES, MAX_WIDTH,
 )
 
 __all__ = [
@@ -84,4 +85,6 @@ __all__ = [
     "network_kl_layer0_vs_layer_l_pushforward_meanfield",
     "network_kl_gaussian_fit_layer0_vs_layer_l_meanfield",
     "network_kl_layer0_vs_layer_l_pushforward_mc",
+    # size limits
+    "MAX_STEPS", "MAX_STRIP_WIDTH", "MAX_DEPTH", "MAX_WIDTH", "MAX_ACTIVATIONS", "MAX_NODES",
 ]

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import integrate, optimize, special
 
-from ..core.checks import finite_float
+from ..core.checks import count, finite_float
 from .ising1d import check_steps, logcosh
 
 LOG2 = math.log(2.0)
@@ -32,7 +32,7 @@ __all__ = [
     "ising2d_decimation_couplings", "ising2d_one_coupling_step", "ising2d_migdal_kadanoff_step",
     "ising2d_step", "ising2d_fixed_point", "ising2d_flow", "ising2d_rg_eigenvalue",
     "ising2d_kl_original_vs_renormalised_per_site", "ising2d_kl_renormalised_vs_original_per_site",
-    "ising2d_kl_asymptotes",
+    "ising2d_kl_asymptotes", "MAX_STRIP_WIDTH",
 ]
 
 _K_MAX = 1.0e6
@@ -182,8 +182,8 @@ def ising2d_strip_thermo(K, L: int) -> Ising2DThermo:
     B. Kaufman, Phys. Rev. 76, 1232 (1949).
     """
     K = _check_K(K)
-    if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 1:
-        raise ValueError(f"strip width L must be a positive integer (got {L!r})")
+    L = count("L", L, 1, MAX_STRIP_WIDTH, why="the sum over L modes; at that width the strip equals the "
+                                              "infinite lattice (ising2d_thermo) to double precision away from K_c")
     if K == 0.0:
         return Ising2DThermo(LOG2, 0.0, LOG2)
     if K > 50.0:
@@ -263,6 +263,8 @@ def ising2d_transfer_matrix_thermo(K, Lx: int, Ly: int | None = None) -> Ising2D
 
 
 _MAX_ENUM_SITES = 20
+#: Widest strip :func:`ising2d_strip_thermo` takes (a sum over L modes: 1e7 floats, 80 MB).
+MAX_STRIP_WIDTH = 10 ** 7
 
 
 def _bond_sum(s: np.ndarray, Lx: int, Ly: int) -> np.ndarray:
@@ -412,9 +414,12 @@ def ising2d_flow(K0, n_steps: int = 10, scheme: str = "one_coupling") -> np.ndar
     step = _scheme(scheme)
     out = [K]
     for _ in range(n_steps):
-        K = math.inf if (not math.isfinite(K) or K > _FLOW_CAP) else step(K)
-        out.append(K)
-    return np.array(out)
+        K_new = math.inf if (not math.isfinite(K) or K > _FLOW_CAP) else step(K)
+        out.append(K_new)
+        if K_new == K:                 # a fixed point (0, inf or K*) in double precision: it stays there
+            break
+        K = K_new
+    return np.array(out + [K] * (n_steps + 1 - len(out)))
 
 
 # ----------------------------------------------------------------------------- relative entropies

@@ -19,7 +19,6 @@ from scipy import optimize, special
 
 from ..core.checks import count, finite_float, seed_sequence
 from ..core.estimate import Estimate
-from .ising1d import check_steps
 
 __all__ = [
     "TanhMeanField",
@@ -28,7 +27,7 @@ __all__ = [
     "tanh_order_to_chaos_sigma_w2",
     "network_kl_layer0_vs_layer_l_pushforward_meanfield",
     "network_kl_gaussian_fit_layer0_vs_layer_l_meanfield",
-    "network_kl_layer0_vs_layer_l_pushforward_mc",
+    "network_kl_layer0_vs_layer_l_pushforward_mc", "MAX_NODES", "MAX_DEPTH", "MAX_WIDTH", "MAX_ACTIVATIONS",
 ]
 
 
@@ -39,12 +38,29 @@ def _gh(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, w / math.sqrt(2.0 * math.pi)
 
 
-def _nodes_for(q: float) -> int:
+#: Most Gauss-Hermite nodes used (about 1 s to compute, then cached): the default rule ``max(1000, 200 q)``
+#: reaches it at ``q = 500``; a larger variance, or ``n_nodes`` above it, is a ValueError.
+MAX_NODES = 100_000
+#: Deepest network the functions of this module take (``depth``; each layer is one quadrature or one
+#: layer of matrix products): the length map reaches its fixed point to double precision long before.
+MAX_DEPTH = 10_000
+#: Widest network of the Monte Carlo estimate (a ``width x width`` weight matrix per layer, 128 MB at 4096).
+MAX_WIDTH = 4096
+#: Most numbers in one layer's activations of the Monte Carlo estimate (``n_samples * width``: 0.8 GB).
+MAX_ACTIVATIONS = 10 ** 8
+
+
+def _nodes_for(q: float, name: str = "q") -> int:
     """Node count giving ~1e-13 for E[tanh^2(sqrt(q) z)] and E[sech^4(sqrt(q) z)] (checked against mpmath).
 
     The integrands vary on the scale ``1/sqrt(q)`` in ``z``; Gauss-Hermite needs ~200 q nodes for that.
+    Above :data:`MAX_NODES` (``q > 500``) a ValueError names ``name``.
     """
-    return int(max(1000, math.ceil(200.0 * q / 100.0) * 100))
+    n = int(max(1000, math.ceil(200.0 * q / 100.0) * 100))
+    if n > MAX_NODES:
+        raise ValueError(f"{name}: the variance q = {q:.6g} needs {n} Gauss-Hermite nodes, above the limit "
+                         f"{MAX_NODES} (q <= {MAX_NODES // 200}); reduce it")
+    return n
 
 
 def gauss_hermite_expectation(f, q: float, n_nodes: int | None = None) -> float:
@@ -56,7 +72,8 @@ def gauss_hermite_expectation(f, q: float, n_nodes: int | None = None) -> float:
     q = finite_float("q", q)
     if q < 0:
         raise ValueError(f"variance q must be >= 0 (got {q})")
-    x, w = _gh(n_nodes or _nodes_for(q))
+    n = _nodes_for(q) if n_nodes is None else count("n_nodes", n_nodes, 2, MAX_NODES)
+    x, w = _gh(n)
     with np.errstate(over="ignore"):
         return float(w @ f(math.sqrt(q) * x))
 
@@ -103,13 +120,13 @@ def tanh_length_map(q, sigma_w2, sigma_b2, n_nodes: int | None = None) -> float:
 
 def tanh_length_sequence(depth: int, sigma_w2, sigma_b2, input_variance=1.0) -> np.ndarray:
     """``q^0 .. q^depth`` with ``q^0 = sigma_w2 * input_variance + sigma_b2`` (array of length depth + 1)."""
-    depth = check_steps(depth)
+    depth = count("depth", depth, 0, MAX_DEPTH, why="one quadrature or layer of matrix products per layer")
     sw, sb = _check_sigmas(sigma_w2, sigma_b2)
     v = finite_float("input_variance", input_variance)
     if v < 0:
         raise ValueError(f"input_variance must be >= 0 (got {v})")
     q = [sw * v + sb]
-    n = _nodes_for(max(q[0], sw + sb))
+    n = _nodes_for(max(q[0], sw + sb), "input_variance")
     for _ in range(depth):
         q.append(tanh_length_map(q[-1], sw, sb, n))
     return np.array(q)
@@ -354,14 +371,15 @@ def network_kl_layer0_vs_layer_l_pushforward_mc(depth: int, sigma_w2, sigma_b2, 
         ``value``/``stderr`` arrays for ``l = 0 .. depth``; ``extra["q_hat"]`` holds the mean
         :math:`\hat q^l`.
     """
-    depth = check_steps(depth)
+    depth = count("depth", depth, 0, MAX_DEPTH, why="one quadrature or layer of matrix products per layer")
     sw, sb = _check_sigmas(sigma_w2, sigma_b2)
     v = finite_float("input_variance", input_variance)
     if v < 0:
         raise ValueError(f"input_variance must be >= 0 (got {v})")
-    width = count("width", width, 1)
-    n_samples = count("n_samples", n_samples, 1)
-    n_networks = count("n_networks", n_networks, 2)
+    width = count("width", width, 1, MAX_WIDTH, why="a width x width weight matrix per layer")
+    n_samples = count("n_samples", n_samples, 1, max(1, MAX_ACTIVATIONS // width),
+                      why=f"n_samples * width numbers per layer, at most {MAX_ACTIVATIONS:.0e}")
+    n_networks = count("n_networks", n_networks, 2, 10 ** 4)
     if sw * v + sb <= 0:
         raise ValueError("q^0 = sigma_w2 * input_variance + sigma_b2 must be > 0")
     children = seed_sequence(seed, "seed").spawn(n_networks)

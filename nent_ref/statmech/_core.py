@@ -58,15 +58,18 @@ def as_probability(p, m: int | None = None, name: str = "p", tol: float = 1e-9) 
     return probability_vector(p, m, name, tol=tol, what="outcomes")[0]
 
 
-def as_log_base_measure(base, m: int) -> np.ndarray:
-    """Log of a strictly positive base measure (None -> counting measure, all zeros)."""
+def as_log_base_measure(base, m: int, name: str = "base_measure") -> np.ndarray:
+    """Log of a strictly positive base measure (None -> counting measure, all zeros).
+
+    ``name`` is the argument as the caller calls it (``base_measure``, ``degeneracy``) for the messages.
+    """
     if base is None:
         return np.zeros(m)
-    h = real_array("base_measure", base)
+    h = real_array(name, base)
     if h.ndim != 1 or h.shape[0] != m:
-        raise ValueError(f"base_measure must have length {m}; got shape {np.shape(base)}")
+        raise ValueError(f"{name} must have length {m} (one entry per outcome); got shape {np.shape(base)}")
     if np.any(h <= 0):
-        raise ValueError("base_measure must be strictly positive (drop outcomes of zero weight)")
+        raise ValueError(f"{name} must be strictly positive (drop outcomes of zero weight)")
     return np.log(h)
 
 

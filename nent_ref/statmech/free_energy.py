@@ -90,7 +90,7 @@ def thermodynamics(energies, beta, degeneracy=None) -> Thermodynamics:
         raise ValueError(f"energies must be a 1-d array; got shape {np.shape(energies)}")
     e = _c.as_stats(energies, "energies")[:, 0]
     b = _c.check_beta(beta)
-    log_g = _c.as_log_base_measure(degeneracy, e.shape[0])
+    log_g = _c.as_log_base_measure(degeneracy, e.shape[0], "degeneracy")
     return _canonical(e, b, log_g)
 
 
@@ -141,7 +141,7 @@ def variational_free_energy(q, energies, beta, degeneracy=None) -> float:
     e = e[:, 0]
     q = _c.as_probability(q, e.shape[0], name="q")
     b = _c.check_beta(beta)
-    log_g = _c.as_log_base_measure(degeneracy, e.shape[0])
+    log_g = _c.as_log_base_measure(degeneracy, e.shape[0], "degeneracy")
     live = q > 0
     with np.errstate(over="ignore"):
         val = float(q[live] @ e[live]) + (_c.xlogy_sum(q, _c.safe_log(q)) - float(q[live] @ log_g[live])) / b

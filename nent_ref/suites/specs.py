@@ -55,7 +55,8 @@ from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, MIN_MC_
 from ..quantities.speed import SpeedLimitResult, speed_limit
 from . import cases
 
-__all__ = ["SPEC_VERSION", "SpecError", "Quantity", "QUANTITIES", "INLINE_MAX", "ACCURACY_DEFAULTS",
+__all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_NUMBERS", "MAX_NESTING",
+           "EXTREME_ABOVE", "EXTREME_BELOW", "check_nesting", "Quantity", "QUANTITIES", "INLINE_MAX", "ACCURACY_DEFAULTS",
            "W2_DEFAULTS", "normalize_spec", "Case", "load_cases", "read_spec_file", "data_spec_of",
            "process_spec_of", "accuracy_options", "resolve_method", "compute", "compute_row", "rows_of",
            "speed_limit_columns", "efficiency_columns", "points_sha256", "file_sha256", "dumps_toml",
@@ -63,6 +64,16 @@ __all__ = ["SPEC_VERSION", "SpecError", "Quantity", "QUANTITIES", "INLINE_MAX", 
 
 #: Version of the spec format (the optional top-level ``version`` field).
 SPEC_VERSION = 1
+#: Largest number of floats (N * D) that a spec's empirical ``generator`` may draw: 1e8, 0.8 GB in float64.
+#: A larger ``n`` is a SpecError naming ``data.generator.n``, raised before anything is allocated.
+MAX_GENERATED_NUMBERS = 10 ** 8
+#: Deepest nesting of lists and objects a spec or claims file may have (a spec needs about 8 levels); a
+#: deeper document is a SpecError, not a RecursionError.
+MAX_NESTING = 64
+#: When a result is not a finite number, the spec's numbers beyond these magnitudes (``|x| > 1e100`` or
+#: ``0 < |x| < 1e-100``) are named as the inputs out of range (a SpecError); without such numbers a
+#: non-finite result is an internal error (:class:`NonFiniteResultError`).
+EXTREME_ABOVE, EXTREME_BELOW = 1e100, 1e-100
 #: Empirical data with at most this many numbers (N * D) are written inline by :func:`materialise`;
 #: larger arrays go to a .npy file named in the spec with its sha256.
 INLINE_MAX = 256
@@ -74,6 +85,11 @@ class SpecError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+
+
+class NonFiniteResultError(RuntimeError):
+    """A quantity came out NaN or infinite (where theory says it is finite) for a spec whose numbers are all
+    moderate: a bug in nent_ref, never a result (the CLI reports it as an internal error, exit status 4)."""
 
 
 # --------------------------------------------------------------------------- the quantities
@@ -383,8 +399,14 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
         sample = _normalize_data(g["sample"], _join(gp, "sample"), allow_generator=False)
         if sample["kind"] == "empirical":
             raise SpecError(_join(gp, "sample"), "must be gaussian, dirac or mixture data (or their preset)")
-        out["generator"] = {"sample": sample, "n": _int(g["n"], _join(gp, "n"), 1),
-                            "seed": _seed(g["seed"], _join(gp, "seed"))}
+        n = _int(g["n"], _join(gp, "n"), 1)
+        D = _data_dim(sample)
+        if n * D > MAX_GENERATED_NUMBERS:
+            raise SpecError(_join(gp, "n"), f"n = {n} atoms of dimension {D} are {n * D:.3g} numbers, above the "
+                                            f"limit of {MAX_GENERATED_NUMBERS:.0e} (N * D) for generated data "
+                                            f"({8 * MAX_GENERATED_NUMBERS / 1e9:g} GB in float64); the limit is "
+                                            "nent_ref.suites.specs.MAX_GENERATED_NUMBERS")
+        out["generator"] = {"sample": sample, "n": n, "seed": _seed(g["seed"], _join(gp, "seed"))}
     for key in ("sha256", "array"):
         if d.get(key) is not None and src != "file":
             raise SpecError(_join(path, key), "only goes with file")
@@ -698,6 +720,9 @@ def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
         raise SpecError(qp, f"must be a non-empty list of quantity names (got {qs!r})")
     quantities = []
     for i, q in enumerate(qs):
+        if not isinstance(q, str):
+            raise SpecError(_join(qp, i), f"must be a quantity name, a string (got {type(q).__name__} {q!r:.60}; "
+                                          f"choose from {', '.join(QUANTITIES)})")
         if q not in QUANTITIES:
             raise SpecError(_join(qp, i), f"unknown quantity {q!r} (choose from {', '.join(QUANTITIES)})"
                                           f"{did_you_mean(str(q), QUANTITIES)}")
@@ -792,13 +817,37 @@ def read_spec_file(source):
         except ImportError:                          # Python 3.10
             raise SpecError("", "TOML specs need Python >= 3.11 (tomllib); use JSON") from None
         try:
-            return tomllib.loads(text), base
+            doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise SpecError("", f"{source}: not valid TOML ({exc})") from None
-    try:
-        return json.loads(text), base
-    except json.JSONDecodeError as exc:
-        raise SpecError("", f"{source}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise SpecError("", f"{source}: nested more than {MAX_NESTING} levels deep") from None
+    else:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError("", f"{source}: not valid JSON ({exc})") from None
+        except RecursionError:                       # the parser recurses once per level
+            raise SpecError("", f"{source}: nested more than {MAX_NESTING} levels deep") from None
+    check_nesting(doc, str(source))
+    return doc, base
+
+
+def check_nesting(doc, what: str = "the document") -> None:
+    """SpecError when lists/objects in ``doc`` nest deeper than :data:`MAX_NESTING` (checked without recursion,
+    before any recursive processing)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise SpecError("", f"{what}: nested more than {MAX_NESTING} levels deep")
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list, tuple)))
 
 
 def load_cases(source, *, base_dir=None) -> list[Case]:
@@ -809,6 +858,7 @@ def load_cases(source, *, base_dir=None) -> list[Case]:
         doc, base = read_spec_file(source)
     else:
         doc, base = source, (Path(base_dir) if base_dir is not None else Path.cwd())
+        check_nesting(doc, "the specs")
     if isinstance(doc, dict) and "cases" in doc and "data" not in doc:
         _check_keys(doc, "", ("format", "version", "description", "cases"), ("cases",))
         items, prefix = doc["cases"], "cases"
@@ -913,6 +963,7 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
         res = speed_limit(data, proc, s0, s1, w2_method=acc["w2_method"], w2_samples=acc["w2_samples"],
                           w2_pairs=acc["w2_pairs"], w2_seed=acc["w2_seed"], s_tot=stot, **mc_opts)
         out["speed_limit"] = res
+    _check_results(out, case)
     unit = spec["unit"]
     for name, est in out.items():
         if isinstance(est, Estimate):
@@ -927,6 +978,62 @@ def _bare_case(spec: dict, base_dir) -> Case:
     c = Case.__new__(Case)
     c.base_dir, c.path, c.spec, c._data, c._process = Path(base_dir), "", spec, None, None
     return c
+
+
+def _infinite_by_theory(name: str, value: float, case: Case) -> bool:
+    """True when theory makes the quantity +infinite for this case (reported as null with a reason)."""
+    if value != math.inf:
+        return False
+    if name == "clock":
+        return bool(case.process.singular_at_T) and case.spec["window"]["s1"] >= case.process.T
+    if name in ("S_tot", "kl_s0_eq", "S_tot_upper_bound", "mean_dirac_kl_s0"):   # atoms at s0 = 0
+        return case.spec["data"]["kind"] in ("dirac", "empirical") and case.spec["window"]["s0"] == 0.0
+    return False
+
+
+def _extreme_fields(spec: dict) -> list[str]:
+    """Dotted paths of the numbers in the spec's data, process and window beyond :data:`EXTREME_ABOVE` /
+    below :data:`EXTREME_BELOW` in magnitude (iterative walk; at most 5 are listed)."""
+    found = []
+    stack = [(spec.get(key), key) for key in ("window", "process", "data")]
+    while stack and len(found) < 5:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, _join(path, k)) for k, v in reversed(list(node.items())) if k != "provenance")
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, _join(path, i)) for i, v in reversed(list(enumerate(node))))
+        elif _is_number(node):
+            x = abs(float(node))
+            if x > EXTREME_ABOVE or 0.0 < x < EXTREME_BELOW:
+                found.append(f"{path} = {float(node):g}")
+    return found
+
+
+def _check_results(out: dict, case: Case) -> None:
+    """A NaN is never a result: every number of every estimate must be finite, except a value that theory
+    makes +infinite (:func:`_infinite_by_theory`, reported as null with :func:`null_reason`).  Otherwise a
+    SpecError naming the spec's extreme numbers (inputs out of range), or :class:`NonFiniteResultError`."""
+    for name, res in out.items():
+        if isinstance(res, Estimate):
+            parts = {name: res.value, f"{name}_stderr": res.stderr, f"{name}_error_bound": res.error_bound}
+        else:                                        # SpeedLimitResult
+            parts = {"S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr, "W2_squared": res.w2_squared.value,
+                     "W2_squared_stderr": res.w2_squared.stderr, "clock": float(res.clock), "bound": res.bound.value}
+        for key, val in parts.items():
+            if np.ndim(val) != 0:
+                continue
+            val = float(val)
+            if math.isfinite(val) or _infinite_by_theory(key, val, case):
+                continue
+            extreme = _extreme_fields(case.spec)
+            what = "NaN" if math.isnan(val) else f"{'+' if val > 0 else '-'}inf"
+            if extreme:
+                raise SpecError(extreme[0].split(" = ")[0],
+                                f"out of range: {key} came out {what}, not a number nent_ref can stand behind; "
+                                f"the case has numbers beyond double-precision reach ({', '.join(extreme)}): "
+                                "bring them within 1e-100 .. 1e100 in magnitude")
+            raise NonFiniteResultError(f"{case.label()}: {key} came out {what} although every number of the spec "
+                                       "is moderate: this is a bug in nent_ref, please report it with the spec")
 
 
 def null_reason(name: str, value: float, case: Case) -> str:

@@ -85,7 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.checks import count, finite_float, real_scalar, seed_sequence
+from ..core.checks import ModelError, count, finite_float, real_scalar, seed_sequence
 from ..core.data import DEFAULT_CUTOFF, Gaussian, needs_cutoff
 from ..core.estimate import DIMENSIONLESS, NAT, NAT_PER_TIME, Estimate, log_base
 from ..core.mixture import Empirical, GaussianMixture
@@ -99,7 +99,7 @@ from . import cases
 __all__ = ["validate", "ValidationReport", "Check", "Gate", "load_data", "data_presets", "process_presets",
            "make_process", "process_family", "PROCESS_FAMILIES", "EXIT_QUALITY_FAILED", "EXIT_CONSISTENCY_FAILED",
            "DEFAULT_MAX_L_EM", "DEFAULT_MAX_L_EM_FRACTION", "DEFAULT_MAX_KL_BOUND", "DEFAULT_GATE_Z",
-           "adapt"]      # adapt: re-exported from nent_ref.quantities.adapters (used by the CLI)
+           "adapt", "ModelError"]   # re-exported from nent_ref.quantities.adapters and nent_ref.core.checks (CLI)
 
 #: Default cutoff s0 for data whose entropy production diverges at s = 0 (Dirac, empirical).
 DEFAULT_EPS = DEFAULT_CUTOFF
@@ -570,6 +570,14 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=No
         raise ValueError(f"max_kl_bound needs a process with an equilibrium (the bound is KL(p_s1 || p_eq) + L_EM); "
                          f"{process!r} has none: use max_l_em")
     scale = log_base(base)                    # validates base
+    if not isinstance(curves, (bool, np.bool_)):
+        raise ValueError(f"curves must be True or False (got {curves!r})")
+    n_curve_points = count("n_curve_points", n_curve_points, 2)
+    curve_samples = count("curve_samples", curve_samples, 2)
+    if s_tot_options is not None and not isinstance(s_tot_options, dict):
+        raise ValueError(f"s_tot_options must be a dict of options for nent_ref.total_entropy or None "
+                         f"(got {type(s_tot_options).__name__})")
+    kl_given = _as_kl(kl_data_model, threshold)      # checked before any work
     target = {k: v for k, v in (("rtol", rtol), ("atol", atol), ("max_model_calls", max_model_calls))
               if v is not None}
     # without a target: the fixed design (2**15 samples over 32 strata by default); with one, n_samples and
@@ -614,13 +622,15 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=No
         _make_check("denoising", f"L_den - K = L_EM ({weighting} weighting)", "identity", dec.denoising_gap,
                     threshold),
     ]
-    kl_dm = kl_data_model
+    kl_dm = kl_given
     if kl_dm is None and hasattr(model, "kl_data_model") and callable(model.kl_data_model):
         try:
             kl_dm = model.kl_data_model(s0, s1)
+        except ModelError:
+            raise
         except ValueError:
             kl_dm = None  # not available for this data/process
-    kl_dm = _as_kl(kl_dm)
+        kl_dm = _as_kl(kl_dm, threshold, "model.kl_data_model(s0, s1)")
     if kl_dm is not None and dec.likelihood_bound is not None:
         lb = dec.likelihood_bound
         margin = Estimate(lb.value - kl_dm.value, math.hypot(lb.stderr, kl_dm.stderr), lb.method,
@@ -630,7 +640,7 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=No
                                   margin, threshold))
     rc = None
     if curves:
-        k = count("n_curve_points", n_curve_points, 2)
+        k = n_curve_points
         grid = np.geomspace(s0, s1, k) if s0 > 0 else np.linspace(s0, s1, k)
         rc = rate_curves(data=data, process=process, s=grid, n_samples=curve_samples, seed=run_seed,
                          executor=executor, chunk_size=engine_chunk, **kw)
@@ -732,21 +742,33 @@ def _model_info(model, calls, batch, executor, seconds) -> dict:
     return info
 
 
-def _as_kl(kl):
-    """KL(p_data || p_model) as a real, finite Estimate in nats (or None)."""
+def _as_kl(kl, threshold=5.0, name="kl_data_model"):
+    """KL(p_data || p_model) as a real, finite Estimate in nats (or None).
+
+    A KL divergence is >= 0: a number must be, and an Estimate must be within ``threshold`` times its
+    uncertainty (standard error plus error bound) of it, with a non-negative stderr and error bound.
+    """
     if kl is None:
         return None
     if isinstance(kl, Estimate):
         if np.ndim(kl.value) != 0:
-            raise ValueError("kl_data_model must be a single number (got an array-valued Estimate)")
+            raise ValueError(f"{name} must be a single number (got an array-valued Estimate)")
         if kl.unit != NAT:
-            raise ValueError(f"kl_data_model must be in nats (got unit {kl.unit!r})")
+            raise ValueError(f"{name} must be in nats (got unit {kl.unit!r})")
         for part in ("value", "stderr", "error_bound"):
-            finite_float(f"kl_data_model.{part}", getattr(kl, part))
+            finite_float(f"{name}.{part}", getattr(kl, part))
+        for part in ("stderr", "error_bound"):
+            if getattr(kl, part) < 0:
+                raise ValueError(f"{name}.{part} must be >= 0 (got {getattr(kl, part)})")
+        if kl.value + threshold * (kl.stderr + kl.error_bound) < 0:
+            raise ValueError(f"{name} = {kl.value} is negative beyond its uncertainty; a KL divergence is >= 0")
         return kl
     if isinstance(kl, (complex, np.complexfloating)) or np.iscomplexobj(kl):
-        raise ValueError(f"kl_data_model must be real (got {kl!r})")
-    return Estimate(finite_float("kl_data_model", kl), 0.0, "given")
+        raise ValueError(f"{name} must be real (got {kl!r})")
+    value = finite_float(name, kl)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0 (a KL divergence; got {value})")
+    return Estimate(value, 0.0, "given")
 
 
 def _seed_setting(seed, ss):
