@@ -194,6 +194,8 @@ class _LinearProcess:
     singular_at_T: bool = False
     #: variance k^2 of p_eq = N(0, k^2 I), or None when the process has no equilibrium.
     peq_var: float | None = None
+    #: N of a process defined by a table of N noise levels (discrete timestep t at s = (t + 1) T/N), else None.
+    n_timesteps: int | None = None
 
     # subclasses implement: _a(s), sigma2(s), _mu2(s), _one_minus_mu2(s), _clock(s0, s1)
 
@@ -312,6 +314,33 @@ class VP(_LinearProcess):
         self.singular_at_T = bool(getattr(self.schedule, "singular_at_T", False)) and self.T == 1.0
         self.peq_var = self.kappa ** 2
 
+    @classmethod
+    def from_alpha_bar(cls, alpha_bar, s=None, *, form: str = "alpha_bar", beta=None, kappa: float = 1.0,
+                       T=None, betas=None) -> "VP":
+        r"""VP process from a table or a function of :math:`\bar\alpha(s) = \mu(s)^2` (or log-SNR, or sigma).
+
+        A table of N values has its nodes at ``s = (t + 1)/N``, ``t = 0..N-1`` (unless ``s=`` is
+        given), with :math:`\bar\alpha(0) = 1` and :math:`\log\bar\alpha` linear between nodes (the
+        diffusers convention; ``betas=`` takes diffusers' per-step betas instead).  A function is
+        vectorised in ``s`` with :math:`\bar\alpha(0) = 1`; ``beta=`` is its rate
+        :math:`-d\log\bar\alpha/ds` (differentiated numerically without it).  ``form`` is
+        ``"alpha_bar"``, ``"log_snr"`` (:math:`\lambda = \log(\bar\alpha/(1-\bar\alpha))`) or ``"sigma"``
+        (:math:`\sigma = \sqrt{(1-\bar\alpha)/\bar\alpha}`).  See :mod:`nent_ref.core.schedules`.
+        """
+        from .schedules import vp_from_alpha_bar
+        return vp_from_alpha_bar(alpha_bar, s, form=form, beta=beta, kappa=kappa, T=T, betas=betas)
+
+    @classmethod
+    def from_diffusers(cls, config) -> "VP":
+        """VP process of a diffusers DDPMScheduler/DDIMScheduler: a config dict, a ``scheduler_config.json``
+        file, a pipeline directory, or a scheduler object (diffusers itself is not needed for the others)."""
+        from .schedules import vp_from_diffusers_config
+        return vp_from_diffusers_config(config)
+
+    @property
+    def n_timesteps(self):
+        return getattr(self.schedule, "n_timesteps", None)
+
     def beta(self, s):
         return self.schedule.beta(self._times(s))
 
@@ -413,6 +442,18 @@ class VE(_LinearProcess):
             raise ValueError(f"need 0 < sigma_min < sigma_max (got {sigma_min}, {sigma_max})")
         self.T = 1.0
         self._log_ratio = math.log(self.sigma_max / self.sigma_min)
+
+    @classmethod
+    def from_sigma(cls, sigma, s=None, *, dsigma=None, T: float = 1.0) -> "VE":
+        r"""VE process :math:`Y_s = y_0 + \sqrt{v(s)} z`, :math:`v = \sigma(s)^2 - \sigma(0)^2`, from any sigma.
+
+        ``sigma`` is a table (nodes ``s = (t + 1)/N`` unless ``s=`` is given, :math:`\sigma(0) = 0`,
+        :math:`\sigma^2` linear between nodes), a vectorised increasing function of ``s`` (``dsigma=``
+        its derivative, else differentiated numerically), or a schedule object of
+        :mod:`nent_ref.core.schedules` (e.g. ``EDMSigma(80)``, EDM's sigma(t) = t as ``80 s``).
+        """
+        from .schedules import ve_from_sigma
+        return ve_from_sigma(sigma, s, dsigma=dsigma, T=T)
 
     def sigma_ve(self, s):
         """Noise level sigma_ve(s)."""
