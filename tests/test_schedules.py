@@ -186,7 +186,9 @@ def test_betas_match_diffusers_own_scheduler(beta_schedule):
     cfg = dict(LINEAR_1000, beta_schedule=beta_schedule)
     if beta_schedule == "scaled_linear":
         cfg.update(beta_start=0.00085, beta_end=0.012)
-    for cls in (diffusers.DDPMScheduler, diffusers.DDIMScheduler):
+    classes = (diffusers.DDPMScheduler,) if beta_schedule == "sigmoid" else (diffusers.DDPMScheduler,
+                                                                             diffusers.DDIMScheduler)
+    for cls in classes:                         # DDIMScheduler has no sigmoid schedule
         kw = {k: cfg[k] for k in ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule",
                                   "prediction_type")}
         sched = cls(**kw)
@@ -198,3 +200,71 @@ def test_betas_match_diffusers_own_scheduler(beta_schedule):
         s = np.arange(1, 1001) / 1000.0
         np.testing.assert_allclose(proc.mean_coeff_sq(s), ab, rtol=1e-4, atol=1e-9)
         np.testing.assert_allclose(proc_cfg.mean_coeff_sq(s), proc.mean_coeff_sq(s), rtol=1e-15)
+
+
+@pytest.mark.parametrize("process", [
+    nr.VP.from_diffusers(LINEAR_1000),
+    nr.VP.from_alpha_bar([0.9, 0.5, 0.1], kappa=0.5),
+    nr.VP.from_alpha_bar(None, betas=[0.1, 0.2, 0.3], s=[0.2, 0.5, 1.0]),
+    nr.VE.from_sigma(sch.EDMSigma(80.0)),
+    nr.VE.from_sigma([0.1, 1.0, 10.0]),
+])
+def test_table_processes_in_specs_round_trip_and_compute(process):
+    from nent_ref.suites import specs
+    g = {"kind": "gaussian", "mean": [0.1, 0.2], "cov": [[0.3, 0.0], [0.0, 0.2]]}
+    spec = {"data": g, "process": specs.process_spec_of(process), "window": {"s0": 0.01, "s1": process.T},
+            "quantities": ["S_tot"]}
+    canon = specs.normalize_spec(spec)
+    assert specs.normalize_spec(json.loads(json.dumps(canon))) == canon
+    row = specs.compute_row(specs.Case(canon))
+    ref = nr.total_entropy(nr.Gaussian(g["mean"], g["cov"]), process, 0.01, process.T).value
+    assert row["S_tot"] == pytest.approx(ref, rel=1e-13)
+    assert row["process"].startswith(process_label_prefix(process))
+
+
+def process_label_prefix(process):
+    return "ve-" if isinstance(process, nr.VE) else "vp-"
+
+
+def test_spec_schedule_errors_name_the_field():
+    from nent_ref.suites import specs
+    base = {"data": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]]}, "window": {"s0": 0.0, "s1": 1.0},
+            "quantities": ["S_tot"]}
+    with pytest.raises(specs.SpecError, match="process.schedule.kind"):
+        specs.normalize_spec({**base, "process": {"kind": "vp", "schedule": {"kind": "edm"}}})
+    with pytest.raises(specs.SpecError, match="process"):
+        specs.normalize_spec({**base, "process": {"kind": "vp", "schedule": {"kind": "alpha_bar",
+                                                                           "values": [0.5, 0.9]}}})
+
+
+def test_images_as_the_training_set_with_their_scaling(tmp_path):
+    """Empirical.from_images: files, .npy/.npz and datasets give the same scaled atoms; a spec with the file
+    and scale {from: [0, 255], to: [-1, 1]} computes the memoriser's S_tot on them."""
+    from nent_ref.suites import specs
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(5, 1, 4, 4)).astype(np.uint8)
+    np.save(tmp_path / "imgs.npy", imgs)
+    np.savez(tmp_path / "imgs.npz", train=imgs, labels=np.arange(5))
+    expect = imgs.reshape(5, 16) / 255.0 * 2.0 - 1.0
+    a = nr.Empirical.from_images(tmp_path / "imgs.npy", value_range=(0, 255))
+    b = nr.Empirical.from_images(tmp_path / "imgs.npz", value_range=(0, 255), array="train")
+    c = nr.Empirical.from_images([(im, k) for k, im in enumerate(imgs)], value_range=(0, 255))
+    for d in (a, b, c):
+        np.testing.assert_allclose(d.points, expect, rtol=0, atol=1e-15)
+    assert a.image_info["scale"] == {"from": [0.0, 255.0], "to": [-1.0, 1.0]} and a.image_info["shape"] == [1, 4, 4]
+    PIL = pytest.importorskip("PIL.Image")
+    (tmp_path / "png").mkdir()
+    for k, im in enumerate(imgs):
+        PIL.fromarray(im[0]).save(tmp_path / "png" / f"{k:02d}.png")
+    d = nr.Empirical.from_images(tmp_path / "png", value_range=(0, 255))
+    np.testing.assert_allclose(d.points, expect, rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="outside value_range"):
+        nr.Empirical.from_images(tmp_path / "imgs.npy", value_range=(0, 1))
+    spec = {"data": {"kind": "empirical", "file": "imgs.npy", "sha256": specs.file_sha256(tmp_path / "imgs.npy"),
+                     "scale": {"from": [0, 255], "to": [-1, 1]}},
+            "process": specs.process_spec_of(nr.VP.from_diffusers(LINEAR_1000)),
+            "window": {"s0": 0.001, "s1": 1.0}, "quantities": ["S_tot"], "accuracy": {"method": "monte-carlo"}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    case, = specs.load_cases(tmp_path / "spec.json")
+    assert case.spec["data"]["scale"] == {"from": [0.0, 255.0], "to": [-1.0, 1.0]}
+    np.testing.assert_array_equal(case.data.points, a.points)

@@ -148,6 +148,7 @@ class AlphaBarTable:
             B = np.cumsum(-np.log1p(-b))
             _, nodes, default = _nodes(b, s, "betas")
             self.betas = b
+            self.input_form, self.input_values = "betas", b
         else:
             if alpha_bar is None:
                 raise ScheduleError("give alpha_bar (a table) or betas=")
@@ -161,6 +162,7 @@ class AlphaBarTable:
                                     f"{ab[k + 1]!r}); did you pass alpha = 1 - beta instead of alpha_bar = cumprod(alpha)?")
             B = -np.log(ab)
             self.betas = None
+            self.input_form, self.input_values = "alpha_bar", ab
         self.nodes = nodes
         self.default_nodes = default
         self.n_timesteps = int(nodes.size)

@@ -1,0 +1,127 @@
+"""Ecosystem models (issue 19): a diffusers UNet through from_diffusers and validate, EDM denoisers through
+from_edm (numpy and torch), with the verdict, exit code and recorded conversions checked."""
+import numpy as np
+import pytest
+
+import nent_ref as nr
+
+CFG = {"_class_name": "DDPMScheduler", "num_train_timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02,
+       "beta_schedule": "linear", "prediction_type": "epsilon"}
+RNG = np.random.default_rng(7)
+IMAGES = np.clip(RNG.normal(0.0, 0.5, size=(6, 64)), -1.0, 1.0)      # six 8x8 "images" in [-1, 1]
+
+
+def edm_memoriser(atoms):
+    """The exact EDM denoiser of the empirical distribution of ``atoms``: D(x; sigma) = E[x0 | x0 + sigma n = x]."""
+    def D(x, sigma):
+        sigma = np.asarray(sigma, dtype=float)[:, None, None]
+        d2 = np.sum((x[:, None, :] - atoms[None]) ** 2, axis=2) / (2.0 * sigma[:, :, 0] ** 2)
+        w = np.exp(-(d2 - d2.min(axis=1, keepdims=True)))
+        w /= w.sum(axis=1, keepdims=True)
+        return w @ atoms
+    return D
+
+
+def test_edm_denoiser_round_trip_on_its_process_and_on_vp():
+    atoms = IMAGES[:, :4]
+    data = nr.Empirical(atoms)
+    m = nr.from_edm(edm_memoriser(atoms), sigma_max=80.0)
+    s0 = 0.002 / 80.0
+    l_em = nr.entropy_matching_loss(m, data, m.process, s0, n_samples=2048, n_times=8)
+    s_tot = nr.total_entropy(data, m.process, s0, 1.0)
+    assert abs(l_em.value) <= 1e-9 * s_tot.value, l_em
+    conv = m.describe()["conversions"]
+    assert "time s -> sigma = sqrt(v(s)) / mu(s)" in conv and any(c.startswith("prediction x0 -> e") for c in conv)
+    # the same denoiser measured under a VP process (inputs scaled by 1/mu): still exact
+    vp = nr.VP.from_diffusers(CFG)
+    mv = nr.from_edm(edm_memoriser(atoms), vp)
+    l_vp = nr.entropy_matching_loss(mv, data, vp, 1e-3, n_samples=2048, n_times=8)
+    assert abs(l_vp.value) <= 1e-9 * nr.total_entropy(data, vp, 1e-3, 1.0).value, l_vp
+    assert "inputs x -> x / mu(s) (EDM scaling)" in mv.describe()["conversions"]
+
+
+def test_numpy_diffusers_style_model_with_images():
+    """A numpy model on (B, 1, 2, 2) images in the diffusers convention, given a sample_shape."""
+    atoms = IMAGES[:, :4]
+    vp = nr.VP.from_diffusers(CFG)
+    ab_nodes = vp.schedule.alpha_bar
+
+    def unet_like(x, t):            # exact eps-predictor on images
+        assert x.shape[1:] == (1, 2, 2)
+        ab = np.exp(np.interp(t, np.arange(-1, 1000.0), np.concatenate([[0.0], np.log(ab_nodes)])))
+        flat = x.reshape(x.shape[0], -1)
+        a, v = np.sqrt(ab)[:, None], (1 - ab)[:, None]
+        d2 = np.sum((flat[:, None, :] - a[:, :, None] * atoms[None]) ** 2, axis=2) / (2 * v)
+        w = np.exp(-(d2 - d2.min(axis=1, keepdims=True)))
+        w /= w.sum(axis=1, keepdims=True)
+        return ((flat - a * (w @ atoms)) / np.sqrt(v)).reshape(x.shape)
+
+    m = nr.from_diffusers(unet_like, CFG, sample_shape=(1, 2, 2))
+    assert m.prediction == "eps" and m.time_input == "timestep"
+    l_em = nr.entropy_matching_loss(m, nr.Empirical(atoms), m.process, 1e-3, n_samples=2048, n_times=8)
+    assert abs(l_em.value) <= 1e-9, l_em
+    assert "inputs (M, 4) -> images (M, 1, 2, 2); outputs .sample (M, 1, 2, 2) -> (M, 4)" in m.conversions
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread while the test runs (on a loaded 2-core machine torch's spinning worker threads made a
+    32-row UNet call 40x slower); restored afterwards."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(before)
+
+
+@pytest.mark.adapters
+def test_random_unet_through_from_diffusers_and_validate(one_torch_thread):
+    torch = one_torch_thread
+    diffusers = pytest.importorskip("diffusers")
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
+                                 block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4)
+    sched = diffusers.DDPMScheduler(**{k: v for k, v in CFG.items() if not k.startswith("_")})
+    m = nr.from_diffusers(unet, sched, batch_size=128)
+    data = nr.Empirical(IMAGES)
+    rep = nr.validate(m, data, m.process, 1e-3, n_samples=1024, n_times=8, curves=False)
+    # a random network: consistent numbers, failed quality (L_EM far above the gates), exit code 1
+    assert rep.consistent, str(rep)
+    assert not rep.quality_passed and rep.exit_code == 1 and rep.verdict != "passed"
+    assert rep.l_em.value > 10 * rep.l_em.stderr
+    conv = rep.model_info["conversions"]
+    for needed in ("inputs (M, 64) -> images (M, 1, 8, 8); outputs .sample (M, 1, 8, 8) -> (M, 64)",
+                   "time s -> timestep t = s N / T - 1 (N = 1000, T = 1; float)", "inputs float64 -> float32"):
+        assert needed in conv, conv
+    assert any(c.startswith("prediction eps -> e: score = -eps / sqrt(v(s))") for c in conv), conv
+    assert rep.model_info["framework"] == "torch" and rep.model_info["device"] == "cpu"
+    # the UNet itself, called the diffusers way, gives what the adapter converts
+    x = torch.as_tensor(IMAGES[:2].reshape(2, 1, 8, 8), dtype=torch.float32)
+    with torch.no_grad():
+        eps = unet(x, torch.tensor([499.0, 499.0])).sample.double().numpy().reshape(2, 64)
+    e = m(IMAGES[:2], np.full(2, 0.5))
+    v = float(m.process.marginal_var(0.5))
+    np.testing.assert_allclose(e, -eps / np.sqrt(v) + IMAGES[:2], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.adapters
+def test_torch_edm_denoiser():
+    torch = pytest.importorskip("torch")
+    atoms = IMAGES[:, :4]
+    A = torch.as_tensor(atoms)
+
+    class Denoiser(torch.nn.Module):          # the exact memoriser as a float64 torch module
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("atoms", A)
+
+        def forward(self, x, sigma):
+            d2 = ((x[:, None, :] - self.atoms[None]) ** 2).sum(-1) / (2 * sigma[:, None] ** 2)
+            w = torch.softmax(-d2, dim=1)
+            return w @ self.atoms
+
+    m = nr.from_edm(Denoiser())
+    l_em = nr.entropy_matching_loss(m, nr.Empirical(atoms), m.process, 0.002 / 80, n_samples=2048, n_times=8)
+    assert abs(l_em.value) <= 1e-9 * nr.total_entropy(nr.Empirical(atoms), m.process, 0.002 / 80).value
+    assert m.describe()["framework"] == "torch"
