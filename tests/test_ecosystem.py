@@ -125,3 +125,71 @@ def test_torch_edm_denoiser():
     l_em = nr.entropy_matching_loss(m, nr.Empirical(atoms), m.process, 0.002 / 80, n_samples=2048, n_times=8)
     assert abs(l_em.value) <= 1e-9 * nr.total_entropy(nr.Empirical(atoms), m.process, 0.002 / 80).value
     assert m.describe()["framework"] == "torch"
+
+
+MODEL_SRC = '''
+import numpy as np
+import nent_ref as nr
+ATOMS = np.load("imgs.npy").reshape(4, -1) / 255.0 * 2 - 1
+PROC = nr.VP.from_diffusers("sched")
+
+
+def unet(x, t):
+    """The exact eps-predictor of the scaled images, on (B, 1, 2, 2) images with diffusers timesteps."""
+    flat = x.reshape(x.shape[0], -1)
+    s = nr.predictions.s_of_time_input(PROC, t, "timestep")
+    e = nr.reference_models.exact_e(nr.Empirical(ATOMS), PROC)(flat, s)
+    return nr.predictions.from_e(e, flat, s, PROC, "eps").reshape(x.shape)
+
+
+def shifted(x, t):
+    return unet(x, t + 1.0)          # off by one timestep
+'''
+
+
+def _cli_setup(tmp_path, monkeypatch):
+    import json
+    (tmp_path / "sched").mkdir()
+    (tmp_path / "sched" / "scheduler_config.json").write_text(json.dumps(CFG))
+    np.save(tmp_path / "imgs.npy", np.random.default_rng(0).integers(0, 256, size=(4, 1, 2, 2)).astype(np.uint8))
+    (tmp_path / "cli_unet_model.py").write_text(MODEL_SRC)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_cli_validate_with_a_scheduler_config_and_images(tmp_path, monkeypatch, capsys):
+    import json
+    from nent_ref.cli import main
+    _cli_setup(tmp_path, monkeypatch)
+    common = ["--scheduler-config", "sched", "--sample-shape", "1,2,2", "--data", "imgs.npy", "--data-range",
+              "0,255", "--s0", "0.001", "--n-samples", "2048", "--no-curves", "--json"]
+    assert main(["validate", "cli_unet_model:unet"] + common) == 0
+    rep = json.loads(capsys.readouterr().out)
+    conv = rep["model_info"]["conversions"]
+    assert "inputs (M, 4) -> images (M, 1, 2, 2); outputs .sample (M, 1, 2, 2) -> (M, 4)" in conv
+    assert any(c.startswith("prediction eps -> e") for c in conv)
+    assert main(["validate", "cli_unet_model:shifted"] + common) == 1          # the slip fails a quality gate
+    capsys.readouterr()
+    assert main(["validate", "cli_unet_model:unet", "--process", "vp"] + common) == 2   # process from two places
+
+
+@pytest.mark.adapters
+def test_cli_validate_a_pipeline_directory(tmp_path, monkeypatch, capsys, one_torch_thread):
+    import json
+    from nent_ref.cli import main
+    torch = one_torch_thread
+    diffusers = pytest.importorskip("diffusers")
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
+                                 block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4)
+    unet.save_pretrained(tmp_path / "pipe" / "unet")
+    diffusers.DDPMScheduler(**{k: v for k, v in CFG.items() if not k.startswith("_")}).save_pretrained(
+        tmp_path / "pipe" / "scheduler")
+    np.save(tmp_path / "imgs.npy", ((IMAGES + 1) * 127.5).round().reshape(6, 1, 8, 8))
+    monkeypatch.chdir(tmp_path)
+    code = main(["validate", "pipe", "--data", "imgs.npy", "--data-range", "0,255", "--s0", "0.001",
+                 "--n-samples", "1024", "--no-curves", "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    assert code == 1 and rep["consistent"] is True and rep["quality_passed"] is False
+    assert "time s -> timestep t = s N / T - 1 (N = 1000, T = 1; float)" in rep["model_info"]["conversions"]

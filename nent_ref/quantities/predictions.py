@@ -265,8 +265,11 @@ class PredictionModel:
         return out
 
     def summary(self) -> str:
+        """One line: the inner model's summary, then this layer's conversions."""
         inner = self.model.summary() if callable(getattr(self.model, "summary", None)) else "numpy callable"
-        return f"{inner}; prediction {self.prediction!r}, time input {self.time_input!r}"
+        inner_conv = getattr(self.model, "conversions", []) if getattr(self.model, "is_model_adapter", False) else []
+        own = [c for c in self.conversions if c not in inner_conv]
+        return "; ".join([inner] + own)
 
     def __repr__(self):
         name = (repr(self.model) if getattr(self.model, "is_model_adapter", False)
