@@ -151,7 +151,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="figures", help="output directory, created if needed (default figures/)")
     f.add_argument("--only", nargs="*", default=None, choices=sorted(FIGURES),
                    help="render only these figures")
-    _add_validate_parser(sub, formatter)
+    parser.validate_parser = _add_validate_parser(sub, formatter)
     _add_spec_parsers(sub, formatter)
     return parser
 
@@ -309,10 +309,15 @@ def main(argv: list[str] | None = None) -> int:
     Argument errors exit through argparse (``SystemExit(2)``, one line on stderr).
     """
     try:
-        args = _build_parser().parse_args(argv)
+        parser = _build_parser()
+        args = parser.parse_args(argv)
     except BrokenPipeError:                      # `nent-ref --help | head`
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    if (args.command == "validate" and args.process is None and args.scheduler_config is None
+            and not _is_pipeline_dir(args.model)):
+        parser.validate_parser.error("the following arguments are required: --process (or --scheduler-config, or a diffusers "
+                  "pipeline directory as the model)")
     prog = f"nent-ref {args.command}"
     try:
         return _dispatch(args)
@@ -360,7 +365,7 @@ def _dispatch(args) -> int:
 
 
 # --------------------------------------------------------------------------- validate (nent_ref.suites.validation)
-def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
+def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> argparse.ArgumentParser:
     """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME [parameters]``."""
     v = sub.add_parser(
         "validate", help="validate a score model against exact ground truth",
@@ -435,6 +440,7 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
                    help="worker processes (the model must be picklable)")
     v.add_argument("--no-curves", action="store_true", help="skip the per-time rate curves")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    return v
 
 
 _VALIDATE_EPILOG = f"""verdict:
@@ -566,8 +572,6 @@ def _run_validate(args) -> int:
     pipeline = _is_pipeline_dir(args.model)
     if pipeline or args.scheduler_config is not None:
         return _run_validate_diffusers(args, pipeline)
-    if args.process is None:
-        raise _UsageError("--process is required (unless --scheduler-config or a pipeline directory gives it)")
     target = _load_target(args.model)
     label = args.model
     if not args.factory and _looks_like_factory(target):

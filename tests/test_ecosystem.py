@@ -193,3 +193,22 @@ def test_cli_validate_a_pipeline_directory(tmp_path, monkeypatch, capsys, one_to
     rep = json.loads(capsys.readouterr().out)
     assert code == 1 and rep["consistent"] is True and rep["quality_passed"] is False
     assert "time s -> timestep t = s N / T - 1 (N = 1000, T = 1; float)" in rep["model_info"]["conversions"]
+
+
+@pytest.mark.adapters
+def test_docs_ecosystem_unet_block_runs(one_torch_thread, capsys, tmp_path, monkeypatch):
+    """docs/ecosystem.md: the ```python-diffusers block (a real UNet2DModel) runs after the page's python
+    blocks (tests/test_docs.py runs those without diffusers)."""
+    import re
+    from pathlib import Path
+    pytest.importorskip("diffusers")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ecosystem.md").read_text()
+    monkeypatch.chdir(tmp_path)
+    ns = {"__name__": "doc_ecosystem"}
+    blocks = re.findall(r"```(python|python-diffusers)\n(.*?)```", text, flags=re.S)
+    assert [k for k, _ in blocks].count("python-diffusers") == 1
+    for kind, block in blocks:
+        exec(compile(block, f"ecosystem.md ({kind})", "exec"), ns)
+    s_nn = ns["s_nn"]
+    assert s_nn.value > 0 and s_nn.extra["model_calls"] > 0
+    assert "inputs float64 -> float32" in ns["model"].describe()["conversions"]

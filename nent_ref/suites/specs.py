@@ -49,9 +49,8 @@ from ..core.data import Dirac, Gaussian
 from ..core.estimate import LENGTH2, NAT, Estimate
 from ..core.mixture import Empirical, GaussianMixture
 from ..core.images import scale_values
-from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule
-from ..core.schedules import (AlphaBarTable, EDMSigma, ScheduledVE, SigmaTable, diffusers_betas, read_scheduler_config,
-                              vp_from_alpha_bar, ve_from_sigma)
+from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule, ScheduledVE, vp_from_alpha_bar, ve_from_sigma
+from ..core.schedules import AlphaBarTable, EDMSigma, SigmaTable, diffusers_betas, read_scheduler_config
 from ..quantities import bounds
 from ..quantities.entropy import kl_to_equilibrium, total_entropy
 from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, MIN_MC_SAMPLES
