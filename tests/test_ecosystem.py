@@ -1,5 +1,7 @@
 """Ecosystem models (issue 19): a diffusers UNet through from_diffusers and validate, EDM denoisers through
 from_edm (numpy and torch), with the verdict, exit code and recorded conversions checked."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -212,3 +214,65 @@ def test_docs_ecosystem_unet_block_runs(one_torch_thread, capsys, tmp_path, monk
     s_nn = ns["s_nn"]
     assert s_nn.value > 0 and s_nn.extra["model_calls"] > 0
     assert "inputs float64 -> float32" in ns["model"].describe()["conversions"]
+
+
+@pytest.mark.slow
+@pytest.mark.adapters
+def test_short_training_on_sklearn_digits_lowers_l_em(one_torch_thread):
+    """A small eps-predictor trained the DDPM way (uniform timesteps, MSE on eps) on 8x8 digits scaled
+    [0, 16] -> [-1, 1]: its L_EM against the exact score of its own training set falls as it trains.
+    Measured with the unit weighting (lambda = v: the weighting of the eps loss it minimises) on common random
+    numbers (one seed), so the differences are sharper than each stderr."""
+    torch = one_torch_thread
+    datasets = pytest.importorskip("sklearn.datasets")
+    digits = datasets.load_digits()
+    train = nr.Empirical.from_images(digits.images[:64], value_range=(0, 16))
+    proc = nr.VP.from_diffusers(CFG)
+    ab = torch.as_tensor(proc.schedule.alpha_bar, dtype=torch.float32)
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.f = torch.nn.Sequential(torch.nn.Linear(64 + 16, 256), torch.nn.SiLU(), torch.nn.Linear(256, 256),
+                                         torch.nn.SiLU(), torch.nn.Linear(256, 64))
+            self.register_buffer("freq", torch.exp(torch.linspace(0.0, -6.0, 8)))
+
+        def forward(self, x, t):                       # x: (B, 64) rows, t: float timesteps (B,)
+            a = t[:, None] * self.freq[None]
+            return self.f(torch.cat([x, torch.sin(a), torch.cos(a)], dim=1))
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    x0_all = torch.as_tensor(train.points, dtype=torch.float32)
+    model = nr.from_diffusers(net, CFG, sample_shape=None)
+
+    def l_em():
+        return nr.entropy_matching_loss(model, train, proc, 1e-3, weighting="unit", n_samples=2048, n_times=8,
+                                        seed=11)
+
+    # train first, evaluate the snapshots afterwards (the estimator's compiled kernels leave worker threads
+    # that would slow the training loop on a loaded machine)
+    snapshots = [copy.deepcopy(net.state_dict())]
+    gen = torch.Generator().manual_seed(1)
+    for steps in (100, 600):
+        net.train()
+        for _ in range(steps):
+            idx = torch.randint(0, 64, (128,), generator=gen)
+            t = torch.randint(0, 1000, (128,), generator=gen)
+            eps = torch.randn(128, 64, generator=gen)
+            a = ab[t][:, None]
+            xt = a.sqrt() * x0_all[idx] + (1 - a).sqrt() * eps
+            loss = ((net(xt, t.float()) - eps) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        snapshots.append(copy.deepcopy(net.state_dict()))
+    net.eval()
+    losses = []
+    for state in snapshots:
+        net.load_state_dict(state)
+        losses.append(l_em())
+    vals = [e.value for e in losses]
+    for before, after in zip(losses, losses[1:]):
+        assert before.value - after.value > 3 * np.hypot(before.stderr, after.stderr), vals
