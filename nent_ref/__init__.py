@@ -36,6 +36,9 @@ from .quantities.precision import PrecisionWarning
 from .quantities.speed import speed_limit
 from .quantities import bounds, ot, reference_models, sde
 from .quantities.adapters import from_jax, from_torch
+from .core import schedules
+from .quantities import predictions
+from .quantities.ecosystem import from_diffusers, from_edm, edm_process
 from . import rg, statmech
 from .suites import cases, conformance, specs
 from .suites.validation import validate
@@ -45,7 +48,8 @@ __all__ = [
     "GaussianMixture", "Empirical", "entropy_production_rate", "total_entropy", "kl_to_equilibrium",
     "rate_curve", "cutoff_check", "neural_entropy", "entropy_matching_loss", "speed_limit", "validate",
     "bounds", "ot", "reference_models", "sde", "rg", "statmech", "cases", "specs", "conformance",
-    "from_torch", "from_jax", "PrecisionWarning", "ModelError",
+    "from_torch", "from_jax", "PrecisionWarning", "ModelError", "schedules", "predictions",
+    "from_diffusers", "from_edm", "edm_process",
 ]
 
 #: Module paths of releases before the layered layout -> where the module lives now.  They keep

@@ -16,6 +16,11 @@ Sub-commands
     gates (``--max-l-em``, ``--max-l-em-fraction``, ``--max-kl-bound``) and consistency checks.
     The target is a model ``f(x, s)`` (a numpy function, a torch module or a jit-compiled JAX
     function); with ``--factory`` it is called as ``f(data, process)`` to build the model.
+    ``--prediction`` (e, score, eps, v, x0) and ``--time-input`` (s, timestep, sigma, log_snr) say what the
+    model returns and takes.  A diffusers model: ``nent-ref validate PIPELINE_DIR --data ...`` (unet/ and
+    scheduler/ read locally) or ``nent-ref validate pkg.mod:unet --scheduler-config scheduler_config.json``;
+    the scheduler gives the process and the prediction type.  ``--data-range 0,255`` reads ``--data`` as
+    images (folder, file, .npy/.npz) scaled to [-1, 1].
 ``nent-ref compute SPEC [--format json|csv] [--base 2] [--out FILE]``
     Ground truth for any case: SPEC is a case specification file (JSON, or TOML on Python >= 3.11;
     ``-`` reads JSON from stdin) holding one spec, a list of them or ``{"cases": [...]}`` (format in
@@ -64,12 +69,16 @@ import argparse
 import importlib
 import inspect
 import io
+import json
 import os
 import sys
 import traceback
 from pathlib import Path
 
 from ._version import __version__
+from .core.mixture import Empirical
+from .quantities.ecosystem import from_diffusers
+from .quantities.predictions import TIME_INPUTS
 from .suites.executor import TableOptions, executor_for
 from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
@@ -166,7 +175,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="figures", help="output directory, created if needed (default figures/)")
     f.add_argument("--only", nargs="*", default=None, choices=sorted(FIGURES),
                    help="render only these figures")
-    _add_validate_parser(sub, formatter)
+    parser.validate_parser = _add_validate_parser(sub, formatter)
     _add_spec_parsers(sub, formatter)
     return parser
 
@@ -321,10 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     Argument errors exit through argparse (``SystemExit(2)``, one line on stderr).
     """
     try:
-        args = _build_parser().parse_args(argv)
+        parser = _build_parser()
+        args = parser.parse_args(argv)
     except BrokenPipeError:                      # `nent-ref --help | head`
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    if (args.command == "validate" and args.process is None and args.scheduler_config is None
+            and not _is_pipeline_dir(args.model)):
+        parser.validate_parser.error("the following arguments are required: --process (or --scheduler-config, or a diffusers "
+                  "pipeline directory as the model)")
     prog = f"nent-ref {args.command}"
     try:
         return _dispatch(args)
@@ -372,7 +386,7 @@ def _dispatch(args) -> int:
 
 
 # --------------------------------------------------------------------------- validate (nent_ref.suites.validation)
-def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
+def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> argparse.ArgumentParser:
     """``nent-ref validate package.module:function --data PRESET|FILE.npz --process NAME [parameters]``."""
     v = sub.add_parser(
         "validate", help="validate a score model against exact ground truth",
@@ -388,9 +402,27 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
     v.add_argument("--data", required=True,
                    help="data preset (gaussian-<D>d, dirac-<D>d, mixture-<D>d) or a .npz file "
                         "(mean+cov, weights+means+covs, or points)")
-    v.add_argument("--process", required=True, choices=sorted(process_presets()),
+    v.add_argument("--process", default=None, choices=sorted(process_presets()),
                    help="forward process preset (vp = vp16, the paper's VP 0.1 -> 16; vpx: kappa 0.1; cosine: "
-                        "offset 0.008; sl: sigma0 0.1; ve: sigma 0.01 -> 50), changed by the parameters below")
+                        "offset 0.008; sl: sigma0 0.1; ve: sigma 0.01 -> 50), changed by the parameters below; "
+                        "not with --scheduler-config or a pipeline directory, which give the process")
+    d = v.add_argument_group("models in other conventions (diffusers, EDM; nent_ref.quantities.predictions)")
+    d.add_argument("--scheduler-config", default=None, metavar="PATH",
+                   help="a diffusers scheduler_config.json (or a folder with one): the process (DDPM/DDIM betas, "
+                        "N steps) and the prediction type; the model then takes (x, timestep) like a diffusers "
+                        "UNet (images of --sample-shape or of the model's config)")
+    d.add_argument("--prediction", default=None, choices=list(_PREDICTION_CHOICES),
+                   help="what the model returns: e, score, eps, v, x0 (diffusers' epsilon, v_prediction, "
+                        "sample); default the scheduler's prediction_type, else e")
+    d.add_argument("--time-input", default=None, choices=list(TIME_INPUTS),
+                   help="what the model takes instead of s: s, timestep (t = s N - 1), sigma, log_snr; default "
+                        "timestep with a scheduler, else s")
+    d.add_argument("--sample-shape", default=None, metavar="C,H,W",
+                   help="image shape the model takes (rows are reshaped to it and its output flattened)")
+    d.add_argument("--data-range", default=None, metavar="LOW,HIGH",
+                   help="--data are images (folder, image file, .npy, or .npz with --data-array) stored in "
+                        "[LOW, HIGH] (e.g. 0,255), scaled to [-1, 1] as diffusers trains")
+    d.add_argument("--data-array", default=None, help="the array of an .npz holding images (with --data-range)")
     p = v.add_argument_group("process parameters (override the preset's; each applies to its family only)")
     p.add_argument("--beta-min", type=_real("--beta-min"), default=None, help="VP: beta at s = 0")
     p.add_argument("--beta-max", type=_real("--beta-max"), default=None, help="VP: beta at s = 1")
@@ -429,6 +461,7 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
                    help="worker processes (the model must be picklable)")
     v.add_argument("--no-curves", action="store_true", help="skip the per-time rate curves")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    return v
 
 
 _VALIDATE_EPILOG = f"""verdict:
@@ -451,6 +484,53 @@ def _gate_value(option: str):
             raise argparse.ArgumentTypeError(f"{option} must be a finite number >= 0 or 'none' (got {text!r})")
         return value
     return parse
+
+
+_PREDICTION_CHOICES = ("e", "score", "eps", "v", "x0", "epsilon", "v_prediction", "sample")
+
+
+def _floats(option: str, text: str, n=None):
+    try:
+        vals = [float(p) for p in str(text).split(",")]
+    except ValueError:
+        raise _UsageError(f"{option} must be comma-separated numbers (got {text!r})") from None
+    if n is not None and len(vals) != n:
+        raise _UsageError(f"{option} must be {n} comma-separated numbers (got {text!r})")
+    return vals
+
+
+def _is_pipeline_dir(text: str) -> bool:
+    path = Path(text)
+    return path.is_dir() and (path / "scheduler" / "scheduler_config.json").is_file() and (path / "unet").is_dir()
+
+
+def _load_pipeline_unet(path: Path):
+    """The UNet of a local diffusers pipeline directory (``unet/``), loaded without any download."""
+    try:
+        import diffusers
+    except ImportError:
+        raise _UsageError(f"{path} is a diffusers pipeline directory; reading it needs diffusers "
+                          "(pip install diffusers torch==2.13.0)") from None
+    cfg = json.loads((path / "unet" / "config.json").read_text())
+    cls = getattr(diffusers, cfg.get("_class_name", "UNet2DModel"), None)
+    if cls is None:
+        raise _UsageError(f"{path / 'unet'}: unknown model class {cfg.get('_class_name')!r}")
+    try:
+        return cls.from_pretrained(str(path / "unet"), local_files_only=True)
+    except Exception as exc:
+        raise _model_error(f"loading {path / 'unet'}", exc) from exc
+
+
+def _validate_data(args):
+    if args.data_range is None:
+        if args.data_array is not None:
+            raise _UsageError("--data-array goes with --data-range (images)")
+        return load_data(args.data)
+    lo, hi = _floats("--data-range", args.data_range, 2)
+    try:
+        return Empirical.from_images(args.data, value_range=(lo, hi), array=args.data_array)
+    except ValueError as exc:
+        raise _UsageError(f"--data {args.data}: {exc}") from None
 
 
 def _validate_process(args):
@@ -510,12 +590,15 @@ def _probe_model(target, model, data, process, label: str) -> None:
 def _run_validate(args) -> int:
     if os.getcwd() not in sys.path:       # resolve user modules from the working directory, as python -m does
         sys.path.insert(0, os.getcwd())
+    pipeline = _is_pipeline_dir(args.model)
+    if pipeline or args.scheduler_config is not None:
+        return _run_validate_diffusers(args, pipeline)
     target = _load_target(args.model)
     label = args.model
     if not args.factory and _looks_like_factory(target):
         names = ", ".join(list(inspect.signature(target).parameters)[:2])
         raise _UsageError(f"{label} takes ({names}): it builds a model rather than being one; {_FACTORY_HINT}")
-    data = load_data(args.data)
+    data = _validate_data(args)
     process = _validate_process(args)
     if args.factory:
         try:
@@ -538,14 +621,53 @@ def _run_validate(args) -> int:
             raise _UsageError(f"--workers {args.workers} sends the model to worker processes, but it cannot be "
                               f"pickled ({type(exc).__name__}: {exc}); use --workers 1 or a module-level "
                               "model") from None
+    pred = args.prediction
+    wrap = {} if pred is None and args.time_input is None else \
+        {"prediction": _PREDICTION_NAMES.get(pred, pred), "time_input": args.time_input}
+    return _finish_validate(args, model, data, process, **wrap)
+
+
+_PREDICTION_NAMES = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}
+
+
+def _finish_validate(args, model, data, process, **wrap) -> int:
     with executor_for(TableOptions(workers=args.workers)) as executor:
         report = validate(model, data, process, args.s0, args.s1, score=args.score, n_samples=args.n_samples,
                           rtol=args.rtol, atol=args.atol, seed=args.seed, threshold=args.threshold, curves=not args.no_curves,
                           executor=executor, chunk_size=args.batch_size, max_l_em=args.max_l_em,
                           max_l_em_fraction=args.max_l_em_fraction, max_kl_bound=args.max_kl_bound,
-                          gate_z=args.gate_z, base=args.base)
+                          gate_z=args.gate_z, base=args.base, **wrap)
     _write_stdout((report.to_json() if args.json else str(report)) + "\n")
     return report.exit_code          # 0, EXIT_QUALITY_FAILED (1) or EXIT_CONSISTENCY_FAILED (5)
+
+
+def _run_validate_diffusers(args, pipeline: bool) -> int:
+    """A diffusers model: a pipeline directory (unet/ + scheduler/), or MODEL + --scheduler-config."""
+    if args.process is not None:
+        raise _UsageError("--process does not go with --scheduler-config or a pipeline directory (the scheduler "
+                          "config gives the process)")
+    given = [n for n in ("beta_min", "beta_max", "kappa", "offset", "sigma0", "sigma_min", "sigma_max")
+             if getattr(args, n) is not None]
+    if given:
+        raise _UsageError(f"--{given[0].replace('_', '-')} does not apply: the scheduler config gives the process")
+    if args.score or args.factory:
+        raise _UsageError("--score/--factory do not go with a diffusers model (use --prediction)")
+    if args.time_input not in (None, "timestep"):
+        raise _UsageError("a diffusers model takes the timestep (--time-input timestep)")
+    if pipeline:
+        path = Path(args.model)
+        net, sched, label = _load_pipeline_unet(path), path, str(path)
+    else:
+        net = _load_target(args.model)
+        sched, label = args.scheduler_config, args.model
+    shape = None if args.sample_shape is None else [int(v) for v in _floats("--sample-shape", args.sample_shape)]
+    data = _validate_data(args)
+    try:
+        model = from_diffusers(net, sched, prediction=args.prediction, sample_shape=shape,
+                               **({} if args.batch_size is None else {"batch_size": args.batch_size}))
+    except ValueError as exc:
+        raise _UsageError(f"{label}: {exc}") from None
+    return _finish_validate(args, model, data, model.process)
 
 
 # --------------------------------------------------------------------------- compute, conformance, check

@@ -314,6 +314,19 @@ class Empirical:
         self._w = np.full(N, 1.0 / N) if weights is None else _as_weights(weights, N)
         self._logw = _log(self._w)
 
+    @classmethod
+    def from_images(cls, source, *, value_range=None, target_range=(-1.0, 1.0), array=None, mode=None):
+        """The empirical distribution of a training set of images, flattened and scaled as the model was
+        trained (e.g. ``value_range=(0, 255)`` to ``target_range=(-1, 1)``); see
+        :func:`nent_ref.core.images.load_images`.  ``.image_info`` records the source, the image shape and
+        the scaling (used by :func:`nent_ref.specs.data_spec_of`)."""
+        from .images import load_images
+        points, info = load_images(source, value_range=value_range, target_range=target_range, array=array,
+                                   mode=mode)
+        out = cls(points)
+        out.image_info = info
+        return out
+
     @property
     def dim(self) -> int:
         return self._atoms.shape[1]

@@ -26,8 +26,12 @@ import warnings
 import numpy as np
 
 from .checks import InputTypeError, finite_float as _finite_float, real_array as _real_array
+from .schedules import (AlphaBarFunction, AlphaBarTable, EDMSigma, ScheduleError, SigmaFunction, SigmaTable,
+                        diffusers_betas, read_scheduler_config)
 
-__all__ = ["WIDTH_RANGE", "VE_SIGMA_MAX_FINITE_VAR", "check_process", "diffusion_coefficients", "LinearSchedule", "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process"]
+__all__ = ["WIDTH_RANGE", "VE_SIGMA_MAX_FINITE_VAR", "check_process", "diffusion_coefficients", "LinearSchedule",
+           "CosineSchedule", "VP", "SL", "VE", "check_times", "is_process", "ScheduledVE", "vp_from_alpha_bar",
+           "ve_from_sigma", "vp_from_diffusers_config"]
 
 #: Below this, B(s) (or 2 log(sigma_max/sigma_min) s for VE) is treated through its logarithm.
 _TINY = 1e-290
@@ -268,6 +272,8 @@ class _LinearProcess:
     singular_at_T: bool = False
     #: variance k^2 of p_eq = N(0, k^2 I), or None when the process has no equilibrium.
     peq_var: float | None = None
+    #: N of a process defined by a table of N noise levels (discrete timestep t at s = (t + 1) T/N), else None.
+    n_timesteps: int | None = None
 
     # subclasses implement: _a(s), sigma2(s), _mu2(s), _one_minus_mu2(s), _clock(s0, s1)
 
@@ -491,6 +497,31 @@ class VP(_LinearProcess):
         out = getattr(self.schedule, method)(s)
         return _schedule_output(self.schedule, method, out, s) if self._custom else out
 
+    @classmethod
+    def from_alpha_bar(cls, alpha_bar, s=None, *, form: str = "alpha_bar", beta=None, kappa: float = 1.0,
+                       T=None, betas=None) -> "VP":
+        r"""VP process from a table or a function of :math:`\bar\alpha(s) = \mu(s)^2` (or log-SNR, or sigma).
+
+        A table of N values has its nodes at ``s = (t + 1)/N``, ``t = 0..N-1`` (unless ``s=`` is
+        given), with :math:`\bar\alpha(0) = 1` and :math:`\log\bar\alpha` linear between nodes (the
+        diffusers convention; ``betas=`` takes diffusers' per-step betas instead).  A function is
+        vectorised in ``s`` with :math:`\bar\alpha(0) = 1`; ``beta=`` is its rate
+        :math:`-d\log\bar\alpha/ds` (differentiated numerically without it).  ``form`` is
+        ``"alpha_bar"``, ``"log_snr"`` (:math:`\lambda = \log(\bar\alpha/(1-\bar\alpha))`) or ``"sigma"``
+        (:math:`\sigma = \sqrt{(1-\bar\alpha)/\bar\alpha}`).  See :mod:`nent_ref.core.schedules`.
+        """
+        return vp_from_alpha_bar(alpha_bar, s, form=form, beta=beta, kappa=kappa, T=T, betas=betas)
+
+    @classmethod
+    def from_diffusers(cls, config) -> "VP":
+        """VP process of a diffusers DDPMScheduler/DDIMScheduler: a config dict, a ``scheduler_config.json``
+        file, a pipeline directory, or a scheduler object (diffusers itself is not needed for the others)."""
+        return vp_from_diffusers_config(config)
+
+    @property
+    def n_timesteps(self):
+        return getattr(self.schedule, "n_timesteps", None)
+
     def beta(self, s):
         return self._sched("beta", self._times(s))
 
@@ -637,6 +668,17 @@ class VE(_LinearProcess):
                              "log-domain quantities: entropy rate, total entropy, log_marginal_var)")
         return value
 
+    @classmethod
+    def from_sigma(cls, sigma, s=None, *, dsigma=None, T: float = 1.0) -> "VE":
+        r"""VE process :math:`Y_s = y_0 + \sqrt{v(s)} z`, :math:`v = \sigma(s)^2 - \sigma(0)^2`, from any sigma.
+
+        ``sigma`` is a table (nodes ``s = (t + 1)/N`` unless ``s=`` is given, :math:`\sigma(0) = 0`,
+        :math:`\sigma^2` linear between nodes), a vectorised increasing function of ``s`` (``dsigma=``
+        its derivative, else differentiated numerically), or a schedule object of
+        :mod:`nent_ref.core.schedules` (e.g. ``EDMSigma(80)``, EDM's sigma(t) = t as ``80 s``).
+        """
+        return ve_from_sigma(sigma, s, dsigma=dsigma, T=T)
+
     def sigma_ve(self, s):
         """Noise level sigma_ve(s)."""
         s = self._times(s)
@@ -700,3 +742,104 @@ class VE(_LinearProcess):
 
     def __repr__(self):
         return f"VE(sigma_min={self.sigma_min:g}, sigma_max={self.sigma_max:g})"
+
+
+# --------------------------------------------------------------------------- processes from schedule tables and functions
+class ScheduledVE(VE):
+    r"""VE process with any noise level :math:`\sigma(s)` (:class:`SigmaTable`, :class:`SigmaFunction`,
+    :class:`EDMSigma`): :math:`\mu = 1`, :math:`v = \sigma(s)^2 - \sigma(0)^2`, :math:`D = v'/2`.
+    ``sigma_min``/``sigma_max`` are :math:`\sigma(0)` and :math:`\sigma(T)`."""
+
+    def __init__(self, sigma_schedule):
+        if not all(callable(getattr(sigma_schedule, n, None)) for n in ("sigma", "v", "log_v", "dv")):
+            raise ScheduleError(f"not a sigma schedule: {sigma_schedule!r}")
+        self.sigma_schedule = sigma_schedule
+        self.T = float(sigma_schedule.T)
+        self.sigma_min = float(sigma_schedule.sigma0)
+        self.sigma_max = float(sigma_schedule.sigma(np.array(self.T)))
+        self.n_timesteps = getattr(sigma_schedule, "n_timesteps", None)
+
+    def sigma_ve(self, s):
+        return self.sigma_schedule.sigma(self._times(s))
+
+    def sigma2(self, s):
+        return self.sigma_schedule.dv(self._times(s))
+
+    def _v(self, s):
+        return self.sigma_schedule.v(s)
+
+    def _log_v(self, s):
+        return self.sigma_schedule.log_v(s)
+
+    def log_diffusion(self, s):
+        """log D(s) = log(v'(s) / 2)."""
+        with np.errstate(divide="ignore"):
+            return np.log(0.5 * self.sigma_schedule.dv(self._times(s)))
+
+    def _dv(self, s0, s1):
+        # v(s1) - v(s0) as a difference of the tabulated/function values (a rounding bound covers it)
+        return self._v(s1) - self._v(s0)
+
+    def log_marginal_var_increase(self, s0, s1):
+        """log(v(s1) - v(s0)) (-inf when s0 = s1)."""
+        s0 = self._times(s0, "s0")
+        s1 = self._times(s1, "s1")
+        with np.errstate(divide="ignore"):
+            return np.log(self._dv(s0, s1))
+
+    def __repr__(self):
+        return f"VE({self.sigma_schedule!r})"
+
+
+def vp_from_alpha_bar(alpha_bar, s=None, *, form="alpha_bar", beta=None, kappa=1.0, T=None, betas=None,
+                      source=None) -> VP:
+    """The VP process of a table or function of alpha_bar (log-SNR, sigma); see :meth:`nent_ref.VP.from_alpha_bar`."""
+    if betas is not None or not callable(alpha_bar):
+        if form != "alpha_bar" and betas is None:
+            vals = _real_array(form, alpha_bar)
+            if form == "log_snr":
+                alpha_bar = 1.0 / (1.0 + np.exp(-vals))
+            elif form == "sigma":
+                alpha_bar = 1.0 / (1.0 + vals * vals)
+            else:
+                raise ScheduleError(f"form must be 'alpha_bar', 'log_snr' or 'sigma' (got {form!r})")
+        if beta is not None:
+            raise ScheduleError("beta= is the derivative of a schedule function; a table defines its own rate")
+        sched = AlphaBarTable(alpha_bar, s, betas=betas, source=source)
+        Tt = sched.T
+    else:
+        if s is not None:
+            raise ScheduleError("s= gives the nodes of a table; a function is evaluated at any s")
+        sched = AlphaBarFunction(alpha_bar, form=form, beta=beta, T=1.0 if T is None else T)
+        Tt = sched.T
+    if T is not None and not math.isclose(float(T), Tt, rel_tol=0, abs_tol=0):
+        raise ScheduleError(f"T = {T!r} but the schedule ends at s = {Tt!r}")
+    proc = VP(schedule=sched, kappa=kappa, T=Tt)
+    proc.singular_at_T = bool(getattr(sched, "singular_at_T", False))
+    return proc
+
+
+def ve_from_sigma(sigma, s=None, *, dsigma=None, T=1.0) -> VE:
+    """The VE process of a table or function sigma(s); see :meth:`nent_ref.VE.from_sigma`."""
+    if isinstance(sigma, (SigmaTable, SigmaFunction, EDMSigma)):
+        return ScheduledVE(sigma)
+    if callable(sigma):
+        if s is not None:
+            raise ScheduleError("s= gives the nodes of a table; a function is evaluated at any s")
+        return ScheduledVE(SigmaFunction(sigma, dsigma=dsigma, T=T))
+    if dsigma is not None:
+        raise ScheduleError("dsigma= is the derivative of a sigma function; a table defines its own rate")
+    return ScheduledVE(SigmaTable(sigma, s))
+
+
+def vp_from_diffusers_config(config) -> VP:
+    """The VP process of a diffusers DDPMScheduler/DDIMScheduler config (dict, file, directory, or scheduler);
+    ``process.scheduler_config`` keeps the fields read (with ``prediction_type``)."""
+    cfg = read_scheduler_config(config)
+    betas = diffusers_betas(cfg["num_train_timesteps"], cfg["beta_start"], cfg["beta_end"], cfg["beta_schedule"],
+                            cfg["trained_betas"])
+    label = (f"diffusers {cfg['beta_schedule'] if cfg['trained_betas'] is None else 'trained_betas'}, "
+             f"N={betas.size}")
+    proc = vp_from_alpha_bar(None, betas=betas, source=label)
+    proc.scheduler_config = cfg
+    return proc

@@ -110,6 +110,7 @@ from ..core.estimate import NAT, NAT_PER_TIME, TIME, Estimate, log_base
 from ..core.mixture import Empirical
 from ..core.processes import check_process, check_times
 from .entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
+from .predictions import as_e_model
 from .precision import (MIN_EFFECTIVE_DOF, SAFETY, Target, TwoLevelPlan, effective_dof, precision_extra,
                         target_from, two_level_allocation, warn_unmet)
 
@@ -949,6 +950,12 @@ _COMMON_DOC = """
         Maximum number of points per model call.
     base : float, optional
         Unit of the result (nats by default, ``base=2`` for bits).
+    prediction : {"e", "score", "eps", "v", "x0"}, optional
+        What the model ``e`` returns (default ``"e"``): converted to ``e`` by
+        :mod:`nent_ref.quantities.predictions` (diffusers' epsilon / v_prediction / sample are "eps", "v", "x0").
+    time_input : {"s", "timestep", "sigma", "log_snr"}, optional
+        What the model takes instead of ``s`` (default ``"s"``); ``"timestep"`` gives ``t = s N/T - 1``
+        as a float for a process built from a table of N values.
 """
 
 _TARGET_DOC = """    rtol, atol : float, optional
@@ -971,9 +978,14 @@ _TARGET_DOC = """    rtol, atol : float, optional
 """
 
 
-def _prepare(e, data, process, s0, s1, score):
+def _prepare(e, data, process, s0, s1, score, prediction=None, time_input=None):
     check_process(process)
     data = _as_data(data)
+    if prediction is not None or time_input is not None:
+        if score is not None:
+            raise ValueError("with prediction= or time_input=, pass the model as the first argument (not score=); "
+                             "prediction='score' says it returns the full score")
+        e = as_e_model(e, process, prediction, time_input)
     model = _Model(e, score, process)
     s0, s1 = _interval(data, process, s0, s1)
     return model, data, s0, s1
@@ -983,7 +995,7 @@ def _prepare(e, data, process, s0, s1, score):
 def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=None,
                    n_times=None, scheme="stratified", time_map="auto", seed=0, executor=None,
                    chunk_size=8192, base=None, rtol=None, atol=None, max_model_calls=None, max_samples=None,
-                   call_cost=None) -> Estimate:
+                   call_cost=None, prediction=None, time_input=None) -> Estimate:
     r"""Neural entropy :math:`S_{NN}(e) = \int_{s_0}^{s_1} D(s)\,\mathbb E_{p_s}\|e(x,s)\|^2\,ds` (eq. 3.2).
 
     The information (nats) that the model's control :math:`u = \sigma^2 e` injects into the
@@ -1007,7 +1019,7 @@ def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=No
     >>> est.extra["target_met"], est.stderr <= 0.01 * est.value
     (True, True)
     """
-    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score, prediction, time_input)
     prec, n_samples, n_times = _precision_options(rtol, atol, max_model_calls, max_samples, call_cost, (_NN,),
                                                   scheme, n_samples, n_times)
     run = _run(model, data, process, s0, s1, exact=False, denoising=False, weighting="likelihood",
@@ -1044,7 +1056,8 @@ def _in_base(est, base):
 def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, form="exact",
                           weighting="likelihood", n_samples=None, n_times=None, scheme="stratified",
                           time_map="auto", seed=0, executor=None, chunk_size=8192, base=None, rtol=None,
-                          atol=None, max_model_calls=None, max_samples=None, call_cost=None) -> Estimate:
+                          atol=None, max_model_calls=None, max_samples=None, call_cost=None, prediction=None,
+                          time_input=None) -> Estimate:
     r"""Entropy-matching loss, exact or in the denoising form that training code minimises.
 
     ``form="exact"``: :math:`L_{EM} = \int \lambda(s)\,\mathbb E_{p_s}\|e - e^*\|^2 ds` (eq. 3.1); needs
@@ -1073,7 +1086,7 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
     -------
     Estimate
     """
-    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score, prediction, time_input)
     if form not in ("exact", "denoising"):
         raise ValueError(f"form must be 'exact' or 'denoising' (got {form!r})")
     if weighting not in ("likelihood", "unit"):
@@ -1220,7 +1233,7 @@ class Decomposition:
 def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n_samples=None,
               n_times=None, scheme="stratified", time_map="auto", seed=0, executor=None, chunk_size=8192,
               s_tot=None, rtol=None, atol=None, max_model_calls=None, max_samples=None,
-              call_cost=None) -> Decomposition:
+              call_cost=None, prediction=None, time_input=None) -> Decomposition:
     r"""Estimate S_NN, C and L_EM on one set of samples and check them against the exact S_tot.
 
     Checks :math:`L_{EM} = S_{tot} + S_{NN} - 2C` and :math:`(\sqrt{S_{tot}}-\sqrt{S_{NN}})^2 \le L_{EM}`
@@ -1239,7 +1252,7 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
 
     Parameters
     ----------""" + _COMMON_DOC + _TARGET_DOC
-    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score)
+    model, data, s0, s1 = _prepare(e, data, process, s0, s1, score, prediction, time_input)
     if s_tot is not None:
         check_s_tot(s_tot)
     weighting = "likelihood" if s0 > 0 else "unit"

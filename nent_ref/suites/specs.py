@@ -48,7 +48,9 @@ import numpy as np
 from ..core.data import Dirac, Gaussian
 from ..core.estimate import LENGTH2, NAT, Estimate
 from ..core.mixture import Empirical, GaussianMixture
-from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule
+from ..core.images import scale_values
+from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule, ScheduledVE, vp_from_alpha_bar, ve_from_sigma
+from ..core.schedules import AlphaBarTable, EDMSigma, SigmaTable, diffusers_betas, read_scheduler_config
 from ..quantities import bounds
 from ..quantities.entropy import kl_to_equilibrium, total_entropy
 from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, MIN_MC_SAMPLES
@@ -305,7 +307,10 @@ def data_spec_of(data) -> dict:
         return {"kind": "mixture", "weights": data.weights.tolist(), "means": data.means.tolist(),
                 spread: data.covs.tolist()}
     if isinstance(data, Empirical):
-        return {"kind": "empirical", "points": data.points.tolist(), "weights": data.weights.tolist()}
+        out = {"kind": "empirical", "points": data.points.tolist(), "weights": data.weights.tolist()}
+        if getattr(data, "image_info", None) is not None:          # Empirical.from_images: source and scaling
+            out["provenance"] = copy.deepcopy(data.image_info)
+        return out
     raise TypeError(f"no spec form for data of type {type(data).__name__}")
 
 
@@ -365,7 +370,8 @@ def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
 
 
 def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
-    keys = ("kind", "points", "weights", "file", "sha256", "array", "generator", "points_sha256", "provenance")
+    keys = ("kind", "points", "weights", "file", "sha256", "array", "generator", "points_sha256", "provenance",
+            "scale")
     _check_keys(d, path, keys)
     sources = [k for k in ("points", "file", "generator") if d.get(k) is not None]
     if len(sources) != 1:
@@ -417,6 +423,18 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
         if src == "points" and w.size != len(out["points"]):
             raise SpecError(_join(path, "weights"), f"has {w.size} entries but there are {len(out['points'])} points")
         out["weights"] = w.tolist()
+    if d.get("scale") is not None:                 # the training scaling of image data, e.g. [0, 255] -> [-1, 1]
+        if src == "generator":
+            raise SpecError(_join(path, "scale"), "applies to stored values (points or file), not generated ones")
+        sc = _mapping(d["scale"], _join(path, "scale"))
+        _check_keys(sc, _join(path, "scale"), ("from", "to"), ("from", "to"))
+        pair = {}
+        for key in ("from", "to"):
+            arr = _array(sc[key], _join(_join(path, "scale"), key), 1, "two numbers [low, high]")
+            if arr.size != 2 or not arr[0] < arr[1]:
+                raise SpecError(_join(_join(path, "scale"), key), f"must be [low, high] with low < high (got {sc[key]!r})")
+            pair[key] = [float(arr[0]), float(arr[1])]
+        out["scale"] = pair
     if d.get("points_sha256") is not None:
         out["points_sha256"] = _sha_string(d["points_sha256"], _join(path, "points_sha256"))
     if d.get("provenance") is not None:
@@ -469,6 +487,12 @@ def _build_data(d: dict, path: str, base_dir: Path):
             points = _read_points_file(d, path, base_dir)
         else:
             points = np.array(d["points"], dtype=float)
+        if d.get("scale") is not None:
+            lo, hi = d["scale"]["from"]
+            if points.min() < lo or points.max() > hi:
+                raise SpecError(_join(path, "scale"), f"the values lie in [{points.min():g}, {points.max():g}], outside "
+                                                      f"scale.from = {d['scale']['from']}")
+            points = scale_values(points, d["scale"]["from"], d["scale"]["to"])
         if d.get("points_sha256") is not None and points_sha256(points) != d["points_sha256"]:
             raise SpecError(_join(path, "points_sha256"),
                             f"the atoms have sha256 {points_sha256(points)} (little-endian float64), the spec says "
@@ -508,9 +532,10 @@ def _read_points_file(d: dict, path: str, base_dir: Path) -> np.ndarray:
         raise
     except ValueError as exc:
         raise SpecError(_join(path, "file"), f"cannot read {file.name!r}: {exc}") from None
-    if arr.dtype.kind not in "fiu" or arr.ndim != 2 or arr.size == 0:
-        raise SpecError(_join(path, "file"), f"{file.name!r} must hold an (N, D) array of real numbers (got "
-                                             f"shape {arr.shape}, dtype {arr.dtype})")
+    if arr.dtype.kind not in "fiu" or arr.ndim < 2 or arr.size == 0:
+        raise SpecError(_join(path, "file"), f"{file.name!r} must hold an (N, D) array of real numbers, or a stack "
+                                             f"(N, ...) of images (got shape {arr.shape}, dtype {arr.dtype})")
+    arr = arr.reshape(arr.shape[0], -1)            # images (N, C, H, W) or (N, H, W): one row per image
     if d.get("weights") is not None and len(d["weights"]) != arr.shape[0]:
         raise SpecError(_join(path, "weights"), f"has {len(d['weights'])} entries but {file.name!r} holds "
                                                 f"{arr.shape[0]} points")
@@ -526,8 +551,38 @@ _PROCESS_KEYS = {
 }
 
 
+def _schedule_spec_of(process):
+    """The schedule object of a table/EDM process as a spec (None for the named schedules)."""
+    if isinstance(process, ScheduledVE):
+        sig = process.sigma_schedule
+        if isinstance(sig, EDMSigma):
+            return {"kind": "edm", "sigma_max": sig.sigma_max}
+        if isinstance(sig, SigmaTable):
+            out = {"kind": "sigma", "values": sig.sigma_nodes.tolist()}
+            if not sig.default_nodes:
+                out["s"] = sig.nodes.tolist()
+            return out
+        raise TypeError(f"no spec form for a VE with the sigma function {sig!r} (tabulate it)")
+    sched = process.schedule
+    if isinstance(sched, AlphaBarTable):
+        cfg = getattr(process, "scheduler_config", None)
+        if cfg is not None and cfg.get("trained_betas") is None and sched.default_nodes:
+            return {"kind": "diffusers", **{k: cfg[k] for k in ("num_train_timesteps", "beta_start", "beta_end",
+                                                                "beta_schedule")}}
+        out = {"kind": sched.input_form, "values": sched.input_values.tolist()}
+        if not sched.default_nodes:
+            out["s"] = sched.nodes.tolist()
+        return out
+    return None
+
+
 def process_spec_of(process) -> dict:
-    """The canonical process spec of a process object (VP with a linear or cosine schedule, SL, VE)."""
+    """The canonical process spec of a process object (VP with a linear, cosine, alpha-bar table or diffusers
+    schedule, SL, VE geometric, EDM or sigma table)."""
+    if isinstance(process, ScheduledVE):
+        return {"kind": "ve", "schedule": _schedule_spec_of(process)}
+    if isinstance(process, VP) and isinstance(process.schedule, AlphaBarTable):
+        return {"kind": "vp", "schedule": _schedule_spec_of(process), "kappa": process.kappa}
     if isinstance(process, VP):
         sched = process.schedule
         if isinstance(sched, LinearSchedule):
@@ -558,6 +613,8 @@ def _normalize_process(p, path: str) -> dict:
         return {**process_spec_of(proc), "preset": name}
     if kind not in ("vp", "sl", "ve"):
         raise SpecError(_join(path, "kind"), f"must be one of vp, sl, ve or preset (got {kind!r})")
+    if isinstance(p.get("schedule"), dict) or (kind == "ve" and p.get("schedule") is not None):
+        return _normalize_table_process(p, path)
     schedule = None
     if kind == "vp":
         schedule = p.get("schedule")
@@ -591,8 +648,64 @@ def _normalize_process(p, path: str) -> dict:
     return out
 
 
+_SCHEDULE_KINDS = {"vp": ("alpha_bar", "betas", "log_snr", "sigma", "diffusers"), "ve": ("edm", "sigma")}
+_DIFFUSERS_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule")
+
+
+def _normalize_table_process(p: dict, path: str) -> dict:
+    """A process whose schedule is an object: {"kind": "alpha_bar" | "betas" | "log_snr" | "sigma", "values": [...],
+    "s": [...] (optional nodes)}, {"kind": "diffusers", <scheduler config fields>} for VP; {"kind": "edm",
+    "sigma_max": ...} or {"kind": "sigma", "values": [...], "s": [...]} for VE."""
+    kind = p["kind"]
+    _check_keys(p, path, ("kind", "schedule") + (("kappa",) if kind == "vp" else ()), ("schedule",))
+    sp = _join(path, "schedule")
+    sc = _mapping(p["schedule"], sp)
+    skind = sc.get("kind")
+    if skind not in _SCHEDULE_KINDS[kind]:
+        raise SpecError(_join(sp, "kind"), f"must be one of {', '.join(_SCHEDULE_KINDS[kind])} for {kind} (got {skind!r})")
+    out_s = {"kind": skind}
+    if skind == "diffusers":
+        _check_keys(sc, sp, ("kind",) + _DIFFUSERS_KEYS, ())
+        out_s["num_train_timesteps"] = _int(sc.get("num_train_timesteps", 1000), _join(sp, "num_train_timesteps"), 1)
+        out_s["beta_start"] = _float(sc.get("beta_start", 0.0001), _join(sp, "beta_start"), positive=True)
+        out_s["beta_end"] = _float(sc.get("beta_end", 0.02), _join(sp, "beta_end"), positive=True)
+        out_s["beta_schedule"] = _string(sc.get("beta_schedule", "linear"), _join(sp, "beta_schedule"))
+    elif skind == "edm":
+        _check_keys(sc, sp, ("kind", "sigma_max"), ())
+        out_s["sigma_max"] = _float(sc.get("sigma_max", 80.0), _join(sp, "sigma_max"), positive=True)
+    else:
+        _check_keys(sc, sp, ("kind", "values", "s"), ("values",))
+        out_s["values"] = _array(sc["values"], _join(sp, "values"), 1, "a table (N,)").tolist()
+        if sc.get("s") is not None:
+            out_s["s"] = _array(sc["s"], _join(sp, "s"), 1, "the nodes (N,)").tolist()
+    out = {"kind": kind, "schedule": out_s}
+    if kind == "vp":
+        out["kappa"] = _float(p.get("kappa", 1.0), _join(path, "kappa"), positive=True)
+    _build_process(out, path)
+    return out
+
+
+def _build_table_process(p: dict):
+    sc = p["schedule"]
+    if p["kind"] == "ve":
+        if sc["kind"] == "edm":
+            return ve_from_sigma(EDMSigma(sc["sigma_max"]))
+        return ve_from_sigma(sc["values"], sc.get("s"))
+    if sc["kind"] == "diffusers":
+        cfg = read_scheduler_config({k: sc[k] for k in _DIFFUSERS_KEYS})
+        proc = vp_from_alpha_bar(None, betas=diffusers_betas(*(sc[k] for k in _DIFFUSERS_KEYS)), kappa=p["kappa"],
+                                 source=f"diffusers {sc['beta_schedule']}, N={sc['num_train_timesteps']}")
+        proc.scheduler_config = cfg
+        return proc
+    if sc["kind"] == "betas":
+        return vp_from_alpha_bar(None, sc.get("s"), betas=sc["values"], kappa=p["kappa"])
+    return vp_from_alpha_bar(sc["values"], sc.get("s"), form=sc["kind"], kappa=p["kappa"])
+
+
 def _build_process(p: dict, path: str):
     try:
+        if isinstance(p.get("schedule"), dict):
+            return _build_table_process(p)
         if p["kind"] == "vp" and p["schedule"] == "linear":
             return VP(beta_min=p["beta_min"], beta_max=p["beta_max"], kappa=p["kappa"], T=p["T"])
         if p["kind"] == "vp":
@@ -794,7 +907,12 @@ def _data_label(d: dict) -> str:
 
 
 def _process_label(p: dict) -> str:
-    return p.get("preset") or (f"vp-{p['schedule']}" if p["kind"] == "vp" else p["kind"])
+    sc = p.get("schedule")
+    if isinstance(sc, dict):                      # vp-diffusers-linear-1000, vp-alpha_bar-1000, ve-edm, ve-sigma-18
+        tail = (f"{sc['beta_schedule']}-{sc['num_train_timesteps']}" if sc["kind"] == "diffusers" else
+                str(len(sc["values"])) if "values" in sc else "")
+        return f"{p['kind']}-{sc['kind']}" + (f"-{tail}" if tail else "")
+    return p.get("preset") or (f"vp-{sc}" if p["kind"] == "vp" else p["kind"])
 
 
 def read_spec_file(source):

@@ -90,6 +90,7 @@ from ..core.data import DEFAULT_CUTOFF, Gaussian, needs_cutoff
 from ..core.estimate import DIMENSIONLESS, NAT, NAT_PER_TIME, Estimate, log_base
 from ..core.mixture import Empirical, GaussianMixture
 from ..core.processes import VE, VP, SL, CosineSchedule, check_process
+from ..quantities.predictions import as_e_model
 from ..quantities.adapters import DEFAULT_BATCH_SIZE, FixedBatchModel, adapt, is_adapter
 from ..quantities.entropy import total_entropy
 from ..quantities.neural import (LEVELS_PER_STRATUM, PILOT_N_SAMPLES, PILOT_N_TIMES, RateCurves, check_atom_cutoff, check_s_tot, decompose,
@@ -479,7 +480,7 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=No
              max_l_em=DEFAULT_MAX_L_EM, max_l_em_fraction=DEFAULT_MAX_L_EM_FRACTION,
              max_kl_bound=DEFAULT_MAX_KL_BOUND, gate_z=DEFAULT_GATE_Z, base=None, curves=True,
              n_curve_points=9, curve_samples=2048, kl_data_model=None, s_tot=None,
-             s_tot_options=None) -> ValidationReport:
+             s_tot_options=None, prediction=None, time_input=None) -> ValidationReport:
     r"""Validate a score model against exact ground truth: quality gates and consistency checks.
 
     Parameters
@@ -532,6 +533,10 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=No
         Ground truth to use instead of :func:`nent_ref.total_entropy` (nats).
     s_tot_options : dict, optional
         Options for :func:`nent_ref.total_entropy` (e.g. ``method=``, ``n_samples=`` for mixtures).
+    prediction, time_input : str, optional
+        What the model returns (``"e"``, ``"score"``, ``"eps"``, ``"v"``, ``"x0"``) and takes instead of
+        ``s`` (``"s"``, ``"timestep"``, ``"sigma"``, ``"log_snr"``): the model is wrapped in a
+        :class:`nent_ref.quantities.predictions.PredictionModel` and the report records the conversions.
 
     Returns
     -------
@@ -544,6 +549,10 @@ def validate(model, data, process, s0=None, s1=None, *, score=None, n_samples=No
         raise ValueError(f"model must be callable as f(x, s) (got {type(model).__name__})")
     check_process(process)
     model = adapt(model)
+    if prediction is not None or time_input is not None:
+        if score:
+            raise ValueError("pass prediction='score' instead of score=True together with prediction/time_input")
+        model = as_e_model(model, process, prediction, time_input)
     adapter = is_adapter(model)
     if score is None:
         score = adapter and getattr(model, "kind", "e") == "score"
