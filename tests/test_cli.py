@@ -355,7 +355,9 @@ def test_compute_equals_the_python_api(tmp_path, capsys):
     g, vp = nr.Gaussian([0.5, -1.0], [[1.0, 0.3], [0.3, 0.5]]), nr.VP(0.1, 20.0)
     assert row["S_tot"] == nr.total_entropy(g, vp).value and row["S_tot_method"] == "closed-form"
     assert row["kl_s1_eq"] == nr.kl_to_equilibrium(g, vp, 1.0).value and row["clock"] == float(vp.clock(0.0, 1.0))
-    assert row["S_tot_stderr"] == 0.0 and row["S_tot_error_bound"] == 0.0 and row["spec"]["id"] == "g"
+    # a closed form is deterministic (stderr 0) and carries its rounding bound, never 0 (issue 18)
+    assert row["S_tot_stderr"] == 0.0 and row["spec"]["id"] == "g"
+    assert 0.0 < row["S_tot_error_bound"] == nr.total_entropy(g, vp).error_bound
     code, out, _ = _run(["compute", str(tmp_path / "case.json"), "--base", "2", "--quiet", "--format", "csv"], capsys)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and rows[0]["unit"] == "bit"

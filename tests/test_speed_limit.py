@@ -268,7 +268,7 @@ def test_degenerate_windows_and_zero_entropy_raise_value_error():
         speed.speed_limit(g, vp, 0.0, 0.5, s_tot=nr.Estimate(0.0))
     with pytest.raises(ValueError, match=r"S_tot\(s0, s1\) = 0.*undefined"):
         speed.speed_limit(nr.Gaussian(np.zeros(2), np.eye(2)), vp, 0.0, 1.0)   # data = p_eq: S_tot = 0
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="s_tot = -1.0 is negative"):       # names the argument
         speed.speed_limit(g, vp, 0.0, 0.5, s_tot=nr.Estimate(-1.0))
 
 

@@ -731,6 +731,14 @@ class VE(_LinearProcess):
             direct = self.sigma_min ** 2 * np.exp(np.minimum(x0, 700.0)) * np.expm1(np.minimum(h, 700.0))
             return np.where((x0 < 700.0) & (h < 700.0), direct, via_log)
 
+    def rounding_growth(self, s):
+        """Factor (>= 1) by which the relative rounding of ``v(s)`` and of its logarithm can exceed a few
+        ulps: ``1 + 2 log(sigma_max/sigma_min) s + |log v(s)|`` (the exponent is rounded, then exponentiated)."""
+        s = np.asarray(s, dtype=float)
+        with np.errstate(divide="ignore"):
+            log_v = np.asarray(self.log_marginal_var(s), dtype=float)
+        return 1.0 + 2.0 * self._log_ratio * s + np.where(np.isfinite(log_v), np.abs(log_v), 0.0)
+
     def log_marginal_var_increase(self, s0, s1):
         """log(v(s1) - v(s0)), finite for every valid VE and s0 < s1 (-inf when s0 = s1)."""
         s0 = self._times(s0, "s0")
@@ -770,6 +778,14 @@ class ScheduledVE(VE):
 
     def _log_v(self, s):
         return self.sigma_schedule.log_v(s)
+
+    def rounding_growth(self, s):
+        """``1 + |log v(s)|``: v comes from the schedule's own table or function, without an exponent to
+        round first (see :meth:`VE.rounding_growth`)."""
+        s = np.asarray(s, dtype=float)
+        with np.errstate(divide="ignore"):
+            log_v = np.asarray(self.log_marginal_var(s), dtype=float)
+        return 1.0 + np.where(np.isfinite(log_v), np.abs(log_v), 0.0)
 
     def log_diffusion(self, s):
         """log D(s) = log(v'(s) / 2)."""

@@ -252,9 +252,7 @@ def _growth(process, s):
     with np.errstate(divide="ignore"):
         if process.has_equilibrium:
             return 1.0 + np.minimum(-np.log(np.asarray(process.mean_coeff_sq(s), dtype=float)), 745.0)
-        log_v = np.asarray(process.log_marginal_var(s), dtype=float)
-        L = math.log(process.sigma_max) - math.log(process.sigma_min)
-        return 1.0 + 2.0 * L * s + np.where(np.isfinite(log_v), np.abs(log_v), 0.0)
+        return np.asarray(process.rounding_growth(s), dtype=float)
 
 
 def _rel(dim, growth):
