@@ -155,15 +155,139 @@ def _rule(D):
             np.outer(GK_GAUSS, GK_GAUSS).ravel())
 
 
+#: A component k is *narrow* in component j's integration domain when its smallest standard
+#: deviation in j's whitened coordinates is below this: j's 8 (1-D) or 4 x 4 (2-D) starting boxes
+#: are then too coarse to be sure of seeing k's feature in log p (a parabola of width ~ k's std
+#: where k dominates), so the boxes that meet k are bisected down to k's own scale.
+NARROW_RATIO = 0.5
+#: Largest number of boxes the starting partition (before adaptive refinement) may have; above it
+#: the cubature raises :class:`QuadratureUnresolved` instead of returning a number it cannot stand by.
+MAX_START_BOXES = 200_000
+
+
+class QuadratureUnresolved(ValueError):
+    """The cubature cannot place nodes on every feature of its integrand (see :func:`cubature_mixture`)."""
+
+
+def _narrow_regions(j, centers, L, live, D):
+    r"""The components narrow in component j's whitened coordinates ``u = L_j^{-1}(x - c_j)``.
+
+    For every live ``k != j`` with ``sigma_min = sqrt(lambda_min(M_k)) < NARROW_RATIO``, where
+    :math:`M_k = L_j^{-1} L_k L_k^T L_j^{-T}` is k's covariance in j's coordinates, returns its
+    centre ``u_k``, ``P_k = M_k^{-1}``, the radius
+    :math:`R_k = \sqrt{R^2 + D \log(1/\lambda_{min}(M_k))}` of its region
+    :math:`E_k = \{u: (u - u_k)^T P_k (u - u_k) \le R_k^2\}` and the target box widths
+    ``t_k = R_k c_k / 4`` with ``c_k,i = 1 / sqrt(P_k,ii)`` the thickness of E_k along axis i (8 boxes
+    across an axis-aligned E_k).  Outside E_k, k changes j's integrand ``phi_j(u) g`` by at most
+    ``(w_k / w_j) N(u; u_k, M_k) <= (w_k / w_j) (2 pi)^(-D/2) exp(-R^2 / 2)`` per unit volume
+    (``log(1 + e) <= e``), i.e. below 1e-32 relative on any box: the feature lives inside E_k.
+    Returns None when no component is narrow.
+    """
+    others = live.copy()
+    others[j] = False
+    if not np.any(others):
+        return None
+    Lj_inv = np.linalg.inv(L[j])
+    A = np.einsum("ij,kjl->kil", Lj_inv, L[others])
+    M = A @ A.transpose(0, 2, 1)
+    lam_min = np.linalg.eigvalsh(M)[:, 0]
+    narrow = lam_min < NARROW_RATIO ** 2
+    if not np.any(narrow):
+        return None
+    M, lam_min = M[narrow], lam_min[narrow]
+    uk = (centers[others][narrow] - centers[j]) @ Lj_inv.T
+    P = np.linalg.inv(M)
+    Rk = np.sqrt(QUAD_RADIUS ** 2 + D * np.log(1.0 / lam_min))
+    thick = 1.0 / np.sqrt(np.einsum("kii->ki", P))
+    return uk, P, Rk, Rk[:, None] * thick / 4.0
+
+
+def _refine_towards(lo, half, regions, D, budget):
+    """Bisect (axis by axis) every box that may meet a narrow region E_k and is wider than its target
+    width t_k along that axis, until none is; boxes are ``[lo, lo + 2 half]`` in j's coordinates.
+
+    A box meets E_k when ``min_{u in box} |u - u_k|_P <= R_k``; the test used is the conservative
+    ``|c - u_k|_P <= R_k + sqrt(h^T |P| h)`` (c the box centre, h its half-widths), so no box that
+    meets E_k is left coarse.
+    """
+    uk, P, Rk, t = regions
+    absP = np.abs(P)
+    done_lo, done_half = [], []
+    while lo.shape[0]:
+        d = (lo + half)[:, None, :] - uk[None, :, :]                                  # (B, m, D)
+        q = np.sqrt(np.einsum("bmi,mij,bmj->bm", d, P, d))
+        slack = np.sqrt(np.einsum("bi,mij,bj->bm", half, absP, half))
+        meets = q <= Rk[None, :] + slack
+        axes = np.any(meets[:, :, None] & (2.0 * half[:, None, :] > t[None, :, :]), axis=1)   # (B, D)
+        split = np.any(axes, axis=1)
+        done_lo.append(lo[~split])
+        done_half.append(half[~split])
+        lo, half, axes = lo[split], half[split], axes[split]
+        if lo.shape[0] and np.any(half[axes] <= 64.0 * _EPS * (np.abs(lo[axes]) + QUAD_RADIUS)):
+            raise QuadratureUnresolved(
+                "a mixture component is too narrow, relative to another one, for the cubature to place "
+                "nodes on it in double precision; use method='monte-carlo'")
+        for i in range(D):
+            a = axes[:, i]
+            h = half[a].copy()
+            h[:, i] *= 0.5
+            upper = lo[a].copy()
+            upper[:, i] += 2.0 * h[:, i]
+            lo = np.concatenate([lo[~a], lo[a], upper])
+            half = np.concatenate([half[~a], h, h])
+            axes = np.concatenate([axes[~a], axes[a], axes[a]])
+        if lo.shape[0] + sum(x.shape[0] for x in done_lo) > budget:
+            raise QuadratureUnresolved(
+                f"placing cubature nodes on every narrow mixture component needs more than {budget} "
+                "starting boxes (components much narrower than, and oblique to, others); use "
+                "method='monte-carlo'")
+    return np.concatenate(done_lo), np.concatenate(done_half)
+
+
+def _start_partition(centers, L, live, D, max_boxes):
+    """Starting boxes (component, lo, half) of every live component: the regular 8 (1-D) or 4 x 4
+    (2-D) grid of ``[-R, R]^D``, refined towards every component narrow in its coordinates."""
+    n0 = 8 if D == 1 else 4
+    edges = np.linspace(-QUAD_RADIUS, QUAD_RADIUS, n0 + 1)
+    lo1 = np.stack(np.meshgrid(*([edges[:-1]] * D), indexing="ij"), -1).reshape(-1, D)
+    half1 = np.full(lo1.shape, 0.5 * (edges[1] - edges[0]))
+    comps, los, halfs = [], [], []
+    n = 0
+    if np.any(live):
+        ev = np.linalg.eigvalsh(L[live] @ L[live].transpose(0, 2, 1))
+        # lambda_min(M_k) >= lambda_min(C_k) / lambda_max(C_j): nothing is narrow when all widths are close
+        any_narrow = ev[:, 0].min() < NARROW_RATIO ** 2 * ev[:, -1].max()
+    for j in np.flatnonzero(live):
+        lo, half = lo1, half1
+        regions = _narrow_regions(j, centers, L, live, D) if any_narrow else None
+        if regions is not None:
+            lo, half = _refine_towards(lo1, half1, regions, D, max_boxes - n)
+        comps.append(np.full(lo.shape[0], j))
+        los.append(lo)
+        halfs.append(half)
+        n += lo.shape[0]
+    if not comps:
+        return np.zeros(0, dtype=int), np.zeros((0, D)), np.zeros((0, D))
+    return np.concatenate(comps), np.concatenate(los), np.concatenate(halfs)
+
+
 def cubature_mixture(p: MixParams, g, *, rtol, atol=0.0, max_boxes=400_000):
     r"""Adaptive cubature of :math:`\sum_k w_k \int N_k(x) g(x)\, dx` (D = 1 or 2).
 
-    Component k is integrated in whitened coordinates :math:`x = c_k + L_k u` over
-    ``[-R, R]^D`` (R = :data:`QUAD_RADIUS`), starting from 8 (1-D) or 4 x 4 (2-D) boxes and
-    bisecting (all axes) every box whose weighted ``|K15 - G7|`` estimate exceeds its share
-    of the tolerance, until the summed estimate is below
-    ``max(rtol |I|, atol, 1e-13 max(1, int |g| p))`` (the last term is the rounding
-    floor of the integrand, e.g. where p_s = p_eq and the integral is exactly 0).
+    Component j is integrated in whitened coordinates :math:`x = c_j + L_j u` over
+    ``[-R, R]^D`` (R = :data:`QUAD_RADIUS`), starting from 8 (1-D) or 4 x 4 (2-D) boxes.
+    Every other component k narrower than :data:`NARROW_RATIO` (in j's coordinates) puts a sharp
+    feature into g (``log p`` follows k's own parabola where k dominates), which j's coarse boxes
+    could step over; so the boxes that may meet k's region are first bisected down to k's own scale
+    (:func:`_narrow_regions`, :func:`_refine_towards`: about 8 boxes across k's region along each
+    axis): the cubature has nodes on every component at every time.  It then bisects (all axes)
+    every box whose weighted ``|K15 - G7|`` estimate exceeds its share of the tolerance, until the
+    summed estimate is below ``max(rtol |I|, atol, 1e-13 max(1, int |g| p))`` (the last term is the
+    rounding floor of the integrand, e.g. where p_s = p_eq and the integral is exactly 0).
+
+    Raises :class:`QuadratureUnresolved` (a ValueError) when the starting partition would need more
+    than :data:`MAX_START_BOXES` boxes, or a narrow component is below the resolution of double
+    precision in another one's coordinates.
 
     Returns (integral, error_estimate).
     """
@@ -174,13 +298,8 @@ def cubature_mixture(p: MixParams, g, *, rtol, atol=0.0, max_boxes=400_000):
     L = p.chol()
     centers = p.centers()
     w = np.exp(p.logw)
-    n0 = 8 if D == 1 else 4
-    edges = np.linspace(-QUAD_RADIUS, QUAD_RADIUS, n0 + 1)
-    lo1 = np.stack(np.meshgrid(*([edges[:-1]] * D), indexing="ij"), -1).reshape(-1, D)
     live = w > 0
-    comp = np.repeat(np.flatnonzero(live), lo1.shape[0])
-    lo = np.tile(lo1, (int(live.sum()), 1))
-    half = np.full(lo.shape, 0.5 * (edges[1] - edges[0]))
+    comp, lo, half = _start_partition(centers, L, live, D, min(MAX_START_BOXES, max_boxes))
     log_norm = -0.5 * D * _LOG_2PI
     done_I = done_E = done_A = 0.0
 
