@@ -19,7 +19,11 @@ types with the options
 
 * ``method="quadrature"`` (D <= 2): adaptive Gauss-Kronrod (G7/K15, tensor product in 2-D)
   cubature, component by component in whitened coordinates :math:`x = m_k + L_k u`
-  (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), refined until the
+  (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), with the starting
+  boxes first bisected down to the scale of every narrower component that can meet them (so the
+  nodes see every component at every time; :func:`cubature_mixture`, docs/mixture.md "Narrow
+  components"; :class:`QuadratureUnresolved`, a ValueError, where that would take more than
+  :data:`MAX_START_BOXES` boxes), refined until the
   summed ``|K15 - G7|`` error estimate is below ``max(rtol |value|, atol)`` (``rtol`` defaults
   to 1e-10 in 1-D, 1e-8 in 2-D, ``atol`` to 0: the same options that set the Monte Carlo
   target, here as the cubature tolerance).  The Estimate has ``stderr = 0`` and the error estimate in
@@ -88,7 +92,8 @@ from .entropy import gaussian_kl_eq, gaussian_rate, require_cutoff
 from .precision import BlockSchedule, precision_extra, run_to_targets, target_from, warn_unmet
 
 __all__ = ["DEFAULT_N_SAMPLES", "DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MAX_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
-           "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck", "cutoff_check", "cubature_mixture"]
+           "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck", "cutoff_check", "cubature_mixture",
+           "NARROW_RATIO", "MAX_START_BOXES", "QuadratureUnresolved"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
