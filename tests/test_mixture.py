@@ -651,6 +651,11 @@ def test_cubature_refuses_what_it_cannot_resolve():
     assert issubclass(QuadratureUnresolved, ValueError)
     one, err = cubature_mixture(p, lambda y: np.ones(len(y)), rtol=1e-13)   # with its budget: fine
     assert abs(one - 1.0) <= 1e-13
+    # a var-1e-40 component at the origin passes the cutoff check (its mean is 0) but is 1e-20 of the
+    # other's width: below what double precision can subdivide in its coordinates -> raise, never NaN
+    tiny = GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [1e-40, 1.0])
+    with pytest.raises(QuadratureUnresolved, match="too narrow"):
+        nr.total_entropy(tiny, nr.VP(0.1, 20.0))
 
 
 def _mp_kl_1d(w, means, var, proc, s):
