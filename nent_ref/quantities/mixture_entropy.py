@@ -19,7 +19,11 @@ types with the options
 
 * ``method="quadrature"`` (D <= 2): adaptive Gauss-Kronrod (G7/K15, tensor product in 2-D)
   cubature, component by component in whitened coordinates :math:`x = m_k + L_k u`
-  (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), refined until the
+  (:math:`L_k L_k^T = S_k`, ``|u_i| <= 12``, neglected Gaussian mass < 1e-32), with the starting
+  boxes first bisected down to the scale of every narrower component that can meet them (so the
+  nodes see every component at every time; :func:`cubature_mixture`, docs/mixture.md "Narrow
+  components"; :class:`QuadratureUnresolved`, a ValueError, where that would take more than
+  :data:`MAX_START_BOXES` boxes), refined until the
   summed ``|K15 - G7|`` error estimate is below ``max(rtol |value|, atol)`` (``rtol`` defaults
   to 1e-10 in 1-D, 1e-8 in 2-D, ``atol`` to 0: the same options that set the Monte Carlo
   target, here as the cubature tolerance).  The Estimate has ``stderr = 0`` and the error estimate in
@@ -89,7 +93,8 @@ from .entropy import gaussian_kl_eq, gaussian_rate, require_cutoff
 from .precision import BlockSchedule, precision_extra, run_to_targets, target_from, warn_unmet
 
 __all__ = ["DEFAULT_N_SAMPLES", "DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MAX_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
-           "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck", "cutoff_check", "cubature_mixture"]
+           "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck", "cutoff_check", "cubature_mixture",
+           "NARROW_RATIO", "MAX_START_BOXES", "QuadratureUnresolved"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -156,15 +161,196 @@ def _rule(D):
             np.outer(GK_GAUSS, GK_GAUSS).ravel())
 
 
+#: A component k is *narrow* in component j's integration domain when its smallest standard
+#: deviation in j's whitened coordinates is below this: j's 8 (1-D) or 4 x 4 (2-D) starting boxes
+#: are then too coarse to be sure of seeing k's feature in log p (a parabola of width ~ k's std
+#: where k dominates), so the boxes that meet k are bisected down to k's own scale.
+NARROW_RATIO = 0.5
+#: Largest number of boxes the starting partition (before adaptive refinement) may have; above it
+#: the cubature raises :class:`QuadratureUnresolved` instead of returning a number it cannot stand by.
+MAX_START_BOXES = 100_000
+#: Boxes evaluated per batch (memory: about 225 nodes x 2 coordinates x 8 bytes x this in 2-D).
+_EVAL_CHUNK = 8192
+
+
+class QuadratureUnresolved(ValueError):
+    """The cubature cannot place nodes on every feature of its integrand (see :func:`cubature_mixture`)."""
+
+
+def _narrow_regions(j, centers, L, live, D, Q=None):
+    r"""The components narrow in component j's integration coordinates ``z = Q^T L_j^{-1}(x - c_j)``
+    (``Q`` a rotation, identity by default: j's density is the standard normal in any of them).
+
+    For every live ``k != j`` with ``sigma_min = sqrt(lambda_min(M_k)) < NARROW_RATIO``, where
+    :math:`M_k = Q^T L_j^{-1} L_k L_k^T L_j^{-T} Q` is k's covariance in these coordinates, returns its
+    centre ``u_k``, ``P_k = M_k^{-1}``, the radius
+    :math:`R_k = \sqrt{R^2 + D \log(1/\lambda_{min}(M_k))}` of its region
+    :math:`E_k = \{u: (u - u_k)^T P_k (u - u_k) \le R_k^2\}`, the target box widths
+    ``t_k = R_k c_k / 4`` with ``c_k,i = 1 / sqrt(P_k,ii)`` the thickness of E_k along axis i (8 boxes
+    across an axis-aligned E_k), and ``M_k`` itself.  Outside E_k, k changes j's integrand
+    ``phi_j(u) g`` by at most ``(w_k / w_j) N(u; u_k, M_k) <= (w_k / w_j) (2 pi)^(-D/2) exp(-R^2 / 2)``
+    per unit volume (``log(1 + e) <= e``), i.e. below 1e-32 relative on any box: the feature lives
+    inside E_k.  Returns None when no component is narrow.
+    """
+    others = live.copy()
+    others[j] = False
+    if not np.any(others):
+        return None
+    T = np.linalg.inv(L[j])
+    if Q is not None:
+        T = Q.T @ T
+    A = np.einsum("ij,kjl->kil", T, L[others])
+    M = A @ A.transpose(0, 2, 1)
+    lam_min = np.linalg.eigvalsh(M)[:, 0]
+    narrow = lam_min < NARROW_RATIO ** 2
+    if not np.any(narrow):
+        return None
+    M, lam_min = M[narrow], lam_min[narrow]
+    uk = (centers[others][narrow] - centers[j]) @ T.T
+    P = np.linalg.inv(M)
+    Rk = np.sqrt(QUAD_RADIUS ** 2 + D * np.log(1.0 / lam_min))
+    thick = 1.0 / np.sqrt(np.einsum("kii->ki", P))
+    return uk, P, Rk, Rk[:, None] * thick / 4.0, M
+
+
+#: In 2-D, a narrow region this much thicker along an axis of its bounding box than across
+#: (``sqrt(M_ii P_ii)``) counts as oblique: the tensor-product boxes then follow it diagonally, and
+#: the cubature tries rotating component j's coordinates onto the narrow components' axes
+#: (``phi_j`` is rotation invariant) and keeps the rotation with the fewest starting boxes.
+OBLIQUE_RATIO = 1.5
+#: At most this many candidate rotations (those of the narrowest oblique components) are tried.
+MAX_ROTATIONS = 4
+
+
+def _box_min_quadratic(a, b, P):
+    """``min_{a <= d <= b} d^T P d`` for boxes ``[a, b]`` (shape (B, m, D), D = 1 or 2) and SPD ``P``
+    (m, D, D): 0 when the box contains the origin, otherwise the least of the edge minima (a 1-D
+    quadratic on each edge, its minimiser clipped to the edge)."""
+    if a.shape[-1] == 1:
+        d = np.clip(0.0, a[..., 0], b[..., 0])
+        return P[None, :, 0, 0] * d * d
+    p00, p01, p11 = P[None, :, 0, 0], P[None, :, 0, 1], P[None, :, 1, 1]
+    inside = np.all((a <= 0.0) & (b >= 0.0), axis=-1)
+    best = np.full(a.shape[:2], np.inf)
+    for x in (a[..., 0], b[..., 0]):                       # edges d_x fixed
+        y = np.clip(-p01 * x / p11, a[..., 1], b[..., 1])
+        best = np.minimum(best, p00 * x * x + 2.0 * p01 * x * y + p11 * y * y)
+    for y in (a[..., 1], b[..., 1]):                       # edges d_y fixed
+        x = np.clip(-p01 * y / p00, a[..., 0], b[..., 0])
+        best = np.minimum(best, p00 * x * x + 2.0 * p01 * x * y + p11 * y * y)
+    return np.where(inside, 0.0, best)
+
+
+def _refine_towards(lo, half, regions, D, budget):
+    """Bisect (axis by axis) every box that may meet a narrow region E_k and is wider than its target
+    width t_k along that axis, until none is; boxes are ``[lo, lo + 2 half]`` in j's coordinates.
+
+    A box meets E_k when ``min_{u in box} (u - u_k)^T P_k (u - u_k) <= R_k^2`` (computed exactly,
+    :func:`_box_min_quadratic`, with a relative margin of 1e-6), so no box that meets E_k is left coarse.
+    """
+    uk, P, Rk, t = regions[:4]
+    done_lo, done_half = [], []
+    while lo.shape[0]:
+        a = lo[:, None, :] - uk[None, :, :]                                           # (B, m, D)
+        meets = _box_min_quadratic(a, a + 2.0 * half[:, None, :], P) <= (1.0 + 1e-6) * Rk[None, :] ** 2
+        axes = np.any(meets[:, :, None] & (2.0 * half[:, None, :] > t[None, :, :]), axis=1)   # (B, D)
+        split = np.any(axes, axis=1)
+        done_lo.append(lo[~split])
+        done_half.append(half[~split])
+        lo, half, axes = lo[split], half[split], axes[split]
+        if lo.shape[0] and np.any(half[axes] <= 64.0 * _EPS * (np.abs(lo[axes]) + QUAD_RADIUS)):
+            raise QuadratureUnresolved(
+                "a mixture component is too narrow, relative to another one, for the cubature to place "
+                "nodes on it in double precision; use method='monte-carlo'")
+        for i in range(D):
+            a = axes[:, i]
+            h = half[a].copy()
+            h[:, i] *= 0.5
+            upper = lo[a].copy()
+            upper[:, i] += 2.0 * h[:, i]
+            lo = np.concatenate([lo[~a], lo[a], upper])
+            half = np.concatenate([half[~a], h, h])
+            axes = np.concatenate([axes[~a], axes[a], axes[a]])
+        if lo.shape[0] + sum(x.shape[0] for x in done_lo) > budget:
+            raise QuadratureUnresolved(
+                f"placing cubature nodes on every narrow mixture component needs more than {budget} "
+                "starting boxes (components much narrower than, and oblique to, others); use "
+                "method='monte-carlo'")
+    return np.concatenate(done_lo), np.concatenate(done_half)
+
+
+def _start_partition(centers, L, live, D, max_boxes):
+    """Starting boxes (component, lo, half) of every live component and its integration matrices
+    ``B_j = L_j Q_j`` (``x = c_j + B_j z``): the regular 8 (1-D) or 4 x 4 (2-D) grid of ``[-R, R]^D``,
+    refined towards every component narrow in its coordinates (:func:`_refine_towards`); in 2-D
+    with oblique narrow components, in the rotation ``Q_j`` that needs the fewest boxes."""
+    n0 = 8 if D == 1 else 4
+    edges = np.linspace(-QUAD_RADIUS, QUAD_RADIUS, n0 + 1)
+    lo1 = np.stack(np.meshgrid(*([edges[:-1]] * D), indexing="ij"), -1).reshape(-1, D)
+    half1 = np.full(lo1.shape, 0.5 * (edges[1] - edges[0]))
+    B = np.array(L, dtype=float)
+    comps, los, halfs = [], [], []
+    n = 0
+    any_narrow = False
+    if np.any(live):
+        ev = np.linalg.eigvalsh(L[live] @ L[live].transpose(0, 2, 1))
+        # lambda_min(M_k) >= lambda_min(C_k) / lambda_max(C_j): nothing is narrow when all widths are close
+        any_narrow = ev[:, 0].min() < NARROW_RATIO ** 2 * ev[:, -1].max()
+    for j in np.flatnonzero(live):
+        lo, half = lo1, half1
+        regions = _narrow_regions(j, centers, L, live, D) if any_narrow else None
+        if regions is not None:
+            M, P = regions[4], regions[1]
+            oblique = np.sqrt(np.einsum("kii,kii->ki", M, P)).max(axis=1) > OBLIQUE_RATIO
+            best = None
+            if D == 2 and np.any(oblique):
+                order = np.argsort(np.linalg.eigvalsh(M)[:, 0])
+                cands = [None] + [np.linalg.eigh(M[k])[1] for k in order if oblique[k]][:MAX_ROTATIONS]
+                for Q in cands:
+                    reg = regions if Q is None else _narrow_regions(j, centers, L, live, D, Q)
+                    try:
+                        out = _refine_towards(lo1, half1, reg, D, (max_boxes - n if best is None
+                                                                   else min(max_boxes - n, best[0].shape[0])))
+                    except QuadratureUnresolved:
+                        continue
+                    best = (out[0], out[1], Q)
+                if best is None:
+                    raise QuadratureUnresolved(
+                        f"the cubature cannot place nodes on every narrow mixture component in any of "
+                        f"{len(cands)} orientations (more than {max_boxes} starting boxes, or widths below "
+                        "double precision: components much narrower than, and oblique to, others); use "
+                        "method='monte-carlo'")
+                lo, half, Q = best
+                if Q is not None:
+                    B[j] = L[j] @ Q
+            else:
+                lo, half = _refine_towards(lo1, half1, regions, D, max_boxes - n)
+        comps.append(np.full(lo.shape[0], j))
+        los.append(lo)
+        halfs.append(half)
+        n += lo.shape[0]
+    if not comps:
+        return np.zeros(0, dtype=int), np.zeros((0, D)), np.zeros((0, D)), B
+    return np.concatenate(comps), np.concatenate(los), np.concatenate(halfs), B
+
+
 def cubature_mixture(p: MixParams, g, *, rtol, atol=0.0, max_boxes=400_000):
     r"""Adaptive cubature of :math:`\sum_k w_k \int N_k(x) g(x)\, dx` (D = 1 or 2).
 
-    Component k is integrated in whitened coordinates :math:`x = c_k + L_k u` over
-    ``[-R, R]^D`` (R = :data:`QUAD_RADIUS`), starting from 8 (1-D) or 4 x 4 (2-D) boxes and
-    bisecting (all axes) every box whose weighted ``|K15 - G7|`` estimate exceeds its share
-    of the tolerance, until the summed estimate is below
-    ``max(rtol |I|, atol, 1e-13 max(1, int |g| p))`` (the last term is the rounding
-    floor of the integrand, e.g. where p_s = p_eq and the integral is exactly 0).
+    Component j is integrated in whitened coordinates :math:`x = c_j + L_j u` over
+    ``[-R, R]^D`` (R = :data:`QUAD_RADIUS`), starting from 8 (1-D) or 4 x 4 (2-D) boxes.
+    Every other component k narrower than :data:`NARROW_RATIO` (in j's coordinates) puts a sharp
+    feature into g (``log p`` follows k's own parabola where k dominates), which j's coarse boxes
+    could step over; so the boxes that may meet k's region are first bisected down to k's own scale
+    (:func:`_narrow_regions`, :func:`_refine_towards`: about 8 boxes across k's region along each
+    axis): the cubature has nodes on every component at every time.  It then bisects (all axes)
+    every box whose weighted ``|K15 - G7|`` estimate exceeds its share of the tolerance, until the
+    summed estimate is below ``max(rtol |I|, atol, 1e-13 max(1, int |g| p))`` (the last term is the
+    rounding floor of the integrand, e.g. where p_s = p_eq and the integral is exactly 0).
+
+    Raises :class:`QuadratureUnresolved` (a ValueError) when the starting partition would need more
+    than :data:`MAX_START_BOXES` boxes, or a narrow component is below the resolution of double
+    precision in another one's coordinates.
 
     Returns (integral, error_estimate).
     """
@@ -172,20 +358,18 @@ def cubature_mixture(p: MixParams, g, *, rtol, atol=0.0, max_boxes=400_000):
     if D > 2:
         raise ValueError(f"quadrature is available for D <= 2 only (got D = {D}); use method='monte-carlo'")
     nodes, wk, wg = _rule(D)
-    L = p.chol()
     centers = p.centers()
     w = np.exp(p.logw)
-    n0 = 8 if D == 1 else 4
-    edges = np.linspace(-QUAD_RADIUS, QUAD_RADIUS, n0 + 1)
-    lo1 = np.stack(np.meshgrid(*([edges[:-1]] * D), indexing="ij"), -1).reshape(-1, D)
     live = w > 0
-    comp = np.repeat(np.flatnonzero(live), lo1.shape[0])
-    lo = np.tile(lo1, (int(live.sum()), 1))
-    half = np.full(lo.shape, 0.5 * (edges[1] - edges[0]))
+    comp, lo, half, L = _start_partition(centers, p.chol(), live, D, min(MAX_START_BOXES, max_boxes))
     log_norm = -0.5 * D * _LOG_2PI
     done_I = done_E = done_A = 0.0
 
     def evaluate(comp, lo, half):
+        if comp.size > _EVAL_CHUNK:                # bounded memory; per-box values do not depend on it
+            parts = [evaluate(comp[i:i + _EVAL_CHUNK], lo[i:i + _EVAL_CHUNK], half[i:i + _EVAL_CHUNK])
+                     for i in range(0, comp.size, _EVAL_CHUNK)]
+            return tuple(np.concatenate(z) for z in zip(*parts))
         u = (lo + half)[:, None, :] + half[:, None, :] * nodes[None, :, :]          # (B, P, D)
         x = centers[comp][:, None, :] + np.einsum("bij,bpj->bpi", L[comp], u)
         vals = g(x.reshape(-1, D)).reshape(u.shape[:2])
