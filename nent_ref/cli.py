@@ -68,6 +68,7 @@ import traceback
 from pathlib import Path
 
 from ._version import __version__
+from .core.progress import quiet_progress
 from .suites.executor import TableOptions, executor_for
 from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
@@ -306,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     prog = f"nent-ref {args.command}"
     try:
-        return _dispatch(args)
+        with quiet_progress(bool(getattr(args, "quiet", False))):     # --quiet: no bar anywhere
+            return _dispatch(args)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
@@ -344,8 +346,9 @@ def _dispatch(args) -> int:
         return EXIT_OK
     if args.command == "figures":
         out = _prepare_output_dir(args.out)
-        for path in render_figures(out, options, args.only):
-            options.progress(f"wrote {path}")
+        written = render_figures(out, options, args.only)
+        if not args.quiet:
+            print(f"nent-ref figures: wrote {len(written)} files to {out}", file=sys.stderr)
         return EXIT_OK
     raise _UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse enforces it
 
@@ -582,7 +585,8 @@ def _run_compute(args) -> int:
         unit = "bit" if args.base == "2" else "nat"
         cases = [_specs.Case(dict(c.spec, unit=unit), base_dir=c.base_dir, path=c.path) for c in cases]
     with executor_for(options) as executor:
-        rows = [_specs.compute_row(c, executor=executor, progress=options.progress) for c in cases]
+        rows = [_specs.compute_row(c, executor=executor, progress=options.progress)
+                for c in options.steps(cases, desc="compute", unit="case", label=_specs.Case.label)]
     units = {r["unit"] for r in rows}
     text = format_rows(rows, args.format, None, units=(units.pop() + "s") if len(units) == 1 else "per row",
                        command="compute", source=args.spec)

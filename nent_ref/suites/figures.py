@@ -607,9 +607,10 @@ def render_figures(out: Path, options: TableOptions | None = None,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for name in names or list(FIGURES):
+    names = list(names or FIGURES)
+    for name in names:
         if name not in FIGURES:
             raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
-        options.progress(f"nent-ref: rendering figure {name!r}")
+    for name in options.steps(names, desc="figures", unit="figure"):
         written.extend(Path(p) for p in FIGURES[name](out, options))
     return written
