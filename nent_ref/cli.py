@@ -78,6 +78,7 @@ from .suites.validation import (DEFAULT_GATE_Z, DEFAULT_MAX_KL_BOUND, DEFAULT_MA
                                 validate)
 from .suites import conformance as _conformance
 from .suites import specs as _specs
+from .suites.spec_quantities import ModelRaised
 
 #: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
@@ -585,8 +586,11 @@ def _run_compute(args) -> int:
         unit = "bit" if args.base == "2" else "nat"
         cases = [_specs.Case(dict(c.spec, unit=unit), base_dir=c.base_dir, path=c.path) for c in cases]
     with executor_for(options) as executor:
-        rows = [_specs.compute_row(c, executor=executor, progress=options.progress)
-                for c in options.steps(cases, desc="compute", unit="case", label=_specs.Case.label)]
+        try:
+            rows = [_specs.compute_row(c, executor=executor, progress=options.progress)
+                    for c in options.steps(cases, desc="compute", unit="case", label=_specs.Case.label)]
+        except ModelRaised as exc:                  # the spec's model raised: exit 3, as validate does
+            raise ModelError(str(exc)) from exc
     units = {r["unit"] for r in rows}
     text = format_rows(rows, args.format, None, units=(units.pop() + "s") if len(units) == 1 else "per row",
                        command="compute", source=args.spec)
