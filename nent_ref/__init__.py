@@ -35,13 +35,14 @@ from .quantities.adapters import from_jax, from_torch
 from . import rg, statmech
 from .suites import cases, conformance, specs
 from .suites.validation import validate
+from .suites.plot import plot
 
 __all__ = [
     "__version__", "Estimate", "VP", "SL", "VE", "LinearSchedule", "CosineSchedule", "Gaussian", "Dirac",
     "GaussianMixture", "Empirical", "entropy_production_rate", "total_entropy", "kl_to_equilibrium",
     "rate_curve", "cutoff_check", "neural_entropy", "entropy_matching_loss", "speed_limit", "validate",
     "bounds", "ot", "reference_models", "sde", "rg", "statmech", "cases", "specs", "conformance",
-    "from_torch", "from_jax", "PrecisionWarning",
+    "from_torch", "from_jax", "PrecisionWarning", "plot",
 ]
 
 #: Module paths of releases before the layered layout -> where the module lives now.  They keep

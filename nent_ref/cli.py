@@ -21,6 +21,10 @@ Sub-commands
     ``-`` reads JSON from stdin) holding one spec, a list of them or ``{"cases": [...]}`` (format in
     docs/specs.md).  One row per case, as in ``table``: each quantity with its stderr, error bound and
     method, and the canonical spec.  ``--base 2`` reports entropies in bits.  Progress on stderr.
+``nent-ref plot SPEC [--out DIR] [--style paper|talk]``
+    A figure of one's own case (:func:`nent_ref.plot`): for every case of SPEC the rate with its error
+    band, the cumulative S_tot, KL to equilibrium, the speed limit and (with a ``model``) S_NN against
+    S_tot, as PNG, PDF and the CSV of the plotted numbers; ``--style talk`` for slides.
 ``nent-ref conformance --emit FILE``
     Write the canonical conformance cases (inputs only, no answers; docs/conformance.md).
 ``nent-ref check CLAIMS [--cases FILE] [--threshold 5] [--json] [--report FILE]``
@@ -146,6 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="render only these figures")
     _add_validate_parser(sub, formatter)
     _add_spec_parsers(sub, formatter)
+    _add_plot_parser(sub, formatter)
     return parser
 
 
@@ -625,7 +630,45 @@ def _run_check(args) -> int:
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
-_SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "check": _run_check}
+# --------------------------------------------------------------------------- plot (nent_ref.suites.plot)
+def _add_plot_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
+    """``nent-ref plot SPEC [--out DIR] [--style paper|talk]``: the standard views of one's own case."""
+    p = sub.add_parser("plot", help="draw the standard views of a case specification (PNG, PDF, CSV)",
+                       description="For every case of a spec file (docs/specs.md): the entropy production rate "
+                                   "with its error band, the cumulative S_tot, KL to equilibrium, the speed limit "
+                                   "and, for a spec with a model, S_NN against S_tot.  Writes <id>.png, .pdf, .csv "
+                                   "(the plotted numbers) and .spec.json into --out.",
+                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    p.add_argument("spec", help="spec file: .json or .toml (one spec, a list, or {\"cases\": [...]}); - for stdin")
+    p.add_argument("--out", default=".", help="output directory, created if needed (default: the working directory)")
+    p.add_argument("--style", default="paper", choices=["paper", "talk"],
+                   help="paper (default) or talk: 16:9, large fonts, thick lines")
+    p.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
+                   help="worker processes for Monte Carlo (results do not depend on it)")
+    p.add_argument("--scheduler", default=None, help="dask scheduler address (optional)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _run_plot(args) -> int:
+    from .suites.plot import plot_case
+    out = _prepare_output_dir(args.out)
+    options = TableOptions(workers=args.workers, quiet=args.quiet, scheduler=args.scheduler)
+    cases = _specs.load_cases(args.spec)
+    written = []
+    with executor_for(options) as executor:
+        try:
+            for i, case in enumerate(options.steps(cases, desc="plot", unit="case", label=_specs.Case.label)):
+                stem = (case.id or f"case{i}").replace("/", "_")
+                written += plot_case(case, out, stem=stem, style=args.style, executor=executor,
+                                     progress=options.progress)
+        except ModelRaised as exc:
+            raise ModelError(str(exc)) from exc
+    if not args.quiet:
+        print(f"nent-ref plot: wrote {len(written)} files to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+_SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "check": _run_check, "plot": _run_plot}
 
 
 if __name__ == "__main__":  # pragma: no cover

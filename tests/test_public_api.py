@@ -19,7 +19,8 @@ MODULES = ["nent_ref", "nent_ref.core.estimate", "nent_ref.core.processes", "nen
            "nent_ref.quantities.reference_models", "nent_ref.quantities.sde", "nent_ref.quantities.ot",
            "nent_ref.quantities.speed", "nent_ref.rg", "nent_ref.statmech", "nent_ref.suites.cases",
            "nent_ref.suites.tables", "nent_ref.suites.figures", "nent_ref.suites.validation",
-           "nent_ref.suites.executor"]
+           "nent_ref.suites.executor", "nent_ref.core.progress", "nent_ref.suites.spec_quantities",
+           "nent_ref.suites.spec_errors", "nent_ref.suites.plot", "nent_ref.suites.figure_layout"]
 
 
 @pytest.mark.parametrize("module", MODULES)

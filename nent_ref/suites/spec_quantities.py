@@ -166,7 +166,7 @@ def _speed_limit_grid(data, process, s0, times, opts, acc) -> dict:
     t = times[times > s0]
     stot = total_entropy(data, process, s0, t, **opts)
     keys = ("W2_squared", "W2_squared_stderr", "W2_squared_bias_scale", "clock", "bound", "bound_stderr",
-            "bound_bias_scale", "S_tot", "S_tot_stderr", "efficiency", "efficiency_stderr")
+            "bound_bias_scale", "S_tot", "S_tot_stderr", "efficiency", "efficiency_stderr", "gelbrich_bound")
     cols = {k: [] for k in keys}
     methods = set()
     for i, s in enumerate(t):
@@ -184,6 +184,11 @@ def _speed_limit_grid(data, process, s0, times, opts, acc) -> dict:
                      ("bound_stderr", b.stderr), ("bound_bias_scale", b.error_bound), ("S_tot", st.value),
                      ("S_tot_stderr", st.stderr), ("efficiency", eff.value), ("efficiency_stderr", eff.stderr)):
             cols[k].append(float(v))
+        # Gelbrich's moment bound on W2^2 (never above the true W2^2) over the clock: a bound on S_tot that
+        # does not inherit the plug-in's upward bias (sampled W2 only; the closed forms equal W2^2 itself)
+        gel = w2.extra.get("gelbrich_lower_bound") if w2.extra else None
+        cols["gelbrich_bound"].append(float(w2.value if gel is None and res.w2_method != "samples" else
+                                            (gel if gel is not None else math.nan)) / float(res.clock))
     out = {"s": t}
     out.update({k: np.asarray(v) for k, v in cols.items()})
     out["w2_method"] = ", ".join(sorted(methods))
@@ -206,7 +211,9 @@ def grid_columns(name: str, res, times: np.ndarray, info_unit: str) -> dict:
     An Estimate gives ``<name>``, ``<name>_stderr``, ``<name>_error_bound``, ``<name>_method`` and
     ``<name>_unit``; ``speed_limit_grid`` gives ``speed_limit_grid_s`` (the grid times > s0) and
     ``speed_limit_grid_<column>`` for W2_squared (+ _stderr, _bias_scale), clock, bound (+ _stderr,
-    _bias_scale), S_tot (+ _stderr) and efficiency (+ _stderr)."""
+    _bias_scale), S_tot (+ _stderr), efficiency (+ _stderr) and gelbrich_bound (Gelbrich's moment lower
+    bound on W2^2 over the clock: a lower bound on S_tot free of the sample plug-in's upward bias; equal to
+    ``bound`` for closed-form W2; null where unavailable)."""
     if isinstance(res, Estimate):
         n = times.size
         cols = {name: _as_list(res.value, n), f"{name}_stderr": _as_list(res.stderr, n),
@@ -218,7 +225,8 @@ def grid_columns(name: str, res, times: np.ndarray, info_unit: str) -> dict:
     cols = {f"{name}_s": res["s"].tolist()}
     for k, v in res.items():
         if k != "s":
-            cols[f"{name}_{k}"] = v.tolist() if isinstance(v, np.ndarray) else v
+            cols[f"{name}_{k}"] = ([None if not math.isfinite(x) else x for x in v.tolist()]
+                                   if isinstance(v, np.ndarray) else v)
     cols[f"{name}_unit"] = "group"
     return cols
 
@@ -388,7 +396,7 @@ def column_unit(column: str, info: str = NAT) -> str:
         return LENGTH2
     if c.startswith("entropy_production_rate") or c.startswith("rate"):
         return f"{info}/time"
-    if c.startswith(("S_", "kl", "KL", "bound", "L_EM", "C", "mean_dirac_kl", "log_N", "identity_residual",
+    if c.startswith(("S_", "kl", "KL", "bound", "gelbrich_bound", "L_EM", "C", "mean_dirac_kl", "log_N", "identity_residual",
                      "likelihood_bound", "value")) or "entropy" in c or c.endswith("_nats"):
         return info
     return ""

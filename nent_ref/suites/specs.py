@@ -716,25 +716,19 @@ def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
 
 
 def _normalize_grid_and_model(spec: dict, out: dict, path: str) -> None:
-    """``grid`` (filled in when a grid quantity is asked for) and ``model`` (required by S_NN, L_EM,
-    decomposition) of the canonical form; either given without a quantity that uses it is an error."""
+    """``grid`` (filled in when a grid quantity is asked for; kept when given, as the grid of ``nent-ref
+    plot``) and ``model`` (required by S_NN, L_EM, decomposition; kept when given) of the canonical form."""
     quantities = out["quantities"]
     gridded = [q for q in quantities if q in spec_quantities.GRID_QUANTITIES]
-    if gridded:
+    if gridded or spec.get("grid") is not None:    # a grid alone is the grid of `nent-ref plot`'s curves
         w = out["window"]
         out["grid"] = spec_quantities.normalize_grid(spec.get("grid"), _join(path, "grid"), w["s0"], w["s1"])
-    elif spec.get("grid") is not None:
-        raise SpecError(_join(path, "grid"), "no quantity on a grid is asked for (add one of "
-                                             f"{', '.join(spec_quantities.GRID_QUANTITIES)} to quantities)")
     modelled = [q for q in quantities if q in spec_quantities.MODEL_QUANTITIES]
-    if modelled:
-        if spec.get("model") is None:
-            raise SpecError(_join(path, "model"), f"missing (required by {modelled[0]}: "
-                                                  "\"package.module:function\" of the score model)")
+    if modelled and spec.get("model") is None:
+        raise SpecError(_join(path, "model"), f"missing (required by {modelled[0]}: "
+                                              "\"package.module:function\" of the score model)")
+    if spec.get("model") is not None:              # a model alone is drawn by `nent-ref plot`
         out["model"] = spec_quantities.normalize_model(spec["model"], _join(path, "model"))
-    elif spec.get("model") is not None:
-        raise SpecError(_join(path, "model"), "no model quantity is asked for (add S_NN, L_EM or decomposition "
-                                              "to quantities)")
 
 
 # --------------------------------------------------------------------------- cases and files
