@@ -638,8 +638,8 @@ def rg_figure(out_dir, options) -> list[Path]:
                                                          width=500, n_samples=64, n_networks=4,
                                                          seed=row_seed(base_seed, 11, k))
         ax.errorbar(layers, mc.value, yerr=mc.stderr, fmt="o", ms=3, color=PALETTE[k])
-        data += [["network", f"meanfield sigma_w2={sw!r}", int(l_), v, 0.0] for l_, v in zip(layers, y)]
-        data += [["network", f"mc width=500 sigma_w2={sw!r}", int(l_), v, e]
+        data += [["network", f"meanfield sigma_w2={format_number(sw)}", int(l_), v, 0.0] for l_, v in zip(layers, y)]
+        data += [["network", f"mc width=500 sigma_w2={format_number(sw)}", int(l_), v, e]
                  for l_, v, e in zip(layers, mc.value, mc.stderr)]
     ax.set_xlabel(r"layer $l$")
     ax.set_ylabel(r"$\frac{1}{n} E[\log p^{fit}_0(z_0) - \log p^{fit}_l(z_l)]$ [nats/neuron]")
