@@ -163,12 +163,10 @@ def place_legend(ax, *, locs=_LOCS, outside: str = "right", headroom: int = 0, *
         if attempt:
             lo, hi = ax.get_ylim()
             ax.set_ylim(lo, hi + 0.25 * (hi - lo))
-        pts = None
+        r = _renderer(fig)                         # one draw; a legend's box is placed lazily from it
+        pts = data_points(ax)
         for loc in locs:
             leg = ax.legend(loc=loc, **kwargs)
-            r = _renderer(fig)
-            if pts is None:
-                pts = data_points(ax)
             if not _covered(leg.get_window_extent(r), pts, ax=ax):
                 return leg
         if ax.get_yscale() != "linear":

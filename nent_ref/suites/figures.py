@@ -562,14 +562,14 @@ def _move_clear(ax):
     handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
     others = [a for a in ax.artists if a is not leg and hasattr(a, "get_window_extent")]
     fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    pts = data_points(ax)
     for loc in ("lower right", "center right", "upper right", "lower left", "center left", "upper left",
                 "upper center", "lower center"):
         leg.remove()
         leg = ax.legend(handles, labels, loc=loc)
-        fig.canvas.draw()
-        r = fig.canvas.get_renderer()
         box = leg.get_window_extent(r)
-        pts = data_points(ax)
         inside = ((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)).any() \
             if len(pts) else False
         if not inside and not any(box.overlaps(o.get_window_extent(r)) for o in others):
