@@ -42,6 +42,7 @@ from .quantities.ecosystem import from_diffusers, from_edm, edm_process
 from . import rg, statmech
 from .suites import cases, conformance, specs
 from .suites.validation import validate
+from .suites.plot import plot
 
 __all__ = [
     "__version__", "Estimate", "VP", "SL", "VE", "LinearSchedule", "CosineSchedule", "Gaussian", "Dirac",
@@ -49,7 +50,7 @@ __all__ = [
     "rate_curve", "cutoff_check", "neural_entropy", "entropy_matching_loss", "speed_limit", "validate",
     "bounds", "ot", "reference_models", "sde", "rg", "statmech", "cases", "specs", "conformance",
     "from_torch", "from_jax", "PrecisionWarning", "ModelError", "schedules", "predictions",
-    "from_diffusers", "from_edm", "edm_process",
+    "from_diffusers", "from_edm", "edm_process", "plot",
 ]
 
 #: Module paths of releases before the layered layout -> where the module lives now.  They keep

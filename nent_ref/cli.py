@@ -26,6 +26,10 @@ Sub-commands
     ``-`` reads JSON from stdin) holding one spec, a list of them or ``{"cases": [...]}`` (format in
     docs/specs.md).  One row per case, as in ``table``: each quantity with its stderr, error bound and
     method, and the canonical spec.  ``--base 2`` reports entropies in bits.  Progress on stderr.
+``nent-ref plot SPEC [--out DIR] [--style paper|talk]``
+    A figure of one's own case (:func:`nent_ref.plot`): for every case of SPEC the rate with its error
+    band, the cumulative S_tot, KL to equilibrium, the speed limit and (with a ``model``) S_NN against
+    S_tot, as PNG, PDF and the CSV of the plotted numbers; ``--style talk`` for slides.
 ``nent-ref conformance --emit FILE``
     Write the canonical conformance cases (inputs only, no answers; docs/conformance.md).
 ``nent-ref check CLAIMS [--cases FILE] [--threshold 5] [--digits N] [--json] [--report FILE]``
@@ -77,6 +81,7 @@ from pathlib import Path
 
 from ._version import __version__
 from .core.mixture import Empirical
+from .core.progress import quiet_progress
 from .quantities.ecosystem import from_diffusers
 from .quantities.predictions import TIME_INPUTS
 from .suites.executor import TableOptions, executor_for
@@ -88,6 +93,7 @@ from .suites.validation import (DEFAULT_GATE_Z, DEFAULT_MAX_KL_BOUND, DEFAULT_MA
                                 process_presets, validate)
 from .suites import conformance as _conformance
 from .suites import specs as _specs
+from .suites.spec_quantities import ModelRaised
 
 #: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
@@ -177,6 +183,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="render only these figures")
     parser.validate_parser = _add_validate_parser(sub, formatter)
     _add_spec_parsers(sub, formatter)
+    _add_plot_parser(sub, formatter)
     return parser
 
 
@@ -341,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
                   "pipeline directory as the model)")
     prog = f"nent-ref {args.command}"
     try:
-        return _dispatch(args)
+        with quiet_progress(bool(getattr(args, "quiet", False))):     # --quiet: no bar anywhere
+            return _dispatch(args)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
@@ -379,8 +387,9 @@ def _dispatch(args) -> int:
         return EXIT_OK
     if args.command == "figures":
         out = _prepare_output_dir(args.out)
-        for path in render_figures(out, options, args.only):
-            options.progress(f"wrote {path}")
+        written = render_figures(out, options, args.only)
+        if not args.quiet:
+            print(f"nent-ref figures: wrote {len(written)} files to {out}", file=sys.stderr)
         return EXIT_OK
     raise _UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse enforces it
 
@@ -728,7 +737,11 @@ def _run_compute(args) -> int:
         unit = "bit" if args.base == "2" else "nat"
         cases = [_specs.Case(dict(c.spec, unit=unit), base_dir=c.base_dir, path=c.path) for c in cases]
     with executor_for(options) as executor:
-        rows = [_specs.compute_row(c, executor=executor, progress=options.progress) for c in cases]
+        try:
+            rows = [_specs.compute_row(c, executor=executor, progress=options.progress)
+                    for c in options.steps(cases, desc="compute", unit="case", label=_specs.Case.label)]
+        except ModelRaised as exc:                  # the spec's model raised: exit 3, as validate does
+            raise ModelError(str(exc)) from exc
     units = {r["unit"] for r in rows}
     text = format_rows(rows, args.format, None, units=(units.pop() + "s") if len(units) == 1 else "per row",
                        command="compute", source=args.spec)
@@ -763,7 +776,45 @@ def _run_check(args) -> int:
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
-_SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "check": _run_check}
+# --------------------------------------------------------------------------- plot (nent_ref.suites.plot)
+def _add_plot_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
+    """``nent-ref plot SPEC [--out DIR] [--style paper|talk]``: the standard views of one's own case."""
+    p = sub.add_parser("plot", help="draw the standard views of a case specification (PNG, PDF, CSV)",
+                       description="For every case of a spec file (docs/specs.md): the entropy production rate "
+                                   "with its error band, the cumulative S_tot, KL to equilibrium, the speed limit "
+                                   "and, for a spec with a model, S_NN against S_tot.  Writes <id>.png, .pdf, .csv "
+                                   "(the plotted numbers) and .spec.json into --out.",
+                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    p.add_argument("spec", help="spec file: .json or .toml (one spec, a list, or {\"cases\": [...]}); - for stdin")
+    p.add_argument("--out", default=".", help="output directory, created if needed (default: the working directory)")
+    p.add_argument("--style", default="paper", choices=["paper", "talk"],
+                   help="paper (default) or talk: 16:9, large fonts, thick lines")
+    p.add_argument("--workers", type=_int_at_least(1, "--workers"), default=1,
+                   help="worker processes for Monte Carlo (results do not depend on it)")
+    p.add_argument("--scheduler", default=None, help="dask scheduler address (optional)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _run_plot(args) -> int:
+    from .suites.plot import plot_case
+    out = _prepare_output_dir(args.out)
+    options = TableOptions(workers=args.workers, quiet=args.quiet, scheduler=args.scheduler)
+    cases = _specs.load_cases(args.spec)
+    written = []
+    with executor_for(options) as executor:
+        try:
+            for i, case in enumerate(options.steps(cases, desc="plot", unit="case", label=_specs.Case.label)):
+                stem = (case.id or f"case{i}").replace("/", "_")
+                written += plot_case(case, out, stem=stem, style=args.style, executor=executor,
+                                     progress=options.progress)
+        except ModelRaised as exc:
+            raise ModelError(str(exc)) from exc
+    if not args.quiet:
+        print(f"nent-ref plot: wrote {len(written)} files to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+_SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "check": _run_check, "plot": _run_plot}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,8 +40,11 @@ def test_table_json_matches_library(capsys):
 def test_table_csv(tmp_path):
     out = tmp_path / "t.csv"
     assert main(["table", "--suite", "gaussian", "--format", "csv", "--out", str(out), "--quiet"]) == 0
-    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    units, *rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert {"S_tot", "S_tot_stderr", "kl_s0_eq", "kl_s1_eq", "process", "dim", "spec"} <= set(rows[0])
+    # the line after the header names every column's unit (issue 21): no single "nats" for all columns
+    assert units["suite"] == "# units" and units["S_tot"] == "nat" and units["clock"] == "length^2"
+    assert units["dim"] == "count" and units["s1"] == "time" and units["spec"] == ""
     assert json.loads(rows[0]["spec"])["data"]["preset"] == rows[0]["preset"]
     assert len(rows) == len(cases.processes()) * len(cases.DIMS) * 2
 
@@ -348,7 +351,7 @@ SPEC = {"id": "g", "data": {"kind": "gaussian", "mean": [0.5, -1.0], "cov": [[1.
 def test_compute_equals_the_python_api(tmp_path, capsys):
     (tmp_path / "case.json").write_text(json.dumps(SPEC))
     code, out, err = _run(["compute", str(tmp_path / "case.json")], capsys)
-    assert code == 0 and "compute: g: S_tot" in err                     # progress on stderr
+    assert code == 0 and err == ""              # progress bars only when stderr is a terminal (issue 21)
     doc = json.loads(out)
     assert doc["command"] == "compute" and doc["units"] == "nats"
     row, = doc["rows"]
@@ -359,8 +362,8 @@ def test_compute_equals_the_python_api(tmp_path, capsys):
     assert row["S_tot_stderr"] == 0.0 and row["spec"]["id"] == "g"
     assert 0.0 < row["S_tot_error_bound"] == nr.total_entropy(g, vp).error_bound
     code, out, _ = _run(["compute", str(tmp_path / "case.json"), "--base", "2", "--quiet", "--format", "csv"], capsys)
-    rows = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and rows[0]["unit"] == "bit"
+    units, *rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and rows[0]["unit"] == "bit" and units["S_tot"] == "bit" and units["clock"] == "length^2"
     assert float(rows[0]["S_tot"]) == pytest.approx(nr.total_entropy(g, vp, base=2).value, rel=1e-15)
     assert float(rows[0]["clock"]) == float(vp.clock(0.0, 1.0))           # not an entropy: not converted
 

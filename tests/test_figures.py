@@ -12,7 +12,8 @@ import pytest
 import nent_ref as nr
 from nent_ref import cases
 from nent_ref.cli import main
-from nent_ref.suites.figures import FIGURES
+from nent_ref.suites import figure_layout, figures
+from nent_ref.suites.figures import FIGURES, PAPER_MIXTURE
 from nent_ref.suites.figures import CSV_SIGNIFICANT_DIGITS, FIGURE_DATA_RTOL, compare_figure_csv
 from nent_ref.suites.cases import paper_mixture
 
@@ -24,10 +25,29 @@ OWN = ["gaussian_rate", "transport_rates", "stot_vs_kappa", "memoriser", "speed_
        "fluctuation_theorem", "neural_vs_total", "official_mixtures"]
 
 
+#: Layout findings of every figure rendered by the fixture (stem -> dict of problems), from the
+#: SAVE_HOOKS of nent_ref.suites.figures: the matplotlib figure itself is inspected before it is saved.
+LAYOUT = {}
+
+
+def _inspect(fig, stem):
+    LAYOUT[stem] = {"legend_over_data": figure_layout.legend_overlaps(fig),
+                    "text_over_data": figure_layout.text_overlaps(fig),
+                    "legend_over_notes": figure_layout.legend_text_collisions(fig),
+                    "small_text": figure_layout.small_texts(fig, figure_layout.MIN_TEXT_PT),
+                    "size": tuple(fig.get_size_inches())}
+
+
 @pytest.fixture(scope="module")
 def figdir(tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
-    assert main(["figures", "--out", str(out), "--quiet", "--only", *OWN]) == 0
+    figures.SAVE_HOOKS.append(_inspect)
+    figures.PNG_DPI[0] = 40                      # the PNG is not what the tests read: render it small
+    try:
+        assert main(["figures", "--out", str(out), "--quiet", "--only", *OWN]) == 0
+    finally:
+        figures.SAVE_HOOKS.remove(_inspect)
+        figures.PNG_DPI[0] = 150
     return out
 
 
@@ -44,7 +64,7 @@ def test_all_registered_and_rendered(figdir):
 
 def test_transport_figure(figdir):
     d = _csv(figdir, "transport_rates")
-    mix = paper_mixture(2)
+    mix = cases.official_mixture(PAPER_MIXTURE)        # the paper's own mixture (issue 21)
     for name in ("vp16", "vpx", "sl"):
         proc = cases.processes()[name]
         for i in (5, len(d) - 1):
@@ -61,7 +81,7 @@ def test_kappa_figure(figdir):
         # invariance S_tot(p_d, VPx kappa) = S_tot(p_d / kappa, VP): an independent route to each point
         scaled = nr.Gaussian(g.mean / kappa, g.cov / kappa ** 2)
         assert val == pytest.approx(float(nr.total_entropy(scaled, nr.VP(0.1, 16.0))), rel=CSV_RTOL)
-    mix = paper_mixture(2)
+    mix = cases.official_mixture(PAPER_MIXTURE)
     for idx, pname in ((0, "vpx"), (6, "vp16")):
         assert d["kappa"][idx] == pytest.approx(cases.processes()[pname].kappa, rel=CSV_RTOL)
         table = nr.total_entropy(mix, cases.processes()[pname], method="quadrature")
@@ -71,7 +91,7 @@ def test_kappa_figure(figdir):
 def test_memoriser_figure(figdir):
     d = _csv(figdir, "memoriser")
     proc = cases.processes()["vp16"]
-    pop = nr.total_entropy(paper_mixture(2), proc, cases.EPS, proc.T, method="quadrature")
+    pop = nr.total_entropy(cases.official_mixture(PAPER_MIXTURE), proc, cases.EPS, proc.T, method="quadrature")
     assert np.allclose(d["S_tot_population"], pop.value, rtol=CSV_RTOL)
     # the theorem bracket, within 5 standard errors of the Monte Carlo KL
     assert np.all(d["lower_bound"] <= d["kl_eps"] + 5 * d["kl_eps_stderr"])
@@ -108,7 +128,7 @@ def test_fluctuation_figure(figdir):
 def test_neural_figure(figdir):
     d = _csv(figdir, "neural_vs_total")
     proc = cases.processes()["vp16"]
-    ref = float(nr.total_entropy(paper_mixture(2), proc, cases.EPS, proc.T, method="quadrature"))
+    ref = float(nr.total_entropy(cases.official_mixture(PAPER_MIXTURE), proc, cases.EPS, proc.T, method="quadrature"))
     assert np.allclose(d["S_tot"], ref, rtol=CSV_RTOL)
     exact = d[0]
     assert exact["L_EM"] == 0.0
@@ -249,3 +269,49 @@ def test_official_mixtures_figure(figdir):
     for i in range(3):
         g = gap[d["preset_index"] == i]
         assert np.ptp(g) < 0.01 * np.mean(g) + 5 * np.max(d["S_tot_stderr"][d["preset_index"] == i])
+
+
+# --------------------------------------------------------------------------- issue 21: figures fit for a talk
+@pytest.mark.parametrize("stem", OWN)
+def test_legends_and_labels_cover_no_data_and_text_is_large_enough(figdir, stem):
+    """Each rendered figure: no legend box over a data point (lines sampled every 2 px, histogram bar tops,
+    filled bands), no annotation over data, no legend over a note, no text below MIN_TEXT_PT points at the
+    saved size, and at most 12 inches wide."""
+    found = LAYOUT[stem]
+    assert found["legend_over_data"] == [], found
+    assert found["text_over_data"] == [], found
+    assert found["legend_over_notes"] == [], found
+    assert found["small_text"] == [], found
+    assert found["size"][0] <= 12.0
+
+
+def test_the_layout_checks_can_fail():
+    """The checks find what they look for: a legend on a line, an 8-pt note, a label on a curve."""
+    plt = figures._pyplot()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1], label="a diagonal line")
+    ax.legend(loc="center")
+    ax.annotate("on the line", (0.5, 0.5))
+    fig.text(0.0, 0.0, "tiny", fontsize=8)
+    assert figure_layout.legend_overlaps(fig) and figure_layout.text_overlaps(fig)
+    assert ("tiny", 8.0) in figure_layout.small_texts(fig, 10.0)
+    ax.get_legend().remove()
+    leg = figure_layout.place_legend(ax)                     # finds a free corner
+    assert leg._loc in (2, 4) and not figure_layout.legend_overlaps(fig)   # upper left or lower right
+    plt.close(fig)
+
+
+@pytest.mark.slow
+def test_rg_figures_layout(tmp_path):
+    figures.SAVE_HOOKS.append(_inspect)
+    figures.PNG_DPI[0] = 40
+    try:
+        assert main(["figures", "--out", str(tmp_path), "--quiet", "--only", "rg_kl_flow"]) == 0
+    finally:
+        figures.SAVE_HOOKS.remove(_inspect)
+        figures.PNG_DPI[0] = 150
+    for stem in ("rg_kl_flow", "rg_kl_asymptote"):
+        found = LAYOUT[stem]
+        assert not (found["legend_over_data"] or found["text_over_data"] or found["legend_over_notes"]
+                    or found["small_text"]), found
+        assert found["size"][0] <= 12.0

@@ -20,7 +20,9 @@ MODULES = ["nent_ref", "nent_ref.core.estimate", "nent_ref.core.processes", "nen
            "nent_ref.quantities.speed", "nent_ref.rg", "nent_ref.statmech", "nent_ref.suites.cases",
            "nent_ref.suites.tables", "nent_ref.suites.figures", "nent_ref.suites.validation",
            "nent_ref.suites.executor", "nent_ref.core.schedules", "nent_ref.core.images",
-           "nent_ref.quantities.predictions", "nent_ref.quantities.ecosystem"]
+           "nent_ref.quantities.predictions", "nent_ref.quantities.ecosystem", "nent_ref.core.progress",
+           "nent_ref.suites.spec_quantities", "nent_ref.suites.spec_errors", "nent_ref.suites.plot",
+           "nent_ref.suites.figure_layout"]
 
 
 @pytest.mark.parametrize("module", MODULES)

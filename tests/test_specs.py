@@ -510,3 +510,214 @@ def test_infinite_clock_by_theory_stays_null_with_its_reason():
     spec = {**_SPEC18, "process": {"kind": "sl", "sigma0": 0.1}, "quantities": ["S_tot", "clock"]}
     row = specs.compute_row(Case(spec))
     assert row["clock"] is None and "diverges at s1 = T" in row["clock_note"] and math.isfinite(row["S_tot"])
+
+
+# --------------------------------------------------------------------------- issue 21: every quantity from a spec
+from nent_ref.quantities.precision import PrecisionWarning  # noqa: E402
+from nent_ref.suites import spec_quantities  # noqa: E402
+
+G2 = {"kind": "gaussian", "mean": [0.5, -1.0], "cov": [[1.0, 0.3], [0.3, 0.5]]}
+MIX1 = {"kind": "mixture", "weights": [0.4, 0.6], "means": [[-1.0], [1.5]], "stds": [0.5, 0.8]}
+MIX2 = {"kind": "mixture", "weights": [0.5, 0.5], "means": [[0.0, 0.0], [2.0, 1.0]], "stds": [0.6, 1.0]}
+SL1 = {"kind": "sl", "sigma0": 0.5}
+
+
+@pytest.mark.parametrize("grid,expected", [
+    ({"n": 5, "spacing": "linear"}, [0.0, 0.25, 0.5, 0.75, 1.0]),
+    ({"n": 3, "spacing": "log", "first": 0.01}, [0.01, 0.1, 1.0]),          # s0 + (s1 - s0) first^(1 - i/(n-1))
+    ({"times": [0.1, 0.3, 0.9]}, [0.1, 0.3, 0.9]),
+    (None, None),                                                            # default: 64 log-spaced times
+])
+def test_grid_is_documented_and_canonical(grid, expected):
+    spec = _spec(G2, quantities=["entropy_production_rate"], **({} if grid is None else {"grid": grid}))
+    canon = normalize_spec(spec)
+    assert normalize_spec(json.loads(json.dumps(canon))) == canon
+    t = spec_quantities.grid_times(canon["grid"], 0.0, 1.0)
+    if expected is None:
+        assert canon["grid"] == spec_quantities.GRID_DEFAULTS and t.size == 64
+        assert t[0] == pytest.approx(1e-4, rel=1e-12) and t[-1] == 1.0
+        assert np.allclose(np.diff(np.log(t)), np.log(1e4) / 63, rtol=1e-12)   # geometric in s - s0
+    else:
+        assert t.tolist() == pytest.approx(expected, rel=1e-14, abs=1e-15)
+
+
+@pytest.mark.parametrize("data,process,s0,s1,name,route", [
+    # (quantity on the grid, independent route to the same numbers)
+    (G2, VP16, 0.0, 1.0, "entropy_production_rate", "api"),
+    (MIX1, SL1, 0.0, 0.9, "entropy_production_rate", "api"),
+    (G2, VP16, 0.0, 1.0, "kl_to_equilibrium", "api"),
+    (G2, VP16, 0.0, 1.0, "S_tot_cumulative", "kl-difference"),       # S_tot(s0, s) = KL(s0) - KL(s), eq. 2.3
+    (MIX1, VP16, 0.0, 1.0, "S_tot_cumulative", "kl-difference"),
+    (G2, VP16, 0.0, 1.0, "S_tot_cumulative", "integrated-rate"),     # trapezoid of the rate (fine grid)
+])
+def test_grid_quantities_equal_the_python_api(data, process, s0, s1, name, route):
+    grid = {"n": 2001, "spacing": "linear"} if route == "integrated-rate" else {"n": 9, "spacing": "log"}
+    case = Case(_spec(data, process, s0, s1, quantities=[name, "kl_to_equilibrium", "entropy_production_rate"]
+                      if route != "api" else [name], grid=grid))
+    row = specs.compute_row(case)
+    t = np.asarray(row["grid_s"])
+    got = np.asarray(row[name])
+    assert row[f"{name}_unit"] == spec_quantities.GRID_QUANTITIES[name][0] and len(got) == t.size
+    if route == "api":
+        fn = {"entropy_production_rate": nr.entropy_production_rate, "kl_to_equilibrium": nr.kl_to_equilibrium}[name]
+        ref = fn(case.data, case.process, t, **specs.accuracy_options(case))
+        assert got.tolist() == ref.value.tolist()
+    elif route == "kl-difference":
+        kl = np.asarray(row["kl_to_equilibrium"])
+        kl0 = nr.kl_to_equilibrium(case.data, case.process, s0, **specs.accuracy_options(case)).value
+        bound = np.asarray(row[f"{name}_error_bound"]) + np.asarray(row["kl_to_equilibrium_error_bound"]) + 1e-12
+        assert np.all(np.abs(got - (kl0 - kl)) <= bound + 1e-9 * abs(kl0))
+    else:
+        rate = np.asarray(row["entropy_production_rate"])
+        trap = np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(t))])
+        # trapezoid error ~ h^2/12 max|rate''| T: below 1e-5 here for h = 5e-4
+        assert np.allclose(got, trap, atol=1e-5)
+
+
+def test_speed_limit_on_a_grid_and_the_bound_has_its_uncertainty():
+    # closed form (Gaussian): the speed limit holds at every grid time, bound = W2^2 / clock
+    case = Case(_spec(G2, quantities=["speed_limit_grid"], grid={"n": 6, "spacing": "log"}))
+    row = specs.compute_row(case)
+    t = np.asarray(row["speed_limit_grid_s"])
+    assert t[0] > 0 and len(t) == 6
+    bound, st = np.asarray(row["speed_limit_grid_bound"]), np.asarray(row["speed_limit_grid_S_tot"])
+    clock = np.asarray(row["speed_limit_grid_clock"])
+    assert np.all(bound <= st * (1 + 1e-12))
+    assert np.allclose(bound, np.asarray(row["speed_limit_grid_W2_squared"]) / clock, rtol=1e-14)
+    assert clock.tolist() == [float(case.process.clock(0.0, s)) for s in t]
+    # sampled W2 (2-D mixture): bound_stderr = W2_squared_stderr / clock, bound_bias_scale likewise (> 0)
+    case = Case(_spec(MIX2, quantities=["speed_limit"], accuracy={"w2_samples": 200, "w2_pairs": 4}))
+    row = specs.compute_row(case)
+    assert row["w2_method"] == "samples" and row["bound_stderr"] > 0 and row["bound_bias_scale"] > 0
+    assert row["bound_stderr"] == pytest.approx(row["W2_squared_stderr"] / row["clock"], rel=1e-14)
+    assert row["bound_bias_scale"] == pytest.approx(row["W2_squared_bias_scale"] / row["clock"], rel=1e-14)
+
+
+@pytest.mark.parametrize("column,unit", [
+    ("S_tot", "nat"), ("S_tot_stderr", "nat"), ("kl_s1_eq_error_bound", "nat"), ("bound", "nat"),
+    ("bound_stderr", "nat"), ("clock", "length^2"), ("W2_squared_bias_scale", "length^2"),
+    ("efficiency_quote", "1"), ("efficiency_lower", "1"), ("entropy_production_rate", "nat/time"),
+    ("entropy_production_rate_stderr", "nat/time"), ("grid_s", "time"), ("speed_limit_grid_s", "time"),
+    ("speed_limit_grid_bound", "nat"), ("speed_limit_grid_W2_squared", "length^2"), ("s0", "time"),
+    ("S_tot_n_samples", "count"), ("dim", "count"), ("S_NN", "nat"), ("L_EM_stderr", "nat"),
+    ("S_tot_method", ""), ("spec", ""), ("id", ""), ("speed_limit_grid_gelbrich_bound", "nat"),
+])
+def test_every_column_has_its_unit(column, unit):
+    assert spec_quantities.column_unit(column) == unit
+    assert spec_quantities.column_unit(column, "bit") == unit.replace("nat", "bit")
+
+
+def test_units_in_json_header_and_rows_of_compute():
+    case = Case(_spec(G2, quantities=["S_tot", "clock", "speed_limit", "entropy_production_rate"],
+                      grid={"n": 3, "spacing": "linear"}, unit="bit"))
+    doc = json.loads(tables.format_rows([specs.compute_row(case)], "json", None, units="bits"))
+    row, cu = doc["rows"][0], doc["column_units"]
+    assert row["S_tot_unit"] == "bit" and row["clock_unit"] == "length^2"
+    assert row["entropy_production_rate_unit"] == "bit/time"
+    assert cu["S_tot"] == "bit" and cu["W2_squared"] == "length^2" and cu["efficiency"] == "1"
+    assert cu["entropy_production_rate"] == "bit/time" and "spec" not in cu
+
+
+def test_precision_warning_is_recorded_in_the_row():
+    # a target the cap cannot meet: the row says so (and the warning is still issued)
+    mix = {"kind": "mixture", "weights": [0.5, 0.5], "means": [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], "stds": [1.0, 0.5]}
+    case = Case(_spec(mix, {"kind": "sl", "sigma0": 1.0}, 0.0, 0.5, quantities=["S_tot"],
+                      accuracy={"rtol": 1e-7, "n_samples": 1024, "max_samples": 2048, "seed": 1}))
+    with pytest.warns(PrecisionWarning, match="not reached"):
+        row = specs.compute_row(case)
+    assert row["S_tot_target_met"] is False and len(row["precision_warnings"]) >= 1
+    assert "not reached" in row["precision_warnings"][0]
+    case = Case(_spec(G2, quantities=["S_tot"]))
+    assert "precision_warnings" not in specs.compute_row(case)
+
+
+@pytest.mark.parametrize("name,value,stderr,expect", [
+    ("kl_s1_eq", -0.000226, 0.0003, "unclipped"),     # the issue's example: within 1 stderr of 0
+    ("kl_to_equilibrium", -2e-3, 1e-4, "-20 standard errors"),
+    ("kl_s1_eq", 0.3, 0.01, None),
+    ("clock", -1.0, 0.0, None),                       # not a non-negative information quantity here
+    ("S_tot", -1e-17, 0.0, "rounding-level"),
+])
+def test_negative_monte_carlo_kls_are_noted_not_clipped(name, value, stderr, expect):
+    note = spec_quantities.negative_note(name, value, stderr)
+    assert (note is None) if expect is None else (expect in note)
+
+
+def test_negative_kl_row_keeps_its_value_with_a_note():
+    est = nr.Estimate(-0.000226, 0.0003, "monte-carlo", n_samples=4096)
+    row = specs.compute_row(Case(_spec(G2, quantities=["kl_s1_eq"])), results={"kl_s1_eq": est})
+    assert row["kl_s1_eq"] == -0.000226 and "unclipped" in row["kl_s1_eq_note"]
+
+
+MODEL_SRC = '''
+import numpy as np
+from nent_ref import reference_models
+
+
+def zero(x, s):
+    return np.zeros_like(x)
+
+
+def exact(data, process):
+    return reference_models.exact_e(data, process)
+
+
+def broken(x, s):
+    raise RuntimeError("boom")
+'''
+
+
+@pytest.mark.parametrize("model,check", [
+    ("usermodel_i21:zero", "zero"),                                   # S_NN = 0 exactly, L_EM = S_tot
+    ({"target": "usermodel_i21:exact", "factory": True, "n_samples": 4096, "seed": 2}, "exact"),   # L_EM = 0
+])
+def test_model_quantities_from_a_spec(tmp_path, monkeypatch, model, check):
+    (tmp_path / "usermodel_i21.py").write_text(MODEL_SRC)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = _spec(G2, quantities=["S_tot", "decomposition"], model=model)
+    canon = normalize_spec(spec)
+    assert canon["model"]["target"].startswith("usermodel_i21:")
+    assert normalize_spec(json.loads(json.dumps(canon))) == canon
+    row = specs.compute_row(Case(spec, base_dir=tmp_path))
+    for q in ("S_NN", "L_EM", "C", "identity_residual", "bound_margin"):
+        assert row[f"{q}_unit"] == "nat" and math.isfinite(row[q])
+    tol = lambda q: 5 * row[f"{q}_stderr"] + row[f"{q}_error_bound"] + 1e-12   # noqa: E731
+    if check == "zero":
+        assert row["S_NN"] == 0.0 and abs(row["L_EM"] - row["S_tot"]) <= tol("L_EM")
+    else:
+        assert abs(row["L_EM"]) <= 1e-12 and abs(row["S_NN"] - row["S_tot"]) <= tol("S_NN")
+    assert abs(row["identity_residual"]) <= tol("identity_residual")
+
+
+@pytest.mark.parametrize("extra,field,message", [
+    ({"quantities": ["S_NN"]}, "model", "missing"),
+    ({"quantities": ["S_NN"], "model": "nocolon"}, "model.target", "package.module:function"),
+    ({"quantities": ["S_tot"], "model": "nocolon"}, "model.target", "package.module:function"),
+    ({"quantities": ["S_tot"], "grid": {"n": 0}}, "grid.n", "[2, 4096]"),
+    ({"quantities": ["S_NN"], "model": {"target": "m:f", "n_sampels": 3}}, "model.n_sampels", "unknown key"),
+    ({"quantities": ["S_NN"], "model": {"target": "m:f", "rtol": -1}}, "model.rtol", "positive"),
+    ({"quantities": ["kl_to_equilibrium"], "grid": {"n": 1}}, "grid.n", "[2, 4096]"),
+    ({"quantities": ["kl_to_equilibrium"], "grid": {"spacing": "geometric"}}, "grid.spacing", "'log' or 'linear'"),
+    ({"quantities": ["kl_to_equilibrium"], "grid": {"times": [0.5, 0.2]}}, "grid.times", "increasing"),
+    ({"quantities": ["kl_to_equilibrium"], "grid": {"times": [0.5, 2.0]}}, "grid.times", "window"),
+    ({"quantities": ["kl_to_equilibrium"], "grid": {"times": [0.5], "n": 3}}, "grid.n", "times only"),
+    ({"quantities": ["kl_to_equilibrium"], "grid": {"spacing": "linear", "first": 0.1}}, "grid.first", "log"),
+    ({"quantities": ["kl_to_equilibrium"], "process": {"kind": "ve", "sigma_min": 0.01, "sigma_max": 5.0}},
+     "quantities[0]", "equilibrium"),
+])
+def test_bad_grid_and_model_specs_name_the_field(extra, field, message):
+    # (a grid or a model without a quantity that uses them is kept: they are what `nent-ref plot` draws)
+    with pytest.raises(SpecError) as exc:
+        normalize_spec({**_spec(G2), **extra})
+    assert exc.value.field == field and message in str(exc.value)
+
+
+def test_a_model_that_raises_or_cannot_be_found(tmp_path, monkeypatch):
+    (tmp_path / "usermodel_i21b.py").write_text(MODEL_SRC)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(spec_quantities.ModelRaised, match="RuntimeError: boom"):
+        specs.compute_row(Case(_spec(G2, quantities=["S_NN"], model="usermodel_i21b:broken"), base_dir=tmp_path))
+    with pytest.raises(SpecError, match="no attribute 'nothere'"):
+        specs.compute_row(Case(_spec(G2, quantities=["S_NN"], model="usermodel_i21b:nothere"), base_dir=tmp_path))
+    with pytest.raises(SpecError, match="no module named 'no_such_mod_i21'"):
+        specs.compute_row(Case(_spec(G2, quantities=["S_NN"], model="no_such_mod_i21:f"), base_dir=tmp_path))

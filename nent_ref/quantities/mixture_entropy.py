@@ -88,6 +88,7 @@ from ..core.checks import executor as check_executor
 from ..core.estimate import ROUNDING_RTOL, Estimate
 from ..core.mixture import Empirical, GaussianMixture, MixParams, eval_params, sample_data
 from ..core.processes import check_times, diffusion_coefficients
+from ..core.progress import progress_bar
 from . import entropy as _entropy
 from .entropy import gaussian_kl_eq, gaussian_rate, require_cutoff
 from .precision import BlockSchedule, precision_extra, run_to_targets, target_from, warn_unmet
@@ -485,7 +486,17 @@ class _Job:
 def _run_blocks(items, executor=None, tasks=None):
     """Block statistics of (job, seed, size) items, in item order, on ``executor`` in ``tasks`` tasks."""
     if executor is None:
-        return _mc_block_stats(items)
+        if len(items) < 2:
+            return _mc_block_stats(items)
+        bar = progress_bar(total=int(sum(it[2] for it in items)), desc="Monte Carlo", unit="sample", delay=2.0)
+        out = []
+        try:
+            for item in items:                     # block by block, for the bar (same statistics, same order)
+                out.extend(_mc_block_stats([item]))
+                bar.update(int(item[2]))
+        finally:
+            bar.close()
+        return out
     nb = len(items)
     n_tasks = max(1, min(nb, tasks or nb))
     cuts = np.linspace(0, nb, n_tasks + 1).round().astype(int)

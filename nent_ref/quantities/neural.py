@@ -109,6 +109,7 @@ from ..core.data import Dirac, Gaussian, needs_cutoff
 from ..core.estimate import NAT, NAT_PER_TIME, TIME, Estimate, log_base
 from ..core.mixture import Empirical
 from ..core.processes import check_process, check_times
+from ..core.progress import progress_bar
 from .entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
 from .predictions import as_e_model
 from .precision import (MIN_EFFECTIVE_DOF, SAFETY, Target, TwoLevelPlan, effective_dof, precision_extra,
@@ -503,7 +504,15 @@ def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor)
     tasks = [(model, data, process, s, w, sd, int(n), flags, chunk)
              for (s, w, _), sd, n in zip(levels, seeds, ns)]
     mapper = map if check_executor(executor) is None else executor.map
-    return list(mapper(_unit_task, tasks))
+    bar = progress_bar(total=int(np.sum(ns)), desc="neural estimate", unit="sample", delay=2.0)
+    out = []
+    try:
+        for task, res in zip(tasks, mapper(_unit_task, tasks)):
+            out.append(res)
+            bar.update(task[6])
+    finally:
+        bar.close()
+    return out
 
 
 def _calls(n_per_level, chunk) -> int:

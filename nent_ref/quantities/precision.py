@@ -65,6 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.checks import finite_float
+from ..core.progress import progress_bar
 
 __all__ = ["Target", "PrecisionWarning", "BlockSchedule", "SequentialResult", "SAFETY", "target_from",
            "planned_size", "run_to_target", "run_to_targets", "neyman_allocation", "two_level_allocation", "TwoLevelPlan",
@@ -239,25 +240,51 @@ def run_to_targets(evaluate, schedule: BlockSchedule, target: Target, *, n_runs:
     pending = {r: first for r in range(n_runs)}
     stages = [0] * n_runs
     out = [None] * n_runs
-    while pending:
-        results = evaluate(dict(pending))
-        nxt = {}
-        for r, n_blocks in pending.items():
-            values, stderrs, n = results[r]
-            stages[r] += 1
-            v, se = float(values[column]) - offsets[r], float(stderrs[column])
-            tol = target.tolerance(v)
-            if se <= tol:
-                out[r] = SequentialResult(values, stderrs, n, n_blocks, stages[r], tol, True)
-                continue
-            need = planned_size(n, se, tol, safety)
-            b = schedule.blocks_for(min(need, max_samples), cap=max_samples)
-            if b <= n_blocks:                      # the cap allows no further block
-                out[r] = SequentialResult(values, stderrs, n, n_blocks, stages[r], tol, False)
-            else:
-                nxt[r] = b
-        pending = nxt
+    done = [0] * n_runs                            # samples drawn per run (for the progress bar)
+    # a bar (stderr, terminals only, after 2 s) counting samples; its total grows as stages are planned
+    bar = progress_bar(total=n_runs * schedule.cumulative(first), desc="Monte Carlo", unit="sample", delay=2.0)
+    try:
+        while pending:
+            _stage_total(bar, done, pending, schedule)
+            results = evaluate(dict(pending))
+            for r, n_blocks in pending.items():
+                done[r] = schedule.cumulative(n_blocks)
+            bar.update(sum(done) - bar.n)
+            pending = _next_stage(results, pending, stages, out, offsets, column, target, schedule, max_samples,
+                                  safety)
+    finally:
+        bar.close()
     return out
+
+
+def _stage_total(bar, done, pending, schedule):
+    """Grow the bar's total to the samples of every run once this stage's blocks are drawn."""
+    total = sum(schedule.cumulative(pending[r]) if r in pending else d for r, d in enumerate(done))
+    if bar.total != total:
+        bar.total = total
+        if hasattr(bar, "refresh"):
+            bar.refresh()
+
+
+def _next_stage(results, pending, stages, out, offsets, column, target, schedule, max_samples, safety):
+    """One stage of :func:`run_to_targets`: finish the runs that met their target (or the cap) and return
+    the block counts the others ask for next."""
+    nxt = {}
+    for r, n_blocks in pending.items():
+        values, stderrs, n = results[r]
+        stages[r] += 1
+        v, se = float(values[column]) - offsets[r], float(stderrs[column])
+        tol = target.tolerance(v)
+        if se <= tol:
+            out[r] = SequentialResult(values, stderrs, n, n_blocks, stages[r], tol, True)
+            continue
+        need = planned_size(n, se, tol, safety)
+        b = schedule.blocks_for(min(need, max_samples), cap=max_samples)
+        if b <= n_blocks:                      # the cap allows no further block
+            out[r] = SequentialResult(values, stderrs, n, n_blocks, stages[r], tol, False)
+        else:
+            nxt[r] = b
+    return nxt
 
 
 def run_to_target(evaluate, schedule: BlockSchedule, target: Target, *, pilot: int, max_samples: int,

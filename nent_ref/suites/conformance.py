@@ -44,6 +44,7 @@ import numpy as np
 from .._version import __version__
 from ..core.checks import rng as _rng
 from ..core.estimate import ROUNDING_RTOL, Estimate
+from ..core.progress import progress_bar
 from ..core.processes import check_process
 from . import cases as _cases
 from . import specs
@@ -472,7 +473,7 @@ def check(claims_source, *, cases=None, threshold=DEFAULT_THRESHOLD, rtol=ROUNDI
         g = groups.setdefault(key, {"spec": spec, "unit": unit, "label": label, "base": cbase, "claims": []})
         g["claims"].append((c, label))
     results = {}
-    for g in groups.values():
+    for g in progress_bar(list(groups.values()), desc="check", unit="case", quiet=progress is None):
         spec = dict(g["spec"])
         wanted = {c.quantity for c, _ in g["claims"]}
         order = [q for q in spec["quantities"] if q in wanted] + [q for q in QUANTITIES if q in wanted

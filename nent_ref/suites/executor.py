@@ -1,18 +1,18 @@
 """Options of a suite run and the executor its Monte Carlo work runs on.
 
 :class:`TableOptions` carries the master seed, the number of worker processes, an optional dask
-scheduler address and whether to print progress on stderr; :func:`executor_for` turns it into the
+scheduler address and whether to show progress bars on stderr; :func:`executor_for` turns it into the
 ``executor=`` that the Monte Carlo quantities accept.  Results do not depend on the executor:
 every Monte Carlo block has its own random stream.
 """
 from __future__ import annotations
 
 import contextlib
-import sys
 
 import numpy as np
 
 from ..core.checks import count, seed_sequence
+from ..core.progress import progress_bar
 
 __all__ = ["TableOptions", "executor_for", "suite_seed", "row_seed"]
 
@@ -38,9 +38,28 @@ class TableOptions:
         self.scheduler = scheduler
 
     def progress(self, message: str) -> None:
-        """Write a progress line to stderr unless ``--quiet``."""
-        if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+        """Say what is being worked on: the text beside the progress bar on screen (see :meth:`steps`);
+        nothing when no bar is drawn (``--quiet``, or stderr is not a terminal)."""
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.set_postfix_str(str(message)[:60])
+
+    def steps(self, items, *, desc: str, unit: str = "it", label=str):
+        """Iterate over ``items`` with a progress bar on stderr (:func:`nent_ref.core.progress.progress_bar`:
+        elapsed time and time left; quiet under ``--quiet`` or when stderr is not a terminal).  Each item's
+        ``label(item)`` is shown beside the bar; :meth:`progress` messages replace it while the item runs."""
+        items = list(items)
+        bar = progress_bar(total=len(items), desc=desc, unit=unit, quiet=self.quiet)
+        outer = getattr(self, "_bar", None)
+        self._bar = bar if hasattr(bar, "refresh") else outer      # a nested loop labels the outer bar
+        try:
+            for item in items:
+                self.progress(label(item))
+                yield item
+                bar.update(1)
+        finally:
+            bar.close()
+            self._bar = outer
 
 
 @contextlib.contextmanager

@@ -31,26 +31,41 @@ from ..rg import (
 from . import cases
 from .cases import NETWORK_INPUT_VARIANCE, NETWORK_SIGMA_B2, paper_mixture
 from .executor import TableOptions, row_seed, suite_seed
+from .figure_layout import place_legend
 
 __all__ = ["FIGURES", "render_figures", "CSV_SIGNIFICANT_DIGITS", "format_number", "write_csv", "write_rows_csv", "save",
-           "FIGURE_DATA_RTOL", "FIGURE_DATA_ATOL", "FIGURE_UNCERTAINTY_ATOL", "compare_figure_csv"]
+           "FIGURE_DATA_RTOL", "FIGURE_DATA_ATOL", "FIGURE_UNCERTAINTY_ATOL", "compare_figure_csv",
+           "STYLE", "TALK_STYLE", "STYLES", "PALETTE", "SAVE_HOOKS", "NOTE_PT"]
 
 #: Colour-blind-safe palette of every figure (Okabe & Ito, "Color universal design", 2008).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
 
-#: One style for all figures: mathtext labels, the palette above, no top/right spines.
+#: One style for all figures: mathtext labels, the palette above, no top/right spines, and type large
+#: enough for a slide: no text below :data:`nent_ref.suites.figure_layout.MIN_TEXT_PT` (10 pt) at the saved
+#: size (figures are at most 12 inches wide).
 STYLE = {
-    "font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 7.5,
-    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False,
-    "legend.frameon": False, "lines.linewidth": 1.6, "lines.markersize": 4.5, "mathtext.fontset": "dejavusans",
-    "savefig.dpi": 150,
+    "font.size": 12, "axes.titlesize": 12.5, "axes.labelsize": 12, "legend.fontsize": 10.5,
+    "xtick.labelsize": 11, "ytick.labelsize": 11, "axes.spines.top": False, "axes.spines.right": False,
+    "legend.frameon": False, "lines.linewidth": 2.0, "lines.markersize": 6, "mathtext.fontset": "dejavusans",
+    "savefig.dpi": 150, "figure.titlesize": 12.5,
 }
+#: Slide style (``nent-ref plot --style talk``): 16:9 figures, large type, thick lines.
+TALK_STYLE = dict(STYLE, **{
+    "font.size": 18, "axes.titlesize": 19, "axes.labelsize": 18, "legend.fontsize": 15, "xtick.labelsize": 16,
+    "ytick.labelsize": 16, "lines.linewidth": 3.2, "lines.markersize": 9, "figure.titlesize": 19,
+    "axes.linewidth": 1.4})
+#: The styles by name.
+STYLES = {"paper": STYLE, "talk": TALK_STYLE}
+#: Font size of notes under a figure (points).
+NOTE_PT = 10.5
 
 #: Process labels (every parameter spelled out) and colours, shared by the figures.
 _LABELS = {"vp16": r"VP ($\beta$: 0.1$\to$16, $\kappa$ = 1)", "vp20": r"VP ($\beta$: 0.1$\to$20, $\kappa$ = 1)",
            "vpx": r"VPx ($\beta$: 0.1$\to$16, $\kappa$ = 0.1)", "sl": r"SL ($\Sigma_0$ = 0.1)"}
 _COLOURS = {"vp16": PALETTE[0], "vp20": PALETTE[5], "vpx": PALETTE[1], "sl": PALETTE[2]}
 _SHORT = {"vp16": "VP", "vp20": "VP (0.1 to 20)", "vpx": "VPx", "sl": "SL"}
+#: Line styles of the processes (colour is never the only cue).
+_DASHES = {"vp16": "-", "vp20": ":", "vpx": "--", "sl": "-."}
 #: The processes of the paper's transport setting, in plotting order.
 PAPER_PROCESSES = ("vp16", "vpx", "sl")
 
@@ -211,11 +226,20 @@ def write_csv(path: Path, columns: dict) -> Path:
     return path
 
 
+#: Functions ``hook(fig, stem)`` called by :func:`save` before a figure is written (the tests check the
+#: layout of every rendered figure this way).
+SAVE_HOOKS: list = []
+#: Resolution of the PNGs (dots per inch); the tests render at a lower one.
+PNG_DPI = [150]
+
+
 def save(fig, out_dir: Path, stem: str) -> list[Path]:
     """Save a matplotlib figure as PNG and PDF; return the paths."""
     plt = _pyplot()
+    for hook in SAVE_HOOKS:
+        hook(fig, stem)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[0], dpi=PNG_DPI[0], bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
     plt.close(fig)
     return paths
@@ -228,7 +252,7 @@ def gaussian_rate_figure(out_dir: Path, options=None) -> list[Path]:
     plt = _pyplot()
     s = np.concatenate([np.geomspace(cases.EPS, 1e-2, 60, endpoint=False), np.linspace(1e-2, 0.999, 200)])
     columns = {"s": s}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.4))
     for kind, data, s0 in (("gaussian", cases.gaussian_case(3), 0.0), ("dirac", cases.dirac_case(3), cases.EPS)):
         for name in PAPER_PROCESSES:
             proc = cases.processes()[name]
@@ -243,12 +267,34 @@ def gaussian_rate_figure(out_dir: Path, options=None) -> list[Path]:
     axes[0].set(xlabel=r"forward time $s$", ylabel=r"$\dot S(s)$ [nats per unit time]",
                 title="entropy production rate")
     axes[1].set(xlabel=r"forward time $s$", ylabel=r"$S_{tot}(s_0, s)$ [nats]",
-                title=r"total entropy ($s_0 = 0$ Gaussian, $s_0 = 10^{-5}$ Dirac)")
-    axes[0].legend()
-    fig.suptitle("Canonical 3-D Gaussian (nent_ref.suites.cases.gaussian_case(3)) and Dirac atom (dirac_case(3)), "
-                 "closed forms", fontsize=9)
+                title="total entropy produced by time $s$")
+    fig.suptitle("Canonical 3-D Gaussian and 3-D Dirac atom (cases.gaussian_case(3), dirac_case(3)): closed forms")
+    handles, labels = _process_and_style_handles(PAPER_PROCESSES, (("Gaussian, $s_0 = 0$", "-"),
+                                                                   (r"Dirac atom, $s_0 = 10^{-5}$", "--")))
+    _legend_below(fig, handles, labels, ncol=3, bottom=0.17)
     stem = "gaussian_rate"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
+
+
+def _max_ticks(n):
+    from matplotlib.ticker import MaxNLocator
+    return MaxNLocator(n)
+
+
+def _legend_below(fig, handles, labels, ncol, bottom=0.2):
+    """A figure legend under the panels (the panels are laid out above ``bottom``, in figure fractions)."""
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    return fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol)
+
+
+def _process_and_style_handles(names, styles):
+    """Legend proxies: one coloured line per process, one black line per line style (``(label, ls)``)."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=_COLOURS[n], lw=2.4) for n in names]
+    labels = [_LABELS[n] for n in names]
+    handles += [Line2D([], [], color=PALETTE[6], ls=ls, lw=2.0) for _, ls in styles]
+    labels += [lab for lab, _ in styles]
+    return handles, labels
 
 
 def _transport_grid(s1=0.999):
@@ -260,7 +306,8 @@ def _transport_grid(s1=0.999):
 
 @_figure
 def transport_figure(out_dir: Path, options=None) -> list[Path]:
-    """Sdot(s) and S_tot(0, s) for VP, VPx and SL on the paper-setting 2-D mixture.
+    """Sdot(s) and S_tot(0, s) for VP, VPx and SL on the paper's 2-D mixture (the official code's
+    notebook mixture, preset ``official-notebook-D2``).
 
     Both by adaptive cubature (``method="quadrature"``, relative accuracy 1e-8): the rate directly, and
     S_tot(0, s) as KL(p_0 || p_eq) - KL(p_s || p_eq) (identity 2.3).  The right panel shows the fraction
@@ -268,10 +315,10 @@ def transport_figure(out_dir: Path, options=None) -> list[Path]:
     share one axis; the totals are in the legend and the CSV holds the absolute values.
     """
     plt = _pyplot()
-    data = paper_mixture(2)
+    data = cases.official_mixture(PAPER_MIXTURE)
     s = _transport_grid()
     columns = {"s": s}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
     for name in PAPER_PROCESSES:
         proc = cases.processes()[name]
         rate = entropy_production_rate(data, proc, s, method="quadrature")
@@ -279,20 +326,24 @@ def transport_figure(out_dir: Path, options=None) -> list[Path]:
         stot = kl.value[0] - kl.value[1:]
         columns[f"rate_{name}"] = rate.value
         columns[f"S_tot_{name}"] = stot
-        axes[0].semilogy(s, rate.value, color=_COLOURS[name], label=_LABELS[name])
-        axes[1].plot(s, stot / stot[-1], color=_COLOURS[name],
+        axes[0].semilogy(s, rate.value, color=_COLOURS[name], ls=_DASHES[name], label=_LABELS[name])
+        axes[1].plot(s, stot / stot[-1], color=_COLOURS[name], ls=_DASHES[name],
                      label=rf"{_SHORT[name]}: {stot[-1]:.4g} nats")
     axes[0].set(xlabel=r"forward time $s$", ylabel=r"$\dot S(s)$ [nats per unit time]",
                 title="entropy production rate")
-    axes[1].set(xlabel=r"forward time $s$", ylabel=r"$S_{tot}(0, s)\,/\,S_{tot}(0, 0.999)$ [dimensionless]",
-                title="fraction of the total entropy produced by time $s$", ylim=(0, 1.02))
-    axes[0].legend()
-    axes[1].legend(loc="lower right", title=r"$S_{tot}(0, 0.999)$", title_fontsize=7.5)
-    fig.suptitle("5-component Gaussian mixture in D = 2 (paper setting: means uniform in [-2, 2]$^2$, "
-                 "isotropic stds in [0.5, 1], nent_ref.suites.cases.paper_mixture(2)); cubature", fontsize=9)
+    axes[1].set(xlabel=r"forward time $s$", ylabel=r"$S_{tot}(0, s)\,/\,S_{tot}(0, 0.999)$",
+                title="fraction of the total produced by time $s$", ylim=(0, 1.02))
+    fig.suptitle(f"The paper's 2-D mixture ({PAPER_MIXTURE}, 5 components), cubature")
+    fig.tight_layout()
+    place_legend(axes[0])
+    place_legend(axes[1], title=r"$S_{tot}(0, 0.999)$", title_fontsize=10.5)
     stem = "transport_rates"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", columns)]
 
+
+#: The paper's own 2-D mixture (the official code's notebook mixture), used where a figure claims the
+#: paper's setting.
+PAPER_MIXTURE = "official-notebook-D2"
 
 #: Equilibrium widths of the kappa figure.
 KAPPAS = np.geomspace(0.1, 10.0, 13)  # contains 0.1 (VPx) and 1 (VP) at indices 0 and 6
@@ -301,9 +352,9 @@ KAPPAS = np.geomspace(0.1, 10.0, 13)  # contains 0.1 (VPx) and 1 (VP) at indices
 @_figure
 def kappa_figure(out_dir: Path, options=None) -> list[Path]:
     """S_tot(0, T) versus the equilibrium width kappa (VP, beta 0.1 -> 16) for the canonical 3-D
-    Gaussian (closed form) and the paper-setting 2-D mixture (cubature)."""
+    Gaussian (closed form) and the paper's 2-D mixture ``official-notebook-D2`` (cubature)."""
     plt = _pyplot()
-    gauss, mix = cases.gaussian_case(3), paper_mixture(2)
+    gauss, mix = cases.gaussian_case(3), cases.official_mixture(PAPER_MIXTURE)
     g_vals, m_vals, m_err = [], [], []
     for kappa in KAPPAS:
         proc = VP(0.1, 16.0, kappa=float(kappa))
@@ -311,12 +362,13 @@ def kappa_figure(out_dir: Path, options=None) -> list[Path]:
         est = total_entropy(mix, proc, method="quadrature")
         m_vals.append(est.value)
         m_err.append(est.error_bound)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
     ax.loglog(KAPPAS, g_vals, "o-", color=PALETTE[0], label="canonical Gaussian, D = 3 (closed form)")
-    ax.loglog(KAPPAS, m_vals, "s-", color=PALETTE[1], label="paper-setting 5-component mixture, D = 2 (cubature)")
+    ax.loglog(KAPPAS, m_vals, "s--", color=PALETTE[1], label=f"paper's mixture {PAPER_MIXTURE} (cubature)")
     ax.set(xlabel=r"equilibrium width $\kappa$ [data units]", ylabel=r"$S_{tot}(0, T)$ [nats]",
            title=r"VP ($\beta$: 0.1$\to$16, $T$ = 1): total entropy versus $\kappa$")
-    ax.legend()
+    fig.tight_layout()
+    place_legend(ax)
     stem = "stot_vs_kappa"
     cols = {"kappa": KAPPAS, "S_tot_gaussian3": g_vals, "S_tot_mixture2": m_vals, "S_tot_mixture2_error_bound": m_err}
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
@@ -335,7 +387,7 @@ def memoriser_figure(out_dir: Path, options=None) -> list[Path]:
     plt = _pyplot()
     seed = getattr(options, "seed", 0)
     proc = cases.processes()["vp16"]
-    pop = paper_mixture(2)
+    pop = cases.official_mixture(PAPER_MIXTURE)
     pop_est = total_entropy(pop, proc, cases.EPS, proc.T, method="quadrature")
     cols = {k: [] for k in ("N", "S_tot", "S_tot_stderr", "kl_eps", "kl_eps_stderr", "mean_dirac_kl",
                             "lower_bound", "S_tot_population")}
@@ -351,7 +403,7 @@ def memoriser_figure(out_dir: Path, options=None) -> list[Path]:
                          ("lower_bound", dirac - np.log(n)), ("S_tot_population", pop_est.value)):
             cols[key].append(val)
     N = np.asarray(cols["N"], dtype=float)
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    fig, ax = plt.subplots(figsize=(8.5, 5.6))
     ax.fill_between(N, cols["lower_bound"], cols["mean_dirac_kl"], color=PALETTE[5], alpha=0.25, lw=0,
                     label=r"bracket of the KL: $\overline{\mathrm{KL}}_{\delta} - \log N$ to $\overline{\mathrm{KL}}_{\delta}$")
     ax.errorbar(N, cols["S_tot"], yerr=cols["S_tot_stderr"], fmt="o-", color=PALETTE[0], zorder=3,
@@ -360,11 +412,12 @@ def memoriser_figure(out_dir: Path, options=None) -> list[Path]:
                 zorder=3, label=r"$\mathrm{KL}(p^{emp}_\epsilon\,\|\,p_{eq})$ (plotted at 1.15 N)")
     ax.axhline(pop_est.value, color=PALETTE[6], ls="--", label=r"population $S_{tot}(\epsilon, T)$ of the mixture")
     ax.set(xscale="log", xlabel=r"training-set size $N$", ylabel=r"entropy [nats]",
-           title=r"Memorisation baseline: VP ($\beta$: 0.1$\to$16), paper-setting mixture D = 2, $\epsilon = 10^{-5}$")
-    fig.text(0.01, -0.02, r"$\overline{\mathrm{KL}}_{\delta}$: mean over the N atoms $a$ of "
-             r"$\mathrm{KL}(\delta_a$ diffused to $\epsilon\,\|\,p_{eq})$, closed form; Monte Carlo $\pm$1 s.e.",
-             fontsize=7)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 0.08))
+           title="Memorisation baseline: VP ($\\beta$: 0.1$\\to$16), " + PAPER_MIXTURE + r", $\epsilon = 10^{-5}$")
+    fig.text(0.01, 0.0, r"$\overline{\mathrm{KL}}_{\delta}$: mean over the N atoms $a$ of "
+             r"$\mathrm{KL}(\delta_a$ diffused to $\epsilon\,\|\,p_{eq})$, closed form; Monte Carlo $\pm$1 s.e."
+             "\n" f"Atoms drawn from {PAPER_MIXTURE}, the paper's 2-D mixture.", fontsize=NOTE_PT, va="bottom")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    place_legend(ax, outside="below")
     stem = "memoriser"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
 
@@ -375,11 +428,12 @@ _DIM_MARKERS = {1: "o", 2: "^", 3: "v", 6: "D", 9: "P"}
 @_figure
 def efficiency_figure(out_dir: Path, options=None) -> list[Path]:
     """Thermodynamic efficiency eta = W2^2 / (tau S_tot), tau = int D ds the clock, per process: canonical
-    Gaussians D = 1, 2, 3, 6, 9 (closed form) and the paper-setting 1-D mixture (quantile quadrature);
+    Gaussians D = 1, 2, 3, 6, 9 (closed form) and nent_ref's 1-D mixture ``paper_mixture(1)`` (drawn like the
+    paper's mixtures; the paper has no 1-D mixture) (quantile quadrature);
     window [0, T] for VP and VPx, [0, 0.999] for SL (whose clock diverges at s = 1)."""
     plt = _pyplot()
     cols = {"process_index": [], "dim": [], "is_mixture": [], "efficiency": [], "efficiency_stderr": []}
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 5.6))
     for i, name in enumerate(PAPER_PROCESSES):
         proc = cases.processes()[name]
         s1 = proc.T - 1e-3 if proc.singular_at_T else proc.T
@@ -398,15 +452,20 @@ def efficiency_figure(out_dir: Path, options=None) -> list[Path]:
         sel = (~mix) & (dims == dim)
         ax.plot(proc_i[sel] - 0.2 + 0.08 * j, eff[sel], _DIM_MARKERS[dim], color=PALETTE[0],
                 label=f"canonical Gaussian, D = {dim}")
-    ax.plot(proc_i[mix] + 0.3, eff[mix], "s", color=PALETTE[1], ms=6, label="paper-setting mixture, D = 1")
-    ax.set_xticks(range(len(PAPER_PROCESSES)), [_LABELS[n] for n in PAPER_PROCESSES], fontsize=7.5)
-    ax.set(ylabel=r"efficiency $\eta = W_2^2(p_{s_0}, p_{s_1}) / (\tau\, S_{tot})$ [dimensionless]", ylim=(0, 1.05),
-           title=r"Speed limit $S_{tot} \geq W_2^2/\tau$, with the clock $\tau = \int_{s_0}^{s_1} D(s)\,ds$")
-    fig.text(0.01, -0.03, r"Window $[s_0, s_1] = [0, 1]$ for VP and VPx, $[0, 0.999]$ for SL ($\tau$ diverges at 1); "
-             r"$\eta = 1$ only on the $W_2$ geodesic" "\n" r"at constant speed in $\tau$ (dotted line).  "
-             "Gaussians: closed forms (Bures); mixture: quantile quadrature.", fontsize=7)
+    ax.plot(proc_i[mix] + 0.3, eff[mix], "s", color=PALETTE[1], ms=8,
+            label="nent_ref mixture-1d (5 components), D = 1")
+    ax.set_xticks(range(len(PAPER_PROCESSES)), [_LABELS[n] for n in PAPER_PROCESSES])
+    ax.set(ylabel=r"efficiency $\eta = W_2^2(p_{s_0}, p_{s_1}) / (\tau\, S_{tot})$", ylim=(0, 1.05),
+           xlim=(-0.6, len(PAPER_PROCESSES) - 0.4),
+           title=r"Speed limit $S_{tot} \geq W_2^2/\tau$, clock $\tau = \int_{s_0}^{s_1} D(s)\,ds$")
+    fig.text(0.01, 0.0, r"Window $[0, 1]$ for VP and VPx, $[0, 0.999]$ for SL ($\tau$ diverges at 1); "
+             r"$\eta = 1$ only on the $W_2$ geodesic at constant" "\n" r"speed in $\tau$ (dotted line).  "
+             "Gaussians: closed forms (Bures); mixture: quantile quadrature. The paper has no 1-D mixture:\n"
+             "the mixture is nent_ref's mixture-1d (cases.paper_mixture(1)), drawn the way the paper draws its "
+             "mixtures.", fontsize=NOTE_PT, va="bottom")
     ax.axhline(1.0, color=PALETTE[6], lw=0.8, ls=":")
-    ax.legend(loc="lower right", ncol=2)
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
+    place_legend(ax, ncol=2, outside="below")
     stem = "speed_limit_efficiency"
     return save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}.csv", cols)]
 
@@ -422,30 +481,32 @@ def fluctuation_figure(out_dir: Path, options=None) -> list[Path]:
     grid = np.linspace(0.0, 1.0, 401)
     pe = sde.path_entropy(data, proc, 20_000, grid, seed=seed)
     s_tot = total_entropy(data, proc, 0.0, 1.0).value
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 5.6))
     counts, edges, _ = ax.hist(pe.ds_tot, bins=80, density=True, color=PALETTE[5], alpha=0.55,
-                               label=r"histogram of $\Delta s_{tot}$ over 20 000 paths")
+                               label="histogram, 20 000 paths")
     m, se = pe.mean.value, pe.mean.stderr
     ax.axvspan(m - se, m + se, color=PALETTE[1], alpha=0.35, lw=0,
-               label=rf"mean $\Delta s_{{tot}}$ = {m:.4f} $\pm$ {se:.4f} (1 s.e.)")
+               label=rf"mean = {m:.4f} $\pm$ {se:.4f} (1 s.e.)")
     ax.axvline(m, color=PALETTE[1], lw=1.2)
     ax.axvline(s_tot, color=PALETTE[6], ls=(0, (4, 2)), lw=1.4, zorder=4,
-               label=rf"closed-form $S_{{tot}}(0, 1)$ = {s_tot:.4f}")
+               label=rf"closed form $S_{{tot}}(0, 1)$ = {s_tot:.4f}")
     mean_g, var_g = float(data.mean[0]), float(data.cov[0, 0])
     ax.set(xlabel=r"$\Delta s_{tot}$ per path [nats]", ylabel="probability density [1/nats]",
            title=rf"Fluctuation theorem: $E[e^{{-\Delta s_{{tot}}}}]$ = {pe.ift.value:.4f} $\pm$ {pe.ift.stderr:.4f} (theory: 1)")
-    ax.legend(loc="upper right")
-    fig.text(0.01, -0.02, rf"Data N({mean_g:.3f}, {var_g:.3f}) (canonical 1-D Gaussian), VP ($\beta$: 0.1$\to$16), "
-             "20 000 forward paths, 400 exact steps on [0, 1].", fontsize=7)
+    fig.text(0.01, 0.0, rf"Data N({mean_g:.3f}, {var_g:.3f}) (canonical 1-D Gaussian), VP ($\beta$: 0.1$\to$16), "
+             "20 000 forward paths, 400 exact steps on [0, 1].", fontsize=NOTE_PT, va="bottom")
     # zoom: the Monte Carlo mean with its standard error against the closed form
-    inset = ax.inset_axes([0.03, 0.55, 0.3, 0.38])
+    inset = ax.inset_axes([0.73, 0.47, 0.25, 0.38])
     inset.axvspan(m - se, m + se, color=PALETTE[1], alpha=0.35, lw=0)
     inset.axvline(m, color=PALETTE[1], lw=1.2)
     inset.axvline(s_tot, color=PALETTE[6], ls=(0, (4, 2)), lw=1.4)
     inset.set_xlim(s_tot - 6 * se, s_tot + 6 * se)
     inset.set_yticks([])
-    inset.tick_params(labelsize=6)
-    inset.set_title(r"zoom: mean $\pm$ 1 s.e. vs closed form", fontsize=6.5)
+    inset.tick_params(labelsize=10)
+    inset.xaxis.set_major_locator(_max_ticks(3))
+    inset.set_title(r"zoom: mean $\pm$ 1 s.e." "\n" "vs closed form", fontsize=10.5)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    place_legend(ax, locs=("upper left",), headroom=2)
     stem = "fluctuation_theorem"
     cols = {"bin_left": edges[:-1], "bin_right": edges[1:], "density": counts,
             "mean_ds_tot": np.full(counts.size, pe.mean.value), "mean_ds_tot_stderr": np.full(counts.size, pe.mean.stderr),
@@ -461,16 +522,17 @@ _MODEL_LABELS = {"exact": r"exact $e^*$", "perturbed": r"$e^* + 0.2\,x$", "best-
 @_figure
 def neural_figure(out_dir: Path, options=None) -> list[Path]:
     """S_NN, S_tot and L_EM (likelihood weighting, with standard errors) of the reference models on the
-    paper-setting 2-D mixture under VP (beta 0.1 -> 16), on [1e-5, T]: the exact e*, e* + 0.2 x, the best
+    paper's 2-D mixture ``official-notebook-D2`` under VP (beta 0.1 -> 16), on [1e-5, T]: the exact e*, e* + 0.2 x, the best
     affine model and memorisers of N = 16 and 256 points.  Left: S_NN against the ground truth S_tot;
     right: L_EM, the distance from the optimum (0 for e*)."""
     plt = _pyplot()
     seed = getattr(options, "seed", 0)
-    rows = compare(paper_mixture(2), cases.processes()["vp16"], s0=cases.EPS, memoriser_sizes=(16, 256),
+    rows = compare(cases.official_mixture(PAPER_MIXTURE), cases.processes()["vp16"], s0=cases.EPS,
+                   memoriser_sizes=(16, 256),
                    seed=seed, n_samples=2 ** 13, n_times=32)
     labels = [_MODEL_LABELS.get(r["model"], r["model"]) + (f", N = {r['N']}" if r["N"] else "") for r in rows]
     y = np.arange(len(rows))[::-1]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharey=True)
     st = rows[0]["S_tot"]
     axes[0].axvline(st, color=PALETTE[6], ls="--", lw=1.2, label=rf"ground truth $S_{{tot}}$ = {st:.4f} nats")
     axes[0].errorbar([r["S_NN"] for r in rows], y, xerr=[r["S_NN_stderr"] for r in rows], fmt="o",
@@ -485,10 +547,11 @@ def neural_figure(out_dir: Path, options=None) -> list[Path]:
     axes[0].set(xlabel=r"$S_{NN}$ [nats] (linear below 1, logarithmic above)", title=r"information the model supplies")
     axes[1].set(xlabel=r"$L_{EM}$ [nats] (linear below 1, logarithmic above)",
                 title=r"distance from the optimum ($L_{EM}$ = 0 for $e^*$)")
+    fig.suptitle(f"Reference models on the paper's 2-D mixture {PAPER_MIXTURE}, " + r"VP ($\beta$: 0.1$\to$16), "
+                 r"window $[10^{-5}, 1]$")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     for ax in axes:
-        ax.legend(loc="center right")
-    fig.suptitle(r"Reference models: paper-setting mixture D = 2, VP ($\beta$: 0.1$\to$16), window $[10^{-5}, 1]$",
-                 fontsize=9)
+        place_legend(ax, locs=("upper right", "center right", "lower right", "lower center"), outside="below")
     stem = "neural_vs_total"
     x = np.arange(len(rows))
     cols = {"model_index": x, "N": [r["N"] or 0 for r in rows]}
@@ -515,19 +578,18 @@ def official_figure(out_dir: Path, options=None) -> list[Path]:
     seed = getattr(options, "seed", 0)
     nb = cases.official_mixture("official-notebook-D2")
     s = _transport_grid()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 1.15]})
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), gridspec_kw={"width_ratios": [1, 1.15]})
     columns = {"s": s}
     for name in PAPER_PROCESSES:
         proc = cases.processes()[name]
         rate = entropy_production_rate(nb, proc, s, method="quadrature")
         columns[f"rate_{name}"] = rate.value
-        axes[0].semilogy(s, rate.value, color=_COLOURS[name], label=_LABELS[name])
+        axes[0].semilogy(s, rate.value, color=_COLOURS[name], ls=_DASHES[name], label=_LABELS[name])
     axes[0].set(xlabel=r"forward time $s$", ylabel=r"$\dot S(s)$ [nats per unit time]",
-                title=r"entropy production rate of official-notebook-D2 (cubature)")
-    axes[0].legend()
+                title=r"rate, official-notebook-D2 (cubature)")
     rows = {k: [] for k in ("preset_index", "process_index", "dim", "S_tot", "S_tot_stderr", "S_tot_error_bound",
                             "S_NN_best_affine")}
-    labels = []
+    labels, totals = [], {}
     for i, preset in enumerate(cases.OFFICIAL_PRESETS):
         mix = cases.official_mixture(preset)
         mean, cov = mix.mean(), _mixture_covariance(mix)
@@ -545,18 +607,19 @@ def official_figure(out_dir: Path, options=None) -> list[Path]:
             gap = st.value - snn.value
             axes[1].errorbar(x, gap, yerr=st.stderr + st.error_bound or None, fmt="o", color=_COLOURS[name], ms=6,
                              label=_LABELS[name] if i == 0 else None)
-            axes[1].annotate(rf"$S_{{tot}}$ = {st.value:.4g}", (x, gap), textcoords="offset points", xytext=(0, 7),
-                             ha="center", fontsize=6, rotation=90, va="bottom")
-    axes[1].set_xticks(range(len(labels)), labels)
+            totals.setdefault(i, []).append(f"{st.value:.4g}")
+    axes[1].set_xticks(range(len(labels)), [f"{lab}\n{' / '.join(totals[i])}" for i, lab in enumerate(labels)])
+    axes[1].set_xlabel(r"preset; below it $S_{tot}$ [nats] under VP / VPx / SL")
     axes[1].set_xlim(-0.5, len(labels) - 0.5)
     gaps = np.asarray(rows["S_tot"]) - np.asarray(rows["S_NN_best_affine"])
     axes[1].set_ylim(0, 1.45 * float(np.max(gaps)))
     axes[1].set(ylabel=r"$S_{tot} - S_{NN}^{\mathrm{affine}}$ on $[10^{-5}, 1]$ [nats]",
                 title=r"information no Gaussian model supplies: $L_{EM}$ of the best affine model")
-    axes[1].legend(loc="upper left")
-    fig.suptitle("The paper's mixtures (official code, 5 isotropic components, PRNGKey(32), jax 0.4.25; "
-                 "nent_ref.suites.cases.OFFICIAL_PRESETS) under the paper's processes", fontsize=9)
+    fig.suptitle("The paper's mixtures (official code, PRNGKey(32), jax 0.4.25; cases.OFFICIAL_PRESETS) under "
+                 "the paper's processes")
     fig.tight_layout()
+    place_legend(axes[0])
+    place_legend(axes[1])
     stem = "official_mixtures"
     paths = save(fig, out_dir, stem) + [write_csv(out_dir / f"{stem}_rates.csv", columns)]
     return paths + [write_csv(out_dir / f"{stem}.csv", rows)]
@@ -585,6 +648,40 @@ def write_rows_csv(path: Path, header: list[str], rows: list[list]) -> Path:
 _SCHEME_LABELS = {"one_coupling": "one-coupling truncation", "migdal_kadanoff": "Migdal-Kadanoff"}
 
 
+def _style_handles(*styles):
+    """Black legend proxies of line/marker styles: ``(label, fmt)`` with fmt like ``"o-"``, ``"s--"``."""
+    from matplotlib.lines import Line2D
+    handles = []
+    for _, fmt in styles:
+        marker = fmt[0] if fmt[0] in "os^vDP" else None
+        ls = fmt[1:] if marker else fmt
+        handles.append(Line2D([], [], color=PALETTE[6], marker=marker, ls=ls or "none", mfc="none" if "--" in fmt
+                              else PALETTE[6]))
+    return handles, [lab for lab, _ in styles]
+
+
+def _move_clear(ax):
+    """Put the axes' current (style) legend at the first corner where it covers no data and no other legend."""
+    from .figure_layout import data_points
+    leg = ax.get_legend()
+    handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
+    others = [a for a in ax.artists if a is not leg and hasattr(a, "get_window_extent")]
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    pts = data_points(ax)
+    for loc in ("lower right", "center right", "upper right", "lower left", "center left", "upper left",
+                "upper center", "lower center"):
+        leg.remove()
+        leg = ax.legend(handles, labels, loc=loc)
+        box = leg.get_window_extent(r)
+        inside = ((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)).any() \
+            if len(pts) else False
+        if not inside and not any(box.overlaps(o.get_window_extent(r)) for o in others):
+            return leg
+    return leg
+
+
 @_figure
 def rg_figure(out_dir, options) -> list[Path]:
     """Relative entropy versus coarse-graining step: 1-D Ising (exact b = 2 decimation), 2-D Ising
@@ -600,22 +697,24 @@ def rg_figure(out_dir, options) -> list[Path]:
     base_seed = suite_seed(options.seed)
     plt = _pyplot()
     data: list[list] = []
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, grid = plt.subplots(2, 2, figsize=(12, 9.5))
+    axes = [grid[0, 0], grid[0, 1], grid[1, 0]]
+    grid[1, 1].set_axis_off()                         # room for the network panel's legend
 
     ax = axes[0]
     steps = np.arange(9)
     for k, K0 in enumerate((0.5, 1.0, 2.0)):
         y = [ising1d_kl_original_vs_renormalised_per_site(K0, 0.0, int(n)) for n in steps]
         yl = [ising1d_kl_original_vs_lifted_coarse_per_site(K0, 0.0, int(n)) for n in steps]
-        ax.plot(steps, y, "o-", color=PALETTE[k], label=rf"$D(p_{{K_0}}\,\|\,p_{{K_n}})$, $K_0$ = {K0}")
-        ax.plot(steps, yl, "s--", color=PALETTE[k], mfc="none",
-                label=rf"$D(p_{{K_0}}\,\|\,q_n)$ (coarse law lifted), $K_0$ = {K0}")
+        ax.plot(steps, y, "o-", color=PALETTE[k], label=rf"$K_0$ = {K0}")
+        ax.plot(steps, yl, "s--", color=PALETTE[k], mfc="none")
         data += [["ising1d", f"original_vs_renormalised K0={K0}", int(n), v, 0.0] for n, v in zip(steps, y)]
         data += [["ising1d", f"original_vs_lifted_coarse K0={K0}", int(n), v, 0.0] for n, v in zip(steps, yl)]
     ax.set_xlabel(r"decimation step $n$ ($b = 2$)")
     ax.set_ylabel("relative entropy per site [nats]")
     ax.set_title(r"1-D Ising chain, $h = 0$, $N \to \infty$ (exact)")
-    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    rg_legends = [(ax, _style_handles((r"$D(p_{K_0}\,\|\,p_{K_n})$", "o-"),
+                                      (r"$D(p_{K_0}\,\|\,q_n)$, coarse law lifted", "s--")))]
 
     ax = axes[1]
     steps2 = np.arange(15)
@@ -623,14 +722,15 @@ def rg_figure(out_dir, options) -> list[Path]:
         for k, K0 in enumerate((0.25, 0.35, ISING2D_KC, 0.47)):
             y = [ising2d_kl_renormalised_vs_original_per_site(K0, int(n), scheme) for n in steps2]
             k0 = r"$K_c$" if K0 == ISING2D_KC else f"{K0:g}"
-            ax.plot(steps2, y, "o" + style, ms=3, color=PALETTE[k],
-                    label=rf"{_SCHEME_LABELS[scheme]}, $K_0$ = {k0}")
+            ax.plot(steps2, y, ("o" if style == "-" else "^") + style, ms=4, color=PALETTE[k],
+                    label=rf"$K_0$ = {k0}" if scheme == "one_coupling" else None)
             data += [["ising2d", f"renormalised_vs_original {scheme} K0={K0!r}", int(n), v, 0.0]
                      for n, v in zip(steps2, y)]
     ax.set_xlabel(r"RG step $n$")
     ax.set_ylabel(r"$D(p_{K_n}\,\|\,p_{K_0})$ per site [nats]")
-    ax.set_title(rf"2-D Ising, square lattice; Onsager $K_c$ = {ISING2D_KC:.4f}")
-    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    ax.set_title(rf"2-D Ising, square lattice; $K_c$ = {ISING2D_KC:.4f}")
+    rg_legends.append((ax, _style_handles((_SCHEME_LABELS["one_coupling"], "o-"),
+                                          (_SCHEME_LABELS["migdal_kadanoff"], "^--"))))
 
     ax = axes[2]
     sw_c = tanh_order_to_chaos_sigma_w2(NETWORK_SIGMA_B2)
@@ -638,7 +738,7 @@ def rg_figure(out_dir, options) -> list[Path]:
     for k, sw in enumerate((1.2, 1.5, sw_c, 2.0, 3.0)):
         y = network_kl_layer0_vs_layer_l_pushforward_meanfield(20, sw, NETWORK_SIGMA_B2, NETWORK_INPUT_VARIANCE)
         name = r"$\sigma_w^2$ = " + (rf"{sw:.3f} (order to chaos)" if sw == sw_c else f"{sw:g}")
-        ax.plot(layers, y, "-", color=PALETTE[k], label=name + ", mean field")
+        ax.plot(layers, y, "-", color=PALETTE[k], label=name)
         mc = network_kl_layer0_vs_layer_l_pushforward_mc(20, sw, NETWORK_SIGMA_B2, NETWORK_INPUT_VARIANCE,
                                                          width=500, n_samples=64, n_networks=4,
                                                          seed=row_seed(base_seed, 11, k))
@@ -648,10 +748,17 @@ def rg_figure(out_dir, options) -> list[Path]:
         data += [["network", f"mc width=500 sigma_w2={format_number(sw)}", int(l_), v, e]
                  for l_, v, e in zip(layers, mc.value, mc.stderr)]
     ax.set_xlabel(r"layer $l$")
-    ax.set_ylabel(r"$\frac{1}{n} E[\log p^{fit}_0(z_0) - \log p^{fit}_l(z_l)]$ [nats per neuron]")
-    ax.set_title(rf"random tanh network, $\sigma_b^2$ = {NETWORK_SIGMA_B2}; points: width-500 Monte Carlo")
-    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    ax.set_ylabel(r"$\frac{1}{n} E[\log p^{fit}_0(z_0) - \log p^{fit}_l(z_l)]$ [nats/neuron]")
+    ax.set_title(rf"random tanh network, $\sigma_b^2$ = {NETWORK_SIGMA_B2}")
     fig.tight_layout()
+    for ax_, (handles, labels) in rg_legends:
+        first = place_legend(ax_, headroom=3, ncol=1)
+        ax_.add_artist(first)
+        ax_.legend(handles, labels, loc="lower right", bbox_to_anchor=(1.0, 0.0))
+        _move_clear(ax_)
+    h, lab = axes[2].get_legend_handles_labels()
+    h2, lab2 = _style_handles(("mean field", "-"), ("width-500 Monte Carlo, $\\pm$1 s.e.", "o"))
+    axes[2].legend(h + h2, lab + lab2, loc="center left", bbox_to_anchor=(1.05, 0.5))
 
     written = save(fig, out_dir, "rg_kl_flow")        # PNG + PDF, reproducible bytes
     p = out_dir / "rg_kl_flow.csv"
@@ -659,7 +766,7 @@ def rg_figure(out_dir, options) -> list[Path]:
     written.append(p)
 
     # asymptote across K_c
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = plt.subplots(figsize=(10, 6.4))
     K0s = np.linspace(0.05, 0.8, 151)
     adata = []
     for k, scheme in enumerate(ISING2D_SCHEMES):
@@ -673,16 +780,17 @@ def rg_figure(out_dir, options) -> list[Path]:
         fwd_plot = np.array([v if math.isfinite(v) else np.nan for v in fwd])
         ax.plot(K0s, fwd_plot, "--", color=PALETTE[k],
                 label=rf"$D(p_{{K_0}}\,\|\,p_\infty)$, {_SCHEME_LABELS[scheme]} ($\infty$ beyond $K^*$)")
-        ax.axvline(k_star, color=PALETTE[k], lw=0.8, ls=":")
-        ax.annotate(rf"$K^*$ = {k_star:.4f}", (k_star, 0.02), xycoords=("data", "axes fraction"), rotation=90,
-                    va="bottom", ha="right", fontsize=7, color=PALETTE[k])
+        ax.axvline(k_star, color=PALETTE[k], lw=1.0, ls=":")
+        # the label sits above the plotting area, where no curve runs
+        ax.annotate(rf"$K^*$ = {k_star:.4f}", (k_star, 1.01), xycoords=("data", "axes fraction"),
+                    va="bottom", ha="center", fontsize=10.5, color=PALETTE[k], annotation_clip=False)
         adata += [[scheme, K, r, f] for K, r, f in zip(K0s, rev, fwd)]
-    ax.axvline(ISING2D_KC, color=PALETTE[6], lw=0.8, label=rf"Onsager $K_c$ = {ISING2D_KC:.4f}")
+    ax.axvline(ISING2D_KC, color=PALETTE[6], lw=1.0, ls="-.", label=rf"Onsager $K_c$ = {ISING2D_KC:.4f}")
     ax.set_xlabel(r"initial coupling $K_0 = J / k_B T$")
     ax.set_ylabel(r"asymptotic relative entropy per site [nats]")
-    ax.set_title(r"2-D Ising: the $n \to \infty$ limit of the per-site KL; jumps at $K^*$, not at $K_c$")
-    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    ax.set_title(r"2-D Ising: $n \to \infty$ limit of the per-site KL (jumps at $K^*$, not at $K_c$)", pad=24)
     fig.tight_layout()
+    place_legend(ax, locs=("upper left",), ncol=2, outside="below")
     written += save(fig, out_dir, "rg_kl_asymptote")
     p = out_dir / "rg_kl_asymptote.csv"
     write_rows_csv(p, ["scheme", "K0", "kl_renormalised_vs_original_per_site",
@@ -713,9 +821,10 @@ def render_figures(out: Path, options: TableOptions | None = None,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for name in names or list(FIGURES):
+    names = list(names or FIGURES)
+    for name in names:
         if name not in FIGURES:
             raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
-        options.progress(f"nent-ref: rendering figure {name!r}")
+    for name in options.steps(names, desc="figures", unit="figure"):
         written.extend(Path(p) for p in FIGURES[name](out, options))
     return written

@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +55,11 @@ from ..core.schedules import AlphaBarTable, EDMSigma, SigmaTable, diffusers_beta
 from ..quantities import bounds
 from ..quantities.entropy import kl_to_equilibrium, total_entropy
 from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, MIN_MC_SAMPLES
+from ..quantities.precision import PrecisionWarning
 from ..quantities.speed import SpeedLimitResult, speed_limit
 from . import cases
+from . import spec_quantities
+from .spec_errors import SpecError
 
 __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_NUMBERS", "MAX_NESTING",
            "EXTREME_ABOVE", "EXTREME_BELOW", "check_nesting", "Quantity", "QUANTITIES", "INLINE_MAX", "ACCURACY_DEFAULTS",
@@ -81,12 +85,6 @@ EXTREME_ABOVE, EXTREME_BELOW = 1e100, 1e-100
 INLINE_MAX = 256
 
 
-class SpecError(ValueError):
-    """A spec problem; ``field`` is the dotted path of the offending field (also the message's start)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
 
 
 class NonFiniteResultError(RuntimeError):
@@ -125,8 +123,12 @@ QUANTITIES = {q.name: q for q in (
                                       "population the atoms were drawn from (seed: accuracy.seed + [1])"),
     Quantity("speed_limit", "group", "the speed limit S_tot >= W2^2/clock: columns W2_squared (+ _stderr, "
                                      "_bias_scale, _gelbrich_lower, _componentwise_upper), clock, bound "
-                                     "(= W2^2/clock, nats), efficiency columns (efficiency_quote ...), "
-                                     "w2_method, S_tot_method; W2 options accuracy.w2_*", checkable=False),
+                                     "(= W2^2/clock, nats, + _stderr, _bias_scale), efficiency columns "
+                                     "(efficiency_quote ...), w2_method, S_tot_method; W2 options accuracy.w2_*",
+             checkable=False),
+    *(Quantity(name, unit, f"on the spec's grid: {text}", checkable=False)
+      for name, (unit, text) in spec_quantities.GRID_QUANTITIES.items()),
+    *(Quantity(name, unit, text, checkable=False) for name, (unit, text) in spec_quantities.MODEL_QUANTITIES.items()),
 )}
 
 #: Defaults of the ``accuracy`` object (filled into the canonical form).  ``rtol: null`` means the
@@ -137,7 +139,8 @@ W2_DEFAULTS = {"w2_method": "auto", "w2_samples": 1000, "w2_pairs": 8, "w2_seed"
 _METHODS = ("auto", "closed-form", "quadrature", "monte-carlo")
 _W2_METHODS = ("auto", "closed-form", "quantile", "samples")
 _UNITS = {"nat": "nat", "nats": "nat", "bit": "bit", "bits": "bit"}
-_TOP_KEYS = ("version", "id", "description", "data", "process", "window", "quantities", "unit", "accuracy")
+_TOP_KEYS = ("version", "id", "description", "data", "process", "window", "quantities", "unit", "accuracy", "grid",
+             "model")
 
 
 # --------------------------------------------------------------------------- low-level checks
@@ -766,7 +769,7 @@ def _normalize_accuracy(a, path: str, data: dict, quantities: list) -> dict:
     if out["max_samples"] is not None and out["n_samples"] is not None and out["rtol"] is None and out["atol"] is None:
         raise SpecError(_join(path, "max_samples"), "caps a run to a precision target (rtol/atol); with a fixed "
                                                     "n_samples and no target it has no effect: give one or the other")
-    if "speed_limit" in quantities or any(k in a for k in W2_DEFAULTS):
+    if {"speed_limit", "speed_limit_grid"} & set(quantities) or any(k in a for k in W2_DEFAULTS):
         w2m = a.get("w2_method", W2_DEFAULTS["w2_method"])
         if w2m not in _W2_METHODS:
             raise SpecError(_join(path, "w2_method"), f"must be one of {', '.join(_W2_METHODS)} (got {w2m!r})")
@@ -791,6 +794,8 @@ def _check_quantity(name: str, path: str, data: dict, process: dict):
         raise SpecError(path, f"{name} needs a process with an equilibrium p_eq; VE has none")
     if name == "S_tot_population" and "generator" not in data:
         raise SpecError(path, f"{name} needs empirical data drawn by a generator (the population it names)")
+    if name == "kl_to_equilibrium" and not has_eq:
+        raise SpecError(path, f"{name} needs a process with an equilibrium p_eq; VE has none")
 
 
 def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
@@ -849,7 +854,24 @@ def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
         raise SpecError(_join(path, "unit"), f"must be 'nat' or 'bit' (got {unit!r})")
     out["unit"] = _UNITS[unit]
     out["accuracy"] = _normalize_accuracy(spec.get("accuracy"), _join(path, "accuracy"), data, quantities)
+    _normalize_grid_and_model(spec, out, path)
     return out
+
+
+def _normalize_grid_and_model(spec: dict, out: dict, path: str) -> None:
+    """``grid`` (filled in when a grid quantity is asked for; kept when given, as the grid of ``nent-ref
+    plot``) and ``model`` (required by S_NN, L_EM, decomposition; kept when given) of the canonical form."""
+    quantities = out["quantities"]
+    gridded = [q for q in quantities if q in spec_quantities.GRID_QUANTITIES]
+    if gridded or spec.get("grid") is not None:    # a grid alone is the grid of `nent-ref plot`'s curves
+        w = out["window"]
+        out["grid"] = spec_quantities.normalize_grid(spec.get("grid"), _join(path, "grid"), w["s0"], w["s1"])
+    modelled = [q for q in quantities if q in spec_quantities.MODEL_QUANTITIES]
+    if modelled and spec.get("model") is None:
+        raise SpecError(_join(path, "model"), f"missing (required by {modelled[0]}: "
+                                              "\"package.module:function\" of the score model)")
+    if spec.get("model") is not None:              # a model alone is drawn by `nent-ref plot`
+        out["model"] = spec_quantities.normalize_model(spec["model"], _join(path, "model"))
 
 
 # --------------------------------------------------------------------------- cases and files
@@ -1081,15 +1103,46 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
         res = speed_limit(data, proc, s0, s1, w2_method=acc["w2_method"], w2_samples=acc["w2_samples"],
                           w2_pairs=acc["w2_pairs"], w2_seed=acc["w2_seed"], s_tot=stot, **mc_opts)
         out["speed_limit"] = res
+    _compute_grid_and_model(case, out, stot, mc_opts, executor, say)
     _check_results(out, case)
     unit = spec["unit"]
     for name, est in out.items():
         if isinstance(est, Estimate):
             out[name] = _in_unit(est, unit)
+        elif isinstance(est, dict):                # speed_limit_grid: convert its nat columns
+            if unit == "bit":
+                out[name] = {k: (v / math.log(2) if k.startswith(("bound", "S_tot")) and not k.endswith("method")
+                                 else v) for k, v in est.items()}
+        elif not isinstance(est, SpeedLimitResult):
+            pass                                   # a model decomposition: converted by its columns
         elif unit == "bit":
             out[name] = SpeedLimitResult(_in_unit(est.s_tot, unit), est.w2_squared, est.clock,
                                          _in_unit(est.bound, unit), est.efficiency, est.s0, est.s1, est.w2_method)
     return {name: out[name] for name in wanted}
+
+
+def _compute_grid_and_model(case: Case, out: dict, stot, opts: dict, executor, say) -> None:
+    """The grid quantities (on :func:`nent_ref.suites.spec_quantities.grid_times`) and the model quantities
+    (one :func:`nent_ref.quantities.neural.decompose` run shared by S_NN, L_EM and decomposition)."""
+    spec = case.spec
+    s0, s1 = spec["window"]["s0"], spec["window"]["s1"]
+    wanted = spec["quantities"]
+    if "grid" in spec:
+        times = spec_quantities.grid_times(spec["grid"], s0, s1)
+        for name in wanted:
+            if name in spec_quantities.GRID_QUANTITIES:
+                say(f"compute: {case.label()}: {name} on {times.size} times")
+                out[name] = spec_quantities.compute_grid_quantity(name, case.data, case.process, s0, s1, times,
+                                                                  opts, spec["accuracy"])
+    modelled = [q for q in wanted if q in spec_quantities.MODEL_QUANTITIES]
+    if modelled:
+        say(f"compute: {case.label()}: model {spec['model']['target']}")
+        if stot is None:
+            stot = total_entropy(case.data, case.process, s0, s1, **opts)
+        dec = spec_quantities.compute_model_quantities(spec["model"], case.data, case.process, s0, s1, stot,
+                                                       case.base_dir, executor)
+        for name in modelled:
+            out[name] = dec
 
 
 def _bare_case(spec: dict, base_dir) -> Case:
@@ -1102,6 +1155,7 @@ def _infinite_by_theory(name: str, value: float, case: Case) -> bool:
     """True when theory makes the quantity +infinite for this case (reported as null with a reason)."""
     if value != math.inf:
         return False
+    name = name.rsplit(".", 1)[-1]                   # a column of a grid quantity: speed_limit_grid.clock
     if name == "clock":
         return bool(case.process.singular_at_T) and case.spec["window"]["s1"] >= case.process.T
     if name in ("S_tot", "kl_s0_eq", "S_tot_upper_bound", "mean_dirac_kl_s0"):   # atoms at s0 = 0
@@ -1127,21 +1181,30 @@ def _extreme_fields(spec: dict) -> list[str]:
     return found
 
 
+def _result_numbers(out: dict):
+    """(column name, number or array) of every number in a compute result: Estimates (scalar or on a grid),
+    speed-limit results and the dicts of grid quantities."""
+    for name, res in out.items():
+        if isinstance(res, Estimate):
+            yield from ((name, res.value), (f"{name}_stderr", res.stderr), (f"{name}_error_bound", res.error_bound))
+        elif isinstance(res, dict):
+            yield from _result_numbers({f"{name}.{k}": v for k, v in res.items()})
+        elif isinstance(res, SpeedLimitResult):
+            yield from (("S_tot", res.s_tot.value), ("S_tot_stderr", res.s_tot.stderr),
+                        ("W2_squared", res.w2_squared.value), ("W2_squared_stderr", res.w2_squared.stderr),
+                        ("clock", float(res.clock)), ("bound", res.bound.value))
+        elif isinstance(res, (int, float, np.ndarray)) and not isinstance(res, bool):
+            yield name, res
+
+
 def _check_results(out: dict, case: Case) -> None:
     """A NaN is never a result: every number of every estimate must be finite, except a value that theory
     makes +infinite (:func:`_infinite_by_theory`, reported as null with :func:`null_reason`).  Otherwise a
     SpecError naming the spec's extreme numbers (inputs out of range), or :class:`NonFiniteResultError`."""
-    for name, res in out.items():
-        if isinstance(res, Estimate):
-            parts = {name: res.value, f"{name}_stderr": res.stderr, f"{name}_error_bound": res.error_bound}
-        else:                                        # SpeedLimitResult
-            parts = {"S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr, "W2_squared": res.w2_squared.value,
-                     "W2_squared_stderr": res.w2_squared.stderr, "clock": float(res.clock), "bound": res.bound.value}
-        for key, val in parts.items():
-            if np.ndim(val) != 0:
-                continue
-            val = float(val)
-            if math.isfinite(val) or _infinite_by_theory(key, val, case):
+    for key, val in _result_numbers(out):
+        bad = [float(v) for v in np.ravel(np.asarray(val, dtype=float)) if not math.isfinite(v)]
+        for val in bad:                              # every entry of a grid quantity, too
+            if _infinite_by_theory(key, val, case):
                 continue
             extreme = _extreme_fields(case.spec)
             what = "NaN" if math.isnan(val) else f"{'+' if val > 0 else '-'}inf"
@@ -1186,22 +1249,51 @@ def efficiency_columns(eff: Estimate) -> dict:
 
 
 def speed_limit_columns(res: SpeedLimitResult) -> dict:
-    """Columns of the ``speed_limit`` quantity group (the speed-limit suite's columns)."""
+    """Columns of the ``speed_limit`` quantity group (the speed-limit suite's columns).
+
+    ``bound`` = W2^2 / clock carries the uncertainty of W2^2 divided by the (exact) clock:
+    ``bound_stderr`` = ``W2_squared_stderr`` / clock and ``bound_bias_scale`` = ``W2_squared_bias_scale`` /
+    clock.  A plug-in W2^2 from samples is biased *upwards* (by about its bias scale): its bound may then
+    overstate the true lower bound on S_tot; the Gelbrich column is a bound that never does."""
     return {"S_tot": res.s_tot.value, "S_tot_stderr": res.s_tot.stderr,
             "W2_squared": res.w2_squared.value, "W2_squared_stderr": res.w2_squared.stderr,
             "W2_squared_bias_scale": res.w2_squared.error_bound,
             "W2_squared_gelbrich_lower": res.w2_squared.extra.get("gelbrich_lower_bound"),
             "W2_squared_componentwise_upper": res.w2_squared.extra.get("componentwise_upper_bound"),
-            "clock": float(res.clock), "bound": res.bound.value,
+            "clock": float(res.clock), "bound": res.bound.value, "bound_stderr": res.bound.stderr,
+            "bound_bias_scale": res.bound.error_bound,
             **efficiency_columns(res.efficiency), "w2_method": res.w2_method, "S_tot_method": res.s_tot.method}
 
 
 def _estimate_columns(name: str, est: Estimate) -> dict:
     cols = {name: est.value, f"{name}_stderr": est.stderr, f"{name}_error_bound": est.error_bound,
-            f"{name}_method": est.method}
+            f"{name}_method": est.method, f"{name}_unit": est.unit}
     if est.n_samples is not None:
         cols[f"{name}_n_samples"] = est.n_samples
+    note = spec_quantities.negative_note(name, est.value, est.stderr)
+    if note:
+        cols[f"{name}_note"] = note
+    if (est.extra or {}).get("target_met") is False:
+        cols[f"{name}_target_met"] = False
     return cols
+
+
+def _columns_of(name: str, res, case: Case, done: set) -> dict:
+    """Row columns of one result of :func:`compute` (``done`` remembers a model decomposition already written)."""
+    if name == "speed_limit":
+        return speed_limit_columns(res)
+    if name in spec_quantities.GRID_QUANTITIES:
+        s0, s1 = case.spec["window"]["s0"], case.spec["window"]["s1"]
+        times = spec_quantities.grid_times(case.spec["grid"], s0, s1)
+        cols = {} if "grid_s" in done else {"grid_s": times.tolist()}
+        done.add("grid_s")
+        return {**cols, **spec_quantities.grid_columns(name, res, times, case.spec["unit"])}
+    if name in spec_quantities.MODEL_QUANTITIES:
+        if "model" in done:
+            return {}
+        done.add("model")
+        return spec_quantities.model_columns(case.spec["quantities"], res, case.spec["unit"])
+    return _estimate_columns(name, res)
 
 
 def compute_row(case: Case, *, executor=None, progress=None, results=None) -> dict:
@@ -1211,7 +1303,13 @@ def compute_row(case: Case, *, executor=None, progress=None, results=None) -> di
     columns of :func:`speed_limit_columns`), ``method`` (that of the first quantity), ``unit`` and the
     canonical ``spec`` (for data drawn by a generator, with the ``points_sha256`` of the atoms drawn)."""
     spec = copy.deepcopy(case.spec)
-    results = compute(case, executor=executor, progress=progress) if results is None else results
+    caught = []
+    if results is None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PrecisionWarning)
+            results = compute(case, executor=executor, progress=progress)
+        for w in caught:                           # every warning is still shown (and errors where filtered so)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     data = case.data
     row = {}
     if spec.get("id"):
@@ -1227,9 +1325,12 @@ def compute_row(case: Case, *, executor=None, progress=None, results=None) -> di
     row["process"] = _process_label(spec["process"])
     row["s0"], row["s1"] = spec["window"]["s0"], spec["window"]["s1"]
     first_method = None
+    done = set()
     for name, res in results.items():
-        cols = speed_limit_columns(res) if name == "speed_limit" else _estimate_columns(name, res)
-        first_method = first_method or (res.s_tot.method if name == "speed_limit" else res.method)
+        cols = _columns_of(name, res, case, done)
+        first_method = first_method or (res.s_tot.method if name == "speed_limit" else
+                                        res.method if isinstance(res, Estimate) else
+                                        res.get("S_tot_method") if isinstance(res, dict) else res.s_nn.method)
         for key, val in cols.items():
             if isinstance(val, float) and not math.isfinite(val) and key in (name, "clock", "bound"):
                 row[key] = None
@@ -1238,6 +1339,9 @@ def compute_row(case: Case, *, executor=None, progress=None, results=None) -> di
                 row[key] = val
     row["method"] = first_method
     row["unit"] = spec["unit"]
+    unmet = [str(w.message) for w in caught if issubclass(w.category, PrecisionWarning)]
+    if unmet:                                      # a precision target not met is part of the result
+        row["precision_warnings"] = unmet
     row["spec"] = spec
     return row
 

@@ -37,6 +37,7 @@ from . import specs
 from .cases import (DIMS, EPS, MIXTURE_DIMS, NETWORK_INPUT_VARIANCE, NETWORK_SIGMA_B2, OFFICIAL_PRESETS,
                     official_windows, paper_mixture_params, processes)
 from .executor import TableOptions, executor_for, row_seed, suite_seed
+from . import spec_quantities
 from .specs import efficiency_columns, speed_limit_columns
 
 __all__ = ["SUITES", "SUITE_SPECS", "suite_specs", "run_specs", "table_rows", "format_rows", "shipped_table",
@@ -61,19 +62,15 @@ def _spec_seed(seed):
                      f"an integer >= 0 (got {seed!r})")
 
 
-def _progress(options):
-    return getattr(options, "progress", lambda msg: None) if options is not None else (lambda msg: None)
-
-
 def run_specs(spec_list, options=None, *, extra=None) -> list[dict]:
     """Rows of a list of specs (:func:`nent_ref.suites.specs.compute_row`), Monte Carlo on the options'
     executor; ``extra(spec) -> dict`` adds leading columns (e.g. ``part``)."""
-    progress = _progress(options)
     rows = []
+    pairs = [(spec, specs.Case(spec)) for spec in spec_list]
+    steps = options.steps(pairs, desc="cases", unit="case", label=lambda p: p[1].label()) if hasattr(
+        options, "steps") else pairs
     with executor_for(options) as executor:
-        for spec in spec_list:
-            case = specs.Case(spec)
-            progress(f"{case.label()}")
+        for spec, case in steps:
             row = specs.compute_row(case, executor=executor)
             rows.append({**(extra(spec) if extra else {}), **row})
     return rows
@@ -582,7 +579,7 @@ def table_rows(suite: str, options: TableOptions | None = None) -> list[dict]:
     for name in names:
         if name not in SUITES:
             raise ValueError(f"unknown suite {name!r}; choose from {sorted(SUITES) + ['all']}")
-        options.progress(f"nent-ref: computing suite {name!r}")
+    for name in options.steps(names, desc="suites", unit="suite"):
         for row in SUITES[name](options):
             rows.append({"suite": name, **row})
     return rows
@@ -597,26 +594,35 @@ def _csv_cell(value):
 
 def format_rows(rows: list[dict], fmt: str, suite: str | None, *, units: str = "nats", command: str = "table",
                 source: str | None = None) -> str:
-    """Render rows as JSON (with a header: version, command, suite or source, units) or CSV (union of
-    columns; a ``spec`` column holds compact JSON).
+    """Render rows as JSON (with a header: version, command, suite or source, ``units`` -- the unit of
+    information of the entropy columns -- and ``column_units``, the unit of every column that has one,
+    by :func:`nent_ref.suites.spec_quantities.column_unit`) or CSV (union of columns; the line after the
+    header is the units row, its first cell ``# units`` unless that column has a unit; a ``spec`` column
+    holds compact JSON).
 
     Non-finite numbers become null (empty in CSV) with a ``<column>_note`` saying why."""
     rows = [_note_nonfinite(r) for r in rows]
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    info = "bit" if str(units).startswith("bit") else ("nat" if str(units).startswith("nat") else "nat or bit")
+    col_units = spec_quantities.column_units(columns, info)
     if fmt == "json":
         doc = {"nent_ref_version": __version__, "command": command}
         if suite is not None:
             doc["suite"] = suite
         if source is not None:
             doc["source"] = str(source)
-        doc.update(units=units, rows=[_jsonable(r) for r in rows])
+        doc.update(units=units, column_units={c: u for c, u in col_units.items() if u}, rows=[_jsonable(r) for r in rows])
         return json.dumps(doc, indent=1, allow_nan=False) + "\n"
     if fmt == "csv":
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(k for k in row if k not in columns)
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
+        units_row = dict(col_units)
+        if columns and not units_row[columns[0]]:
+            units_row[columns[0]] = "# units"      # the second line is the units row (skip it: skiprows=[1])
+        writer.writerow(units_row)
         for row in rows:
             writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         return buf.getvalue()

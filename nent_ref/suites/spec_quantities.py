@@ -1,0 +1,424 @@
+r"""The parts of a case spec beyond scalars on a window: quantities on a time grid, a user's model, and
+the unit of every output column.
+
+Grid quantities (``"grid"`` in a spec, docs/specs.md)
+-----------------------------------------------------
+``entropy_production_rate``
+    :math:`\dot S(s)` at every grid time (nats per unit time).
+``S_tot_cumulative``
+    :math:`S_{tot}(s_0, s) = \int_{s_0}^{s}\dot S\,ds'` at every grid time (nats; 0 at ``s = s0``).
+``kl_to_equilibrium``
+    :math:`\mathrm{KL}(p_s\,\|\,p_{eq})` at every grid time (nats; processes with an equilibrium).
+``speed_limit_grid``
+    both sides of the speed limit :math:`S_{tot}(s_0, s) \ge W_2^2(p_{s_0}, p_s)/\tau(s_0, s)` at every
+    grid time ``s > s0`` (``s = s0`` is left out: the window has length 0 there).
+
+The grid is ``{"n": 64, "spacing": "log"}`` (the default), ``{"n": N, "spacing": "linear"}`` or
+explicit ``{"times": [...]}`` inside the window.  ``"log"`` spacing is logarithmic in the time since
+``s0``: :math:`s_i = s_0 + (s_1 - s_0)\,f^{1 - i/(n-1)}` for ``i = 0 .. n-1`` with ``f = first``
+(default 1e-4), so the grid resolves the fast start of the process (where the rate is largest) and
+ends at ``s1``; ``"linear"`` is ``linspace(s0, s1, n)``.
+
+Model quantities (``"model"`` in a spec)
+----------------------------------------
+``S_NN``, ``L_EM`` and ``decomposition`` of a score model named ``"package.module:function"``
+(:func:`nent_ref.quantities.neural.decompose`, likelihood weighting, with the exact S_tot of the case),
+with the options of ``nent-ref validate``: ``factory``, ``score``, ``n_samples``, ``n_times``,
+``rtol``, ``atol``, ``seed``, ``batch_size``.
+
+Units
+-----
+:func:`column_unit` names the unit of any output column (``nat``/``bit``, ``nat/time``, ``length^2``,
+``1`` for dimensionless ratios, ``time``, ``count``; ``""`` for text columns).
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core.estimate import DIMENSIONLESS, LENGTH2, NAT, Estimate
+from ..quantities.entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
+from ..quantities.speed import speed_limit
+from .spec_errors import SpecError
+
+__all__ = ["GRID_QUANTITIES", "MODEL_QUANTITIES", "GRID_DEFAULTS", "MODEL_DEFAULTS", "normalize_grid",
+           "grid_times", "normalize_model", "load_model", "ModelRaised", "compute_grid_quantity",
+           "compute_model_quantities", "grid_columns", "model_columns", "column_unit", "column_units",
+           "negative_note", "NONNEGATIVE"]
+
+#: Quantities on the spec's time grid: name -> (unit kind, description).
+GRID_QUANTITIES = {
+    "entropy_production_rate": ("nat/time", "entropy production rate Sdot(s) at every grid time"),
+    "S_tot_cumulative": (NAT, "S_tot(s0, s) at every grid time s (0 at s = s0)"),
+    "kl_to_equilibrium": (NAT, "KL(p_s || p_eq) at every grid time s"),
+    "speed_limit_grid": ("group", "speed limit at every grid time s > s0: S_tot(s0, s), W2^2(p_s0, p_s), the "
+                                  "clock tau(s0, s), bound = W2^2 / tau (with stderr and bias scale) and the "
+                                  "efficiency"),
+}
+#: Quantities of the spec's ``model``: name -> (unit kind, description).
+MODEL_QUANTITIES = {
+    "S_NN": (NAT, "neural entropy of the spec's model on the window (likelihood weighting)"),
+    "L_EM": (NAT, "entropy-matching loss of the spec's model on the window (likelihood weighting)"),
+    "decomposition": ("group", "S_tot, S_NN, C and L_EM of the model on one set of samples, the identity "
+                               "residual L_EM - (S_tot + S_NN - 2C), the bound margin, KL(p_s1 || p_eq) + L_EM"),
+}
+#: The default grid (filled into the canonical form when a grid quantity is asked for).
+GRID_DEFAULTS = {"spacing": "log", "n": 64, "first": 1e-4}
+#: The model options and their defaults (those of ``nent-ref validate``).
+MODEL_DEFAULTS = {"target": None, "factory": False, "score": None, "n_samples": None, "n_times": None,
+                  "rtol": None, "atol": None, "seed": 0, "batch_size": None}
+#: Quantities that are never negative (a negative Monte Carlo estimate gets a note).
+NONNEGATIVE = ("S_tot", "kl_s0_eq", "kl_s1_eq", "S_tot_cumulative", "kl_to_equilibrium", "S_NN", "L_EM",
+               "entropy_production_rate")
+
+
+# --------------------------------------------------------------------------- grid
+def _join(path, key):
+    return f"{path}.{key}" if path else str(key)
+
+
+def _is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _is_num(x):
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def normalize_grid(g, path: str, s0: float, s1: float) -> dict:
+    """Canonical grid: ``{"spacing": "log"|"linear", "n": int >= 2, "first": float}`` (``first`` for log
+    spacing only) or ``{"times": [sorted floats in [s0, s1]]}``; :class:`SpecError` naming the field."""
+    g = dict(GRID_DEFAULTS) if g is None else g
+    if not isinstance(g, dict):
+        raise SpecError(path, f"must be an object such as {{\"n\": 64, \"spacing\": \"log\"}} or "
+                              f"{{\"times\": [...]}} (got {g!r})")
+    if "times" in g and g["times"] is not None:
+        extra = [k for k in g if k != "times"]
+        if extra:
+            raise SpecError(_join(path, extra[0]), "an explicit grid takes times only (drop n, spacing, first)")
+        t = g["times"]
+        if not isinstance(t, (list, tuple)) or not t or not all(_is_num(x) for x in t):
+            raise SpecError(_join(path, "times"), f"must be a non-empty list of numbers (got {t!r})")
+        times = [float(x) for x in t]
+        if not all(math.isfinite(x) for x in times):
+            raise SpecError(_join(path, "times"), "must be finite")
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise SpecError(_join(path, "times"), "must be strictly increasing")
+        if times[0] < s0 or times[-1] > s1:
+            raise SpecError(_join(path, "times"), f"must lie in the window [s0, s1] = [{s0:g}, {s1:g}] (got "
+                                                  f"{times[0]:g} .. {times[-1]:g})")
+        return {"times": times}
+    for key in g:
+        if key not in ("spacing", "n", "first", "times"):
+            raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: n, spacing, first, times)")
+    spacing = g.get("spacing", GRID_DEFAULTS["spacing"])
+    if spacing not in ("log", "linear"):
+        raise SpecError(_join(path, "spacing"), f"must be 'log' or 'linear' (got {spacing!r})")
+    n = g.get("n", GRID_DEFAULTS["n"])
+    if not _is_int(n) or not 2 <= n <= 4096:
+        raise SpecError(_join(path, "n"), f"must be an integer in [2, 4096] (got {n!r})")
+    out = {"spacing": spacing, "n": int(n)}
+    if spacing == "log":
+        first = g.get("first", GRID_DEFAULTS["first"])
+        if not _is_num(first) or not 0 < float(first) < 1:
+            raise SpecError(_join(path, "first"), f"must be a number in (0, 1), the first step as a fraction of "
+                                                  f"the window (got {first!r})")
+        out["first"] = float(first)
+    elif g.get("first") is not None:
+        raise SpecError(_join(path, "first"), "only goes with spacing 'log'")
+    return out
+
+
+def grid_times(grid: dict, s0: float, s1: float) -> np.ndarray:
+    """The times of a canonical grid on the window [s0, s1] (see the module docstring)."""
+    if "times" in grid:
+        return np.asarray(grid["times"], dtype=float)
+    n = grid["n"]
+    if grid["spacing"] == "linear":
+        return np.linspace(s0, s1, n)
+    frac = grid["first"] ** (1.0 - np.arange(n) / (n - 1))
+    t = s0 + (s1 - s0) * frac
+    t[-1] = s1
+    return t
+
+
+# --------------------------------------------------------------------------- grid quantities
+def compute_grid_quantity(name: str, data, process, s0: float, s1: float, times: np.ndarray, opts: dict,
+                          acc: dict):
+    """The grid quantity ``name`` at ``times``: an Estimate with array values, or (``speed_limit_grid``)
+    a dict of arrays (see :func:`grid_columns`).  ``opts`` are the accuracy options of the case."""
+    if name == "entropy_production_rate":
+        return entropy_production_rate(data, process, times, **opts)
+    if name == "kl_to_equilibrium":
+        return kl_to_equilibrium(data, process, times, **opts)
+    if name == "S_tot_cumulative":
+        return total_entropy(data, process, s0, times, **opts)
+    if name == "speed_limit_grid":
+        return _speed_limit_grid(data, process, s0, times, opts, acc)
+    raise ValueError(f"no grid quantity {name!r}")
+
+
+def _speed_limit_grid(data, process, s0, times, opts, acc) -> dict:
+    t = times[times > s0]
+    stot = total_entropy(data, process, s0, t, **opts)
+    keys = ("W2_squared", "W2_squared_stderr", "W2_squared_bias_scale", "clock", "bound", "bound_stderr",
+            "bound_bias_scale", "S_tot", "S_tot_stderr", "efficiency", "efficiency_stderr", "gelbrich_bound")
+    cols = {k: [] for k in keys}
+    methods = set()
+    for i, s in enumerate(t):
+        st = Estimate(float(stot.value[i]), float(np.ravel(stot.stderr)[i] if np.ndim(stot.stderr) else
+                                                  stot.stderr), stot.method,
+                      float(np.ravel(stot.error_bound)[i] if np.ndim(stot.error_bound) else stot.error_bound),
+                      unit=NAT)
+        res = speed_limit(data, process, s0, float(s), w2_method=acc.get("w2_method", "auto"),
+                          w2_samples=acc.get("w2_samples", 1000), w2_pairs=acc.get("w2_pairs", 8),
+                          w2_seed=_child(acc.get("w2_seed", 0), i), s_tot=st)
+        methods.add(res.w2_method)
+        w2, b, eff = res.w2_squared, res.bound, res.efficiency
+        for k, v in (("W2_squared", w2.value), ("W2_squared_stderr", w2.stderr),
+                     ("W2_squared_bias_scale", w2.error_bound), ("clock", float(res.clock)), ("bound", b.value),
+                     ("bound_stderr", b.stderr), ("bound_bias_scale", b.error_bound), ("S_tot", st.value),
+                     ("S_tot_stderr", st.stderr), ("efficiency", eff.value), ("efficiency_stderr", eff.stderr)):
+            cols[k].append(float(v))
+        # Gelbrich's moment bound on W2^2 (never above the true W2^2) over the clock: a bound on S_tot that
+        # does not inherit the plug-in's upward bias (sampled W2 only; the closed forms equal W2^2 itself)
+        gel = w2.extra.get("gelbrich_lower_bound") if w2.extra else None
+        cols["gelbrich_bound"].append(float(w2.value if gel is None and res.w2_method != "samples" else
+                                            (gel if gel is not None else math.nan)) / float(res.clock))
+    out = {"s": t}
+    out.update({k: np.asarray(v) for k, v in cols.items()})
+    out["w2_method"] = ", ".join(sorted(methods))
+    out["S_tot_method"] = stot.method
+    return out
+
+
+def _child(seed, key):
+    return [seed, key] if _is_int(seed) else [*seed, key]
+
+
+def _as_list(x, n):
+    a = np.asarray(x, dtype=float)
+    return np.broadcast_to(a, (n,)).tolist() if a.ndim == 0 else a.tolist()
+
+
+def grid_columns(name: str, res, times: np.ndarray, info_unit: str) -> dict:
+    """Row columns of a grid quantity: lists of numbers (one entry per grid time) and its method/unit.
+
+    An Estimate gives ``<name>``, ``<name>_stderr``, ``<name>_error_bound``, ``<name>_method`` and
+    ``<name>_unit``; ``speed_limit_grid`` gives ``speed_limit_grid_s`` (the grid times > s0) and
+    ``speed_limit_grid_<column>`` for W2_squared (+ _stderr, _bias_scale), clock, bound (+ _stderr,
+    _bias_scale), S_tot (+ _stderr), efficiency (+ _stderr) and gelbrich_bound (Gelbrich's moment lower
+    bound on W2^2 over the clock: a lower bound on S_tot free of the sample plug-in's upward bias; equal to
+    ``bound`` for closed-form W2; null where unavailable)."""
+    if isinstance(res, Estimate):
+        n = times.size
+        cols = {name: _as_list(res.value, n), f"{name}_stderr": _as_list(res.stderr, n),
+                f"{name}_error_bound": _as_list(res.error_bound, n), f"{name}_method": res.method,
+                f"{name}_unit": res.unit}
+        if res.n_samples is not None:
+            cols[f"{name}_n_samples"] = int(np.max(res.n_samples))
+        return cols
+    cols = {f"{name}_s": res["s"].tolist()}
+    for k, v in res.items():
+        if k != "s":
+            cols[f"{name}_{k}"] = ([None if not math.isfinite(x) else x for x in v.tolist()]
+                                   if isinstance(v, np.ndarray) else v)
+    cols[f"{name}_unit"] = "group"
+    return cols
+
+
+# --------------------------------------------------------------------------- model
+def normalize_model(m, path: str) -> dict:
+    """Canonical model spec: ``"package.module:function"`` or an object with ``target`` and the options
+    of ``nent-ref validate`` (:data:`MODEL_DEFAULTS`)."""
+    if isinstance(m, str):
+        m = {"target": m}
+    if not isinstance(m, dict):
+        raise SpecError(path, f"must be \"package.module:function\" or an object with target (got {m!r})")
+    for key in m:
+        if key not in MODEL_DEFAULTS:
+            raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: {', '.join(MODEL_DEFAULTS)})")
+    out = dict(MODEL_DEFAULTS)
+    out.update({k: v for k, v in m.items() if v is not None})
+    target = out["target"]
+    module, sep, attr = (target or "").partition(":") if isinstance(target, str) else ("", "", "")
+    if not sep or not module or not attr or any(not p for p in attr.split(".")):
+        raise SpecError(_join(path, "target"), f"must have the form package.module:function (got {target!r})")
+    for key in ("factory",):
+        if not isinstance(out[key], bool):
+            raise SpecError(_join(path, key), f"must be true or false (got {out[key]!r})")
+    if out["score"] is not None and not isinstance(out["score"], bool):
+        raise SpecError(_join(path, "score"), f"must be true, false or null (got {out['score']!r})")
+    for key, lo in (("n_samples", 2), ("n_times", 1), ("batch_size", 1)):
+        v = out[key]
+        if v is not None and (not _is_int(v) or v < lo):
+            raise SpecError(_join(path, key), f"must be an integer >= {lo} (got {v!r})")
+    for key in ("rtol", "atol"):
+        v = out[key]
+        if v is not None and (not _is_num(v) or not 0 < float(v) < math.inf):
+            raise SpecError(_join(path, key), f"must be a positive number (got {v!r})")
+        if v is not None:
+            out[key] = float(v)
+    seed = out["seed"]
+    if not (_is_int(seed) and seed >= 0) and not (isinstance(seed, list) and seed
+                                                  and all(_is_int(x) and x >= 0 for x in seed)):
+        raise SpecError(_join(path, "seed"), f"must be an integer >= 0 or a list of them (got {seed!r})")
+    return out
+
+
+class ModelRaised(Exception):
+    """The spec's model (its module, its factory or the model itself) raised; the message says where.
+    ``nent-ref compute`` exits 3 on it, as ``nent-ref validate`` does."""
+
+
+def load_model(model: dict, data, process, base_dir, path: str = "model"):
+    """The callable ``e(x, s)`` named by a canonical model spec (imported from the spec's directory, then the
+    working directory and sys.path; a factory is called as ``f(data, process)``; torch modules and JAX
+    functions are adapted)."""
+    from .validation import adapt                  # noqa: PLC0415  (torch/jax adapters, loaded lazily)
+    module_name, _, attr_path = model["target"].partition(":")
+    for d in (str(Path(base_dir).resolve()), str(Path.cwd())):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    try:
+        obj = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise SpecError(_join(path, "target"), f"no module named {exc.name!r} (searched the spec's directory, "
+                                                   "the working directory and sys.path)") from None
+        raise ModelRaised(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise ModelRaised(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from exc
+    for part in attr_path.split("."):
+        if not hasattr(obj, part):
+            raise SpecError(_join(path, "target"), f"{getattr(obj, '__name__', module_name)!r} has no attribute "
+                                                   f"{part!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise SpecError(_join(path, "target"), f"{model['target']!r} is a {type(obj).__name__}, not a callable")
+    if model["factory"]:
+        try:
+            obj = obj(data, process)
+        except Exception as exc:
+            raise ModelRaised(f"the factory {model['target']}(data, process) raised {type(exc).__name__}: "
+                              f"{exc}") from exc
+        if not callable(obj):
+            raise SpecError(_join(path, "factory"), f"the factory returned a {type(obj).__name__}, not a model")
+    return adapt(obj)
+
+
+class _Guarded:
+    """The user's model with its exceptions turned into :class:`ModelRaised` (nent_ref's own ValueErrors
+    about the model's output still come from the checks around the call)."""
+
+    def __init__(self, fn, label):
+        self._fn, self._label = fn, label
+        for attr in ("kind", "batch_size"):
+            if hasattr(fn, attr):
+                setattr(self, attr, getattr(fn, attr))
+
+    def __call__(self, x, s):
+        try:
+            return self._fn(x, s)
+        except Exception as exc:
+            raise ModelRaised(f"the model {self._label} raised {type(exc).__name__}: {exc}") from exc
+
+
+def compute_model_quantities(model_spec: dict, data, process, s0, s1, s_tot, base_dir, executor=None):
+    """:func:`nent_ref.quantities.neural.decompose` of the spec's model with its options; returns the
+    Decomposition (S_NN, C, L_EM ... in nats)."""
+    from ..quantities.neural import decompose
+    fn = _Guarded(load_model(model_spec, data, process, base_dir), model_spec["target"])
+    kw = {k: model_spec[k] for k in ("n_samples", "n_times", "rtol", "atol") if model_spec[k] is not None}
+    if model_spec["batch_size"] is not None:
+        kw["chunk_size"] = model_spec["batch_size"]
+    return decompose(fn, data, process, s0, s1, score=model_spec["score"], seed=model_spec["seed"],
+                     executor=executor, s_tot=s_tot, **kw)
+
+
+def model_columns(wanted, dec, unit: str) -> dict:
+    """Row columns of the model quantities asked for (``S_NN``, ``L_EM``; ``decomposition`` adds C, the
+    identity residual, the bound margin, the likelihood bound and the Monte Carlo S_tot check)."""
+    conv = (lambda e: e.in_base(2)) if unit == "bit" else (lambda e: e)      # noqa: E731
+    parts = []
+    if "S_NN" in wanted or "decomposition" in wanted:
+        parts.append(("S_NN", dec.s_nn))
+    if "L_EM" in wanted or "decomposition" in wanted:
+        parts.append(("L_EM", dec.l_em))
+    if "decomposition" in wanted:
+        parts += [("C", dec.cross), ("S_tot_mc", dec.s_tot_mc), ("identity_residual", dec.residual),
+                  ("bound_margin", dec.bound_margin)]
+        if dec.likelihood_bound is not None:
+            parts.append(("likelihood_bound", dec.likelihood_bound))
+    cols = {}
+    for name, est in parts:
+        e = conv(est) if est.unit == NAT else est
+        cols.update({name: e.value, f"{name}_stderr": e.stderr, f"{name}_error_bound": e.error_bound,
+                     f"{name}_method": e.method, f"{name}_unit": e.unit})
+        if e.n_samples is not None:
+            cols[f"{name}_n_samples"] = int(e.n_samples)
+    return cols
+
+
+# --------------------------------------------------------------------------- units and notes
+_SUFFIXES = ("_stderr", "_error_bound", "_bias_scale", "_bias_bound", "_gelbrich_lower", "_componentwise_upper",
+             "_quote_error", "_lower", "_upper", "_quote")
+_COUNT = ("dim", "n_atoms", "N", "n_samples")
+_TIME = ("s0", "s1", "s", "t", "T", "grid_s")
+
+
+def column_unit(column: str, info: str = NAT) -> str:
+    """Unit of an output column by its name: ``info`` (``"nat"`` or ``"bit"``) for entropies, divergences
+    and the speed-limit bound, ``info + "/time"`` for rates, ``"length^2"`` for W2^2 and the clock, ``"1"``
+    for efficiencies and ratios, ``"time"`` for times, ``"count"`` for sizes and sample counts, ``""`` for
+    text and columns without a unit."""
+    c = column
+    if c.endswith(("_method", "_note", "_unit", "_kind", "_warning", "_warnings", "_target_met")) or c in (
+            "id", "suite", "part", "data", "preset", "process", "method", "unit", "spec", "w2_method", "model"):
+        return ""
+    if c.endswith("_n_samples") or c in _COUNT:
+        return "count"
+    if c in _TIME or c.endswith("_s") and c.startswith(tuple(GRID_QUANTITIES)):
+        return "time"
+    for suffix in _SUFFIXES:
+        if c.endswith(suffix) and len(c) > len(suffix):
+            c = c[: -len(suffix)]
+            break
+    if c.startswith("speed_limit_grid_"):
+        c = c[len("speed_limit_grid_"):]
+    if "efficiency" in c or c.endswith("_fraction") or c.startswith("ratio"):
+        return DIMENSIONLESS
+    if c.startswith(("W2_squared", "clock")):
+        return LENGTH2
+    if c.startswith("entropy_production_rate") or c.startswith("rate"):
+        return f"{info}/time"
+    if c.startswith(("S_", "kl", "KL", "bound", "gelbrich_bound", "L_EM", "C", "mean_dirac_kl", "log_N", "identity_residual",
+                     "likelihood_bound", "value")) or "entropy" in c or c.endswith("_nats"):
+        return info
+    return ""
+
+
+def column_units(columns, info: str = NAT) -> dict:
+    """``{column: unit}`` for the given column names (:func:`column_unit`)."""
+    return {c: column_unit(c, info) for c in columns}
+
+
+def negative_note(name: str, value: float, stderr: float) -> str | None:
+    """Note for a negative estimate of a non-negative quantity (a Monte Carlo KL near 0), else None.
+
+    The value is printed as computed, not clipped: clipping at 0 would bias averages and the error bar
+    upwards, while the unclipped estimate is unbiased and its stderr is honest.  The true value lies in
+    [0, value + k stderr]."""
+    if name not in NONNEGATIVE or value is None or not value < 0:
+        return None
+    z = -value / stderr if stderr else math.inf
+    if math.isinf(z):
+        return (f"negative ({value:.3g}) with no statistical error: a rounding-level value of a quantity that "
+                "is >= 0")
+    return (f"negative Monte Carlo estimate of a quantity that is >= 0: {value:.3g} = -{z:.2g} standard errors; "
+            "printed unclipped (unbiased; clipping at 0 would bias it upwards). The true value is in "
+            f"[0, {value + 5 * stderr:.3g}] at 5 standard errors")
