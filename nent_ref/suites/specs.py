@@ -1382,42 +1382,20 @@ def materialise(spec: dict, directory, stem: str) -> dict:
     return spec
 
 
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ValueError("TOML specs hold finite numbers only")
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+def _toml_ready(v):
+    """A spec value TOML can hold: null fields of tables left out (TOML has no null), finite numbers only."""
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+        return {k: _toml_ready(x) for k, x in v.items() if x is not None}
+    if isinstance(v, (list, tuple)):
+        return [_toml_ready(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError("TOML specs hold finite numbers only")
+    return v
 
 
 def dumps_toml(spec: dict) -> str:
-    """A spec as a TOML document (null fields are left out; reading it back with ``tomllib`` and
-    :func:`normalize_spec` gives the same canonical form)."""
-    lines, tables = [], []
-
-    def emit(d: dict, prefix: str):
-        scalars = {k: v for k, v in d.items() if v is not None and not isinstance(v, dict)}
-        subs = {k: v for k, v in d.items() if isinstance(v, dict)}
-        if prefix:
-            tables.append((prefix, scalars))
-        else:
-            lines.extend(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in scalars.items())
-        for k, v in subs.items():
-            emit(v, f"{prefix}.{json.dumps(k)}" if prefix else json.dumps(k))
-
-    emit(spec, "")
-    for name, scalars in tables:
-        lines.append(f"\n[{name}]")
-        lines.extend(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in scalars.items())
-    return "\n".join(lines) + "\n"
+    """A spec as a TOML document, written by ``tomli_w`` (null fields are left out; reading it back with
+    ``tomllib`` and :func:`normalize_spec` gives the same canonical form)."""
+    import tomli_w                                   # deferred: only writing TOML needs it
+    return tomli_w.dumps(_toml_ready(spec))
 
