@@ -816,6 +816,10 @@ def _separated_value(data, process, s, kind):
     overlap = (N - 1) * math.exp(-SEPARATION_MIN ** 2 / 8.0)
     if kind == "rate":
         value = float(gaussian_rate(m2, lam, process, np.asarray(s)))
+        if not math.isfinite(value):                 # as for a single Dirac: no silent inf
+            raise ValueError(f"the entropy production rate of {data!r} under {process!r} exceeds the double range "
+                             f"at s = {float(s)!r} (each atom's rate is about D/(2 s), above the largest double "
+                             "for s below about 1e-308)")
         return value, overlap * SEPARATION_MIN ** 2 * value
     with np.errstate(divide="ignore"):
         hw = float(-np.sum(w[w > 0] * np.log(w[w > 0])))
