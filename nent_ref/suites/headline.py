@@ -5,8 +5,8 @@ Experiment
 ----------
 * **Data.** ``sklearn.datasets.load_digits`` (1,797 images of 8 x 8 pixels with values 0..16, shipped
   with scikit-learn, no download), scaled to [-1, 1] by ``x / 16 * 2 - 1``: D = 64.  A fixed permutation
-  (``numpy.random.default_rng(SeedSequence(PERMUTATION_SEED)).permutation(1797)``, checked against the
-  SHA-256 of the permutation recorded in the manifest) orders the images; the training set of size N is
+  (drawn once by ``numpy.random.default_rng(SeedSequence(PERMUTATION_SEED)).permutation(1797)`` and
+  stored as data in the manifest with its SHA-256, so that another numpy cannot change it) orders the images; the training set of size N is
   its first N images (nested subsets, N in :data:`SIZES`), each with its SHA-256 (float64, C order) in
   its spec.  The held-out set is the last :data:`HELD_OUT` = 256 images of the permutation, disjoint
   from every training set with N <= 1541 (all but N = 1797, whose held-out columns are null).
@@ -74,7 +74,8 @@ __all__ = ["SIZES", "SEEDS", "QUICK_SIZES", "QUICK_SEEDS", "HELD_OUT", "PERMUTAT
            "MEASURE_CONFIG", "QUICK_MEASURE_CONFIG", "PROCESS", "REFERENCE_DIR", "HeadlineError",
            "load_digits_scaled", "permutation", "training_set", "held_out_set", "array_sha256", "score_mlp",
            "train", "save_weights", "load_weights", "gaussian_fit_total_entropy", "measure", "fit_log_slope",
-           "reproduce", "progress_bar"]
+           "reproduce", "progress_bar", "ship_reference", "shipped_results", "companion", "COMPANION",
+           "QUICK_COMPANION"]
 
 #: Training-set sizes of the full run (nested subsets of one permutation).
 SIZES = (16, 32, 64, 128, 256, 512, 1024, 1797)
@@ -171,7 +172,15 @@ def load_digits_scaled() -> np.ndarray:
 
 
 def permutation() -> np.ndarray:
-    """The fixed order of the images: ``default_rng(SeedSequence(PERMUTATION_SEED)).permutation(1797)``."""
+    """The fixed order of the images: the permutation stored in the shipped manifest (checked against its
+    SHA-256), else ``default_rng(SeedSequence(PERMUTATION_SEED)).permutation(1797)`` (which drew it)."""
+    shipped = _manifest()
+    if shipped is not None and "permutation" in shipped:
+        perm = np.asarray(shipped["permutation"], dtype=np.int64)
+        if array_sha256(perm) != shipped["permutation_sha256"] or sorted(perm.tolist()) != list(range(1797)):
+            raise HeadlineError("the permutation in the shipped manifest does not match its SHA-256 (or is not a "
+                                "permutation of 0..1796): the reference files are damaged")
+        return perm
     return np.random.default_rng(np.random.SeedSequence(PERMUTATION_SEED)).permutation(1797)
 
 
@@ -518,10 +527,6 @@ def reproduce(out, *, quick: bool = False, retrain: bool = False, quiet: bool = 
         if shipped["data_sha256"] != array_sha256(x):
             raise HeadlineError("the scaled digits do not match the SHA-256 recorded in the shipped manifest "
                                 "(a different scikit-learn copy of load_digits?)")
-        if shipped["permutation_sha256"] != array_sha256(perm):
-            raise HeadlineError("numpy's permutation of the digits does not match the shipped manifest (this numpy "
-                                "draws a different permutation from the same SeedSequence); the shipped weights "
-                                "were trained on other subsets: use the permutation in the manifest")
     local_manifest_path = out / "weights" / "manifest.json"
     local = json.loads(local_manifest_path.read_text()) if local_manifest_path.exists() else {"weights": {}}
     torch = _require("torch", "the headline experiment")
@@ -594,10 +599,19 @@ def reproduce(out, *, quick: bool = False, retrain: bool = False, quiet: bool = 
     # 3. fits, files, figure
     fit = {"s_nn": fit_log_slope(rows, "s_nn"), "s_tot_memoriser": fit_log_slope(rows, "s_tot_memoriser"),
            "s_tot_gaussian_fit": fit_log_slope(rows, "s_tot_gaussian_fit")}
+    cpu_comp = time.process_time()
+    comp = companion(QUICK_COMPANION if plan.quick else COMPANION)
+    plan.timings["companion_cpu_seconds"] = time.process_time() - cpu_comp
     plan.timings["total_wall_seconds"] = time.perf_counter() - t_start
     plan.timings["total_cpu_seconds"] = time.process_time() - cpu_start
     paths = _write_outputs(rows, fit, plan, torch)
-    return {"rows": rows, "fit": fit, "paths": paths, "timings": dict(plan.timings)}
+    (out / "random_features.json").write_text(json.dumps(comp, indent=1, allow_nan=False) + "\n")
+    paths["companion_json"] = out / "random_features.json"
+    from .tables import format_rows
+    (out / "random_features.csv").write_text(format_rows(comp["rows"], "csv", "random_features"))
+    paths["companion_csv"] = out / "random_features.csv"
+    paths.update(plot_companion(comp, out / "random_features"))
+    return {"rows": rows, "fit": fit, "companion": comp, "paths": paths, "timings": dict(plan.timings)}
 
 
 def _versions(torch) -> dict:
@@ -659,5 +673,109 @@ def plot(rows: list[dict], fit: dict, stem: Path) -> dict:
         p = Path(f"{stem}.{ext}")
         fig.savefig(p, dpi=120, metadata={"CreationDate": None} if ext == "pdf" else {"Software": None})
         paths[ext] = p
+    plt.close(fig)
+    return paths
+
+
+# --------------------------------------------------------------------------- the shipped reference
+def ship_reference(run_dir, dest: Path | None = None) -> Path:
+    """Copy a full run (``reproduce(run_dir)``) into the shipped reference: its weights, a manifest with
+    their SHA-256s, the data, permutation, subset and held-out SHA-256s, the training configuration and
+    versions, and the table as ``results.json`` / ``results.csv`` (a maintainer's step; docs/headline.md)."""
+    import shutil
+    run_dir = Path(run_dir)
+    dest = Path(dest) if dest is not None else REFERENCE_DIR
+    local = json.loads((run_dir / "weights" / "manifest.json").read_text())
+    table = json.loads((run_dir / "headline.json").read_text())
+    if table.get("design") != "full":
+        raise HeadlineError("only a full run (not --quick) can become the shipped reference")
+    x, perm = load_digits_scaled(), permutation()
+    (dest / "weights").mkdir(parents=True, exist_ok=True)
+    weights = {}
+    for row in table["rows"]:
+        name = f"N{row['n_train']}_seed{row['seed']}.npz"
+        meta = local["weights"][name]
+        if _file_sha256(run_dir / "weights" / name) != meta["sha256"]:
+            raise HeadlineError(f"{run_dir / 'weights' / name} does not match its recorded SHA-256")
+        shutil.copyfile(run_dir / "weights" / name, dest / "weights" / name)
+        weights[name] = meta
+    manifest = {"experiment": "headline (issue 20)", "data": "sklearn.datasets.load_digits, x / 16 * 2 - 1",
+                "data_sha256": array_sha256(x), "permutation_seed": PERMUTATION_SEED,
+                "permutation_sha256": array_sha256(perm), "permutation": perm.tolist(),
+                "subset_sha256": {str(n): array_sha256(training_set(x, perm, n)) for n in SIZES},
+                "held_out": f"last {HELD_OUT} images of the permutation",
+                "held_out_sha256": array_sha256(x[perm[len(perm) - HELD_OUT:]]),
+                "train_config": TRAIN_CONFIG, "measure_config": MEASURE_CONFIG,
+                **{k: local[k] for k in ("nent_ref_version", "torch_version", "numpy_version", "python")},
+                "weights": weights}
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    shutil.copyfile(run_dir / "headline.json", dest / "results.json")
+    shutil.copyfile(run_dir / "headline.csv", dest / "results.csv")
+    return dest
+
+
+def shipped_results() -> dict:
+    """The shipped table of the full run (``reference/headline/results.json``)."""
+    path = REFERENCE_DIR / "results.json"
+    if not path.exists():
+        raise HeadlineError(f"no shipped results at {path}")
+    return json.loads(path.read_text())
+
+
+# --------------------------------------------------------------------------- exactly solvable companion
+#: The random-feature companion (nent_ref.quantities.random_features): 2-D Gaussian data, P = 32
+#: features, VP(0.1, 16), window [1e-3, 1] (the fitted models of few points follow the memoriser, whose
+#: S_NN diverges like (D/2) log(1/s0); 1e-3 keeps the quadrature cheap), nested training sets.
+COMPANION = {"mean": [0.5, -0.3], "cov": [[0.6, 0.2], [0.2, 0.3]], "n_features": 32, "s0": 1e-3, "s1": 1.0,
+             "sizes": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096], "train_seed": 0, "feature_seed": 0,
+             "bandwidth": 1.0, "data_var": 1.0, "rtol": 1e-7}
+QUICK_COMPANION = dict(COMPANION, sizes=[4, 32, 256, 2048])
+
+
+def companion(config: dict | None = None) -> dict:
+    """Exact S_NN(N) and L_EM(N) of random-feature models (P fixed) fitted on N Gaussian samples, the
+    population fit (N = infinity) and the crossover: the smallest N of the curve at which L_EM <= S_tot
+    (the model's error falls below the information in the data) and at which S_NN is within a factor 2
+    of its N = infinity value."""
+    from ..core.data import Gaussian
+    from ..quantities.random_features import random_feature_curve
+    cfg = dict(COMPANION, **(config or {}))
+    g = Gaussian(cfg["mean"], cfg["cov"])
+    rows = random_feature_curve(g, PROCESS, cfg["sizes"], cfg["n_features"], s0=cfg["s0"], s1=cfg["s1"],
+                                train_seed=cfg["train_seed"], feature_seed=cfg["feature_seed"], rtol=cfg["rtol"],
+                                bandwidth=cfg["bandwidth"], data_var=cfg["data_var"])
+    finite = [r for r in rows if r["n_train"] is not None]
+    pop = next(r for r in rows if r["n_train"] is None)
+    lem_cross = next((r["n_train"] for r in finite if r["l_em"] <= r["s_tot"]), None)
+    nn_cross = next((r["n_train"] for r in finite if r["s_nn"] <= 2.0 * pop["s_nn"]), None)
+    return {"config": cfg, "rows": rows, "n_features": cfg["n_features"],
+            "crossover_l_em_below_s_tot": lem_cross, "crossover_s_nn_within_2x_population": nn_cross,
+            "s_nn_population": pop["s_nn"], "s_tot": pop["s_tot"]}
+
+
+def plot_companion(result: dict, stem: Path) -> dict:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [r for r in result["rows"] if r["n_train"] is not None]
+    ns = [r["n_train"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.plot(ns, [r["s_nn"] for r in rows], "o-", color="C0", label="$S_{NN}$ of the fitted model (exact)")
+    ax.plot(ns, [r["l_em"] for r in rows], "v-", color="C1", label="$L_{EM}$ against the true $e^*$ (exact)")
+    ax.axhline(result["s_tot"], color="C2", ls="--", label="$S_{tot}$ of the data (closed form)")
+    ax.axhline(result["s_nn_population"], color="C0", ls=":", label="$S_{NN}$ of the population fit ($N=\\infty$)")
+    ax.axvline(result["n_features"], color="0.5", lw=0.8, label=f"N = P = {result['n_features']}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training-set size N")
+    ax.set_ylabel(f"nats, window [{result['config']['s0']:g}, {result['config']['s1']:g}], VP(0.1, 16)")
+    ax.set_title("Random-feature score models: exact $S_{NN}(N)$ at fixed P", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths = {}
+    for ext in ("png", "pdf"):
+        p = Path(f"{stem}.{ext}")
+        fig.savefig(p, dpi=120, metadata={"CreationDate": None} if ext == "pdf" else {"Software": None})
+        paths["companion_" + ext] = p
     plt.close(fig)
     return paths
