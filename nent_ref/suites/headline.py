@@ -73,7 +73,8 @@ from ..quantities.neural import decompose, entropy_matching_loss
 __all__ = ["SIZES", "SEEDS", "QUICK_SIZES", "QUICK_SEEDS", "HELD_OUT", "PERMUTATION_SEED", "TRAIN_CONFIG",
            "MEASURE_CONFIG", "QUICK_MEASURE_CONFIG", "PROCESS", "REFERENCE_DIR", "HeadlineError",
            "load_digits_scaled", "permutation", "training_set", "held_out_set", "array_sha256", "score_mlp",
-           "train", "save_weights", "load_weights", "gaussian_fit_total_entropy", "measure", "fit_log_slope",
+           "train", "save_weights", "load_weights", "gaussian_fit_total_entropy", "measure", "fit_log_slope", "fits",
+           "LARGE_N", "plot",
            "reproduce", "progress_bar", "ship_reference", "shipped_results", "companion", "COMPANION",
            "QUICK_COMPANION"]
 
@@ -100,7 +101,7 @@ TRAIN_CONFIG = {"hidden": 128, "hidden_layers": 2, "n_frequencies": 16, "activat
                 "time_density": "1/2 uniform + 1/2 log-uniform on [s0, s1]", "loss": "mean |eps_hat - z|^2",
                 "s0": S0, "s1": S1, "process": "VP(beta_min=0.1, beta_max=16, kappa=1)"}
 #: Monte Carlo design of the full measurement.
-MEASURE_CONFIG = {"n_samples": 2 ** 14, "n_times": 32, "memoriser_atol": 0.01, "seed": 7}
+MEASURE_CONFIG = {"n_samples": 2 ** 13, "n_times": 32, "memoriser_atol": 0.01, "seed": 7}
 #: ``--quick``: a smaller design (its stderrs are larger and say so).
 QUICK_MEASURE_CONFIG = {"n_samples": 2 ** 12, "n_times": 16, "memoriser_atol": 0.05, "seed": 7}
 #: Relative eigenvalue threshold below which a direction of the Gaussian fit counts as degenerate.
@@ -420,18 +421,23 @@ def measure(model, train_pts: np.ndarray, held_out: np.ndarray | None, *, design
 
 
 # --------------------------------------------------------------------------- slope in log N
-def fit_log_slope(rows: list[dict], column: str = "s_nn") -> dict:
-    r"""Fit ``column = a + b log N`` (natural log; b in nats per e-fold of N).
+def fit_log_slope(rows: list[dict], column: str = "s_nn", min_n: int = 0) -> dict:
+    r"""Fit ``column = a + b ln N`` over the sizes ``N >= min_n`` (natural log; b in nats per e-fold of N).
 
-    Primary: weighted least squares over the per-N means of the seeds, each weighted by the inverse of
-    its squared standard error (seed scatter / sqrt(n_seeds), with the Monte Carlo stderr as a floor);
-    the slope's stderr from :math:`(X^T W X)^{-1}`, multiplied by :math:`\sqrt{\max(1, \chi^2/\nu)}`
-    when the straight line does not fit within the errors.  Check: one unweighted slope per seed
-    (the seeds are independent replicates of the curve), their mean and its standard error.
+    Primary: weighted least squares over the per-N means of the seeds.  The standard error of a mean is
+    :math:`\sqrt{\sigma_{seed}^2/k + \overline{se_{MC}^2}}`: the seed scatter of the k seeds plus the Monte
+    Carlo stderr in full, not divided by k, because every seed is measured with the same Monte Carlo seed
+    (common random numbers: the Monte Carlo noise is shared by the seeds and the scatter does not see it).
+    The slope's stderr from :math:`(X^T W X)^{-1}` is multiplied by :math:`\sqrt{\max(1, \chi^2/
+u)}`
+    when the straight line does not fit within the errors (then the curve is not a line in ln N and the
+    slope is only a summary).  Check: one unweighted slope per seed (independent training replicates),
+    their mean and the standard error of their scatter (which does not include the shared Monte Carlo
+    noise or the misfit of the line).
     """
     by_n: dict[int, list[dict]] = {}
     for r in rows:
-        if r.get(column) is not None:
+        if r.get(column) is not None and int(r["n_train"]) >= min_n:
             by_n.setdefault(int(r["n_train"]), []).append(r)
     ns = sorted(by_n)
     if len(ns) < 3:
@@ -441,10 +447,9 @@ def fit_log_slope(rows: list[dict], column: str = "s_nn") -> dict:
         vals = np.array([r[column] for r in by_n[n]], dtype=float)
         mc = np.array([r.get(column + "_stderr") or 0.0 for r in by_n[n]], dtype=float)
         k = len(vals)
-        scatter = float(np.std(vals, ddof=1) / math.sqrt(k)) if k > 1 else 0.0
-        floor = float(np.sqrt(np.mean(mc ** 2)) / math.sqrt(k))
+        scatter2 = float(np.var(vals, ddof=1) / k) if k > 1 else 0.0
         means.append(float(vals.mean()))
-        ses.append(max(scatter, floor, 1e-12))
+        ses.append(max(math.sqrt(scatter2 + float(np.mean(mc ** 2))), 1e-12))
         n_seeds.append(k)
     x = np.log(np.array(ns, dtype=float))
     y, se = np.array(means), np.array(ses)
@@ -456,7 +461,7 @@ def fit_log_slope(rows: list[dict], column: str = "s_nn") -> dict:
     dof = len(ns) - 2
     chi2 = float(np.sum(W * resid ** 2))
     inflate = math.sqrt(max(1.0, chi2 / dof)) if dof > 0 else 1.0
-    out = {"column": column, "model": f"{column} = a + b ln N", "unit": "nat per e-fold of N",
+    out = {"column": column, "model": f"{column} = a + b ln N", "unit": "nat per e-fold of N", "min_n": min_n,
            "sizes": ns, "means": means, "stderrs": ses, "n_seeds": n_seeds,
            "slope": float(coef[1]), "slope_stderr": float(math.sqrt(cov[1, 1]) * inflate),
            "intercept": float(coef[0]), "intercept_stderr": float(math.sqrt(cov[0, 0]) * inflate),
@@ -464,7 +469,8 @@ def fit_log_slope(rows: list[dict], column: str = "s_nn") -> dict:
     seeds = sorted({r["seed"] for r in rows if r.get(column) is not None})
     per_seed = []
     for sd in seeds:
-        pts = [(math.log(r["n_train"]), r[column]) for r in rows if r["seed"] == sd and r.get(column) is not None]
+        pts = [(math.log(r["n_train"]), r[column]) for r in rows
+               if r["seed"] == sd and r.get(column) is not None and int(r["n_train"]) >= min_n]
         if len(pts) >= 3:
             a = np.array(pts)
             per_seed.append(float(np.polyfit(a[:, 0], a[:, 1], 1)[0]))
@@ -472,6 +478,20 @@ def fit_log_slope(rows: list[dict], column: str = "s_nn") -> dict:
         out["slope_per_seed"] = per_seed
         out["slope_seed_mean"] = float(np.mean(per_seed))
         out["slope_seed_stderr"] = float(np.std(per_seed, ddof=1) / math.sqrt(len(per_seed)))
+    return out
+
+
+#: Smallest N of the large-N slope (the range where the held-out gap has closed in the full run).
+LARGE_N = 256
+
+
+def fits(rows: list[dict]) -> dict:
+    """The slopes reported by :func:`reproduce`: S_NN over all sizes and over N >= LARGE_N (when at least
+    3 sizes are there), and the memoriser's and the Gaussian fit's S_tot over all sizes."""
+    out = {"s_nn": fit_log_slope(rows, "s_nn"), "s_tot_memoriser": fit_log_slope(rows, "s_tot_memoriser"),
+           "s_tot_gaussian_fit": fit_log_slope(rows, "s_tot_gaussian_fit")}
+    if len({r["n_train"] for r in rows if r["n_train"] >= LARGE_N}) >= 3:
+        out["s_nn_large_n"] = fit_log_slope(rows, "s_nn", min_n=LARGE_N)
     return out
 
 
@@ -597,8 +617,7 @@ def reproduce(out, *, quick: bool = False, retrain: bool = False, quiet: bool = 
     plan.timings["measure_wall_seconds"] = time.perf_counter() - wall_measure
 
     # 3. fits, files, figure
-    fit = {"s_nn": fit_log_slope(rows, "s_nn"), "s_tot_memoriser": fit_log_slope(rows, "s_tot_memoriser"),
-           "s_tot_gaussian_fit": fit_log_slope(rows, "s_tot_gaussian_fit")}
+    fit = fits(rows)
     cpu_comp = time.process_time()
     comp = companion(QUICK_COMPANION if plan.quick else COMPANION)
     plan.timings["companion_cpu_seconds"] = time.process_time() - cpu_comp
@@ -625,7 +644,7 @@ def _write_outputs(rows, fit, plan: _Plan, torch) -> dict:
     out = plan.out
     header = {"experiment": "headline (issue 20; docs/headline.md)", "design": "quick" if plan.quick else "full",
               "sizes": list(plan.sizes), "seeds": list(plan.seeds), "measure_config": plan.design,
-              "train_config": TRAIN_CONFIG, "fit": fit, **_versions(torch)}
+              "train_config": TRAIN_CONFIG, "fit": fit, "timings": dict(plan.timings), **_versions(torch)}
     doc = json.loads(format_rows(rows, "json", "headline", command="reproduce headline"))
     doc.update(header)
     paths = {}
@@ -659,7 +678,12 @@ def plot(rows: list[dict], fit: dict, stem: Path) -> dict:
     ax.plot(ns, gfit, "^-", color="C2", label="Gaussian fit $S_{tot}$ (closed form)")
     grid = np.geomspace(min(ns), max(ns), 50)
     ax.plot(grid, f["intercept"] + f["slope"] * np.log(grid), "--", color="C0",
-            label=f"fit: slope {f['slope']:.2f} $\\pm$ {f['slope_stderr']:.2f} nat per e-fold")
+            label=f"fit, all N: slope {f['slope']:.2f} $\\pm$ {f['slope_stderr']:.2f} nat per e-fold")
+    if "s_nn_large_n" in fit:
+        g = fit["s_nn_large_n"]
+        gg = np.geomspace(g["sizes"][0], g["sizes"][-1], 20)
+        ax.plot(gg, g["intercept"] + g["slope"] * np.log(gg), ":", color="k",
+                label=f"fit, N $\\geq$ {g['min_n']}: slope {g['slope']:.2f} $\\pm$ {g['slope_stderr']:.2f}")
     ax.set_xscale("log")
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.minorticks_off()
@@ -711,6 +735,8 @@ def ship_reference(run_dir, dest: Path | None = None) -> Path:
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     shutil.copyfile(run_dir / "headline.json", dest / "results.json")
     shutil.copyfile(run_dir / "headline.csv", dest / "results.csv")
+    if (run_dir / "random_features.json").exists():
+        shutil.copyfile(run_dir / "random_features.json", dest / "random_features.json")
     return dest
 
 
