@@ -669,7 +669,7 @@ def plot(rows: list[dict], fit: dict, stem: Path) -> dict:
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     f = fit["s_nn"]
     ax.errorbar(f["sizes"], f["means"], yerr=f["stderrs"], fmt="o", color="C0", capsize=3,
-                label="network $S_{NN}$ (mean over seeds, seed-scatter error)")
+                label="network $S_{NN}$ (mean over seeds; error: seed scatter + Monte Carlo)")
     for r in rows:
         ax.plot(r["n_train"], r["s_nn"], ".", color="C0", alpha=0.35)
     mem = [next(r["s_tot_memoriser"] for r in rows if r["n_train"] == n) for n in ns]
