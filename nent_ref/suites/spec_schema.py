@@ -75,7 +75,7 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
     from pydantic_core import PydanticCustomError
 
     from ..quantities.mixture_entropy import MIN_MC_SAMPLES
-    from .specs import QUANTITIES, SPEC_VERSION
+    from .spec_vocabulary import QUANTITIES, SPEC_VERSION
 
     def say(what: str, *, inner=False):
         """A wrapper replacing errors by ``must be <what> (got <input>)``: those located at the field itself;

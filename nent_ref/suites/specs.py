@@ -40,13 +40,12 @@ import json
 import math
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.data import Dirac, Gaussian
-from ..core.estimate import LENGTH2, NAT, Estimate
+from ..core.estimate import LENGTH2, Estimate
 from ..core.mixture import Empirical, GaussianMixture
 from ..core.images import scale_values
 from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule, ScheduledVE, vp_from_alpha_bar, ve_from_sigma
@@ -60,6 +59,7 @@ from . import cases
 from . import spec_quantities
 from . import spec_schema
 from .spec_schema import did_you_mean
+from .spec_vocabulary import QUANTITIES, SPEC_VERSION, Quantity
 from .spec_errors import SpecError
 
 __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_NUMBERS", "MAX_NESTING",
@@ -69,8 +69,6 @@ __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_N
            "speed_limit_columns", "efficiency_columns", "points_sha256", "file_sha256", "dumps_toml",
            "materialise", "null_reason", "did_you_mean"]
 
-#: Version of the spec format (the optional top-level ``version`` field).
-SPEC_VERSION = 1
 #: Largest number of floats (N * D) that a spec's empirical ``generator`` may draw: 1e8, 0.8 GB in float64.
 #: A larger ``n`` is a SpecError naming ``data.generator.n``, raised before anything is allocated.
 MAX_GENERATED_NUMBERS = 10 ** 8
@@ -92,45 +90,6 @@ class NonFiniteResultError(RuntimeError):
     """A quantity came out NaN or infinite (where theory says it is finite) for a spec whose numbers are all
     moderate: a bug in nent_ref, never a result (the CLI reports it as an internal error, exit status 4)."""
 
-
-# --------------------------------------------------------------------------- the quantities
-@dataclass(frozen=True)
-class Quantity:
-    """A quantity a spec may ask for: its name (the one name used in every suite), its unit
-    (``"nat"`` quantities convert to bits with ``unit: "bit"``), what it is, and whether ``nent-ref check``
-    grades claims about it (a scalar with an uncertainty)."""
-
-    name: str
-    unit: str
-    description: str
-    checkable: bool = True
-
-
-#: The quantity vocabulary: one name per quantity across all suites, specs, tables and claims.
-QUANTITIES = {q.name: q for q in (
-    Quantity("S_tot", NAT, "total entropy produced on the window, S_tot(s0, s1) = int_s0^s1 Sdot ds "
-                           "(= KL(p_s0||p_eq) - KL(p_s1||p_eq) with an equilibrium; H(p_s1) - H(p_s0) for VE)"),
-    Quantity("kl_s0_eq", NAT, "KL(p_s0 || p_eq) at the start of the window (s0 = 0: KL(p_data || p_eq))"),
-    Quantity("kl_s1_eq", NAT, "KL(p_s1 || p_eq) at the end of the window, what the process leaves undone"),
-    Quantity("clock", LENGTH2, "thermodynamic clock int_s0^s1 D(s) ds (squared data units; infinite for SL "
-                               "and the cosine VP at s1 = T: null with a reason)"),
-    Quantity("S_tot_lower_bound", NAT, "closed-form lower bound on S_tot from the Kolchinsky-Tracey entropy "
-                                       "bounds at both ends (mixture, empirical, gaussian, dirac data)"),
-    Quantity("S_tot_upper_bound", NAT, "closed-form upper bound on S_tot (Kolchinsky-Tracey)"),
-    Quantity("mean_dirac_kl_s0", NAT, "empirical data: mean over atoms of KL(p_s0 || p_eq) of one atom, the "
-                                      "upper end of KL(p_s0^emp || p_eq) (which is >= that minus log N)"),
-    Quantity("log_N", NAT, "empirical data: log of the number of atoms N"),
-    Quantity("S_tot_population", NAT, "empirical data drawn by a generator: S_tot on the window of the "
-                                      "population the atoms were drawn from (seed: accuracy.seed + [1])"),
-    Quantity("speed_limit", "group", "the speed limit S_tot >= W2^2/clock: columns W2_squared (+ _stderr, "
-                                     "_bias_scale, _gelbrich_lower, _componentwise_upper), clock, bound "
-                                     "(= W2^2/clock, nats, + _stderr, _bias_scale), efficiency columns "
-                                     "(efficiency_quote ...), w2_method, S_tot_method; W2 options accuracy.w2_*",
-             checkable=False),
-    *(Quantity(name, unit, f"on the spec's grid: {text}", checkable=False)
-      for name, (unit, text) in spec_quantities.GRID_QUANTITIES.items()),
-    *(Quantity(name, unit, text, checkable=False) for name, (unit, text) in spec_quantities.MODEL_QUANTITIES.items()),
-)}
 
 #: Defaults of the ``accuracy`` object (filled into the canonical form).  ``rtol: null`` means the
 #: library's quadrature default (1e-10 in 1-D, 1e-8 in 2-D).
