@@ -192,6 +192,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.validate_parser = _add_validate_parser(sub, formatter)
     _add_spec_parsers(sub, formatter)
     _add_plot_parser(sub, formatter)
+    _add_schema_parser(sub, formatter)
     r = sub.add_parser("reproduce", help="reproduce a paper measurement (headline: S_NN against training-set size)",
                        description="Reproduce the neural-entropy paper's headline measurement on scikit-learn's 8x8 "
                                    "digits with ground truth beside it (docs/headline.md).  Needs the optional extra "
@@ -835,7 +836,31 @@ def _run_plot(args) -> int:
     return EXIT_OK
 
 
-_SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "check": _run_check, "plot": _run_plot}
+# --------------------------------------------------------------------------- schema (nent_ref.suites.spec_schema)
+def _add_schema_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) -> None:
+    """``nent-ref schema spec|claims [--out FILE]``: the JSON Schema of spec files or claims files."""
+    s = sub.add_parser("schema", help="print the JSON Schema of spec files or claims files (for editors)",
+                       description="Print the JSON Schema (draft 2020-12) of case specification files "
+                                   "(docs/specs.md) or claims files (docs/conformance.md).  Editors check files "
+                                   "against it: a \"$schema\" key in the file, or the editor's own settings.",
+                       epilog=EXIT_CODES_HELP, formatter_class=formatter)
+    s.add_argument("which", choices=["spec", "claims"], help="spec: case specification files; claims: claims files")
+    s.add_argument("--out", default=None, help="write to this file instead of stdout (checked first)")
+
+
+def _run_schema(args) -> int:
+    from .suites.spec_schema import dumps_schema
+    out = _check_output_file(args.out) if args.out else None
+    text = dumps_schema(args.which)
+    if out is not None:
+        out.write_text(text)
+    else:
+        _write_stdout(text)
+    return EXIT_OK
+
+
+_SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "check": _run_check, "plot": _run_plot,
+                  "schema": _run_schema}
 
 
 def _run_reproduce(args) -> int:

@@ -47,7 +47,7 @@ from ..core.estimate import ROUNDING_RTOL, Estimate
 from ..core.progress import progress_bar
 from ..core.processes import check_process
 from . import cases as _cases
-from . import specs
+from . import spec_schema, specs
 from .specs import Case, QUANTITIES, SpecError, did_you_mean
 
 __all__ = ["CONFORMANCE_VERSION", "canonical_cases", "emit", "Claim", "ClaimResult", "CheckReport",
@@ -236,63 +236,34 @@ def load_claims(source, *, digits=None) -> tuple[list[Claim], dict, Path]:
         doc, base = specs.read_spec_file(source)
     else:
         doc, base = source, Path.cwd()
+    doc = spec_schema.check_claims(doc)     # keys, types, quantity names, ranges; each claim's spec as well
     header = {}
     if isinstance(doc, dict):
-        specs_keys = ("format", "version", "implementation", "description", "claims")
-        for key in doc:
-            if key not in specs_keys:
-                raise SpecError(key, f"unknown key {key!r} in the claims file (allowed: {', '.join(specs_keys)})")
-        if "claims" not in doc:
-            raise SpecError("claims", "missing (required: the list of claims)")
-        header = {k: v for k, v in doc.items() if k != "claims"}
+        header = {k: v for k, v in doc.items() if k not in ("claims", "$schema")}
         items = doc["claims"]
     else:
         items = doc
-    if not isinstance(items, list) or not items:
-        raise SpecError("claims", "must be a non-empty list of claims")
     claims = []
     for i, item in enumerate(items):
         p = f"claims[{i}]"
-        if not isinstance(item, dict):
-            raise SpecError(p, f"must be an object (got {type(item).__name__})")
-        for key in item:
-            if key not in _CLAIM_KEYS:
-                raise SpecError(f"{p}.{key}", f"unknown key {key!r} (allowed: {', '.join(_CLAIM_KEYS)})"
-                                              f"{did_you_mean(str(key), _CLAIM_KEYS)}")
-        if ("case" in item) == ("spec" in item):
+        if (item.get("case") is None) == (item.get("spec") is None):
             raise SpecError(p, "give exactly one of case (an id of the cases) or spec (a full case specification)")
-        for key in ("quantity", "value"):
-            if key not in item:
-                raise SpecError(f"{p}.{key}", "missing (required)")
         q = item["quantity"]
-        if q not in QUANTITIES:
-            checkable = [n for n, x in QUANTITIES.items() if x.checkable]
-            raise SpecError(f"{p}.quantity", f"unknown quantity {q!r} (choose from {', '.join(checkable)})"
-                                             f"{did_you_mean(str(q), checkable)}")
-        if not QUANTITIES[q].checkable:
-            raise SpecError(f"{p}.quantity", f"{q!r} is a group of columns, not one number; claim its parts' "
-                                             "quantities instead")
         unit = item.get("unit")
-        if unit is not None and unit not in ("nat", "nats", "bit", "bits"):
-            raise SpecError(f"{p}.unit", f"must be 'nat' or 'bit' (got {unit!r})")
         note = item.get("note")
-        if note is not None and not isinstance(note, str):
-            raise SpecError(f"{p}.note", f"must be a string (got {type(note).__name__})")
         value = _claim_number(item["value"], f"{p}.value", allow_null=True, allow_nonfinite=True)
         own_digits = _claim_digits(item.get("digits"), f"{p}.digits")
         if own_digits is not None and value == 0.0:
             raise SpecError(f"{p}.digits", "a value of 0 has no significant digits; give an error_bound instead")
         claim = Claim(index=i, quantity=q, value=value,
-                      stderr=_claim_number(item.get("stderr", 0.0), f"{p}.stderr", nonneg=True),
-                      error_bound=_claim_number(item.get("error_bound", 0.0), f"{p}.error_bound", nonneg=True),
+                      stderr=_claim_number(item.get("stderr") or 0.0, f"{p}.stderr", nonneg=True),
+                      error_bound=_claim_number(item.get("error_bound") or 0.0, f"{p}.error_bound", nonneg=True),
                       unit=None if unit is None else unit.rstrip("s"), note=note,
                       digits=own_digits if own_digits is not None else (digits if value != 0.0 else None))
-        if "case" in item:
-            if not isinstance(item["case"], str) or not item["case"]:
-                raise SpecError(f"{p}.case", f"must be a case id (a string), got {item['case']!r}")
+        if item.get("case") is not None:
             claim.case_id = item["case"]
         else:
-            claim.spec = specs.normalize_spec(item["spec"], f"{p}.spec")
+            claim.spec = specs.normalize_spec(item["spec"], f"{p}.spec", checked=True)
         claims.append(claim)
     return claims, header, base
 

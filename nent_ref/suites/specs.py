@@ -35,30 +35,31 @@ field (``data.covs``, ``process.beta_max``, ``cases[2].window.s0``).
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import math
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.data import Dirac, Gaussian
-from ..core.estimate import LENGTH2, NAT, Estimate
+from ..core.estimate import LENGTH2, Estimate
 from ..core.mixture import Empirical, GaussianMixture
 from ..core.images import scale_values
 from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule, ScheduledVE, vp_from_alpha_bar, ve_from_sigma
 from ..core.schedules import AlphaBarTable, EDMSigma, SigmaTable, diffusers_betas, read_scheduler_config
 from ..quantities import bounds
 from ..quantities.entropy import kl_to_equilibrium, total_entropy
-from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, MIN_MC_SAMPLES
+from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS
 from ..quantities.precision import PrecisionWarning
 from ..quantities.speed import SpeedLimitResult, speed_limit
 from . import cases
 from . import spec_quantities
+from . import spec_schema
+from .spec_schema import did_you_mean
+from .spec_vocabulary import QUANTITIES, SPEC_VERSION, Quantity
 from .spec_errors import SpecError
 
 __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_NUMBERS", "MAX_NESTING",
@@ -68,8 +69,6 @@ __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_N
            "speed_limit_columns", "efficiency_columns", "points_sha256", "file_sha256", "dumps_toml",
            "materialise", "null_reason", "did_you_mean"]
 
-#: Version of the spec format (the optional top-level ``version`` field).
-SPEC_VERSION = 1
 #: Largest number of floats (N * D) that a spec's empirical ``generator`` may draw: 1e8, 0.8 GB in float64.
 #: A larger ``n`` is a SpecError naming ``data.generator.n``, raised before anything is allocated.
 MAX_GENERATED_NUMBERS = 10 ** 8
@@ -92,45 +91,6 @@ class NonFiniteResultError(RuntimeError):
     moderate: a bug in nent_ref, never a result (the CLI reports it as an internal error, exit status 4)."""
 
 
-# --------------------------------------------------------------------------- the quantities
-@dataclass(frozen=True)
-class Quantity:
-    """A quantity a spec may ask for: its name (the one name used in every suite), its unit
-    (``"nat"`` quantities convert to bits with ``unit: "bit"``), what it is, and whether ``nent-ref check``
-    grades claims about it (a scalar with an uncertainty)."""
-
-    name: str
-    unit: str
-    description: str
-    checkable: bool = True
-
-
-#: The quantity vocabulary: one name per quantity across all suites, specs, tables and claims.
-QUANTITIES = {q.name: q for q in (
-    Quantity("S_tot", NAT, "total entropy produced on the window, S_tot(s0, s1) = int_s0^s1 Sdot ds "
-                           "(= KL(p_s0||p_eq) - KL(p_s1||p_eq) with an equilibrium; H(p_s1) - H(p_s0) for VE)"),
-    Quantity("kl_s0_eq", NAT, "KL(p_s0 || p_eq) at the start of the window (s0 = 0: KL(p_data || p_eq))"),
-    Quantity("kl_s1_eq", NAT, "KL(p_s1 || p_eq) at the end of the window, what the process leaves undone"),
-    Quantity("clock", LENGTH2, "thermodynamic clock int_s0^s1 D(s) ds (squared data units; infinite for SL "
-                               "and the cosine VP at s1 = T: null with a reason)"),
-    Quantity("S_tot_lower_bound", NAT, "closed-form lower bound on S_tot from the Kolchinsky-Tracey entropy "
-                                       "bounds at both ends (mixture, empirical, gaussian, dirac data)"),
-    Quantity("S_tot_upper_bound", NAT, "closed-form upper bound on S_tot (Kolchinsky-Tracey)"),
-    Quantity("mean_dirac_kl_s0", NAT, "empirical data: mean over atoms of KL(p_s0 || p_eq) of one atom, the "
-                                      "upper end of KL(p_s0^emp || p_eq) (which is >= that minus log N)"),
-    Quantity("log_N", NAT, "empirical data: log of the number of atoms N"),
-    Quantity("S_tot_population", NAT, "empirical data drawn by a generator: S_tot on the window of the "
-                                      "population the atoms were drawn from (seed: accuracy.seed + [1])"),
-    Quantity("speed_limit", "group", "the speed limit S_tot >= W2^2/clock: columns W2_squared (+ _stderr, "
-                                     "_bias_scale, _gelbrich_lower, _componentwise_upper), clock, bound "
-                                     "(= W2^2/clock, nats, + _stderr, _bias_scale), efficiency columns "
-                                     "(efficiency_quote ...), w2_method, S_tot_method; W2 options accuracy.w2_*",
-             checkable=False),
-    *(Quantity(name, unit, f"on the spec's grid: {text}", checkable=False)
-      for name, (unit, text) in spec_quantities.GRID_QUANTITIES.items()),
-    *(Quantity(name, unit, text, checkable=False) for name, (unit, text) in spec_quantities.MODEL_QUANTITIES.items()),
-)}
-
 #: Defaults of the ``accuracy`` object (filled into the canonical form).  ``rtol: null`` means the
 #: library's quadrature default (1e-10 in 1-D, 1e-8 in 2-D).
 ACCURACY_DEFAULTS = {"method": "auto", "n_samples": None, "seed": 0, "rtol": None, "atol": None, "max_samples": None}
@@ -150,13 +110,8 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _mapping(value, path: str) -> dict:
-    if not isinstance(value, dict):
-        raise SpecError(path, f"must be an object (a JSON {{...}} / TOML table), got {type(value).__name__}")
-    return value
-
-
 def _check_keys(d: dict, path: str, allowed, required=()):
+    """Unknown and missing keys of an object the models do not cover (the ``{"cases": [...]}`` wrapper)."""
     for key in d:
         if key not in allowed:
             hint = did_you_mean(str(key), allowed)
@@ -166,55 +121,16 @@ def _check_keys(d: dict, path: str, allowed, required=()):
             raise SpecError(_join(path, key), "missing (required)")
 
 
-def did_you_mean(word: str, choices) -> str:
-    """``"; did you mean 'x'?"`` for the closest choice (spelling, or a choice the word starts with), else ``""``.
-
-    The hint that every unknown-name error of the spec and claims formats appends (spec keys, presets,
-    quantities; claim keys in :mod:`nent_ref.suites.conformance`)."""
-    choices = list(choices)
-    close = difflib.get_close_matches(word, choices, n=1) or sorted(
-        (c for c in choices if len(c) >= 3 and (word.startswith(c) or c.startswith(word))), key=len, reverse=True)[:1]
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
-def _float(value, path: str, *, positive=False, nonneg=False) -> float:
-    if not _is_number(value):
-        raise SpecError(path, f"must be a number (got {value!r})")
+def _float(value, path: str) -> float:
+    """A number as a float; finiteness is the one thing JSON Schema cannot say (JSON has no NaN, Python does)."""
     x = float(value)
     if not math.isfinite(x):
         raise SpecError(path, f"must be finite (got {value!r})")
-    if positive and not x > 0:
-        raise SpecError(path, f"must be positive (got {value!r})")
-    if nonneg and not x >= 0:
-        raise SpecError(path, f"must be >= 0 (got {value!r})")
     return x
-
-
-def _int(value, path: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise SpecError(path, f"must be an integer >= {minimum} (got {value!r})")
-    if value < minimum:
-        raise SpecError(path, f"must be an integer >= {minimum} (got {value})")
-    return int(value)
-
-
-def _string(value, path: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise SpecError(path, f"must be a non-empty string (got {value!r})")
-    return value
-
-
-def _seed(value, path: str):
-    """An int >= 0 or a non-empty list of them (the JSON forms of a numpy SeedSequence entropy)."""
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise SpecError(path, "must be an integer >= 0 or a non-empty list of them (got [])")
-        return [_int(v, _join(path, i), 0) for i, v in enumerate(value)]
-    return _int(value, path, 0)
 
 
 def _check_numbers(value, path: str):
@@ -242,13 +158,6 @@ def _array(value, path: str, ndim: int, what: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise SpecError(path, "contains NaN or inf")
     return arr
-
-
-def _sha_string(value, path: str) -> str:
-    text = _string(value, path).lower()
-    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise SpecError(path, f"must be a sha256 hex digest of 64 characters (got {value!r})")
-    return text
 
 
 def _depth(value) -> int:
@@ -318,15 +227,10 @@ def data_spec_of(data) -> dict:
 
 
 def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
-    d = _mapping(d, path)
-    kind = d.get("kind")
-    if kind not in _DATA_KINDS:
-        raise SpecError(_join(path, "kind"), f"must be one of {', '.join(_DATA_KINDS)} (got {kind!r})")
+    kind = d["kind"]                               # keys, kinds and types: checked by spec_schema
     if kind == "preset":
-        _check_keys(d, path, ("kind", "name"), ("name",))
-        return _preset_data_spec(_string(d["name"], _join(path, "name")), _join(path, "name"))
+        return _preset_data_spec(d["name"], _join(path, "name"))
     if kind == "gaussian":
-        _check_keys(d, path, ("kind", "mean", "cov", "preset"), ("mean", "cov"))
         mean = _array(d["mean"], _join(path, "mean"), 1, "a vector (D,)")
         D = mean.size
         cov = _array(d["cov"], _join(path, "cov"), 2, f"a ({D}, {D}) matrix")
@@ -334,10 +238,8 @@ def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
             raise SpecError(_join(path, "cov"), f"must have shape ({D}, {D}) to match the mean (got {cov.shape})")
         out = {"kind": kind, "mean": mean.tolist(), "cov": cov.tolist()}
     elif kind == "dirac":
-        _check_keys(d, path, ("kind", "point", "preset"), ("point",))
         out = {"kind": kind, "point": _array(d["point"], _join(path, "point"), 1, "a vector (D,)").tolist()}
     elif kind == "mixture":
-        _check_keys(d, path, ("kind", "weights", "means", "preset") + _SPREADS, ("weights", "means"))
         w = _array(d["weights"], _join(path, "weights"), 1, "a vector (K,)")
         means = _array(d["means"], _join(path, "means"), 2, "a (K, D) matrix")
         K, D = means.shape
@@ -360,7 +262,7 @@ def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
     else:
         out = _normalize_empirical(d, path, allow_generator)
     if d.get("preset") is not None:
-        name = _string(d["preset"], _join(path, "preset"))
+        name = d["preset"]
         expected = _preset_data_spec(name, _join(path, "preset"))
         # Numbers recomputed on another machine differ in the last bits: the label holds when every array
         # agrees within cases.PRESET_RTOL (max-norm relative), and the data are then the preset's stored numbers.
@@ -373,9 +275,6 @@ def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
 
 
 def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
-    keys = ("kind", "points", "weights", "file", "sha256", "array", "generator", "points_sha256", "provenance",
-            "scale")
-    _check_keys(d, path, keys)
     sources = [k for k in ("points", "file", "generator") if d.get(k) is not None]
     if len(sources) != 1:
         raise SpecError(path, "empirical data need exactly one of points (inline), file (+ sha256) or "
@@ -385,7 +284,7 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
     if src == "points":
         out["points"] = _array(d["points"], _join(path, "points"), 2, "an (N, D) array of atoms").tolist()
     elif src == "file":
-        name = _string(d["file"], _join(path, "file"))
+        name = d["file"]
         suffix = Path(name).suffix.lower()
         if suffix not in (".npy", ".npz", ".csv"):
             raise SpecError(_join(path, "file"), f"must be a .npy, .npz or .csv file (got {name!r})")
@@ -393,29 +292,26 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
             raise SpecError(_join(path, "sha256"), "missing (required with file: the sha256 of the file's bytes, "
                                                    "as printed by sha256sum)")
         out["file"] = name
-        out["sha256"] = _sha_string(d["sha256"], _join(path, "sha256"))
+        out["sha256"] = d["sha256"].lower()
         if d.get("array") is not None:
             if suffix != ".npz":
                 raise SpecError(_join(path, "array"), "names an array inside a .npz file; this file is "
                                                       f"{suffix}")
-            out["array"] = _string(d["array"], _join(path, "array"))
+            out["array"] = d["array"]
     else:
-        if not allow_generator:
-            raise SpecError(_join(path, "generator"), "a generator's sample data cannot itself be generated")
-        g = _mapping(d["generator"], _join(path, "generator"))
+        g = d["generator"]
         gp = _join(path, "generator")
-        _check_keys(g, gp, ("sample", "n", "seed"), ("sample", "n", "seed"))
         sample = _normalize_data(g["sample"], _join(gp, "sample"), allow_generator=False)
         if sample["kind"] == "empirical":
             raise SpecError(_join(gp, "sample"), "must be gaussian, dirac or mixture data (or their preset)")
-        n = _int(g["n"], _join(gp, "n"), 1)
+        n = int(g["n"])
         D = _data_dim(sample)
         if n * D > MAX_GENERATED_NUMBERS:
             raise SpecError(_join(gp, "n"), f"n = {n} atoms of dimension {D} are {n * D:.3g} numbers, above the "
                                             f"limit of {MAX_GENERATED_NUMBERS:.0e} (N * D) for generated data "
                                             f"({8 * MAX_GENERATED_NUMBERS / 1e9:g} GB in float64); the limit is "
                                             "nent_ref.suites.specs.MAX_GENERATED_NUMBERS")
-        out["generator"] = {"sample": sample, "n": n, "seed": _seed(g["seed"], _join(gp, "seed"))}
+        out["generator"] = {"sample": sample, "n": n, "seed": copy.deepcopy(g["seed"])}
     for key in ("sha256", "array"):
         if d.get(key) is not None and src != "file":
             raise SpecError(_join(path, key), "only goes with file")
@@ -429,8 +325,7 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
     if d.get("scale") is not None:                 # the training scaling of image data, e.g. [0, 255] -> [-1, 1]
         if src == "generator":
             raise SpecError(_join(path, "scale"), "applies to stored values (points or file), not generated ones")
-        sc = _mapping(d["scale"], _join(path, "scale"))
-        _check_keys(sc, _join(path, "scale"), ("from", "to"), ("from", "to"))
+        sc = d["scale"]
         pair = {}
         for key in ("from", "to"):
             arr = _array(sc[key], _join(_join(path, "scale"), key), 1, "two numbers [low, high]")
@@ -439,12 +334,9 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
             pair[key] = [float(arr[0]), float(arr[1])]
         out["scale"] = pair
     if d.get("points_sha256") is not None:
-        out["points_sha256"] = _sha_string(d["points_sha256"], _join(path, "points_sha256"))
+        out["points_sha256"] = d["points_sha256"].lower()
     if d.get("provenance") is not None:
-        prov = d["provenance"]
-        if not isinstance(prov, (str, dict)):
-            raise SpecError(_join(path, "provenance"), "must be a string or an object (free-form, not interpreted)")
-        out["provenance"] = copy.deepcopy(prov)
+        out["provenance"] = copy.deepcopy(d["provenance"])
     return out
 
 
@@ -604,42 +496,30 @@ def process_spec_of(process) -> dict:
 def _normalize_process(p, path: str) -> dict:
     if isinstance(p, str):                         # shorthand: a preset name
         p = {"kind": "preset", "name": p}
-    p = _mapping(p, path)
-    kind = p.get("kind")
+    kind = p["kind"]                               # keys, kinds and types: checked by spec_schema
     if kind == "preset":
-        _check_keys(p, path, ("kind", "name"), ("name",))
-        name = _string(p["name"], _join(path, "name"))
+        name = p["name"]
         try:
             proc = cases.process_preset(name)
         except ValueError as exc:
             raise SpecError(_join(path, "name"), str(exc)) from None
         return {**process_spec_of(proc), "preset": name}
-    if kind not in ("vp", "sl", "ve"):
-        raise SpecError(_join(path, "kind"), f"must be one of vp, sl, ve or preset (got {kind!r})")
     if isinstance(p.get("schedule"), dict) or (kind == "ve" and p.get("schedule") is not None):
         return _normalize_table_process(p, path)
     schedule = None
     if kind == "vp":
-        schedule = p.get("schedule")
-        if schedule not in ("linear", "cosine"):
-            raise SpecError(_join(path, "schedule"), f"must be 'linear' or 'cosine' (got {schedule!r})")
+        schedule = p["schedule"]
     params = _PROCESS_KEYS[(kind, schedule)]
-    optional = ("T",) if kind == "vp" else ()
-    _check_keys(p, path, ("kind",) + (("schedule",) if kind == "vp" else ()) + params + optional + ("preset",),
-                params)
     out = {"kind": kind}
     if kind == "vp":
         out["schedule"] = schedule
     for key in params:
-        if key == "beta_min":
-            out[key] = _float(p[key], _join(path, key), nonneg=True)
-        else:
-            out[key] = _float(p[key], _join(path, key), positive=True)
+        out[key] = _float(p[key], _join(path, key))
     if kind == "vp":
-        out["T"] = _float(p.get("T", 1.0), _join(path, "T"), positive=True)
+        out["T"] = _float(1.0 if p.get("T") is None else p["T"], _join(path, "T"))
     _build_process(out, path)                      # parameter relations (beta_max >= beta_min, ...)
     if p.get("preset") is not None:
-        name = _string(p["preset"], _join(path, "preset"))
+        name = p["preset"]
         try:
             expected = process_spec_of(cases.process_preset(name))
         except ValueError as exc:
@@ -660,30 +540,24 @@ def _normalize_table_process(p: dict, path: str) -> dict:
     "s": [...] (optional nodes)}, {"kind": "diffusers", <scheduler config fields>} for VP; {"kind": "edm",
     "sigma_max": ...} or {"kind": "sigma", "values": [...], "s": [...]} for VE."""
     kind = p["kind"]
-    _check_keys(p, path, ("kind", "schedule") + (("kappa",) if kind == "vp" else ()), ("schedule",))
     sp = _join(path, "schedule")
-    sc = _mapping(p["schedule"], sp)
-    skind = sc.get("kind")
-    if skind not in _SCHEDULE_KINDS[kind]:
-        raise SpecError(_join(sp, "kind"), f"must be one of {', '.join(_SCHEDULE_KINDS[kind])} for {kind} (got {skind!r})")
+    sc = {k: v for k, v in p["schedule"].items() if v is not None}    # keys, kinds, types: spec_schema
+    skind = sc["kind"]
     out_s = {"kind": skind}
     if skind == "diffusers":
-        _check_keys(sc, sp, ("kind",) + _DIFFUSERS_KEYS, ())
-        out_s["num_train_timesteps"] = _int(sc.get("num_train_timesteps", 1000), _join(sp, "num_train_timesteps"), 1)
-        out_s["beta_start"] = _float(sc.get("beta_start", 0.0001), _join(sp, "beta_start"), positive=True)
-        out_s["beta_end"] = _float(sc.get("beta_end", 0.02), _join(sp, "beta_end"), positive=True)
-        out_s["beta_schedule"] = _string(sc.get("beta_schedule", "linear"), _join(sp, "beta_schedule"))
+        out_s["num_train_timesteps"] = int(sc.get("num_train_timesteps", 1000))
+        out_s["beta_start"] = float(sc.get("beta_start", 0.0001))
+        out_s["beta_end"] = float(sc.get("beta_end", 0.02))
+        out_s["beta_schedule"] = sc.get("beta_schedule", "linear")
     elif skind == "edm":
-        _check_keys(sc, sp, ("kind", "sigma_max"), ())
-        out_s["sigma_max"] = _float(sc.get("sigma_max", 80.0), _join(sp, "sigma_max"), positive=True)
+        out_s["sigma_max"] = float(sc.get("sigma_max", 80.0))
     else:
-        _check_keys(sc, sp, ("kind", "values", "s"), ("values",))
         out_s["values"] = _array(sc["values"], _join(sp, "values"), 1, "a table (N,)").tolist()
         if sc.get("s") is not None:
             out_s["s"] = _array(sc["s"], _join(sp, "s"), 1, "the nodes (N,)").tolist()
     out = {"kind": kind, "schedule": out_s}
     if kind == "vp":
-        out["kappa"] = _float(p.get("kappa", 1.0), _join(path, "kappa"), positive=True)
+        out["kappa"] = _float(1.0 if p.get("kappa") is None else p["kappa"], _join(path, "kappa"))
     _build_process(out, path)
     return out
 
@@ -735,12 +609,9 @@ def resolve_method(data_spec: dict, method: str) -> str:
 
 
 def _normalize_accuracy(a, path: str, data: dict, quantities: list) -> dict:
-    a = {} if a is None else _mapping(a, path)
-    _check_keys(a, path, tuple(ACCURACY_DEFAULTS) + tuple(W2_DEFAULTS))
+    a = {} if a is None else {k: v for k, v in a.items() if v is not None}   # keys and types: spec_schema
     out = {}
     method = a.get("method", "auto")
-    if method not in _METHODS:
-        raise SpecError(_join(path, "method"), f"must be one of {', '.join(_METHODS)} (got {method!r})")
     kind, D = data["kind"], _data_dim(data)
     if kind in ("gaussian", "dirac") and method not in ("auto", "closed-form"):
         raise SpecError(_join(path, "method"), f"{kind} data are closed form: use 'auto' or 'closed-form' "
@@ -753,30 +624,23 @@ def _normalize_accuracy(a, path: str, data: dict, quantities: list) -> dict:
                                                "use 'monte-carlo' or 'auto'")
     out["method"] = method
     n = a.get("n_samples")
-    out["n_samples"] = None if n is None else _int(n, _join(path, "n_samples"), MIN_MC_SAMPLES)
-    out["seed"] = _seed(a.get("seed", ACCURACY_DEFAULTS["seed"]), _join(path, "seed"))
-    for key in ("rtol", "atol"):
+    out["n_samples"] = None if n is None else int(n)
+    out["seed"] = copy.deepcopy(a.get("seed", ACCURACY_DEFAULTS["seed"]))
+    for key in ("rtol", "atol"):                   # ranges: spec_schema
         val = a.get(key)
-        if val is not None:
-            val = _float(val, _join(path, key))
-            if not 0 <= val or (key == "rtol" and not val < 1):
-                raise SpecError(_join(path, key), f"must be {'in [0, 1)' if key == 'rtol' else '>= 0'} (got {val!r})")
-        out[key] = val
+        out[key] = None if val is None else _float(val, _join(path, key))
     if out["rtol"] == 0 and out["atol"] in (None, 0):
         raise SpecError(_join(path, "rtol"), "rtol = 0 needs a positive atol (a precision target of zero is never met)")
     cap = a.get("max_samples")
-    out["max_samples"] = None if cap is None else _int(cap, _join(path, "max_samples"), MIN_MC_SAMPLES)
+    out["max_samples"] = None if cap is None else int(cap)
     if out["max_samples"] is not None and out["n_samples"] is not None and out["rtol"] is None and out["atol"] is None:
         raise SpecError(_join(path, "max_samples"), "caps a run to a precision target (rtol/atol); with a fixed "
                                                     "n_samples and no target it has no effect: give one or the other")
     if {"speed_limit", "speed_limit_grid"} & set(quantities) or any(k in a for k in W2_DEFAULTS):
-        w2m = a.get("w2_method", W2_DEFAULTS["w2_method"])
-        if w2m not in _W2_METHODS:
-            raise SpecError(_join(path, "w2_method"), f"must be one of {', '.join(_W2_METHODS)} (got {w2m!r})")
-        out["w2_method"] = w2m
-        out["w2_samples"] = _int(a.get("w2_samples", W2_DEFAULTS["w2_samples"]), _join(path, "w2_samples"), 2)
-        out["w2_pairs"] = _int(a.get("w2_pairs", W2_DEFAULTS["w2_pairs"]), _join(path, "w2_pairs"), 2)
-        out["w2_seed"] = _seed(a.get("w2_seed", W2_DEFAULTS["w2_seed"]), _join(path, "w2_seed"))
+        out["w2_method"] = a.get("w2_method", W2_DEFAULTS["w2_method"])
+        out["w2_samples"] = int(a.get("w2_samples", W2_DEFAULTS["w2_samples"]))
+        out["w2_pairs"] = int(a.get("w2_pairs", W2_DEFAULTS["w2_pairs"]))
+        out["w2_seed"] = copy.deepcopy(a.get("w2_seed", W2_DEFAULTS["w2_seed"]))
     return out
 
 
@@ -798,31 +662,32 @@ def _check_quantity(name: str, path: str, data: dict, process: dict):
         raise SpecError(path, f"{name} needs a process with an equilibrium p_eq; VE has none")
 
 
-def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
+def normalize_spec(spec, path: str = "", *, base_dir=None, checked: bool = False) -> dict:
     """The canonical form of a spec (a new dict); :class:`SpecError` naming the field otherwise.
 
     Presets are expanded to their numbers (``"preset": name`` kept as a checked label), process
     parameters become floats, and the defaults of ``quantities`` (``["S_tot"]``), ``unit`` (``"nat"``) and
     ``accuracy`` (:data:`ACCURACY_DEFAULTS`) are filled in.  ``base_dir`` is only used by
     :class:`Case` (files are not read here).
+
+    The structure (keys, kinds, types, single-value ranges) is checked first by the models of
+    :mod:`nent_ref.suites.spec_schema` (skipped with ``checked=True``, for a document they have checked
+    already); this function checks what a schema cannot say: shapes that must agree, positive definiteness,
+    parameter relations, preset labels, sizes.  A ``"$schema"`` key (for editors) is dropped.
     """
-    spec = _mapping(spec, path or "spec")
-    _check_keys(spec, path, _TOP_KEYS, ("data", "process", "window"))
+    if not checked:
+        spec = spec_schema.check_spec(spec, path)
     out = {"version": SPEC_VERSION}
-    if spec.get("version", SPEC_VERSION) != SPEC_VERSION:
-        raise SpecError(_join(path, "version"), f"this nent_ref reads spec version {SPEC_VERSION} "
-                                                f"(got {spec['version']!r})")
     for key in ("id", "description"):
         if spec.get(key) is not None:
-            out[key] = _string(spec[key], _join(path, key))
+            out[key] = spec[key]
     data = _normalize_data(spec["data"], _join(path, "data"))
     process = _normalize_process(spec["process"], _join(path, "process"))
     out["data"], out["process"] = data, process
-    w = _mapping(spec["window"], _join(path, "window"))
+    w = spec["window"]
     wp = _join(path, "window")
-    _check_keys(w, wp, ("s0", "s1"), ("s0", "s1"))
-    s0 = _float(w["s0"], _join(wp, "s0"), nonneg=True)
-    s1 = _float(w["s1"], _join(wp, "s1"), nonneg=True)
+    s0 = _float(w["s0"], _join(wp, "s0"))
+    s1 = _float(w["s1"], _join(wp, "s1"))
     T = process.get("T", 1.0)
     if not s1 <= T:
         raise SpecError(_join(wp, "s1"), f"must be <= T = {T:g} of the process (got {s1!r})")
@@ -832,27 +697,16 @@ def normalize_spec(spec, path: str = "", *, base_dir=None) -> dict:
         raise SpecError(_join(wp, "s0"), f"must be > 0 for {data['kind']} data: their entropy production diverges "
                                          "like (D/2) log(1/s0) (the paper's cutoff is 1e-5)")
     out["window"] = {"s0": s0, "s1": s1}
-    qs = spec.get("quantities", ["S_tot"])
+    qs = spec.get("quantities") or ["S_tot"]       # names: checked by spec_schema
     qp = _join(path, "quantities")
-    if isinstance(qs, str) or not isinstance(qs, (list, tuple)) or not qs:
-        raise SpecError(qp, f"must be a non-empty list of quantity names (got {qs!r})")
     quantities = []
     for i, q in enumerate(qs):
-        if not isinstance(q, str):
-            raise SpecError(_join(qp, i), f"must be a quantity name, a string (got {type(q).__name__} {q!r:.60}; "
-                                          f"choose from {', '.join(QUANTITIES)})")
-        if q not in QUANTITIES:
-            raise SpecError(_join(qp, i), f"unknown quantity {q!r} (choose from {', '.join(QUANTITIES)})"
-                                          f"{did_you_mean(str(q), QUANTITIES)}")
         if q in quantities:
             raise SpecError(_join(qp, i), f"{q!r} is listed twice")
         _check_quantity(q, _join(qp, i), data, process)
         quantities.append(q)
     out["quantities"] = quantities
-    unit = spec.get("unit", "nat")
-    if unit not in _UNITS:
-        raise SpecError(_join(path, "unit"), f"must be 'nat' or 'bit' (got {unit!r})")
-    out["unit"] = _UNITS[unit]
+    out["unit"] = _UNITS[spec.get("unit") or "nat"]
     out["accuracy"] = _normalize_accuracy(spec.get("accuracy"), _join(path, "accuracy"), data, quantities)
     _normalize_grid_and_model(spec, out, path)
     return out
@@ -1000,7 +854,7 @@ def load_cases(source, *, base_dir=None) -> list[Case]:
         doc, base = source, (Path(base_dir) if base_dir is not None else Path.cwd())
         check_nesting(doc, "the specs")
     if isinstance(doc, dict) and "cases" in doc and "data" not in doc:
-        _check_keys(doc, "", ("format", "version", "description", "cases"), ("cases",))
+        _check_keys(doc, "", ("$schema", "format", "version", "description", "cases"), ("cases",))
         items, prefix = doc["cases"], "cases"
         if not isinstance(items, list) or not items:
             raise SpecError("cases", "must be a non-empty list of specs")

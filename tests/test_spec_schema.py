@@ -1,0 +1,135 @@
+"""The published JSON Schemas of spec and claims files (nent_ref/suites/spec_schema.py, issue 22): shipped
+files equal what the models generate, they accept every valid spec (the docs' examples, the shipped table's
+specs, their canonical forms) and reject bad ones, and the model errors are located with did-you-mean hints."""
+import copy
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nent_ref.suites import conformance, spec_schema, specs, tables
+from nent_ref.suites.specs import SpecError, normalize_spec
+
+jsonschema = pytest.importorskip("jsonschema")
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "nent_ref" / "reference" / "schemas"
+
+
+def _validator(name):
+    schema = json.loads((SHIPPED / f"{name}.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _doc_blocks(path, lang):
+    return re.findall(rf"```{lang}\n(.*?)```", (ROOT / path).read_text(), flags=re.S)
+
+
+@pytest.mark.parametrize("name", spec_schema.SCHEMA_NAMES)
+def test_shipped_schemas_are_what_the_models_generate(name):
+    assert (SHIPPED / f"{name}.schema.json").read_text() == spec_schema.dumps_schema(name), \
+        f"regenerate with: nent-ref schema {name} --out nent_ref/reference/schemas/{name}.schema.json"
+    schema = spec_schema.json_schema(name)
+    assert schema["$schema"].endswith("2020-12/schema") and schema["$id"].endswith(f"{name}.schema.json")
+    assert schema["title"] and schema["description"]
+
+
+def test_schema_accepts_the_docs_and_shipped_specs_and_their_canonical_forms():
+    v = _validator("spec")
+    docs = [json.loads(b) for b in _doc_blocks("docs/specs.md", "json")]
+    tomllib = pytest.importorskip("tomllib")
+    docs += [tomllib.loads(b) for b in _doc_blocks("docs/specs.md", "toml")]
+    shipped = [r["spec"] for r in tables.shipped_table()["rows"]]
+    canonical = conformance.canonical_cases()
+    assert docs and len(shipped) > 50
+    for doc in docs + shipped + canonical:
+        errors = list(v.iter_errors(doc))
+        assert not errors, (doc.get("id"), errors[0].message)
+        canon = normalize_spec(doc)
+        assert not list(v.iter_errors(canon)), canon.get("id")
+    assert not list(v.iter_errors({"cases": canonical, "format": "nent_ref-cases", "version": 1}))
+    assert not list(v.iter_errors(canonical))                  # a list of specs
+
+
+BAD_SPECS = [
+    ("colour", {"colour": "red"}), ("data.covariance", {"data": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]],
+                                                                 "covariance": 1}}),
+    ("data.kind", {"data": {"kind": "gauss", "mean": [0.0], "cov": [[1.0]]}}),
+    ("data.mean[0]", {"data": {"kind": "gaussian", "mean": ["0"], "cov": [[1.0]]}}),
+    ("process.kind", {"process": {"kind": "vpp"}}), ("process.kappa", {"process": {"kind": "vp", "schedule": "linear",
+                                                                                   "beta_min": 0.1, "beta_max": 20.0}}),
+    ("process.beta_min", {"process": {"kind": "vp", "schedule": "cosine", "beta_min": 0.1, "offset": 0.008,
+                                      "kappa": 1.0}}),
+    ("window.s0", {"window": {"s0": -1.0, "s1": 1.0}}), ("quantities[0]", {"quantities": ["kl_T_eq"]}),
+    ("unit", {"unit": "joule"}), ("accuracy.sed", {"accuracy": {"sed": 1}}),
+    ("accuracy.rtol", {"accuracy": {"rtol": 1.5}}), ("grid.n", {"grid": {"n": 1}}),
+    ("data.sha256", {"data": {"kind": "empirical", "file": "x.npy", "sha256": "abc"}}),
+    ("model.n_sampels", {"model": {"target": "m:f", "n_sampels": 3}}),
+]
+GOOD = {"data": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]]}, "process": "vp16",
+        "window": {"s0": 0.0, "s1": 1.0}}
+
+
+@pytest.mark.parametrize("field,patch", BAD_SPECS)
+def test_schema_and_models_reject_bad_specs_naming_the_field(field, patch):
+    bad = {**copy.deepcopy(GOOD), **patch}
+    assert list(_validator("spec").iter_errors(bad)), field
+    with pytest.raises(SpecError) as exc:
+        normalize_spec(bad)
+    assert exc.value.field == field, str(exc.value)
+
+
+@pytest.mark.parametrize("bad,field,hint", [
+    ({**GOOD, "data": {"kind": "gausian", "mean": [0.0], "cov": [[1.0]]}}, "data.kind", "'gaussian'"),
+    ({**GOOD, "process": {"kind": "vp", "schedule": "linear", "beta_min": 0.1, "beta_max": 2.0, "kapa": 1.0}},
+     "process.kapa", "'kappa'"),
+    ({**GOOD, "accuracy": {"methd": "auto"}}, "accuracy.methd", "'method'"),
+    ({**GOOD, "quantities": ["S_tott"]}, "quantities[0]", "'S_tot'"),
+])
+def test_did_you_mean_hints_for_keys_kinds_and_names(bad, field, hint):
+    with pytest.raises(SpecError) as exc:
+        normalize_spec(bad)
+    assert exc.value.field == field and f"did you mean {hint}?" in str(exc.value), str(exc.value)
+
+
+def test_claims_schema_accepts_good_and_rejects_bad_claims():
+    v = _validator("claims")
+    good = {"implementation": "x 1.0", "claims": [
+        {"case": "gaussian-1d-vp16", "quantity": "S_tot", "value": 0.1378, "digits": 4},
+        {"spec": GOOD, "quantity": "kl_s0_eq", "value": None, "unit": "bit", "stderr": 0.1}]}
+    assert not list(v.iter_errors(good)) and not list(v.iter_errors(good["claims"]))
+    conformance.load_claims(good)
+    for block in _doc_blocks("docs/conformance.md", "json"):       # the claims files of the docs
+        doc = json.loads(block)
+        if isinstance(doc, dict) and "claims" in doc:
+            assert not list(v.iter_errors(doc))
+    for bad, field in (({"claims": []}, "claims"), ({"claims": [{"case": "a", "quantity": "speed_limit",
+                                                                 "value": 1.0}]}, "claims[0].quantity"),
+                       ({"claims": [{"case": "a", "quantity": "S_tot", "value": 1.0, "sdterr": 1}]},
+                        "claims[0].sdterr"),
+                       ({"claims": [{"spec": {**GOOD, "window": {"s0": 0.0}}, "quantity": "S_tot", "value": 1.0}]},
+                        "claims[0].spec.window.s1")):
+        assert list(v.iter_errors(bad)), field
+        with pytest.raises(SpecError) as exc:
+            conformance.load_claims(bad)
+        assert exc.value.field == field, str(exc.value)
+
+
+def test_schema_key_is_accepted_and_dropped_and_numpy_specs_still_read():
+    canon = normalize_spec(GOOD)
+    assert normalize_spec({"$schema": "nent_ref/reference/schemas/spec.schema.json", **GOOD}) == canon
+    as_numpy = {**GOOD, "data": {"kind": "gaussian", "mean": np.zeros(1), "cov": np.eye(1)},
+                "window": {"s0": np.float64(0.0), "s1": np.int64(1)}}
+    assert normalize_spec(as_numpy) == canon
+    assert specs.load_cases({"$schema": "x", "cases": [GOOD]})[0].spec == canon
+
+
+def test_cli_schema_prints_and_writes_the_shipped_schema(tmp_path, capsys):
+    from nent_ref.cli import main
+    assert main(["schema", "claims"]) == 0
+    assert capsys.readouterr().out == (SHIPPED / "claims.schema.json").read_text()
+    out = tmp_path / "spec.schema.json"
+    assert main(["schema", "spec", "--out", str(out)]) == 0
+    assert out.read_text() == (SHIPPED / "spec.schema.json").read_text()
