@@ -225,7 +225,7 @@ def test_validate_target_spec_errors_exit_2(usermod, capsys):
 def test_validate_factory_without_flag_says_did_you_mean_factory(usermod, capsys):
     # regression: exact_e(data, process) called as exact_e(x, s) blamed the data ("needs data with an
     # exact marginal") and exited 2 without a hint.
-    for target in ("nent_ref.reference_models:exact_e",         # parameters named (data, process)
+    for target in ("nent_ref.quantities.reference_models:exact_e",         # parameters named (data, process)
                    f"{usermod}:make",                             # fails on (x, s), builds a model from (data, process)
                    f"{usermod}:returns_model"):                   # returns a callable when called as f(x, s)
         code, out, err = _run(["validate", target, *FAST_VALIDATE], capsys)
@@ -264,9 +264,9 @@ def test_figures_out_is_created_up_front_or_rejected(tmp_path, monkeypatch, caps
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "nonsense", "--process", "vp"],
+    (["validate", "nent_ref.quantities.reference_models:exact_e", "--factory", "--data", "nonsense", "--process", "vp"],
      "unknown data preset 'nonsense'"),
-    (["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "missing.npz", "--process", "vp"],
+    (["validate", "nent_ref.quantities.reference_models:exact_e", "--factory", "--data", "missing.npz", "--process", "vp"],
      "no such data file"),
 ])
 def test_input_errors_exit_2_with_one_line(argv, message, capsys):
@@ -326,7 +326,7 @@ class _ClosedPipe(io.StringIO):
 def test_broken_pipe_while_printing_the_validate_json(monkeypatch, capsys):
     # the same handler for `validate --json | head` (in-process: the report is computed, then the write fails)
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
-    code = main(["validate", "nent_ref.reference_models:exact_e", "--factory", "--json", *FAST_VALIDATE])
+    code = main(["validate", "nent_ref.quantities.reference_models:exact_e", "--factory", "--json", *FAST_VALIDATE])
     assert code == 141 and capsys.readouterr().err == ""
 
 

@@ -228,11 +228,11 @@ def _cli(argv, capsys):
 
 
 def test_cli_validate_passes(capsys):
-    code, out = _cli(["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "gaussian-2d",
+    code, out = _cli(["validate", "nent_ref.quantities.reference_models:exact_e", "--factory", "--data", "gaussian-2d",
                       "--process", "vp", "--n-samples", "4096", "--no-curves"], capsys)
     assert code == 0, out.err
     assert "overall: PASSED" in out.out
-    code, out = _cli(["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "gaussian-2d",
+    code, out = _cli(["validate", "nent_ref.quantities.reference_models:exact_e", "--factory", "--data", "gaussian-2d",
                       "--process", "sl", "--n-samples", "4096", "--no-curves", "--json", "--seed", "3"], capsys)
     assert code == 0 and json.loads(out.out)["settings"]["seed"] == 3
 
@@ -252,17 +252,17 @@ class _Overclaiming:
 
 def test_cli_validate_fails_and_usage_errors(capsys, monkeypatch):
     monkeypatch.setattr(rm, "_Overclaiming", _Overclaiming, raising=False)
-    code, out = _cli(["validate", "nent_ref.reference_models:_Overclaiming", "--factory", "--data", "gaussian-1d",
+    code, out = _cli(["validate", "nent_ref.quantities.reference_models:_Overclaiming", "--factory", "--data", "gaussian-1d",
                       "--process", "vp16", "--n-samples", "4096", "--no-curves"], capsys)
     assert code == cli.EXIT_CONSISTENCY_FAILED == 5
     assert "[FAIL] likelihood_bound" in out.out and "overall: FAILED (consistency)" in out.out
     code, out = _cli(["validate", "no_such_module:f", "--data", "gaussian-1d", "--process", "vp"], capsys)
     assert code == 2 and "cannot load" in out.err
-    code, out = _cli(["validate", "nent_ref.reference_models:exact_e", "--factory", "--data", "nonsense",
+    code, out = _cli(["validate", "nent_ref.quantities.reference_models:exact_e", "--factory", "--data", "nonsense",
                       "--process", "vp"], capsys)
     assert code == 2 and "unknown data preset" in out.err
     with pytest.raises(SystemExit):
-        cli.main(["validate", "nent_ref.reference_models:exact_e", "--data", "gaussian-1d", "--process", "vq"])
+        cli.main(["validate", "nent_ref.quantities.reference_models:exact_e", "--data", "gaussian-1d", "--process", "vq"])
 
 
 # --------------------------------------------------------------------------- issue 13: verdicts
