@@ -656,6 +656,24 @@ def test_precision_warning_is_recorded_in_the_row():
     assert "precision_warnings" not in specs.compute_row(case)
 
 
+def test_kl_from_the_s_tot_run_answers_to_the_precision_target():
+    """kl_s1_eq taken from the S_tot Monte Carlo run came out 6.4e-4 +- 3.3e-4 nat under rtol = 1e-6 with no
+    kl_s1_eq_target_met and no warning; it is now flagged as a KL computed on its own would be."""
+    emp = {"kind": "empirical", "points": [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [2.0, 0.5, 1.0]]}
+    case = Case(_spec(emp, "vp16", 1e-3, 1.0, quantities=["S_tot", "kl_s1_eq"],
+                      accuracy={"rtol": 1e-6, "max_samples": 4096}))
+    with pytest.warns(PrecisionWarning, match="kl_s1_eq .from the S_tot run"):
+        row = specs.compute_row(case)
+    assert row["S_tot_method"] == "monte-carlo" and row["kl_s1_eq_method"] == "monte-carlo"
+    assert row["kl_s1_eq_stderr"] > 1e-6 * abs(row["kl_s1_eq"])      # the target is not met ...
+    assert row["kl_s1_eq_target_met"] is False                        # ... and the row says so
+    assert any(w.startswith("kl_s1_eq") for w in row["precision_warnings"])
+    # a fixed run (n_samples alone) has no target: nothing is flagged
+    case = Case(_spec(emp, "vp16", 1e-3, 1.0, quantities=["S_tot", "kl_s1_eq"], accuracy={"n_samples": 2048}))
+    row = specs.compute_row(case)
+    assert "kl_s1_eq_target_met" not in row and "precision_warnings" not in row
+
+
 @pytest.mark.parametrize("name,value,stderr,expect", [
     ("kl_s1_eq", -0.000226, 0.0003, "unclipped"),     # the issue's example: within 1 stderr of 0
     ("kl_to_equilibrium", -2e-3, 1e-4, "-20 standard errors"),
