@@ -429,10 +429,12 @@ def _add_validate_parser(sub, formatter=argparse.RawDescriptionHelpFormatter) ->
         epilog=_VALIDATE_EPILOG + "\n\n" + EXIT_CODES_HELP, formatter_class=formatter)
     v.add_argument("model", help="package.module:function (or :object, e.g. a torch module), called as f(x, s) "
                                  "with x (M, D), s (M,); with --factory, called once as f(data, process) to "
-                                 "build that model")
+                                 "build that model; or a diffusers pipeline directory (its unet/ and "
+                                 "scheduler/ read locally, docs/ecosystem.md)")
     v.add_argument("--data", required=True,
                    help="data preset (gaussian-<D>d, dirac-<D>d, mixture-<D>d) or a .npz file "
-                        "(mean+cov, weights+means+covs, or points)")
+                        "(mean+cov, weights+means+covs, or points), or a training set of images (.npy/.npz "
+                        "stack, scaled with --data-range)")
     v.add_argument("--process", default=None, choices=sorted(process_presets()),
                    help="forward process preset (vp = vp16, the paper's VP 0.1 -> 16; vpx: kappa 0.1; cosine: "
                         "offset 0.008; sl: sigma0 0.1; ve: sigma 0.01 -> 50), changed by the parameters below; "

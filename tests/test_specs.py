@@ -593,6 +593,31 @@ def test_speed_limit_on_a_grid_and_the_bound_has_its_uncertainty():
     assert row["bound_bias_scale"] == pytest.approx(row["W2_squared_bias_scale"] / row["clock"], rel=1e-14)
 
 
+
+def test_speed_limit_grid_efficiency_is_null_where_the_plug_in_is_all_bias():
+    """Near s0 the plug-in W2^2 of two samples is its bias (~1e-2 against a true ~1e-5): the grid printed
+    efficiencies of 1e8 (the speed limit says <= 1). Like speed_limit's own columns, the plug-in efficiency is
+    null there, with a note, and the closed-form bracket and the quote are given at every time."""
+    case = Case(_spec(MIX2, quantities=["speed_limit_grid"], grid={"n": 3, "spacing": "log"},
+                      accuracy={"w2_samples": 200, "w2_pairs": 4}))
+    row = specs.compute_row(case)
+    eff = row["speed_limit_grid_efficiency"]
+    lo, up = row["speed_limit_grid_efficiency_lower"], row["speed_limit_grid_efficiency_upper"]
+    quote, qerr = row["speed_limit_grid_efficiency_quote"], row["speed_limit_grid_efficiency_quote_error"]
+    assert eff[0] is None and row["speed_limit_grid_efficiency_stderr"][0] is None
+    assert "efficiency_quote" in row["speed_limit_grid_efficiency_note"]
+    assert all(v is None or v <= 1.0 + 5 * se for v, se in zip(eff, row["speed_limit_grid_efficiency_stderr"])
+               if v is not None)
+    for i in range(len(quote)):                      # the quote lies in the bracket, which lies in (0, 1]
+        assert 0.0 <= lo[i] <= quote[i] <= up[i] <= 1.0 and qerr[i] >= 0.0
+    # the same numbers as nr.speed_limit on the window [s0, s] with the same seed
+    res = nr.speed_limit(case.data, case.process, 0.0, row["speed_limit_grid_s"][0], w2_samples=200, w2_pairs=4,
+                         w2_seed=[0, 0])
+    assert res.efficiency.extra["plugin"] is None
+    assert quote[0] == pytest.approx(res.efficiency.extra["quote"], rel=1e-6)
+    for column in ("speed_limit_grid_efficiency_note", "speed_limit_grid_efficiency_quote_error"):
+        assert spec_quantities.column_unit(column) == ("" if column.endswith("note") else "1")
+
 @pytest.mark.parametrize("column,unit", [
     ("S_tot", "nat"), ("S_tot_stderr", "nat"), ("kl_s1_eq_error_bound", "nat"), ("bound", "nat"),
     ("bound_stderr", "nat"), ("clock", "length^2"), ("W2_squared_bias_scale", "length^2"),
@@ -629,6 +654,24 @@ def test_precision_warning_is_recorded_in_the_row():
     assert "not reached" in row["precision_warnings"][0]
     case = Case(_spec(G2, quantities=["S_tot"]))
     assert "precision_warnings" not in specs.compute_row(case)
+
+
+def test_kl_from_the_s_tot_run_answers_to_the_precision_target():
+    """kl_s1_eq taken from the S_tot Monte Carlo run came out 6.4e-4 +- 3.3e-4 nat under rtol = 1e-6 with no
+    kl_s1_eq_target_met and no warning; it is now flagged as a KL computed on its own would be."""
+    emp = {"kind": "empirical", "points": [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [2.0, 0.5, 1.0]]}
+    case = Case(_spec(emp, "vp16", 1e-3, 1.0, quantities=["S_tot", "kl_s1_eq"],
+                      accuracy={"rtol": 1e-6, "max_samples": 4096}))
+    with pytest.warns(PrecisionWarning, match="kl_s1_eq .from the S_tot run"):
+        row = specs.compute_row(case)
+    assert row["S_tot_method"] == "monte-carlo" and row["kl_s1_eq_method"] == "monte-carlo"
+    assert row["kl_s1_eq_stderr"] > 1e-6 * abs(row["kl_s1_eq"])      # the target is not met ...
+    assert row["kl_s1_eq_target_met"] is False                        # ... and the row says so
+    assert any(w.startswith("kl_s1_eq") for w in row["precision_warnings"])
+    # a fixed run (n_samples alone) has no target: nothing is flagged
+    case = Case(_spec(emp, "vp16", 1e-3, 1.0, quantities=["S_tot", "kl_s1_eq"], accuracy={"n_samples": 2048}))
+    row = specs.compute_row(case)
+    assert "kl_s1_eq_target_met" not in row and "precision_warnings" not in row
 
 
 @pytest.mark.parametrize("name,value,stderr,expect", [

@@ -37,7 +37,8 @@ Neither :math:`S_{tot}` nor :math:`S_{NN}` depends on how ``s`` parametrises the
 ``DDIMScheduler`` configs (``num_train_timesteps``, ``beta_start``, ``beta_end``, ``beta_schedule`` in
 linear, scaled_linear, squaredcos_cap_v2, sigmoid, or ``trained_betas``) are read without diffusers.
 The betas are computed in float64 from their definitions; diffusers builds them in float32
-(relative differences of order 1e-7 in the betas, 1e-6 in ᾱ; tests/test_schedules.py compares with
+(relative differences of order 1e-7 in the betas, up to ~1e-5 in ᾱ at the tail of squaredcos_cap_v2,
+~1e-6 for linear and scaled_linear; tests/test_schedules.py compares with
 diffusers' own scheduler when it is installed).
 
 References

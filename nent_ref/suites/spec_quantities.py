@@ -162,11 +162,19 @@ def compute_grid_quantity(name: str, data, process, s0: float, s1: float, times:
     raise ValueError(f"no grid quantity {name!r}")
 
 
+#: Entries of the ``speed_limit_grid`` result that are null by design where they are not available (NaN in the
+#: result, null in the row, with the reason in ``speed_limit_grid_efficiency_note``): the sample plug-in
+#: efficiency where its bias dominates, the bracket of a closed-form W2, Gelbrich's bound where it has none.
+NULLABLE_GRID_COLUMNS = frozenset(f"speed_limit_grid.{k}" for k in (
+    "efficiency", "efficiency_stderr", "efficiency_lower", "efficiency_upper", "gelbrich_bound"))
+
+
 def _speed_limit_grid(data, process, s0, times, opts, acc) -> dict:
     t = times[times > s0]
     stot = total_entropy(data, process, s0, t, **opts)
     keys = ("W2_squared", "W2_squared_stderr", "W2_squared_bias_scale", "clock", "bound", "bound_stderr",
-            "bound_bias_scale", "S_tot", "S_tot_stderr", "efficiency", "efficiency_stderr", "gelbrich_bound")
+            "bound_bias_scale", "S_tot", "S_tot_stderr", "efficiency", "efficiency_stderr", "efficiency_lower",
+            "efficiency_upper", "efficiency_quote", "efficiency_quote_error", "gelbrich_bound")
     cols = {k: [] for k in keys}
     methods = set()
     for i, s in enumerate(t):
@@ -182,8 +190,18 @@ def _speed_limit_grid(data, process, s0, times, opts, acc) -> dict:
         for k, v in (("W2_squared", w2.value), ("W2_squared_stderr", w2.stderr),
                      ("W2_squared_bias_scale", w2.error_bound), ("clock", float(res.clock)), ("bound", b.value),
                      ("bound_stderr", b.stderr), ("bound_bias_scale", b.error_bound), ("S_tot", st.value),
-                     ("S_tot_stderr", st.stderr), ("efficiency", eff.value), ("efficiency_stderr", eff.stderr)):
+                     ("S_tot_stderr", st.stderr)):
             cols[k].append(float(v))
+        # the efficiency as speed_limit's own columns give it: the sample plug-in only where its bias scale is
+        # below the width of the closed-form bracket (else null: near s0 the plug-in W2^2 of two samples is
+        # all bias and its eta runs to 1e8), with the bracket and the number to quote at every time
+        x = eff.extra or {}
+        plugin = x.get("plugin", eff.value)
+        cols["efficiency"].append(math.nan if plugin is None else float(eff.value))
+        cols["efficiency_stderr"].append(math.nan if plugin is None else float(eff.stderr))
+        for k, xk in (("efficiency_lower", "efficiency_lower"), ("efficiency_upper", "efficiency_upper"),
+                      ("efficiency_quote", "quote"), ("efficiency_quote_error", "quote_error")):
+            cols[k].append(math.nan if x.get(xk) is None else float(x[xk]))
         # Gelbrich's moment bound on W2^2 (never above the true W2^2) over the clock: a bound on S_tot that
         # does not inherit the plug-in's upward bias (sampled W2 only; the closed forms equal W2^2 itself)
         gel = w2.extra.get("gelbrich_lower_bound") if w2.extra else None
@@ -192,6 +210,10 @@ def _speed_limit_grid(data, process, s0, times, opts, acc) -> dict:
     out = {"s": t}
     out.update({k: np.asarray(v) for k, v in cols.items()})
     out["w2_method"] = ", ".join(sorted(methods))
+    if np.any(np.isnan(out["efficiency"])):
+        out["efficiency_note"] = ("efficiency null where the sample plug-in's bias scale is not below the width of "
+                                  "the closed-form bracket [efficiency_lower, efficiency_upper]; quote "
+                                  "efficiency_quote +- efficiency_quote_error there")
     out["S_tot_method"] = stot.method
     return out
 
@@ -211,7 +233,10 @@ def grid_columns(name: str, res, times: np.ndarray, info_unit: str) -> dict:
     An Estimate gives ``<name>``, ``<name>_stderr``, ``<name>_error_bound``, ``<name>_method`` and
     ``<name>_unit``; ``speed_limit_grid`` gives ``speed_limit_grid_s`` (the grid times > s0) and
     ``speed_limit_grid_<column>`` for W2_squared (+ _stderr, _bias_scale), clock, bound (+ _stderr,
-    _bias_scale), S_tot (+ _stderr), efficiency (+ _stderr) and gelbrich_bound (Gelbrich's moment lower
+    _bias_scale), S_tot (+ _stderr), efficiency (+ _stderr; null where a sampled plug-in's bias scale is not
+    below the width of the closed-form bracket, as in ``speed_limit``'s own columns), efficiency_lower /
+    efficiency_upper (that bracket; null for closed-form W2), efficiency_quote (+ _error: the number to quote,
+    rules in :func:`nent_ref.speed_limit`) and gelbrich_bound (Gelbrich's moment lower
     bound on W2^2 over the clock: a lower bound on S_tot free of the sample plug-in's upward bias; equal to
     ``bound`` for closed-form W2; null where unavailable)."""
     if isinstance(res, Estimate):
