@@ -365,6 +365,11 @@ def _efficiency(w2, clock_est, s_tot, *, sampled):
     stderr = abs(eta) * math.hypot(rel(w2), rel(s_tot))
     # the bounds of W2^2, S_tot and the clock, plus the rounding of the quotient itself
     bias = abs(eta) * (relb(w2) + relb(s_tot) + relb(clock_est) + 4.0 * _EPS)
+    if not sampled and eta > 1.0 and eta - 1.0 <= bias:
+        # the speed limit forbids eta > 1: a deterministic quotient above 1 by less than its own error bound
+        # (rounding on a nearly optimal, e.g. very short, window) is brought back to 1, which can only move
+        # it closer to the truth (the bound still holds)
+        eta = 1.0
     if not sampled:
         extra = {"quote": eta, "quote_error": stderr + bias, "quote_kind": "closed-form", "plugin": eta,
                  "plugin_note": None, "efficiency_lower": None, "efficiency_upper": None}
