@@ -56,7 +56,7 @@ from ..quantities import bounds
 from ..quantities.entropy import kl_to_equilibrium, total_entropy
 from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, MIN_MC_SAMPLES
 from ..quantities.precision import PrecisionWarning
-from ..quantities.speed import SpeedLimitResult, speed_limit
+from ..quantities.speed import SpeedLimitResult, clock_estimate, speed_limit
 from . import cases
 from . import spec_quantities
 from .spec_errors import SpecError
@@ -1077,7 +1077,7 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
                 say(f"compute: {case.label()}: {name}")
                 out[name] = kl_to_equilibrium(data, proc, s, **mc_opts)
     if "clock" in wanted:
-        out["clock"] = Estimate(float(proc.clock(s0, s1)), 0.0, "closed-form", unit=LENGTH2)
+        out["clock"] = clock_estimate(proc, s0, s1)
     if "S_tot_lower_bound" in wanted or "S_tot_upper_bound" in wanted:
         lo, hi = bounds.total_entropy_bounds(data, proc, s0, s1)
         out["S_tot_lower_bound"] = Estimate(lo, 0.0, "closed-form (Kolchinsky-Tracey)")
