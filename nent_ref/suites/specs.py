@@ -61,6 +61,9 @@ from . import cases
 from . import spec_quantities
 from .spec_errors import SpecError
 
+#: unit roundoff of float64
+_EPS = float(np.finfo(float).eps) / 2.0
+
 __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_NUMBERS", "MAX_NESTING",
            "EXTREME_ABOVE", "EXTREME_BELOW", "check_nesting", "Quantity", "QUANTITIES", "INLINE_MAX", "ACCURACY_DEFAULTS",
            "W2_DEFAULTS", "normalize_spec", "Case", "load_cases", "read_spec_file", "data_spec_of",
@@ -1083,10 +1086,14 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
         out["S_tot_lower_bound"] = Estimate(lo, 0.0, "closed-form (Kolchinsky-Tracey)")
         out["S_tot_upper_bound"] = Estimate(hi, 0.0, "closed-form (Kolchinsky-Tracey)")
     if "mean_dirac_kl_s0" in wanted:
-        kl = [kl_to_equilibrium(Dirac(a), proc, s0).value for a in data.points]
-        out["mean_dirac_kl_s0"] = Estimate(float(np.mean(kl)), 0.0, "closed-form")
+        kls = [kl_to_equilibrium(Dirac(a), proc, s0) for a in data.points]
+        kl = np.array([k.value for k in kls])
+        # the atoms' own rounding bounds, averaged, plus the rounding of the sum (n eps of the mean magnitude)
+        kl_bound = float(np.mean([k.error_bound for k in kls])) + len(kl) * _EPS * float(np.mean(np.abs(kl)))
+        out["mean_dirac_kl_s0"] = Estimate(float(np.mean(kl)), 0.0, "closed-form", error_bound=kl_bound)
     if "log_N" in wanted:
-        out["log_N"] = Estimate(math.log(data.n_atoms), 0.0, "closed-form")
+        log_n = math.log(data.n_atoms)                    # within one unit in the last place of log N
+        out["log_N"] = Estimate(log_n, 0.0, "closed-form", error_bound=2.0 * _EPS * log_n)
     if "S_tot_population" in wanted:
         say(f"compute: {case.label()}: S_tot_population")
         pop = _build_data(spec["data"]["generator"]["sample"], "data.generator.sample", case.base_dir)
