@@ -1083,8 +1083,9 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
         out["clock"] = clock_estimate(proc, s0, s1)
     if "S_tot_lower_bound" in wanted or "S_tot_upper_bound" in wanted:
         lo, hi = bounds.total_entropy_bounds(data, proc, s0, s1)
-        out["S_tot_lower_bound"] = Estimate(lo, 0.0, "closed-form (Kolchinsky-Tracey)")
-        out["S_tot_upper_bound"] = Estimate(hi, 0.0, "closed-form (Kolchinsky-Tracey)")
+        err = bounds.total_entropy_bounds_rounding(data, proc, s0, s1)
+        out["S_tot_lower_bound"] = Estimate(lo, 0.0, "closed-form (Kolchinsky-Tracey)", error_bound=err)
+        out["S_tot_upper_bound"] = Estimate(hi, 0.0, "closed-form (Kolchinsky-Tracey)", error_bound=err)
     if "mean_dirac_kl_s0" in wanted:
         kls = [kl_to_equilibrium(Dirac(a), proc, s0) for a in data.points]
         kl = np.array([k.value for k in kls])
