@@ -177,3 +177,22 @@ def test_empirical_bounds_at_tiny_cutoffs_are_exact():
         assert abs(lo - ref.value) < 1e-12 * ref.value and abs(hi - ref.value) < 1e-12 * ref.value
     with pytest.raises(ValueError, match="underflows"):
         nr.bounds.kl_to_equilibrium_bounds(emp, proc, 5e-324)
+
+
+@pytest.mark.parametrize("s0, width", [(0.0, 1.0), (0.5, 1e-6), (0.5, 1e-10), (0.3, 1e-13)])
+def test_total_entropy_bounds_carry_a_rounding_bound(s0, width):
+    """Issue 18 (3.2): the Kolchinsky-Tracey S_tot bounds are differences of nearly equal terms on short
+    windows; they were reported with bound 0.  For one component both equal the exact S_tot (the
+    cancellation-free closed form of a Gaussian, itself within its bound of mpmath in test_entropy): the
+    rounding bound is positive and covers their distance to it."""
+    from nent_ref.quantities import bounds as b
+    from nent_ref.core.mixture import GaussianMixture
+    cov = np.diag([0.4, 1.3])
+    mix = GaussianMixture([1.0], [[0.5, -1.0]], cov[None])
+    proc = nr.VP(0.1, 16.0)
+    lo, hi = b.total_entropy_bounds(mix, proc, s0, s0 + width)
+    err = b.total_entropy_bounds_rounding(mix, proc, s0, s0 + width)
+    exact = nr.total_entropy(nr.Gaussian([0.5, -1.0], cov), proc, s0, s0 + width)
+    assert err > 0.0
+    for v in (lo, hi):
+        assert abs(v - exact.value) <= err + exact.error_bound

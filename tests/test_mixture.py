@@ -692,3 +692,15 @@ def test_narrow_sweep_2d_against_nested_quad(var):
            - mixture_checks.narrow_reference_2d(w, means, covs, proc, 1.0))
     assert est.error_bound > 0.0
     assert abs(est.value - ref) <= est.error_bound + _REF_TOL * max(1.0, abs(ref)), (est.value, ref, est.error_bound)
+
+
+def test_monte_carlo_size_above_the_cap_raises_naming_the_option():
+    """Issue 18 (3.5, variant of the huge generator): n_samples = 10**12 filled over 1 GB with block
+    bookkeeping within seconds and never returned; above MAX_MC_SAMPLES the call raises a ValueError naming
+    the option, before any sampling."""
+    from nent_ref.quantities.mixture_entropy import MAX_MC_SAMPLES
+    mix = GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"n_samples = 1000000000000 is above the limit .*MAX_MC_SAMPLES"):
+        nr.total_entropy(mix, nr.VP(), method="monte-carlo", n_samples=10 ** 12)
+    with pytest.raises(ValueError, match=r"max_samples = .* is above the limit"):
+        nr.kl_to_equilibrium(mix, nr.VP(), 0.5, method="monte-carlo", rtol=1e-6, max_samples=MAX_MC_SAMPLES + 1)

@@ -936,3 +936,22 @@ def test_executor_without_map_is_named():
     with pytest.raises(ValueError, match=r"executor must be None or an executor with a map\(\) method.*object"):
         nr.neural_entropy(lambda x, s: np.zeros_like(x), data=_G18, process=PROCS["vp16"], executor=object(),
                           **_FAST18)
+
+
+def test_design_too_large_for_memory_raises_naming_n_samples():
+    """Issue 18 (3.5, variant): n_samples = 10**12 failed inside numpy (a 58 GB allocation); a design that
+    would draw more than MAX_LEVEL_NUMBERS sample coordinates for one time level raises a ValueError naming
+    n_samples, before the model is called."""
+    from nent_ref.quantities.neural import MAX_LEVEL_NUMBERS
+    calls = []
+
+    def model(x, s):
+        calls.append(1)
+        return np.zeros_like(x)
+
+    g = nr.Gaussian([0.0, 0.0], np.eye(2))
+    with pytest.raises(ValueError, match="n_samples: .*MAX_LEVEL_NUMBERS"):
+        nr.neural_entropy(model, g, nr.VP(), n_samples=10 ** 12)
+    with pytest.raises(ValueError, match="n_samples"):
+        nr.neural_entropy(model, g, nr.VP(), n_samples=MAX_LEVEL_NUMBERS * 128, n_times=32)
+    assert not calls

@@ -764,3 +764,23 @@ def test_a_model_that_raises_or_cannot_be_found(tmp_path, monkeypatch):
         specs.compute_row(Case(_spec(G2, quantities=["S_NN"], model="usermodel_i21b:nothere"), base_dir=tmp_path))
     with pytest.raises(SpecError, match="no module named 'no_such_mod_i21'"):
         specs.compute_row(Case(_spec(G2, quantities=["S_NN"], model="no_such_mod_i21:f"), base_dir=tmp_path))
+
+
+def test_empirical_closed_form_rows_carry_rounding_bounds():
+    """Issue 18 (3.2): log_N and mean_dirac_kl_s0 are rounded numbers (they had bound 0, a claim of
+    exactness): their bounds are positive and cover mpmath at 30 digits (Dirac KL under VP(0.1, 16):
+    0.5 (mu^2 |a|^2 - D mu^2 - D log(1 - mu^2)), mu^2 = exp(-B(s)), B(s) = 0.1 s + 7.95 s^2)."""
+    import mpmath as mp
+    mp.mp.dps = 30
+    pts = np.array([[0.3, -1.2], [2.5, 0.7], [-0.4, 0.05]])
+    s0 = 1e-3
+    row = specs.compute(Case(_spec({"kind": "empirical", "points": pts.tolist()}, "vp16", s0, 1.0,
+                                   quantities=["mean_dirac_kl_s0", "log_N"])))
+    s = mp.mpf(s0)
+    mu2 = mp.e ** (-(mp.mpf("0.1") * s + mp.mpf("7.95") * s * s))
+    ref = sum(0.5 * (mu2 * sum(mp.mpf(float(c)) ** 2 for c in a) - 2 * mu2 - 2 * mp.log(1 - mu2))
+              for a in pts) / len(pts)
+    for name, truth in (("mean_dirac_kl_s0", ref), ("log_N", mp.log(3))):
+        est = row[name]
+        assert est.error_bound > 0.0, name
+        assert abs(mp.mpf(est.value) - truth) <= est.error_bound, (name, est.value, est.error_bound)

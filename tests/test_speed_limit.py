@@ -420,3 +420,37 @@ def test_efficiency_short_windows_at_most_one(proc, h):
                                           for l in (mpf(0.4), mpf(1.3)))
     assert abs(mpf(r.w2_squared.value) - w2) <= r.w2_squared.error_bound
     assert abs(mpf(r.clock.value) - clock) <= r.clock.error_bound
+
+
+@pytest.mark.parametrize("s0, width", [(0.5, 1e-9), (0.5, 1e-12), (0.1, 1e-14), (0.9, 1e-6)])
+def test_efficiency_of_short_windows_stays_in_range(s0, width):
+    """Issue 18 (3.2): on short windows the closed-form efficiency W2^2 / (clock S_tot) is 1 up to
+    rounding (gave 1.000000018, then 1 + 4e-16): it lies in (0, 1] as documented, within its bound of 1
+    (two Gaussians of a shared eigenbasis along a VP path: eta -> 1 as the window shrinks, to first order
+    in the width)."""
+    g = nr.Gaussian([0.5, -1.0], np.diag([0.4, 1.3]))
+    res = speed.speed_limit(g, nr.VP(0.1, 16, kappa=0.1), s0, s0 + width)
+    eff = res.efficiency
+    assert 0.0 < eff.value <= 1.0
+    assert eff.error_bound > 0.0
+    assert 1.0 - eff.value <= eff.error_bound + 10 * width
+
+
+@pytest.mark.parametrize("pname", ["vp16", "vpx", "sl", "ve"])
+def test_clock_carries_a_rounding_bound(pname):
+    """Issue 18 (3.2): the clock's closed form is rounded like every other (4.025 for vp16 on [0, 1] is not
+    a binary fraction; it had bound 0): its bound is positive, covers an independent quadrature of D(s)
+    (scipy quad at 1e-13), and is the one the spec rows report."""
+    from scipy.integrate import quad
+    from nent_ref.suites import specs
+    proc = cases.processes()[pname] if pname != "ve" else nr.VE(0.01, 50.0)
+    s0, s1 = 0.1, 0.7
+    est = speed.clock_estimate(proc, s0, s1)
+    ref, qerr = quad(lambda s: float(proc.diffusion(s)), s0, s1, epsabs=0, epsrel=1e-13)
+    assert est.error_bound > 0.0 and est.unit == "length^2"
+    assert abs(est.value - ref) <= est.error_bound + qerr + 4e-16 * ref
+    spec = {"data": {"kind": "gaussian", "mean": [0.5], "cov": [[0.4]]},
+            "process": pname if pname != "ve" else {"kind": "ve", "sigma_min": 0.01, "sigma_max": 50.0},
+            "window": {"s0": s0, "s1": s1}, "quantities": ["clock"]}
+    row = specs.compute(specs.Case(spec))["clock"]
+    assert row.value == est.value and row.error_bound == est.error_bound

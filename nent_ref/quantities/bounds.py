@@ -39,7 +39,7 @@ from ..core.mixture import Empirical, GaussianMixture, MixParams
 from ..core.processes import check_times, is_process
 
 __all__ = ["pairwise_kl", "pairwise_bhattacharyya", "entropy_bounds", "kl_to_equilibrium_bounds",
-           "total_entropy_bounds"]
+           "total_entropy_bounds", "total_entropy_bounds_rounding"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _BLOCK_ELEMS = 4_000_000
@@ -244,3 +244,32 @@ def total_entropy_bounds(data, process, s0=0.0, s1=None):
     h_lo0, h_hi0 = _entropy_bounds_at(data, process, s0)
     h_lo1, h_hi1 = _entropy_bounds_at(data, process, s1)
     return max(0.0, h_lo1 - h_hi0), h_hi1 - h_lo0
+
+
+def total_entropy_bounds_rounding(data, process, s0=0.0, s1=None) -> float:
+    r"""Rounding bound (nats) of the two numbers of :func:`total_entropy_bounds`.
+
+    Each bound is a difference of terms at both ends (the cross-entropy with p_eq, or the component
+    entropies, and the pairwise Kolchinsky-Tracey correction over K components), each accurate to
+    :func:`nent_ref.quantities.entropy.rounding_rtol` ``(4 + D)``-fold roundoff growth per component: the bound
+    is ``(K + 1) max(rounding_rtol(s0), rounding_rtol(s1)) M`` with ``M`` the sum of the magnitudes of those
+    terms.  Never 0 for a non-zero input (the difference of nearly equal terms on short windows is not exact).
+    """
+    from .entropy import rounding_rtol          # entropy does not import this module
+    data = _as_data(data)
+    _check_process(process)
+    s1 = process.T if s1 is None else s1
+    s0 = float(check_times(s0, process, "s0"))
+    s1 = float(check_times(s1, process, "s1"))
+    mag = 0.0
+    for s in (s0, s1):
+        mp = MixParams.at(data, process, s)
+        h0 = _component_entropy(mp)
+        h_lo, h_hi = entropy_bounds(mp)
+        mag += abs(h0) + abs(h_lo - h0) + abs(h_hi - h0)
+        if process.has_equilibrium:
+            k2 = process.peq_var
+            mag += abs(0.5 * data.dim * (_LOG_2PI + math.log(k2))) + _second_moment_at(data, process, s) / (2.0 * k2)
+    K = int(getattr(data, "n_components", 1))
+    rtol = float(np.max(rounding_rtol(process, np.array([s0, s1]), data.dim)))
+    return (K + 1) * rtol * mag

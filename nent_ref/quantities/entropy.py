@@ -24,7 +24,6 @@ Premkumar, "Neural entropy" (2024/2025) and docs/theory.md; Seifert, Rep. Prog. 
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 

@@ -93,7 +93,7 @@ from . import entropy as _entropy
 from .entropy import gaussian_kl_eq, gaussian_rate, require_cutoff
 from .precision import BlockSchedule, precision_extra, run_to_targets, target_from, warn_unmet
 
-__all__ = ["DEFAULT_N_SAMPLES", "DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MAX_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
+__all__ = ["DEFAULT_N_SAMPLES", "DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MAX_SAMPLES", "MAX_MC_SAMPLES", "BLOCK", "MIN_MC_SAMPLES", "AUTO_QUADRATURE_MAX_COMPONENTS",
            "CUTOFF_ROUNDING_TOL", "SEPARATION_MIN", "CutoffCheck", "cutoff_check", "cubature_mixture",
            "NARROW_RATIO", "MAX_START_BOXES", "QuadratureUnresolved"]
 
@@ -864,6 +864,14 @@ DEFAULT_ATOL = 1e-3
 #: four times the former fixed default :data:`DEFAULT_N_SAMPLES`); a target not met by then is
 #: reported (``extra["target_met"]`` False, a PrecisionWarning), never claimed.
 DEFAULT_MAX_SAMPLES = 2 ** 20
+#: Largest ``n_samples`` / ``max_samples`` of one time point (or pair): 2**32 samples are 2**18 blocks of
+#: :data:`BLOCK`, whose seeds and pooled statistics stay within a few hundred MB, and hours of compute on
+#: one core.  Above it the call raises (a ValueError naming the option) instead of filling the memory with
+#: block bookkeeping before the first sample (10**12 samples used over 1 GB within seconds and never
+#: finished); split such a run into seeds and combine them.
+MAX_MC_SAMPLES = 2 ** 32
+_MAX_WHY = ("the Monte Carlo size of one time point is capped at nent_ref.quantities.mixture_entropy.MAX_MC_SAMPLES "
+            "(its block bookkeeping alone would exhaust memory); run several seeds and combine them instead")
 
 
 def _parse_options(data, options):
@@ -899,6 +907,7 @@ def _parse_options(data, options):
     except ValueError as exc:
         raise ValueError(f"{exc}: below {MIN_MC_SAMPLES} samples the Monte Carlo standard error is not "
                          "calibrated (see nent_ref.quantities.mixture_entropy.MIN_MC_SAMPLES)") from None
+    n = count("n_samples", n, MIN_MC_SAMPLES, MAX_MC_SAMPLES, _MAX_WHY)
     if fixed:
         if "max_samples" in mc:
             raise ValueError("max_samples caps a run to a precision target (rtol/atol); with a fixed n_samples "
@@ -906,7 +915,7 @@ def _parse_options(data, options):
         target, cap = None, n
     else:
         target = target_from(rtol, atol, DEFAULT_RTOL, DEFAULT_ATOL) if method == "monte-carlo" else None
-        cap = count("max_samples", mc.get("max_samples", max(DEFAULT_MAX_SAMPLES, n)), 1)
+        cap = count("max_samples", mc.get("max_samples", max(DEFAULT_MAX_SAMPLES, n)), 1, MAX_MC_SAMPLES, _MAX_WHY)
         if cap < n:
             raise ValueError(f"max_samples = {cap} is below the pilot n_samples = {n}")
     root = _root_seed(mc.get("seed"))

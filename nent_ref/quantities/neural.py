@@ -498,9 +498,23 @@ def _design(scheme, n_times, tmap, root_time_seed):
     raise ValueError(f"scheme must be 'stratified' or 'gauss-legendre' (got {scheme!r})")
 
 
+#: Largest number of sample coordinates (samples times dimension) drawn for one time level: a level draws
+#: its data samples and noise at once (several float64 arrays of that size), so 2**26 (512 MB per array)
+#: keeps a run within a few GB.  A larger design raises a ValueError naming ``n_samples`` before any draw
+#: (``n_samples = 10**12`` failed inside numpy with a 58 GB allocation); use fewer samples per call and
+#: combine seeds, or more time strata.
+MAX_LEVEL_NUMBERS = 2 ** 26
+
+
 def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor):
     """Evaluate the time levels; ``n_per`` is one sample count for all levels or one per level."""
     ns = [n_per] * len(levels) if np.ndim(n_per) == 0 else list(n_per)
+    dim = _data_dim(data)
+    if ns and max(ns) * dim > MAX_LEVEL_NUMBERS:
+        raise ValueError(f"n_samples: this design draws {int(max(ns))} samples of dimension {dim} for one time "
+                         f"level ({int(max(ns)) * dim:.3g} numbers), above the limit of {MAX_LEVEL_NUMBERS} "
+                         "(nent_ref.quantities.neural.MAX_LEVEL_NUMBERS; the level's float64 arrays would not fit "
+                         "in memory): lower n_samples (or max_samples), or combine runs with different seeds")
     tasks = [(model, data, process, s, w, sd, int(n), flags, chunk)
              for (s, w, _), sd, n in zip(levels, seeds, ns)]
     mapper = map if check_executor(executor) is None else executor.map

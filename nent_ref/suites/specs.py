@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.data import Dirac, Gaussian
-from ..core.estimate import LENGTH2, Estimate
+from ..core.estimate import Estimate
 from ..core.mixture import Empirical, GaussianMixture
 from ..core.images import scale_values
 from ..core.processes import SL, VE, VP, CosineSchedule, LinearSchedule, ScheduledVE, vp_from_alpha_bar, ve_from_sigma
@@ -55,13 +55,16 @@ from ..quantities import bounds
 from ..quantities.entropy import kl_to_equilibrium, total_entropy
 from ..quantities.mixture_entropy import AUTO_QUADRATURE_MAX_COMPONENTS, DEFAULT_ATOL, DEFAULT_RTOL
 from ..quantities.precision import PrecisionWarning, target_from
-from ..quantities.speed import SpeedLimitResult, speed_limit
+from ..quantities.speed import SpeedLimitResult, clock_estimate, speed_limit
 from . import cases
 from . import spec_quantities
 from . import spec_schema
 from .spec_schema import did_you_mean
 from .spec_vocabulary import QUANTITIES, SPEC_VERSION, Quantity
 from .spec_errors import SpecError
+
+#: unit roundoff of float64
+_EPS = float(np.finfo(float).eps) / 2.0
 
 __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_NUMBERS", "MAX_NESTING",
            "EXTREME_ABOVE", "EXTREME_BELOW", "check_nesting", "Quantity", "QUANTITIES", "INLINE_MAX", "ACCURACY_DEFAULTS",
@@ -948,16 +951,21 @@ def compute(case: Case, *, executor=None, progress=None) -> dict:
                 say(f"compute: {case.label()}: {name}")
                 out[name] = kl_to_equilibrium(data, proc, s, **mc_opts)
     if "clock" in wanted:
-        out["clock"] = Estimate(float(proc.clock(s0, s1)), 0.0, "closed-form", unit=LENGTH2)
+        out["clock"] = clock_estimate(proc, s0, s1)
     if "S_tot_lower_bound" in wanted or "S_tot_upper_bound" in wanted:
         lo, hi = bounds.total_entropy_bounds(data, proc, s0, s1)
-        out["S_tot_lower_bound"] = Estimate(lo, 0.0, "closed-form (Kolchinsky-Tracey)")
-        out["S_tot_upper_bound"] = Estimate(hi, 0.0, "closed-form (Kolchinsky-Tracey)")
+        err = bounds.total_entropy_bounds_rounding(data, proc, s0, s1)
+        out["S_tot_lower_bound"] = Estimate(lo, 0.0, "closed-form (Kolchinsky-Tracey)", error_bound=err)
+        out["S_tot_upper_bound"] = Estimate(hi, 0.0, "closed-form (Kolchinsky-Tracey)", error_bound=err)
     if "mean_dirac_kl_s0" in wanted:
-        kl = [kl_to_equilibrium(Dirac(a), proc, s0).value for a in data.points]
-        out["mean_dirac_kl_s0"] = Estimate(float(np.mean(kl)), 0.0, "closed-form")
+        kls = [kl_to_equilibrium(Dirac(a), proc, s0) for a in data.points]
+        kl = np.array([k.value for k in kls])
+        # the atoms' own rounding bounds, averaged, plus the rounding of the sum (n eps of the mean magnitude)
+        kl_bound = float(np.mean([k.error_bound for k in kls])) + len(kl) * _EPS * float(np.mean(np.abs(kl)))
+        out["mean_dirac_kl_s0"] = Estimate(float(np.mean(kl)), 0.0, "closed-form", error_bound=kl_bound)
     if "log_N" in wanted:
-        out["log_N"] = Estimate(math.log(data.n_atoms), 0.0, "closed-form")
+        log_n = math.log(data.n_atoms)                    # within one unit in the last place of log N
+        out["log_N"] = Estimate(log_n, 0.0, "closed-form", error_bound=2.0 * _EPS * log_n)
     if "S_tot_population" in wanted:
         say(f"compute: {case.label()}: S_tot_population")
         pop = _build_data(spec["data"]["generator"]["sample"], "data.generator.sample", case.base_dir)
