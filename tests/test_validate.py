@@ -638,3 +638,17 @@ def test_validate_accepts_a_slightly_negative_kl_estimate_within_its_error():
     proc = nr.VP(0.1, 16.0)
     report = nr.validate(rm.exact_e(_G18, proc), _G18, proc, kl_data_model=Estimate(-0.001, 0.01), **_FAST18)
     assert report.kl_data_model.value == -0.001
+
+
+def test_unit_weighted_l_em_fallback_carries_its_parts_uncertainty(monkeypatch):
+    """Regression (issue 18 audit): when the recomputed unit-weighted L_EM is not the number the check used,
+    the fallback L_den - K - margin is Monte Carlo and must not claim stderr 0 and bound 0."""
+    from types import SimpleNamespace
+    from nent_ref.suites import validation as V
+    monkeypatch.setattr(V, "entropy_matching_loss", lambda **kw: nr.Estimate(99.0, 0.1, "monte-carlo"))
+    dec = SimpleNamespace(denoising_gap=nr.Estimate(0.25, 0.01, "mc", 1e-12),
+                          denoising_loss=nr.Estimate(3.0, 0.02, "mc", 2e-12),
+                          denoising_constant=nr.Estimate(2.5, 0.03, "mc", 3e-12))
+    est = V._unit_weighted_l_em(dec, None, None, 0.0, 1.0, {}, {})
+    assert est.value == pytest.approx(3.0 - 2.5 - 0.25, abs=1e-15) and est.method == "L_den - K - margin"
+    assert est.stderr == pytest.approx(0.06, rel=1e-12) and est.error_bound >= 6e-12

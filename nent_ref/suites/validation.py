@@ -710,14 +710,17 @@ def _div(limit, scale):
 def _unit_weighted_l_em(dec, data, process, s0, s1, mc, kw) -> Estimate:
     """The L_EM the unit-weighted denoising check compares with (lambda = v; same design and seed as the
     check's run, so the model calls are answered from memory).  If it is not the number the check used
-    (L_den - K - margin, to rounding), that number is returned instead, without a standard error."""
+    (L_den - K - margin, to rounding), that number is returned instead, with the three parts' standard
+    errors and bounds added (their correlation is unknown, so the plain sum is the conservative choice)."""
     est = entropy_matching_loss(data=data, process=process, s0=s0, s1=s1, weighting="unit", **mc, **kw)
     gap, den, const = dec.denoising_gap, dec.denoising_loss, dec.denoising_constant
     used = den.value - const.value - gap.value
     mag = abs(den.value) + abs(const.value) + abs(gap.value)
     if abs(est.value - used) <= 1e-9 * mag:
         return est
-    return Estimate(used, 0.0, "L_den - K - margin", 0.0, gap.n_samples, gap.unit)
+    stderr = float(den.stderr + const.stderr + gap.stderr)
+    bound = float(den.error_bound + const.error_bound + gap.error_bound) + 1e-15 * mag
+    return Estimate(used, stderr, "L_den - K - margin", bound, gap.n_samples, gap.unit)
 
 
 def _model_info(model, calls, batch, executor, seconds) -> dict:
