@@ -27,10 +27,6 @@ import numpy as np
 #: environment variables of OpenBLAS's kernel choice that the machine may set
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
-#: what configuration "machine" sets when the calling environment has neither variable (this is what
-#: the project's machines set on processors where older OpenBLAS builds misdetect the core)
-MACHINE_BLAS_DEFAULT = {"OPENBLAS_CORETYPE": "Haswell"}
-
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -69,21 +65,24 @@ def machine_line() -> str:
 
 
 # --------------------------------------------------------------------------- BLAS configurations
-def blas_environment(config: str, base=None, machine=None) -> dict:
+def machine_sets_blas(base=None) -> bool:
+    """True when the environment sets either variable (then "machine" and "unset" differ)."""
+    env = os.environ if base is None else base
+    return any(v in env for v in BLAS_VARS)
+
+
+def blas_environment(config: str, base=None) -> dict:
     """Environment of a subprocess for BLAS configuration ``"machine"`` or ``"unset"``.
 
-    ``"machine"``: the variables as the calling environment has them; where it has neither,
-    ``machine`` (default :data:`MACHINE_BLAS_DEFAULT`) stands in for the machine's setting.
-    ``"unset"``: both removed, so OpenBLAS picks the kernel of the detected core.
+    ``"machine"``: the variables exactly as the calling environment has them (never set here: the
+    project's rule is to leave them as the machine sets them).  ``"unset"``: both removed in that
+    subprocess alone, so OpenBLAS picks the kernel of the detected core.
     """
     env = dict(os.environ if base is None else base)
     if config == "unset":
         for v in BLAS_VARS:
             env.pop(v, None)
-    elif config == "machine":
-        if not any(v in env for v in BLAS_VARS):
-            env.update(MACHINE_BLAS_DEFAULT if machine is None else machine)
-    else:
+    elif config != "machine":
         raise ValueError(f"config must be 'machine' or 'unset' (got {config!r})")
     return env
 

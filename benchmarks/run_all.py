@@ -9,9 +9,10 @@ imported, from ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE``, which the project's
 select an older kernel; numpy baselines can run up to 1.8x faster without them).  So a benchmark with
 numpy baselines runs twice:
 
-* ``machine``: the variables as this environment has them (if it has neither, ``OPENBLAS_CORETYPE=Haswell``
-  stands in for the machine's setting; ``--machine-blas "VAR=VALUE ..."`` sets another);
-* ``unset``: both removed, OpenBLAS picks the kernel of the detected core.
+* ``machine``: the variables exactly as this environment has them (nothing here sets them);
+* ``unset``: both removed in that benchmark's subprocess alone, OpenBLAS picks the kernel of the detected core.
+
+Where the machine sets neither variable the two configurations are the same, and each benchmark runs once.
 
 Each benchmark prints the kernel threadpoolctl saw and the load average in its first and last line;
 this script ends with the ``summary:`` line of every run.  Needs the ``bench`` extra
@@ -38,18 +39,8 @@ QUICK_FLAGS = {"bench_mixture.py": ["--quick"], "bench_ot.py": ["--quick"],
 NO_NUMPY_BASELINE = {"bench_neural.py", "bench_precision.py"}
 
 
-def _parse_assignments(text):
-    out = {}
-    for item in text.split():
-        name, _, value = item.partition("=")
-        if name not in common.BLAS_VARS or not value:
-            raise SystemExit(f"--machine-blas takes VAR=VALUE with VAR in {common.BLAS_VARS} (got {item!r})")
-        out[name] = value
-    return out
-
-
-def run(script, args, config, machine):
-    env = common.blas_environment(config, machine=machine)
+def run(script, args, config):
+    env = common.blas_environment(config)
     shown = ", ".join(f"{v}={env[v]}" for v in common.BLAS_VARS if v in env) or "both unset"
     print(f"\n===== {script.name} {' '.join(args)}   [BLAS configuration {config!r}: {shown}]", flush=True)
     proc = subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=subprocess.PIPE,
@@ -68,11 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", choices=("both", "machine", "unset"), default="both",
                     help="BLAS configuration(s) for benchmarks with numpy baselines (default both)")
     ap.add_argument("--only", default=None, help="comma-separated topics, e.g. mixture,sde (default: all)")
-    ap.add_argument("--machine-blas", default=None,
-                    help="what configuration 'machine' sets when the environment has neither variable, "
-                         "e.g. 'OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=2097152'")
     args = ap.parse_args(argv)
-    machine = _parse_assignments(args.machine_blas) if args.machine_blas else None
     scripts = sorted(HERE.glob("bench_*.py"))
     if args.only:
         wanted = {f"bench_{t.strip()}.py" for t in args.only.split(",")}
@@ -86,10 +73,10 @@ def main(argv=None) -> int:
     for script in scripts:
         extra = QUICK_FLAGS.get(script.name, []) if args.quick else []
         configs = ["machine", "unset"] if args.config == "both" else [args.config]
-        if script.name in NO_NUMPY_BASELINE:
-            configs = configs[:1]
+        if script.name in NO_NUMPY_BASELINE or not common.machine_sets_blas():
+            configs = configs[:1]              # no numpy baseline, or the machine sets neither variable
         for config in configs:
-            rc, summary = run(script, extra, config, machine)
+            rc, summary = run(script, extra, config)
             status |= rc
             results.append((script.name, config, rc, summary))
     print("\n===== summaries")
