@@ -1,6 +1,7 @@
 """`nent-ref figures`: every theory figure renders (PNG, PDF, CSV) and its plotted data agree with the
 library's table values (same functions, independent routes where one exists)."""
 import csv
+import io
 import math
 import subprocess
 import sys
@@ -172,7 +173,9 @@ def _perturbed_csv(text, rng, ulps=4, scale=None):
                 for _ in range(int(rng.integers(1, ulps + 1))):
                     v = np.nextafter(v, direction)
             row[j] = repr(float(v))
-    return "\n".join(",".join(r) for r in rows) + "\n"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)     # quoted fields (a spec in JSON) stay quoted
+    return out.getvalue()
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.name for p in COMMITTED])
