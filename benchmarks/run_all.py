@@ -32,11 +32,11 @@ import common  # noqa: E402
 #: arguments of each benchmark under --quick
 QUICK_FLAGS = {"bench_mixture.py": ["--quick"], "bench_ot.py": ["--quick"],
                "bench_sde.py": ["--repeat", "2"], "bench_neural.py": [],
-               "bench_precision.py": ["--quick"]}
+               "bench_precision.py": ["--quick"], "bench_import.py": ["--runs", "7"]}
 
 #: benchmarks without numpy/scipy/POT baselines (their ratios compare nent_ref designs with each other):
 #: one configuration is enough
-NO_NUMPY_BASELINE = {"bench_neural.py", "bench_precision.py"}
+NO_NUMPY_BASELINE = {"bench_neural.py", "bench_precision.py", "bench_import.py"}
 
 
 def run(script, args, config):

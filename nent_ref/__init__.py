@@ -23,26 +23,33 @@ import sys as _sys
 import warnings as _warnings
 
 from ._version import __version__
-from .core.checks import ModelError
-from .core.estimate import Estimate
-from .core.processes import VP, SL, VE, LinearSchedule, CosineSchedule
-from .core.data import Gaussian, Dirac
-from .core.mixture import GaussianMixture, Empirical
-from .quantities.entropy import entropy_production_rate, total_entropy, kl_to_equilibrium, rate_curve
-from .quantities import mixture_entropy as _mixture_entropy  # noqa: F401  (registers mixture quantities)
-from .quantities.mixture_entropy import cutoff_check
-from .quantities.neural import neural_entropy, entropy_matching_loss
-from .quantities.precision import PrecisionWarning
-from .quantities.speed import speed_limit
-from .quantities import bounds, ot, reference_models, sde
-from .quantities.adapters import from_jax, from_torch
-from .core import schedules
-from .quantities import predictions
-from .quantities.ecosystem import from_diffusers, from_edm, edm_process
-from . import rg, statmech
-from .suites import cases, conformance, specs
-from .suites.validation import validate
-from .suites.plot import plot
+
+#: Where each public name lives: ``name -> (module, attribute)`` (attribute ``None``: the module itself).
+#: ``import nent_ref`` loads none of them; the first ``nr.X`` or ``from nent_ref import X`` imports its
+#: module (PEP 562), so the import costs no more than its Python files do (sympy, matplotlib, tqdm, the
+#: scipy submodules and the Numba kernels load with the first call that needs them; issue 22).
+_LAZY = {
+    "Estimate": ("nent_ref.core.estimate", "Estimate"),
+    "ModelError": ("nent_ref.core.checks", "ModelError"),
+    **{n: ("nent_ref.core.processes", n) for n in ("VP", "SL", "VE", "LinearSchedule", "CosineSchedule")},
+    **{n: ("nent_ref.core.data", n) for n in ("Gaussian", "Dirac")},
+    **{n: ("nent_ref.core.mixture", n) for n in ("GaussianMixture", "Empirical")},
+    **{n: ("nent_ref.quantities.entropy", n)
+       for n in ("entropy_production_rate", "total_entropy", "kl_to_equilibrium", "rate_curve")},
+    "cutoff_check": ("nent_ref.quantities.mixture_entropy", "cutoff_check"),
+    **{n: ("nent_ref.quantities.neural", n) for n in ("neural_entropy", "entropy_matching_loss")},
+    "PrecisionWarning": ("nent_ref.quantities.precision", "PrecisionWarning"),
+    "speed_limit": ("nent_ref.quantities.speed", "speed_limit"),
+    **{n: (f"nent_ref.quantities.{n}", None) for n in ("bounds", "ot", "reference_models", "sde", "predictions")},
+    **{n: ("nent_ref.quantities.adapters", n) for n in ("from_jax", "from_torch")},
+    "schedules": ("nent_ref.core.schedules", None),
+    **{n: ("nent_ref.quantities.ecosystem", n) for n in ("from_diffusers", "from_edm", "edm_process")},
+    "rg": ("nent_ref.rg", None),
+    "statmech": ("nent_ref.statmech", None),
+    **{n: (f"nent_ref.suites.{n}", None) for n in ("cases", "conformance", "specs")},
+    "validate": ("nent_ref.suites.validation", "validate"),
+    "plot": ("nent_ref.suites.plot", "plot"),
+}
 
 __all__ = [
     "__version__", "Estimate", "VP", "SL", "VE", "LinearSchedule", "CosineSchedule", "Gaussian", "Dirac",
@@ -107,11 +114,23 @@ class _MovedModuleFinder(_importlib_abc.MetaPathFinder):
 
 
 def __getattr__(name):
-    # ``nent_ref.neural`` without an import of that path (PEP 562)
+    # the public names, loaded on first use (PEP 562)
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = _importlib.import_module(module)
+        if attribute is not None:
+            value = getattr(value, attribute)
+        globals()[name] = value                          # bound once: later lookups skip this hook
+        return value
+    # ``nent_ref.neural`` without an import of that path
     if name in MOVED_MODULES:
         module = globals()[name] = _moved_module(name)     # bound once, as an import would bind it
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 if not any(isinstance(f, _MovedModuleFinder) for f in _sys.meta_path):

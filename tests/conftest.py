@@ -13,3 +13,4 @@ if str(DERIVATIONS) not in sys.path:
 settings.register_profile("nent_ref", derandomize=True, deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("nent_ref")
+

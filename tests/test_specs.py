@@ -296,7 +296,7 @@ def test_compute_equals_the_python_api():
 
 
 def test_empirical_from_files_generator_and_inline(tmp_path):
-    pts = np.random.default_rng(5).normal(size=(40, 2))
+    pts = np.random.default_rng(5).normal(size=(16, 2))   # 16 atoms: the file formats are the subject, not the cubature (40 cost 16 CPU s)
     np.save(tmp_path / "p.npy", pts)
     np.savez(tmp_path / "p.npz", atoms=pts)
     np.savetxt(tmp_path / "p.csv", pts, delimiter=",", fmt="%.17g", header="x,y")
