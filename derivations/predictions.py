@@ -30,14 +30,7 @@ import sys
 
 import sympy as sp
 
-FAILURES: list[str] = []
-
-
-def check(name: str, expr) -> None:
-    ok = sp.simplify(expr) == 0
-    print(f"[{'ok' if ok else 'FAIL'}] {name}")
-    if not ok:
-        FAILURES.append(name)
+from _checks import FAILURES, check  # noqa: E402  (derivations/_checks.py, beside this script)
 
 
 def main() -> int:
