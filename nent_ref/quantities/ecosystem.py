@@ -120,17 +120,22 @@ def from_diffusers(model, scheduler, *, prediction=None, sample_shape=None, batc
         raise ValueError(f"prediction must be one of {', '.join(PREDICTION_TYPES)} or {', '.join(PREDICTIONS)} "
                          f"(got {prediction!r})")
     shape = _shape_of(model, sample_shape)
-    if is_torch_module(model):
-        import torch
-        inner = from_torch(_torch_image_module(torch, model, shape), batch_size=batch_size, device=device,
-                           dtype=dtype, kind="e")
-    else:
-        inner = _numpy_image_fn(model, shape) if shape is not None else model
+    inner = _image_model(model, shape, batch_size, device, dtype)
     notes = _shape_note(shape, unwrap=True)
     src = cfg.get("source") or "a config dict"
     notes.append(f"scheduler {cfg.get('_class_name') or 'config'} from {src}: {process.schedule!r}, "
                  f"prediction_type {cfg['prediction_type']!r}" + ("" if prediction is None else f" overridden by {pred!r}"))
     return PredictionModel(inner, process, pred, "timestep", extra_conversions=notes)
+
+
+def _image_model(model, shape, batch_size, device, dtype):
+    """The model on flat rows: a torch module through :func:`from_torch` (images of ``shape`` reshaped on the
+    way in and out, ``.sample`` unwrapped), a numpy callable reshaped likewise, or as it is without a shape."""
+    if is_torch_module(model):
+        import torch
+        return from_torch(_torch_image_module(torch, model, shape), batch_size=batch_size, device=device,
+                          dtype=dtype, kind="e")
+    return _numpy_image_fn(model, shape) if shape is not None else model
 
 
 def edm_process(sigma_max: float = 80.0) -> VE:
@@ -152,11 +157,6 @@ def from_edm(denoiser, process=None, *, sigma_max: float = 80.0, sample_shape=No
         raise ValueError(f"from_edm needs a denoiser called as D(x, sigma) (got {type(denoiser).__name__})")
     process = edm_process(sigma_max) if process is None else check_process(process)
     shape = _shape_of(denoiser, sample_shape)
-    if is_torch_module(denoiser):
-        import torch
-        inner = from_torch(_torch_image_module(torch, denoiser, shape), batch_size=batch_size, device=device,
-                           dtype=dtype, kind="e")
-    else:
-        inner = _numpy_image_fn(denoiser, shape) if shape is not None else denoiser
+    inner = _image_model(denoiser, shape, batch_size, device, dtype)
     notes = _shape_note(shape, unwrap=False)
     return PredictionModel(inner, process, "x0", "sigma", input_scale="edm", extra_conversions=notes)
