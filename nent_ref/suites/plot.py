@@ -112,6 +112,15 @@ def plot_case(case: specs.Case, out_dir, *, stem: str | None = None, style: str 
     has_model = "S_NN" in main
     panels = ["rate", "cumulative"] + (["kl"] if has_kl else []) + ["speed_limit"] + (["model"] if has_model else [])
     legend_axes = []
+    # the three grid views: (quantity, colour, legend label, line style, unit, y label, title)
+    grid_views = {
+        "rate": ("entropy_production_rate", PALETTE[0], r"$\dot S(s)$", {"marker": "o", "ms": 3}, f"{unit}/time",
+                 rf"$\dot S(s)$ [{unit}s per unit time]", "entropy production rate"),
+        "cumulative": ("S_tot_cumulative", PALETTE[1], r"$S_{tot}(s_0, s)$", {"ls": "--"}, unit,
+                       rf"$S_{{tot}}(s_0, s)$ [{unit}s]", "cumulative entropy production"),
+        "kl": ("kl_to_equilibrium", PALETTE[2], r"KL$(p_s\,\|\,p_{eq})$", {"ls": "-."}, unit,
+               rf"KL$(p_s\,\|\,p_{{eq}})$ [{unit}s]", "KL to equilibrium"),
+    }
     with plt.rc_context(STYLES[style]):
         figsize = (13.33, 7.5) if style == "talk" else (10.0, 7.0)
         ncols = 2 if len(panels) <= 4 else 3
@@ -120,34 +129,15 @@ def plot_case(case: specs.Case, out_dir, *, stem: str | None = None, style: str 
         for ax in flat[len(panels):]:
             ax.set_visible(False)
         for ax, view in zip(flat, panels):
-            if view == "rate":
-                err = np.asarray(main["entropy_production_rate_stderr"]) + np.asarray(
-                    main["entropy_production_rate_error_bound"])
-                _band(ax, t, main["entropy_production_rate"], err, PALETTE[0], r"$\dot S(s)$", marker="o", ms=3)
-                record("entropy_production_rate", t, main["entropy_production_rate"],
-                       main["entropy_production_rate_stderr"], main["entropy_production_rate_error_bound"],
-                       f"{unit}/time")
+            if view in grid_views:
+                q, color, label, style_kw, q_unit, ylabel, title = grid_views[view]
+                err = np.asarray(main[f"{q}_stderr"]) + np.asarray(main[f"{q}_error_bound"])
+                _band(ax, t, main[q], err, color, label, **style_kw)
+                record(q, t, main[q], main[f"{q}_stderr"], main[f"{q}_error_bound"], q_unit)
                 _log_x(ax, t)
-                if np.all(np.asarray(main["entropy_production_rate"]) > 0):
+                if view == "rate" and np.all(np.asarray(main[q]) > 0):
                     ax.set_yscale("log")
-                ax.set(xlabel=r"forward time $s$", ylabel=rf"$\dot S(s)$ [{unit}s per unit time]",
-                       title="entropy production rate")
-            elif view == "cumulative":
-                err = np.asarray(main["S_tot_cumulative_stderr"]) + np.asarray(main["S_tot_cumulative_error_bound"])
-                _band(ax, t, main["S_tot_cumulative"], err, PALETTE[1], r"$S_{tot}(s_0, s)$", ls="--")
-                record("S_tot_cumulative", t, main["S_tot_cumulative"], main["S_tot_cumulative_stderr"],
-                       main["S_tot_cumulative_error_bound"], unit)
-                _log_x(ax, t)
-                ax.set(xlabel=r"forward time $s$", ylabel=rf"$S_{{tot}}(s_0, s)$ [{unit}s]",
-                       title="cumulative entropy production")
-            elif view == "kl":
-                err = np.asarray(main["kl_to_equilibrium_stderr"]) + np.asarray(main["kl_to_equilibrium_error_bound"])
-                _band(ax, t, main["kl_to_equilibrium"], err, PALETTE[2], r"KL$(p_s\,\|\,p_{eq})$", ls="-.")
-                record("kl_to_equilibrium", t, main["kl_to_equilibrium"], main["kl_to_equilibrium_stderr"],
-                       main["kl_to_equilibrium_error_bound"], unit)
-                _log_x(ax, t)
-                ax.set(xlabel=r"forward time $s$", ylabel=rf"KL$(p_s\,\|\,p_{{eq}})$ [{unit}s]",
-                       title="KL to equilibrium")
+                ax.set(xlabel=r"forward time $s$", ylabel=ylabel, title=title)
             elif view == "speed_limit":
                 ts = np.asarray(speed["speed_limit_grid_s"])
                 st = np.asarray(speed["speed_limit_grid_S_tot"])
