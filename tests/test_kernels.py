@@ -246,11 +246,11 @@ def test_chunked_kernel_any_length_and_threads(kind, M):
     if ok.any():
         _close(sc[ok], sc0[ok])
     logc, param = kr.component_terms(lw, covs, 4)
-    ser = getattr(kr, f"_{kind}_serial")(x, logc, means, param)
+    ser = kr._mixture_serial(x, logc, means, param)
     old = numba.get_num_threads()
     try:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        par = getattr(kr, f"_{kind}_parallel")(x, logc, means, param)
+        par = kr._mixture_parallel(x, logc, means, param)
     finally:
         numba.set_num_threads(old)
     np.testing.assert_array_equal(ser[0], par[0])

@@ -42,6 +42,8 @@ import math
 import numba
 import numpy as np
 
+from .jit import by_ndim, specialise
+
 __all__ = ["mixture_logpdf_score", "mixture_logpdf_score_numpy",
            "empirical_logpdf_score", "empirical_logpdf_score_numpy", "logsumexp"]
 
@@ -676,20 +678,6 @@ def iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no co
 
 
 @numba.njit(cache=True, error_model="numpy")
-def iso_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
-    """log p and score of x[lo:lo+n] (n <= CHUNK) for isotropic components into logp[lo:lo+n],
-    score[lo:lo+n]; ws = mixture_workspace.  ``with_logp=False`` skips the logarithm (score only:
-    logp is then left unset except at points that took the scalar path)."""
-    load_chunk(x, lo, n, ws[0])
-    iso_core(n, logc, means, inv_var, ws, lo, logp, with_logp)
-    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
-    _store_chunk(st, lo, n, score)
-    for p in range(n):
-        if not (big[p] <= _BIG and tm[p] > -np.inf):
-            _iso_point(x, lo + p, logc, means, inv_var, tk, logp, score)
-
-
-@numba.njit(cache=True, error_model="numpy")
 def diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no cover - compiled
     """As :func:`iso_core`, diagonal components (inv_var (K, D))."""
     xt, t, _, tm, ss, big, st, fy, iy, tk = ws
@@ -733,18 +721,6 @@ def diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp):  # pragma: no c
 
 
 @numba.njit(cache=True, error_model="numpy")
-def diag_chunk(x, lo, n, logc, means, inv_var, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
-    """As :func:`iso_chunk`, diagonal components (inv_var (K, D))."""
-    load_chunk(x, lo, n, ws[0])
-    diag_core(n, logc, means, inv_var, ws, lo, logp, with_logp)
-    st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
-    _store_chunk(st, lo, n, score)
-    for p in range(n):
-        if not (big[p] <= _BIG and tm[p] > -np.inf):
-            _diag_point(x, lo + p, logc, means, inv_var, tk, logp, score)
-
-
-@numba.njit(cache=True, error_model="numpy")
 def full_core(n, logc, means, linv, ws, lo, logp, with_logp):  # pragma: no cover - compiled
     """As :func:`iso_core`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
     xt, t, z, tm, ss, big, st, fy, iy, tk = ws
@@ -783,33 +759,29 @@ def full_core(n, logc, means, linv, ws, lo, logp, with_logp):  # pragma: no cove
             _tri_col(st, j, z, k, linv, n)
 
 
+#: the chunk core and the scalar routine of each covariance form, chosen by the dimension of the kernel
+#: parameter (inverse variances (K,) / (K, D), inverse Cholesky factors (K, D, D)) when the caller compiles
+mixture_core = by_ndim("mixture_core", 3, {1: iso_core, 2: diag_core, 3: full_core})
+mixture_point = by_ndim("mixture_point", 4, {1: _iso_point, 2: _diag_point, 3: _full_point})
+
+
 @numba.njit(cache=True, error_model="numpy")
-def full_chunk(x, lo, n, logc, means, linv, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
-    """As :func:`iso_chunk`, full covariances (linv (K, D, D): inverse Cholesky factors)."""
+def mixture_chunk(x, lo, n, logc, means, param, logp, score, ws, with_logp=True):  # pragma: no cover - compiled
+    """log p and score of x[lo:lo+n] (n <= CHUNK) into logp[lo:lo+n], score[lo:lo+n], for the covariance
+    form of ``param`` (see :data:`mixture_core`); ws = mixture_workspace.  ``with_logp=False`` skips the
+    logarithm (score only: logp is then left unset except at points that took the scalar path)."""
     load_chunk(x, lo, n, ws[0])
-    full_core(n, logc, means, linv, ws, lo, logp, with_logp)
+    mixture_core(n, logc, means, param, ws, lo, logp, with_logp)
     st, big, tm, tk = ws[6], ws[5], ws[3], ws[9]
     _store_chunk(st, lo, n, score)
     for p in range(n):
         if not (big[p] <= _BIG and tm[p] > -np.inf):
-            _full_point(x, lo + p, logc, means, linv, tk, logp, score)
+            mixture_point(x, lo + p, logc, means, param, tk, logp, score)
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _iso_serial(x, logc, means, param):  # pragma: no cover - compiled
-    M, D = x.shape
-    K = means.shape[0]
-    logp = np.empty(M)
-    score = np.empty((M, D))
-    for g in range((M + GROUP - 1) // GROUP):
-        ws = mixture_workspace(K, D)
-        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
-    return logp, score
-
-
-@numba.njit(cache=True, error_model="numpy", parallel=True)
-def _iso_parallel(x, logc, means, param):  # pragma: no cover - compiled
+def _mixture_chunks(x, logc, means, param):  # pragma: no cover - compiled (see specialise below)
+    """The driver: groups of GROUP points, each with its own workspace, in chunks of CHUNK points.
+    ``prange`` runs the groups on all Numba threads in the parallel form and in order in the serial one."""
     M, D = x.shape
     K = means.shape[0]
     logp = np.empty(M)
@@ -817,85 +789,29 @@ def _iso_parallel(x, logc, means, param):  # pragma: no cover - compiled
     for g in numba.prange((M + GROUP - 1) // GROUP):
         ws = mixture_workspace(K, D)
         for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            iso_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
+            mixture_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
     return logp, score
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _diag_serial(x, logc, means, param):  # pragma: no cover - compiled
-    M, D = x.shape
-    K = means.shape[0]
-    logp = np.empty(M)
-    score = np.empty((M, D))
-    for g in range((M + GROUP - 1) // GROUP):
-        ws = mixture_workspace(K, D)
-        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
-    return logp, score
+_mixture_serial = specialise(_mixture_chunks, "serial", error_model="numpy")
+_mixture_parallel = specialise(_mixture_chunks, "parallel", error_model="numpy", parallel=True)
 
 
-@numba.njit(cache=True, error_model="numpy", parallel=True)
-def _diag_parallel(x, logc, means, param):  # pragma: no cover - compiled
-    M, D = x.shape
-    K = means.shape[0]
-    logp = np.empty(M)
-    score = np.empty((M, D))
-    for g in numba.prange((M + GROUP - 1) // GROUP):
-        ws = mixture_workspace(K, D)
-        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            diag_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
-    return logp, score
+def mixture_kernel(x, logc, means, param, threaded=False):
+    """(logp, score) of a mixture from its component terms (:func:`component_terms`).
+
+    One thread by default: the Monte Carlo callers parallelise over blocks with their executors, and
+    a process forked after Numba started its OpenMP threads crashes when it starts them again (the
+    default ``fork`` process pools on Linux).  ``threaded=True`` runs groups of points on all Numba
+    threads when points x components x dimensions >= PARALLEL_MIN_WORK (same numbers either way).
+    """
+    work = x.shape[0] * means.shape[0] * x.shape[1]
+    threaded = threaded and work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+    return (_mixture_parallel if threaded else _mixture_serial)(x, logc, means, param)
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _full_serial(x, logc, means, param):  # pragma: no cover - compiled
-    M, D = x.shape
-    K = means.shape[0]
-    logp = np.empty(M)
-    score = np.empty((M, D))
-    for g in range((M + GROUP - 1) // GROUP):
-        ws = mixture_workspace(K, D)
-        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
-    return logp, score
-
-
-@numba.njit(cache=True, error_model="numpy", parallel=True)
-def _full_parallel(x, logc, means, param):  # pragma: no cover - compiled
-    M, D = x.shape
-    K = means.shape[0]
-    logp = np.empty(M)
-    score = np.empty((M, D))
-    for g in numba.prange((M + GROUP - 1) // GROUP):
-        ws = mixture_workspace(K, D)
-        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            full_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
-    return logp, score
-
-
-def _pick(serial, parallel):
-    def run(x, logc, means, param, threaded=False):
-        work = x.shape[0] * means.shape[0] * x.shape[1]
-        threaded = threaded and work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
-        return (parallel if threaded else serial)(x, logc, means, param)
-    return run
-
-
-#: (x, logc, means, param, threaded=False) -> (logp, score) for the three covariance forms (param:
-#: inverse variances (K,) / (K, D), or inverse Cholesky factors (K, D, D)).  One thread by default: the
-#: Monte Carlo callers parallelise over blocks with their executors, and a process forked after Numba
-#: started its OpenMP threads crashes when it starts them again (the default ``fork`` process pools on
-#: Linux).  ``threaded=True`` runs the chunks on all Numba threads when points x components x
-#: dimensions >= PARALLEL_MIN_WORK (same numbers either way).
-mix_iso_nb = _pick(_iso_serial, _iso_parallel)
-mix_diag_nb = _pick(_diag_serial, _diag_parallel)
-mix_full_nb = _pick(_full_serial, _full_parallel)
-
-#: public names of the pieces the fused SDE kernels (nent_ref.quantities._sde_kernels) take
+#: public name of the overflow threshold the fused SDE kernels (nent_ref.quantities._sde_kernels) test
 BIG = _BIG
-iso_point = _iso_point
-diag_point = _diag_point
-full_point = _full_point
 
 
 def component_terms(log_weights, covs, D):
@@ -942,11 +858,7 @@ def mixture_logpdf_score(x, log_weights, means, covs, *, threaded=False):
     x, lw, means, covs = _prepare_mixture(x, log_weights, means, covs)
     logc, param = component_terms(lw, covs, means.shape[1])
     logc = np.ascontiguousarray(logc)
-    if covs.ndim == 1:
-        return mix_iso_nb(x, logc, means, param, threaded)
-    if covs.ndim == 2:
-        return mix_diag_nb(x, logc, means, param, threaded)
-    return mix_full_nb(x, logc, means, param, threaded)
+    return mixture_kernel(x, logc, means, param, threaded)
 
 
 def mixture_logpdf_score_numpy(x, log_weights, means, covs):

@@ -441,8 +441,8 @@ def affine_noise_update_numpy(x, score, c1, c2, d, z):
 
 # --------------------------------------------------------------------------- fused reverse SDE, mixture data
 # The exact score of a diffused Gaussian mixture comes from the mixture kernels
-# (nent_ref.core.kernels: iso_core / diag_core / full_core, the SIMD chunk routines behind
-# mixture_logpdf_score, and the scalar iso_point / ... for far points), called here per block of
+# (nent_ref.core.kernels.mixture_core, the SIMD chunk routine behind mixture_logpdf_score, and
+# mixture_point, the scalar one for far points; both pick the covariance form from param's dimension), called here per block of
 # BLOCK particles and per step inside one parallel region; each block stays in the transposed chunk
 # layout for all steps (one transpose in, one out).  Each block draws its normals in the same order as the per-step path (step by step,
 # particle by particle), so the fused kernel returns the same numbers as calling
@@ -451,7 +451,7 @@ from ..core import kernels as _mk  # noqa: E402
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
-def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
+def _reverse_mix_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
     n, D = x.shape
     K = means.shape[1]
     nb = states.shape[0]
@@ -474,108 +474,12 @@ def _reverse_mix_iso_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, bl
         s2 = st[2]
         s3 = st[3]
         for k in range(c1.shape[0]):
-            _mk.iso_core(m, logc[k], means[k], param[k], ws, 0, lrow, False)
+            _mk.mixture_core(m, logc[k], means[k], param[k], ws, 0, lrow, False)
             for p in range(m):
                 if not (big[p] <= _mk.BIG and tm[p] > -np.inf):     # exact scalar path (far points)
                     for j in range(D):
                         prow[0, j] = xt[j, p]
-                    _mk.iso_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
-                    for j in range(D):
-                        sc[j, p] = srow[0, j]
-            ck1 = c1[k]
-            ck2 = c2[k]
-            dk = d[k]
-            for i in range(m):
-                for j in range(D):
-                    z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf, st)
-                    xt[j, i] = ck1 * xt[j, i] + ck2 * sc[j, i] + dk * z
-        for i in range(m):
-            for j in range(D):
-                x[lo + i, j] = xt[j, i]
-        states[b, 0] = s0
-        states[b, 1] = s1
-        states[b, 2] = s2
-        states[b, 3] = s3
-
-
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _reverse_mix_diag_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
-    n, D = x.shape
-    K = means.shape[1]
-    nb = states.shape[0]
-    for b in prange(nb):
-        st = states[b].copy()
-        ws = _mk.mixture_workspace(K, D)
-        xt = ws[0]
-        sc = ws[6]
-        tm = ws[3]
-        big = ws[5]
-        tk = ws[9]
-        prow = np.empty((1, D))
-        srow = np.empty((1, D))
-        lrow = np.empty(1)
-        lo = b * block
-        m = min(n, lo + block) - lo
-        _mk.load_chunk(x, lo, m, xt)              # the block stays transposed for all steps
-        s0 = st[0]                                # generator state in registers
-        s1 = st[1]
-        s2 = st[2]
-        s3 = st[3]
-        for k in range(c1.shape[0]):
-            _mk.diag_core(m, logc[k], means[k], param[k], ws, 0, lrow, False)
-            for p in range(m):
-                if not (big[p] <= _mk.BIG and tm[p] > -np.inf):     # exact scalar path (far points)
-                    for j in range(D):
-                        prow[0, j] = xt[j, p]
-                    _mk.diag_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
-                    for j in range(D):
-                        sc[j, p] = srow[0, j]
-            ck1 = c1[k]
-            ck2 = c2[k]
-            dk = d[k]
-            for i in range(m):
-                for j in range(D):
-                    z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf, st)
-                    xt[j, i] = ck1 * xt[j, i] + ck2 * sc[j, i] + dk * z
-        for i in range(m):
-            for j in range(D):
-                x[lo + i, j] = xt[j, i]
-        states[b, 0] = s0
-        states[b, 1] = s1
-        states[b, 2] = s2
-        states[b, 3] = s3
-
-
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _reverse_mix_full_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
-    n, D = x.shape
-    K = means.shape[1]
-    nb = states.shape[0]
-    for b in prange(nb):
-        st = states[b].copy()
-        ws = _mk.mixture_workspace(K, D)
-        xt = ws[0]
-        sc = ws[6]
-        tm = ws[3]
-        big = ws[5]
-        tk = ws[9]
-        prow = np.empty((1, D))
-        srow = np.empty((1, D))
-        lrow = np.empty(1)
-        lo = b * block
-        m = min(n, lo + block) - lo
-        _mk.load_chunk(x, lo, m, xt)              # the block stays transposed for all steps
-        s0 = st[0]                                # generator state in registers
-        s1 = st[1]
-        s2 = st[2]
-        s3 = st[3]
-        for k in range(c1.shape[0]):
-            _mk.full_core(m, logc[k], means[k], param[k], ws, 0, lrow, False)
-            for p in range(m):
-                if not (big[p] <= _mk.BIG and tm[p] > -np.inf):     # exact scalar path (far points)
-                    for j in range(D):
-                        prow[0, j] = xt[j, p]
-                    _mk.full_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
+                    _mk.mixture_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
                     for j in range(D):
                         sc[j, p] = srow[0, j]
             ck1 = c1[k]
@@ -610,9 +514,9 @@ def reverse_mixture(x, log_weights, means_steps, covs_steps, c1, c2, d, states, 
     logc = np.ascontiguousarray([t[0] for t in terms])
     param = np.ascontiguousarray([t[1] for t in terms])
     means_steps = np.ascontiguousarray(means_steps, dtype=np.float64)
-    kern = {2: _reverse_mix_iso_nb, 3: _reverse_mix_diag_nb, 4: _reverse_mix_full_nb}[covs_steps.ndim]
-    # one parallel region for all steps (a single barrier), so always threaded
-    kern(x, logc, means_steps, param, np.ascontiguousarray(c1, dtype=np.float64),
+    # one parallel region for all steps (a single barrier), so always threaded; the covariance form is
+    # chosen by param's dimension when the kernel compiles (nent_ref.core.kernels.mixture_core)
+    _reverse_mix_nb(x, logc, means_steps, param, np.ascontiguousarray(c1, dtype=np.float64),
          np.ascontiguousarray(c2, dtype=np.float64), np.ascontiguousarray(d, dtype=np.float64),
          states, *_TABLES, block)
     return x
