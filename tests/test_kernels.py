@@ -1,5 +1,6 @@
 """Numba kernels of nent_ref.core.kernels against their plain-numpy twins (<= 1e-12 relative)."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -286,3 +287,32 @@ def test_vlog_within_two_ulp_of_numpy_log():
     assert np.max(np.abs(y[pos] - ref[pos]) / ref[pos]) <= 2 * np.finfo(float).eps
     with pytest.raises(ValueError, match="x >= 1"):
         kr.vlog([0.5])
+
+
+def _child_threads_safe(_):
+    return kr.threads_safe()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_public_path_runs_single_threaded_in_a_forked_child():
+    """GaussianMixture.logpdf_score threads large evaluations, except in a child forked after nent_ref was
+    imported (starting GNU OpenMP threads again in a forked child crashes): the flag is set at fork."""
+    import multiprocessing
+    assert kr.threads_safe()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_child_threads_safe, [0]) == [False]
+    assert kr.threads_safe()                             # the parent is unaffected
+
+
+def test_public_path_threaded_gives_the_serial_numbers():
+    """GaussianMixture.logpdf_score (threaded above PARALLEL_MIN_WORK) equals the one-thread kernel exactly."""
+    import nent_ref as nr
+    rng = np.random.default_rng(11)
+    lw, means, covs = _random_mixture(rng, 5, 9, "diag")
+    x = rng.normal(0.0, 2.0, (kr.PARALLEL_MIN_WORK // 45 + 3 * kr.GROUP + 5, 9))
+    mix = nr.GaussianMixture(np.exp(lw), means, covs)
+    lp, sc = mix.logpdf_score(x)
+    mix_lw = nr.core.mixture.MixParams.of(mix).logw            # the log weights the public path passes
+    lp1, sc1 = kr.mixture_logpdf_score(x, mix_lw, means, covs, threaded=False)
+    np.testing.assert_array_equal(lp, lp1)
+    np.testing.assert_array_equal(sc, sc1)

@@ -38,6 +38,7 @@ Each kernel has a plain-numpy twin (``*_numpy``) which the tests compare it with
 from __future__ import annotations
 
 import math
+import os
 
 import numba
 import numpy as np
@@ -795,6 +796,19 @@ def _mixture_chunks(x, logc, means, param):  # pragma: no cover - compiled (see 
 
 _mixture_serial = specialise(_mixture_chunks, "serial", error_model="numpy")
 _mixture_parallel = specialise(_mixture_chunks, "parallel", error_model="numpy", parallel=True)
+
+
+#: set in a child process forked after this module was imported (see :func:`threads_safe`)
+_FORKED = [False]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _FORKED.__setitem__(0, True))
+
+
+def threads_safe() -> bool:
+    """Whether this process may start Numba's threads: False in a child forked from a process that had
+    imported nent_ref (its parent may have started Numba's GNU OpenMP threads, and starting them again
+    in a forked child crashes).  Processes started by ``spawn`` or ``forkserver`` import afresh: True."""
+    return not _FORKED[0]
 
 
 def mixture_kernel(x, logc, means, param, threaded=False):

@@ -248,7 +248,8 @@ class GaussianMixture:
     def _eval(self, x):
         x = as_points(x, self.dim)
         shape = x.shape[:-1]
-        lp, sc = eval_params(MixParams.of(self), x.reshape(-1, self.dim))
+        # the public path runs large evaluations on all Numba threads, except in a forked child process
+        lp, sc = eval_params(MixParams.of(self), x.reshape(-1, self.dim), threaded=kernels.threads_safe())
         return lp.reshape(shape), sc.reshape(shape + (self.dim,))
 
     def logpdf(self, x):
@@ -260,7 +261,12 @@ class GaussianMixture:
         return self._eval(x)[1]
 
     def logpdf_score(self, x):
-        """Both at once (one kernel pass)."""
+        """Both at once (one kernel pass).
+
+        Large evaluations (points x components x dimensions >= ``kernels.PARALLEL_MIN_WORK``) run on all
+        Numba threads (``numba.set_num_threads`` limits them), with the same numbers as one thread;
+        in a process forked from one that had imported nent_ref they run on one thread (see
+        :func:`nent_ref.core.kernels.threads_safe`)."""
         return self._eval(x)
 
     def sample(self, n: int, seed=None) -> np.ndarray:
@@ -462,11 +468,13 @@ class MixParams:
         return self.means
 
 
-def eval_params(p: MixParams, x):
+def eval_params(p: MixParams, x, *, threaded=False):
+    """(log p, score) at x (M, D); ``threaded`` runs the Gaussian-mixture kernel on all Numba threads
+    (large M only, same numbers; see :func:`nent_ref.core.kernels.mixture_logpdf_score`)."""
     if p.kind == "shared":
         mu, v = p.covs
         return kernels.empirical_logpdf_score(x, p.means, p.logw, mu, v)
-    return kernels.mixture_logpdf_score(x, p.logw, p.means, p.covs)
+    return kernels.mixture_logpdf_score(x, p.logw, p.means, p.covs, threaded=threaded)
 
 
 def _draw_index(data, rng, n):
