@@ -25,7 +25,7 @@ import numpy as np
 
 from .spec_errors import SpecError
 
-__all__ = ["SCHEMA_IDS", "SCHEMA_NAMES", "CLAIMS_VERSION", "json_schema", "check_spec", "check_claims", "plain", "did_you_mean"]
+__all__ = ["SCHEMA_IDS", "SCHEMA_NAMES", "CLAIMS_VERSION", "json_schema", "check_spec", "check_cases", "check_claims", "plain", "did_you_mean"]
 
 #: Version of the claims format (the optional top-level ``version`` of a claims file).
 CLAIMS_VERSION = 1
@@ -578,12 +578,12 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         format: Optional[StrictStr] = None
         version: Optional[StrictInt] = None
         description: Optional[StrictStr] = None
-        cases: Annotated[list[Spec], Field(min_length=1)]
+        cases: Annotated[list[Spec], Field(min_length=1), say("a non-empty list of specs")]
 
     ClaimsDoc = Union[ClaimsFile, Claims]
     SpecDoc = Union[Spec, Annotated[list[Spec], Field(min_length=1)], CasesFile]
     return {"spec": TypeAdapter(Spec), "claims": TypeAdapter(ClaimsFile), "claims_list": TypeAdapter(Claims),
-            "spec_doc": TypeAdapter(SpecDoc), "claims_doc": TypeAdapter(ClaimsDoc),
+            "spec_doc": TypeAdapter(SpecDoc), "cases": TypeAdapter(CasesFile), "claims_doc": TypeAdapter(ClaimsDoc),
             "ValidationError": ValidationError}
 
 
@@ -692,6 +692,12 @@ def check_spec(doc, path: str = ""):
     """Check the structure of one spec against the models (:class:`SpecError` naming the field otherwise);
     returns the document, in JSON types (:func:`plain`) when it held numpy values."""
     return _validate("spec", doc, path)
+
+
+def check_cases(doc):
+    """Check a ``{"cases": [spec, ...], ...}`` document: the wrapper's keys and every spec (field paths
+    ``cases[2].window.s0``); returns the document (see :func:`check_spec`)."""
+    return _validate("cases", doc, "")
 
 
 def check_claims(doc):

@@ -114,17 +114,6 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _check_keys(d: dict, path: str, allowed, required=()):
-    """Unknown and missing keys of an object the models do not cover (the ``{"cases": [...]}`` wrapper)."""
-    for key in d:
-        if key not in allowed:
-            hint = did_you_mean(str(key), allowed)
-            raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: {', '.join(allowed)}){hint}")
-    for key in required:
-        if key not in d or d[key] is None:
-            raise SpecError(_join(path, key), "missing (required)")
-
-
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
@@ -669,7 +658,8 @@ def _normalize_grid_and_model(spec: dict, out: dict, path: str) -> None:
     if gridded or spec.get("grid") is not None:    # a grid alone is the grid of `nent-ref plot`'s curves
         w = out["window"]
         out["grid"] = spec_quantities.normalize_grid(spec.get("grid"), _join(path, "grid"), w["s0"], w["s1"])
-    if spec.get("model") is not None:              # required by S_NN, L_EM, decomposition: spec_schema              # a model alone is drawn by `nent-ref plot`
+    if spec.get("model") is not None:              # a model alone is drawn by `nent-ref plot`; required by
+        # S_NN, L_EM and decomposition (checked by spec_schema)
         out["model"] = spec_quantities.normalize_model(spec["model"], _join(path, "model"))
 
 
@@ -799,10 +789,8 @@ def load_cases(source, *, base_dir=None) -> list[Case]:
         doc, base = source, (Path(base_dir) if base_dir is not None else Path.cwd())
         check_nesting(doc, "the specs")
     if isinstance(doc, dict) and "cases" in doc and "data" not in doc:
-        _check_keys(doc, "", ("$schema", "format", "version", "description", "cases"), ("cases",))
+        doc = spec_schema.check_cases(doc)         # the wrapper's keys, a non-empty list, every spec in it
         items, prefix = doc["cases"], "cases"
-        if not isinstance(items, list) or not items:
-            raise SpecError("cases", "must be a non-empty list of specs")
     elif isinstance(doc, list):
         if not doc:
             raise SpecError("", "the spec list is empty")
