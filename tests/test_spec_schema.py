@@ -92,6 +92,13 @@ BAD_FOR_THE_MODELS_ONLY = [
     ("data.scale.from", {"data": {"kind": "empirical", "points": [[0.0]], "scale": {"from": [1, 0], "to": [0, 1]}}}),
     ("data.array", {"data": {"kind": "empirical", "file": "x.npy", "sha256": "0" * 64, "array": "a"}}),
     ("data.weights", {"data": {"kind": "empirical", "points": [[0.0], [1.0]], "weights": [1.0]}}),
+    ("data.point", {"data": {"kind": "dirac", "point": [float("inf")]}}),
+    ("data.points", {"data": {"kind": "empirical", "points": [[0.0, 1.0], [1.0]]}}),
+    ("data.weights", {"data": {"kind": "mixture", "weights": [0.5, 0.5], "means": [[0.0]], "stds": [1.0]}}),
+    ("process.schedule.values", {"process": {"kind": "vp", "schedule": {"kind": "alpha_bar",
+                                                                        "values": [0.9, float("nan")]}}}),
+    ("process.kappa", {"process": {"kind": "vp", "schedule": "linear", "beta_min": 0.1, "beta_max": 20.0,
+                                   "kappa": float("nan")}}),
 ]
 GOOD = {"data": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]]}, "process": "vp16",
         "window": {"s0": 0.0, "s1": 1.0}}

@@ -124,6 +124,17 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
     def arr(base, what):
         return Annotated[base, say(what, inner="shape")]
 
+    def array(obj, key, what):
+        """The numbers of ``obj.<key>`` (nested lists) as a float array: a located error when the lists are
+        ragged or a number is not finite (JSON Schema says neither)."""
+        try:
+            a = np.array(getattr(obj, key), dtype=float)
+        except ValueError:
+            raise at(key, "must be {what}: the nested lists have unequal lengths", what=what) from None
+        if not np.all(np.isfinite(a)):
+            raise at(key, "contains NaN or inf")
+        return a
+
     def given(*keys):
         """JSON Schema: every key of ``keys`` is present and not null (what the models call given)."""
         return {"required": list(keys), "properties": {k: {"not": {"type": "null"}} for k in keys}}
@@ -179,11 +190,24 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         cov: arr(Matrix, "a (D, D) matrix of numbers") = Field(description="positive definite (D, D)")
         preset: preset_field = Field(None, description=PRESET_DOC)
 
+        @model_validator(mode="after")
+        def _shapes(self):
+            D = array(self, "mean", "a vector (D,)").size
+            cov = array(self, "cov", f"a ({D}, {D}) matrix")
+            if cov.shape != (D, D):
+                raise at("cov", "must have shape ({D}, {D}) to match the mean (got {shape})", D=D, shape=cov.shape)
+            return self
+
     class DiracData(Obj):
         """One atom at ``point``."""
         kind: Literal["dirac"]
         point: arr(Vector, "a vector (D,) of numbers")
         preset: preset_field = Field(None, description=PRESET_DOC)
+
+        @model_validator(mode="after")
+        def _finite(self):
+            array(self, "point", "a vector (D,)")
+            return self
 
     Spread = Annotated[Union[Vector, Matrix], say("a (K,) or (K, D) array of numbers", inner=True)]
 
@@ -205,6 +229,20 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
             if len(spreads) != 1:
                 raise at("", "give exactly one of covs, variances or stds (got {got})",
                          got=", ".join(spreads) or "none")
+            w = array(self, "weights", "a vector (K,)")
+            K, D = array(self, "means", "a (K, D) matrix").shape
+            if w.size != K:
+                raise at("weights", "has {n} entries but means has {K} rows (components)", n=w.size, K=K)
+            spread = spreads[0]
+            if spread == "covs":
+                shape, want = array(self, spread, f"({K}, {D}, {D}) covariance matrices").shape, f"({K}, {D}, {D})"
+                ok = shape == (K, D, D)
+            else:
+                shape = array(self, spread, f"a ({K},) or ({K}, {D}) array").shape
+                ok, want = shape in ((K,), (K, D)), f"({K},) (isotropic) or ({K}, {D}) (diagonal)"
+            if not ok:
+                raise at(spread, "must have shape {want} to match means of shape ({K}, {D}) (got {shape})",
+                         want=want, K=K, D=D, shape=shape)
             return self
 
     class PresetData(Obj):
@@ -278,6 +316,10 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
                 raise at("weights", "generated atoms are equally weighted; drop weights")
             if src == "generator" and self.given("scale"):
                 raise at("scale", "applies to stored values (points or file), not generated ones")
+            if src == "points":
+                array(self, "points", "an (N, D) array of atoms")
+            if self.given("weights"):
+                array(self, "weights", "a vector (N,)")
             if src == "points" and self.given("weights") and len(self.weights) != len(self.points):
                 raise at("weights", "has {n} entries but there are {m} points", n=len(self.weights),
                          m=len(self.points))
@@ -319,6 +361,13 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         values: arr(Vector, "a table (N,) of numbers")
         s: Optional[arr(Vector, "the nodes (N,)")] = None
 
+        @model_validator(mode="after")
+        def _finite(self):
+            array(self, "values", "a table (N,)")
+            if self.s is not None:
+                array(self, "s", "the nodes (N,)")
+            return self
+
     class DiffusersSchedule(Obj):
         """A diffusers DDPM scheduler configuration (defaults: 1000 steps, 1e-4 .. 0.02, linear)."""
         kind: Literal["diffusers"]
@@ -344,6 +393,13 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         kind: Literal["sigma"]
         values: arr(Vector, "a table (N,) of numbers")
         s: Optional[arr(Vector, "the nodes (N,)")] = None
+
+        @model_validator(mode="after")
+        def _finite(self):
+            array(self, "values", "a table (N,)")
+            if self.s is not None:
+                array(self, "s", "the nodes (N,)")
+            return self
 
     class SL(Obj):
         """The stochastic-localisation process with noise scale sigma0."""

@@ -118,42 +118,9 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
-def _check_numbers(value, path: str):
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "fiu":
-            raise SpecError(path, f"must hold real numbers (got an array of dtype {value.dtype})")
-        return
-    if isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_numbers(v, _join(path, i))
-        return
-    if not _is_number(value):
-        raise SpecError(path, f"must be a number (got {value!r})")
-
-
-def _array(value, path: str, ndim: int, what: str) -> np.ndarray:
-    """A finite float array of ``ndim`` dimensions from nested lists (or an ndarray)."""
-    _check_numbers(value, path)
-    try:
-        arr = np.array(value, dtype=float)
-    except ValueError:
-        raise SpecError(path, f"must be {what}: the nested lists have unequal lengths") from None
-    if arr.ndim != ndim or arr.size == 0:
-        raise SpecError(path, f"must be {what} (got shape {arr.shape})")
-    if not np.all(np.isfinite(arr)):
-        raise SpecError(path, "contains NaN or inf")
-    return arr
-
-
-def _depth(value) -> int:
-    """Nesting depth of a nested list (its first entries), or an array's ndim."""
-    if isinstance(value, np.ndarray):
-        return value.ndim
-    depth = 0
-    while isinstance(value, (list, tuple)) and value:
-        depth += 1
-        value = value[0]
-    return depth
+def _floats(value) -> list:
+    """Nested lists of numbers (checked by spec_schema: rectangular, finite) as nested lists of floats."""
+    return np.asarray(value, dtype=float).tolist()
 
 
 def points_sha256(points) -> str:
@@ -215,32 +182,15 @@ def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
     kind = d["kind"]                               # keys, kinds and types: checked by spec_schema
     if kind == "preset":
         return _preset_data_spec(d["name"], _join(path, "name"))
+    # shapes that must agree, finite numbers: spec_schema
     if kind == "gaussian":
-        mean = _array(d["mean"], _join(path, "mean"), 1, "a vector (D,)")
-        D = mean.size
-        cov = _array(d["cov"], _join(path, "cov"), 2, f"a ({D}, {D}) matrix")
-        if cov.shape != (D, D):
-            raise SpecError(_join(path, "cov"), f"must have shape ({D}, {D}) to match the mean (got {cov.shape})")
-        out = {"kind": kind, "mean": mean.tolist(), "cov": cov.tolist()}
+        out = {"kind": kind, "mean": _floats(d["mean"]), "cov": _floats(d["cov"])}
     elif kind == "dirac":
-        out = {"kind": kind, "point": _array(d["point"], _join(path, "point"), 1, "a vector (D,)").tolist()}
+        out = {"kind": kind, "point": _floats(d["point"])}
     elif kind == "mixture":
-        w = _array(d["weights"], _join(path, "weights"), 1, "a vector (K,)")
-        means = _array(d["means"], _join(path, "means"), 2, "a (K, D) matrix")
-        K, D = means.shape
-        if w.size != K:
-            raise SpecError(_join(path, "weights"), f"has {w.size} entries but means has {K} rows (components)")
         spread = next(k for k in _SPREADS if d.get(k) is not None)    # exactly one: spec_schema
-        ndim = 3 if spread == "covs" else min(max(_depth(d[spread]), 1), 2)
-        arr = _array(d[spread], _join(path, spread), ndim,
-                     f"({K}, {D}, {D}) covariance matrices" if spread == "covs"
-                     else f"a ({K},) or ({K}, {D}) array")
-        ok = arr.shape == (K, D, D) if spread == "covs" else arr.shape in ((K,), (K, D))
-        if not ok:
-            want = f"({K}, {D}, {D})" if spread == "covs" else f"({K},) (isotropic) or ({K}, {D}) (diagonal)"
-            raise SpecError(_join(path, spread), f"must have shape {want} to match means of shape ({K}, {D}) "
-                                                 f"(got {arr.shape})")
-        out = {"kind": kind, "weights": w.tolist(), "means": means.tolist(), spread: arr.tolist()}
+        out = {"kind": kind, "weights": _floats(d["weights"]), "means": _floats(d["means"]),
+               spread: _floats(d[spread])}
     else:
         out = _normalize_empirical(d, path, allow_generator)
     if d.get("preset") is not None:
@@ -261,7 +211,7 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
     out = {"kind": "empirical"}
     src = next(k for k in ("points", "file", "generator") if d.get(k) is not None)
     if src == "points":
-        out["points"] = _array(d["points"], _join(path, "points"), 2, "an (N, D) array of atoms").tolist()
+        out["points"] = _floats(d["points"])
     elif src == "file":
         out["file"] = d["file"]
         out["sha256"] = d["sha256"].lower()
@@ -282,7 +232,7 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
                                             "nent_ref.suites.specs.MAX_GENERATED_NUMBERS")
         out["generator"] = {"sample": sample, "n": n, "seed": copy.deepcopy(g["seed"])}
     if d.get("weights") is not None:
-        out["weights"] = _array(d["weights"], _join(path, "weights"), 1, "a vector (N,)").tolist()
+        out["weights"] = _floats(d["weights"])
     if d.get("scale") is not None:                 # the training scaling of image data, e.g. [0, 255] -> [-1, 1]
         out["scale"] = {key: [float(x) for x in d["scale"][key]] for key in ("from", "to")}
     if d.get("points_sha256") is not None:
@@ -492,7 +442,6 @@ def _normalize_table_process(p: dict, path: str) -> dict:
     "s": [...] (optional nodes)}, {"kind": "diffusers", <scheduler config fields>} for VP; {"kind": "edm",
     "sigma_max": ...} or {"kind": "sigma", "values": [...], "s": [...]} for VE."""
     kind = p["kind"]
-    sp = _join(path, "schedule")
     sc = {k: v for k, v in p["schedule"].items() if v is not None}    # keys, kinds, types: spec_schema
     skind = sc["kind"]
     out_s = {"kind": skind}
@@ -504,9 +453,9 @@ def _normalize_table_process(p: dict, path: str) -> dict:
     elif skind == "edm":
         out_s["sigma_max"] = float(sc.get("sigma_max", 80.0))
     else:
-        out_s["values"] = _array(sc["values"], _join(sp, "values"), 1, "a table (N,)").tolist()
+        out_s["values"] = _floats(sc["values"])
         if sc.get("s") is not None:
-            out_s["s"] = _array(sc["s"], _join(sp, "s"), 1, "the nodes (N,)").tolist()
+            out_s["s"] = _floats(sc["s"])
     out = {"kind": kind, "schedule": out_s}
     if kind == "vp":
         out["kappa"] = float(1.0 if p.get("kappa") is None else p["kappa"])
