@@ -187,7 +187,9 @@ def test_claims_schema_accepts_good_and_rejects_bad_claims():
                        ({"claims": [{"case": "a", "quantity": "S_tot", "value": 1.0, "sdterr": 1}]},
                         "claims[0].sdterr"),
                        ({"claims": [{"spec": {**GOOD, "window": {"s0": 0.0}}, "quantity": "S_tot", "value": 1.0}]},
-                        "claims[0].spec.window.s1")):
+                        "claims[0].spec.window.s1"),
+                       ({"claims": [{"quantity": "S_tot", "value": 1.0}]}, "claims[0]"),
+                       ({"claims": [{"case": "a", "spec": GOOD, "quantity": "S_tot", "value": 1.0}]}, "claims[0]")):
         assert list(v.iter_errors(bad)), field
         with pytest.raises(SpecError) as exc:
             conformance.load_claims(bad)

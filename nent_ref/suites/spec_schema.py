@@ -616,6 +616,15 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
             "the number of significant digits of the value, an integer in [1, 17]")]] = None
         unit: Optional[Unit] = None
         note: Optional[StrictStr] = None
+        model_config = ConfigDict(json_schema_extra=one_of("case", "spec"))
+
+        @model_validator(mode="after")
+        def _one_case(self):
+            if self.given("case") == self.given("spec"):
+                raise at("", "give exactly one of case (an id of the cases) or spec (a full case specification)")
+            if self.digits is not None and self.value == 0:
+                raise at("digits", "a value of 0 has no significant digits; give an error_bound instead")
+            return self
 
     Claims = Annotated[list[Claim], Field(min_length=1), say("a non-empty list of claims")]
 
