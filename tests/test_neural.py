@@ -18,7 +18,7 @@ import pytest
 
 import nent_ref as nr
 from nent_ref import cases, kl_to_equilibrium, total_entropy
-from nent_ref.quantities import neural
+from nent_ref.quantities import neural, precision
 from nent_ref import reference_models as rm
 from nent_ref.core.estimate import Estimate
 from nent_ref.quantities.precision import MIN_EFFECTIVE_DOF
@@ -832,8 +832,8 @@ def _targeted_neural_z(data, proc, s0, factor, n_seeds, tag):
     (8 strata, 8 samples per level) and a target ``factor`` times that pilot's relative stderr."""
     truth = total_entropy(data, proc, s0, 1.0).value
     e = rm.exact_e(data, proc)
-    pilot = dict(n_times=neural.MIN_PILOT_TIMES,
-                 n_samples=neural.MIN_PILOT_TIMES * neural.LEVELS_PER_STRATUM * neural.MIN_PILOT_SAMPLES_PER_LEVEL)
+    pilot = dict(n_times=precision.MIN_PILOT_TIMES,
+                 n_samples=precision.MIN_PILOT_TIMES * neural.LEVELS_PER_STRATUM * precision.MIN_PILOT_SAMPLES_PER_LEVEL)
     p = nr.neural_entropy(e, data, proc, s0, seed=10 ** 6, **pilot)
     rtol = factor * p.stderr / p.value
     z = []
@@ -955,3 +955,22 @@ def test_design_too_large_for_memory_raises_naming_n_samples():
     with pytest.raises(ValueError, match="n_samples"):
         nr.neural_entropy(model, g, nr.VP(), n_samples=MAX_LEVEL_NUMBERS * 128, n_times=32)
     assert not calls
+
+
+@pytest.mark.parametrize("name", neural.MOVED_TO_PRECISION)
+def test_moved_planner_names_warn_from_their_old_path(name):
+    # issue 22: the precision planner moved to quantities.precision; the old path works for one release
+    with pytest.warns(DeprecationWarning, match=f"nent_ref.quantities.precision.{name}"):
+        old = getattr(neural, name)
+    assert old == getattr(precision, name)
+    assert name not in neural.__all__ and name in precision.__all__
+
+
+def test_moved_planner_name_from_import_warns_in_a_fresh_process():
+    code = ("import warnings\nwarnings.simplefilter('error', DeprecationWarning)\n"
+            "try:\n    from nent_ref.quantities.neural import PILOT_N_TIMES\nexcept DeprecationWarning as w:\n"
+            "    print('warned', w)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("warned") and "nent_ref.quantities.precision.PILOT_N_TIMES" in out
+    with pytest.raises(AttributeError, match="no attribute 'NOT_A_NAME'"):
+        neural.NOT_A_NAME

@@ -263,3 +263,46 @@ def test_precision_extra_and_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pr.precision_extra(t, [0.0, 1.0], [0.1, 0.0], False)          # no divide-by-zero warning
+
+
+# --------------------------------------------------------------------------- the neural planner (issue 22)
+def test_level_precision_options_size_the_pilot_and_check_the_caps():
+    prec, n, t = pr.level_precision_options(1e-2, None, None, None, None, (0,), "stratified", None, None,
+                                            levels_per_stratum=4)
+    assert (n, t) == (pr.PILOT_N_SAMPLES, pr.PILOT_N_TIMES) and prec.quantities == (0,)
+    assert prec.max_model_calls == pr.DEFAULT_MAX_MODEL_CALLS and prec.call_cost == pr.DEFAULT_CALL_COST
+    assert pr.level_precision_options(None, None, None, None, None, (0,), "stratified", None, None,
+                                      levels_per_stratum=4) == (None, 2 ** 15, 32)
+    with pytest.raises(ValueError, match="max_model_calls = 10"):
+        pr.level_precision_options(1e-2, None, 10, None, None, (0,), "stratified", None, None, levels_per_stratum=4)
+    with pytest.raises(ValueError, match="samples per pilot level"):
+        pr.level_precision_options(1e-2, None, None, None, None, (0,), "stratified", 64, 8, levels_per_stratum=4)
+    assert prec.for_quantities((3,)).quantities == (3,) and prec.for_quantities((3,)).target == prec.target
+
+
+def test_plan_refinement_meets_the_normalised_variance_and_dof_or_gives_up():
+    # synthetic pilot: 8 strata x 4 levels, integrand F(u) = 1 + u with per-sample variance 4 (numbers drawn
+    # with a fixed seed); the plan's predicted variance of sum Q/tol is at most 1/SAFETY with >= 60 dof
+    rng = np.random.default_rng(3)
+    n_times, reps, n_per = 8, 4, 64
+    groups = np.repeat(np.arange(n_times), reps)
+    u = (groups + rng.random(groups.size)) / n_times
+    h = 1.0 / n_times
+    means = h * (1.0 + u + rng.standard_normal(u.size) * 2.0 / math.sqrt(n_per))
+    mean_vars = np.full(u.size, h * h * 4.0 / n_per)
+    prec, _, _ = pr.level_precision_options(1e-3, None, None, None, None, (0,), "stratified", None, None,
+                                            levels_per_stratum=reps)
+    value = np.array([means.sum() / reps])
+    plan = pr.plan_refinement(means[:, None], mean_vars[:, None], groups, n_per, n_times, value, prec, 256,
+                              10 ** 9, 10 ** 12)
+    tol = 1e-3 * value[0]
+    assert plan.variance <= (1.0 / pr.SAFETY) * (1 + 1e-9)           # in units of tol^2
+    # Welch-Satterthwaite with one dof per sub-stratum is at most 3 per sub-stratum: enough were cut
+    assert 3 * int(plan.m.sum()) >= pr.MIN_EFFECTIVE_DOF and np.all(plan.n >= pr.REFINED_MIN_SAMPLES)
+    assert pr.plan_refinement(means[:, None], mean_vars[:, None], groups, n_per, n_times, value, prec, 256,
+                              1, 1) is None
+    big = pr.LevelPrecision(prec.target, (0,), 10 ** 9, 10 ** 12, prec.call_cost)
+    # stderr twice the tolerance after 2 levels per sub-stratum: SAFETY * 2 * 4 levels in all are asked for
+    assert pr.levels_to_add(plan, [2 * tol], [tol], False, 100.0, 2, 256, 0, 0, big) == math.ceil(pr.SAFETY * 8) - 2
+    # the caps leave no room: stop
+    assert pr.levels_to_add(plan, [2 * tol], [tol], False, 100.0, 2, 256, big.max_model_calls, 0, big) < 1

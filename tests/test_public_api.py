@@ -16,6 +16,7 @@ TEXTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MODULES = ["nent_ref", "nent_ref.core.estimate", "nent_ref.core.processes", "nent_ref.core.data",
            "nent_ref.core.mixture", "nent_ref.core.checks", "nent_ref.quantities.entropy",
            "nent_ref.quantities.mixture_entropy", "nent_ref.quantities.bounds", "nent_ref.quantities.neural",
+           "nent_ref.quantities.precision",
            "nent_ref.quantities.reference_models", "nent_ref.quantities.sde", "nent_ref.quantities.ot",
            "nent_ref.quantities.speed", "nent_ref.rg", "nent_ref.statmech", "nent_ref.suites.cases",
            "nent_ref.suites.tables", "nent_ref.suites.figures", "nent_ref.suites.validation",

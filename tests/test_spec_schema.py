@@ -32,7 +32,8 @@ def test_shipped_schemas_are_what_the_models_generate(name):
     assert (SHIPPED / f"{name}.schema.json").read_text() == spec_schema.dumps_schema(name), \
         f"regenerate with: nent-ref schema {name} --out nent_ref/reference/schemas/{name}.schema.json"
     schema = spec_schema.json_schema(name)
-    assert schema["$schema"].endswith("2020-12/schema") and schema["$id"].endswith(f"{name}.schema.json")
+    version = {"spec": specs.SPEC_VERSION, "claims": spec_schema.CLAIMS_VERSION}[name]
+    assert schema["$schema"].endswith("2020-12/schema") and schema["$id"] == f"urn:nent-ref:schema:{name}:{version}"
     assert schema["title"] and schema["description"]
 
 
@@ -67,6 +68,37 @@ BAD_SPECS = [
     ("accuracy.rtol", {"accuracy": {"rtol": 1.5}}), ("grid.n", {"grid": {"n": 1}}),
     ("data.sha256", {"data": {"kind": "empirical", "file": "x.npy", "sha256": "abc"}}),
     ("model.n_sampels", {"model": {"target": "m:f", "n_sampels": 3}}),
+    # relations between the keys of one object, in the models and in the published schema (issue 22)
+    ("data", {"data": {"kind": "mixture", "weights": [1.0], "means": [[0.0]], "stds": [1.0], "variances": [1.0]}}),
+    ("data", {"data": {"kind": "mixture", "weights": [1.0], "means": [[0.0]]}}),
+    ("data", {"data": {"kind": "empirical", "points": [[0.0]], "file": "x.npy", "sha256": "0" * 64}}),
+    ("data.sha256", {"data": {"kind": "empirical", "file": "x.npy"}}),
+    ("data.sha256", {"data": {"kind": "empirical", "points": [[0.0]], "sha256": "0" * 64}}),
+    ("data.file", {"data": {"kind": "empirical", "file": "x.txt", "sha256": "0" * 64}}),
+    ("data.weights", {"data": {"kind": "empirical", "generator": {"sample": {"kind": "dirac", "point": [0.0]},
+                                                                  "n": 3, "seed": 0}, "weights": [1.0, 1.0, 1.0]}}),
+    ("grid.n", {"grid": {"times": [0.5], "n": 3}}), ("grid.first", {"grid": {"spacing": "linear", "first": 0.1}}),
+    ("model.target", {"model": "nocolon"}), ("model.target", {"model": {"target": "pkg.mod"}}),
+    ("quantities[1]", {"quantities": ["S_tot", "S_tot"]}), ("model", {"quantities": ["S_tot", "S_NN"]}),
+    ("accuracy.rtol", {"accuracy": {"rtol": 0.0}}),
+    ("accuracy.max_samples", {"accuracy": {"n_samples": 4096, "max_samples": 8192}}),
+]
+# Relations the published schema cannot state (JSON has no NaN; order within a list; the window of another
+# object): the models still reject them, naming the field.
+BAD_FOR_THE_MODELS_ONLY = [
+    ("window.s0", {"window": {"s0": 0.5, "s1": 0.5}}),
+    ("grid.times", {"grid": {"times": [0.5, 0.2]}}), ("grid.times", {"grid": {"times": [0.5, 2.0]}}),
+    ("window.s1", {"window": {"s0": 0.0, "s1": float("inf")}}),
+    ("data.scale.from", {"data": {"kind": "empirical", "points": [[0.0]], "scale": {"from": [1, 0], "to": [0, 1]}}}),
+    ("data.array", {"data": {"kind": "empirical", "file": "x.npy", "sha256": "0" * 64, "array": "a"}}),
+    ("data.weights", {"data": {"kind": "empirical", "points": [[0.0], [1.0]], "weights": [1.0]}}),
+    ("data.point", {"data": {"kind": "dirac", "point": [float("inf")]}}),
+    ("data.points", {"data": {"kind": "empirical", "points": [[0.0, 1.0], [1.0]]}}),
+    ("data.weights", {"data": {"kind": "mixture", "weights": [0.5, 0.5], "means": [[0.0]], "stds": [1.0]}}),
+    ("process.schedule.values", {"process": {"kind": "vp", "schedule": {"kind": "alpha_bar",
+                                                                        "values": [0.9, float("nan")]}}}),
+    ("process.kappa", {"process": {"kind": "vp", "schedule": "linear", "beta_min": 0.1, "beta_max": 20.0,
+                                   "kappa": float("nan")}}),
 ]
 GOOD = {"data": {"kind": "gaussian", "mean": [0.0], "cov": [[1.0]]}, "process": "vp16",
         "window": {"s0": 0.0, "s1": 1.0}}
@@ -79,6 +111,51 @@ def test_schema_and_models_reject_bad_specs_naming_the_field(field, patch):
     with pytest.raises(SpecError) as exc:
         normalize_spec(bad)
     assert exc.value.field == field, str(exc.value)
+
+
+@pytest.mark.parametrize("field,patch", BAD_FOR_THE_MODELS_ONLY)
+def test_models_reject_what_the_schema_cannot_state(field, patch):
+    bad = {**copy.deepcopy(GOOD), **patch}
+    with pytest.raises(SpecError) as exc:
+        normalize_spec(bad)
+    assert exc.value.field == field, str(exc.value)
+
+
+def test_schema_ids_are_urns_that_resolve_for_a_validator():
+    # $id is a URN (RFC 8141), not a web address; a registry holding the shipped schema resolves it
+    referencing = pytest.importorskip("referencing")
+    from referencing.jsonschema import DRAFT202012
+    schemas = {n: json.loads((SHIPPED / f"{n}.schema.json").read_text()) for n in spec_schema.SCHEMA_NAMES}
+    registry = referencing.Registry().with_resources(
+        (sch["$id"], DRAFT202012.create_resource(sch)) for sch in schemas.values())
+    for name, sch in schemas.items():
+        assert re.fullmatch(r"urn:nent-ref:schema:[a-z]+:\d+", sch["$id"]) and "invalid" not in sch["$id"]
+        v = jsonschema.Draft202012Validator({"$ref": sch["$id"]}, registry=registry)
+        good = GOOD if name == "spec" else {"claims": [{"case": "c", "quantity": "S_tot", "value": 1.0}]}
+        assert not list(v.iter_errors(good))
+        assert list(v.iter_errors({"colour": 1}))
+
+
+def _example_spec_files():
+    """Every JSON block of README.md and docs/*.md that is a spec file (one spec, a list of specs, or cases)."""
+    out = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```json\n(.*?)```", path.read_text(), flags=re.S):
+            try:
+                doc = json.loads(block)
+            except ValueError:
+                continue
+            items = doc if isinstance(doc, list) else doc.get("cases", [doc]) if isinstance(doc, dict) else []
+            if items and all(isinstance(d, dict) and "window" in d for d in items):
+                out.append(pytest.param(doc, id=f"{path.name}:{len(out)}"))
+    return out
+
+
+@pytest.mark.parametrize("doc", _example_spec_files())
+def test_example_spec_files_validate_against_the_published_schema(doc):
+    errors = list(_validator("spec").iter_errors(doc))
+    assert not errors, errors[0].message
+    specs.load_cases(copy.deepcopy(doc))                       # and nent_ref reads them
 
 
 @pytest.mark.parametrize("bad,field,hint", [
@@ -110,7 +187,9 @@ def test_claims_schema_accepts_good_and_rejects_bad_claims():
                        ({"claims": [{"case": "a", "quantity": "S_tot", "value": 1.0, "sdterr": 1}]},
                         "claims[0].sdterr"),
                        ({"claims": [{"spec": {**GOOD, "window": {"s0": 0.0}}, "quantity": "S_tot", "value": 1.0}]},
-                        "claims[0].spec.window.s1")):
+                        "claims[0].spec.window.s1"),
+                       ({"claims": [{"quantity": "S_tot", "value": 1.0}]}, "claims[0]"),
+                       ({"claims": [{"case": "a", "spec": GOOD, "quantity": "S_tot", "value": 1.0}]}, "claims[0]")):
         assert list(v.iter_errors(bad)), field
         with pytest.raises(SpecError) as exc:
             conformance.load_claims(bad)

@@ -46,14 +46,16 @@ need the exact marginal score ``data.diffuse(process, s).score``).
 
 Accuracy on demand: with ``rtol=``/``atol=`` the stratified estimator runs until
 ``stderr <= max(rtol |value|, atol)`` on the quantity returned (S_NN; L_EM or L_den; S_NN and L_EM
-for :func:`decompose`).  A pilot (the fixed design with ``n_times`` strata, default
-:data:`PILOT_N_TIMES` = 8, and ``n_samples``, default :data:`PILOT_N_SAMPLES` = 2048) measures per
+for :func:`decompose`).  The planner that sizes the run lives in :mod:`nent_ref.quantities.precision`
+(section "level designs"); this module draws the levels and evaluates the model.  A pilot (the fixed
+design with ``n_times`` strata, default :data:`~nent_ref.quantities.precision.PILOT_N_TIMES` = 8, and
+``n_samples``, default :data:`~nent_ref.quantities.precision.PILOT_N_SAMPLES` = 2048) measures per
 stratum the time variance of the level means (the larger of the within-stratum spread and the
 one-sided differences of neighbouring strata) and the per-sample variance; if it meets the target
 with at least :data:`~nent_ref.quantities.precision.MIN_EFFECTIVE_DOF` = 60 effective degrees of
 freedom it is the result.  Otherwise :func:`nent_ref.quantities.precision.two_level_allocation`
 designs the cheapest refinement: each stratum cut into ``m_k`` sub-strata of two time levels with
-``n_k`` samples each (at least :data:`REFINED_MIN_SAMPLES`), trading model calls (cost
+``n_k`` samples each (at least :data:`~nent_ref.quantities.precision.REFINED_MIN_SAMPLES`), trading model calls (cost
 ``call_cost`` = 256 samples each by default) for samples; the design has at least 60 predicted
 degrees of freedom.  It is run in rounds that add levels to every sub-stratum until the target and
 the degrees of freedom are reached, or the caps (``max_model_calls`` = 2**14, ``max_samples`` =
@@ -102,7 +104,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.checks import (ModelError, call_model, count, finite_float, model_label, real_array, real_scalar,
+from ..core.checks import (ModelError, call_model, count, model_label, real_array, real_scalar,
                            seed_sequence)
 from ..core.checks import executor as check_executor
 from ..core.data import Dirac, Gaussian, needs_cutoff
@@ -112,14 +114,31 @@ from ..core.processes import check_process, check_times
 from ..core.progress import progress_bar
 from .entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
 from .predictions import as_e_model
-from .precision import (MIN_EFFECTIVE_DOF, SAFETY, Target, TwoLevelPlan, effective_dof, precision_extra,
-                        target_from, two_level_allocation, warn_unmet)
+from .precision import REFINED_LEVELS as _REFINED_LEVELS     # not re-exported: the old name warns (__getattr__)
+from .precision import (MIN_EFFECTIVE_DOF, LevelPrecision, level_calls, level_precision_options, levels_to_add,
+                        normalised_dof, plan_refinement, precision_extra, warn_unmet)
 
 __all__ = ["neural_entropy", "entropy_matching_loss", "denoising_constant", "decompose",
            "rate_curves", "Decomposition", "RateCurves", "DEFAULT_END_EPS", "ATOM_NOISE_RTOL",
-           "smallest_safe_cutoff", "check_s_tot", "check_atom_cutoff", "PILOT_N_TIMES", "PILOT_N_SAMPLES",
-           "MIN_PILOT_TIMES", "MIN_PILOT_SAMPLES_PER_LEVEL", "DEFAULT_CALL_COST", "DEFAULT_MAX_MODEL_CALLS",
-           "DEFAULT_MAX_EVALUATIONS", "REFINED_LEVELS", "REFINED_MIN_SAMPLES"]
+           "smallest_safe_cutoff", "check_s_tot", "check_atom_cutoff"]
+
+#: Public names of the precision planner that moved to :mod:`nent_ref.quantities.precision`; the old
+#: ``nent_ref.quantities.neural.<name>`` keeps working for one release with a DeprecationWarning.
+MOVED_TO_PRECISION = ("PILOT_N_TIMES", "PILOT_N_SAMPLES", "MIN_PILOT_TIMES", "MIN_PILOT_SAMPLES_PER_LEVEL",
+                      "DEFAULT_CALL_COST", "DEFAULT_MAX_MODEL_CALLS", "DEFAULT_MAX_EVALUATIONS", "REFINED_LEVELS",
+                      "REFINED_MIN_SAMPLES")
+
+
+def __getattr__(name):
+    if name in MOVED_TO_PRECISION:
+        import warnings
+
+        from . import precision
+        warnings.warn(f"nent_ref.quantities.neural.{name} moved to nent_ref.quantities.precision.{name}; the old "
+                      "path will be removed in the next release", DeprecationWarning, stacklevel=2)
+        return getattr(precision, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Distance below T at which integrals stop by default for processes singular at T.
 DEFAULT_END_EPS = 1e-5
@@ -529,11 +548,6 @@ def _execute(model, data, process, levels, seeds, n_per, flags, chunk, executor)
     return out
 
 
-def _calls(n_per_level, chunk) -> int:
-    """Model calls of levels with the given sample counts (each level is cut into chunks of ``chunk``)."""
-    return int(np.sum(-(-np.asarray(n_per_level, dtype=np.int64) // chunk)))
-
-
 def _check_run_options(n_times, n_samples, chunk_size, weighting, exact, data):
     n_times = count("n_times", n_times, 2)
     n_samples = count("n_samples", n_samples, 2)
@@ -568,7 +582,7 @@ def _run(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples
             levels = _design(scheme, k, tmap, None)
             n_per = max(2, n_samples // k)
             res = _execute(model, data, process, levels, seq.spawn(len(levels)), n_per, flags, chunk, executor)
-            calls += _calls([n_per] * len(levels), chunk)
+            calls += level_calls([n_per] * len(levels), chunk)
             val = np.sum([r[0] for r in res], axis=0)
             cov = np.sum([r[1] for r in res], axis=0)
             outs.append((val, cov, n_per * len(levels)))
@@ -598,163 +612,10 @@ def _stratified_fixed(model, data, process, tmap, root, n_samples, n_times, flag
         value += f.mean(axis=0)
         cov += np.cov(f, rowvar=False) / f.shape[0]
     n_used = n_per * len(levels)
-    info = {"model_calls": _calls([n_per] * len(levels), chunk), "model_evaluations": n_used,
+    info = {"model_calls": level_calls([n_per] * len(levels), chunk), "model_evaluations": n_used,
             "design": "fixed", "n_times": n_times}
     run = _Run(value, cov, np.zeros(_K), n_used, "stratified-monte-carlo", exact, denoising, info)
     return run, (res, levels, n_per)
-
-
-# --------------------------------------------------------------------------- accuracy on demand
-#: Pilot of a targeted run when ``n_times`` / ``n_samples`` are not given: 8 strata with four
-#: levels each and 64 samples per level (32 model calls, 2048 evaluations).
-PILOT_N_TIMES = 8
-#: Pilot sample count of a targeted run when ``n_samples`` is not given.
-PILOT_N_SAMPLES = 2 ** 11
-#: Smallest pilot of a targeted run: strata, and samples per level.
-MIN_PILOT_TIMES = 8
-#: Smallest pilot samples per time level of a targeted run (the pilot estimates the per-sample spread).
-MIN_PILOT_SAMPLES_PER_LEVEL = 8
-#: Default cost of one model call in units of the cost of evaluating one sample within a call (the
-#: fixed per-call overhead of a small network or a numpy model, plus the library's work per level).
-DEFAULT_CALL_COST = 256
-#: Default caps of a targeted run: model calls and evaluated samples (pilot included).
-DEFAULT_MAX_MODEL_CALLS = 2 ** 14
-#: Default cap on the samples (model evaluations) of a targeted run, pilot included.
-DEFAULT_MAX_EVALUATIONS = 2 ** 22
-#: Floor of a tolerance used as a normaliser (its square stays a normal double; a zero tolerance with a
-#: nonzero variance then plans to the caps, and with zero variance is met).
-_TOL_FLOOR = 1e-150
-#: Time levels per sub-stratum of a refined design (the fewest that give a variance estimate).
-REFINED_LEVELS = 2
-#: Fewest samples per time level of a refined design: level means of a few samples of a skewed
-#: integrand (|e|^2 is chi-square-like) make the group variances correlate with the group means.
-REFINED_MIN_SAMPLES = 16
-
-
-@dataclass
-class _Precision:
-    """What a targeted run asks for: the target, the quantities (indices) it applies to, caps, costs."""
-
-    target: Target
-    quantities: tuple
-    max_model_calls: int
-    max_evaluations: int
-    call_cost: float
-
-
-def _precision_options(rtol, atol, max_model_calls, max_samples, call_cost, quantities, scheme, n_samples,
-                       n_times):
-    """(_Precision or None, pilot n_samples, pilot n_times) from the public options."""
-    target = target_from(rtol, atol)
-    if target is None:
-        for name, val in (("max_model_calls", max_model_calls), ("max_samples", max_samples),
-                          ("call_cost", call_cost)):
-            if val is not None:
-                raise ValueError(f"{name} applies to a run with a precision target (rtol= or atol=); "
-                                 "pass a target or drop it")
-        return None, (2 ** 15 if n_samples is None else n_samples), (32 if n_times is None else n_times)
-    if scheme != "stratified":
-        raise ValueError("a precision target (rtol/atol) needs scheme='stratified' (Gauss-Legendre has a "
-                         "deterministic quadrature error that more samples do not reduce)")
-    n_times = PILOT_N_TIMES if n_times is None else count("n_times", n_times, 2)
-    n_samples = PILOT_N_SAMPLES if n_samples is None else count("n_samples", n_samples, 2)
-    if n_times < MIN_PILOT_TIMES:
-        raise ValueError(f"n_times = {n_times} is below the smallest pilot of a targeted run ({MIN_PILOT_TIMES} "
-                         "strata); with rtol/atol, n_times and n_samples describe the pilot")
-    per_level = n_samples // (LEVELS_PER_STRATUM * n_times)
-    if per_level < MIN_PILOT_SAMPLES_PER_LEVEL:
-        raise ValueError(f"n_samples = {n_samples} gives {per_level} samples per pilot level; a targeted run needs "
-                         f"at least {MIN_PILOT_SAMPLES_PER_LEVEL} (n_samples >= "
-                         f"{MIN_PILOT_SAMPLES_PER_LEVEL * LEVELS_PER_STRATUM * n_times})")
-    calls = DEFAULT_MAX_MODEL_CALLS if max_model_calls is None else count("max_model_calls", max_model_calls, 1)
-    evals = DEFAULT_MAX_EVALUATIONS if max_samples is None else count("max_samples", max_samples, 1)
-    cost = DEFAULT_CALL_COST if call_cost is None else finite_float("call_cost", call_cost)
-    if cost < 0:
-        raise ValueError(f"call_cost must be >= 0 (got {cost})")
-    pilot_calls = LEVELS_PER_STRATUM * n_times
-    if calls < pilot_calls or evals < per_level * pilot_calls:
-        raise ValueError(f"the caps (max_model_calls = {calls}, max_samples = {evals}) are below the pilot "
-                         f"({pilot_calls} calls, {per_level * pilot_calls} samples)")
-    return _Precision(target, tuple(quantities), calls, evals, max(cost, 1e-9)), n_samples, n_times
-
-
-def _level_stats(res, levels, n_per, widths):
-    """Per level: values in integrand units (value / width) and per-sample variances, for the planner."""
-    vals = np.array([r[0] for r in res])                             # (L, K): width * F(u) estimates
-    var_mean = np.array([np.diag(r[1]) for r in res])                # (L, K): variance of those means
-    w = np.asarray(widths, dtype=float)[:, None]
-    return vals / w, np.asarray(n_per, dtype=float)[:, None] * var_mean / (w * w)
-
-
-def _plan_refinement(pilot: _Run, res, levels, n_per, n_times, prec: _Precision, chunk, calls_left, evals_left):
-    """The refined design from the pilot: a TwoLevelPlan over the pilot strata (or None if none fits)."""
-    groups = np.array([g for (_, _, g) in levels])
-    h = 1.0 / n_times
-    Y, S2 = _level_stats(res, levels, [n_per] * len(levels), [h] * len(levels))
-    tols = np.array([prec.target.tolerance(pilot.value[q]) for q in prec.quantities])
-    tols = np.maximum(tols, _TOL_FLOOR)
-    tau2 = np.zeros(n_times)
-    sig2 = np.zeros(n_times)
-    means = np.array([Y[groups == k].mean(axis=0) for k in range(n_times)])          # (n_times, K)
-    for qi, q in enumerate(prec.quantities):
-        direct = np.array([max(np.var(Y[groups == k, q], ddof=1) - S2[groups == k, q].mean() / n_per, 0.0)
-                           for k in range(n_times)])
-        # (F' h)^2 / 12 from the one-sided differences of the stratum means (mean of the squares of the
-        # left and right differences: a central difference would vanish at a peak of F)
-        d2 = np.diff(means[:, q]) ** 2
-        slope = np.empty(n_times)
-        slope[1:-1] = 0.5 * (d2[:-1] + d2[1:])
-        slope[0], slope[-1] = d2[0], d2[-1]
-        slope = slope / 12.0
-        tau2 += np.maximum(direct, slope) / tols[qi] ** 2
-        sig2 += np.array([S2[groups == k, q].mean() for k in range(n_times)]) / tols[qi] ** 2
-    kw = dict(call_cost=prec.call_cost, levels=REFINED_LEVELS, n_min=REFINED_MIN_SAMPLES, n_max=2 ** 20)
-    plan = two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2), variance=1.0 / SAFETY, **kw)
-
-    plan = _enough_substrata(plan, h, tau2, sig2, prec.call_cost)
-
-    def fits(p):
-        levels_n = np.repeat(p.n, REFINED_LEVELS * p.m)
-        return _calls(levels_n, chunk) <= calls_left and p.samples <= evals_left
-
-    if not fits(plan):
-        budget = plan.cost
-        for _ in range(60):
-            budget *= 0.8
-            plan = _enough_substrata(two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2),
-                                                          variance=1.0 / SAFETY, max_cost=budget, **kw),
-                                     h, tau2, sig2, prec.call_cost)
-            if fits(plan):
-                break
-        if not fits(plan):
-            return None
-    return plan
-
-
-def _enough_substrata(plan, h, tau2, sig2, call_cost):
-    """Split the sub-strata of the strata with the largest predicted variance per sub-stratum until the
-    predicted effective degrees of freedom of the variance estimate (one per sub-stratum of two
-    levels) reach MIN_EFFECTIVE_DOF: a loose target then still gets an honest standard error."""
-    m = plan.m.astype(float).copy()
-    n = plan.n.astype(float)
-
-    def contributions(m):
-        return (h * h / (REFINED_LEVELS * m)) * (tau2 / (m * m) + sig2 / n)            # V_k per stratum
-
-    for _ in range(10_000):
-        V = contributions(m)
-        per_sub = V / m
-        nu = effective_dof(np.repeat(per_sub, m.astype(int)), REFINED_LEVELS - 1)
-        if nu >= MIN_EFFECTIVE_DOF or not np.any(V > 0):
-            break
-        k = int(np.argmax(per_sub))
-        m[k] += max(1.0, math.floor(0.25 * m[k]))
-    if np.array_equal(m, plan.m):
-        return plan
-    L = REFINED_LEVELS * m
-    V = contributions(m)
-    return TwoLevelPlan(m.astype(int), plan.n, plan.levels, float(V.sum()), float(np.sum(L * (call_cost + plan.n))),
-                        int(L.sum()), int(np.sum(L * plan.n)))
 
 
 def _refined_levels(plan, n_times, tmap, seq, per_sub):
@@ -797,14 +658,8 @@ def _pilot_group_vars(res, levels, n_times):
     return gvar, dof
 
 
-def _normalised_dof(gvar, dof, tols, qs):
-    """Effective degrees of freedom of the variance of sum_q Q_q / tol_q (the planner's objective)."""
-    v = np.sum(gvar[:, qs] / np.maximum(tols, _TOL_FLOOR) ** 2, axis=1)
-    return effective_dof(v, dof)
-
-
 def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting, n_samples, n_times, scheme,
-                   time_map, seed, executor, chunk_size, precision: _Precision) -> _Run:
+                   time_map, seed, executor, chunk_size, precision: LevelPrecision) -> _Run:
     """Pilot (the fixed design with the pilot's n_samples, n_times), then the refined design, in
     rounds (more levels in every sub-stratum) until the target is met on every quantity of
     ``precision.quantities`` or a cap stops it."""
@@ -836,19 +691,19 @@ def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting,
 
     se, tol, met = status(pilot)
     gvar, dof = _pilot_group_vars(res, levels, n_times)
-    nu = _normalised_dof(gvar, dof, tol, qs)
+    nu = normalised_dof(gvar, dof, tol, qs)
     if met and nu >= MIN_EFFECTIVE_DOF:
         return finish(pilot, True, "pilot", 1, dof=nu)
-    plan = _plan_refinement(pilot, res, levels, n_per, n_times, prec, chunk, prec.max_model_calls - calls,
-                            prec.max_evaluations - evals)
+    plan = plan_refinement([r[0] for r in res], [np.diag(r[1]) for r in res], [g for (_, _, g) in levels], n_per,
+                           n_times, pilot.value, prec, chunk, prec.max_model_calls - calls,
+                           prec.max_evaluations - evals)
     if plan is None:
         return finish(pilot, False, "pilot", 1, dof=nu)
     refine_root = root.spawn(1)[0]
     all_vals, all_groups, all_n = [], [], []
     per_group = 0                     # time levels per sub-stratum so far
-    add = REFINED_LEVELS              # levels to add to every sub-stratum in the next round
+    add = _REFINED_LEVELS             # levels to add to every sub-stratum in the next round
     rounds = 0
-    n_sub = int(plan.m.sum())
     while True:
         t_seq, s_seq = _child_seq(refine_root, rounds).spawn(2)
         lv, n_lv = _refined_levels(plan, n_times, tmap, t_seq, add)
@@ -856,7 +711,7 @@ def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting,
         all_vals.append(np.array([r[0] for r in out]))
         all_groups.append(np.array([g for (_, _, g) in lv]))
         all_n.append(n_lv)
-        calls += _calls(n_lv, chunk)
+        calls += level_calls(n_lv, chunk)
         evals += int(np.sum(n_lv))
         per_group += add
         rounds += 1
@@ -864,20 +719,10 @@ def _run_to_target(model, data, process, s0, s1, *, exact, denoising, weighting,
         run = _Run(value, cov, np.zeros(_K), int(sum(int(np.sum(n)) for n in all_n)), "stratified-monte-carlo",
                    exact, denoising)
         se, tol, met = status(run)
-        nu = _normalised_dof(gvar, dof, tol, qs)
+        nu = normalised_dof(gvar, dof, tol, qs)
         if met and nu >= MIN_EFFECTIVE_DOF:
             return finish(run, True, "refined", rounds + 1, per_group, plan, dof=nu)
-        # more levels in every sub-stratum: the variance falls like 1/levels, the degrees of freedom
-        # grow like levels - 1
-        ratio = float(np.max(np.where(tol > 0, (se / np.maximum(tol, 1e-300)) ** 2, np.inf)))
-        want = math.ceil(SAFETY * per_group * min(ratio, 1e12)) - per_group if not met else 0
-        if nu < MIN_EFFECTIVE_DOF:
-            want = max(want, math.ceil(1 + (per_group - 1) * MIN_EFFECTIVE_DOF / max(nu, 1e-12)) - per_group)
-        calls_per_level = _calls(np.repeat(plan.n, plan.m), chunk) / n_sub      # per added level, averaged
-        evals_per_level = float(np.sum(np.repeat(plan.n, plan.m))) / n_sub
-        room = int(min((prec.max_model_calls - calls) / (calls_per_level * n_sub),
-                       (prec.max_evaluations - evals) / (evals_per_level * n_sub)))
-        add = min(max(want, 1), room)
+        add = levels_to_add(plan, se, tol, met, nu, per_group, chunk, calls, evals, prec)
         if add < 1:
             return finish(run, met and nu >= MIN_EFFECTIVE_DOF, "refined", rounds + 1, per_group, plan, dof=nu)
 
@@ -1043,8 +888,9 @@ def neural_entropy(e=None, data=None, process=None, s0=0.0, s1=None, *, score=No
     (True, True)
     """
     model, data, s0, s1 = _prepare(e, data, process, s0, s1, score, prediction, time_input)
-    prec, n_samples, n_times = _precision_options(rtol, atol, max_model_calls, max_samples, call_cost, (_NN,),
-                                                  scheme, n_samples, n_times)
+    prec, n_samples, n_times = level_precision_options(rtol, atol, max_model_calls, max_samples, call_cost, (_NN,),
+                                                       scheme, n_samples, n_times,
+                                                       levels_per_stratum=LEVELS_PER_STRATUM)
     run = _run(model, data, process, s0, s1, exact=False, denoising=False, weighting="likelihood",
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
                executor=executor, chunk_size=chunk_size, precision=prec)
@@ -1118,9 +964,9 @@ def entropy_matching_loss(e=None, data=None, process=None, s0=0.0, s1=None, *, s
     if base is not None and unit != NAT:
         raise ValueError("base converts nats only; the unit-weighted loss int v E|e - e*|^2 ds is in units of "
                          "forward time (not information): use weighting='likelihood' for nats or bits")
-    prec, n_samples, n_times = _precision_options(rtol, atol, max_model_calls, max_samples, call_cost,
-                                                  (_LEM,) if form == "exact" else (_DEN,), scheme, n_samples,
-                                                  n_times)
+    prec, n_samples, n_times = level_precision_options(rtol, atol, max_model_calls, max_samples, call_cost,
+                                                       (_LEM,) if form == "exact" else (_DEN,), scheme, n_samples,
+                                                       n_times, levels_per_stratum=LEVELS_PER_STRATUM)
     kw = dict(weighting=weighting, n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map,
               seed=seed, executor=executor, chunk_size=chunk_size, precision=prec)
     if form == "exact":
@@ -1279,8 +1125,9 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
     if s_tot is not None:
         check_s_tot(s_tot)
     weighting = "likelihood" if s0 > 0 else "unit"
-    prec, n_samples, n_times = _precision_options(rtol, atol, max_model_calls, max_samples, call_cost,
-                                                  (_NN, _LEM), scheme, n_samples, n_times)
+    prec, n_samples, n_times = level_precision_options(rtol, atol, max_model_calls, max_samples, call_cost,
+                                                       (_NN, _LEM), scheme, n_samples, n_times,
+                                                       levels_per_stratum=LEVELS_PER_STRATUM)
     run = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="likelihood",
                n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
                executor=executor, chunk_size=chunk_size, precision=prec)
@@ -1314,8 +1161,7 @@ def decompose(e=None, data=None, process=None, s0=0.0, s1=None, *, score=None, n
         run_d = run
     else:
         # unit weighting needs its own run (the likelihood-weighted K diverges at s0 = 0)
-        prec_d = None if prec is None else _Precision(prec.target, (_LEM,), prec.max_model_calls,
-                                                      prec.max_evaluations, prec.call_cost)
+        prec_d = None if prec is None else prec.for_quantities((_LEM,))
         run_d = _run(model, data, process, s0, s1, exact=True, denoising=True, weighting="unit",
                      n_samples=n_samples, n_times=n_times, scheme=scheme, time_map=time_map, seed=seed,
                      executor=executor, chunk_size=chunk_size, precision=prec_d)

@@ -40,8 +40,10 @@ scaled to a variance target :math:`\sum_k h_k^2\sigma_k^2/n_k = V^*` or to a bud
 :math:`\sum_k c_k n_k = B` (Cochran, *Sampling Techniques*, 3rd ed., section 5.5).
 :func:`two_level_allocation` is the version for estimators whose samples sit on random *levels*
 (e.g. time levels, each one model call): it chooses per stratum the number of sub-strata and the
-number of samples per level that minimise the cost for a variance target (used by
-:mod:`.neural`).
+number of samples per level that minimise the cost for a variance target.  The planner of
+:mod:`.neural` (section "level designs" below: :func:`level_precision_options`, :func:`plan_refinement`,
+:func:`levels_to_add`) sizes the pilot, designs the refinement with it from the pilot's per-level
+statistics, and grows it in rounds until the target and :data:`MIN_EFFECTIVE_DOF` are reached.
 
 Honesty of the reported standard error
 --------------------------------------
@@ -49,7 +51,7 @@ Stopping when an *estimated* standard error falls below the tolerance biases the
 standard error slightly low (a run stops more readily when its variance estimate happens to be
 small).  The bias is second order in the relative error of the variance estimate, which is at
 most a few per cent at the pilot sizes the estimators allow (at least 1024 samples for the
-mixture estimators, at least :data:`~nent_ref.quantities.neural.MIN_PILOT_TIMES` strata for the
+mixture estimators, at least :data:`MIN_PILOT_TIMES` strata for the
 neural ones); the safety factor makes the first planned stage usually sufficient, so runs seldom
 look more than twice.  ``tests/test_precision.py`` measures the spread of
 ``z = (estimate - truth) / stderr`` over many seeds at the smallest pilots.  Where the cap stops
@@ -64,12 +66,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.checks import finite_float
+from ..core.checks import count, finite_float
 from ..core.progress import progress_bar
 
 __all__ = ["Target", "PrecisionWarning", "BlockSchedule", "SequentialResult", "SAFETY", "target_from",
            "planned_size", "run_to_target", "run_to_targets", "neyman_allocation", "two_level_allocation", "TwoLevelPlan",
-           "precision_extra", "warn_unmet", "effective_dof", "MIN_EFFECTIVE_DOF"]
+           "precision_extra", "warn_unmet", "effective_dof", "MIN_EFFECTIVE_DOF",
+           # the planner of level-based (neural) estimators
+           "LevelPrecision", "level_calls", "level_precision_options", "plan_refinement", "normalised_dof",
+           "levels_to_add", "PILOT_N_TIMES", "PILOT_N_SAMPLES", "MIN_PILOT_TIMES", "MIN_PILOT_SAMPLES_PER_LEVEL",
+           "DEFAULT_CALL_COST", "DEFAULT_MAX_MODEL_CALLS", "DEFAULT_MAX_EVALUATIONS", "REFINED_LEVELS",
+           "REFINED_MIN_SAMPLES"]
 
 #: Factor by which a planned sample size exceeds the size that the current variance estimate says
 #: would just meet the target (fewer extra stages, hence fewer looks and less stopping bias).
@@ -486,3 +493,229 @@ def warn_unmet(what, target, value, stderr, cap_text, stacklevel=3):
                   f"{target.rtol:g}, atol = {target.atol:g}) was not reached before the cap ({cap_text})"
                   f"{where}: value {value[i]:.6g} has stderr {stderr[i]:.3g} > {tol[i]:.3g} (reported as is, "
                   "never claimed); raise the cap or loosen the target", PrecisionWarning, stacklevel=stacklevel)
+
+
+# --------------------------------------------------------------------------- level designs (the neural planner)
+# The planner of the targeted neural estimators (:mod:`.neural`): how big the pilot is, the caps, and from
+# the pilot's per-level statistics the refined two-level design and how many time levels each further round
+# adds.  :mod:`.neural` draws the levels and evaluates the model; this section only decides the sizes.
+
+#: Pilot of a targeted run when ``n_times`` / ``n_samples`` are not given: 8 strata with four
+#: levels each and 64 samples per level (32 model calls, 2048 evaluations).
+PILOT_N_TIMES = 8
+#: Pilot sample count of a targeted run when ``n_samples`` is not given.
+PILOT_N_SAMPLES = 2 ** 11
+#: Smallest pilot of a targeted run: strata, and samples per level.
+MIN_PILOT_TIMES = 8
+#: Smallest pilot samples per time level of a targeted run (the pilot estimates the per-sample spread).
+MIN_PILOT_SAMPLES_PER_LEVEL = 8
+#: Default cost of one model call in units of the cost of evaluating one sample within a call (the
+#: fixed per-call overhead of a small network or a numpy model, plus the library's work per level).
+DEFAULT_CALL_COST = 256
+#: Default caps of a targeted run: model calls and evaluated samples (pilot included).
+DEFAULT_MAX_MODEL_CALLS = 2 ** 14
+#: Default cap on the samples (model evaluations) of a targeted run, pilot included.
+DEFAULT_MAX_EVALUATIONS = 2 ** 22
+#: Floor of a tolerance used as a normaliser (its square stays a normal double; a zero tolerance with a
+#: nonzero variance then plans to the caps, and with zero variance is met).
+_TOL_FLOOR = 1e-150
+#: Time levels per sub-stratum of a refined design (the fewest that give a variance estimate).
+REFINED_LEVELS = 2
+#: Fewest samples per time level of a refined design: level means of a few samples of a skewed
+#: integrand (|e|^2 is chi-square-like) make the group variances correlate with the group means.
+REFINED_MIN_SAMPLES = 16
+#: Largest number of samples per level of a refined design.
+_REFINED_MAX_SAMPLES = 2 ** 20
+
+
+@dataclass
+class LevelPrecision:
+    """What a targeted level-based run asks for: the target, the quantities (column indices of the
+    estimator's result vector) it applies to, the caps (pilot included) and the cost of a model call in
+    units of one sample."""
+
+    target: Target
+    quantities: tuple
+    max_model_calls: int
+    max_evaluations: int
+    call_cost: float
+
+    def for_quantities(self, quantities) -> "LevelPrecision":
+        """The same target, caps and cost, applied to other quantities."""
+        return LevelPrecision(self.target, tuple(quantities), self.max_model_calls, self.max_evaluations,
+                              self.call_cost)
+
+
+def level_calls(n_per_level, chunk) -> int:
+    """Model calls of levels with the given sample counts (each level is cut into calls of ``chunk`` samples)."""
+    return int(np.sum(-(-np.asarray(n_per_level, dtype=np.int64) // chunk)))
+
+
+def level_precision_options(rtol, atol, max_model_calls, max_samples, call_cost, quantities, scheme, n_samples,
+                            n_times, *, levels_per_stratum):
+    """``(LevelPrecision or None, pilot n_samples, pilot n_times)`` from the public options of a neural estimator.
+
+    Without a target (``rtol``/``atol`` both None) the caps must not be given and the fixed design's
+    defaults apply (``n_samples = 2**15``, ``n_times = 32``).  With one, ``n_times`` and ``n_samples``
+    describe the pilot (defaults :data:`PILOT_N_TIMES`, :data:`PILOT_N_SAMPLES`; at least
+    :data:`MIN_PILOT_TIMES` strata of ``levels_per_stratum`` levels with
+    :data:`MIN_PILOT_SAMPLES_PER_LEVEL` samples each), and the caps must hold the pilot.
+    """
+    target = target_from(rtol, atol)
+    if target is None:
+        for name, val in (("max_model_calls", max_model_calls), ("max_samples", max_samples),
+                          ("call_cost", call_cost)):
+            if val is not None:
+                raise ValueError(f"{name} applies to a run with a precision target (rtol= or atol=); "
+                                 "pass a target or drop it")
+        return None, (2 ** 15 if n_samples is None else n_samples), (32 if n_times is None else n_times)
+    if scheme != "stratified":
+        raise ValueError("a precision target (rtol/atol) needs scheme='stratified' (Gauss-Legendre has a "
+                         "deterministic quadrature error that more samples do not reduce)")
+    n_times = PILOT_N_TIMES if n_times is None else count("n_times", n_times, 2)
+    n_samples = PILOT_N_SAMPLES if n_samples is None else count("n_samples", n_samples, 2)
+    if n_times < MIN_PILOT_TIMES:
+        raise ValueError(f"n_times = {n_times} is below the smallest pilot of a targeted run ({MIN_PILOT_TIMES} "
+                         "strata); with rtol/atol, n_times and n_samples describe the pilot")
+    per_level = n_samples // (levels_per_stratum * n_times)
+    if per_level < MIN_PILOT_SAMPLES_PER_LEVEL:
+        raise ValueError(f"n_samples = {n_samples} gives {per_level} samples per pilot level; a targeted run needs "
+                         f"at least {MIN_PILOT_SAMPLES_PER_LEVEL} (n_samples >= "
+                         f"{MIN_PILOT_SAMPLES_PER_LEVEL * levels_per_stratum * n_times})")
+    calls = DEFAULT_MAX_MODEL_CALLS if max_model_calls is None else count("max_model_calls", max_model_calls, 1)
+    evals = DEFAULT_MAX_EVALUATIONS if max_samples is None else count("max_samples", max_samples, 1)
+    cost = DEFAULT_CALL_COST if call_cost is None else finite_float("call_cost", call_cost)
+    if cost < 0:
+        raise ValueError(f"call_cost must be >= 0 (got {cost})")
+    pilot_calls = levels_per_stratum * n_times
+    if calls < pilot_calls or evals < per_level * pilot_calls:
+        raise ValueError(f"the caps (max_model_calls = {calls}, max_samples = {evals}) are below the pilot "
+                         f"({pilot_calls} calls, {per_level * pilot_calls} samples)")
+    return LevelPrecision(target, tuple(quantities), calls, evals, max(cost, 1e-9)), n_samples, n_times
+
+
+def plan_refinement(level_means, level_mean_vars, groups, n_per, n_times, pilot_value, prec: LevelPrecision,
+                    chunk, calls_left, evals_left):
+    r"""The refined design of a targeted level-based run from its pilot: a :class:`TwoLevelPlan` over the
+    pilot strata, or None when no design fits the calls and samples left.
+
+    Parameters
+    ----------
+    level_means, level_mean_vars : array_like, shape (L, K)
+        Per pilot level: the weighted mean of each quantity (stratum width times the integrand) and the
+        variance of that mean.
+    groups : array_like, shape (L,)
+        The pilot stratum of each level (``0 .. n_times - 1``, equal widths ``1/n_times``).
+    n_per : int
+        Samples per pilot level.
+    pilot_value : array_like, shape (K,)
+        The pilot's estimate (sets the tolerance of a relative target).
+
+    Per stratum the time variance :math:`\tau_k^2` of the level means is the larger of the
+    within-stratum spread (less its sample noise) and :math:`(F' h)^2/12` from the one-sided
+    differences of neighbouring stratum means (a central difference would vanish at a peak); the
+    per-sample variance :math:`\sigma_k^2` is the mean over the stratum's levels.  Both are summed
+    over the targeted quantities, each normalised by its tolerance squared, and passed to
+    :func:`two_level_allocation` at variance ``1/SAFETY``; the sub-strata are then split until the
+    predicted effective degrees of freedom reach :data:`MIN_EFFECTIVE_DOF`, and the budget is shrunk
+    (by 0.8, at most 60 times) until the design fits ``calls_left`` and ``evals_left``.
+    """
+    groups = np.asarray(groups)
+    h = 1.0 / n_times
+    w = h
+    Y = np.asarray(level_means, dtype=float) / w                         # values in integrand units
+    S2 = float(n_per) * np.asarray(level_mean_vars, dtype=float) / (w * w)  # per-sample variances
+    tols = np.array([prec.target.tolerance(pilot_value[q]) for q in prec.quantities])
+    tols = np.maximum(tols, _TOL_FLOOR)
+    tau2 = np.zeros(n_times)
+    sig2 = np.zeros(n_times)
+    means = np.array([Y[groups == k].mean(axis=0) for k in range(n_times)])          # (n_times, K)
+    for qi, q in enumerate(prec.quantities):
+        direct = np.array([max(np.var(Y[groups == k, q], ddof=1) - S2[groups == k, q].mean() / n_per, 0.0)
+                           for k in range(n_times)])
+        # (F' h)^2 / 12 from the one-sided differences of the stratum means (mean of the squares of the
+        # left and right differences: a central difference would vanish at a peak of F)
+        d2 = np.diff(means[:, q]) ** 2
+        slope = np.empty(n_times)
+        slope[1:-1] = 0.5 * (d2[:-1] + d2[1:])
+        slope[0], slope[-1] = d2[0], d2[-1]
+        slope = slope / 12.0
+        tau2 += np.maximum(direct, slope) / tols[qi] ** 2
+        sig2 += np.array([S2[groups == k, q].mean() for k in range(n_times)]) / tols[qi] ** 2
+    kw = dict(call_cost=prec.call_cost, levels=REFINED_LEVELS, n_min=REFINED_MIN_SAMPLES,
+              n_max=_REFINED_MAX_SAMPLES)
+    plan = two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2), variance=1.0 / SAFETY, **kw)
+
+    plan = _enough_substrata(plan, h, tau2, sig2, prec.call_cost)
+
+    def fits(p):
+        levels_n = np.repeat(p.n, REFINED_LEVELS * p.m)
+        return level_calls(levels_n, chunk) <= calls_left and p.samples <= evals_left
+
+    if not fits(plan):
+        budget = plan.cost
+        for _ in range(60):
+            budget *= 0.8
+            plan = _enough_substrata(two_level_allocation(np.full(n_times, h), np.sqrt(tau2), np.sqrt(sig2),
+                                                          variance=1.0 / SAFETY, max_cost=budget, **kw),
+                                     h, tau2, sig2, prec.call_cost)
+            if fits(plan):
+                break
+        if not fits(plan):
+            return None
+    return plan
+
+
+def _enough_substrata(plan, h, tau2, sig2, call_cost):
+    """Split the sub-strata of the strata with the largest predicted variance per sub-stratum until the
+    predicted effective degrees of freedom of the variance estimate (one per sub-stratum of two
+    levels) reach MIN_EFFECTIVE_DOF: a loose target then still gets an honest standard error."""
+    m = plan.m.astype(float).copy()
+    n = plan.n.astype(float)
+
+    def contributions(m):
+        return (h * h / (REFINED_LEVELS * m)) * (tau2 / (m * m) + sig2 / n)            # V_k per stratum
+
+    for _ in range(10_000):
+        V = contributions(m)
+        per_sub = V / m
+        nu = effective_dof(np.repeat(per_sub, m.astype(int)), REFINED_LEVELS - 1)
+        if nu >= MIN_EFFECTIVE_DOF or not np.any(V > 0):
+            break
+        k = int(np.argmax(per_sub))
+        m[k] += max(1.0, math.floor(0.25 * m[k]))
+    if np.array_equal(m, plan.m):
+        return plan
+    L = REFINED_LEVELS * m
+    V = contributions(m)
+    return TwoLevelPlan(m.astype(int), plan.n, plan.levels, float(V.sum()), float(np.sum(L * (call_cost + plan.n))),
+                        int(L.sum()), int(np.sum(L * plan.n)))
+
+
+def normalised_dof(group_vars, dofs, tols, quantities) -> float:
+    """Effective degrees of freedom (:func:`effective_dof`) of the variance of ``sum_q Q_q / tol_q``, the
+    planner's objective, from per-group variances of the mean ``(n_groups, K)`` and their degrees of freedom."""
+    v = np.sum(np.asarray(group_vars)[:, quantities] / np.maximum(tols, _TOL_FLOOR) ** 2, axis=1)
+    return effective_dof(v, dofs)
+
+
+def levels_to_add(plan: TwoLevelPlan, stderr, tol, met, dof, per_group, chunk, calls, evals,
+                  prec: LevelPrecision) -> int:
+    """Time levels to add to every sub-stratum of ``plan`` in the next round (0 or less: stop).
+
+    The variance falls like 1/levels and the degrees of freedom grow like ``levels - 1``: the round asks
+    for ``SAFETY per_group (stderr/tol)^2`` levels per sub-stratum in all (while the target is unmet) and
+    for enough to reach :data:`MIN_EFFECTIVE_DOF`, at least one, and at most what the caps leave
+    (``calls``/``evals`` are the model calls and samples used so far, pilot included).
+    """
+    stderr, tol = np.asarray(stderr, dtype=float), np.asarray(tol, dtype=float)
+    n_sub = int(plan.m.sum())
+    ratio = float(np.max(np.where(tol > 0, (stderr / np.maximum(tol, 1e-300)) ** 2, np.inf)))
+    want = math.ceil(SAFETY * per_group * min(ratio, 1e12)) - per_group if not met else 0
+    if dof < MIN_EFFECTIVE_DOF:
+        want = max(want, math.ceil(1 + (per_group - 1) * MIN_EFFECTIVE_DOF / max(dof, 1e-12)) - per_group)
+    calls_per_level = level_calls(np.repeat(plan.n, plan.m), chunk) / n_sub      # per added level, averaged
+    evals_per_level = float(np.sum(np.repeat(plan.n, plan.m))) / n_sub
+    room = int(min((prec.max_model_calls - calls) / (calls_per_level * n_sub),
+                   (prec.max_evaluations - evals) / (evals_per_level * n_sub)))
+    return min(max(want, 1), room)

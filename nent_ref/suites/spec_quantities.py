@@ -85,51 +85,22 @@ def _is_int(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
-def _is_num(x):
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
 def normalize_grid(g, path: str, s0: float, s1: float) -> dict:
-    """Canonical grid: ``{"spacing": "log"|"linear", "n": int >= 2, "first": float}`` (``first`` for log
-    spacing only) or ``{"times": [sorted floats in [s0, s1]]}``; :class:`SpecError` naming the field."""
-    g = dict(GRID_DEFAULTS) if g is None else g
-    if not isinstance(g, dict):
-        raise SpecError(path, f"must be an object such as {{\"n\": 64, \"spacing\": \"log\"}} or "
-                              f"{{\"times\": [...]}} (got {g!r})")
-    if "times" in g and g["times"] is not None:
-        extra = [k for k in g if k != "times"]
-        if extra:
-            raise SpecError(_join(path, extra[0]), "an explicit grid takes times only (drop n, spacing, first)")
-        t = g["times"]
-        if not isinstance(t, (list, tuple)) or not t or not all(_is_num(x) for x in t):
-            raise SpecError(_join(path, "times"), f"must be a non-empty list of numbers (got {t!r})")
-        times = [float(x) for x in t]
-        if not all(math.isfinite(x) for x in times):
-            raise SpecError(_join(path, "times"), "must be finite")
-        if any(b <= a for a, b in zip(times, times[1:])):
-            raise SpecError(_join(path, "times"), "must be strictly increasing")
-        if times[0] < s0 or times[-1] > s1:
-            raise SpecError(_join(path, "times"), f"must lie in the window [s0, s1] = [{s0:g}, {s1:g}] (got "
-                                                  f"{times[0]:g} .. {times[-1]:g})")
-        return {"times": times}
-    for key in g:
-        if key not in ("spacing", "n", "first", "times"):
-            raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: n, spacing, first, times)")
+    """Canonical grid: ``{"spacing": "log"|"linear", "n": int, "first": float}`` (``first`` for log spacing
+    only) or ``{"times": [floats]}``, the defaults :data:`GRID_DEFAULTS` filled in (``g=None``: the default
+    grid).
+
+    ``g`` is a grid the spec models have checked (:mod:`nent_ref.suites.spec_schema`, through
+    :func:`nent_ref.suites.specs.normalize_spec`): its keys, ``n`` in [2, 4096], ``first`` in (0, 1), ``first``
+    with log spacing only, and explicit times finite, strictly increasing and inside the window ``[s0, s1]``
+    (``path``, ``s0`` and ``s1`` are the names and window those errors give)."""
+    g = {k: v for k, v in (g or {}).items() if v is not None}
+    if "times" in g:
+        return {"times": [float(x) for x in g["times"]]}
     spacing = g.get("spacing", GRID_DEFAULTS["spacing"])
-    if spacing not in ("log", "linear"):
-        raise SpecError(_join(path, "spacing"), f"must be 'log' or 'linear' (got {spacing!r})")
-    n = g.get("n", GRID_DEFAULTS["n"])
-    if not _is_int(n) or not 2 <= n <= 4096:
-        raise SpecError(_join(path, "n"), f"must be an integer in [2, 4096] (got {n!r})")
-    out = {"spacing": spacing, "n": int(n)}
+    out = {"spacing": spacing, "n": int(g.get("n", GRID_DEFAULTS["n"]))}
     if spacing == "log":
-        first = g.get("first", GRID_DEFAULTS["first"])
-        if not _is_num(first) or not 0 < float(first) < 1:
-            raise SpecError(_join(path, "first"), f"must be a number in (0, 1), the first step as a fraction of "
-                                                  f"the window (got {first!r})")
-        out["first"] = float(first)
-    elif g.get("first") is not None:
-        raise SpecError(_join(path, "first"), "only goes with spacing 'log'")
+        out["first"] = float(g.get("first", GRID_DEFAULTS["first"]))
     return out
 
 
@@ -258,40 +229,19 @@ def grid_columns(name: str, res, times: np.ndarray, info_unit: str) -> dict:
 
 # --------------------------------------------------------------------------- model
 def normalize_model(m, path: str) -> dict:
-    """Canonical model spec: ``"package.module:function"`` or an object with ``target`` and the options
-    of ``nent-ref validate`` (:data:`MODEL_DEFAULTS`)."""
+    """Canonical model spec from ``"package.module:function"`` or an object with ``target`` and the options
+    of ``nent-ref validate``: :data:`MODEL_DEFAULTS` filled in, tolerances as floats.
+
+    ``m`` is a model the spec models have checked (:mod:`nent_ref.suites.spec_schema`, through
+    :func:`nent_ref.suites.specs.normalize_spec`): its keys, the form of ``target``, the types and ranges of
+    the options (``path`` names them there)."""
     if isinstance(m, str):
         m = {"target": m}
-    if not isinstance(m, dict):
-        raise SpecError(path, f"must be \"package.module:function\" or an object with target (got {m!r})")
-    for key in m:
-        if key not in MODEL_DEFAULTS:
-            raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: {', '.join(MODEL_DEFAULTS)})")
     out = dict(MODEL_DEFAULTS)
     out.update({k: v for k, v in m.items() if v is not None})
-    target = out["target"]
-    module, sep, attr = (target or "").partition(":") if isinstance(target, str) else ("", "", "")
-    if not sep or not module or not attr or any(not p for p in attr.split(".")):
-        raise SpecError(_join(path, "target"), f"must have the form package.module:function (got {target!r})")
-    for key in ("factory",):
-        if not isinstance(out[key], bool):
-            raise SpecError(_join(path, key), f"must be true or false (got {out[key]!r})")
-    if out["score"] is not None and not isinstance(out["score"], bool):
-        raise SpecError(_join(path, "score"), f"must be true, false or null (got {out['score']!r})")
-    for key, lo in (("n_samples", 2), ("n_times", 1), ("batch_size", 1)):
-        v = out[key]
-        if v is not None and (not _is_int(v) or v < lo):
-            raise SpecError(_join(path, key), f"must be an integer >= {lo} (got {v!r})")
     for key in ("rtol", "atol"):
-        v = out[key]
-        if v is not None and (not _is_num(v) or not 0 < float(v) < math.inf):
-            raise SpecError(_join(path, key), f"must be a positive number (got {v!r})")
-        if v is not None:
-            out[key] = float(v)
-    seed = out["seed"]
-    if not (_is_int(seed) and seed >= 0) and not (isinstance(seed, list) and seed
-                                                  and all(_is_int(x) and x >= 0 for x in seed)):
-        raise SpecError(_join(path, "seed"), f"must be an integer >= 0 or a list of them (got {seed!r})")
+        if out[key] is not None:
+            out[key] = float(out[key])
     return out
 
 

@@ -17,17 +17,23 @@ canonical form is built by :mod:`nent_ref.suites.specs`, never by the models.
 
 import difflib
 import json
-from typing import Annotated, Any, Literal, Optional, Union
+import math
+import re
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 import numpy as np
 
 from .spec_errors import SpecError
 
-__all__ = ["SCHEMA_IDS", "SCHEMA_NAMES", "json_schema", "check_spec", "check_claims", "plain", "did_you_mean"]
+__all__ = ["SCHEMA_IDS", "SCHEMA_NAMES", "CLAIMS_VERSION", "json_schema", "check_spec", "check_cases", "check_claims", "plain", "did_you_mean"]
 
-#: ``$id`` of the published schemas (the file names they ship under in nent_ref/reference/schemas/).
-SCHEMA_IDS = {"spec": "https://nent-ref.invalid/schemas/spec.schema.json",
-              "claims": "https://nent-ref.invalid/schemas/claims.schema.json"}
+#: Version of the claims format (the optional top-level ``version`` of a claims file).
+CLAIMS_VERSION = 1
+#: ``$id`` of the published schemas: URNs (RFC 8141), names that do not pretend to be web addresses; JSON
+#: Schema 2020-12 takes any absolute URI as ``$id`` (section 8.2.1).  The last part is the format's version
+#: (:data:`~nent_ref.suites.spec_vocabulary.SPEC_VERSION`, :data:`CLAIMS_VERSION`).  The schemas ship as
+#: nent_ref/reference/schemas/{spec,claims}.schema.json.
+SCHEMA_IDS = {"spec": "urn:nent-ref:schema:spec:1", "claims": f"urn:nent-ref:schema:claims:{CLAIMS_VERSION}"}
 #: The schemas ``nent-ref schema`` prints.
 SCHEMA_NAMES = tuple(SCHEMA_IDS)
 
@@ -75,7 +81,13 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
     from pydantic_core import PydanticCustomError
 
     from ..quantities.mixture_entropy import MIN_MC_SAMPLES
+    from .spec_quantities import MODEL_QUANTITIES
     from .spec_vocabulary import QUANTITIES, SPEC_VERSION
+
+    def at(where: str, message: str, **ctx):
+        """An error of a validator located at ``where`` (a key or path relative to the object validated, ``""``
+        for the object itself): the message template is filled from ``ctx``."""
+        return PydanticCustomError("nent_ref_at", message, {"at": where, **ctx})
 
     def say(what: str, *, inner=False):
         """A wrapper replacing errors by ``must be <what> (got <input>)``: those located at the field itself;
@@ -95,8 +107,9 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         return WrapValidator(wrap)
 
     Num = StrictFloat                                # an int or a float, never a bool or a string
-    Pos = Annotated[StrictFloat, Field(gt=0)]
-    NonNeg = Annotated[StrictFloat, Field(ge=0)]
+    Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]      # a scalar parameter: finite
+    Pos = Annotated[Finite, Field(gt=0)]
+    NonNeg = Annotated[Finite, Field(ge=0)]
     Vector = Annotated[list[Num], Field(min_length=1)]
     Matrix = Annotated[list[Vector], Field(min_length=1)]
     Tensor3 = Annotated[list[Matrix], Field(min_length=1)]
@@ -111,8 +124,29 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
     def arr(base, what):
         return Annotated[base, say(what, inner="shape")]
 
+    def array(obj, key, what):
+        """The numbers of ``obj.<key>`` (nested lists) as a float array: a located error when the lists are
+        ragged or a number is not finite (JSON Schema says neither)."""
+        try:
+            a = np.array(getattr(obj, key), dtype=float)
+        except ValueError:
+            raise at(key, "must be {what}: the nested lists have unequal lengths", what=what) from None
+        if not np.all(np.isfinite(a)):
+            raise at(key, "contains NaN or inf")
+        return a
+
+    def given(*keys):
+        """JSON Schema: every key of ``keys`` is present and not null (what the models call given)."""
+        return {"required": list(keys), "properties": {k: {"not": {"type": "null"}} for k in keys}}
+
+    def one_of(*keys):
+        """JSON Schema: exactly one of ``keys`` given."""
+        return {"oneOf": [given(k) for k in keys]}
+
     class Obj(BaseModel):
         model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False, protected_namespaces=())
+        #: appended to the message of an unknown key (what this object is not)
+        unknown_note: ClassVar[str] = ""
 
         @model_validator(mode="before")
         @classmethod
@@ -122,9 +156,13 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
                 for key in value:
                     if key not in allowed:
                         raise PydanticCustomError(
-                            "unknown_key", "unknown key {key} (allowed here: {allowed}){hint}",
-                            {"key": repr(key), "name": key, "allowed": ", ".join(allowed), "hint": did_you_mean(str(key), allowed)})
+                            "unknown_key", "unknown key {key} (allowed here: {allowed}){hint}{note}",
+                            {"key": repr(key), "name": key, "allowed": ", ".join(allowed),
+                             "hint": did_you_mean(str(key), allowed), "note": cls.unknown_note})
             return value
+
+        def given(self, key) -> bool:
+            return getattr(self, key) is not None
 
     def by_kind(members: dict, what: str):
         """A union of objects told apart by their ``kind`` (``members``: kind -> model; a model may serve
@@ -152,11 +190,24 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         cov: arr(Matrix, "a (D, D) matrix of numbers") = Field(description="positive definite (D, D)")
         preset: preset_field = Field(None, description=PRESET_DOC)
 
+        @model_validator(mode="after")
+        def _shapes(self):
+            D = array(self, "mean", "a vector (D,)").size
+            cov = array(self, "cov", f"a ({D}, {D}) matrix")
+            if cov.shape != (D, D):
+                raise at("cov", "must have shape ({D}, {D}) to match the mean (got {shape})", D=D, shape=cov.shape)
+            return self
+
     class DiracData(Obj):
         """One atom at ``point``."""
         kind: Literal["dirac"]
         point: arr(Vector, "a vector (D,) of numbers")
         preset: preset_field = Field(None, description=PRESET_DOC)
+
+        @model_validator(mode="after")
+        def _finite(self):
+            array(self, "point", "a vector (D,)")
+            return self
 
     Spread = Annotated[Union[Vector, Matrix], say("a (K,) or (K, D) array of numbers", inner=True)]
 
@@ -170,6 +221,29 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         variances: Optional[Spread] = None
         stds: Optional[Spread] = None
         preset: preset_field = Field(None, description=PRESET_DOC)
+        model_config = ConfigDict(json_schema_extra=one_of("covs", "variances", "stds"))
+
+        @model_validator(mode="after")
+        def _one_spread(self):
+            spreads = [k for k in ("covs", "variances", "stds") if self.given(k)]
+            if len(spreads) != 1:
+                raise at("", "give exactly one of covs, variances or stds (got {got})",
+                         got=", ".join(spreads) or "none")
+            w = array(self, "weights", "a vector (K,)")
+            K, D = array(self, "means", "a (K, D) matrix").shape
+            if w.size != K:
+                raise at("weights", "has {n} entries but means has {K} rows (components)", n=w.size, K=K)
+            spread = spreads[0]
+            if spread == "covs":
+                shape, want = array(self, spread, f"({K}, {D}, {D}) covariance matrices").shape, f"({K}, {D}, {D})"
+                ok = shape == (K, D, D)
+            else:
+                shape = array(self, spread, f"a ({K},) or ({K}, {D}) array").shape
+                ok, want = shape in ((K,), (K, D)), f"({K},) (isotropic) or ({K}, {D}) (diagonal)"
+            if not ok:
+                raise at(spread, "must have shape {want} to match means of shape ({K}, {D}) (got {shape})",
+                         want=want, K=K, D=D, shape=shape)
+            return self
 
     class PresetData(Obj):
         """A named data preset (``nent-ref table --suite presets`` lists them)."""
@@ -188,9 +262,18 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
     Pair = Annotated[list[Num], Field(min_length=2, max_length=2), say("two numbers [low, high]", inner=True)]
 
     class Scale(Obj):
-        """The training scaling of stored values: [low, high] mapped affinely onto [low', high']."""
+        """The training scaling of stored values: [low, high] mapped affinely onto [low', high'] (low < high)."""
         from_: Pair = Field(alias="from")
         to: Pair
+
+        @model_validator(mode="after")
+        def _ordered(self):
+            for key, pair in (("from", self.from_), ("to", self.to)):
+                if not (math.isfinite(pair[0]) and math.isfinite(pair[1]) and pair[0] < pair[1]):
+                    raise at(key, "must be [low, high] with low < high (got {got})", got=_short(pair))
+            return self
+
+    npy_file = r"\.([nN][pP][yYzZ]|[cC][sS][vV])$"
 
     class EmpiricalData(Obj):
         """Equally (or ``weights``-) weighted atoms: inline ``points``, a ``file`` (.npy, .npz, .csv) with its
@@ -198,7 +281,8 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         kind: Literal["empirical"]
         points: Optional[arr(Matrix, "an (N, D) array of atoms")] = None
         weights: Optional[arr(Vector, "a vector (N,) of numbers")] = None
-        file: Optional[Name] = Field(None, description="a .npy, .npz or .csv file, relative to the spec's directory")
+        file: Optional[Annotated[Name, Field(pattern=npy_file), say("a .npy, .npz or .csv file", inner=True)]] = \
+            Field(None, description="a .npy, .npz or .csv file, relative to the spec's directory")
         sha256: Optional[Sha256] = Field(None, description="sha256 of the file's bytes (required with file)")
         array: Optional[Name] = Field(None, description="the array inside a .npz file")
         generator: Optional[Generator] = None
@@ -206,6 +290,40 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         provenance: Optional[Annotated[Union[StrictStr, dict[str, Any]], say("a string or an object (free-form, "
                                                                              "not interpreted)", inner=True)]] = None
         scale: Optional[Scale] = None
+        model_config = ConfigDict(json_schema_extra={"allOf": [
+            one_of("points", "file", "generator"),
+            {"if": given("file"), "then": given("sha256")},
+            *({"if": given(k), "then": given("file")} for k in ("sha256", "array")),
+            *({"if": given("generator"), "then": {"not": given(k)}} for k in ("weights", "scale"))]})
+
+        @model_validator(mode="after")
+        def _one_source(self):
+            sources = [k for k in ("points", "file", "generator") if self.given(k)]
+            if len(sources) != 1:
+                raise at("", "empirical data need exactly one of points (inline), file (+ sha256) or generator "
+                             "(got {got})", got=", ".join(sources) or "none")
+            src = sources[0]
+            if src == "file" and not self.given("sha256"):
+                raise at("sha256", "missing (required with file: the sha256 of the file's bytes, as printed by "
+                                   "sha256sum)")
+            for key in ("sha256", "array"):
+                if self.given(key) and src != "file":
+                    raise at(key, "only goes with file")
+            if self.given("array") and not self.file.lower().endswith(".npz"):
+                raise at("array", "names an array inside a .npz file; this file is {suffix}",
+                         suffix=self.file[self.file.rfind("."):])
+            if src == "generator" and self.given("weights"):
+                raise at("weights", "generated atoms are equally weighted; drop weights")
+            if src == "generator" and self.given("scale"):
+                raise at("scale", "applies to stored values (points or file), not generated ones")
+            if src == "points":
+                array(self, "points", "an (N, D) array of atoms")
+            if self.given("weights"):
+                array(self, "weights", "a vector (N,)")
+            if src == "points" and self.given("weights") and len(self.weights) != len(self.points):
+                raise at("weights", "has {n} entries but there are {m} points", n=len(self.weights),
+                         m=len(self.points))
+            return self
 
     Data = by_kind({**{k: v for k, v in sample_kinds.items() if k != "preset"}, "empirical": EmpiricalData,
                     "preset": PresetData}, "data")
@@ -243,6 +361,13 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         values: arr(Vector, "a table (N,) of numbers")
         s: Optional[arr(Vector, "the nodes (N,)")] = None
 
+        @model_validator(mode="after")
+        def _finite(self):
+            array(self, "values", "a table (N,)")
+            if self.s is not None:
+                array(self, "s", "the nodes (N,)")
+            return self
+
     class DiffusersSchedule(Obj):
         """A diffusers DDPM scheduler configuration (defaults: 1000 steps, 1e-4 .. 0.02, linear)."""
         kind: Literal["diffusers"]
@@ -268,6 +393,13 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         kind: Literal["sigma"]
         values: arr(Vector, "a table (N,) of numbers")
         s: Optional[arr(Vector, "the nodes (N,)")] = None
+
+        @model_validator(mode="after")
+        def _finite(self):
+            array(self, "values", "a table (N,)")
+            if self.s is not None:
+                array(self, "s", "the nodes (N,)")
+            return self
 
     class SL(Obj):
         """The stochastic-localisation process with noise scale sigma0."""
@@ -309,9 +441,15 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
                       custom_error_context={"choices": "vp, sl, ve, preset", "what": "process"})]
 
     class Window(Obj):
-        """The window [s0, s1] of forward time (s1 <= T of the process)."""
+        """The window [s0, s1] of forward time (s0 < s1 <= T of the process)."""
         s0: NonNeg
         s1: NonNeg
+
+        @model_validator(mode="after")
+        def _ordered(self):
+            if not self.s0 < self.s1:
+                raise at("s0", "must be below s1 = {s1} (got {s0})", s1=repr(self.s1), s0=repr(self.s0))
+            return self
 
     def quantity_item(names, *, checkable_only=False):
         def wrap(value, handler):
@@ -337,38 +475,93 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         method: Optional[Literal["auto", "closed-form", "quadrature", "monte-carlo"]] = None
         n_samples: Optional[Annotated[StrictInt, Field(ge=MIN_MC_SAMPLES)]] = None
         seed: Optional[Seed] = None
-        rtol: Optional[Annotated[StrictFloat, Field(ge=0, lt=1), say("in [0, 1)")]] = None
+        rtol: Optional[Annotated[Finite, Field(ge=0, lt=1), say("in [0, 1)")]] = None
         atol: Optional[NonNeg] = None
         max_samples: Optional[Annotated[StrictInt, Field(ge=MIN_MC_SAMPLES)]] = None
         w2_method: Optional[Literal["auto", "closed-form", "quantile", "samples"]] = None
         w2_samples: Optional[Annotated[StrictInt, Field(ge=2)]] = None
         w2_pairs: Optional[Annotated[StrictInt, Field(ge=2)]] = None
         w2_seed: Optional[Seed] = None
+        model_config = ConfigDict(json_schema_extra={"allOf": [
+            {"if": {"required": ["rtol"], "properties": {"rtol": {"const": 0}}},
+             "then": {"required": ["atol"], "properties": {"atol": {"exclusiveMinimum": 0}}}},
+            {"if": {**given("max_samples", "n_samples"), "not": {"anyOf": [given("rtol"), given("atol")]}},
+             "then": False}]})
 
-    class Grid(Obj):
-        """The times of grid quantities: ``{"spacing", "n", "first"}`` or explicit ``{"times": [...]}``."""
-        spacing: Optional[Annotated[Literal["log", "linear"], say("'log' or 'linear'")]] = None
-        n: Optional[Annotated[StrictInt, Field(ge=2, le=4096), say("an integer in [2, 4096]")]] = None
-        first: Optional[Annotated[StrictFloat, Field(gt=0, lt=1), say("a number in (0, 1), the first step as a "
-                                                                      "fraction of the window")]] = None
-        times: Optional[arr(Vector, "a non-empty list of numbers")] = None
+        @model_validator(mode="after")
+        def _target(self):
+            if self.rtol == 0 and not self.atol:
+                raise at("rtol", "rtol = 0 needs a positive atol (a precision target of zero is never met)")
+            if (self.given("max_samples") and self.given("n_samples") and not self.given("rtol")
+                    and not self.given("atol")):
+                raise at("max_samples", "caps a run to a precision target (rtol/atol); with a fixed n_samples and no "
+                                        "target it has no effect: give one or the other")
+            return self
 
-    target_doc = {"description": "package.module:function of the score model (or of its factory)",
-                  "pattern": r"^[^:]+:[^:.]+(\.[^:.]+)*$"}
+    GridN = Annotated[StrictInt, Field(ge=2, le=4096), say("an integer in [2, 4096]")]
+
+    class LogGrid(Obj):
+        """``n`` times from ``s0 + first (s1 - s0)`` to ``s1``, equally spaced in log(s - s0) (the default grid)."""
+        spacing: Optional[Annotated[Literal["log"], say("'log' or 'linear'")]] = None
+        n: Optional[GridN] = None
+        first: Optional[Annotated[Finite, Field(gt=0, lt=1), say("a number in (0, 1), the first step as a "
+                                                                 "fraction of the window")]] = None
+
+    class LinearGrid(Obj):
+        """``n`` equally spaced times from s0 to s1."""
+        unknown_note: ClassVar[str] = "; first only goes with spacing 'log'"
+        spacing: Literal["linear"]
+        n: Optional[GridN] = None
+
+    class TimesGrid(Obj):
+        """Explicit times, strictly increasing, inside the window [s0, s1]."""
+        unknown_note: ClassVar[str] = "; an explicit grid takes times only (drop n, spacing, first)"
+        times: arr(Vector, "a non-empty list of numbers")
+
+        @model_validator(mode="after")
+        def _increasing(self):
+            if not all(math.isfinite(t) for t in self.times):
+                raise at("times", "must be finite")
+            if any(b <= a for a, b in zip(self.times, self.times[1:])):
+                raise at("times", "must be strictly increasing")
+            return self
+
+    def grid_tag(v):
+        if not isinstance(v, dict):
+            return "<log>"                         # reported as not an object
+        if v.get("times") is not None:
+            return "<times>"
+        return "<linear>" if v.get("spacing") == "linear" else "<log>"
+
+    Grid = Annotated[Union[Annotated[LogGrid, Tag("<log>")], Annotated[LinearGrid, Tag("<linear>")],
+                           Annotated[TimesGrid, Tag("<times>")]],
+                     Discriminator(grid_tag), Field(description="the times of grid quantities (docs/specs.md)")]
+
+    target_pattern = r"^[^:]+:[^:.]+(\.[^:.]+)*$"
+
+    def target_check(at_key):
+        def wrap(value, handler):
+            if isinstance(value, str) and not re.match(target_pattern, value):
+                raise at(at_key, "must have the form package.module:function (got {got})", got=_short(value))
+            return handler(value)
+        return WrapValidator(wrap)
+
+    target_doc = {"description": "package.module:function of the score model (or of its factory)"}
+    Target = Annotated[Name, Field(pattern=target_pattern, json_schema_extra=target_doc)]
 
     class Model(Obj):
         """The score model of S_NN, L_EM and decomposition (the options of ``nent-ref validate``)."""
-        target: Name = Field(json_schema_extra=target_doc)
+        target: Annotated[Target, target_check("")]
         factory: Optional[StrictBool] = None
         score: Optional[StrictBool] = None
         n_samples: Optional[Annotated[StrictInt, Field(ge=2)]] = None
         n_times: Optional[Annotated[StrictInt, Field(ge=1)]] = None
-        rtol: Optional[Annotated[StrictFloat, Field(gt=0), say("a positive number")]] = None
-        atol: Optional[Annotated[StrictFloat, Field(gt=0), say("a positive number")]] = None
+        rtol: Optional[Annotated[Finite, Field(gt=0), say("a positive number")]] = None
+        atol: Optional[Annotated[Finite, Field(gt=0), say("a positive number")]] = None
         seed: Optional[Seed] = None
         batch_size: Optional[Annotated[StrictInt, Field(ge=1)]] = None
 
-    ModelField = Annotated[Union[Annotated[Name, Tag("<shorthand>"), Field(json_schema_extra=target_doc)],
+    ModelField = Annotated[Union[Annotated[Target, target_check("target"), Tag("<shorthand>")],
                                  Annotated[Model, Tag("<object>")]],
                            Discriminator(lambda v: "<shorthand>" if isinstance(v, str) else "<object>")]
 
@@ -382,12 +575,32 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         data: Data
         process: Process
         window: Window
-        quantities: Optional[Annotated[list[Quantity], Field(min_length=1),
+        quantities: Optional[Annotated[list[Quantity], Field(min_length=1, json_schema_extra={"uniqueItems": True}),
                                        say("a non-empty list of quantity names")]] = None
         unit: Optional[Unit] = None
         accuracy: Optional[Accuracy] = None
         grid: Optional[Grid] = None
         model: Optional[ModelField] = None
+        model_config = ConfigDict(json_schema_extra={"if": {"required": ["quantities"], "properties": {
+            "quantities": {"contains": {"enum": list(MODEL_QUANTITIES)}}}}, "then": given("model")})
+
+        @model_validator(mode="after")
+        def _relations(self):
+            """Quantities listed once; a model when a model quantity is asked for; grid times in the window."""
+            qs = self.quantities or []
+            for i, q in enumerate(qs):
+                if q in qs[:i]:
+                    raise at(f"quantities[{i}]", "{q} is listed twice", q=repr(q))
+            modelled = [q for q in qs if q in MODEL_QUANTITIES]
+            if modelled and self.model is None:
+                raise at("model", "missing (required by {q}: \"package.module:function\" of the score model)",
+                         q=modelled[0])
+            if isinstance(self.grid, TimesGrid):
+                s0, s1, t = self.window.s0, self.window.s1, self.grid.times
+                if t[0] < s0 or t[-1] > s1:
+                    raise at("grid.times", "must lie in the window [s0, s1] = [{s0}, {s1}] (got {lo} .. {hi})",
+                             s0=f"{s0:g}", s1=f"{s1:g}", lo=f"{t[0]:g}", hi=f"{t[-1]:g}")
+            return self
 
     checkable = [n for n, q in QUANTITIES.items() if q.checkable]
 
@@ -403,6 +616,15 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
             "the number of significant digits of the value, an integer in [1, 17]")]] = None
         unit: Optional[Unit] = None
         note: Optional[StrictStr] = None
+        model_config = ConfigDict(json_schema_extra=one_of("case", "spec"))
+
+        @model_validator(mode="after")
+        def _one_case(self):
+            if self.given("case") == self.given("spec"):
+                raise at("", "give exactly one of case (an id of the cases) or spec (a full case specification)")
+            if self.digits is not None and self.value == 0:
+                raise at("digits", "a value of 0 has no significant digits; give an error_bound instead")
+            return self
 
     Claims = Annotated[list[Claim], Field(min_length=1), say("a non-empty list of claims")]
 
@@ -421,12 +643,12 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
         format: Optional[StrictStr] = None
         version: Optional[StrictInt] = None
         description: Optional[StrictStr] = None
-        cases: Annotated[list[Spec], Field(min_length=1)]
+        cases: Annotated[list[Spec], Field(min_length=1), say("a non-empty list of specs")]
 
     ClaimsDoc = Union[ClaimsFile, Claims]
     SpecDoc = Union[Spec, Annotated[list[Spec], Field(min_length=1)], CasesFile]
     return {"spec": TypeAdapter(Spec), "claims": TypeAdapter(ClaimsFile), "claims_list": TypeAdapter(Claims),
-            "spec_doc": TypeAdapter(SpecDoc), "claims_doc": TypeAdapter(ClaimsDoc),
+            "spec_doc": TypeAdapter(SpecDoc), "cases": TypeAdapter(CasesFile), "claims_doc": TypeAdapter(ClaimsDoc),
             "ValidationError": ValidationError}
 
 
@@ -454,12 +676,18 @@ def _field_path(err: dict, doc, prefix: str) -> str:
 
 
 def _join(path: str, key: str) -> str:
+    if key.startswith("["):
+        return f"{path}{key}"
     return f"{path}.{key}" if path else key
 
 
 def _message(err: dict) -> tuple[str, str]:
     """(path suffix, message) of one pydantic error in the spec formats' wording."""
     t, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    if t == "nent_ref_at":
+        return ctx["at"], err["msg"]
+    if t == "finite_number":
+        return "", f"must be finite (got {_short(got)})"
     if t == "unknown_key":
         return str(ctx["name"]), err["msg"]
     if t == "unknown_kind":
@@ -529,6 +757,12 @@ def check_spec(doc, path: str = ""):
     """Check the structure of one spec against the models (:class:`SpecError` naming the field otherwise);
     returns the document, in JSON types (:func:`plain`) when it held numpy values."""
     return _validate("spec", doc, path)
+
+
+def check_cases(doc):
+    """Check a ``{"cases": [spec, ...], ...}`` document: the wrapper's keys and every spec (field paths
+    ``cases[2].window.s0``); returns the document (see :func:`check_spec`)."""
+    return _validate("cases", doc, "")
 
 
 def check_claims(doc):

@@ -114,65 +114,13 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _check_keys(d: dict, path: str, allowed, required=()):
-    """Unknown and missing keys of an object the models do not cover (the ``{"cases": [...]}`` wrapper)."""
-    for key in d:
-        if key not in allowed:
-            hint = did_you_mean(str(key), allowed)
-            raise SpecError(_join(path, key), f"unknown key {key!r} (allowed here: {', '.join(allowed)}){hint}")
-    for key in required:
-        if key not in d or d[key] is None:
-            raise SpecError(_join(path, key), "missing (required)")
-
-
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
-def _float(value, path: str) -> float:
-    """A number as a float; finiteness is the one thing JSON Schema cannot say (JSON has no NaN, Python does)."""
-    x = float(value)
-    if not math.isfinite(x):
-        raise SpecError(path, f"must be finite (got {value!r})")
-    return x
-
-
-def _check_numbers(value, path: str):
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "fiu":
-            raise SpecError(path, f"must hold real numbers (got an array of dtype {value.dtype})")
-        return
-    if isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_numbers(v, _join(path, i))
-        return
-    if not _is_number(value):
-        raise SpecError(path, f"must be a number (got {value!r})")
-
-
-def _array(value, path: str, ndim: int, what: str) -> np.ndarray:
-    """A finite float array of ``ndim`` dimensions from nested lists (or an ndarray)."""
-    _check_numbers(value, path)
-    try:
-        arr = np.array(value, dtype=float)
-    except ValueError:
-        raise SpecError(path, f"must be {what}: the nested lists have unequal lengths") from None
-    if arr.ndim != ndim or arr.size == 0:
-        raise SpecError(path, f"must be {what} (got shape {arr.shape})")
-    if not np.all(np.isfinite(arr)):
-        raise SpecError(path, "contains NaN or inf")
-    return arr
-
-
-def _depth(value) -> int:
-    """Nesting depth of a nested list (its first entries), or an array's ndim."""
-    if isinstance(value, np.ndarray):
-        return value.ndim
-    depth = 0
-    while isinstance(value, (list, tuple)) and value:
-        depth += 1
-        value = value[0]
-    return depth
+def _floats(value) -> list:
+    """Nested lists of numbers (checked by spec_schema: rectangular, finite) as nested lists of floats."""
+    return np.asarray(value, dtype=float).tolist()
 
 
 def points_sha256(points) -> str:
@@ -234,35 +182,15 @@ def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
     kind = d["kind"]                               # keys, kinds and types: checked by spec_schema
     if kind == "preset":
         return _preset_data_spec(d["name"], _join(path, "name"))
+    # shapes that must agree, finite numbers: spec_schema
     if kind == "gaussian":
-        mean = _array(d["mean"], _join(path, "mean"), 1, "a vector (D,)")
-        D = mean.size
-        cov = _array(d["cov"], _join(path, "cov"), 2, f"a ({D}, {D}) matrix")
-        if cov.shape != (D, D):
-            raise SpecError(_join(path, "cov"), f"must have shape ({D}, {D}) to match the mean (got {cov.shape})")
-        out = {"kind": kind, "mean": mean.tolist(), "cov": cov.tolist()}
+        out = {"kind": kind, "mean": _floats(d["mean"]), "cov": _floats(d["cov"])}
     elif kind == "dirac":
-        out = {"kind": kind, "point": _array(d["point"], _join(path, "point"), 1, "a vector (D,)").tolist()}
+        out = {"kind": kind, "point": _floats(d["point"])}
     elif kind == "mixture":
-        w = _array(d["weights"], _join(path, "weights"), 1, "a vector (K,)")
-        means = _array(d["means"], _join(path, "means"), 2, "a (K, D) matrix")
-        K, D = means.shape
-        if w.size != K:
-            raise SpecError(_join(path, "weights"), f"has {w.size} entries but means has {K} rows (components)")
-        given = [k for k in _SPREADS if d.get(k) is not None]
-        if len(given) != 1:
-            raise SpecError(path, f"give exactly one of covs, variances or stds (got {', '.join(given) or 'none'})")
-        spread = given[0]
-        ndim = 3 if spread == "covs" else min(max(_depth(d[spread]), 1), 2)
-        arr = _array(d[spread], _join(path, spread), ndim,
-                     f"({K}, {D}, {D}) covariance matrices" if spread == "covs"
-                     else f"a ({K},) or ({K}, {D}) array")
-        ok = arr.shape == (K, D, D) if spread == "covs" else arr.shape in ((K,), (K, D))
-        if not ok:
-            want = f"({K}, {D}, {D})" if spread == "covs" else f"({K},) (isotropic) or ({K}, {D}) (diagonal)"
-            raise SpecError(_join(path, spread), f"must have shape {want} to match means of shape ({K}, {D}) "
-                                                 f"(got {arr.shape})")
-        out = {"kind": kind, "weights": w.tolist(), "means": means.tolist(), spread: arr.tolist()}
+        spread = next(k for k in _SPREADS if d.get(k) is not None)    # exactly one: spec_schema
+        out = {"kind": kind, "weights": _floats(d["weights"]), "means": _floats(d["means"]),
+               spread: _floats(d[spread])}
     else:
         out = _normalize_empirical(d, path, allow_generator)
     if d.get("preset") is not None:
@@ -279,28 +207,15 @@ def _normalize_data(d, path: str, *, allow_generator=True) -> dict:
 
 
 def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
-    sources = [k for k in ("points", "file", "generator") if d.get(k) is not None]
-    if len(sources) != 1:
-        raise SpecError(path, "empirical data need exactly one of points (inline), file (+ sha256) or "
-                              f"generator (got {', '.join(sources) or 'none'})")
+    # one source, sha256 with file, array/weights/scale where they apply, scale low < high: spec_schema
     out = {"kind": "empirical"}
-    src = sources[0]
+    src = next(k for k in ("points", "file", "generator") if d.get(k) is not None)
     if src == "points":
-        out["points"] = _array(d["points"], _join(path, "points"), 2, "an (N, D) array of atoms").tolist()
+        out["points"] = _floats(d["points"])
     elif src == "file":
-        name = d["file"]
-        suffix = Path(name).suffix.lower()
-        if suffix not in (".npy", ".npz", ".csv"):
-            raise SpecError(_join(path, "file"), f"must be a .npy, .npz or .csv file (got {name!r})")
-        if d.get("sha256") is None:
-            raise SpecError(_join(path, "sha256"), "missing (required with file: the sha256 of the file's bytes, "
-                                                   "as printed by sha256sum)")
-        out["file"] = name
+        out["file"] = d["file"]
         out["sha256"] = d["sha256"].lower()
         if d.get("array") is not None:
-            if suffix != ".npz":
-                raise SpecError(_join(path, "array"), "names an array inside a .npz file; this file is "
-                                                      f"{suffix}")
             out["array"] = d["array"]
     else:
         g = d["generator"]
@@ -316,27 +231,10 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
                                             f"({8 * MAX_GENERATED_NUMBERS / 1e9:g} GB in float64); the limit is "
                                             "nent_ref.suites.specs.MAX_GENERATED_NUMBERS")
         out["generator"] = {"sample": sample, "n": n, "seed": copy.deepcopy(g["seed"])}
-    for key in ("sha256", "array"):
-        if d.get(key) is not None and src != "file":
-            raise SpecError(_join(path, key), "only goes with file")
     if d.get("weights") is not None:
-        if src == "generator":
-            raise SpecError(_join(path, "weights"), "generated atoms are equally weighted; drop weights")
-        w = _array(d["weights"], _join(path, "weights"), 1, "a vector (N,)")
-        if src == "points" and w.size != len(out["points"]):
-            raise SpecError(_join(path, "weights"), f"has {w.size} entries but there are {len(out['points'])} points")
-        out["weights"] = w.tolist()
+        out["weights"] = _floats(d["weights"])
     if d.get("scale") is not None:                 # the training scaling of image data, e.g. [0, 255] -> [-1, 1]
-        if src == "generator":
-            raise SpecError(_join(path, "scale"), "applies to stored values (points or file), not generated ones")
-        sc = d["scale"]
-        pair = {}
-        for key in ("from", "to"):
-            arr = _array(sc[key], _join(_join(path, "scale"), key), 1, "two numbers [low, high]")
-            if arr.size != 2 or not arr[0] < arr[1]:
-                raise SpecError(_join(_join(path, "scale"), key), f"must be [low, high] with low < high (got {sc[key]!r})")
-            pair[key] = [float(arr[0]), float(arr[1])]
-        out["scale"] = pair
+        out["scale"] = {key: [float(x) for x in d["scale"][key]] for key in ("from", "to")}
     if d.get("points_sha256") is not None:
         out["points_sha256"] = d["points_sha256"].lower()
     if d.get("provenance") is not None:
@@ -517,10 +415,10 @@ def _normalize_process(p, path: str) -> dict:
     out = {"kind": kind}
     if kind == "vp":
         out["schedule"] = schedule
-    for key in params:
-        out[key] = _float(p[key], _join(path, key))
+    for key in params:                             # finite, in range: spec_schema
+        out[key] = float(p[key])
     if kind == "vp":
-        out["T"] = _float(1.0 if p.get("T") is None else p["T"], _join(path, "T"))
+        out["T"] = float(1.0 if p.get("T") is None else p["T"])
     _build_process(out, path)                      # parameter relations (beta_max >= beta_min, ...)
     if p.get("preset") is not None:
         name = p["preset"]
@@ -544,7 +442,6 @@ def _normalize_table_process(p: dict, path: str) -> dict:
     "s": [...] (optional nodes)}, {"kind": "diffusers", <scheduler config fields>} for VP; {"kind": "edm",
     "sigma_max": ...} or {"kind": "sigma", "values": [...], "s": [...]} for VE."""
     kind = p["kind"]
-    sp = _join(path, "schedule")
     sc = {k: v for k, v in p["schedule"].items() if v is not None}    # keys, kinds, types: spec_schema
     skind = sc["kind"]
     out_s = {"kind": skind}
@@ -556,12 +453,12 @@ def _normalize_table_process(p: dict, path: str) -> dict:
     elif skind == "edm":
         out_s["sigma_max"] = float(sc.get("sigma_max", 80.0))
     else:
-        out_s["values"] = _array(sc["values"], _join(sp, "values"), 1, "a table (N,)").tolist()
+        out_s["values"] = _floats(sc["values"])
         if sc.get("s") is not None:
-            out_s["s"] = _array(sc["s"], _join(sp, "s"), 1, "the nodes (N,)").tolist()
+            out_s["s"] = _floats(sc["s"])
     out = {"kind": kind, "schedule": out_s}
     if kind == "vp":
-        out["kappa"] = _float(1.0 if p.get("kappa") is None else p["kappa"], _join(path, "kappa"))
+        out["kappa"] = float(1.0 if p.get("kappa") is None else p["kappa"])
     _build_process(out, path)
     return out
 
@@ -630,16 +527,10 @@ def _normalize_accuracy(a, path: str, data: dict, quantities: list) -> dict:
     n = a.get("n_samples")
     out["n_samples"] = None if n is None else int(n)
     out["seed"] = copy.deepcopy(a.get("seed", ACCURACY_DEFAULTS["seed"]))
-    for key in ("rtol", "atol"):                   # ranges: spec_schema
-        val = a.get(key)
-        out[key] = None if val is None else _float(val, _join(path, key))
-    if out["rtol"] == 0 and out["atol"] in (None, 0):
-        raise SpecError(_join(path, "rtol"), "rtol = 0 needs a positive atol (a precision target of zero is never met)")
+    for key in ("rtol", "atol"):                   # ranges, a target that can be met: spec_schema
+        out[key] = None if a.get(key) is None else float(a[key])
     cap = a.get("max_samples")
     out["max_samples"] = None if cap is None else int(cap)
-    if out["max_samples"] is not None and out["n_samples"] is not None and out["rtol"] is None and out["atol"] is None:
-        raise SpecError(_join(path, "max_samples"), "caps a run to a precision target (rtol/atol); with a fixed "
-                                                    "n_samples and no target it has no effect: give one or the other")
     if {"speed_limit", "speed_limit_grid"} & set(quantities) or any(k in a for k in W2_DEFAULTS):
         out["w2_method"] = a.get("w2_method", W2_DEFAULTS["w2_method"])
         out["w2_samples"] = int(a.get("w2_samples", W2_DEFAULTS["w2_samples"]))
@@ -690,25 +581,17 @@ def normalize_spec(spec, path: str = "", *, base_dir=None, checked: bool = False
     out["data"], out["process"] = data, process
     w = spec["window"]
     wp = _join(path, "window")
-    s0 = _float(w["s0"], _join(wp, "s0"))
-    s1 = _float(w["s1"], _join(wp, "s1"))
+    s0, s1 = float(w["s0"]), float(w["s1"])       # finite, 0 <= s0 < s1: spec_schema
     T = process.get("T", 1.0)
     if not s1 <= T:
         raise SpecError(_join(wp, "s1"), f"must be <= T = {T:g} of the process (got {s1!r})")
-    if not s0 < s1:
-        raise SpecError(_join(wp, "s0"), f"must be below s1 = {s1!r} (got {s0!r})")
     if data["kind"] in ("dirac", "empirical") and not s0 > 0:
         raise SpecError(_join(wp, "s0"), f"must be > 0 for {data['kind']} data: their entropy production diverges "
                                          "like (D/2) log(1/s0) (the paper's cutoff is 1e-5)")
     out["window"] = {"s0": s0, "s1": s1}
-    qs = spec.get("quantities") or ["S_tot"]       # names: checked by spec_schema
-    qp = _join(path, "quantities")
-    quantities = []
-    for i, q in enumerate(qs):
-        if q in quantities:
-            raise SpecError(_join(qp, i), f"{q!r} is listed twice")
-        _check_quantity(q, _join(qp, i), data, process)
-        quantities.append(q)
+    quantities = list(spec.get("quantities") or ["S_tot"])    # names, each once: spec_schema
+    for i, q in enumerate(quantities):
+        _check_quantity(q, _join(_join(path, "quantities"), i), data, process)
     out["quantities"] = quantities
     out["unit"] = _UNITS[spec.get("unit") or "nat"]
     out["accuracy"] = _normalize_accuracy(spec.get("accuracy"), _join(path, "accuracy"), data, quantities)
@@ -724,11 +607,8 @@ def _normalize_grid_and_model(spec: dict, out: dict, path: str) -> None:
     if gridded or spec.get("grid") is not None:    # a grid alone is the grid of `nent-ref plot`'s curves
         w = out["window"]
         out["grid"] = spec_quantities.normalize_grid(spec.get("grid"), _join(path, "grid"), w["s0"], w["s1"])
-    modelled = [q for q in quantities if q in spec_quantities.MODEL_QUANTITIES]
-    if modelled and spec.get("model") is None:
-        raise SpecError(_join(path, "model"), f"missing (required by {modelled[0]}: "
-                                              "\"package.module:function\" of the score model)")
-    if spec.get("model") is not None:              # a model alone is drawn by `nent-ref plot`
+    if spec.get("model") is not None:              # a model alone is drawn by `nent-ref plot`; required by
+        # S_NN, L_EM and decomposition (checked by spec_schema)
         out["model"] = spec_quantities.normalize_model(spec["model"], _join(path, "model"))
 
 
@@ -858,10 +738,8 @@ def load_cases(source, *, base_dir=None) -> list[Case]:
         doc, base = source, (Path(base_dir) if base_dir is not None else Path.cwd())
         check_nesting(doc, "the specs")
     if isinstance(doc, dict) and "cases" in doc and "data" not in doc:
-        _check_keys(doc, "", ("$schema", "format", "version", "description", "cases"), ("cases",))
+        doc = spec_schema.check_cases(doc)         # the wrapper's keys, a non-empty list, every spec in it
         items, prefix = doc["cases"], "cases"
-        if not isinstance(items, list) or not items:
-            raise SpecError("cases", "must be a non-empty list of specs")
     elif isinstance(doc, list):
         if not doc:
             raise SpecError("", "the spec list is empty")

@@ -93,8 +93,9 @@ from ..core.processes import VE, VP, SL, CosineSchedule, check_process
 from ..quantities.predictions import as_e_model
 from ..quantities.adapters import DEFAULT_BATCH_SIZE, FixedBatchModel, adapt, is_adapter
 from ..quantities.entropy import total_entropy
-from ..quantities.neural import (LEVELS_PER_STRATUM, PILOT_N_SAMPLES, PILOT_N_TIMES, RateCurves, check_atom_cutoff, check_s_tot, decompose,
+from ..quantities.neural import (LEVELS_PER_STRATUM, RateCurves, check_atom_cutoff, check_s_tot, decompose,
                                  entropy_matching_loss, rate_curves)
+from ..quantities.precision import PILOT_N_SAMPLES, PILOT_N_TIMES
 from . import cases
 
 __all__ = ["validate", "ValidationReport", "Check", "Gate", "load_data", "data_presets", "process_presets",
