@@ -212,3 +212,24 @@ def test_cli_schema_prints_and_writes_the_shipped_schema(tmp_path, capsys):
     out = tmp_path / "spec.schema.json"
     assert main(["schema", "spec", "--out", str(out)]) == 0
     assert out.read_text() == (SHIPPED / "spec.schema.json").read_text()
+
+
+@pytest.mark.parametrize("grid, where", [
+    ({"n": "abc"}, "grid.n"),                                # the models' check: a typed field
+    ({"nn": 3}, "grid.nn"),                                  # unknown key, with its hint
+    ({"spacing": "lin"}, "grid.spacing"),
+    ({"times": [0.1, 5.0]}, "grid.times"),                   # outside the window [0.01, 1]
+])
+def test_normalize_grid_called_directly_names_the_field(grid, where):
+    from nent_ref.suites import spec_quantities
+    with pytest.raises(SpecError) as err:
+        spec_quantities.normalize_grid(grid, "grid", 0.01, 1.0)
+    assert str(err.value).startswith(where)
+
+
+@pytest.mark.parametrize("model, where", [("bad", "model.target"), ({"target": "a.b:c", "rtol": -1}, "model.rtol")])
+def test_normalize_model_called_directly_names_the_field(model, where):
+    from nent_ref.suites import spec_quantities
+    with pytest.raises(SpecError) as err:
+        spec_quantities.normalize_model(model, "model")
+    assert str(err.value).startswith(where)

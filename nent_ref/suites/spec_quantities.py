@@ -85,16 +85,26 @@ def _is_int(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
+def _join_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 def normalize_grid(g, path: str, s0: float, s1: float) -> dict:
     """Canonical grid: ``{"spacing": "log"|"linear", "n": int, "first": float}`` (``first`` for log spacing
     only) or ``{"times": [floats]}``, the defaults :data:`GRID_DEFAULTS` filled in (``g=None``: the default
     grid).
 
-    ``g`` is a grid the spec models have checked (:mod:`nent_ref.suites.spec_schema`, through
-    :func:`nent_ref.suites.specs.normalize_spec`): its keys, ``n`` in [2, 4096], ``first`` in (0, 1), ``first``
-    with log spacing only, and explicit times finite, strictly increasing and inside the window ``[s0, s1]``
-    (``path``, ``s0`` and ``s1`` are the names and window those errors give)."""
+    ``g`` is checked by the spec models (:func:`nent_ref.suites.spec_schema.check_grid`): its keys, ``n`` in
+    [2, 4096], ``first`` in (0, 1), ``first`` with log spacing only, explicit times finite and strictly
+    increasing; and explicit times inside the window ``[s0, s1]``.  Errors are :class:`SpecError` naming
+    ``path`` and the field."""
+    from . import spec_schema                      # at call time: spec_schema imports this module's vocabulary
+    if g is not None:
+        g = spec_schema.check_grid(g, path)
     g = {k: v for k, v in (g or {}).items() if v is not None}
+    if "times" in g and not (s0 <= min(g["times"]) and max(g["times"]) <= s1):
+        raise SpecError(_join_path(path, "times"), f"must lie in the window [s0, s1] = [{s0}, {s1}] "
+                                                   f"(got {min(g['times'])} .. {max(g['times'])})")
     if "times" in g:
         return {"times": [float(x) for x in g["times"]]}
     spacing = g.get("spacing", GRID_DEFAULTS["spacing"])
@@ -232,9 +242,10 @@ def normalize_model(m, path: str) -> dict:
     """Canonical model spec from ``"package.module:function"`` or an object with ``target`` and the options
     of ``nent-ref validate``: :data:`MODEL_DEFAULTS` filled in, tolerances as floats.
 
-    ``m`` is a model the spec models have checked (:mod:`nent_ref.suites.spec_schema`, through
-    :func:`nent_ref.suites.specs.normalize_spec`): its keys, the form of ``target``, the types and ranges of
-    the options (``path`` names them there)."""
+    ``m`` is checked by the spec models (:func:`nent_ref.suites.spec_schema.check_model`): its keys, the form
+    of ``target``, the types and ranges of the options; errors are :class:`SpecError` naming ``path``."""
+    from . import spec_schema                      # at call time: spec_schema imports this module's vocabulary
+    m = spec_schema.check_model(m, path)
     if isinstance(m, str):
         m = {"target": m}
     out = dict(MODEL_DEFAULTS)

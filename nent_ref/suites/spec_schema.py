@@ -647,7 +647,8 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
 
     ClaimsDoc = Union[ClaimsFile, Claims]
     SpecDoc = Union[Spec, Annotated[list[Spec], Field(min_length=1)], CasesFile]
-    return {"spec": TypeAdapter(Spec), "claims": TypeAdapter(ClaimsFile), "claims_list": TypeAdapter(Claims),
+    return {"grid": TypeAdapter(Grid), "model": TypeAdapter(ModelField),
+            "spec": TypeAdapter(Spec), "claims": TypeAdapter(ClaimsFile), "claims_list": TypeAdapter(Claims),
             "spec_doc": TypeAdapter(SpecDoc), "cases": TypeAdapter(CasesFile), "claims_doc": TypeAdapter(ClaimsDoc),
             "ValidationError": ValidationError}
 
@@ -757,6 +758,18 @@ def check_spec(doc, path: str = ""):
     """Check the structure of one spec against the models (:class:`SpecError` naming the field otherwise);
     returns the document, in JSON types (:func:`plain`) when it held numpy values."""
     return _validate("spec", doc, path)
+
+
+def check_grid(doc, path: str = "grid"):
+    """Check a spec's ``grid`` alone (:class:`SpecError` naming ``path`` and the field otherwise); the window
+    of explicit times is checked with the spec (:func:`check_spec`)."""
+    return _validate("grid", doc, path)
+
+
+def check_model(doc, path: str = "model"):
+    """Check a spec's ``model`` alone (``"package.module:function"`` or an object with ``target`` and the
+    options of ``nent-ref validate``)."""
+    return _validate("model", doc, path)
 
 
 def check_cases(doc):
