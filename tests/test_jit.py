@@ -121,7 +121,16 @@ def _run(tmp_path, names=("serial", "parallel"), what="all"):
 
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
+    """The probe's two forms compiled in one process, then loaded by a fresh one (a few seconds)."""
     tmp = tmp_path_factory.mktemp("jitcache")
+    (tmp / "probe.py").write_text(PROBE)
+    return _run(tmp, what="probe-only"), _run(tmp, what="probe-only")
+
+
+@pytest.fixture(scope="module")
+def two_processes_with_mixture(tmp_path_factory):
+    """As two_processes, with the mixture drivers compiled into an empty cache (about a CPU-minute)."""
+    tmp = tmp_path_factory.mktemp("jitcache_mixture")
     (tmp / "probe.py").write_text(PROBE)
     return _run(tmp), _run(tmp)
 
@@ -153,8 +162,30 @@ def test_negative_control_naive_double_jit_is_stale(tmp_path):
     assert fresh["naive_parallel"]["threads"] == [0], "Numba now keys its cache by compile options: this control no longer shows the hazard"
 
 
-def test_mixture_drivers_agree_with_numpy_twin_in_both_forms_and_processes(two_processes):
-    first, fresh = two_processes
+def test_mixture_driver_forms_have_their_own_cache_files():
+    """In this process (the suite's own cache): each form of the mixture driver has its own index file."""
+    import glob
+
+    import numba
+
+    from nent_ref.core import kernels
+    x = np.random.default_rng(0).normal(size=(8, 3))
+    logc, param = kernels.component_terms(np.log(np.full(2, 0.5)), np.ones(2), 3)
+    means = np.zeros((2, 3))
+    kernels._mixture_serial(x, logc, means, param)
+    kernels._mixture_parallel(x, logc, means, param)
+    # where Numba put them: the package's __pycache__, NUMBA_CACHE_DIR, or its user-wide fallback
+    where = {getattr(getattr(f, "_cache", None), "_cache_path", None)
+             for f in (kernels._mixture_serial, kernels._mixture_parallel)} - {None}
+    where = where or {numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__), "__pycache__")}
+    files = {os.path.basename(f).split("-")[0] for w in where
+             for f in glob.glob(os.path.join(w, "**", "kernels._mixture_chunks__*.nbi"), recursive=True)}
+    assert files == {"kernels._mixture_chunks__parallel", "kernels._mixture_chunks__serial"}
+
+
+@pytest.mark.slow
+def test_mixture_drivers_agree_with_numpy_twin_in_both_forms_and_processes(two_processes_with_mixture):
+    first, fresh = two_processes_with_mixture
     # numpy twin: the same sums in another order; 1e-12 relative covers D = 30 rounding (measured ~1e-15)
     assert first["mixture_worst"] < 1e-12 and fresh["mixture_worst"] < 1e-12
     # one index file per form: the serial and parallel drivers never share a cache entry
