@@ -327,6 +327,32 @@ def test_empirical_from_files_generator_and_inline(tmp_path):
     assert np.array_equal(Case(out, base_dir=tmp_path).data.points, Case(big).data.points)
 
 
+@pytest.mark.parametrize("sample, portable", [
+    ({"kind": "preset", "name": "mixture-2d"}, True),                       # iso spreads: mean + std * z
+    ({"kind": "mixture", "weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "variances": [[1, 2], [2, 1]]}, True),
+    ({"kind": "dirac", "point": [1.0, 2.0]}, True),
+    ({"kind": "preset", "name": "gaussian-2d"}, False),                     # eigh + matrix product
+    ({"kind": "mixture", "weights": [0.5, 0.5], "means": [[0, 0], [1, 1]],
+      "covs": [[[2, 1], [1, 2]], [[1, 0], [0, 1]]]}, False),                # Cholesky + matrix product
+])
+def test_points_sha256_only_for_atoms_drawn_the_same_on_every_machine(sample, portable):
+    """A generated population's atoms get a points_sha256 only when they are the same bits on every machine;
+    atoms drawn through linear algebra (last bits vary with CPU and BLAS) get none, and a spec that asks to
+    check one is refused, naming the field."""
+    gen = {"kind": "empirical", "generator": {"sample": sample, "n": 20, "seed": 3}}
+    spec = _spec(gen, "vp16", 1e-3, 1.0, quantities=["log_N"])
+    row = specs.compute_row(Case(spec))
+    assert ("points_sha256" in row["spec"]["data"]) == portable
+    if portable:
+        assert row["spec"]["data"]["points_sha256"] == specs.points_sha256(Case(spec).data.points)
+        specs.compute_row(Case(row["spec"]))                                # the row's spec reloads
+    else:
+        bad = copy.deepcopy(spec)
+        bad["data"]["points_sha256"] = specs.points_sha256(Case(spec).data.points)
+        with pytest.raises(SpecError, match=r"^data.points_sha256: cannot be checked for atoms drawn from a Gaussian"):
+            normalize_spec(bad)
+
+
 def test_toml_spec_file(tmp_path):
     pytest.importorskip("tomllib")
     (tmp_path / "case.toml").write_text(

@@ -71,6 +71,7 @@ __all__ = ["SPEC_VERSION", "SpecError", "NonFiniteResultError", "MAX_GENERATED_N
            "W2_DEFAULTS", "normalize_spec", "Case", "load_cases", "read_spec_file", "data_spec_of",
            "process_spec_of", "accuracy_options", "resolve_method", "compute", "compute_row", "rows_of",
            "speed_limit_columns", "efficiency_columns", "points_sha256", "file_sha256", "dumps_toml",
+           "generated_points_portable",
            "materialise", "null_reason", "did_you_mean"]
 
 #: Largest number of floats (N * D) that a spec's empirical ``generator`` may draw: 1e8, 0.8 GB in float64.
@@ -236,10 +237,30 @@ def _normalize_empirical(d: dict, path: str, allow_generator: bool) -> dict:
     if d.get("scale") is not None:                 # the training scaling of image data, e.g. [0, 255] -> [-1, 1]
         out["scale"] = {key: [float(x) for x in d["scale"][key]] for key in ("from", "to")}
     if d.get("points_sha256") is not None:
+        if src == "generator" and not generated_points_portable(out["generator"]["sample"]):
+            raise SpecError(_join(path, "points_sha256"),
+                            "cannot be checked for atoms drawn from a Gaussian or a full-covariance mixture: those "
+                            "draws pass through an eigendecomposition or Cholesky factor and a matrix product, "
+                            "whose last bits differ between machines; leave points_sha256 out (the generator and "
+                            "seed name the atoms) or store the atoms in a file with its sha256")
         out["points_sha256"] = d["points_sha256"].lower()
     if d.get("provenance") is not None:
         out["provenance"] = copy.deepcopy(d["provenance"])
     return out
+
+
+def generated_points_portable(sample: dict) -> bool:
+    """Whether atoms drawn from the canonical ``sample`` data are the same bits on every machine (for the
+    same numpy): a Dirac atom, or a mixture with isotropic or diagonal spreads (``mean + std * z``, element
+    by element).  A Gaussian (eigendecomposition, matrix product) or a mixture with full covariances
+    (Cholesky factor, matrix product) goes through linear algebra whose last bits vary with the CPU and the
+    BLAS build, so their atoms get no ``points_sha256``."""
+    if sample["kind"] == "dirac":
+        return True
+    if sample["kind"] == "mixture":
+        spread = next(k for k in _SPREADS if k in sample)
+        return np.asarray(sample[spread]).ndim <= 2
+    return False
 
 
 def _data_dim(d: dict) -> int:
@@ -1060,7 +1081,8 @@ def compute_row(case: Case, *, executor=None, progress=None, results=None) -> di
     ``s0``, ``s1``), for each quantity ``<q>``, ``<q>_stderr``, ``<q>_error_bound``, ``<q>_method``
     (``<q>_n_samples`` for Monte Carlo; a null value comes with ``<q>_note``; ``speed_limit`` gives the
     columns of :func:`speed_limit_columns`), ``method`` (that of the first quantity), ``unit`` and the
-    canonical ``spec`` (for data drawn by a generator, with the ``points_sha256`` of the atoms drawn)."""
+    canonical ``spec`` (for data drawn by a generator, with the ``points_sha256`` of the atoms drawn where
+    those are the same bits on every machine: :func:`generated_points_portable`)."""
     spec = copy.deepcopy(case.spec)
     caught = []
     if results is None:
@@ -1079,7 +1101,8 @@ def compute_row(case: Case, *, executor=None, progress=None, results=None) -> di
     row["dim"] = int(data.dim)
     if isinstance(data, Empirical):
         row["n_atoms"] = int(data.n_atoms)
-        if "generator" in spec["data"] and "points_sha256" not in spec["data"]:
+        if ("generator" in spec["data"] and "points_sha256" not in spec["data"]
+                and generated_points_portable(spec["data"]["generator"]["sample"])):
             spec["data"]["points_sha256"] = points_sha256(data.points)
     row["process"] = _process_label(spec["process"])
     row["s0"], row["s1"] = spec["window"]["s0"], spec["window"]["s1"]
