@@ -482,6 +482,22 @@ def _unlink(h, node, head_of, nxt, prv):
         prv[nxt[h]] = prv[h]
 
 
+#: pricing tests real arcs in chunks of this many with a vectorised count (no index), and looks for
+#: the index only in a chunk that holds a new best (a few times per block)
+_CHUNK = 64
+
+
+@njit(cache=True)
+def _count_below(cs, ps, u, best):
+    """Number of k with (cs[k] + ps[k]) - u < best: the very arithmetic of the pricing scan (no
+    fast-math), in a loop LLVM vectorises."""
+    c = 0
+    for k in range(cs.shape[0]):
+        if ((cs[k] + ps[k]) - u) < best:
+            c += 1
+    return c
+
+
 @njit(cache=True)
 def _price_block(C, phi, n, m, nm, E, big, tol, block, pos):
     """Block-search pricing from arc ``pos``: scans whole blocks of ``block`` arcs (wrapping around)
@@ -492,6 +508,7 @@ def _price_block(C, phi, n, m, nm, E, big, tol, block, pos):
     enter = -1
     scanned = 0
     cnt = 0
+    phis = phi[n:n + m]
     while scanned < E:
         if pos < nm:
             i = pos // m
@@ -502,14 +519,15 @@ def _price_block(C, phi, n, m, nm, E, big, tol, block, pos):
             if E - scanned < lim:
                 lim = E - scanned
             ui = phi[i]
-            jb = -1
-            for j in range(j0, j0 + lim):
-                r = (C[i, j] + phi[n + j]) - ui
-                if r < best:
-                    best = r
-                    jb = j
-            if jb >= 0:
-                enter = i * m + jb
+            ci = C[i]
+            for jc in range(j0, j0 + lim, _CHUNK):
+                je = min(jc + _CHUNK, j0 + lim)
+                if _count_below(ci[jc:je], phis[jc:je], ui, best) > 0:   # rare: find the index
+                    for j in range(jc, je):
+                        r = (ci[j] + phis[j]) - ui
+                        if r < best:
+                            best = r
+                            enter = i * m + j
             pos += lim
             cnt += lim
             scanned += lim
