@@ -4,6 +4,7 @@
     python benchmarks/bench_ot.py --big            # also exact n = 4000 (minutes: POT takes seconds per call)
     python benchmarks/bench_ot.py --quick          # exact n in {500, 1000}, Sinkhorn n = 1000
     python benchmarks/bench_ot.py --no-sinkhorn    # exact OT only
+    python benchmarks/bench_ot.py --unequal-only --big   # exact OT, n vs 1.5 n only, n = 1000..4000
 
 Needs the ``bench`` extra (POT).  POT is a baseline only; the package never imports it.
 
@@ -20,6 +21,11 @@ paths); the ratio is ``nent_ref / min(POT, LSA)`` (target <= 1).  scipy's LSA is
 clouds (tens of seconds at n = 2000); it is skipped at a size when its time at the previous size,
 extrapolated as n^3, exceeds ``--lsa-budget`` seconds, and the ratio then uses POT alone (marked).
 Values must agree with ``ot.emd2`` to 1e-12 relative (flagged otherwise).
+
+Exact W2^2 with unequal sizes (issue 22): n points against m = 1.5 n, uniform weights, the same three
+kinds of clouds; nent_ref runs its network simplex (the assignment path needs n = m), the baseline is
+POT ``emd2`` alone (scipy's LSA does not apply), ratio ``nent_ref / POT`` (target <= 1).  Sizes
+n = 1000, 2000 (``--big``: also 3000, 4000; ``--quick``: 500, 1000).
 
 Timings are the minimum over ``--repeat`` interleaved rounds (each round runs every solver once on
 the same data); the first nent_ref call of each kernel is made beforehand (Numba compilation and the
@@ -72,9 +78,9 @@ def environment() -> str:
     return "\n".join(lines)
 
 
-def clouds(kind: str, n: int, d: int, rng):
+def clouds(kind: str, n: int, d: int, rng, m: int | None = None):
     x = rng.random((n, d))
-    y = rng.random((n, d))
+    y = rng.random((n if m is None else m, d))
     if kind == "shifted":
         y = y + 0.5
     elif kind == "scaled":
@@ -137,6 +143,33 @@ def bench_exact(sizes, dims, kinds, repeat, lsa_budget, rng):
     return ratios
 
 
+def bench_unequal(sizes, dims, kinds, repeat, rng, factor=1.5):
+    print(f"\n== exact W2^2, uniform weights, n vs m = {factor:g} n (cost |x-y|^2); ratio = nent_ref / POT ==")
+    print(f"{'D':>2} {'kind':>8} {'n':>5} {'m':>5} {'nent_ref s':>11} {'POT emd2 s':>11} {'ratio':>7} "
+          f"{'pivots':>8} {'rel |nr-POT|':>13} {'cert. bound':>12}")
+    ratios = []
+    for d in dims:
+        for kind in kinds:
+            for n in sizes:
+                m = int(round(factor * n))
+                x, y = clouds(kind, n, d, rng, m)
+                a = np.full(n, 1.0 / n)
+                b = np.full(m, 1.0 / m)
+                res = interleaved({
+                    "nr": lambda: nro.exact_ot(x, y, return_plan=False),
+                    "pot": lambda: pot.emd2(a, b, pot.dist(x, y), numItermax=10 ** 9)}, repeat)
+                t_nr, r_nr = res["nr"]
+                t_pot, v_pot = res["pot"]
+                ratio = t_nr / t_pot
+                rel = abs(r_nr.w2_squared - v_pot) / v_pot
+                print(f"{d:>2} {kind:>8} {n:>5} {m:>5} {t_nr:>11.4f} {t_pot:>11.4f} {ratio:>7.2f} {r_nr.n_pivots:>8d} "
+                      f"{rel:>13.1e} {r_nr.error_bound / r_nr.w2_squared:>12.1e}", flush=True)
+                if rel > 1e-12:
+                    print(f"   !! value mismatch with POT emd2: relative {rel:.3g}")
+                ratios.append(ratio)
+    return ratios
+
+
 def bench_sinkhorn(sizes, epss, tol, repeat, rng):
     print(f"\n== Sinkhorn, uniform 2-D clouds, stopping rule ||P^T 1 - b||_2 < {tol:g} every 10 its ==")
     print(f"{'n':>6} {'eps':>6} {'nr s':>9} {'nr its':>7} {'POT log s':>10} {'log its':>8} {'POT ker s':>10} "
@@ -180,6 +213,9 @@ def main(argv=None):
     p.add_argument("--lsa-budget", type=float, default=60.0,
                    help="skip scipy LSA where its n^3 extrapolation exceeds this many seconds")
     p.add_argument("--no-sinkhorn", action="store_true")
+    p.add_argument("--unequal-only", action="store_true", help="only the n vs 1.5 n exact table")
+    p.add_argument("--unequal-sizes", type=int, nargs="+", default=None,
+                   help="n of the n vs 1.5 n table (default 1000 2000; --big adds 3000 4000; --quick 500 1000)")
     p.add_argument("--tol", type=float, default=1e-9, help="Sinkhorn stopping threshold (all solvers)")
     args = p.parse_args(argv)
     print(environment())
@@ -192,10 +228,23 @@ def main(argv=None):
     xb = rng.random((4200, 2))
     nro.cost_matrix(xb, xb)
     sizes = (500, 1000) if args.quick else (500, 1000, 2000) + ((4000,) if args.big else ())
-    bench_exact(sizes, args.dims, args.kinds, args.repeat, args.lsa_budget, rng)
-    if not args.no_sinkhorn:
+    usizes = args.unequal_sizes or ((500, 1000) if args.quick else (1000, 2000) + ((3000, 4000) if args.big else ()))
+    summary = []
+    if not args.unequal_only:
+        eq = bench_exact(sizes, args.dims, args.kinds, args.repeat, args.lsa_budget, rng)
+        summary.append(f"exact n = m worst nr/min(POT, LSA) {max(eq):.2f} (n = {', '.join(map(str, sizes))})")
+    uneq = bench_unequal(usizes, args.dims, args.kinds, args.repeat, rng)
+    summary.append(f"exact n vs 1.5 n worst nr/POT {max(uneq):.2f}, best {min(uneq):.2f} "
+                   f"(n = {', '.join(map(str, usizes))})")
+    if not args.no_sinkhorn and not args.unequal_only:
         bench_sinkhorn((1000,) if args.quick else (1000, 4000), (0.1, 0.01), args.tol, args.repeat, rng)
-    print("\ntargets: exact nr/min(POT, LSA) <= 1; Sinkhorn POTlog/nr >= 20 and nr/POTker <= 2")
+    print("\ntargets: exact nr/min(POT, LSA) <= 1 (n = m) and nr/POT <= 1 (n vs 1.5 n); "
+          "Sinkhorn POTlog/nr >= 20 and nr/POTker <= 2")
+    try:
+        load = "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        load = "load n/a"
+    print("summary: " + "; ".join(summary) + f" ({load})")
 
 
 if __name__ == "__main__":

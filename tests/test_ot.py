@@ -713,3 +713,57 @@ def test_bures_extreme_scales(scale):
     got = _ot.w2_squared_gaussian([0.0, 0.0], np.eye(2) * scale, [0.0, 0.0], np.diag([2.0, 3.0]) * scale)
     ref = scale * ((math.sqrt(2) - 1) ** 2 + (math.sqrt(3) - 1) ** 2)
     assert math.isclose(got, ref, rel_tol=1e-12 if scale > 1e-308 else 1e-3)
+
+
+# ------------------------------------------------------------------ exact OT with unequal sizes (issue 22)
+
+@pytest.mark.parametrize("d, kind", [(2, "same"), (2, "shifted"), (9, "scaled"), (2, "lattice-ties")])
+def test_unequal_uniform_sizes_vs_replicated_assignment(d, kind):
+    # Uniform n vs m = 1.5 n is the assignment problem of 3 copies of each x against 2 copies of each
+    # y (a 3n x 3n LAP, solved independently by scipy.optimize.linear_sum_assignment, Crouse 2016):
+    # W2^2 = LAP / (3 n).  The network simplex must reach that optimum with a certified bound,
+    # dual-feasible and complementary potentials, and exact marginals.
+    rng = _rng(31, d, len(kind))
+    n, m = 60, 90
+    if kind == "lattice-ties":       # integer points: many equal costs and degenerate pivots
+        x = rng.integers(0, 4, (n, d)).astype(float)
+        y = rng.integers(0, 4, (m, d)).astype(float)
+    else:
+        x = rng.random((n, d))
+        y = rng.random((m, d))
+        y = y + 0.5 if kind == "shifted" else (3.0 * y - 1.0 if kind == "scaled" else y)
+    res = ot.exact_ot(x, y)
+    assert res.method == "network-simplex"
+    C = ot.cost_matrix(x, y)
+    Crep = np.repeat(np.repeat(C, 3, axis=0), 2, axis=1)
+    r, c = linear_sum_assignment(Crep)
+    ref = Crep[r, c].sum() / (3 * n)
+    assert 0.0 <= res.error_bound <= 1e-13 * max(ref, 1e-300)
+    assert abs(res.w2_squared - ref) <= res.error_bound + 1e-14 * ref
+    np.testing.assert_allclose(res.plan.sum(1), np.full(n, 1 / n), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(res.plan.sum(0), np.full(m, 1 / m), rtol=0, atol=1e-15)
+    assert res.plan.min() >= 0.0
+    R = C - res.u[:, None] - res.v[None, :]
+    assert R.min() >= -1e-13 * C.max()
+    assert np.abs(R[res.plan > 0]).max() <= 1e-13 * C.max()
+    assert res.dual_objective == pytest.approx(res.w2_squared, rel=1e-12, abs=1e-15)
+
+
+def test_network_simplex_kernel_vs_lp_twin_with_ties_and_pivot_limit():
+    # The kernel alone against its twin (scipy HiGHS LP) on non-uniform weights with tied costs,
+    # then with a pivot limit too small to finish: status 1, never a wrong "optimal".
+    rng = _rng(32)
+    n, m = 25, 40
+    x = rng.integers(0, 3, (n, 2)).astype(float)
+    y = rng.integers(0, 3, (m, 2)).astype(float)
+    C = K.sq_cost_np(x, y)
+    a = rng.dirichlet(np.ones(n))
+    b = rng.dirichlet(np.ones(m))
+    tails, heads, flows, phi, piv, status = K.network_simplex(C, a, b, 1e-13, 10 ** 6)
+    assert status == 0 and piv > 0
+    assert abs(np.sum(flows * C[tails, heads]) - K.network_simplex_np(C, a, b)) <= 1e-12
+    assert np.all(flows >= 0)
+    np.testing.assert_allclose(np.bincount(tails, flows, n), a, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(np.bincount(heads, flows, m), b, rtol=0, atol=1e-15)
+    assert np.min(C - phi[:n, None] + phi[None, n:n + m]) >= -1e-12      # reduced costs >= -tol
+    assert K.network_simplex(C, a, b, 1e-13, 5)[5] == 1
