@@ -44,33 +44,13 @@ from ..core.estimate import DIMENSIONLESS, LENGTH2, NAT, Estimate
 from ..quantities.entropy import entropy_production_rate, kl_to_equilibrium, total_entropy
 from ..quantities.speed import speed_limit
 from .spec_errors import SpecError
+from .spec_vocabulary import GRID_DEFAULTS, GRID_QUANTITIES, MODEL_DEFAULTS, MODEL_QUANTITIES
 
 __all__ = ["GRID_QUANTITIES", "MODEL_QUANTITIES", "GRID_DEFAULTS", "MODEL_DEFAULTS", "normalize_grid",
            "grid_times", "normalize_model", "load_model", "ModelRaised", "compute_grid_quantity",
            "compute_model_quantities", "grid_columns", "model_columns", "column_unit", "column_units",
            "negative_note", "NONNEGATIVE"]
 
-#: Quantities on the spec's time grid: name -> (unit kind, description).
-GRID_QUANTITIES = {
-    "entropy_production_rate": ("nat/time", "entropy production rate Sdot(s) at every grid time"),
-    "S_tot_cumulative": (NAT, "S_tot(s0, s) at every grid time s (0 at s = s0)"),
-    "kl_to_equilibrium": (NAT, "KL(p_s || p_eq) at every grid time s"),
-    "speed_limit_grid": ("group", "speed limit at every grid time s > s0: S_tot(s0, s), W2^2(p_s0, p_s), the "
-                                  "clock tau(s0, s), bound = W2^2 / tau (with stderr and bias scale) and the "
-                                  "efficiency"),
-}
-#: Quantities of the spec's ``model``: name -> (unit kind, description).
-MODEL_QUANTITIES = {
-    "S_NN": (NAT, "neural entropy of the spec's model on the window (likelihood weighting)"),
-    "L_EM": (NAT, "entropy-matching loss of the spec's model on the window (likelihood weighting)"),
-    "decomposition": ("group", "S_tot, S_NN, C and L_EM of the model on one set of samples, the identity "
-                               "residual L_EM - (S_tot + S_NN - 2C), the bound margin, KL(p_s1 || p_eq) + L_EM"),
-}
-#: The default grid (filled into the canonical form when a grid quantity is asked for).
-GRID_DEFAULTS = {"spacing": "log", "n": 64, "first": 1e-4}
-#: The model options and their defaults (those of ``nent-ref validate``).
-MODEL_DEFAULTS = {"target": None, "factory": False, "score": None, "n_samples": None, "n_times": None,
-                  "rtol": None, "atol": None, "seed": 0, "batch_size": None}
 #: Quantities that are never negative (a negative Monte Carlo estimate gets a note).
 NONNEGATIVE = ("S_tot", "kl_s0_eq", "kl_s1_eq", "S_tot_cumulative", "kl_to_equilibrium", "S_NN", "L_EM",
                "entropy_production_rate")
@@ -98,7 +78,7 @@ def normalize_grid(g, path: str, s0: float, s1: float) -> dict:
     [2, 4096], ``first`` in (0, 1), ``first`` with log spacing only, explicit times finite and strictly
     increasing; and explicit times inside the window ``[s0, s1]``.  Errors are :class:`SpecError` naming
     ``path`` and the field."""
-    from . import spec_schema                      # at call time: spec_schema imports this module's vocabulary
+    from . import spec_schema                      # at call time: pydantic loads with the first spec
     if g is not None:
         g = spec_schema.check_grid(g, path)
     g = {k: v for k, v in (g or {}).items() if v is not None}
@@ -244,7 +224,7 @@ def normalize_model(m, path: str) -> dict:
 
     ``m`` is checked by the spec models (:func:`nent_ref.suites.spec_schema.check_model`): its keys, the form
     of ``target``, the types and ranges of the options; errors are :class:`SpecError` naming ``path``."""
-    from . import spec_schema                      # at call time: spec_schema imports this module's vocabulary
+    from . import spec_schema                      # at call time: pydantic loads with the first spec
     m = spec_schema.check_model(m, path)
     if isinstance(m, str):
         m = {"target": m}

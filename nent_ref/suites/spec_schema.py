@@ -81,8 +81,7 @@ def _build_models() -> dict:                       # noqa: C901 - one place that
     from pydantic_core import PydanticCustomError
 
     from ..quantities.mixture_entropy import MIN_MC_SAMPLES
-    from .spec_quantities import MODEL_QUANTITIES
-    from .spec_vocabulary import QUANTITIES, SPEC_VERSION
+    from .spec_vocabulary import MODEL_QUANTITIES, QUANTITIES, SPEC_VERSION
 
     def at(where: str, message: str, **ctx):
         """An error of a validator located at ``where`` (a key or path relative to the object validated, ``""``

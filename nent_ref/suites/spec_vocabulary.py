@@ -1,17 +1,42 @@
-"""The vocabulary of case specifications: the format's version and the quantity names (one name per quantity
-across all suites, specs, tables and claims).  Shared by :mod:`nent_ref.suites.specs` (which re-exports it)
-and the models of :mod:`nent_ref.suites.spec_schema`."""
+"""The vocabulary of case specifications: the format's version, the quantity names (one name per quantity
+across all suites, specs, tables and claims), and the grid and model quantities with their defaults.  Shared
+by :mod:`nent_ref.suites.specs` (which re-exports it), :mod:`nent_ref.suites.spec_quantities` and the models of
+:mod:`nent_ref.suites.spec_schema`; it imports neither, so the three import no circle."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..core.estimate import LENGTH2, NAT
-from . import spec_quantities
 
-__all__ = ["SPEC_VERSION", "Quantity", "QUANTITIES"]
+__all__ = ["SPEC_VERSION", "Quantity", "QUANTITIES", "GRID_QUANTITIES", "MODEL_QUANTITIES", "GRID_DEFAULTS",
+           "MODEL_DEFAULTS"]
 
 #: Version of the spec format (the optional top-level ``version`` field).
 SPEC_VERSION = 1
+
+#: Quantities on the spec's time grid: name -> (unit kind, description).
+GRID_QUANTITIES = {
+    "entropy_production_rate": ("nat/time", "entropy production rate Sdot(s) at every grid time"),
+    "S_tot_cumulative": (NAT, "S_tot(s0, s) at every grid time s (0 at s = s0)"),
+    "kl_to_equilibrium": (NAT, "KL(p_s || p_eq) at every grid time s"),
+    "speed_limit_grid": ("group", "speed limit at every grid time s > s0: S_tot(s0, s), W2^2(p_s0, p_s), the "
+                                  "clock tau(s0, s), bound = W2^2 / tau (with stderr and bias scale) and the "
+                                  "efficiency"),
+}
+#: Quantities of the spec's ``model``: name -> (unit kind, description).
+MODEL_QUANTITIES = {
+    "S_NN": (NAT, "neural entropy of the spec's model on the window (likelihood weighting)"),
+    "L_EM": (NAT, "entropy-matching loss of the spec's model on the window (likelihood weighting)"),
+    "decomposition": ("group", "S_tot, S_NN, C and L_EM of the model on one set of samples, the identity "
+                               "residual L_EM - (S_tot + S_NN - 2C), the bound margin, KL(p_s1 || p_eq) + L_EM"),
+}
+#: The default grid (filled into the canonical form when a grid quantity is asked for).
+GRID_DEFAULTS = {"spacing": "log", "n": 64, "first": 1e-4}
+#: The model options and their defaults (those of ``nent-ref validate``).
+MODEL_DEFAULTS = {"target": None, "factory": False, "score": None, "n_samples": None, "n_times": None,
+                  "rtol": None, "atol": None, "seed": 0, "batch_size": None}
+
+
 # --------------------------------------------------------------------------- the quantities
 @dataclass(frozen=True)
 class Quantity:
@@ -47,7 +72,7 @@ QUANTITIES = {q.name: q for q in (
                                      "(efficiency_quote ...), w2_method, S_tot_method; W2 options accuracy.w2_*",
              checkable=False),
     *(Quantity(name, unit, f"on the spec's grid: {text}", checkable=False)
-      for name, (unit, text) in spec_quantities.GRID_QUANTITIES.items()),
-    *(Quantity(name, unit, text, checkable=False) for name, (unit, text) in spec_quantities.MODEL_QUANTITIES.items()),
+      for name, (unit, text) in GRID_QUANTITIES.items()),
+    *(Quantity(name, unit, text, checkable=False) for name, (unit, text) in MODEL_QUANTITIES.items()),
 )}
 
