@@ -60,10 +60,15 @@ def shown_blas(env) -> str:
     return ", ".join(f"{v}={env[v]}" for v in common.BLAS_VARS if v in env) or "OPENBLAS_CORETYPE/L2_SIZE unset"
 
 
+def python_text() -> str:
+    """This interpreter, relative to the repository's root when it lives there (``.venv/bin/python``)."""
+    exe = Path(sys.executable).absolute()
+    return str(exe.relative_to(ROOT)) if ROOT in exe.parents else str(exe)
+
+
 def command_line(script, args, config) -> str:
     """The exact command of one run, as it can be typed in the repository's root."""
-    exe = Path(sys.executable).absolute()
-    exe_txt = str(exe.relative_to(ROOT)) if ROOT in exe.parents else str(exe)
+    exe_txt = python_text()
     try:
         script_txt = str(Path(script).resolve().relative_to(ROOT))
     except ValueError:
@@ -175,7 +180,7 @@ def main(argv=None) -> int:
     ap.add_argument("--write", nargs="?", const=str(RESULTS), default=None, metavar="FILE",
                     help=f"write the table of targets to FILE (default {RESULTS.relative_to(ROOT)})")
     args = ap.parse_args(argv)
-    argv_txt = " ".join(["python benchmarks/run_all.py", *(sys.argv[1:] if argv is None else argv)])
+    argv_txt = " ".join([python_text(), "benchmarks/run_all.py", *(sys.argv[1:] if argv is None else argv)])
     scripts = sorted(HERE.glob("bench_*.py"))
     if args.only:
         wanted = {f"bench_{t.strip()}.py" for t in args.only.split(",")}
