@@ -151,3 +151,17 @@ def test_every_benchmark_reports_targets():
     missing = [s.name for s in scripts if "common.target(" not in s.read_text()]
     assert not missing, missing
     assert set(run_all.QUICK_FLAGS) <= {s.name for s in scripts}
+
+
+@pytest.mark.slow
+def test_bench_import_reports_its_target():
+    """A real benchmark (bench_import.py, one timed round: about 10 fresh interpreters, 5-10 s on two
+    cores, hence slow) prints one well-formed target line; no timing is asserted."""
+    import subprocess
+    out = subprocess.run([sys.executable, str(BENCH / "bench_import.py"), "--runs", "1"], check=True,
+                         capture_output=True, text=True, timeout=300).stdout
+    recs = [run_all.parse_target(line) for line in out.splitlines() if line.startswith("target:")]
+    assert len(recs) == 1
+    rec = recs[0]
+    assert rec["goal"] == "<= 0.3" and rec["unit"] == "s" and math.isfinite(rec["value"])
+    assert rec["met"] is common.meets(rec["value"], rec["goal"])
