@@ -34,6 +34,7 @@ import numpy as np
 import nent_ref as nr
 
 sys.path.insert(0, os.path.dirname(__file__))
+import common  # noqa: E402
 from common import load_average  # noqa: E402
 
 CFG = {"_class_name": "DDPMScheduler", "num_train_timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02,
@@ -82,8 +83,16 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--full", action="store_true", help="run the recipe at 10^6 evaluations (slow on CPU)")
     args = ap.parse_args()
-    import torch
-    import diffusers
+    try:
+        import torch
+        import diffusers
+    except ImportError as exc:
+        print(f"bench_ecosystem: not run, {exc} (pip install -e '.[diffusers]'); {load_average()}")
+        common.target("neural entropy, random UNet2DModel 8x8 (diffusers), 1 % relative precision: model "
+                      "evaluations saved", None, "x", ">= 1", "official recipe, evaluations scaled to the same "
+                      "precision", f"not run: {exc}")
+        print("summary: not run (torch / diffusers not installed)")
+        return
     torch.set_num_threads(1)
     data, label = _data()
     print(f"bench_ecosystem: torch {torch.__version__}, diffusers {diffusers.__version__}, 1 torch thread; "
@@ -120,6 +129,12 @@ def main():
     ref = float(np.mean(values))
     ref_se = float(np.sqrt(np.sum(np.square(ses)))) / len(ses)
     bias = value - ref
+    common.target("neural entropy, random UNet2DModel 8x8 (diffusers), 1 % relative precision: model "
+                  "evaluations saved", need / np.mean(evals), "x", ">= 1",
+                  "official recipe (n_data x 100 times, trapezoid), evaluations scaled to the same precision "
+                  "(its stderr is a lower bound)",
+                  f"nent_ref rtol=0.01: {np.mean(evals):.0f} evaluations (mean of {args.seeds} seeds); recipe: "
+                  f"~{need:.3g} for 1 % (from {n_ev} evaluations); recipe bias {100 * bias / ref:+.2f} % not counted")
     print(f"\nsummary: nent_ref reaches 1 % with {np.mean(evals):.0f} evaluations (mean of {args.seeds} seeds; "
           f"10^6 / that = {1e6 / np.mean(evals):.0f}).  The recipe's sampling noise is {100 * rel_1e6:.2f} % at 10^6 "
           f"evaluations (noise alone would need ~{need:.3g} for 1 %), but its 100-node trapezoid differs from "

@@ -24,15 +24,21 @@ default design (stratified over the defensive time density, ``time_map="auto"``)
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 
 import nent_ref as nr
 from nent_ref import cases
 from nent_ref import reference_models as rm
 from nent_ref.core.mixture import GaussianMixture
+from nent_ref.suites.conformance import official_recipe
 
 # --------------------------------------------------------------------------- the official D = 2 mixture (jax >= 0.5 draw)
 # Provenance: /work/shared/data/official_paper_mixtures.json, section "mixtures_under_jax_0_5_and_later",
@@ -112,6 +118,7 @@ def part_target():
           f"{np.mean([r[3] for r in ests]):.2f} s")
     print(f"  {'target':>7s} {'design':28s} {'calls':>7s} {'evals':>9s} {'time/s':>7s} {'met':>5s} "
           f"{'sd(value)':>10s} {'mean stderr':>11s}")
+    evals_rtol = {}
     for target in TARGETS:
         rows = []
         for label, fn in (("today's design, n_times x2", lambda s: today_to_target(e, data, proc, target, s)),
@@ -123,11 +130,34 @@ def part_target():
             if label.startswith("today"):
                 extra = f"  (n_times {sorted({r[4] for r in res})})"
             calls, points, sec = (np.mean([r[i] for r in res]) for i in (1, 2, 3))
-            rows.append((calls, sec))
+            rows.append((calls, sec, points))
             print(f"  {target:7.1%} {label:28s} {calls:7.0f} {points:9.0f} {sec:7.2f} {met:5.2f} "
                   f"{np.std(vals, ddof=1):10.3g} {np.mean([r[0].stderr for r in res]):11.3g}{extra}")
-        (c0, t0), (c1, t1) = rows
+        (c0, t0, _), (c1, t1, p1) = rows
         print(f"  {'':7s} -> targeted / today's: {c1 / c0:.2f}x the model calls, {t1 / t0:.2f}x the time")
+        evals_rtol[target] = p1
+    recipe_vs_rtol(e, data, proc, evals_rtol[1e-2])
+
+
+RECIPE_N_DATA, RECIPE_SEEDS = 1000, 16
+
+
+def recipe_vs_rtol(e, data, proc, evals_nent, target=1e-2):
+    """Evaluations the official recipe needs for ``target`` relative precision, from the seed-to-seed
+    spread of its S_NN at n_data = RECIPE_N_DATA x 100 times (precision ~ 1/sqrt(evaluations)), against
+    those of ``neural_entropy(rtol=target)``.  The recipe's time-discretisation bias is not counted."""
+    vals = [official_recipe(data, proc, e=e, n_data=RECIPE_N_DATA, seed=[22, s]).s_nn for s in range(RECIPE_SEEDS)]
+    n_eval = RECIPE_N_DATA * 100
+    rel_sd = float(np.std(vals, ddof=1) / abs(np.mean(vals)))
+    need = n_eval * (rel_sd / target) ** 2
+    print(f"  official recipe (n_data = {RECIPE_N_DATA} x 100 times, {RECIPE_SEEDS} seeds): S_NN {np.mean(vals):.6f}, "
+          f"seed-to-seed rel. sd {rel_sd:.3%} at {n_eval} evaluations -> {need:.3g} evaluations for {target:.0%}; "
+          f"rtol={target:g} used {evals_nent:.0f} ({need / evals_nent:.1f}x fewer)")
+    common.target(f"neural entropy, official D = 2 mixture (exact e*), {target:.0%} relative precision: "
+                  "model evaluations saved", need / evals_nent, "x", ">= 1",
+                  "official recipe (n_data samples x 100 times, trapezoid), evaluations scaled to the same precision",
+                  f"nent_ref rtol={target:g}: {evals_nent:.0f} evaluations (mean of {SEEDS} seeds); recipe: "
+                  f"rel. sd {rel_sd:.2%} over {RECIPE_SEEDS} seeds at {n_eval} -> {need:.3g} for {target:.0%}")
 
 
 # --------------------------------------------------------------------------- design efficiency

@@ -140,6 +140,13 @@ def main(argv=None):
     summary.append("reverse numpy/engine " + ", ".join(f"t={t} {t_np.wall / best[t].wall:.2f}x wall {t_np.cpu / best[t].cpu:.2f}x cpu"
                                                        for t in threads)
                    + (f", scaling 1->2 threads {best[1].wall / best[2].wall:.2f}x" if 2 in threads else ""))
+    common.target(f"reverse SDE, exact mixture score, D = 9, {n} particles x {steps} steps, 1 thread: speed-up "
+                  "(CPU time)", t_np.cpu / best[1].cpu, "x", ">= 5", "numpy reference (common.reverse_sde_numpy)",
+                  f"engine {best[1].cpu:.2f} s CPU, numpy {t_np.cpu:.2f} s CPU, best of {args.repeat}")
+    if 2 in threads:
+        common.target(f"reverse SDE, {n} particles x {steps} steps: scaling 1 -> 2 threads (wall time)",
+                      best[1].wall / best[2].wall, "x", ">= 1.6", "the engine on 1 thread",
+                      f"1 thread {best[1].wall:.2f} s, 2 threads {best[2].wall:.2f} s wall")
     print("summary: " + "; ".join(summary) + f" ({common.load_average()})")
     print(common.machine_line())
 

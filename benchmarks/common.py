@@ -12,14 +12,20 @@ is imported, so a configuration can only be chosen for a whole process.  :func:`
 builds the environment of a subprocess for either configuration; ``benchmarks/run_all.py`` runs every
 benchmark with numpy baselines in both.
 
+Targets: :func:`target` prints one ``target: {json}`` line per goal of issue 22 where a benchmark takes
+its same-run ratio; ``benchmarks/run_all.py --write`` collects them into ``benchmarks/RESULTS.md``
+(:func:`meets` decides "met" from the value and the goal, in the benchmark and in the writer alike).
+
 Baselines: the best plain implementation a user would write, not a loop: the GEMM forms below
 (:func:`mixture_gemm_numpy`, :func:`empirical_two_gemm_floor`, :func:`reverse_sde_numpy`).
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
+import re
 import time
 
 import numpy as np
@@ -52,6 +58,18 @@ def load_average() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``; else :func:`platform.processor`)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def machine_line() -> str:
     import numba
     env = ", ".join(f"{v}={os.environ[v]}" if v in os.environ else f"{v} unset" for v in BLAS_VARS)
@@ -59,9 +77,58 @@ def machine_line() -> str:
         layer = numba.threading_layer()
     except ValueError:
         layer = "not yet chosen"
-    return (f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__} "
+    return (f"{cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__} "
             f"(threading layer {layer}, {numba.config.NUMBA_NUM_THREADS} threads); BLAS: {blas_kernel()}; "
             f"{env}; {load_average()}")
+
+
+# --------------------------------------------------------------------------- targets
+_GOAL = re.compile(r"^\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
+_OPS = {"<=": lambda v, g: v <= g, ">=": lambda v, g: v >= g, "<": lambda v, g: v < g, ">": lambda v, g: v > g}
+
+
+def meets(value, goal):
+    """Whether ``value`` meets ``goal`` (``"<= 1.0"``, ``">= 3"``, ``"< 5"``, ``"> 0"``).
+
+    ``None`` when there is no goal (``goal`` None or empty); ``False`` when the value is missing or not
+    finite (a benchmark that did not measure does not meet its goal).
+    """
+    if goal is None or str(goal).strip() == "":
+        return None
+    m = _GOAL.match(str(goal))
+    if m is None:
+        raise ValueError(f"goal must look like '<= 1.0', '>= 3', '< 5' (got {goal!r})")
+    if value is None:
+        return False
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return False
+    if not math.isfinite(v):
+        return False
+    return bool(_OPS[m.group(1)](v, float(m.group(2))))
+
+
+def target(name, value, unit, goal, baseline, detail="", met=None):
+    """Print one machine-readable ``target: {json}`` line and return its record.
+
+    ``name``: what is measured (sizes included); ``value``: the same-run figure (a ratio, ``unit="x"``,
+    or seconds, ``unit="s"``; None when it could not be measured); ``goal``: ``"<= 1.0"``-style string or
+    None; ``baseline``: what the ratio is taken against; ``detail``: the absolute figures behind it.
+    ``met`` is computed by :func:`meets` (an explicit ``met`` that disagrees is an error).  The line also
+    carries the BLAS kernel threadpoolctl sees in this process and the load average when it was taken.
+    """
+    computed = meets(value, goal)
+    if met is not None and computed is not None and bool(met) != computed:
+        raise ValueError(f"target {name!r}: met={met!r} disagrees with value {value!r} and goal {goal!r}")
+    if value is not None:
+        value = float(value)
+        if not math.isfinite(value):
+            value = None
+    record = {"name": str(name), "value": value, "unit": str(unit), "goal": goal, "met": computed,
+              "baseline": str(baseline), "detail": str(detail), "blas": blas_kernel(), "load": load_average()}
+    print("target: " + json.dumps(record, sort_keys=True), flush=True)
+    return record
 
 
 # --------------------------------------------------------------------------- BLAS configurations
