@@ -767,3 +767,33 @@ def test_network_simplex_kernel_vs_lp_twin_with_ties_and_pivot_limit():
     np.testing.assert_allclose(np.bincount(heads, flows, m), b, rtol=0, atol=1e-15)
     assert np.min(C - phi[:n, None] + phi[None, n:n + m]) >= -1e-12      # reduced costs >= -tol
     assert K.network_simplex(C, a, b, 1e-13, 5)[5] == 1
+
+
+def test_w2_squared_many_equals_one_by_one_at_any_thread_count():
+    """w2_squared_many solves equal-size assignments several at a time (lap_solve_batch, one per Numba thread):
+    the values are those of w2_squared on each pair (same kernel, same arithmetic: equal bits within one
+    process), for batches of 1, 2 and 3, mixed sizes, a small pair (scipy path) and an unequal pair (network
+    simplex) in between."""
+    rng = np.random.default_rng(11)
+    pairs = [(rng.standard_normal((300, 3)), 0.5 + 1.3 * rng.standard_normal((300, 3))) for _ in range(4)]
+    pairs.insert(2, (rng.standard_normal((40, 2)), rng.standard_normal((40, 2))))          # small: scipy
+    pairs.insert(4, (rng.standard_normal((220, 2)), rng.standard_normal((330, 2))))        # unequal sizes
+    pairs.append((rng.standard_normal(260), rng.standard_normal(260)))                     # 1-D, new size
+    one_by_one = [ot.w2_squared(x, y) for x, y in pairs]
+    for threads in (1, 2, 3):
+        assert ot.w2_squared_many(pairs, threads=threads) == one_by_one
+    # the batch kernel itself against the scipy twin (total cost of the optimal assignment)
+    C = np.stack([ot.cost_matrix(x, y) for x, y in pairs[:2]])
+    col4row, _ = K.lap_solve_batch(C, np.zeros(C.shape[:2]))
+    for k in range(2):
+        assert math.isclose(C[k][np.arange(300), col4row[k]].sum(), K.lap_np(C[k])[1], rel_tol=1e-12)
+
+
+def test_w2_squared_many_bad_input_names_the_pair():
+    x = np.zeros((5, 2))
+    with pytest.raises(ValueError, match=r"pairs\[1\]"):
+        ot.w2_squared_many([(x, x), x])
+    with pytest.raises(ValueError, match="threads"):
+        ot.w2_squared_many([(x, x)], threads=0)
+    with pytest.raises(ValueError, match="same dimension"):
+        ot.w2_squared_many([(x, np.zeros((5, 3)))])

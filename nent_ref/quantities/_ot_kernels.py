@@ -15,6 +15,8 @@ Kernels
                            ``lap_solve_shifted`` seeds the column reduction with row offsets; its
                            Dijkstra relaxes candidate columns first and whole rows only when an
                            exact lower bound requires it (binary heaps); twin ``lap_np`` (scipy).
+                           ``lap_solve_batch`` solves a stack of independent assignments at once,
+                           one per Numba thread.
 ``dual_gap_*``             A posteriori certificate: how far potentials are from dual feasible,
                            with every rounding error bounded (exact OT error bounds).
 ``network_simplex``        Exact transportation problem with real weights: primal network
@@ -421,6 +423,22 @@ def _gap_matrix_row(C, u, v, d, i):
         if e > worst:
             worst = e
     return worst
+
+
+@njit(cache=True, parallel=True)
+def lap_solve_batch(C, alpha):
+    """:func:`lap_solve_shifted` on ``C[k], alpha[k]`` for every k of a stack ``C (b, n, n)``, the b
+    independent assignments solved at once on Numba's threads (one per thread; the same assignments and
+    potentials as b calls of :func:`lap_solve_shifted`, whatever the thread count).  Returns
+    ``(col4row (b, n), v (b, n))``.  numpy twin: :func:`lap_np` on each ``C[k]``."""
+    b, n = C.shape[0], C.shape[1]
+    col4row = np.empty((b, n), np.int64)
+    v = np.empty((b, n))
+    for k in prange(b):
+        c, _, vk = lap_solve_shifted(C[k], alpha[k])
+        col4row[k] = c
+        v[k] = vk
+    return col4row, v
 
 
 @njit(cache=True)

@@ -42,7 +42,7 @@ from . import _ot_kernels as _k
 from ..core.checks import count, finite_float, probability_vector, real_array
 
 __all__ = ["WEIGHT_RTOL", "EXACT_RTOL", "SINKHORN_MIN_EPS_RATIO", "w2_squared_gaussian", "gaussian_monge_map", "entropic_ot_gaussian",
-           "sqrtm_psd", "w2_squared_1d", "w2_squared", "exact_ot", "ExactOTResult", "sinkhorn",
+           "sqrtm_psd", "w2_squared_1d", "w2_squared", "w2_squared_many", "exact_ot", "ExactOTResult", "sinkhorn",
            "SinkhornResult", "cost_matrix"]
 
 #: Largest relative deviation of sum(a) from 1 that is treated as rounding and renormalised.
@@ -528,22 +528,22 @@ def _potentials_from_permutation(C: np.ndarray, cols: np.ndarray):
     return C[np.arange(n), cols] - p[cols], p
 
 
-def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
-    """Uniform weights, n == m: optimal permutation, potentials and certified gap (scaled units)."""
+def _assignment_setup(xs: np.ndarray, ys: np.ndarray):
+    """The cost matrix and the row offsets alpha the Jonker-Volgenant kernel runs on (n > SMALL_ASSIGNMENT)."""
+    return _cost(xs, ys), _normalising_map(xs, ys)[3]
+
+
+def _assignment_result(xs: np.ndarray, ys: np.ndarray, C: np.ndarray, col4row, v):
+    """Potentials, value and certified gap of the kernel's assignment ``col4row`` with column potentials v."""
     n, d = xs.shape
-    if n <= SMALL_ASSIGNMENT:
-        from scipy.optimize import linear_sum_assignment
-        C = _k.sq_cost_np(xs, ys)
-        cols = linear_sum_assignment(C)[1]
-        u, v = _potentials_from_permutation(C, cols)
-        delta = _k.dual_gap_np(C, u, v, d)
-    else:
-        alpha = _normalising_map(xs, ys)[3]
-        C = _cost(xs, ys)
-        col4row, _, v = _k.lap_solve_shifted(C, alpha)
-        cols = np.asarray(col4row)
-        u = C[np.arange(n), cols] - v[cols]        # tight on the assignment up to one rounding
-        delta = _k.dual_gap_matrix(C, u, v, d)     # serial: one pass over C, ~1 % of the solve
+    cols = np.asarray(col4row)
+    u = C[np.arange(n), cols] - v[cols]            # tight on the assignment up to one rounding
+    delta = _k.dual_gap_matrix(C, u, v, d)         # serial: one pass over C, ~1 % of the solve
+    return _certified_assignment(xs, ys, C, cols, u, v, delta)
+
+
+def _certified_assignment(xs, ys, C, cols, u, v, delta):
+    n, d = xs.shape
     rows = np.arange(n)
     c_sup = C[rows, cols]
     r_sup = (c_sup - u) - v[cols]
@@ -552,6 +552,20 @@ def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
     bound = math.fsum(np.maximum(r_sup + err, 0.0)) / n + delta + 2 * _UNIT_ROUNDOFF * value
     zero_ok = bool(np.all(xs == ys[cols]))
     return cols, u, v, value, bound, zero_ok
+
+
+def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
+    """Uniform weights, n == m: optimal permutation, potentials and certified gap (scaled units)."""
+    n, d = xs.shape
+    if n <= SMALL_ASSIGNMENT:
+        from scipy.optimize import linear_sum_assignment
+        C = _k.sq_cost_np(xs, ys)
+        cols = linear_sum_assignment(C)[1]
+        u, v = _potentials_from_permutation(C, cols)
+        return _certified_assignment(xs, ys, C, cols, u, v, _k.dual_gap_np(C, u, v, d))
+    C, alpha = _assignment_setup(xs, ys)
+    col4row, _, v = _k.lap_solve_shifted(C, alpha)
+    return _assignment_result(xs, ys, C, col4row, v)
 
 
 def _solve_transport(xs, ys, a, b, max_pivots):
@@ -599,7 +613,9 @@ def _solve_transport(xs, ys, a, b, max_pivots):
     return ia, ib, tails, heads, flows, u, v, value, bound, zero_ok, int(piv)
 
 
-def _exact(x, y, a, b, return_plan: bool, max_pivots, duals: bool) -> ExactOTResult:
+def _exact_problem(x, y, a, b, max_pivots):
+    """Checked and rescaled input of one exact problem: ``(xs, ys, a, b, sa, sb, k, max_pivots)`` and
+    whether it is a uniform n == m assignment."""
     x = _as_cloud(x, "x")
     y = _as_cloud(y, "y")
     if x.shape[1] != y.shape[1]:
@@ -612,9 +628,23 @@ def _exact(x, y, a, b, return_plan: bool, max_pivots, duals: bool) -> ExactOTRes
     max_pivots = count("max_pivots", max_pivots, 1)
     # exact power-of-two rescaling: all costs in [0, 1), so no sum the solvers form can overflow
     xs, ys, k = _scaled_pair(x, y)
+    return (xs, ys, a, b, sa, sb, k, max_pivots), bool(n == m and _is_uniform(a) and _is_uniform(b))
+
+
+def _exact(x, y, a, b, return_plan: bool, max_pivots, duals: bool) -> ExactOTResult:
+    prob, square = _exact_problem(x, y, a, b, max_pivots)
+    xs, ys, a, b, sa, sb, k, max_pivots = prob
+    assignment = _solve_assignment(xs, ys) if square else None
+    return _exact_finish(xs, ys, a, b, sa, sb, k, assignment, return_plan, max_pivots, duals)
+
+
+def _exact_finish(xs, ys, a, b, sa, sb, k, assignment, return_plan, max_pivots, duals) -> ExactOTResult:
+    """The result of :func:`_exact` on the scaled clouds: ``assignment`` (the output of
+    :func:`_solve_assignment`, uniform n == m) or None (network simplex), certified and unscaled."""
+    n, m = xs.shape[0], ys.shape[0]
     plan = None
-    if n == m and _is_uniform(a) and _is_uniform(b):
-        cols, u, v, value, bound, zero_ok = _solve_assignment(xs, ys)
+    if assignment is not None:
+        cols, u, v, value, bound, zero_ok = assignment
         method, piv = "jonker-volgenant", 0
         if return_plan:
             plan = np.zeros((n, m))
@@ -700,6 +730,63 @@ def w2_squared(x, y, a=None, b=None, return_plan: bool = False):
     """
     res = _exact(x, y, a, b, return_plan, None, duals=False)
     return (res.w2_squared, res.plan) if return_plan else res.w2_squared
+
+
+#: Largest total size (bytes) of the cost matrices :func:`w2_squared_many` holds at once.
+BATCH_BYTES = 2 ** 29
+
+
+def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
+    """:func:`w2_squared` of many independent pairs of clouds with uniform weights, ``[W2^2(x, y) for x, y in
+    pairs]``: the same values, certified the same way.
+
+    Assignments of the same size above ``SMALL_ASSIGNMENT`` points are solved ``threads`` at a time (default
+    ``numba.get_num_threads()``) in one call of the parallel kernel ``lap_solve_batch``, one assignment per
+    thread; the Jonker-Volgenant solver itself is serial, so this is where independent problems (the sample
+    pairs of :func:`nent_ref.quantities.speed.speed_limit`) use the second core.  At most ``BATCH_BYTES``
+    of cost matrices are held at once.  Other pairs (small, or of unequal sizes) go through
+    :func:`w2_squared` one by one.
+
+    Parameters
+    ----------
+    pairs : sequence of (x, y)
+        Point clouds ``(n, d)`` / ``(m, d)`` (or 1-D), uniform weights.
+    threads : int, optional
+        Assignments solved at once (>= 1).
+    """
+    import numba
+    pairs = list(pairs)
+    threads = numba.get_num_threads() if threads is None else count("threads", threads, 1)
+    out: list[float | None] = [None] * len(pairs)
+    batch: list[tuple] = []
+
+    def flush():
+        if not batch:
+            return
+        Cs = np.stack([item[2] for item in batch])
+        alphas = np.stack([item[3] for item in batch])
+        col4row, v = _k.lap_solve_batch(Cs, alphas)
+        for j, (i, prob, C, _) in enumerate(batch):
+            xs, ys = prob[0], prob[1]
+            assignment = _assignment_result(xs, ys, C, col4row[j], v[j])
+            out[i] = _exact_finish(*prob[:7], assignment, False, prob[7], False).w2_squared
+        batch.clear()
+
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"pairs[{i}] must be a pair (x, y) of point clouds")
+        prob, square = _exact_problem(pair[0], pair[1], None, None, None)
+        n = prob[0].shape[0]
+        if not square or n <= SMALL_ASSIGNMENT or threads == 1:
+            out[i] = _exact_finish(*prob[:7], _solve_assignment(prob[0], prob[1]) if square else None, False,
+                                   prob[7], False).w2_squared
+            continue
+        if batch and (batch[0][2].shape != (n, n) or len(batch) >= threads or (len(batch) + 1) * 8 * n * n > BATCH_BYTES):
+            flush()
+        C, alpha = _assignment_setup(prob[0], prob[1])
+        batch.append((i, prob, C, alpha))
+    flush()
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
