@@ -89,19 +89,38 @@ from pathlib import Path
 from ._version import __version__
 from .core.mixture import Empirical
 from .core.progress import quiet_progress
-from .quantities.ecosystem import from_diffusers
 from .quantities.predictions import TIME_INPUTS
 from .suites.executor import TableOptions, executor_for
-from .suites.figures import FIGURES, render_figures
 from .suites.tables import SUITES, format_rows, table_rows
 from .suites.validation import EXIT_CONSISTENCY_FAILED, EXIT_QUALITY_FAILED  # noqa: F401  (exit codes of validate)
 from .suites.validation import (DEFAULT_GATE_Z, DEFAULT_MAX_KL_BOUND, DEFAULT_MAX_L_EM, DEFAULT_MAX_L_EM_FRACTION,
                                 PROCESS_FAMILIES, ModelError, adapt, load_data, make_process, process_family,
                                 process_presets, validate)
 from .suites import conformance as _conformance
-from .suites import headline as _headline
 from .suites import specs as _specs
 from .suites.spec_quantities import ModelRaised
+
+
+# Loaded by the commands that need them, not at start-up (`nent-ref table` never draws a figure; issue 22).
+def render_figures(out, options, names):
+    """:func:`nent_ref.suites.figures.render_figures` (imported on first use)."""
+    from .suites.figures import render_figures as render
+    return render(out, options, names)
+
+
+class _FigureNames:
+    """The names of the registered figures, for ``figures --only`` (argparse's ``choices``), read from
+    :data:`nent_ref.suites.figures.FIGURES` only when a figure name is checked or listed."""
+
+    def _names(self):
+        from .suites.figures import FIGURES
+        return sorted(FIGURES)
+
+    def __contains__(self, name):
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
 
 #: Exit codes of the ``nent-ref`` command (see the module docstring and ``nent-ref --help``).
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_MODEL_RAISED, EXIT_INTERNAL, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
@@ -187,7 +206,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("figures", parents=[common], help="render the theory figures", epilog=EXIT_CODES_HELP,
                        formatter_class=formatter)
     f.add_argument("--out", default="figures", help="output directory, created if needed (default figures/)")
-    f.add_argument("--only", nargs="*", default=None, choices=sorted(FIGURES),
+    f.add_argument("--only", nargs="*", default=None, choices=_FigureNames(),
                    help="render only these figures")
     parser.validate_parser = _add_validate_parser(sub, formatter)
     _add_spec_parsers(sub, formatter)
@@ -696,6 +715,7 @@ def _run_validate_diffusers(args, pipeline: bool) -> int:
     shape = None if args.sample_shape is None else [int(v) for v in _floats("--sample-shape", args.sample_shape)]
     data = _validate_data(args)
     try:
+        from .quantities.ecosystem import from_diffusers
         model = from_diffusers(net, sched, prediction=args.prediction, sample_shape=shape,
                                **({} if args.batch_size is None else {"batch_size": args.batch_size}))
     except ValueError as exc:
@@ -867,7 +887,8 @@ _SPEC_COMMANDS = {"compute": _run_compute, "conformance": _run_conformance, "che
 
 def _run_reproduce(args) -> int:
     out = _prepare_output_dir(args.out)
-    result = _headline.reproduce(out, quick=args.quick, retrain=args.retrain, quiet=args.quiet)
+    from .suites import headline
+    result = headline.reproduce(out, quick=args.quick, retrain=args.retrain, quiet=args.quiet)
     if not args.quiet:
         fit = result["fit"]["s_nn"]
         t = result["timings"]

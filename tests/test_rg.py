@@ -820,13 +820,14 @@ def test_table_and_figure_reject_bad_seeds_before_computing(seed, tmp_path, monk
 
 def test_table_rows_accept_a_generator_seed(monkeypatch):
     # the Monte Carlo rows get keyed children of the seed sequence (stubbed to a tiny network for speed)
-    real = suite_tables.network_kl_layer0_vs_layer_l_pushforward_mc
+    # (the rg suite imports the rg functions when it runs, so the stub goes on nent_ref.rg)
+    real = rg.network_kl_layer0_vs_layer_l_pushforward_mc
     seeds = []
 
     def small(depth, sw, sb, v, width, n_samples, n_networks, seed):
         seeds.append(seed)
         return real(depth, sw, sb, v, width=8, n_samples=4, n_networks=2, seed=seed)
-    monkeypatch.setattr(suite_tables, "network_kl_layer0_vs_layer_l_pushforward_mc", small)
+    monkeypatch.setattr(rg, "network_kl_layer0_vs_layer_l_pushforward_mc", small)
     rows = suite_tables.rg_rows(_SeedOptions(np.random.default_rng(11)))
     assert all(isinstance(s, np.random.SeedSequence) for s in seeds) and len(seeds) == len(suite_tables._NETWORK_SW2)
     assert len({s.spawn_key for s in seeds}) == len(seeds)

@@ -27,12 +27,6 @@ import numpy as np
 from .._version import __version__
 from ..core.checks import rng
 from ..quantities.speed import SpeedLimitResult
-from ..rg import (
-    ISING2D_KC, ISING2D_SCHEMES, ising1d_flow, ising1d_kl_lifted_coarse_vs_original_per_site, ising1d_kl_limits, ising1d_kl_original_vs_lifted_coarse_per_site, ising1d_kl_original_vs_renormalised_per_site, ising1d_kl_renormalised_vs_original_per_site, ising2d_decimation_couplings, ising2d_flow, ising2d_kl_asymptotes, ising2d_kl_original_vs_renormalised_per_site, ising2d_kl_renormalised_vs_original_per_site, ising2d_rg_eigenvalue, ising2d_thermo, network_kl_gaussian_fit_layer0_vs_layer_l_meanfield, network_kl_layer0_vs_layer_l_pushforward_mc, network_kl_layer0_vs_layer_l_pushforward_meanfield, tanh_length_sequence, tanh_meanfield, tanh_order_to_chaos_sigma_w2,
-)
-from ..statmech import (
-    ExponentialFamily, cramer_rate, gaussian_max_entropy, gibbs_conditional, ising_exact, ising_mean_field, log_sum_tail_probability, log_type_probability, max_entropy, thermodynamics, total_variation, type_probability_bounds,
-)
 from . import specs
 from .cases import (DIMS, EPS, MIXTURE_DIMS, NETWORK_INPUT_VARIANCE, NETWORK_SIGMA_B2, OFFICIAL_PRESETS,
                     official_windows, paper_mixture_params, processes)
@@ -301,7 +295,9 @@ def _speed_row(kind, dim, pname, res: SpeedLimitResult) -> dict:
 # --------------------------------------------------------------------------- RG suite
 
 
-_ASYMPTOTE_K0 = (0.2, 0.3, 0.35, 0.4, 0.43, 0.44, ISING2D_KC, 0.442, 0.45, 0.48, 0.5, 0.52, 0.6, 0.8)
+#: Starting couplings of the 2-D asymptote rows; None stands for Onsager's K_c (rg.ISING2D_KC, read when the
+#: rows are computed: the rg module loads scipy.integrate/optimize).
+_ASYMPTOTE_K0 = (0.2, 0.3, 0.35, 0.4, 0.43, 0.44, None, 0.442, 0.45, 0.48, 0.5, 0.52, 0.6, 0.8)
 
 
 _NETWORK_SW2 = (1.0, 1.5, None, 2.0, 2.5, 3.0)     # None -> the critical value at sigma_b2 = 0.05
@@ -314,6 +310,11 @@ _INFINITE_CHAIN = {"N": math.inf, "N_note": "infinite chain (thermodynamic limit
 
 
 def _ising1d_rows(options) -> list[dict]:
+    from ..rg import (  # noqa: PLC0415  (loaded on first use, with scipy.integrate/optimize)
+        ising1d_flow, ising1d_kl_lifted_coarse_vs_original_per_site, ising1d_kl_limits,
+        ising1d_kl_original_vs_lifted_coarse_per_site, ising1d_kl_original_vs_renormalised_per_site,
+        ising1d_kl_renormalised_vs_original_per_site,
+    )
     rows = []
     for K0, h0 in ((0.5, 0.0), (1.0, 0.0), (2.0, 0.0), (1.0, 0.2)):
         flow = ising1d_flow(K0, h0, 10)
@@ -346,6 +347,11 @@ def _ising1d_rows(options) -> list[dict]:
 
 
 def _ising2d_rows(options) -> list[dict]:
+    from ..rg import (  # noqa: PLC0415  (loaded on first use, with scipy.integrate/optimize)
+        ISING2D_KC, ISING2D_SCHEMES, ising2d_decimation_couplings, ising2d_flow, ising2d_kl_asymptotes,
+        ising2d_kl_original_vs_renormalised_per_site, ising2d_kl_renormalised_vs_original_per_site,
+        ising2d_rg_eigenvalue, ising2d_thermo,
+    )
     rows = []
     for K in (0.2, ISING2D_KC, 0.6):
         t = ising2d_thermo(K)
@@ -368,7 +374,7 @@ def _ising2d_rows(options) -> list[dict]:
                     "kl_renormalised_vs_original_per_site":
                         ising2d_kl_renormalised_vs_original_per_site(K0, n, scheme),
                 })
-        for K0 in _ASYMPTOTE_K0:
+        for K0 in (ISING2D_KC if k is None else k for k in _ASYMPTOTE_K0):
             a = ising2d_kl_asymptotes(K0, scheme)
             rows.append({"section": "ising2d_asymptote", "scheme": scheme, "K0": K0,
                          "K0_over_Kc": K0 / ISING2D_KC, "K_star": a["K_star"], "flows_to": a["phase"],
@@ -378,6 +384,11 @@ def _ising2d_rows(options) -> list[dict]:
 
 
 def _network_rows(options, base_seed) -> list[dict]:
+    from ..rg import (  # noqa: PLC0415  (loaded on first use, with scipy.integrate/optimize)
+        network_kl_gaussian_fit_layer0_vs_layer_l_meanfield, network_kl_layer0_vs_layer_l_pushforward_mc,
+        network_kl_layer0_vs_layer_l_pushforward_meanfield, tanh_length_sequence, tanh_meanfield,
+        tanh_order_to_chaos_sigma_w2,
+    )
     rows = []
     for sb in (0.0, 0.01, 0.05, 0.1, 0.3):
         rows.append({"section": "network_order_to_chaos", "sigma_b2": sb,
@@ -433,6 +444,11 @@ def statmech_rows(options) -> list[dict]:
 
     ``options.seed`` (checked first by :func:`nent_ref.core.checks.rng`: an int >= 0, a sequence of them, a
     SeedSequence, a Generator or None) draws the maximum-likelihood sample."""
+    from ..statmech import (  # noqa: PLC0415  (loaded on first use)
+        ExponentialFamily, cramer_rate, gaussian_max_entropy, gibbs_conditional, ising_exact,
+        ising_mean_field, log_sum_tail_probability, log_type_probability, max_entropy, thermodynamics,
+        total_variation, type_probability_bounds,
+    )
     gen = rng(options.seed, "seed")
     seed = options.seed
     int_seed = isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))
