@@ -7,7 +7,12 @@ Normals come from a per-block generator: particles are split into fixed blocks o
 xoshiro256++ stream (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
 ACM TOMS 2021) whose 256-bit state is four splitmix64 outputs of the key ``(k0, k1)`` and the
 block index, and standard normals are drawn from it by the 256-layer ziggurat
-(Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000).  Paths therefore depend on ``(seed, block)``
+(Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000) with a signed mantissa: one 64-bit draw u gives the
+layer i (its low 8 bits) and js = (u as int64) >> 11 in [-2^52, 2^52), whose magnitude
+m = js ^ (js >> 63) in [0, 2^52) is the position in the layer; the candidate (js + 1/2) x_i / 2^52 =
++-(m + 1/2) x_i / 2^52 (symmetric, exact in binary) is accepted at once when m < k_i =
+floor(2^52 x_{i+1}/x_i), otherwise by the wedge test or from the tail beyond r (Marsaglia 1964).
+Paths therefore depend on ``(seed, block)``
 only, never on which thread ran a block: the same seed gives the same paths for any
 ``numba.set_num_threads``.
 
