@@ -3,6 +3,7 @@
     python benchmarks/bench_sde.py            # default sizes (minutes)
     python benchmarks/bench_sde.py --full     # the sizes: 1e6 particles x 1000 steps
     python benchmarks/bench_sde.py --full --dims 2 --repeat 1 --skip-reverse   # D = 2 only
+    python benchmarks/bench_sde.py --skip-forward --repeat 5                    # part 2 only
 
 1. Forward VP Euler-Maruyama (beta 0.1 -> 20), D = 2 and D = 64: throughput in particle-dimension-steps
    per second of ``nent_ref.sde.simulate`` with 1 and 2 Numba threads, against
@@ -70,6 +71,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dims", default="2,64", help="comma-separated dimensions of part 1 (default 2,64)")
     ap.add_argument("--skip-reverse", action="store_true", help="run part 1 only")
+    ap.add_argument("--skip-forward", action="store_true", help="run part 2 only")
     args = ap.parse_args(argv)
     proc = nr.VP(0.1, 20.0)
     if args.full:
@@ -79,7 +81,7 @@ def main(argv=None):
         fwd_cases = [(2, 1_000_000, 100), (64, 100_000, 100)]
         rev = (20_000, 100)
     dims = {int(d) for d in args.dims.split(",")}
-    fwd_cases = [c for c in fwd_cases if c[0] in dims]
+    fwd_cases = [c for c in fwd_cases if c[0] in dims and not args.skip_forward]
     max_threads = numba.config.NUMBA_NUM_THREADS
     threads = [t for t in (1, 2) if t <= max_threads]
     print(common.machine_line() + f"; best of {args.repeat}")
@@ -88,7 +90,8 @@ def main(argv=None):
     # warm-up (compilation / cache load)
     sde.simulate(proc, np.zeros((10, 2)), np.linspace(0, 1, 3))
     print()
-    print("1. forward VP EM: throughput in 1e6 particle-dimension-steps per second")
+    print("1. forward VP EM: throughput in 1e6 particle-dimension-steps per second"
+          + (" (skipped: --skip-forward)" if args.skip_forward else ""))
     print(f"{'D':>3} {'particles':>10} {'steps':>6} | {'floor':>8} {'numpy EM':>9} | "
           + " ".join(f"{'engine t=' + str(t):>11}" for t in threads)
           + " | " + " ".join(f"{'vs floor t=' + str(t):>12}" for t in threads)

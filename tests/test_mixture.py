@@ -108,6 +108,32 @@ def test_diffuse_is_componentwise_gaussian_diffusion(kind):
             np.testing.assert_allclose(ms.full_covs()[k], g.cov, rtol=1e-13, atol=1e-14)
 
 
+@pytest.mark.parametrize("kind", ["iso", "diag", "full"])
+def test_diffused_params_many_equals_one_call_per_time(kind):
+    """All times at once (the fused reverse-SDE path) = one diffused_params call per time, and the kernel
+    terms of all steps = component_terms per step (same machine, same process: bit for bit)."""
+    from nent_ref.core import kernels
+    rng = np.random.default_rng(5)
+    K, D = 4, 3
+    covs = {"iso": rng.uniform(0.2, 1, K), "diag": rng.uniform(0.2, 1, (K, D)),
+            "full": _full_mixture(D, K).covs}[kind]
+    mix = GaussianMixture(rng.dirichlet(np.ones(K)), rng.uniform(-2, 2, (K, D)), covs)
+    s = np.linspace(1e-3, 0.99, 37)
+    for proc in (PROCS["vpx"], PROCS["sl"], VE):
+        w, m, c = mix.diffused_params_many(proc, s)
+        assert m.shape == (37, K, D) and c.shape == (37,) + mix.covs.shape
+        logc, param = kernels.component_terms_steps(np.log(w), c, D)
+        for n in range(len(s)):
+            _, mn, cn = mix.diffused_params(proc, s[n])
+            np.testing.assert_array_equal(m[n], mn)
+            np.testing.assert_array_equal(c[n], cn)
+            lc, pa = kernels.component_terms(np.log(w), cn, D)
+            np.testing.assert_array_equal(logc[n], lc)
+            np.testing.assert_array_equal(param[n], pa)
+    with pytest.raises(ValueError):
+        mix.diffused_params_many(PROCS["vpx"], [0.5, 2.0])          # outside [0, T]
+
+
 def test_logpdf_score_consistent():
     """Score = gradient of logpdf (central differences), K = 1 logpdf = Gaussian logpdf."""
     mix = _full_mixture(2, 3)

@@ -152,3 +152,12 @@ def test_paper_mixture_D9_girsanov_kl_and_bound():
     x = mix.sample(4, seed=14)
     lb = sde.log_density_lower_bound(x, nr.SL(1.0), data=mix, n_time=20000, seed=15)
     assert np.all(np.abs(lb.value - mix.logpdf(x)) < Z * lb.stderr), (lb.value - mix.logpdf(x)) / lb.stderr
+
+
+def test_fused_mixture_kernel_needs_one_parameter_set_per_step():
+    from nent_ref.quantities import _sde_kernels as K
+    w, m, sd = cases.paper_mixture_params(2)
+    x = np.zeros((10, 2))
+    means, covs = np.array([m, m, m]), np.array([sd ** 2, sd ** 2])           # 3 means, 2 covariances
+    with pytest.raises(ValueError, match="one entry per step"):
+        K.reverse_mixture(x, np.log(w), means, covs, np.ones(3), np.ones(3), np.ones(3), K.init_states(1, 2, 10))

@@ -847,6 +847,23 @@ def component_terms(log_weights, covs, D):
     return log_weights - half_logdet - 0.5 * D * _LOG_2PI, np.ascontiguousarray(np.tril(linv))
 
 
+def component_terms_steps(log_weights, covs_steps, D):
+    """:func:`component_terms` of covs_steps[n] for every n at once (the forms by ``covs_steps.ndim - 1``):
+    ``(logc (N, K), param (N, ...))``, the same numbers as one call per n (elementwise in the same
+    order; the full form calls :func:`component_terms` per step)."""
+    covs_steps = np.asarray(covs_steps, dtype=np.float64)
+    if covs_steps.ndim == 4:
+        terms = [component_terms(log_weights, c, D) for c in covs_steps]
+        return np.array([t[0] for t in terms]), np.array([t[1] for t in terms])
+    if not np.all(covs_steps > 0):
+        raise ValueError("variances must be positive")
+    if covs_steps.ndim == 2:
+        return log_weights - 0.5 * D * (np.log(covs_steps) + _LOG_2PI), 1.0 / covs_steps
+    if covs_steps.ndim == 3:
+        return log_weights - 0.5 * (np.sum(np.log(covs_steps), axis=2) + D * _LOG_2PI), 1.0 / covs_steps
+    raise ValueError(f"covs_steps must have 2, 3 or 4 dimensions (steps first; got shape {covs_steps.shape})")
+
+
 def mixture_logpdf_score(x, log_weights, means, covs, *, threaded=False):
     """Log density and score of a Gaussian mixture at M points (Numba kernel).
 

@@ -7,7 +7,12 @@ Normals come from a per-block generator: particles are split into fixed blocks o
 xoshiro256++ stream (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
 ACM TOMS 2021) whose 256-bit state is four splitmix64 outputs of the key ``(k0, k1)`` and the
 block index, and standard normals are drawn from it by the 256-layer ziggurat
-(Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000).  Paths therefore depend on ``(seed, block)``
+(Marsaglia & Tsang, J. Stat. Softw. 5(8), 2000) with a signed mantissa: one 64-bit draw u gives the
+layer i (its low 8 bits) and js = (u as int64) >> 11 in [-2^52, 2^52), whose magnitude
+m = js ^ (js >> 63) in [0, 2^52) is the position in the layer; the candidate (js + 1/2) x_i / 2^52 =
++-(m + 1/2) x_i / 2^52 (symmetric, exact in binary) is accepted at once when m < k_i =
+floor(2^52 x_{i+1}/x_i), otherwise by the wedge test or from the tail beyond r (Marsaglia 1964).
+Paths therefore depend on ``(seed, block)``
 only, never on which thread ran a block: the same seed gives the same paths for any
 ``numba.set_num_threads``.
 
@@ -81,12 +86,12 @@ def _ziggurat_layers(n_layers: int = 256, r: float = 3.6541528853610088):
 def ziggurat_tables():
     """(k, w, f) arrays of the 256-layer ziggurat on 52-bit magnitudes.
 
-    k[i] = floor(2^52 x_{i+1} / x_i) (fast acceptance), w[i] = x_i / 2^52, f[i] = exp(-x_i^2/2)
-    (f has 257 entries).
+    k[i] = floor(2^52 x_{i+1} / x_i) (int64; fast acceptance of the magnitude m + 1/2 < k[i]),
+    w[i] = x_i / 2^52, f[i] = exp(-x_i^2/2) (f has 257 entries).
     """
     x, _ = _ziggurat_layers()
     two52 = float(2 ** 52)
-    k = np.array([int(math.floor(two52 * x[i + 1] / x[i])) for i in range(256)], dtype=np.uint64)
+    k = np.array([int(math.floor(two52 * x[i + 1] / x[i])) for i in range(256)], dtype=np.int64)
     w = x[:256] / two52
     f = np.exp(-0.5 * x * x)
     return k, w, f
@@ -128,63 +133,6 @@ def _seed_block(st, key0, key1, b):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always", cache=True)
-def _next(st):  # pragma: no cover - compiled
-    s0 = st[0]
-    s1 = st[1]
-    s2 = st[2]
-    s3 = st[3]
-    result = _rotl(s0 + s3, 23) + s0
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    st[0] = s0
-    st[1] = s1
-    st[2] = s2
-    st[3] = s3
-    return result
-
-
-@numba.njit(inline="always", cache=True)
-def _uniform(st):  # pragma: no cover - compiled
-    """Uniform on [0, 1) with 53 random bits."""
-    return float(_next(st) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@numba.njit(cache=True)
-def _normal_slow(st, i, x, zw, zf):  # pragma: no cover - compiled
-    """Rejection branch of the ziggurat (about 1.2 % of draws)."""
-    if i == 0:  # tail beyond r: Marsaglia (1964)
-        while True:
-            a = -math.log(1.0 - _uniform(st)) / 3.6541528853610088
-            b = -math.log(1.0 - _uniform(st))
-            if 2.0 * b > a * a:
-                return 3.6541528853610088 + a
-    y = zf[i] + _uniform(st) * (zf[i + 1] - zf[i])
-    if y < math.exp(-0.5 * x * x):
-        return x
-    return -1.0  # reject: caller draws again
-
-
-@numba.njit(inline="always", cache=True)
-def _normal(st, zk, zw, zf):  # pragma: no cover - compiled
-    while True:
-        u = _next(st)
-        i = np.int64(u & np.uint64(255))
-        neg = (u >> np.uint64(8)) & np.uint64(1)
-        j = u >> np.uint64(12)
-        x = float(j) * zw[i]
-        if j < zk[i]:
-            return -x if neg else x
-        x = _normal_slow(st, i, x, zw, zf)
-        if x >= 0.0:
-            return -x if neg else x
-
-
-@numba.njit(inline="always", cache=True)
 def _next_r(s0, s1, s2, s3):  # pragma: no cover - compiled
     """xoshiro256++ step on a state held in scalars (registers): (output, new state)."""
     result = _rotl(s0 + s3, 23) + s0
@@ -199,28 +147,68 @@ def _next_r(s0, s1, s2, s3):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always", cache=True)
-def _normal_r(s0, s1, s2, s3, zk, zw, zf, buf):  # pragma: no cover - compiled
-    """:func:`_normal` with the state in scalars (same draws); ``buf`` (4,) carries the state through
-    the rare rejection branch."""
+def _uniform_r(s0, s1, s2, s3):  # pragma: no cover - compiled
+    """Uniform on [0, 1) with 53 random bits, state in scalars: (u, new state)."""
+    u, s0, s1, s2, s3 = _next_r(s0, s1, s2, s3)
+    return float(u >> np.uint64(11)) * (1.0 / 9007199254740992.0), s0, s1, s2, s3
+
+
+@numba.njit(inline="always", cache=True)
+def _layer(u):  # pragma: no cover - compiled
+    """(layer, signed mantissa, |mantissa|) of one 64-bit draw: the layer is the low 8 bits, the
+    signed mantissa the top 53 bits as a two's-complement integer js in [-2^52, 2^52), and
+    m = js ^ (js >> 63) in [0, 2^52) (js for js >= 0, -js - 1 below): the candidate is
+    (js + 1/2) w_i = +-(m + 1/2) w_i, symmetric in the sign."""
+    js = np.int64(u) >> np.int64(11)
+    return np.int64(u & np.uint64(255)), js, js ^ (js >> np.int64(63))
+
+
+@numba.njit(cache=True)
+def _normal_rare(s0, s1, s2, s3, i, js, zk, zw, zf):  # pragma: no cover - compiled
+    """The ziggurat's rejection branch (about 1.2 % of draws), from a draw (layer i, signed
+    mantissa js) that failed the fast test; draws again until it accepts: (z, new state)."""
     while True:
-        u, s0, s1, s2, s3 = _next_r(s0, s1, s2, s3)
-        i = np.int64(u & np.uint64(255))
-        neg = (u >> np.uint64(8)) & np.uint64(1)
-        j = u >> np.uint64(12)
-        x = float(j) * zw[i]
-        if j < zk[i]:
-            return (-x if neg else x), s0, s1, s2, s3
-        buf[0] = s0
-        buf[1] = s1
-        buf[2] = s2
-        buf[3] = s3
-        x = _normal_slow(buf, i, x, zw, zf)
-        s0 = buf[0]
-        s1 = buf[1]
-        s2 = buf[2]
-        s3 = buf[3]
-        if x >= 0.0:
-            return (-x if neg else x), s0, s1, s2, s3
+        x = (float(js) + 0.5) * zw[i]
+        if i == 0:                  # base strip beyond the rectangle: the tail beyond r (Marsaglia 1964)
+            while True:
+                ua, s0, s1, s2, s3 = _uniform_r(s0, s1, s2, s3)
+                ub, s0, s1, s2, s3 = _uniform_r(s0, s1, s2, s3)
+                a = -math.log(1.0 - ua) / 3.6541528853610088
+                b = -math.log(1.0 - ub)
+                if 2.0 * b > a * a:
+                    t = 3.6541528853610088 + a
+                    return (-t if js < 0 else t), s0, s1, s2, s3
+        uy, s0, s1, s2, s3 = _uniform_r(s0, s1, s2, s3)
+        y = zf[i] + uy * (zf[i + 1] - zf[i])
+        if y < math.exp(-0.5 * x * x):
+            return x, s0, s1, s2, s3
+        u, s0, s1, s2, s3 = _next_r(s0, s1, s2, s3)       # reject: a fresh draw
+        i, js, m = _layer(u)
+        if m < zk[i]:
+            return (float(js) + 0.5) * zw[i], s0, s1, s2, s3
+
+
+@numba.njit(inline="always", cache=True)
+def _normal_r(s0, s1, s2, s3, zk, zw, zf):  # pragma: no cover - compiled
+    """One standard normal (256-layer ziggurat, signed mantissa) from the xoshiro256++ state held in
+    scalars (registers): (z, new state).  One 64-bit draw gives the layer, the sign and 52 bits of
+    mantissa; 98.8 % of draws are accepted by the fast test |m| < k_i."""
+    u, s0, s1, s2, s3 = _next_r(s0, s1, s2, s3)
+    i, js, m = _layer(u)
+    if m < zk[i]:
+        return (float(js) + 0.5) * zw[i], s0, s1, s2, s3
+    return _normal_rare(s0, s1, s2, s3, i, js, zk, zw, zf)
+
+
+@numba.njit(inline="always", cache=True)
+def _normal(st, zk, zw, zf):  # pragma: no cover - compiled
+    """:func:`_normal_r` on a state array st (4,) (advanced in place)."""
+    z, s0, s1, s2, s3 = _normal_r(st[0], st[1], st[2], st[3], zk, zw, zf)
+    st[0] = s0
+    st[1] = s1
+    st[2] = s2
+    st[3] = s3
+    return z
 
 
 # --------------------------------------------------------------------------- kernels
@@ -373,26 +361,30 @@ def _next_py(st):
     return result
 
 
+def _layer_py(u):
+    js = (u - (1 << 64) if u >> 63 else u) >> 11          # arithmetic shift of the signed word
+    return u & 255, js, (-js - 1 if js < 0 else js)
+
+
 def _normal_py(st):
+    """Plain-Python twin of the kernels' ziggurat draw (:func:`_normal_r`)."""
     zk, zw, zf = _TABLES
+    uniform = lambda: (_next_py(st) >> 11) * 2.0 ** -53  # noqa: E731
+    i, js, m = _layer_py(_next_py(st))
     while True:
-        u = _next_py(st)
-        i = u & 255
-        neg = (u >> 8) & 1
-        j = u >> 12
-        x = float(j) * float(zw[i])
-        if j < int(zk[i]):
-            return -x if neg else x
+        x = (float(js) + 0.5) * float(zw[i])
+        if m < int(zk[i]):
+            return x
         if i == 0:
             while True:
-                a = -math.log(1.0 - (_next_py(st) >> 11) * 2.0 ** -53) / _R
-                b = -math.log(1.0 - (_next_py(st) >> 11) * 2.0 ** -53)
+                a = -math.log(1.0 - uniform()) / _R
+                b = -math.log(1.0 - uniform())
                 if 2.0 * b > a * a:
-                    x = _R + a
-                    return -x if neg else x
-        y = float(zf[i]) + (_next_py(st) >> 11) * 2.0 ** -53 * (float(zf[i + 1]) - float(zf[i]))
+                    return -(_R + a) if js < 0 else _R + a
+        y = float(zf[i]) + uniform() * (float(zf[i + 1]) - float(zf[i]))
         if y < math.exp(-0.5 * x * x):
-            return -x if neg else x
+            return x
+        i, js, m = _layer_py(_next_py(st))
 
 
 def normals_python(states, n, D, block=BLOCK):
@@ -450,6 +442,15 @@ def affine_noise_update_numpy(x, score, c1, c2, d, z):
 from ..core import kernels as _mk  # noqa: E402
 
 
+@numba.njit(inline="always", cache=True)
+def _affine_chunk(xt, sc, zb, c1, c2, d, m):  # pragma: no cover - compiled
+    # xt <- c1 xt + c2 sc + d zb on the first m columns (transposed chunk layout); the same expression,
+    # rounded the same way, as affine_noise_update
+    for j in range(xt.shape[0]):
+        for p in range(m):
+            xt[j, p] = c1 * xt[j, p] + c2 * sc[j, p] + d * zb[j, p]
+
+
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _reverse_mix_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block):  # pragma: no cover
     n, D = x.shape
@@ -466,6 +467,7 @@ def _reverse_mix_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block)
         prow = np.empty((1, D))
         srow = np.empty((1, D))
         lrow = np.empty(1)
+        zb = np.empty((D, _mk.CHUNK))
         lo = b * block
         m = min(n, lo + block) - lo
         _mk.load_chunk(x, lo, m, xt)              # the block stays transposed for all steps
@@ -482,13 +484,14 @@ def _reverse_mix_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block)
                     _mk.mixture_point(prow, 0, logc[k], means[k], param[k], tk, lrow, srow)
                     for j in range(D):
                         sc[j, p] = srow[0, j]
-            ck1 = c1[k]
-            ck2 = c2[k]
-            dk = d[k]
-            for i in range(m):
+            for i in range(m):                    # the step's normals, in stream order (particle, dim)
                 for j in range(D):
-                    z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf, st)
-                    xt[j, i] = ck1 * xt[j, i] + ck2 * sc[j, i] + dk * z
+                    z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf)
+                    zb[j, i] = z
+            if m == _mk.CHUNK:                    # constant trip count: a SIMD loop
+                _affine_chunk(xt, sc, zb, c1[k], c2[k], d[k], _mk.CHUNK)
+            else:
+                _affine_chunk(xt, sc, zb, c1[k], c2[k], d[k], m)
         for i in range(m):
             for j in range(D):
                 x[lo + i, j] = xt[j, i]
@@ -510,9 +513,11 @@ def reverse_mixture(x, log_weights, means_steps, covs_steps, c1, c2, d, states, 
     N = len(c1)
     covs_steps = np.asarray(covs_steps, dtype=np.float64)
     D = x.shape[1]
-    terms = [_mk.component_terms(np.asarray(log_weights, dtype=np.float64), covs_steps[k], D) for k in range(N)]
-    logc = np.ascontiguousarray([t[0] for t in terms])
-    param = np.ascontiguousarray([t[1] for t in terms])
+    if covs_steps.shape[0] != N or np.shape(means_steps)[0] != N:
+        raise ValueError(f"means_steps and covs_steps must have one entry per step ({N})")
+    logc, param = _mk.component_terms_steps(np.asarray(log_weights, dtype=np.float64), covs_steps, D)
+    logc = np.ascontiguousarray(logc)
+    param = np.ascontiguousarray(param)
     means_steps = np.ascontiguousarray(means_steps, dtype=np.float64)
     # one parallel region for all steps (a single barrier), so always threaded; the covariance form is
     # chosen by param's dimension when the kernel compiles (nent_ref.core.kernels.mixture_core)

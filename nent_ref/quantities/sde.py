@@ -330,9 +330,8 @@ def sample(process, n, s_grid, score=None, e=None, data=None, method="sde", seed
             # fused kernel: all steps in one parallel region, same numbers as the per-step loop below
             ks = np.arange(len(s) - 1, 0, -1)
             h = s[ks] - s[ks - 1]
-            params = [data.diffused_params(process, s[k]) for k in ks]
-            _K.reverse_mixture(x, np.log(data.weights), np.array([p[1] for p in params]),
-                               np.array([p[2] for p in params]), 1.0 + a[ks] * h, sig2[ks] * h,
+            _, means, covs = data.diffused_params_many(process, s[ks])     # all steps at once
+            _K.reverse_mixture(x, np.log(data.weights), means, covs, 1.0 + a[ks] * h, sig2[ks] * h,
                                np.sqrt(sig2[ks] * h), states)
             return x
         for k in range(len(s) - 1, 0, -1):
