@@ -108,7 +108,12 @@ def test_paper_mixture_D9_mean_entropy_production(pname):
     assert abs(_z(r.mean, ref)) < Z, (r.mean, ref)
 
 
-@pytest.mark.parametrize("form", ["iso", "diag", "full"])
+# The fused kernel's loop is the same for the three covariance forms; only the score routine it calls differs
+# (kernels.mixture_core / mixture_point, chosen by param's dimension and checked form by form in test_kernels).
+# Each form is a separate compilation of the fused kernel (~12 CPU-s): the default run checks the iso form,
+# -m slow the diag and full forms (issue 22: default run time).
+@pytest.mark.parametrize("form", ["iso", pytest.param("diag", marks=pytest.mark.slow),
+                                  pytest.param("full", marks=pytest.mark.slow)])
 def test_fused_mixture_reverse_kernel_equals_per_step_path(form):
     """sample(data=mixture) runs the fused kernel; a user score callable runs the per-step loop: same numbers."""
     w, m, sd = cases.paper_mixture_params(3)

@@ -488,10 +488,7 @@ def _reverse_mix_nb(x, logc, means, param, c1, c2, d, states, zk, zw, zf, block)
                 for j in range(D):
                     z, s0, s1, s2, s3 = _normal_r(s0, s1, s2, s3, zk, zw, zf)
                     zb[j, i] = z
-            if m == _mk.CHUNK:                    # constant trip count: a SIMD loop
-                _affine_chunk(xt, sc, zb, c1[k], c2[k], d[k], _mk.CHUNK)
-            else:
-                _affine_chunk(xt, sc, zb, c1[k], c2[k], d[k], m)
+            _affine_chunk(xt, sc, zb, c1[k], c2[k], d[k], m)
         for i in range(m):
             for j in range(D):
                 x[lo + i, j] = xt[j, i]
