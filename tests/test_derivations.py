@@ -26,7 +26,17 @@ def test_derivation_script_exits_zero(script):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-EXPR = LG.expressions()
+class _Expressions(dict):
+    """LG.expressions(), computed on first use (sympy solves ODEs there: ~3 s that every xdist worker would
+    otherwise pay while collecting, though only one runs this file)."""
+
+    def __missing__(self, name):
+        if not self:
+            self.update(LG.expressions())
+        return dict.__getitem__(self, name)
+
+
+EXPR = _Expressions()
 _LAMBDIFIED = {}
 
 
