@@ -50,6 +50,9 @@ QUICK_FLAGS = {"bench_mixture.py": ["--quick"], "bench_ot.py": ["--quick"],
                "bench_precision.py": [], "bench_import.py": ["--runs", "7"],
                "bench_table.py": ["--runs", "3"]}
 
+#: arguments of each benchmark in a full run: the sizes its targets name (exact OT up to n = 4000, issue 22)
+FULL_FLAGS = {"bench_ot.py": ["--big"]}
+
 #: benchmarks without numpy/scipy/POT baselines (their ratios compare nent_ref designs with each other):
 #: one configuration is enough
 NO_NUMPY_BASELINE = {"bench_neural.py", "bench_precision.py", "bench_import.py", "bench_table.py",
@@ -194,7 +197,7 @@ def main(argv=None) -> int:
     results = []
     targets = []
     for script in scripts:
-        extra = QUICK_FLAGS.get(script.name, []) if args.quick else []
+        extra = QUICK_FLAGS.get(script.name, []) if args.quick else FULL_FLAGS.get(script.name, [])
         configs = ["machine", "unset"] if args.config == "both" else [args.config]
         if script.name in NO_NUMPY_BASELINE or not common.machine_sets_blas():
             configs = configs[:1]              # no numpy baseline, or the machine sets neither variable
