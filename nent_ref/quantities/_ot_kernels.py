@@ -572,6 +572,32 @@ def _price_block(C, phi, n, m, nm, E, big, tol, block, pos):
 
 
 @njit(cache=True)
+def _tree_phi(root, head_of, nxt, slot_t, slot_h, slot_c, parent, phi, stack):
+    """Potentials recomputed from the root along the tree arcs, one rounding per arc
+    (``phi_tail - phi_head = cost`` on every basic arc): clears the drift that shifting whole subtrees
+    by a constant accumulates over many pivots."""
+    phi[root] = 0.0
+    top = 0
+    stack[top] = root
+    top += 1
+    while top > 0:
+        top -= 1
+        x = stack[top]
+        hf = head_of[x]
+        while hf >= 0:
+            s = hf >> 1
+            y = slot_h[s] if (hf & 1) == 0 else slot_t[s]
+            if y != parent[x]:
+                if slot_t[s] == y:          # arc y -> x
+                    phi[y] = phi[x] + slot_c[s]
+                else:                       # arc x -> y
+                    phi[y] = phi[x] - slot_c[s]
+                stack[top] = y
+                top += 1
+            hf = nxt[hf]
+
+
+@njit(cache=True)
 def network_simplex(C, a, b, tol, max_pivots):
     """Exact min-cost transportation plan for supplies ``a`` (n) and demands ``b`` (m).
 
@@ -580,7 +606,14 @@ def network_simplex(C, a, b, tol, max_pivots):
     ``(tails, heads, flows, phi, n_pivots, status)`` where the basic real arcs are
     ``(tails[k], heads[k]) -> flows[k]`` (heads are sink indices 0..m-1) and ``phi`` are
     node potentials with ``C_ij >= phi_i - phi_{n+j} - tol`` for all arcs (u = phi[:n],
-    v = -phi[n:n+m]).  status 0: optimal; 1: pivot limit reached.
+    v = -phi[n:n+m]).  status 0: optimal; 1: pivot limit reached; 2: a tree arc priced as entering
+    right after the potentials were recomputed exactly (rounding beyond the pricing tolerance).
+
+    The pricing tolerance is ``max(tol, 64 eps big)``, big = (max|C| + 1)(n + m + 1) the cost of the
+    artificial arcs: potentials are of that size, so their rounding (a few ulps of big) must not make
+    a tree arc look improving (it would re-enter and pivot on itself; issue 22).  The potentials are
+    recomputed exactly along the tree every n + m + 1 pivots, and at once if a tree arc is priced
+    as entering.
 
     Tree: each basic arc sits in a slot with its end nodes, cost and flow; a node knows its parent
     and the slot of the arc to it.  The apex of a pivot's cycle is found by walking up from both
@@ -642,6 +675,9 @@ def network_simplex(C, a, b, tol, max_pivots):
     pivots = 0
     status = 0
     stack = np.empty(N, np.int64)
+    tol = max(tol, 64.0 * 2.220446049250313e-16 * big)
+    since_refresh = 0
+    refreshed = False
     while True:
         enter, pos = _price_block(C, phi, n, m, nm, E, big, tol, block, pos)
         if enter < 0:
@@ -649,8 +685,21 @@ def network_simplex(C, a, b, tol, max_pivots):
         if pivots >= max_pivots:
             status = 1
             break
-        pivots += 1
         t, h = _arc_ends(enter, n, m, nm)
+        if slot_arc[pslot[t]] == enter or slot_arc[pslot[h]] == enter:   # a tree arc priced as improving
+            if refreshed:
+                status = 2
+                break
+            _tree_phi(root, head_of, nxt, slot_t, slot_h, slot_c, parent, phi, stack)
+            refreshed = True
+            since_refresh = 0
+            continue
+        refreshed = False
+        since_refresh += 1
+        if since_refresh > N:
+            _tree_phi(root, head_of, nxt, slot_t, slot_h, slot_c, parent, phi, stack)
+            since_refresh = 0
+        pivots += 1
         ce = _arc_cost(enter, C, n, m, nm, big)
         # ---- apex (lowest common ancestor): alternate upward walks, marked 2 pivots (t side), 2 pivots + 1 (h side)
         mt = 2 * pivots

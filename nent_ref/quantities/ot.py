@@ -579,8 +579,11 @@ def _solve_transport(xs, ys, a, b, max_pivots):
     b_s = b[ib] / b[ib].sum()
     scale = float(np.max(Cs, initial=0.0)) + 1.0
     tails, heads, flows, phi, piv, status = _k.network_simplex(Cs, a_s, b_s, 1e-13 * scale, int(max_pivots))
-    if status != 0:
+    if status == 1:
         raise RuntimeError(f"network simplex hit the pivot limit ({max_pivots}) before optimality")
+    if status != 0:
+        raise RuntimeError("network simplex stalled: rounding of the potentials exceeds the pricing tolerance "
+                           "(costs spanning too many orders of magnitude)")
     ns, ms = ia.size, ib.size
     us = phi[:ns]
     vs = -phi[ns:ns + ms]
