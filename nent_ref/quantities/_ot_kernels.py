@@ -609,7 +609,7 @@ def network_simplex(C, a, b, tol, max_pivots):
     v = -phi[n:n+m]).  status 0: optimal; 1: pivot limit reached; 2: a tree arc priced as entering
     right after the potentials were recomputed exactly (rounding beyond the pricing tolerance).
 
-    The pricing tolerance is ``max(tol, 64 eps big)``, big = (max|C| + 1)(n + m + 1) the cost of the
+    The pricing tolerance is ``max(tol, 8 eps big)``, big = (max|C| + 1)(n + m + 1) the cost of the
     artificial arcs: potentials are of that size, so their rounding (a few ulps of big) must not make
     a tree arc look improving (it would re-enter and pivot on itself; issue 22).  The potentials are
     recomputed exactly along the tree every n + m + 1 pivots, and at once if a tree arc is priced
@@ -675,7 +675,7 @@ def network_simplex(C, a, b, tol, max_pivots):
     pivots = 0
     status = 0
     stack = np.empty(N, np.int64)
-    tol = max(tol, 64.0 * 2.220446049250313e-16 * big)
+    tol = max(tol, 8.0 * 2.220446049250313e-16 * big)
     since_refresh = 0
     refreshed = False
     while True:
