@@ -799,13 +799,14 @@ def test_w2_squared_many_bad_input_names_the_pair():
         ot.w2_squared_many([(x, np.zeros((5, 3)))])
 
 
-def _bench_ot_stall_case():
-    """The clouds of benchmarks/bench_ot.py --big at D = 9, 'shifted', n = 3000 vs m = 4500: the same draws
-    from default_rng(0) in the same order (PCG64 uniform doubles are stable across numpy versions)."""
+def _bench_ot_stall_case(case=(9, "shifted", 3000), unequal_only=False):
+    """The clouds of benchmarks/bench_ot.py --big (with --unequal-only: no equal-size problems drawn first) at
+    (D, kind, n) vs m = 1.5 n: the same draws from default_rng(0) in the same order (PCG64 uniform doubles
+    are stable across numpy versions)."""
     rng = np.random.default_rng(0)
     rng.random((20, 2))
     rng.random((4200, 2))
-    for d in (2, 9):
+    for d in () if unequal_only else (2, 9):
         for _ in range(3):
             for n in (500, 1000, 2000, 4000):
                 rng.random((n, d))
@@ -814,8 +815,8 @@ def _bench_ot_stall_case():
         for kind in ("same", "shifted", "scaled"):
             for n in (1000, 2000, 3000, 4000):
                 x, y = rng.random((n, d)), rng.random((int(1.5 * n), d))
-                if (d, kind, n) == (9, "shifted", 3000):
-                    return x, y + 0.5
+                if (d, kind, n) == case:
+                    return x, {"same": y, "shifted": y + 0.5, "scaled": 3.0 * y - 1.0}[kind]
 
 
 def test_network_simplex_no_pivot_on_a_tree_arc():
@@ -831,3 +832,14 @@ def test_network_simplex_no_pivot_on_a_tree_arc():
     # an independent lower bound on the value: the Gaussian (Gelbrich) bound of the two empirical clouds
     gel = ot.w2_squared_gaussian(x.mean(0), np.cov(x.T, bias=True), y.mean(0), np.cov(y.T, bias=True))
     assert res.w2_squared >= gel * (1 - 1e-12)
+
+
+def test_network_simplex_certified_tightly_on_scaled_clouds():
+    """The pricing tolerance that keeps tree arcs from re-entering (a few ulps of the artificial-arc cost)
+    must stay far below the certification limit: a looser one (64 ulps) gave a certified bound of 1.4e-10
+    relative on the D = 2 scaled 4000 x 6000 problem of bench_ot --unequal-only --big, above EXACT_RTOL, and
+    exact_ot raised."""
+    x, y = _bench_ot_stall_case((2, "scaled", 4000), unequal_only=True)
+    res = ot.exact_ot(x, y, return_plan=False)
+    assert res.method == "network-simplex"
+    assert 0 < res.error_bound <= 1e-13 * res.w2_squared
