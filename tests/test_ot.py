@@ -843,3 +843,15 @@ def test_network_simplex_certified_tightly_on_scaled_clouds():
     res = ot.exact_ot(x, y, return_plan=False)
     assert res.method == "network-simplex"
     assert 0 < res.error_bound <= 1e-13 * res.w2_squared
+
+
+def test_w2_squared_many_stays_on_one_thread_in_a_forked_child(monkeypatch):
+    """Like GaussianMixture.logpdf_score, the batch solver does not start Numba's threads where that is
+    unsafe (a forked child, kernels.threads_safe() False): the batch kernel is not called, same values."""
+    from nent_ref.core import kernels
+    rng = np.random.default_rng(12)
+    pairs = [(rng.standard_normal((250, 2)), rng.standard_normal((250, 2)) + 1.0) for _ in range(2)]
+    expected = [ot.w2_squared(x, y) for x, y in pairs]
+    monkeypatch.setattr(kernels, "threads_safe", lambda: False)
+    monkeypatch.setattr(K, "lap_solve_batch", lambda *a: pytest.fail("batch kernel called in a forked child"))
+    assert ot.w2_squared_many(pairs) == expected

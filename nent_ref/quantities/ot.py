@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _ot_kernels as _k
+from ..core import kernels as _kernels
 from ..core.checks import count, finite_float, probability_vector, real_array
 
 __all__ = ["WEIGHT_RTOL", "EXACT_RTOL", "SINKHORN_MIN_EPS_RATIO", "w2_squared_gaussian", "gaussian_monge_map", "entropic_ot_gaussian",
@@ -744,7 +745,8 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     pairs]``: the same values, certified the same way.
 
     Assignments of the same size above ``SMALL_ASSIGNMENT`` points are solved ``threads`` at a time (default
-    ``numba.get_num_threads()``) in one call of the parallel kernel ``lap_solve_batch``, one assignment per
+    ``numba.get_num_threads()``; 1 in a child forked from a process that had imported nent_ref, see
+    :func:`nent_ref.core.kernels.threads_safe`) in one call of the parallel kernel ``lap_solve_batch``, one assignment per
     thread; the Jonker-Volgenant solver itself is serial, so this is where independent problems (the sample
     pairs of :func:`nent_ref.quantities.speed.speed_limit`) use the second core.  At most ``BATCH_BYTES``
     of cost matrices are held at once.  Other pairs (small, or of unequal sizes) go through
@@ -759,7 +761,10 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     """
     import numba
     pairs = list(pairs)
-    threads = numba.get_num_threads() if threads is None else count("threads", threads, 1)
+    if threads is None:       # one thread in a child forked after Numba's threads started (kernels.threads_safe)
+        threads = numba.get_num_threads() if _kernels.threads_safe() else 1
+    else:
+        threads = count("threads", threads, 1)
     out: list[float | None] = [None] * len(pairs)
     batch: list[tuple] = []
 
