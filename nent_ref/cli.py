@@ -206,8 +206,10 @@ def _build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("figures", parents=[common], help="render the theory figures", epilog=EXIT_CODES_HELP,
                        formatter_class=formatter)
     f.add_argument("--out", default="figures", help="output directory, created if needed (default figures/)")
-    f.add_argument("--only", nargs="*", default=None, choices=_FigureNames(),
-                   help="render only these figures")
+    # an explicit metavar: argparse builds the default one by iterating the choices, which would load the
+    # figures module (and matplotlib) for every command; %(choices)s is expanded only when help is printed
+    f.add_argument("--only", nargs="*", default=None, choices=_FigureNames(), metavar="NAME",
+                   help="render only these figures (names: %(choices)s)")
     parser.validate_parser = _add_validate_parser(sub, formatter)
     _add_spec_parsers(sub, formatter)
     _add_plot_parser(sub, formatter)

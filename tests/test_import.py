@@ -56,3 +56,13 @@ def test_unknown_name_is_an_attribute_error():
     import nent_ref as nr
     with pytest.raises(AttributeError, match="no_such_name"):
         nr.no_such_name
+
+
+def test_table_command_loads_no_figure_module():
+    """`nent-ref table` never draws: building the command line (with the figure names that ``figures --only``
+    accepts) must not import the figures module or matplotlib (argparse iterates ``choices`` to build a default
+    metavar; that once cost `nent-ref table` ~0.9 s, issue 22)."""
+    loaded = _loaded_after("from nent_ref.cli import _build_parser\n"
+                           "args = _build_parser().parse_args(['table', '--suite', 'default'])")
+    assert "nent_ref.cli" in loaded
+    assert not [m for m in ("matplotlib", "nent_ref.suites.figures") if m in loaded]

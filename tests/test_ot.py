@@ -783,9 +783,10 @@ def test_w2_squared_many_equals_one_by_one_at_any_thread_count():
     for threads in (1, 2, 3):
         assert ot.w2_squared_many(pairs, threads=threads) == one_by_one
     # the batch kernel itself against the scipy twin (total cost of the optimal assignment)
-    C = np.stack([ot.cost_matrix(x, y) for x, y in pairs[:2]])
-    col4row, _ = K.lap_solve_batch(C, np.zeros(C.shape[:2]))
+    x, y = np.stack([p[0] for p in pairs[:2]]), np.stack([p[1] for p in pairs[:2]])
+    C, col4row, _ = K.lap_solve_batch(x, y, np.zeros(x.shape[:2]))
     for k in range(2):
+        assert np.array_equal(C[k], ot.cost_matrix(x[k], y[k]))       # the same arithmetic as sq_cost
         assert math.isclose(C[k][np.arange(300), col4row[k]].sum(), K.lap_np(C[k])[1], rel_tol=1e-12)
 
 

@@ -15,8 +15,8 @@ Kernels
                            ``lap_solve_shifted`` seeds the column reduction with row offsets; its
                            Dijkstra relaxes candidate columns first and whole rows only when an
                            exact lower bound requires it (binary heaps); twin ``lap_np`` (scipy).
-                           ``lap_solve_batch`` solves a stack of independent assignments at once,
-                           one per Numba thread.
+                           ``lap_solve_batch`` builds the cost matrices of a stack of independent
+                           assignments and solves them at once, one per Numba thread.
 ``dual_gap_*``             A posteriori certificate: how far potentials are from dual feasible,
                            with every rounding error bounded (exact OT error bounds).
 ``network_simplex``        Exact transportation problem with real weights: primal network
@@ -426,19 +426,26 @@ def _gap_matrix_row(C, u, v, d, i):
 
 
 @njit(cache=True, parallel=True)
-def lap_solve_batch(C, alpha):
-    """:func:`lap_solve_shifted` on ``C[k], alpha[k]`` for every k of a stack ``C (b, n, n)``, the b
-    independent assignments solved at once on Numba's threads (one per thread; the same assignments and
-    potentials as b calls of :func:`lap_solve_shifted`, whatever the thread count).  Returns
-    ``(col4row (b, n), v (b, n))``.  numpy twin: :func:`lap_np` on each ``C[k]``."""
-    b, n = C.shape[0], C.shape[1]
+def lap_solve_batch(x, y, alpha):
+    """:func:`lap_solve_shifted` on the cost matrix of ``x[k], y[k]`` (:func:`sq_cost`, same arithmetic) with row
+    offsets ``alpha[k]``, for every k of the stacks ``x, y (b, n, d)``: the b independent assignments are solved
+    at once on Numba's threads, each thread building its own cost matrix and solving it (the same assignments
+    and potentials as b calls of :func:`lap_solve_shifted`, whatever the thread count or chunk size).  Returns
+    ``(C (b, n, n), col4row (b, n), v (b, n))``.  numpy twin: :func:`lap_np` on ``sq_cost_np(x[k], y[k])``."""
+    b, n = x.shape[0], x.shape[1]
+    C = np.empty((b, n, n))
     col4row = np.empty((b, n), np.int64)
     v = np.empty((b, n))
     for k in prange(b):
-        c, _, vk = lap_solve_shifted(C[k], alpha[k])
+        xk = x[k]
+        yT = np.ascontiguousarray(y[k].T)
+        Ck = C[k]
+        for i in range(n):
+            _cost_row(xk, yT, i, Ck[i])
+        c, _, vk = lap_solve_shifted(Ck, alpha[k])
         col4row[k] = c
         v[k] = vk
-    return col4row, v
+    return C, col4row, v
 
 
 @njit(cache=True)

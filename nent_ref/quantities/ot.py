@@ -744,13 +744,14 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     """:func:`w2_squared` of many independent pairs of clouds with uniform weights, ``[W2^2(x, y) for x, y in
     pairs]``: the same values, certified the same way.
 
-    Assignments of the same size above ``SMALL_ASSIGNMENT`` points are solved ``threads`` at a time (default
-    ``numba.get_num_threads()``; 1 in a child forked from a process that had imported nent_ref, see
-    :func:`nent_ref.core.kernels.threads_safe`) in one call of the parallel kernel ``lap_solve_batch``, one assignment per
-    thread; the Jonker-Volgenant solver itself is serial, so this is where independent problems (the sample
-    pairs of :func:`nent_ref.quantities.speed.speed_limit`) use the second core.  At most ``BATCH_BYTES``
-    of cost matrices are held at once.  Other pairs (small, or of unequal sizes) go through
-    :func:`w2_squared` one by one.
+    Consecutive assignments of the same size above ``SMALL_ASSIGNMENT`` points are solved together in one
+    call of the parallel kernel ``lap_solve_batch`` on ``threads`` threads (default ``numba.get_num_threads()``;
+    1 in a child forked from a process that had imported nent_ref, see :func:`nent_ref.core.kernels.threads_safe`),
+    one assignment per thread at a time, handed out one by one (Numba's parallel chunk size 1), so a hard
+    assignment does not leave the other threads idle; the Jonker-Volgenant solver itself is serial, so this is
+    where independent problems (the sample pairs of :func:`nent_ref.quantities.speed.speed_limit`) use the other
+    cores.  At most ``BATCH_BYTES`` of cost matrices are held at once.  Other pairs (small, or of unequal sizes)
+    go through :func:`w2_squared` one by one.
 
     Parameters
     ----------
@@ -764,19 +765,25 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     if threads is None:       # one thread in a child forked after Numba's threads started (kernels.threads_safe)
         threads = numba.get_num_threads() if _kernels.threads_safe() else 1
     else:
-        threads = count("threads", threads, 1)
+        threads = min(count("threads", threads, 1), numba.config.NUMBA_NUM_THREADS)
     out: list[float | None] = [None] * len(pairs)
     batch: list[tuple] = []
 
     def flush():
         if not batch:
             return
-        Cs = np.stack([item[2] for item in batch])
-        alphas = np.stack([item[3] for item in batch])
-        col4row, v = _k.lap_solve_batch(Cs, alphas)
-        for j, (i, prob, C, _) in enumerate(batch):
-            xs, ys = prob[0], prob[1]
-            assignment = _assignment_result(xs, ys, C, col4row[j], v[j])
+        xs = np.stack([item[1][0] for item in batch])
+        ys = np.stack([item[1][1] for item in batch])
+        alphas = np.stack([item[2] for item in batch])
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            with numba.parallel_chunksize(1):     # dynamic hand-out: assignments differ in cost by up to ~5x
+                Cs, col4row, v = _k.lap_solve_batch(xs, ys, alphas)
+        finally:
+            numba.set_num_threads(previous)
+        for j, (i, prob, _) in enumerate(batch):
+            assignment = _assignment_result(prob[0], prob[1], Cs[j], col4row[j], v[j])
             out[i] = _exact_finish(*prob[:7], assignment, False, prob[7], False).w2_squared
         batch.clear()
 
@@ -789,10 +796,9 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
             out[i] = _exact_finish(*prob[:7], _solve_assignment(prob[0], prob[1]) if square else None, False,
                                    prob[7], False).w2_squared
             continue
-        if batch and (batch[0][2].shape != (n, n) or len(batch) >= threads or (len(batch) + 1) * 8 * n * n > BATCH_BYTES):
+        if batch and (batch[0][1][0].shape != prob[0].shape or (len(batch) + 1) * 8 * n * n > BATCH_BYTES):
             flush()
-        C, alpha = _assignment_setup(prob[0], prob[1])
-        batch.append((i, prob, C, alpha))
+        batch.append((i, prob, _normalising_map(prob[0], prob[1])[3]))
     flush()
     return out
 
