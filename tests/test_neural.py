@@ -50,11 +50,7 @@ def _perturbation(dim, seed=1):
 
 
 # --------------------------------------------------------------------------- derivation
-def test_sympy_derivation_passes():
-    res = subprocess.run([sys.executable, str(ROOT / "derivations" / "neural_gaussian.py")],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "all verifications passed" in res.stdout
+# derivations/neural_gaussian.py runs (and must say "all verifications passed") in tests/test_derivations.py
 
 
 # --------------------------------------------------------------------------- exact e*

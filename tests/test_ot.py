@@ -384,11 +384,7 @@ def test_sinkhorn_entropic_gaussian_closed_form():
         ot.w2_squared_gaussian(m1, S1, m2, S2), abs=1e-7)
 
 
-def test_derivation_script():
-    proc = subprocess.run([sys.executable, str(ROOT / "derivations" / "ot_gaussian.py")],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "all checks passed" in proc.stdout
+# derivations/ot_gaussian.py runs (and must say "all checks passed") in tests/test_derivations.py
 
 
 def test_reexported():
@@ -770,7 +766,7 @@ def test_network_simplex_kernel_vs_lp_twin_with_ties_and_pivot_limit():
 
 
 def test_w2_squared_many_equals_one_by_one_at_any_thread_count():
-    """w2_squared_many solves equal-size assignments several at a time (lap_solve_batch, one per Numba thread):
+    """w2_squared_many solves equal-size assignments several at a time (on Python threads, one assignment each):
     the values are those of w2_squared on each pair (same kernel, same arithmetic: equal bits within one
     process), for batches of 1, 2 and 3, mixed sizes, a small pair (scipy path) and an unequal pair (network
     simplex) in between."""
@@ -782,12 +778,16 @@ def test_w2_squared_many_equals_one_by_one_at_any_thread_count():
     one_by_one = [ot.w2_squared(x, y) for x, y in pairs]
     for threads in (1, 2, 3):
         assert ot.w2_squared_many(pairs, threads=threads) == one_by_one
+    # the threads run at once only if the compiled routines release the GIL
+    assert K.sq_cost_serial.targetoptions.get("nogil") and K.lap_solve_shifted.targetoptions.get("nogil")
     # the batch kernel itself against the scipy twin (total cost of the optimal assignment)
-    x, y = np.stack([p[0] for p in pairs[:2]]), np.stack([p[1] for p in pairs[:2]])
-    C, col4row, _ = K.lap_solve_batch(x, y, np.zeros(x.shape[:2]))
-    for k in range(2):
-        assert np.array_equal(C[k], ot.cost_matrix(x[k], y[k]))       # the same arithmetic as sq_cost
-        assert math.isclose(C[k][np.arange(300), col4row[k]].sum(), K.lap_np(C[k])[1], rel_tol=1e-12)
+    # the serial cost matrix the threads build has the bits of the parallel one; the shifted solver against
+    # the scipy twin (total cost of the optimal assignment)
+    for x, y in pairs[:2]:
+        C = K.sq_cost_serial(x, y)
+        assert np.array_equal(C, K.sq_cost(x, y))
+        col4row, _, _ = K.lap_solve_shifted(C, 0.3 * np.arange(300.0))
+        assert math.isclose(C[np.arange(300), col4row].sum(), K.lap_np(C)[1], rel_tol=1e-12)
 
 
 def test_w2_squared_many_bad_input_names_the_pair():
@@ -847,12 +847,20 @@ def test_network_simplex_certified_tightly_on_scaled_clouds():
 
 
 def test_w2_squared_many_stays_on_one_thread_in_a_forked_child(monkeypatch):
-    """Like GaussianMixture.logpdf_score, the batch solver does not start Numba's threads where that is
-    unsafe (a forked child, kernels.threads_safe() False): the batch kernel is not called, same values."""
+    """In a child forked from a process that had imported nent_ref (kernels.threads_safe() False: a worker of
+    the Monte Carlo process pools) the pairs are solved one by one, with the same values; the default thread
+    count is read without starting Numba's thread pool."""
+    import concurrent.futures
+
+    import numba
+
     from nent_ref.core import kernels
     rng = np.random.default_rng(12)
     pairs = [(rng.standard_normal((250, 2)), rng.standard_normal((250, 2)) + 1.0) for _ in range(2)]
     expected = [ot.w2_squared(x, y) for x, y in pairs]
+    monkeypatch.setattr(numba, "get_num_threads", lambda: pytest.fail("numba.get_num_threads starts the pool"))
+    assert ot.w2_squared_many(pairs) == expected
     monkeypatch.setattr(kernels, "threads_safe", lambda: False)
-    monkeypatch.setattr(K, "lap_solve_batch", lambda *a: pytest.fail("batch kernel called in a forked child"))
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor",
+                        lambda *a, **k: pytest.fail("threads used in a forked child"))
     assert ot.w2_squared_many(pairs) == expected

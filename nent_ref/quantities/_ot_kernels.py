@@ -15,8 +15,8 @@ Kernels
                            ``lap_solve_shifted`` seeds the column reduction with row offsets; its
                            Dijkstra relaxes candidate columns first and whole rows only when an
                            exact lower bound requires it (binary heaps); twin ``lap_np`` (scipy).
-                           ``lap_solve_batch`` builds the cost matrices of a stack of independent
-                           assignments and solves them at once, one per Numba thread.
+                           ``sq_cost_serial`` and ``lap_solve_shifted`` release the GIL, so independent
+                           assignments run at once on Python threads (``ot.w2_squared_many``).
 ``dual_gap_*``             A posteriori certificate: how far potentials are from dual feasible,
                            with every rounding error bounded (exact OT error bounds).
 ``network_simplex``        Exact transportation problem with real weights: primal network
@@ -63,9 +63,10 @@ def sq_cost(x, y):
     return C
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sq_cost_serial(x, y):
-    """Serial :func:`sq_cost` (same arithmetic, no thread pool: for small problems)."""
+    """Serial :func:`sq_cost` (same arithmetic, no thread pool: for small problems, and for independent problems
+    run on Python threads, which it lets run at once: it releases the GIL)."""
     n = x.shape[0]
     yT = np.ascontiguousarray(y.T)
     C = np.empty((n, y.shape[0]))
@@ -195,7 +196,7 @@ def lap_solve(C):
     return lap_solve_shifted(C, np.zeros(C.shape[0]))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lap_solve_shifted(C, alpha):
     """:func:`lap_solve` run as if on the equivalent matrix ``C_ij + alpha_i`` (same optimal
     assignments): only the column reduction sees alpha, ``v_j = min_i (C_ij + alpha_i)``, which
@@ -423,29 +424,6 @@ def _gap_matrix_row(C, u, v, d, i):
         if e > worst:
             worst = e
     return worst
-
-
-@njit(cache=True, parallel=True)
-def lap_solve_batch(x, y, alpha):
-    """:func:`lap_solve_shifted` on the cost matrix of ``x[k], y[k]`` (:func:`sq_cost`, same arithmetic) with row
-    offsets ``alpha[k]``, for every k of the stacks ``x, y (b, n, d)``: the b independent assignments are solved
-    at once on Numba's threads, each thread building its own cost matrix and solving it (the same assignments
-    and potentials as b calls of :func:`lap_solve_shifted`, whatever the thread count or chunk size).  Returns
-    ``(C (b, n, n), col4row (b, n), v (b, n))``.  numpy twin: :func:`lap_np` on ``sq_cost_np(x[k], y[k])``."""
-    b, n = x.shape[0], x.shape[1]
-    C = np.empty((b, n, n))
-    col4row = np.empty((b, n), np.int64)
-    v = np.empty((b, n))
-    for k in prange(b):
-        xk = x[k]
-        yT = np.ascontiguousarray(y[k].T)
-        Ck = C[k]
-        for i in range(n):
-            _cost_row(xk, yT, i, Ck[i])
-        c, _, vk = lap_solve_shifted(Ck, alpha[k])
-        col4row[k] = c
-        v[k] = vk
-    return C, col4row, v
 
 
 @njit(cache=True)

@@ -744,14 +744,16 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     """:func:`w2_squared` of many independent pairs of clouds with uniform weights, ``[W2^2(x, y) for x, y in
     pairs]``: the same values, certified the same way.
 
-    Consecutive assignments of the same size above ``SMALL_ASSIGNMENT`` points are solved together in one
-    call of the parallel kernel ``lap_solve_batch`` on ``threads`` threads (default ``numba.get_num_threads()``;
-    1 in a child forked from a process that had imported nent_ref, see :func:`nent_ref.core.kernels.threads_safe`),
-    one assignment per thread at a time, handed out one by one (Numba's parallel chunk size 1), so a hard
-    assignment does not leave the other threads idle; the Jonker-Volgenant solver itself is serial, so this is
-    where independent problems (the sample pairs of :func:`nent_ref.quantities.speed.speed_limit`) use the other
-    cores.  At most ``BATCH_BYTES`` of cost matrices are held at once.  Other pairs (small, or of unequal sizes)
-    go through :func:`w2_squared` one by one.
+    The Jonker-Volgenant solver is serial; here the equal-size assignments above ``SMALL_ASSIGNMENT`` points run
+    at once on ``threads`` Python threads (default: Numba's thread count setting ``NUMBA_NUM_THREADS``, which
+    is the CPU count unless set, read without starting Numba's thread pool; 1 in a child forked from a process
+    that had imported nent_ref, as the process pools of the Monte Carlo executors are: there each process is
+    one worker, see :func:`nent_ref.core.kernels.threads_safe`), each building its cost
+    matrix and solving it in compiled code that releases the GIL, handed out one at a time (the cost of one
+    assignment varies up to ~5x).  This is where independent problems (the sample pairs of
+    :func:`nent_ref.quantities.speed.speed_limit`) use the other cores.  At most ``BATCH_BYTES`` of cost
+    matrices are held at once.  Other pairs (small, or of unequal sizes) go through :func:`w2_squared` one by
+    one.
 
     Parameters
     ----------
@@ -762,28 +764,26 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     """
     import numba
     pairs = list(pairs)
-    if threads is None:       # one thread in a child forked after Numba's threads started (kernels.threads_safe)
-        threads = numba.get_num_threads() if _kernels.threads_safe() else 1
+    if threads is None:       # numba.get_num_threads() would start Numba's thread pool, which this does not use
+        threads = numba.config.NUMBA_NUM_THREADS if _kernels.threads_safe() else 1
     else:
-        threads = min(count("threads", threads, 1), numba.config.NUMBA_NUM_THREADS)
+        threads = count("threads", threads, 1)
     out: list[float | None] = [None] * len(pairs)
     batch: list[tuple] = []
+
+    def solve(item):
+        _, prob, alpha = item
+        C = _k.sq_cost_serial(prob[0], prob[1])
+        col4row, _, v = _k.lap_solve_shifted(C, alpha)
+        return _assignment_result(prob[0], prob[1], C, col4row, v)
 
     def flush():
         if not batch:
             return
-        xs = np.stack([item[1][0] for item in batch])
-        ys = np.stack([item[1][1] for item in batch])
-        alphas = np.stack([item[2] for item in batch])
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            with numba.parallel_chunksize(1):     # dynamic hand-out: assignments differ in cost by up to ~5x
-                Cs, col4row, v = _k.lap_solve_batch(xs, ys, alphas)
-        finally:
-            numba.set_num_threads(previous)
-        for j, (i, prob, _) in enumerate(batch):
-            assignment = _assignment_result(prob[0], prob[1], Cs[j], col4row[j], v[j])
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
+            results = list(pool.map(solve, batch))
+        for (i, prob, _), assignment in zip(batch, results):
             out[i] = _exact_finish(*prob[:7], assignment, False, prob[7], False).w2_squared
         batch.clear()
 
@@ -796,7 +796,7 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
             out[i] = _exact_finish(*prob[:7], _solve_assignment(prob[0], prob[1]) if square else None, False,
                                    prob[7], False).w2_squared
             continue
-        if batch and (batch[0][1][0].shape != prob[0].shape or (len(batch) + 1) * 8 * n * n > BATCH_BYTES):
+        if batch and (batch[0][1][0].shape[0] != n or (len(batch) + 1) * 8 * n * n > BATCH_BYTES):
             flush()
         batch.append((i, prob, _normalising_map(prob[0], prob[1])[3]))
     flush()
