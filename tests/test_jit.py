@@ -170,7 +170,8 @@ def test_mixture_driver_forms_have_their_own_cache_files():
 
     from nent_ref.core import kernels
     x = np.random.default_rng(0).normal(size=(8, 3))
-    logc, param = kernels.component_terms(np.log(np.full(2, 0.5)), np.ones(2), 3)
+    # diagonal covariances: the one form whose threaded driver the default tests compile
+    logc, param = kernels.component_terms(np.log(np.full(2, 0.5)), np.ones((2, 3)), 3)
     means = np.zeros((2, 3))
     kernels._mixture_serial(x, logc, means, param)
     kernels._mixture_parallel(x, logc, means, param)

@@ -233,7 +233,6 @@ def test_vexp_within_one_ulp_of_numpy_exp():
 def test_chunked_kernel_any_length_and_threads(kind, M):
     """Every chunk length (partial chunks, several groups) matches the twin; the threaded driver
     gives the same numbers as the serial one (chunks are independent)."""
-    import numba
     rng = np.random.default_rng([3, M, len(kind)])
     lw, means, covs = _random_mixture(rng, 6, 4, kind)
     x = rng.normal(0.0, 3.0, (M, 4))
@@ -246,7 +245,13 @@ def test_chunked_kernel_any_length_and_threads(kind, M):
     ok = np.all(np.isfinite(sc0), axis=1) & fin
     if ok.any():
         _close(sc[ok], sc0[ok])
-    logc, param = kr.component_terms(lw, covs, 4)
+    if kind == "diag":              # the threaded driver of the other forms: -m slow (next test)
+        _threaded_equals_serial(x, lw, means, covs)
+
+
+def _threaded_equals_serial(x, lw, means, covs):
+    import numba
+    logc, param = kr.component_terms(lw, covs, x.shape[1])
     ser = kr._mixture_serial(x, logc, means, param)
     old = numba.get_num_threads()
     try:
@@ -256,6 +261,21 @@ def test_chunked_kernel_any_length_and_threads(kind, M):
         numba.set_num_threads(old)
     np.testing.assert_array_equal(ser[0], par[0])
     np.testing.assert_array_equal(ser[1], par[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["iso", "full"])
+@pytest.mark.parametrize("M", [1, 63, 64, 65, 2 * kr.GROUP + 7])
+def test_threaded_driver_other_forms(kind, M):
+    """The threaded driver equals the serial one for the isotropic and full forms too.  In -m slow: each form of
+    the parallel driver is a ~6 CPU-s compilation, and its loop over groups is the same for every form (the
+    form only selects the chunk routine, mixture_core, which the serial driver runs in the default tests; the
+    diagonal form is compared in the default run above)."""
+    rng = np.random.default_rng([3, M, len(kind)])
+    lw, means, covs = _random_mixture(rng, 6, 4, kind)
+    x = rng.normal(0.0, 3.0, (M, 4))
+    x[M // 2] = 1e200
+    _threaded_equals_serial(x, lw, means, covs)
 
 
 def test_chunked_kernel_zero_weight_components_and_nan_input():
