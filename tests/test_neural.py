@@ -847,9 +847,12 @@ def _assert_z_band(z, tail=0.02):
     assert np.mean(np.abs(z) > 3.0) <= tail, np.sort(np.abs(z))[-5:]
 
 
+@pytest.mark.slow
 def test_targeted_stderr_is_calibrated_fast():
     """60 seeds (a smoke test; the slow test below has the statistics), Gaussian D = 1 under VP16,
-    smallest pilot, target half the pilot's precision."""
+    smallest pilot, target half the pilot's precision.  In -m slow with it (statistical, ~7 s): the default
+    run checks the targeted path itself (tests above: the precision reached, seeds, chunking,
+    executors, caps)."""
     _assert_z_band(_targeted_neural_z(nr.Gaussian([0.5], [[0.3]]), PROCS["vp16"], 0.0, 0.5, 60, 41), tail=0.05)
 
 
