@@ -54,17 +54,8 @@ def test_unknown_suite_rejected():
         main(["table", "--suite", "nope"])
 
 
-def test_gaussian_figure_data_matches_library(tmp_path):
-    files = main(["figures", "--out", str(tmp_path), "--only", "gaussian_rate", "--quiet"])
-    assert files == 0
-    for ext in ("png", "pdf", "csv"):
-        assert (tmp_path / f"gaussian_rate.{ext}").stat().st_size > 0
-    data = np.genfromtxt(tmp_path / "gaussian_rate.csv", delimiter=",", names=True)
-    proc = cases.processes()["sl"]
-    ref = nr.total_entropy(cases.gaussian_case(3), proc, 0.0, data["s"]).value
-    # both columns carry 8 significant digits (figures.CSV_SIGNIFICANT_DIGITS): the rounding of s moves
-    # S_tot(0, s) by at most |d log S / d log s| x 5e-8 (<= 1 here), plus 5e-8 for the value itself
-    np.testing.assert_allclose(data["S_tot_gaussian_sl"], ref, rtol=2e-7)
+# `nent-ref figures` itself (files and the gaussian_rate data against the library): tests/test_figures.py,
+# whose module fixture runs main(["figures", ...]) once for every figure
 
 
 @pytest.mark.skipif(shutil.which("nent-ref") is None, reason="console script not installed")

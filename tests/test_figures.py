@@ -63,6 +63,15 @@ def test_all_registered_and_rendered(figdir):
             assert (figdir / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
 
 
+def test_gaussian_figure_data_matches_library(figdir):
+    data = _csv(figdir, "gaussian_rate")
+    proc = cases.processes()["sl"]
+    ref = nr.total_entropy(cases.gaussian_case(3), proc, 0.0, data["s"]).value
+    # both columns carry 8 significant digits (figures.CSV_SIGNIFICANT_DIGITS): the rounding of s moves
+    # S_tot(0, s) by at most |d log S / d log s| x 5e-8 (<= 1 here), plus 5e-8 for the value itself
+    np.testing.assert_allclose(data["S_tot_gaussian_sl"], ref, rtol=2e-7)
+
+
 def test_transport_figure(figdir):
     d = _csv(figdir, "transport_rates")
     mix = cases.official_mixture(PAPER_MIXTURE)        # the paper's own mixture (issue 21)
