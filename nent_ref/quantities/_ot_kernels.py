@@ -965,49 +965,31 @@ def _rescale(scal, target, denom):
 
 
 @njit(cache=True)
-def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
-    """Sinkhorn at a fixed eps from potentials (f, g), which are updated in place.
+def _log(x):
+    """log of a vector, in compiled code (the logarithm the Sinkhorn kernels have always used)."""
+    return np.log(x)
 
-    Iterate: column update (exact column marginals), row update (exact row marginals); every
-    ``check_every`` iterations compute the column-marginal violation ||P^T 1 - b||_2 and stop
-    when it is below ``tol`` (only when ``final``; otherwise run ``max_iter`` iterations).
-    Also returns, from the final kernel and scalings, ``<P, C>``, ``KL(P || a b^T)`` and the row
-    and column sums of P.
-    Potentials are kept as absorbed log-domain values plus scalings; the kernel is rebuilt from
-    the absorbed potentials at the start and, after two exact log-sum-exp half-steps, whenever a
-    scaling leaves [1e-100, 1e100] or a kernel row/column sum vanishes (underflow).  Returns
-    ``(n_iter, violation, n_absorb, linear_cost, kl, row_sums, col_sums)``.
-    """
-    n, m = C.shape
-    loga = np.log(a)
-    logb = np.log(b)
-    K = np.empty((n, m))
-    alpha = np.ones(n)
-    beta = np.ones(m)
-    kb = np.empty(n)
-    ka = np.empty(m)
-    absorbs = 0
-    need_absorb = True
-    use_lse = False
+
+@njit(cache=True)
+def _absorb_scalings(f, g, alpha, beta, eps):
+    """f_i += eps log alpha_i, g_j += eps log beta_j, then alpha = beta = 1."""
+    for i in range(f.shape[0]):
+        f[i] += eps * np.log(alpha[i])
+        alpha[i] = 1.0
+    for j in range(g.shape[0]):
+        g[j] += eps * np.log(beta[j])
+        beta[j] = 1.0
+
+
+@njit(cache=True)
+def _sinkhorn_iterate(K, a, b, alpha, beta, ka, kb, it, viol, tol, max_iter, check_every, final):
+    """Sinkhorn scaling iterations on the absorbed kernel K from iteration ``it`` (see
+    :func:`sinkhorn_stabilized`).  Returns ``(it, viol, absorb)``: ``absorb`` is True when a scaling left
+    [1e-100, 1e100] or a kernel sum vanished before ``max_iter`` (the caller then absorbs the scalings, takes
+    two exact log-sum-exp half-steps and calls again)."""
+    n, m = K.shape
     have_ka = False
-    it = 0
-    viol = np.inf
     while it < max_iter:
-        if need_absorb:
-            for i in range(n):
-                f[i] += eps * np.log(alpha[i])
-                alpha[i] = 1.0
-            for j in range(m):
-                g[j] += eps * np.log(beta[j])
-                beta[j] = 1.0
-            if use_lse:
-                f[:] = lse_update_rows(C, g, logb, eps)
-                g[:] = lse_update_cols(C, f, loga, eps)
-                use_lse = False
-            _absorbed_kernel(C, f, g, loga, logb, eps, K)
-            have_ka = False
-            absorbs += 1
-            need_absorb = False
         # column update: beta_j = b_j / sum_i K_ij alpha_i  (K already carries a_i b_j);
         # K^T alpha is still in ka when the previous iteration ended with a marginal check
         if not have_ka:
@@ -1025,10 +1007,8 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
             for j in range(m):
                 if not (beta[j] > 0.0 and beta[j] < np.inf):
                     beta[j] = 1.0
-            need_absorb = True
-            use_lse = True
             it += 1
-            continue
+            return it, viol, it < max_iter
         it += 1
         if final and (it % check_every == 0 or it == max_iter):
             _rmatvec_serial(K, alpha, ka)
@@ -1040,11 +1020,18 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
             if viol < tol:
                 break
             have_ka = True
+    return it, viol, False
+
+
+@njit(cache=True)
+def _sinkhorn_summary(C, K, alpha, beta, f, g, eps):
+    """Absorb the final scalings into (f, g) and return ``<P, C>``, ``KL(P || a b^T)`` and the row and column
+    sums of P_ij = alpha_i K_ij beta_j = a_i b_j exp((f_i + g_j - C_ij)/eps), without new exponentials."""
+    n, m = C.shape
     for i in range(n):
         f[i] += eps * np.log(alpha[i])
     for j in range(m):
         g[j] += eps * np.log(beta[j])
-    # summary of P_ij = alpha_i K_ij beta_j = a_i b_j exp((f_i + g_j - C_ij)/eps) without new exps
     lin = 0.0
     kl = 0.0
     rows = np.zeros(n)
@@ -1057,6 +1044,51 @@ def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
                 kl += p * (f[i] + g[j] - C[i, j]) / eps
                 rows[i] += p
                 cols[j] += p
+    return lin, kl, rows, cols
+
+
+def sinkhorn_stabilized(C, a, b, f, g, eps, tol, max_iter, check_every, final):
+    """Sinkhorn at a fixed eps from potentials (f, g), which are updated in place.
+
+    Iterate: column update (exact column marginals), row update (exact row marginals); every
+    ``check_every`` iterations compute the column-marginal violation ||P^T 1 - b||_2 and stop
+    when it is below ``tol`` (only when ``final``; otherwise run ``max_iter`` iterations).
+    Also returns, from the final kernel and scalings, ``<P, C>``, ``KL(P || a b^T)`` and the row
+    and column sums of P.
+    Potentials are kept as absorbed log-domain values plus scalings; the kernel is rebuilt from
+    the absorbed potentials at the start and, after two exact log-sum-exp half-steps, whenever a
+    scaling leaves [1e-100, 1e100] or a kernel row/column sum vanishes (underflow).  Returns
+    ``(n_iter, violation, n_absorb, linear_cost, kl, row_sums, col_sums)``.
+
+    The loop over absorptions is Python: the parallel kernels (:func:`_absorbed_kernel`,
+    :func:`lse_update_rows`, :func:`lse_update_cols`) are called from here, not linked into the compiled
+    iterations (Numba re-optimises a linked parallel kernel inside every caller: ~4 CPU-s more to compile,
+    the same arithmetic).
+    """
+    n, m = C.shape
+    loga = _log(a)
+    logb = _log(b)
+    K = np.empty((n, m))
+    alpha = np.ones(n)
+    beta = np.ones(m)
+    kb = np.empty(n)
+    ka = np.empty(m)
+    absorbs = 0
+    use_lse = False
+    it = 0
+    viol = np.inf
+    while True:
+        _absorb_scalings(f, g, alpha, beta, eps)
+        if use_lse:
+            f[:] = lse_update_rows(C, g, logb, eps)
+            g[:] = lse_update_cols(C, f, loga, eps)
+        _absorbed_kernel(C, f, g, loga, logb, eps, K)
+        absorbs += 1
+        it, viol, use_lse = _sinkhorn_iterate(K, a, b, alpha, beta, ka, kb, it, viol, tol, max_iter, check_every,
+                                              final)
+        if not use_lse:
+            break
+    lin, kl, rows, cols = _sinkhorn_summary(C, K, alpha, beta, f, g, eps)
     return it, viol, absorbs, lin, kl, rows, cols
 
 
