@@ -57,9 +57,3 @@ def test_two_commands_share_one_install_mode():
         assert "python3 -m venv .venv" in cmd and re.search(r"pip install -e ", cmd), cmd
         assert "pip install ." not in cmd.replace("pip install -e .", ""), cmd
 
-
-def test_long_test_files_scheduled_first_exist():
-    """conftest.LONG_FILES_FIRST names test files that exist (a renamed file would silently lose its place)."""
-    from conftest import LONG_FILES_FIRST
-    here = Path(__file__).resolve().parent
-    assert [name for name in LONG_FILES_FIRST if not (here / name).is_file()] == []
