@@ -529,11 +529,6 @@ def _potentials_from_permutation(C: np.ndarray, cols: np.ndarray):
     return C[np.arange(n), cols] - p[cols], p
 
 
-def _assignment_setup(xs: np.ndarray, ys: np.ndarray):
-    """The cost matrix and the row offsets alpha the Jonker-Volgenant kernel runs on (n > SMALL_ASSIGNMENT)."""
-    return _cost(xs, ys), _normalising_map(xs, ys)[3]
-
-
 def _assignment_result(xs: np.ndarray, ys: np.ndarray, C: np.ndarray, col4row, v):
     """Potentials, value and certified gap of the kernel's assignment ``col4row`` with column potentials v."""
     n, d = xs.shape
@@ -555,8 +550,10 @@ def _certified_assignment(xs, ys, C, cols, u, v, delta):
     return cols, u, v, value, bound, zero_ok
 
 
-def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
-    """Uniform weights, n == m: optimal permutation, potentials and certified gap (scaled units)."""
+def _solve_assignment(xs: np.ndarray, ys: np.ndarray, *, serial: bool = False):
+    """Uniform weights, n == m: optimal permutation, potentials and certified gap (scaled units).
+    ``serial``: build the cost matrix on the calling thread only (``sq_cost_serial``, the same arithmetic as
+    the threaded ``sq_cost``), for callers that run several solves at once on Python threads."""
     n, d = xs.shape
     if n <= SMALL_ASSIGNMENT:
         from scipy.optimize import linear_sum_assignment
@@ -564,8 +561,8 @@ def _solve_assignment(xs: np.ndarray, ys: np.ndarray):
         cols = linear_sum_assignment(C)[1]
         u, v = _potentials_from_permutation(C, cols)
         return _certified_assignment(xs, ys, C, cols, u, v, _k.dual_gap_np(C, u, v, d))
-    C, alpha = _assignment_setup(xs, ys)
-    col4row, _, v = _k.lap_solve_shifted(C, alpha)
+    C = _k.sq_cost_serial(xs, ys) if serial else _cost(xs, ys)
+    col4row, _, v = _k.lap_solve_shifted(C, _normalising_map(xs, ys)[3])
     return _assignment_result(xs, ys, C, col4row, v)
 
 
@@ -736,10 +733,6 @@ def w2_squared(x, y, a=None, b=None, return_plan: bool = False):
     return (res.w2_squared, res.plan) if return_plan else res.w2_squared
 
 
-#: Largest total size (bytes) of the cost matrices :func:`w2_squared_many` holds at once.
-BATCH_BYTES = 2 ** 29
-
-
 def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     """:func:`w2_squared` of many independent pairs of clouds with uniform weights, ``[W2^2(x, y) for x, y in
     pairs]``: the same values, certified the same way.
@@ -751,9 +744,9 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     one worker, see :func:`nent_ref.core.kernels.threads_safe`), each building its cost
     matrix and solving it in compiled code that releases the GIL, handed out one at a time (the cost of one
     assignment varies up to ~5x).  This is where independent problems (the sample pairs of
-    :func:`nent_ref.quantities.speed.speed_limit`) use the other cores.  At most ``BATCH_BYTES`` of cost
-    matrices are held at once.  Other pairs (small, or of unequal sizes) go through :func:`w2_squared` one by
-    one.
+    :func:`nent_ref.quantities.speed.speed_limit`) use the other cores; one cost matrix per thread is held at
+    a time.  Other pairs (small, or of unequal sizes) go through :func:`w2_squared` one by one.  Every pair
+    is checked before any is solved.
 
     Parameters
     ----------
@@ -769,37 +762,22 @@ def w2_squared_many(pairs, *, threads: int | None = None) -> list[float]:
     else:
         threads = count("threads", threads, 1)
     out: list[float | None] = [None] * len(pairs)
-    batch: list[tuple] = []
-
-    def solve(item):
-        _, prob, alpha = item
-        C = _k.sq_cost_serial(prob[0], prob[1])
-        col4row, _, v = _k.lap_solve_shifted(C, alpha)
-        return _assignment_result(prob[0], prob[1], C, col4row, v)
-
-    def flush():
-        if not batch:
-            return
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
-            results = list(pool.map(solve, batch))
-        for (i, prob, _), assignment in zip(batch, results):
-            out[i] = _exact_finish(*prob[:7], assignment, False, prob[7], False).w2_squared
-        batch.clear()
-
+    pooled: list[tuple] = []          # (index, problem): the equal-size assignments solved on the threads
     for i, pair in enumerate(pairs):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise ValueError(f"pairs[{i}] must be a pair (x, y) of point clouds")
         prob, square = _exact_problem(pair[0], pair[1], None, None, None)
-        n = prob[0].shape[0]
-        if not square or n <= SMALL_ASSIGNMENT or threads == 1:
-            out[i] = _exact_finish(*prob[:7], _solve_assignment(prob[0], prob[1]) if square else None, False,
-                                   prob[7], False).w2_squared
+        if square and prob[0].shape[0] > SMALL_ASSIGNMENT and threads > 1:
+            pooled.append((i, prob))
             continue
-        if batch and (batch[0][1][0].shape[0] != n or (len(batch) + 1) * 8 * n * n > BATCH_BYTES):
-            flush()
-        batch.append((i, prob, _normalising_map(prob[0], prob[1])[3]))
-    flush()
+        out[i] = _exact_finish(*prob[:7], _solve_assignment(prob[0], prob[1]) if square else None, False,
+                               prob[7], False).w2_squared
+    if pooled:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=min(threads, len(pooled))) as pool:
+            solved = list(pool.map(lambda item: _solve_assignment(item[1][0], item[1][1], serial=True), pooled))
+        for (i, prob), assignment in zip(pooled, solved):
+            out[i] = _exact_finish(*prob[:7], assignment, False, prob[7], False).w2_squared
     return out
 
 
