@@ -32,11 +32,7 @@ LAYOUT = {}
 
 
 def _inspect(fig, stem):
-    LAYOUT[stem] = {"legend_over_data": figure_layout.legend_overlaps(fig),
-                    "text_over_data": figure_layout.text_overlaps(fig),
-                    "legend_over_notes": figure_layout.legend_text_collisions(fig),
-                    "small_text": figure_layout.small_texts(fig, figure_layout.MIN_TEXT_PT),
-                    "size": tuple(fig.get_size_inches())}
+    LAYOUT[stem] = {**figure_layout.findings(fig, figure_layout.MIN_TEXT_PT), "size": tuple(fig.get_size_inches())}
 
 
 @pytest.fixture(scope="module")
@@ -307,6 +303,13 @@ def test_the_layout_checks_can_fail():
     fig.text(0.0, 0.0, "tiny", fontsize=8)
     assert figure_layout.legend_overlaps(fig) and figure_layout.text_overlaps(fig)
     assert ("tiny", 8.0) in figure_layout.small_texts(fig, 10.0)
+    fig.text(0.45, 0.45, "a note under the legend")
+    found = figure_layout.findings(fig, 10.0)              # one draw, the same answers as each check alone
+    assert found == {"legend_over_data": figure_layout.legend_overlaps(fig),
+                     "text_over_data": figure_layout.text_overlaps(fig),
+                     "legend_over_notes": figure_layout.legend_text_collisions(fig),
+                     "small_text": figure_layout.small_texts(fig, 10.0)}
+    assert found["legend_over_notes"] == ["a note under the legend"] and ("tiny", 8.0) in found["small_text"]
     ax.get_legend().remove()
     leg = figure_layout.place_legend(ax)                     # finds a free corner
     assert leg._loc in (2, 4) and not figure_layout.legend_overlaps(fig)   # upper left or lower right

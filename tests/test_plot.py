@@ -26,8 +26,9 @@ def seen():
     found = {}
 
     def hook(fig, stem):
-        found[stem] = {"size": tuple(fig.get_size_inches()), "small": figure_layout.small_texts(fig, 14.0),
-                       "legend": figure_layout.legend_overlaps(fig),
+        layout = figure_layout.findings(fig, 14.0)
+        found[stem] = {"size": tuple(fig.get_size_inches()), "small": layout["small_text"],
+                       "legend": layout["legend_over_data"],
                        "panels": [ax.get_title() for ax in fig.axes if ax.get_visible()],
                        "lw": max(line.get_linewidth() for ax in fig.axes for line in ax.get_lines())}
     figures.SAVE_HOOKS.append(hook)

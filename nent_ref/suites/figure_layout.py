@@ -1,8 +1,9 @@
 """Layout checks of a matplotlib figure: legends and labels that cover data, text too small to read.
 
 Used twice: :func:`place_legend` puts a legend where it covers no data (trying the usual corners, then
-outside the axes), and the tests run :func:`legend_overlaps`, :func:`text_overlaps` and
-:func:`small_texts` on every rendered figure.
+outside the axes), and the tests run :func:`findings` (:func:`legend_overlaps`, :func:`text_overlaps`,
+:func:`legend_text_collisions` and :func:`small_texts` after one draw of the figure) on every rendered
+figure.
 
 "Data" are the points of every visible line of an axes (markers and the straight segments between
 them, sampled densely in display coordinates), so a legend that a curve passes under is found even
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MIN_TEXT_PT", "data_points", "legend_overlaps", "text_overlaps", "small_texts", "place_legend",
-           "legend_text_collisions"]
+           "legend_text_collisions", "findings"]
 
 #: Smallest font size (points, at the saved figure size) of any text of a figure.
 MIN_TEXT_PT = 10.0
@@ -89,11 +90,12 @@ def _covered(bbox, pts, pad: float = 1.0, ax=None) -> int:
     return n
 
 
-def legend_overlaps(fig) -> list[tuple[str, int]]:
+def legend_overlaps(fig, renderer=None) -> list[tuple[str, int]]:
     """``(axes title, number of data points under the legend)`` for every legend covering data (the
-    axes' legends, extra legends added as artists, and figure legends against the data of every axes)."""
+    axes' legends, extra legends added as artists, and figure legends against the data of every axes).
+    ``renderer``: that of the figure drawn as it is now (see :func:`findings`); None draws it."""
     from matplotlib.legend import Legend
-    r = _renderer(fig)
+    r = renderer or _renderer(fig)
     out = []
     every = [data_points(ax) for ax in fig.axes]
     for ax, pts in zip(fig.axes, every):
@@ -111,10 +113,10 @@ def legend_overlaps(fig) -> list[tuple[str, int]]:
     return out
 
 
-def text_overlaps(fig) -> list[tuple[str, int]]:
+def text_overlaps(fig, renderer=None) -> list[tuple[str, int]]:
     """``(text, number of data points under it)`` for every text drawn inside an axes (annotations,
-    ``ax.text``) that covers data of that axes."""
-    r = _renderer(fig)
+    ``ax.text``) that covers data of that axes.  ``renderer`` as in :func:`legend_overlaps`."""
+    r = renderer or _renderer(fig)
     out = []
     for ax in fig.axes:
         pts = data_points(ax)
@@ -127,10 +129,11 @@ def text_overlaps(fig) -> list[tuple[str, int]]:
     return out
 
 
-def legend_text_collisions(fig) -> list[str]:
-    """Texts written on the figure (notes, the suptitle) that a legend box runs into."""
+def legend_text_collisions(fig, renderer=None) -> list[str]:
+    """Texts written on the figure (notes, the suptitle) that a legend box runs into.  ``renderer`` as in
+    :func:`legend_overlaps`."""
     from matplotlib.legend import Legend
-    r = _renderer(fig)
+    r = renderer or _renderer(fig)
     legends = list(fig.legends)
     for ax in fig.axes:
         legends += [ax.get_legend()] + [a for a in ax.artists if isinstance(a, Legend)]
@@ -141,15 +144,27 @@ def legend_text_collisions(fig) -> list[str]:
     return [t.get_text() for t in texts if any(b.overlaps(t.get_window_extent(r)) for b in boxes)]
 
 
-def small_texts(fig, min_pt: float = MIN_TEXT_PT) -> list[tuple[str, float]]:
-    """``(text, size in points)`` of every visible, non-empty text smaller than ``min_pt``."""
+def small_texts(fig, min_pt: float = MIN_TEXT_PT, renderer=None) -> list[tuple[str, float]]:
+    """``(text, size in points)`` of every visible, non-empty text smaller than ``min_pt``.  ``renderer``
+    as in :func:`legend_overlaps`."""
     from matplotlib.text import Text
-    _renderer(fig)
+    if renderer is None:
+        _renderer(fig)
     out = []
     for t in fig.findobj(Text):
         if t.get_visible() and t.get_text().strip() and t.get_fontsize() < min_pt - 1e-9:
             out.append((t.get_text(), float(t.get_fontsize())))
     return out
+
+
+def findings(fig, min_pt: float = MIN_TEXT_PT) -> dict:
+    """Every layout check of ``fig`` after one draw (the checks only read the drawn extents, and a draw
+    is most of their cost): ``{"legend_over_data": legend_overlaps, "text_over_data": text_overlaps,
+    "legend_over_notes": legend_text_collisions, "small_text": small_texts(min_pt)}``, each the
+    list its function returns (empty when the layout is clean)."""
+    r = _renderer(fig)
+    return {"legend_over_data": legend_overlaps(fig, r), "text_over_data": text_overlaps(fig, r),
+            "legend_over_notes": legend_text_collisions(fig, r), "small_text": small_texts(fig, min_pt, r)}
 
 
 def place_legend(ax, *, locs=_LOCS, outside: str = "right", headroom: int = 0, **kwargs):
