@@ -5,7 +5,7 @@
 For every figure CSV committed at ``--ref`` (default HEAD) under ``--dir`` (default figures/), compares
 the file in the work tree (as the main job ``nent-ref figures`` rewrote it; or the file of that name in
 ``--fresh DIR``, e.g. figures rendered under another BLAS thread count) with the committed text
-(``git show REF:figures/x.csv``) by ``nent_ref.suites.figures.compare_figure_csv``: same header, rows and
+(``git show REF:figures/x.csv``) by ``nent_ref.suites.figure_data.compare_figure_csv``: same header, rows and
 strings; numbers within FIGURE_DATA_RTOL = 1e-6 relative plus an absolute part (1e-12 of the column's
 largest magnitude; for standard errors and error bounds, 1e-9 of the value they belong to).  Last-bit
 differences between CPUs and BLAS kernels pass; a changed figure does not.  Never compares bytes.
@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nent_ref.suites.figures import compare_figure_csv
+from nent_ref.suites.figure_data import compare_figure_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
