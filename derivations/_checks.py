@@ -1,4 +1,5 @@
-"""The verification helper shared by the derivation scripts (each runs as its own process).
+"""The verification helper shared by the derivation scripts (each runs as its own process, or all of them in
+one interpreter by tools/run_derivations.py, which empties :data:`FAILURES` before and after each script).
 
 ``check(name, expr)`` records a verification: ``expr`` must simplify to zero (or be True).  A script
 ends with ``sys.exit(1)`` when :data:`FAILURES` is not empty, so tests/test_derivations.py sees it fail.

@@ -3,6 +3,8 @@
 Reference values: the expressions of derivations/linear_gaussian.py, evaluated with mpmath at
 30 digits; tolerance 1e-12 relative as the foundation issue asks.
 """
+import importlib.util
+import json
 import subprocess
 import sys
 
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 import linear_gaussian as LG
 import mpmath
 import nent_ref as nr
-from conftest import DERIVATIONS
+from conftest import DERIVATIONS, ROOT
 
 
 #: the line each derivation script prints when every check passed (the scripts exit 1 on a failed check);
@@ -35,16 +37,61 @@ DERIVATION_PASSED = {
 
 def test_every_derivation_script_is_run():
     assert sorted(p.name for p in DERIVATIONS.glob("*.py")) == sorted(DERIVATION_PASSED)
+    assert _runner().scripts() == sorted(set(DERIVATION_PASSED) - {"_checks.py"})
 
 
-@pytest.mark.parametrize("script", sorted(DERIVATION_PASSED))
-def test_derivation_script_exits_zero(script):
+@pytest.fixture(scope="module")
+def derivation_runs():
+    """Every derivation script, run once by tools/run_derivations.py: one fresh interpreter for all of them
+    (each as ``__main__`` with its own namespace, the shared failure list and mpmath's precision reset
+    between scripts), which imports sympy once instead of once per script."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_derivations.py"), "--json"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("script", sorted(set(DERIVATION_PASSED) - {"_checks.py"}))
+def test_derivation_script_exits_zero(derivation_runs, script):
     """Every derivation script verifies its claims, says so and exits 0 (the one run of each script in the
     default tests: test_ot, test_rg, test_neural and test_statmech rely on it)."""
-    proc = subprocess.run([sys.executable, str(DERIVATIONS / script)], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert DERIVATION_PASSED[script] in proc.stdout
+    run = derivation_runs[script]
+    assert run["status"] == 0, run["stdout"][-3000:]
+    assert DERIVATION_PASSED[script] in run["stdout"]
+
+
+def _runner():
+    spec = importlib.util.spec_from_file_location("run_derivations", ROOT / "tools" / "run_derivations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runner_reports_failures_and_isolates_scripts(tmp_path, monkeypatch, capsys):
+    """tools/run_derivations.py fails a script whose check fails or that crashes, and what a failed script
+    leaves behind (its entry in _checks.FAILURES, mpmath's precision) does not reach the next one."""
+    runner = _runner()
+    (tmp_path / "a_fails.py").write_text(
+        "import sys, mpmath, sympy as sp\nfrom _checks import FAILURES, check\nmpmath.mp.dps = 50\n"
+        "check('one is zero', sp.Integer(1))\nsys.exit(1 if FAILURES else 0)\n")
+    (tmp_path / "b_passes.py").write_text(
+        "import sys, mpmath, sympy as sp\nfrom _checks import FAILURES, check\nassert mpmath.mp.dps != 50\n"
+        "check('x - x is zero', sp.Symbol('x') - sp.Symbol('x'))\nprint('b passed')\n"
+        "sys.exit(1 if FAILURES else 0)\n")
+    (tmp_path / "c_crashes.py").write_text("raise ValueError('a crash')\n")
+    monkeypatch.setattr(runner, "DERIVATIONS", tmp_path)
+    monkeypatch.setattr(mpmath.mp, "dps", 15)     # whatever an earlier test of this worker left
+    assert runner.scripts() == ["a_fails.py", "b_passes.py", "c_crashes.py"]
+    assert runner.main(["--json"]) == 1
+    runs = json.loads(capsys.readouterr().out)
+    assert runs["a_fails.py"]["status"] == 1 and "[FAIL] one is zero" in runs["a_fails.py"]["stdout"]
+    assert runs["b_passes.py"]["status"] == 0 and "b passed" in runs["b_passes.py"]["stdout"], runs
+    assert runs["c_crashes.py"]["status"] == 1 and "ValueError: a crash" in runs["c_crashes.py"]["stdout"]
+    assert runner.main(["b_passes.py"]) == 0
+    assert "ok   b_passes.py: exit 0" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        runner.main(["no_such.py"])
+    assert exc.value.code == 2 and "SCRIPT: no derivation script named no_such.py" in capsys.readouterr().err
 
 
 class _Expressions(dict):
