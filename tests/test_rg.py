@@ -437,24 +437,55 @@ def test_gauss_hermite_against_mpmath(q):
     assert rg.gauss_hermite_expectation(lambda u: 1 / np.cosh(u) ** 4, q) == pytest.approx(float(s4), abs=1e-12)
 
 
-@pytest.mark.parametrize("sw,sb", [(1.0, 0.05), (2.0, 0.05), (3.0, 0.3), (1.5, 0.0)])
+def _mp_meanfield(sw, sb):
+    """(q*, chi_1) of the tanh network by mpmath at the working precision: q* = sw E[tanh^2(sqrt(q*) z)] + sb
+    by findroot, chi_1 = sw E[sech^4(sqrt(q*) z)], each E by mp.quad against the normal density."""
+    sw, sb = mp.mpf(sw), mp.mpf(sb)
+    qs = mp.findroot(lambda q: sw * _mp_gauss(lambda u: mp.tanh(u) ** 2, q) + sb - q, sw * 0.5 + sb)
+    return qs, sw * _mp_gauss(lambda u: mp.sech(u) ** 4, qs)
+
+
+#: Mean-field references of the deep tanh network, (sigma_w^2, sigma_b^2) -> (q*, chi_1).  Source: mpmath
+#: 1.3, _mp_meanfield above at 25 and at 35 digits (the same to the 22 digits kept here); recomputed by
+#: test_meanfield_references_against_mpmath (-m slow, ~10 s: each entry is a findroot over quadratures).
+MEANFIELD_MP = {
+    ("1.0", "0.05"): ("0.1935925202452966424786", "0.7590316471853936006947"),
+    ("2.0", "0.05"): ("0.7217618726520714236182", "1.047665999575735314195"),
+    ("3.0", "0.3"): ("1.805183117978239905319", "1.095751057474426632697"),
+    ("1.5", "0.0"): ("0.2868942293799907795222", "1.040567565032521862144"),
+}
+#: The order-to-chaos sigma_w^2 at sigma_b^2 = 0.05 (chi_1 = 1).  Source: mpmath 1.3, findroot of
+#: _mp_meanfield(sw, 0.05)[1] = 1 from 1.76 at 25 and at 35 digits (the same to 22 digits); recomputed by
+#: test_meanfield_references_against_mpmath (-m slow, ~20 s).  Poole et al. (2016) read 1.76 off their Fig. 2.
+ORDER_TO_CHAOS_MP = "1.760954639606739131632"
+
+
+@pytest.mark.parametrize("sw,sb", sorted(MEANFIELD_MP))
 def test_length_fixed_point_and_chi1_against_mpmath(sw, sb):
-    with mp.workdps(25):
-        qs = mp.findroot(lambda q: sw * _mp_gauss(lambda u: mp.tanh(u) ** 2, q) + sb - q, sw * 0.5 + sb)
-        chi = sw * _mp_gauss(lambda u: mp.sech(u) ** 4, qs)
-    assert rg.tanh_length_fixed_point(sw, sb) == pytest.approx(float(qs), abs=1e-12)
-    assert rg.tanh_chi1(sw, sb) == pytest.approx(float(chi), abs=1e-12)
-    mf = rg.tanh_meanfield(sw, sb)
+    qs, chi = (float(v) for v in MEANFIELD_MP[sw, sb])
+    assert rg.tanh_length_fixed_point(float(sw), float(sb)) == pytest.approx(qs, abs=1e-12)
+    assert rg.tanh_chi1(float(sw), float(sb)) == pytest.approx(chi, abs=1e-12)
+    mf = rg.tanh_meanfield(float(sw), float(sb))
     assert mf.quadrature_error < 1e-12
+
+
+@pytest.mark.slow
+def test_meanfield_references_against_mpmath():
+    """The tabulated mpmath references above, recomputed (25 digits; they must agree to 1e-20)."""
+    with mp.workdps(25):
+        for (sw, sb), (qs, chi) in MEANFIELD_MP.items():
+            got = _mp_meanfield(sw, sb)
+            assert abs(got[0] - mp.mpf(qs)) < 1e-20 and abs(got[1] - mp.mpf(chi)) < 1e-20, (sw, sb, got)
+        swc = mp.findroot(lambda sw: _mp_meanfield(sw, "0.05")[1] - 1, 1.76)
+        assert abs(swc - mp.mpf(ORDER_TO_CHAOS_MP)) < 1e-20, swc
 
 
 def test_order_to_chaos_line():
     sw_c = rg.tanh_order_to_chaos_sigma_w2(0.05)
     assert sw_c == pytest.approx(1.761, abs=5e-4)        # Poole et al. 2016 / THEORY.md section 7
-    with mp.workdps(25):                                  # chi_1 = 1 there, checked with mpmath quadrature
-        qs = mp.findroot(lambda q: sw_c * _mp_gauss(lambda u: mp.tanh(u) ** 2, q) + mp.mpf("0.05") - q, 0.5)
-        chi = sw_c * _mp_gauss(lambda u: mp.sech(u) ** 4, qs)
-    assert float(chi) == pytest.approx(1.0, abs=1e-10)
+    # chi_1 = 1 there: the mpmath root (ORDER_TO_CHAOS_MP); dchi_1/dsigma_w^2 ~ 0.2 on the line, so this
+    # asks chi_1(sw_c) = 1 to ~2e-12
+    assert sw_c == pytest.approx(float(ORDER_TO_CHAOS_MP), abs=1e-11)
     assert rg.tanh_order_to_chaos_sigma_w2(0.0) == 1.0
     assert rg.tanh_order_to_chaos_sigma_w2(0.1) > sw_c > rg.tanh_order_to_chaos_sigma_w2(0.01)
 
