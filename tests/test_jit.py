@@ -173,8 +173,9 @@ def test_mixture_driver_forms_have_their_own_cache_files():
     # diagonal covariances: the one form whose threaded driver the default tests compile
     logc, param = kernels.component_terms(np.log(np.full(2, 0.5)), np.ones((2, 3)), 3)
     means = np.zeros((2, 3))
-    kernels._mixture_serial(x, logc, means, param)
-    kernels._mixture_parallel(x, logc, means, param)
+    routine = kernels.range_routine(param.ndim).address
+    kernels._mixture_serial(routine, x, logc, means, param)
+    kernels._mixture_parallel(routine, x, logc, means, param)
     # where Numba put them: the package's __pycache__, NUMBA_CACHE_DIR, or its user-wide fallback
     where = {getattr(getattr(f, "_cache", None), "_cache_path", None)
              for f in (kernels._mixture_serial, kernels._mixture_parallel)} - {None}
@@ -234,3 +235,32 @@ def test_by_ndim_is_for_compiled_code_and_names_itself():
         call(np.zeros((1, 1, 1)))             # no routine for 3 dimensions: a typing error, not a crash
     with pytest.raises(ValueError, match="table"):
         jit.by_ndim("bad", 0, {})
+
+
+def test_call_void_runs_a_c_callback_by_its_address_on_the_arrays_it_is_given():
+    """call_void calls a numba.cfunc through its address with 64-bit integer arguments, and float64_pointer
+    with numba.carray views the caller's arrays in it (the mixture driver's mechanism); other argument types
+    are a typing error, not a call with the wrong signature."""
+    import numba
+    from numba.core.errors import TypingError
+
+    def fill(out_address, n, value_bits):  # pragma: no cover - compiled
+        out = numba.carray(jit.float64_pointer(out_address), (n,))
+        for i in range(n):
+            out[i] = i + value_bits * 0.5
+
+    callback = numba.cfunc(numba.types.void(numba.types.uint64, numba.types.int64, numba.types.int64))(fill)
+
+    @numba.njit
+    def run(address, out):
+        jit.call_void(address, out.ctypes.data, out.shape[0], 3)
+        return out
+
+    np.testing.assert_array_equal(run(callback.address, np.zeros(4)), np.arange(4) + 1.5)
+
+    @numba.njit
+    def wrong(address, out):
+        jit.call_void(address, out.ctypes.data, np.int32(1))
+
+    with pytest.raises(TypingError):
+        wrong(callback.address, np.zeros(4))

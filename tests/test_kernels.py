@@ -252,11 +252,12 @@ def test_chunked_kernel_any_length_and_threads(kind, M):
 def _threaded_equals_serial(x, lw, means, covs):
     import numba
     logc, param = kr.component_terms(lw, covs, x.shape[1])
-    ser = kr._mixture_serial(x, logc, means, param)
+    routine = kr.range_routine(param.ndim).address
+    ser = kr._mixture_serial(routine, x, logc, means, param)
     old = numba.get_num_threads()
     try:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        par = kr._mixture_parallel(x, logc, means, param)
+        par = kr._mixture_parallel(routine, x, logc, means, param)
     finally:
         numba.set_num_threads(old)
     np.testing.assert_array_equal(ser[0], par[0])

@@ -18,7 +18,15 @@ Two mechanisms, so that a loop over chunks of work is written once however many 
   pruning).  The choice is part of the caller's argument types, so each shape gets its own cache
   entry in the caller: there is nothing to go stale.
 
-``tests/test_jit.py`` checks both in one process (two specialisations of one body, with their thread
+* :func:`call_void` and :func:`float64_pointer`: a compiled routine made a C callback (``numba.cfunc``)
+  that takes its arrays as addresses (``array.ctypes.data``, viewed again with ``numba.carray`` and
+  :func:`float64_pointer`) is called by compiled code through its address (``cfunc.address``, an integer
+  argument).  The caller's compiled code does not contain the routine, so compiling the caller does not
+  optimise the routine again (Numba re-optimises every routine it links into a caller, and a
+  ``parallel=True`` caller twice), and one compiled caller serves every routine of that C signature.  An
+  integer argument also keeps the call cheap: a dispatcher types a ``cfunc`` object argument in ~10 us.
+
+``tests/test_jit.py`` checks the first two in one process (two specialisations of one body, with their thread
 usage observed) and again in a fresh process that loads both from the cache.
 """
 from __future__ import annotations
@@ -26,9 +34,10 @@ from __future__ import annotations
 import types
 
 import numba
-from numba.extending import overload
+from numba import types as nb_types
+from numba.extending import intrinsic, overload
 
-__all__ = ["specialise", "by_ndim"]
+__all__ = ["specialise", "by_ndim", "float64_pointer", "call_void"]
 
 #: (module, qualified name, tag) -> the options compiled under that tag in this process
 _TAGS: dict = {}
@@ -116,3 +125,42 @@ def by_ndim(name: str, position: int, table: dict):
         return run
 
     return stub
+
+
+@intrinsic
+def float64_pointer(typingctx, address):
+    """``float64*`` at an integer ``address`` (compiled code only), for ``numba.carray(pointer, shape)``.
+
+    The caller vouches that ``address`` is the start of a live, C-contiguous float64 buffer of that shape
+    (``a.ctypes.data`` of an array ``a`` that outlives the view); nothing is checked.
+    """
+    if not isinstance(address, nb_types.Integer):
+        return None
+    sig = nb_types.CPointer(nb_types.float64)(address)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(nb_types.CPointer(nb_types.float64)))
+    return sig, codegen
+
+
+@intrinsic
+def call_void(typingctx, address, *args):
+    """Call the C function at ``address`` (compiled code only) with ``args``, all 64-bit integers (addresses
+    and sizes), ignoring nothing it returns: its C signature must be ``void f(int64 or uint64, ...)`` with as
+    many arguments (e.g. a ``numba.cfunc`` with such a signature, by its ``.address``).  Nothing is checked
+    at run time: a wrong address or signature is undefined behaviour, so the callers pass only addresses of
+    callbacks they compiled with the matching signature."""
+    args = tuple(args[0]) if len(args) == 1 and isinstance(args[0], nb_types.BaseTuple) else tuple(args)
+    if not isinstance(address, nb_types.Integer) or not all(
+            isinstance(a, nb_types.Integer) and a.bitwidth == 64 for a in args):
+        return None
+    sig = nb_types.void(address, nb_types.StarArgTuple.from_types(args))
+
+    def codegen(context, builder, signature, llargs):
+        from llvmlite import ir
+        from numba.core import cgutils
+        values = cgutils.unpack_tuple(builder, llargs[1], len(args))
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * len(args))
+        builder.call(builder.inttoptr(llargs[0], fnty.as_pointer()), values)
+        return context.get_dummy_value()
+    return sig, codegen

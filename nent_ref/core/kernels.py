@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numba
 import numpy as np
 
-from .jit import by_ndim, specialise
+from .jit import by_ndim, call_void, float64_pointer, specialise
 
 __all__ = ["mixture_logpdf_score", "mixture_logpdf_score_numpy",
            "empirical_logpdf_score", "empirical_logpdf_score_numpy", "logsumexp"]
@@ -780,17 +781,69 @@ def mixture_chunk(x, lo, n, logc, means, param, logp, score, ws, with_logp=True)
             mixture_point(x, lo + p, logc, means, param, tk, logp, score)
 
 
-def _mixture_chunks(x, logc, means, param):  # pragma: no cover - compiled (see specialise below)
-    """The driver: groups of GROUP points, each with its own workspace, in chunks of CHUNK points.
-    ``prange`` runs the groups on all Numba threads in the parallel form and in order in the serial one."""
+@numba.njit(cache=True, error_model="numpy")
+def mixture_range(x, logc, means, param, logp, score, lo, hi):  # pragma: no cover - compiled
+    """log p and score of x[lo:hi] into logp[lo:hi], score[lo:hi], in chunks of CHUNK points with one
+    workspace (the covariance form of ``param`` as in :func:`mixture_chunk`)."""
+    ws = mixture_workspace(means.shape[0], x.shape[1])
+    for a in range(lo, hi, CHUNK):
+        mixture_chunk(x, a, min(CHUNK, hi - a), logc, means, param, logp, score, ws, True)
+
+
+# -- mixture_range of each covariance form as a C callback.  Its arrays come as addresses (uint64) and
+#    sizes, so every form has the same C signature: the driver below receives the callback as an argument
+#    and calls it through its address.  The driver is then compiled once for all forms, and compiling it
+#    (in either form, serial or parallel) does not re-optimise the chunk routines, which Numba does for
+#    every routine it links into a caller (twice in a parallel one: ~6 CPU-s per form).
+_RANGE_SIG = numba.types.void(*([numba.types.uint64] * 6), *([numba.types.int64] * 5))
+
+
+def _range_iso(xa, ca, ma, pa, la, sa, M, D, K, lo, hi):  # pragma: no cover - compiled
+    mixture_range(numba.carray(float64_pointer(xa), (M, D)), numba.carray(float64_pointer(ca), (K,)),
+                  numba.carray(float64_pointer(ma), (K, D)), numba.carray(float64_pointer(pa), (K,)),
+                  numba.carray(float64_pointer(la), (M,)), numba.carray(float64_pointer(sa), (M, D)), lo, hi)
+
+
+def _range_diag(xa, ca, ma, pa, la, sa, M, D, K, lo, hi):  # pragma: no cover - compiled
+    mixture_range(numba.carray(float64_pointer(xa), (M, D)), numba.carray(float64_pointer(ca), (K,)),
+                  numba.carray(float64_pointer(ma), (K, D)), numba.carray(float64_pointer(pa), (K, D)),
+                  numba.carray(float64_pointer(la), (M,)), numba.carray(float64_pointer(sa), (M, D)), lo, hi)
+
+
+def _range_full(xa, ca, ma, pa, la, sa, M, D, K, lo, hi):  # pragma: no cover - compiled
+    mixture_range(numba.carray(float64_pointer(xa), (M, D)), numba.carray(float64_pointer(ca), (K,)),
+                  numba.carray(float64_pointer(ma), (K, D)), numba.carray(float64_pointer(pa), (K, D, D)),
+                  numba.carray(float64_pointer(la), (M,)), numba.carray(float64_pointer(sa), (M, D)), lo, hi)
+
+
+#: the C callback of each form by the dimension of the kernel parameter, compiled (or loaded from the
+#: cache) on first use: three distinct functions, so three cache entries
+_RANGE_PY = {1: _range_iso, 2: _range_diag, 3: _range_full}
+_RANGE = {}
+_RANGE_LOCK = threading.Lock()
+
+
+def range_routine(ndim: int):
+    """The C callback running :func:`mixture_range` for kernel parameters of dimension ``ndim`` (1: isotropic,
+    2: diagonal, 3: full), compiled on first use.  Arguments: the addresses of x (M, D), logc (K,), means
+    (K, D), param, logp (M,), score (M, D) (C-contiguous float64), then M, D, K, lo, hi."""
+    with _RANGE_LOCK:
+        if ndim not in _RANGE:
+            _RANGE[ndim] = numba.cfunc(_RANGE_SIG, cache=True, error_model="numpy")(_RANGE_PY[ndim])
+        return _RANGE[ndim]
+
+
+def _mixture_chunks(routine, x, logc, means, param):  # pragma: no cover - compiled (see specialise below)
+    """The driver: groups of GROUP points, each run by the callback at address ``routine``
+    (``range_routine(param.ndim).address``) with its own workspace.  ``prange`` runs the groups on all Numba
+    threads in the parallel form and in order in the serial one."""
     M, D = x.shape
     K = means.shape[0]
     logp = np.empty(M)
     score = np.empty((M, D))
     for g in numba.prange((M + GROUP - 1) // GROUP):
-        ws = mixture_workspace(K, D)
-        for lo in range(g * GROUP, min(M, (g + 1) * GROUP), CHUNK):
-            mixture_chunk(x, lo, min(CHUNK, M - lo), logc, means, param, logp, score, ws, True)
+        call_void(routine, x.ctypes.data, logc.ctypes.data, means.ctypes.data, param.ctypes.data,
+                  logp.ctypes.data, score.ctypes.data, M, D, K, g * GROUP, min(M, (g + 1) * GROUP))
     return logp, score
 
 
@@ -821,7 +874,9 @@ def mixture_kernel(x, logc, means, param, threaded=False):
     """
     work = x.shape[0] * means.shape[0] * x.shape[1]
     threaded = threaded and work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
-    return (_mixture_parallel if threaded else _mixture_serial)(x, logc, means, param)
+    x, logc, means, param = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, logc, means, param))
+    return (_mixture_parallel if threaded else _mixture_serial)(range_routine(param.ndim).address, x, logc, means,
+                                                                 param)
 
 
 #: public name of the overflow threshold the fused SDE kernels (nent_ref.quantities._sde_kernels) test
