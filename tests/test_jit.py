@@ -238,14 +238,14 @@ def test_by_ndim_is_for_compiled_code_and_names_itself():
 
 
 def test_call_void_runs_a_c_callback_by_its_address_on_the_arrays_it_is_given():
-    """call_void calls a numba.cfunc through its address with 64-bit integer arguments, and float64_pointer
+    """call_void calls a numba.cfunc through its address with 64-bit integer arguments, and pointer
     with numba.carray views the caller's arrays in it (the mixture driver's mechanism); other argument types
     are a typing error, not a call with the wrong signature."""
     import numba
     from numba.core.errors import TypingError
 
     def fill(out_address, n, value_bits):  # pragma: no cover - compiled
-        out = numba.carray(jit.float64_pointer(out_address), (n,))
+        out = numba.carray(jit.pointer(out_address, np.float64), (n,))
         for i in range(n):
             out[i] = i + value_bits * 0.5
 

@@ -18,9 +18,9 @@ Two mechanisms, so that a loop over chunks of work is written once however many 
   pruning).  The choice is part of the caller's argument types, so each shape gets its own cache
   entry in the caller: there is nothing to go stale.
 
-* :func:`call_void` and :func:`float64_pointer`: a compiled routine made a C callback (``numba.cfunc``)
+* :func:`call_void` and :func:`pointer`: a compiled routine made a C callback (``numba.cfunc``)
   that takes its arrays as addresses (``array.ctypes.data``, viewed again with ``numba.carray`` and
-  :func:`float64_pointer`) is called by compiled code through its address (``cfunc.address``, an integer
+  :func:`pointer`) is called by compiled code through its address (``cfunc.address``, an integer
   argument).  The caller's compiled code does not contain the routine, so compiling the caller does not
   optimise the routine again (Numba re-optimises every routine it links into a caller, and a
   ``parallel=True`` caller twice), and one compiled caller serves every routine of that C signature.  An
@@ -37,7 +37,7 @@ import numba
 from numba import types as nb_types
 from numba.extending import intrinsic, overload
 
-__all__ = ["specialise", "by_ndim", "float64_pointer", "call_void"]
+__all__ = ["specialise", "by_ndim", "pointer", "call_void"]
 
 #: (module, qualified name, tag) -> the options compiled under that tag in this process
 _TAGS: dict = {}
@@ -128,18 +128,20 @@ def by_ndim(name: str, position: int, table: dict):
 
 
 @intrinsic
-def float64_pointer(typingctx, address):
-    """``float64*`` at an integer ``address`` (compiled code only), for ``numba.carray(pointer, shape)``.
+def pointer(typingctx, address, dtype):
+    """``dtype*`` at an integer ``address`` (compiled code only), for ``numba.carray(pointer(a, np.float64),
+    shape)``; ``dtype`` a numeric type (``np.float64``, ``np.int64``, ``np.uint64``, ...).
 
-    The caller vouches that ``address`` is the start of a live, C-contiguous float64 buffer of that shape
+    The caller vouches that ``address`` is the start of a live, C-contiguous buffer of that dtype and shape
     (``a.ctypes.data`` of an array ``a`` that outlives the view); nothing is checked.
     """
-    if not isinstance(address, nb_types.Integer):
+    if not isinstance(address, nb_types.Integer) or not isinstance(dtype, nb_types.NumberClass):
         return None
-    sig = nb_types.CPointer(nb_types.float64)(address)
+    ptr = nb_types.CPointer(dtype.instance_type)
+    sig = ptr(address, dtype)
 
     def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(nb_types.CPointer(nb_types.float64)))
+        return builder.inttoptr(args[0], context.get_value_type(ptr))
     return sig, codegen
 
 

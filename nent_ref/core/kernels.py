@@ -44,7 +44,7 @@ import threading
 import numba
 import numpy as np
 
-from .jit import by_ndim, call_void, float64_pointer, specialise
+from .jit import by_ndim, call_void, pointer, specialise
 
 __all__ = ["mixture_logpdf_score", "mixture_logpdf_score_numpy",
            "empirical_logpdf_score", "empirical_logpdf_score_numpy", "logsumexp"]
@@ -799,21 +799,24 @@ _RANGE_SIG = numba.types.void(*([numba.types.uint64] * 6), *([numba.types.int64]
 
 
 def _range_iso(xa, ca, ma, pa, la, sa, M, D, K, lo, hi):  # pragma: no cover - compiled
-    mixture_range(numba.carray(float64_pointer(xa), (M, D)), numba.carray(float64_pointer(ca), (K,)),
-                  numba.carray(float64_pointer(ma), (K, D)), numba.carray(float64_pointer(pa), (K,)),
-                  numba.carray(float64_pointer(la), (M,)), numba.carray(float64_pointer(sa), (M, D)), lo, hi)
+    f = np.float64
+    mixture_range(numba.carray(pointer(xa, f), (M, D)), numba.carray(pointer(ca, f), (K,)),
+                  numba.carray(pointer(ma, f), (K, D)), numba.carray(pointer(pa, f), (K,)),
+                  numba.carray(pointer(la, f), (M,)), numba.carray(pointer(sa, f), (M, D)), lo, hi)
 
 
 def _range_diag(xa, ca, ma, pa, la, sa, M, D, K, lo, hi):  # pragma: no cover - compiled
-    mixture_range(numba.carray(float64_pointer(xa), (M, D)), numba.carray(float64_pointer(ca), (K,)),
-                  numba.carray(float64_pointer(ma), (K, D)), numba.carray(float64_pointer(pa), (K, D)),
-                  numba.carray(float64_pointer(la), (M,)), numba.carray(float64_pointer(sa), (M, D)), lo, hi)
+    f = np.float64
+    mixture_range(numba.carray(pointer(xa, f), (M, D)), numba.carray(pointer(ca, f), (K,)),
+                  numba.carray(pointer(ma, f), (K, D)), numba.carray(pointer(pa, f), (K, D)),
+                  numba.carray(pointer(la, f), (M,)), numba.carray(pointer(sa, f), (M, D)), lo, hi)
 
 
 def _range_full(xa, ca, ma, pa, la, sa, M, D, K, lo, hi):  # pragma: no cover - compiled
-    mixture_range(numba.carray(float64_pointer(xa), (M, D)), numba.carray(float64_pointer(ca), (K,)),
-                  numba.carray(float64_pointer(ma), (K, D)), numba.carray(float64_pointer(pa), (K, D, D)),
-                  numba.carray(float64_pointer(la), (M,)), numba.carray(float64_pointer(sa), (M, D)), lo, hi)
+    f = np.float64
+    mixture_range(numba.carray(pointer(xa, f), (M, D)), numba.carray(pointer(ca, f), (K,)),
+                  numba.carray(pointer(ma, f), (K, D)), numba.carray(pointer(pa, f), (K, D, D)),
+                  numba.carray(pointer(la, f), (M,)), numba.carray(pointer(sa, f), (M, D)), lo, hi)
 
 
 #: the C callback of each form by the dimension of the kernel parameter, compiled (or loaded from the
