@@ -116,7 +116,8 @@ _EXP_BIAS = _ROUND_MAGIC + 1023.0               # adding it puts k + 1023 in the
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _vexp_body(A, r, off, sh, n, fy, iy, acc):  # pragma: no cover - compiled
-    # the three SIMD passes of _vexp over n lanes (n is a compile-time constant in the full-chunk call)
+    # the three SIMD passes of the exp (_vexp_span, _vexp_rows) over n lanes (n is a compile-time constant
+    # in the full-chunk call)
     c2, c3, c4, c5, c6, c7 = _EXP_C[2], _EXP_C[3], _EXP_C[4], _EXP_C[5], _EXP_C[6], _EXP_C[7]
     c8, c9, c10, c11, c12, c13 = _EXP_C[8], _EXP_C[9], _EXP_C[10], _EXP_C[11], _EXP_C[12], _EXP_C[13]
     P = CHUNK
@@ -153,22 +154,13 @@ def _vexp_body(A, r, off, sh, n, fy, iy, acc):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _vexp(A, r, off, sh, n, fy, iy, acc):  # pragma: no cover - compiled
-    # A[r, off:off+n] <- exp(A[r, off:off+n] - sh[:n]) for A <= sh (-inf allowed), acc[:n] += the
-    # results; fy: float scratch of 3 * CHUNK, iy = fy.view(int64).  Compiled with FMA contraction
-    # (the polynomial's multiply-adds; the error stays within 1 ulp, test_vexp_*) and, for full
-    # chunks, a constant trip count: both let LLVM emit straight SIMD code (about 3x faster than
-    # the variable-length, uncontracted loops).
-    if n == CHUNK:
-        _vexp_body(A, r, off, sh, CHUNK, fy, iy, acc)
-    else:
-        _vexp_body(A, r, off, sh, n, fy, iy, acc)
-
-
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _vexp_span(A, r, off, n, sh, fy, iy, acc):  # pragma: no cover - compiled
-    # _vexp over A[r, off:off+n] chunk by chunk in one call (the lanes of each chunk take sh[lane]
-    # and add to acc[lane]): a call per chunk costs about 2 ns per element in argument handling
+    # A[r, off:off+n] <- exp(A[r, off:off+n] - sh[lane]) for A <= sh (-inf allowed), chunk by chunk in one
+    # call (the lanes of each chunk take sh[lane] and add their results to acc[lane]; a call per chunk
+    # costs about 2 ns per element in argument handling); fy: float scratch of 3 * CHUNK, iy =
+    # fy.view(int64).  Compiled with FMA contraction (the polynomial's multiply-adds; the error stays
+    # within 1 ulp, test_vexp_*) and with a constant trip count for full chunks: both let LLVM emit
+    # straight SIMD code (about 3x faster than the variable-length, uncontracted loops).
     j = 0
     while j + CHUNK <= n:
         _vexp_body(A, r, off + j, sh, CHUNK, fy, iy, acc)
@@ -179,7 +171,8 @@ def _vexp_span(A, r, off, n, sh, fy, iy, acc):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _vexp_rows(A, n, sh, fy, iy, acc):  # pragma: no cover - compiled
-    # _vexp on A[k, :n] for every row k, in one call (the mixture chunks: one row per component)
+    # the exp of _vexp_span on A[k, :n] for every row k, in one call (the mixture chunks: one row per
+    # component)
     if n == CHUNK:
         for k in range(A.shape[0]):
             _vexp_body(A, k, 0, sh, CHUNK, fy, iy, acc)
@@ -274,8 +267,8 @@ def _vexp_array(x):  # pragma: no cover - compiled
     acc = np.zeros(CHUNK)
     for p in range(x.size):
         out[0, p] = x[p]
-    for lo in range(0, x.size, CHUNK):
-        _vexp(out, 0, lo, zero, min(CHUNK, x.size - lo), fy, iy, acc)
+    for r in range(1):              # row r an int64 variable, as in the empirical kernel: the same compiled routine
+        _vexp_span(out, r, 0, x.size, zero, fy, iy, acc)
     return out[0]
 
 
@@ -489,7 +482,7 @@ def _full_point(x, i, logc, means, linv, t, logp, score):  # pragma: no cover - 
 
 
 # -- chunks of up to CHUNK points, the points in the innermost loops (SIMD).  Same formulas and the
-#    same order of the sums over d and k as the scalar routines above; exp by _vexp.  Points whose
+#    same order of the sums over d and k as the scalar routines above; exp by _vexp_rows.  Points whose
 #    energies exceed _BIG (or all of whose log terms are -inf, or NaN input) are redone by the scalar
 #    routine, which handles overflow exactly.
 @numba.njit(cache=True)
