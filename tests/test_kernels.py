@@ -337,3 +337,21 @@ def test_public_path_threaded_gives_the_serial_numbers():
     lp1, sc1 = kr.mixture_logpdf_score(x, mix_lw, means, covs, threaded=False)
     np.testing.assert_array_equal(lp, lp1)
     np.testing.assert_array_equal(sc, sc1)
+
+
+@pytest.mark.parametrize("bad", ["means_d", "param_k", "logc_k", "x_1d"])
+def test_mixture_kernel_refuses_mismatched_shapes(bad):
+    """The compiled chunk routines read the arrays by address with the sizes of x and means, so a mismatch
+    is a ValueError before any compiled code runs (never a read past an array)."""
+    rng = np.random.default_rng(0)
+    x, logc, means, param = rng.normal(size=(10, 3)), np.zeros(2), rng.normal(size=(2, 3)), np.ones((2, 3))
+    if bad == "means_d":
+        means = rng.normal(size=(2, 4))
+    elif bad == "param_k":
+        param = np.ones((3, 3))
+    elif bad == "logc_k":
+        logc = np.zeros(3)
+    else:
+        x = rng.normal(size=10)
+    with pytest.raises(ValueError, match="mixture_kernel: shapes must be"):
+        kr.mixture_kernel(x, logc, means, param)

@@ -869,9 +869,16 @@ def mixture_kernel(x, logc, means, param, threaded=False):
     default ``fork`` process pools on Linux).  ``threaded=True`` runs groups of points on all Numba
     threads when points x components x dimensions >= PARALLEL_MIN_WORK (same numbers either way).
     """
-    work = x.shape[0] * means.shape[0] * x.shape[1]
-    threaded = threaded and work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
     x, logc, means, param = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, logc, means, param))
+    # the compiled routines read these buffers by address with the sizes given here: shapes must agree
+    M, D = x.shape if x.ndim == 2 else (None, None)
+    K = means.shape[0] if means.ndim == 2 else None
+    if M is None or K is None or means.shape != (K, D) or logc.shape != (K,) or \
+            param.shape not in ((K,), (K, D), (K, D, D)):
+        raise ValueError(f"mixture_kernel: shapes must be x (M, D), logc (K,), means (K, D) and param (K,), (K, D) "
+                         f"or (K, D, D); got x {x.shape}, logc {logc.shape}, means {means.shape}, param {param.shape}")
+    work = M * K * D
+    threaded = threaded and work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
     return (_mixture_parallel if threaded else _mixture_serial)(range_routine(param.ndim).address, x, logc, means,
                                                                  param)
 
