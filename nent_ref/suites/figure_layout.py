@@ -95,7 +95,7 @@ def legend_overlaps(fig, renderer=None) -> list[tuple[str, int]]:
     axes' legends, extra legends added as artists, and figure legends against the data of every axes).
     ``renderer``: that of the figure drawn as it is now (see :func:`findings`); None draws it."""
     from matplotlib.legend import Legend
-    r = renderer or _renderer(fig)
+    r = _renderer(fig) if renderer is None else renderer
     out = []
     every = [data_points(ax) for ax in fig.axes]
     for ax, pts in zip(fig.axes, every):
@@ -116,7 +116,7 @@ def legend_overlaps(fig, renderer=None) -> list[tuple[str, int]]:
 def text_overlaps(fig, renderer=None) -> list[tuple[str, int]]:
     """``(text, number of data points under it)`` for every text drawn inside an axes (annotations,
     ``ax.text``) that covers data of that axes.  ``renderer`` as in :func:`legend_overlaps`."""
-    r = renderer or _renderer(fig)
+    r = _renderer(fig) if renderer is None else renderer
     out = []
     for ax in fig.axes:
         pts = data_points(ax)
@@ -133,7 +133,7 @@ def legend_text_collisions(fig, renderer=None) -> list[str]:
     """Texts written on the figure (notes, the suptitle) that a legend box runs into.  ``renderer`` as in
     :func:`legend_overlaps`."""
     from matplotlib.legend import Legend
-    r = renderer or _renderer(fig)
+    r = _renderer(fig) if renderer is None else renderer
     legends = list(fig.legends)
     for ax in fig.axes:
         legends += [ax.get_legend()] + [a for a in ax.artists if isinstance(a, Legend)]
