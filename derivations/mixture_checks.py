@@ -56,13 +56,19 @@ def gaussian_1d():
     kl = sp.integrate(sp.expand(phi * logratio.subs(x, a1 + sp.sqrt(v1) * t)), (t, -sp.oo, sp.oo))
     formula = sp.Rational(1, 2) * (v1 / v2 + (a1 - a2) ** 2 / v2 - 1 + sp.log(v2 / v1))
     check("KL between 1-D Gaussians", sp.simplify(sp.expand_log(kl - formula, force=True)) == 0)
-    # 2. Bhattacharyya
-    bc = sp.integrate(sp.sqrt(n1) * sp.sqrt(n2), (x, -sp.oo, sp.oo), conds="none")
+    # 2. Bhattacharyya: sqrt(n1 n2) = exp(-BD) N(x; m, w) identically in x, with m = (a1 v2 + a2 v1)/(v1 + v2)
+    #    and w = 2 v1 v2/(v1 + v2) (the log difference is a polynomial in x whose numerator vanishes), and
+    #    N(x; m, w) integrates to 1 (x = m + sqrt(w) t), so BC = int sqrt(n1 n2) dx = exp(-BD).  Integrating
+    #    sqrt(n1 n2) directly gives the same in 4.5 s instead of 0.3 s.
     vb = (v1 + v2) / 2
     bd = (a1 - a2) ** 2 / (8 * vb) + sp.log(vb / sp.sqrt(v1 * v2)) / 2
-    diff = sp.simplify(sp.expand_log(-sp.log(bc) - bd, force=True))
-    num = [float(diff.subs({a1: 0.3, a2: -1.1, v1: 0.7, v2: 2.3})), float(diff.subs({a1: 2, a2: 0, v1: 1, v2: 0.1}))]
-    check("Bhattacharyya between 1-D Gaussians", diff == 0 or max(abs(t) for t in num) < 1e-14, f"residual {num}")
+    m, w = (a1 * v2 + a2 * v1) / (v1 + v2), 2 * v1 * v2 / (v1 + v2)
+    nm = sp.exp(-(x - m) ** 2 / (2 * w)) / sp.sqrt(2 * sp.pi * w)
+    logdiff = sp.expand(sp.expand_log(sp.log(sp.sqrt(n1) * sp.sqrt(n2)) - sp.log(sp.exp(-bd) * nm), force=True))
+    residual = [sp.simplify(c) for c in sp.Poly(sp.together(logdiff).as_numer_denom()[0], x).all_coeffs()]
+    mass = sp.integrate(sp.sqrt(w) * nm.subs(x, m + sp.sqrt(w) * t), (t, -sp.oo, sp.oo))
+    check("Bhattacharyya between 1-D Gaussians", all(c == 0 for c in residual) and sp.simplify(mass - 1) == 0,
+          f"residual {residual}, mass {mass}")
     # 3. KL to the equilibrium decomposition
     a, v = sp.symbols("a v", positive=True)
     logp = -(x - a) ** 2 / (2 * v) - sp.log(2 * sp.pi * v) / 2
