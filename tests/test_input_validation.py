@@ -320,3 +320,33 @@ def test_good_custom_schedule_matches_the_linear_one():
     s = np.array([0.0, 0.25, 1.0])
     assert np.allclose(custom.marginal_var(s), linear.marginal_var(s), rtol=1e-14, atol=0)
     assert float(custom.beta(0.5)) == 2.0                # a scalar time gives a scalar
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.0, 2.0], True),
+    ([], True),                                   # vacuously
+    ([1e308, 1e308, 1e308], True),                # the sum overflows; every entry is finite
+    ([-1e308, -1e308], True),
+    ([1.0, np.nan], False),
+    ([np.inf, -np.inf], False),                   # the sum is NaN
+    ([1e308, 1e308, np.inf], False),
+])
+def test_all_finite(values, expected):
+    from nent_ref.core.checks import all_finite
+    assert all_finite(np.array(values, dtype=float)) is expected
+
+
+@pytest.mark.parametrize("data", [nr.Gaussian([0.0, 0.0], np.eye(2)),
+                                  nr.GaussianMixture([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [1.0, 2.0])])
+def test_query_points_are_read_not_copied_or_written(data):
+    """Densities take a float64 array as it is (no copy of a large batch) and never write to it; points
+    with NaN or inf are still a ValueError, also where their sum overflows."""
+    from nent_ref.core.data import as_points
+    x = np.array([[1e308, 1e308], [0.5, -0.5], [3.0, 4.0]])
+    assert as_points(x, 2) is x
+    before = x.copy()
+    data.logpdf(x), data.score(x)
+    np.testing.assert_array_equal(x, before)
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="x contains NaN or inf"):
+            data.logpdf(np.array([[1e308, 1e308], [bad, 0.0]]))

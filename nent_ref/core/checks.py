@@ -202,10 +202,21 @@ def rng(seed, name: str = "seed") -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- arrays and counts
-def real_array(name: str, value, *, finite: bool = True) -> np.ndarray:
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry of a float array is finite.  The sum is finite when every entry is (unless it
+    overflows), so the elementwise test runs only when the sum is not: a large array is checked without a
+    boolean temporary of its size."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return True
+    return bool(np.all(np.isfinite(arr)))
+
+
+def real_array(name: str, value, *, finite: bool = True, copy: bool = True) -> np.ndarray:
     """``value`` as a float ndarray; ValueError for complex, non-numeric or (``finite``) NaN/inf input.
 
     A complex array is rejected even when its imaginary part is zero: numpy would silently drop it.
+    With ``copy=False`` a float64 ndarray is returned as it is (the caller must not write to it).
     """
     try:
         raw = np.asarray(value)
@@ -217,8 +228,8 @@ def real_array(name: str, value, *, finite: bool = True) -> np.ndarray:
     if raw.dtype.kind not in "fiub":
         got = f"dtype {raw.dtype}" if raw.dtype.kind != "O" or raw.ndim else f"a {type(value).__name__}"
         raise InputTypeError(f"{name} must be a real number or a numeric array (got {got})")
-    arr = raw.astype(float)
-    if finite and not np.all(np.isfinite(arr)):
+    arr = raw.astype(float, copy=copy)
+    if finite and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
 

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .checks import count, real_array, rng as _rng
+from .checks import all_finite, count, real_array, rng as _rng
 from .estimate import log_base
 from .processes import diffusion_coefficients
 
@@ -92,11 +92,13 @@ def _as_covariance(cov, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def as_points(x, dim: int, name: str = "x") -> np.ndarray:
-    """Validate query points of shape (..., dim) (a 1-D array of length dim is one point)."""
-    arr = real_array(name, x, finite=False)
+    """Validate query points of shape (..., dim) (a 1-D array of length dim is one point).
+
+    A float64 array is returned as it is, not copied (the densities only read it)."""
+    arr = real_array(name, x, finite=False, copy=False)
     if arr.ndim == 0 or arr.shape[-1] != dim:
         raise ValueError(f"{name} must have shape (..., {dim}) (got {np.shape(x)})")
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
 
