@@ -19,6 +19,14 @@ def test_blas_threads_per_worker(environ, cores, expected):
     assert conftest.blas_threads_per_worker(environ, cores) == expected
 
 
+def test_the_cores_default_to_this_process_s_own():
+    """Without ``cores`` the rule counts the cores this process may run on (os.cpu_count() where the
+    platform has no affinity mask, as on macOS)."""
+    n = conftest.blas_threads_per_worker({"PYTEST_XDIST_WORKER_COUNT": "1"})
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert n == max(1, expected)
+
+
 def test_this_worker_runs_the_blas_threads_it_was_given():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import numpy as np
