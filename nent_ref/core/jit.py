@@ -148,7 +148,7 @@ def pointer(typingctx, address, dtype):
 @intrinsic
 def call_void(typingctx, address, *args):
     """Call the C function at ``address`` (compiled code only) with ``args``, all 64-bit integers (addresses
-    and sizes), ignoring nothing it returns: its C signature must be ``void f(int64 or uint64, ...)`` with as
+    and sizes); it returns nothing: its C signature must be ``void f(int64 or uint64, ...)`` with as
     many arguments (e.g. a ``numba.cfunc`` with such a signature, by its ``.address``).  Nothing is checked
     at run time: a wrong address or signature is undefined behaviour, so the callers pass only addresses of
     callbacks they compiled with the matching signature."""
