@@ -12,11 +12,22 @@ model evaluations (rows) and calls, with the wall time.
 * baseline, the official recipe (nent_ref.suites.conformance.official_recipe, re-expressed here for a
   model): ``n_data`` samples drawn once, reused at 100 times ``linspace(s0, 1, 100)``, one noise draw per
   sample and time, cumulative trapezoid of ``D(s) mean |e|^2``: ``n_data = 10^4`` is 10^6 evaluations, the
-  setting whose single-run spread is about 0.6 % of S_tot for the paper's mixtures (docs/official_audit.md).
-  Its relative standard error here is computed from the per-time sample variances (the times are fixed;
-  the noise of one run is the sum over nodes of (trapezoid weight)^2 var_j / n_data, with the data reused
-  across times ignored, so it is a lower bound).  By default the recipe runs with ``n_data = 10^3`` (10^5
-  evaluations) and its stderr at 10^6 is extrapolated by 1/sqrt(10) (printed as such); ``--full`` runs 10^6.
+  setting whose single-run spread is about 0.6 % of S_tot for the paper's mixtures (docs/official_audit.md),
+  and the baseline issue 19 names.  Its relative standard error here is computed from the per-time sample
+  variances (the times are fixed; the noise of one run is the sum over nodes of (trapezoid weight)^2 var_j /
+  n_data, with the data reused across times ignored, so it is a lower bound).  By default the recipe runs
+  with ``n_data = 10^3`` (10^5 evaluations) and its stderr at 10^6 is extrapolated by 1/sqrt(10) (printed as
+  such); ``--full`` runs 10^6.
+* the recipe's time-discretisation error, measured without nent_ref: the same recipe on a 1000-node grid
+  (``n_data = 100``, 10^5 evaluations) minus the 100-node value.  The refined recipe is also an independent
+  check of nent_ref's value (printed in combined standard errors).
+
+Targets.  The one with a goal compares at the official setting, as issue 19 asks: 10^6 evaluations (the
+recipe's setting) over the evaluations nent_ref needs for 1 %, and it holds only if the recipe's total error
+there (its 100-node bias and its noise) is not below 1 %, so that nent_ref is at least as precise with fewer
+evaluations.  A second row, with no goal, keeps the hypothetical figure of earlier runs: the recipe's
+evaluations for 1 % if its noise (lower bound) were its only error, a bias it cannot remove by sampling
+ignored.
 
 Threads: torch uses one thread (``torch.set_num_threads(1)``; on a loaded 2-core machine its spinning worker
 threads made small calls 40x slower); the load average is printed.
@@ -124,23 +135,40 @@ def main():
     if not args.full:
         print(f"   at 10^6 evaluations (extrapolated, 1/sqrt(10)): rel. stderr {se / value / np.sqrt(10):.4f}")
     rel_1e6 = se / value / (1.0 if args.full else np.sqrt(10))
-    # evaluations the recipe would need for 1 %: stderr falls like 1/sqrt(evaluations)
-    need = 1e6 * (rel_1e6 / 0.01) ** 2
+    print("\n3. the recipe's time-discretisation error: the same recipe on 1000 nodes, n_data = 100")
+    fine, fine_se, fine_ev, fine_secs = recipe(model, data, process, s0, 100, n_times=1000, seed=1)
+    print(f"   S_NN = {fine:.6g} +- {fine_se:.3g} (lower bound), {fine_ev} evaluations, {fine_secs:.1f} s")
     ref = float(np.mean(values))
     ref_se = float(np.sqrt(np.sum(np.square(ses)))) / len(ses)
-    bias = value - ref
+    bias = value - fine                     # the 100-node grid's error, from the recipe alone
+    bias_se = float(np.hypot(se, fine_se))
+    total_1e6 = float(np.hypot(abs(bias) / ref, rel_1e6))    # the recipe's total relative error at 10^6
+    agree = (fine - ref) / np.hypot(fine_se, ref_se)
+    print(f"   100-node bias {bias:+.4g} +- {bias_se:.2g} ({100 * bias / ref:+.2f} % of S_NN); nent_ref's value "
+          f"{ref:.6g} +- {ref_se:.2g} vs the 1000-node recipe: {agree:+.1f} combined stderrs")
+    mean_evals = float(np.mean(evals))
+    recipe_evals = 1e6
     common.target("neural entropy, random UNet2DModel 8x8 (diffusers), 1 % relative precision: model "
-                  "evaluations saved", need / np.mean(evals), "x", ">= 1",
-                  "official recipe (n_data x 100 times, trapezoid), evaluations scaled to the same precision "
-                  "(its stderr is a lower bound)",
-                  f"nent_ref rtol=0.01: {np.mean(evals):.0f} evaluations (mean of {args.seeds} seeds); recipe: "
-                  f"~{need:.3g} for 1 % (from {n_ev} evaluations); recipe bias {100 * bias / ref:+.2f} % not counted")
-    print(f"\nsummary: nent_ref reaches 1 % with {np.mean(evals):.0f} evaluations (mean of {args.seeds} seeds; "
-          f"10^6 / that = {1e6 / np.mean(evals):.0f}).  The recipe's sampling noise is {100 * rel_1e6:.2f} % at 10^6 "
-          f"evaluations (noise alone would need ~{need:.3g} for 1 %), but its 100-node trapezoid differs from "
-          f"nent_ref's unbiased value by {bias:+.4g} ({100 * bias / ref:+.2f} %, {bias / np.hypot(ref_se, se):+.1f} "
-          "combined stderrs): a time-discretisation error that more evaluations do not remove.")
-
+                  "evaluations saved against the official setting (10^6)", recipe_evals / mean_evals, "x", ">= 1",
+                  "official recipe at its setting (10^4 samples x 100 times, trapezoid), valid while its total "
+                  "error there is at least 1 %",
+                  f"nent_ref rtol=0.01: {mean_evals:.0f} evaluations (mean of {args.seeds} seeds); recipe at 10^6: "
+                  f"total error {100 * total_1e6:.2f} % (100-node bias {100 * bias / ref:+.2f} % from a 1000-node "
+                  f"rerun, noise {100 * rel_1e6:.2f} %)",
+                  valid=total_1e6 >= 0.01)
+    # the earlier, hypothetical comparison: stderr falls like 1/sqrt(evaluations), bias ignored
+    need = 1e6 * (rel_1e6 / 0.01) ** 2
+    common.target("neural entropy, random UNet2DModel 8x8 (diffusers): evaluations a bias-free recipe would "
+                  "need for 1 % (noise lower bound) over nent_ref's", need / mean_evals, "x", None,
+                  "official recipe's noise alone (lower bound: data reuse ignored), scaled to 1 %",
+                  f"recipe noise {100 * rel_1e6:.3f} % at 10^6 -> ~{need:.3g} evaluations for 1 %; nent_ref "
+                  f"{mean_evals:.0f}; the recipe's 100-node bias ({100 * bias / ref:+.2f} %) is not counted here")
+    print(f"\nsummary: nent_ref reaches 1 % with {mean_evals:.0f} evaluations (mean of {args.seeds} seeds; "
+          f"10^6 / that = {1e6 / mean_evals:.0f}).  The recipe's sampling noise is {100 * rel_1e6:.2f} % at 10^6 "
+          f"evaluations (noise alone would need ~{need:.3g} for 1 %), but its 100-node trapezoid is off by "
+          f"{bias:+.4g} ({100 * bias / ref:+.2f} %) from the same recipe on 1000 nodes: a time-discretisation "
+          f"error that more samples do not remove.  nent_ref's value agrees with the 1000-node recipe to "
+          f"{agree:+.1f} combined stderrs.")
 
 if __name__ == "__main__":
     main()

@@ -109,16 +109,20 @@ def meets(value, goal):
     return bool(_OPS[m.group(1)](v, float(m.group(2))))
 
 
-def target(name, value, unit, goal, baseline, detail="", met=None):
+def target(name, value, unit, goal, baseline, detail="", met=None, valid=True):
     """Print one machine-readable ``target: {json}`` line and return its record.
 
     ``name``: what is measured (sizes included); ``value``: the same-run figure (a ratio, ``unit="x"``,
     or seconds, ``unit="s"``; None when it could not be measured); ``goal``: ``"<= 1.0"``-style string or
     None; ``baseline``: what the ratio is taken against; ``detail``: the absolute figures behind it.
-    ``met`` is computed by :func:`meets` (an explicit ``met`` that disagrees is an error).  The line also
+    ``met`` is computed by :func:`meets` (an explicit ``met`` that disagrees is an error); ``valid=False``
+    (the comparison's own precondition failed, the detail says which) makes a goal unmet whatever the
+    value.  The line also
     carries the BLAS kernel threadpoolctl sees in this process and the load average when it was taken.
     """
     computed = meets(value, goal)
+    if computed is not None and not valid:
+        computed = False
     if met is not None and computed is not None and bool(met) != computed:
         raise ValueError(f"target {name!r}: met={met!r} disagrees with value {value!r} and goal {goal!r}")
     if value is not None:

@@ -48,6 +48,14 @@ def test_target_refuses_a_met_that_contradicts_the_goal(capsys):
         common.target("reverse SDE", 4.0, "x", ">= 5", "numpy", met=True)
 
 
+def test_target_whose_precondition_failed_is_unmet(capsys):
+    # a ratio that meets its goal, taken where the comparison's precondition does not hold (bench_ecosystem:
+    # the baseline is already more precise than the target precision), is not met
+    assert common.target("UNet evaluations saved", 169.0, "x", ">= 1", "recipe", valid=False)["met"] is False
+    assert common.target("UNet evaluations saved", 169.0, "x", ">= 1", "recipe", valid=True)["met"] is True
+    assert common.target("memoriser wall time", 5.4, "s", None, "fixed n", valid=False)["met"] is None
+
+
 def test_target_with_non_finite_value_records_none(capsys):
     rec = common.target("Sinkhorn", math.nan, "x", ">= 1", "POT")
     assert rec["value"] is None and rec["met"] is False
