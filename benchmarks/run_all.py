@@ -46,7 +46,7 @@ import common  # noqa: E402
 #: arguments of each benchmark under --quick
 #: (bench_precision runs in full: its --quick skips the N = 60000, D = 784 memoriser, which is a target)
 QUICK_FLAGS = {"bench_mixture.py": ["--quick"], "bench_ot.py": ["--quick"],
-               "bench_sde.py": ["--repeat", "2"], "bench_neural.py": [],
+               "bench_sde.py": ["--repeat", "3"], "bench_neural.py": [],
                "bench_precision.py": [], "bench_import.py": ["--runs", "7"],
                "bench_table.py": ["--runs", "3"]}
 
