@@ -98,7 +98,8 @@ def _logsumexp_1d(a):
     """``log(sum(exp(a)))`` of a 1-D array by the steps of ``scipy.special.logsumexp`` (the maximal terms
     are split off: ``log1p(s / k) + log(k) + max`` with ``k`` of them), without its per-call array-API
     dispatch, which dominated the quantile solves of :func:`_quantile_fn`.  Same operations in the same
-    order, so the same number (tests/test_speed_limit.py checks it against scipy)."""
+    order; the number agrees with scipy's to the last bits of log1p and exp (numpy's AVX-512 routines and
+    the C library's may differ by an ulp; tests/test_speed_limit.py checks it within 8 ulp)."""
     a_max = a.max()
     if not math.isfinite(a_max):                  # all -inf (an empty tail), +inf or nan: as scipy
         return float(a_max)
