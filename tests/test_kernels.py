@@ -295,17 +295,25 @@ def test_chunked_kernel_zero_weight_components_and_nan_input():
     assert np.isnan(lp[5]) or lp[5] == -np.inf
 
 
-def test_vlog_within_two_ulp_of_numpy_log():
+def test_vlog_within_two_ulp_of_an_accurate_log():
     """The SIMD log of the mixture kernels (log of the sums of exponentials, >= 1): relative error
-    <= 2 ulp against np.log on [1, 1e300], exact at 1."""
+    <= 2 eps on [1, 1e300] (measured 1.45 eps), exact at 1.  The reference is the x87 extended-precision
+    log (np.log on long double, ~1e-19 relative) where the platform has it; np.log on float64 is not used:
+    its AVX-512 SIMD routine differs from the C library's in the last bit, and measured against it vlog's
+    error read 1.85 eps on one CPU, too close to the bound.  Without an extended type the reference is the
+    C library's log (math.log, within an ulp), with the bound widened by that ulp."""
     rng = np.random.default_rng(12)
     x = np.concatenate([1.0 + rng.uniform(0, 1, 50_000), rng.uniform(1, 64, 50_000), np.logspace(0, 300, 20_000),
                         [1.0, np.nextafter(1.0, 2.0), math.sqrt(2.0), np.nextafter(math.sqrt(2.0), 2.0), 2.0, 1e308]])
     y = kr.vlog(x)
-    ref = np.log(x)
+    eps = np.finfo(float).eps
+    if np.finfo(np.longdouble).eps < 1e-18:
+        ref, bound = np.log(x.astype(np.longdouble)), 2 * eps
+    else:                                                   # long double is double (e.g. macOS arm64)
+        ref, bound = np.array([math.log(v) for v in x]), 3 * eps
     assert kr.vlog([1.0])[0] == 0.0
     pos = ref > 0
-    assert np.max(np.abs(y[pos] - ref[pos]) / ref[pos]) <= 2 * np.finfo(float).eps
+    assert float(np.max(np.abs(y[pos] - ref[pos]) / ref[pos])) <= bound
     with pytest.raises(ValueError, match="x >= 1"):
         kr.vlog([0.5])
 
