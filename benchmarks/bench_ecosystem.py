@@ -48,6 +48,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 import common  # noqa: E402
 from common import load_average  # noqa: E402
 
+#: the official recipe's evaluations at its documented setting (10^4 samples x 100 times)
+OFFICIAL_EVALUATIONS = 10 ** 6
+
 CFG = {"_class_name": "DDPMScheduler", "num_train_timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02,
        "beta_schedule": "linear", "prediction_type": "epsilon"}
 
@@ -115,7 +118,7 @@ def main():
           f"data: {label}, process: {process!r}, window [{s0}, 1]")
     print("\n1. nent_ref neural_entropy(rtol=0.01)")
     print(f"   {'seed':>4} {'S_NN':>12} {'rel. stderr':>11} {'met':>4} {'calls':>6} {'evaluations':>11} {'seconds':>8}")
-    evals, values, ses = [], [], []
+    evals, values, ses, met = [], [], [], []
     for seed in range(args.seeds):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -126,6 +129,7 @@ def main():
         evals.append(ex["model_evaluations"])
         values.append(est.value)
         ses.append(est.stderr)
+        met.append(bool(ex["target_met"]))
         print(f"   {seed:>4} {est.value:>12.6g} {est.stderr / est.value:>11.4f} {str(ex['target_met']):>4} "
               f"{ex['model_calls']:>6} {ex['model_evaluations']:>11} {secs:>8.1f}")
     n_data = 10_000 if args.full else 1_000
@@ -147,28 +151,31 @@ def main():
     print(f"   100-node bias {bias:+.4g} +- {bias_se:.2g} ({100 * bias / ref:+.2f} % of S_NN); nent_ref's value "
           f"{ref:.6g} +- {ref_se:.2g} vs the 1000-node recipe: {agree:+.1f} combined stderrs")
     mean_evals = float(np.mean(evals))
-    recipe_evals = 1e6
     common.target("neural entropy, random UNet2DModel 8x8 (diffusers), 1 % relative precision: model "
-                  "evaluations saved against the official setting (10^6)", recipe_evals / mean_evals, "x", ">= 1",
+                  "evaluations saved against the official setting (10^6)", OFFICIAL_EVALUATIONS / mean_evals,
+                  "x", ">= 1",
                   "official recipe at its setting (10^4 samples x 100 times, trapezoid), valid while its total "
-                  "error there is at least 1 %",
-                  f"nent_ref rtol=0.01: {mean_evals:.0f} evaluations (mean of {args.seeds} seeds); recipe at 10^6: "
+                  "error there is at least 1 % and nent_ref met 1 % in every seed",
+                  f"nent_ref rtol=0.01: {mean_evals:.0f} evaluations (mean of {args.seeds} seeds, target met in "
+                  f"{sum(met)}); recipe at 10^6: "
                   f"total error {100 * total_1e6:.2f} % (100-node bias {100 * bias / ref:+.2f} % from a 1000-node "
                   f"rerun, noise {100 * rel_1e6:.2f} %)",
-                  valid=total_1e6 >= 0.01)
+                  valid=total_1e6 >= 0.01 and all(met))
     # the earlier, hypothetical comparison: stderr falls like 1/sqrt(evaluations), bias ignored
-    need = 1e6 * (rel_1e6 / 0.01) ** 2
+    need = OFFICIAL_EVALUATIONS * (rel_1e6 / 0.01) ** 2
     common.target("neural entropy, random UNet2DModel 8x8 (diffusers): evaluations a bias-free recipe would "
                   "need for 1 % (noise lower bound) over nent_ref's", need / mean_evals, "x", None,
                   "official recipe's noise alone (lower bound: data reuse ignored), scaled to 1 %",
                   f"recipe noise {100 * rel_1e6:.3f} % at 10^6 -> ~{need:.3g} evaluations for 1 %; nent_ref "
                   f"{mean_evals:.0f}; the recipe's 100-node bias ({100 * bias / ref:+.2f} %) is not counted here")
     print(f"\nsummary: nent_ref reaches 1 % with {mean_evals:.0f} evaluations (mean of {args.seeds} seeds; "
-          f"10^6 / that = {1e6 / mean_evals:.0f}).  The recipe's sampling noise is {100 * rel_1e6:.2f} % at 10^6 "
+          f"10^6 / that = {OFFICIAL_EVALUATIONS / mean_evals:.0f}).  The recipe's sampling noise is "
+          f"{100 * rel_1e6:.2f} % at 10^6 "
           f"evaluations (noise alone would need ~{need:.3g} for 1 %), but its 100-node trapezoid is off by "
           f"{bias:+.4g} ({100 * bias / ref:+.2f} %) from the same recipe on 1000 nodes: a time-discretisation "
           f"error that more samples do not remove.  nent_ref's value agrees with the 1000-node recipe to "
           f"{agree:+.1f} combined stderrs.")
+
 
 if __name__ == "__main__":
     main()
